@@ -1,0 +1,123 @@
+//! Short excerpts for people: context around a match, hidden characters made visible, sensitive
+//! values masked.
+
+use std::fmt::Write as _;
+use std::ops::Range;
+
+/// Bytes of context on each side of the match.
+const CONTEXT: usize = 40;
+/// Longest part of the match itself that is shown.
+const MAX_MATCH: usize = 120;
+
+fn floor_boundary(s: &str, mut i: usize) -> usize {
+    i = i.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_boundary(s: &str, mut i: usize) -> usize {
+    i = i.min(s.len());
+    while !s.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
+
+/// Writes `c` so that a reader sees it: invisible and control characters become `⟨U+XXXX⟩`,
+/// tag characters `⟨tag:x⟩`, line breaks `⏎`.
+pub(crate) fn push_visible(out: &mut String, c: char) {
+    let cp = c as u32;
+    match c {
+        '\n' => out.push('⏎'),
+        '\r' => {}
+        '\t' => out.push(' '),
+        _ if (0xE0020..0xE007F).contains(&cp) => {
+            let shadow = char::from_u32(cp - 0xE0000).unwrap_or('?');
+            let _ = write!(out, "⟨tag:{shadow}⟩");
+        }
+        _ if c.is_control() || is_invisible(cp) => {
+            let _ = write!(out, "⟨U+{cp:04X}⟩");
+        }
+        _ => out.push(c),
+    }
+}
+
+fn is_invisible(cp: u32) -> bool {
+    matches!(cp,
+        0xAD | 0x34F | 0x61C | 0x115F | 0x1160 | 0x17B4 | 0x17B5 | 0x180B..=0x180F
+        | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2069 | 0x206A..=0x206F | 0x3164
+        | 0xFE00..=0xFE0F | 0xFEFF | 0xFFA0 | 0xE0000..=0xE007F | 0xE0100..=0xE01EF)
+}
+
+/// Masks a sensitive value: its first characters, then asterisks.
+pub(crate) fn mask(value: &str) -> String {
+    let n = value.chars().count();
+    let keep = match n {
+        0..=6 => 0,
+        7..=15 => 2,
+        _ => 4,
+    };
+    let mut out: String = value.chars().take(keep).collect();
+    out.push_str(&"*".repeat((n - keep).clamp(3, 12)));
+    if n - keep > 12 {
+        out.push('…');
+    }
+    out
+}
+
+/// An excerpt of `text` around `span`; `masked` (inside `span`) is replaced by its mask.
+pub(crate) fn excerpt(text: &str, span: Range<usize>, masked: Option<Range<usize>>) -> String {
+    let start = floor_boundary(text, span.start);
+    let end = ceil_boundary(text, span.end.max(start));
+    let from = floor_boundary(text, start.saturating_sub(CONTEXT));
+    let to = ceil_boundary(text, end + CONTEXT);
+    let mut out = String::with_capacity(to - from + 16);
+    if from > 0 {
+        out.push('…');
+    }
+    text[from..start].chars().for_each(|c| push_visible(&mut out, c));
+    let shown_end = ceil_boundary(text, end.min(start + MAX_MATCH));
+    match masked {
+        Some(m) if m.start >= start && m.end <= end => {
+            let (ms, me) = (floor_boundary(text, m.start), ceil_boundary(text, m.end));
+            text[start..ms].chars().for_each(|c| push_visible(&mut out, c));
+            out.push_str(&mask(&text[ms..me]));
+            text[me..end].chars().for_each(|c| push_visible(&mut out, c));
+        }
+        _ => {
+            text[start..shown_end].chars().for_each(|c| push_visible(&mut out, c));
+            if shown_end < end {
+                out.push('…');
+            }
+        }
+    }
+    text[end..to].chars().for_each(|c| push_visible(&mut out, c));
+    if to < text.len() {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_and_reveals() {
+        let t = "key=AKIAABCDEFGHIJKLMNOP end";
+        let e = excerpt(t, 4..24, Some(4..24));
+        assert_eq!(e, "key=AKIA************… end");
+        let t = "a\u{200B}b";
+        assert_eq!(excerpt(t, 0..t.len(), None), "a⟨U+200B⟩b");
+    }
+
+    #[test]
+    fn long_context_is_cut_on_char_boundaries() {
+        let t = format!("{}MATCH{}", "é".repeat(50), "ü".repeat(50));
+        let s = t.find("MATCH").unwrap();
+        let e = excerpt(&t, s..s + 5, None);
+        assert!(e.starts_with('…') && e.ends_with('…') && e.contains("MATCH"));
+    }
+}

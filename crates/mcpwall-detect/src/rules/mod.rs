@@ -1,0 +1,556 @@
+//! Rules: loading rule packs and compiling them into one matcher.
+//!
+//! Every literal a rule set cares about (concept terms, pattern anchors) goes into one
+//! Aho-Corasick automaton, so a scan reads the text once whatever the number of rules. A
+//! pattern runs only in windows around its anchors' hits; concepts are combined from the sparse
+//! list of hits. Rules with no literal to anchor on use a built-in trigger (`@digits`, ...), one
+//! shared linear pass.
+
+pub(crate) mod load;
+mod model;
+mod prefix;
+pub(crate) mod terms;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use regex_automata::meta;
+use regex_automata::util::syntax;
+use serde::Serialize;
+
+pub(crate) use load::{PackSource, parse_pack};
+use model::{ConceptDef, RuleDef};
+use terms::{Term, compile_term, parse_term};
+
+use crate::error::Error;
+use crate::finding::{Category, Severity};
+use crate::surface::{Surface, SurfaceSet};
+use crate::validate::Validator;
+
+/// Default reach of a pattern from its anchor, in bytes.
+const DEFAULT_WINDOW: usize = 256;
+/// Default span within which the concepts of a combination must all occur.
+const DEFAULT_WITHIN: usize = 160;
+/// Largest window a rule may ask for: windows bound the work per anchor hit.
+const MAX_WINDOW: usize = 4096;
+/// Compiled size limit per pattern; larger patterns are rejected at load.
+const PATTERN_SIZE_LIMIT: usize = 1 << 20;
+
+/// Where a rule was defined.
+#[derive(Clone, Debug, Serialize)]
+pub struct Origin {
+    /// The pack id.
+    pub pack: String,
+    /// File name (for built-in packs, the name inside the binary).
+    pub file: String,
+    /// 1-based line of the rule in the file.
+    pub line: usize,
+    /// Whether the rule ships with mcpwall.
+    pub builtin: bool,
+}
+
+/// How a rule matches, for display.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum MatchSpec {
+    /// A regular expression tried near its anchors.
+    Pattern {
+        pattern: String,
+        anchors: Vec<String>,
+    },
+    /// Concepts that must occur together.
+    Concepts {
+        all: Vec<String>,
+        within: usize,
+        ordered: bool,
+    },
+    /// A detector implemented in code.
+    Detector { name: String },
+    /// A YARA rule.
+    Yara { namespace: String },
+}
+
+/// A rule, as users see it (`mcpwall rules show`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Rule {
+    pub id: Arc<str>,
+    pub category: Category,
+    pub severity: Severity,
+    pub confidence: f32,
+    #[serde(serialize_with = "ser_surfaces")]
+    pub surfaces: SurfaceSet,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub severity_on: Vec<(Surface, Severity)>,
+    pub message: Arc<str>,
+    pub matcher: MatchSpec,
+    pub origin: Origin,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redact_as: Option<Arc<str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validate: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_entropy: Option<f32>,
+    pub examples_match: Vec<String>,
+    pub examples_no_match: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
+    #[serde(skip)]
+    pub(crate) group: Option<usize>,
+    #[serde(skip)]
+    pub(crate) validator: Option<Validator>,
+    #[serde(skip)]
+    pub(crate) allow_placeholder: bool,
+    #[serde(skip)]
+    pub(crate) hidden_region: bool,
+}
+
+fn ser_surfaces<S: serde::Serializer>(set: &SurfaceSet, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(set.iter().map(Surface::as_str))
+}
+
+impl Rule {
+    /// The rule's severity on a surface.
+    pub fn severity_for(&self, surface: Surface) -> Severity {
+        self.severity_on
+            .iter()
+            .find(|(s, _)| *s == surface)
+            .map_or(self.severity, |(_, sev)| *sev)
+    }
+
+    /// The surface used to run the rule's examples: its first surface.
+    pub fn example_surface(&self) -> Surface {
+        self.surfaces.iter().next().unwrap_or(Surface::ToolResult)
+    }
+}
+
+/// Built-in candidate triggers for patterns without literals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Trigger {
+    /// A run holding at least seven digits, with separators.
+    Digits,
+    /// Two capital letters and two digits starting a word (IBAN-like).
+    CountryCode,
+    /// A run of at least 20 base64-alphabet characters mixing case and digits.
+    Token,
+}
+
+impl Trigger {
+    fn parse(s: &str) -> Option<Trigger> {
+        match s {
+            "@digits" => Some(Trigger::Digits),
+            "@country_code" => Some(Trigger::CountryCode),
+            "@token" => Some(Trigger::Token),
+            _ => None,
+        }
+    }
+}
+
+/// What a pattern's match produces.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Output {
+    Finding(usize),
+    Concept(usize),
+}
+
+/// A compiled pattern.
+#[derive(Debug)]
+pub(crate) struct Matcher {
+    pub(crate) regex: meta::Regex,
+    pub(crate) output: Output,
+    /// Bytes before an anchor hit where a match may start.
+    pub(crate) back: usize,
+    /// Bytes after an anchor hit where a match may end.
+    pub(crate) forward: usize,
+}
+
+/// A combination rule over concepts.
+#[derive(Debug)]
+pub(crate) struct Combo {
+    pub(crate) rule: usize,
+    pub(crate) concepts: Vec<usize>,
+    pub(crate) within: usize,
+    pub(crate) ordered: bool,
+}
+
+/// What an automaton literal means.
+#[derive(Clone, Debug)]
+pub(crate) enum AtomUse {
+    Term { concept: usize, term: Term },
+    Anchor { matcher: usize },
+}
+
+/// A whole compiled rule set.
+#[derive(Debug)]
+pub(crate) struct RuleSet {
+    pub(crate) rules: Vec<Rule>,
+    pub(crate) concepts: Vec<String>,
+    pub(crate) matchers: Vec<Matcher>,
+    pub(crate) combos: Vec<Combo>,
+    /// Detector rules by detector name.
+    pub(crate) detectors: Vec<(String, usize)>,
+    pub(crate) triggers: Vec<(Trigger, usize)>,
+    pub(crate) automaton: AhoCorasick,
+    pub(crate) atoms: Vec<Vec<AtomUse>>,
+    /// Per rule, the surfaces on which a concept rule's concepts are needed (for quick skips).
+    pub(crate) by_id: HashMap<Arc<str>, usize>,
+}
+
+/// Names of detectors implemented in code (see `detectors.rs`).
+pub(crate) const DETECTORS: &[&str] = &[
+    "signal:zero_width",
+    "signal:bidi",
+    "signal:tag_characters",
+    "signal:variation_selectors",
+    "signal:ansi_escape",
+    "signal:control_characters",
+    "signal:mixed_script",
+    "signal:styled_text",
+    "signal:combining_marks",
+    "whitespace_padding",
+    "encoded_payload",
+    "json_depth",
+];
+
+struct Builder {
+    rules: Vec<Rule>,
+    concepts: Vec<String>,
+    concept_ids: HashMap<String, usize>,
+    matchers: Vec<Matcher>,
+    combos: Vec<Combo>,
+    detectors: Vec<(String, usize)>,
+    triggers: Vec<(Trigger, usize)>,
+    literals: Vec<Vec<u8>>,
+    literal_ids: HashMap<Vec<u8>, usize>,
+    atoms: Vec<Vec<AtomUse>>,
+    by_id: HashMap<Arc<str>, usize>,
+}
+
+impl RuleSet {
+    /// Parses and compiles packs. Concepts are shared across packs; rule ids must be unique.
+    pub(crate) fn compile(sources: &[PackSource]) -> Result<RuleSet, Error> {
+        let mut b = Builder {
+            rules: Vec::new(),
+            concepts: Vec::new(),
+            concept_ids: HashMap::new(),
+            matchers: Vec::new(),
+            combos: Vec::new(),
+            detectors: Vec::new(),
+            triggers: Vec::new(),
+            literals: Vec::new(),
+            literal_ids: HashMap::new(),
+            atoms: Vec::new(),
+            by_id: HashMap::new(),
+        };
+        let parsed: Vec<_> = sources
+            .iter()
+            .map(|s| parse_pack(s).map(|p| (s, p)))
+            .collect::<Result<_, _>>()?;
+        // Concepts first: rules in any pack may use concepts of any pack.
+        for (src, pack) in &parsed {
+            for c in &pack.concept {
+                let line = src.line_of(c.span().start);
+                b.add_concept(src, line, c.get_ref())?;
+            }
+        }
+        for (src, pack) in &parsed {
+            for r in &pack.rule {
+                let line = src.line_of(r.span().start);
+                b.add_rule(src, &pack.pack.id, line, r.get_ref())?;
+            }
+        }
+        let automaton = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(&b.literals)
+            .or_else(|_| {
+                // Very large rule sets may not fit a DFA; fall back to the automatic choice.
+                AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::Standard)
+                    .build(&b.literals)
+            })
+            .map_err(|e| Error::Automaton(e.to_string()))?;
+        Ok(RuleSet {
+            rules: b.rules,
+            concepts: b.concepts,
+            matchers: b.matchers,
+            combos: b.combos,
+            detectors: b.detectors,
+            triggers: b.triggers,
+            automaton,
+            atoms: b.atoms,
+            by_id: b.by_id,
+        })
+    }
+}
+
+fn rule_err(src: &PackSource, line: usize, rule: &str, message: impl Into<String>) -> Error {
+    Error::Rule {
+        file: src.label.clone(),
+        line,
+        rule: rule.to_owned(),
+        message: message.into(),
+    }
+}
+
+impl Builder {
+    fn literal(&mut self, lit: Vec<u8>, use_: AtomUse) {
+        let id = match self.literal_ids.get(&lit) {
+            Some(&id) => id,
+            None => {
+                let id = self.literals.len();
+                self.literal_ids.insert(lit.clone(), id);
+                self.literals.push(lit);
+                self.atoms.push(Vec::new());
+                id
+            }
+        };
+        self.atoms[id].push(use_);
+    }
+
+    fn add_concept(&mut self, src: &PackSource, line: usize, c: &ConceptDef) -> Result<(), Error> {
+        if !valid_id(&c.id) {
+            return Err(rule_err(src, line, &c.id, "concept ids use lower-case letters, digits, `_` and `.`"));
+        }
+        if self.concept_ids.contains_key(&c.id) {
+            return Err(rule_err(src, line, &c.id, "concept defined twice"));
+        }
+        if c.terms.is_empty() && c.patterns.is_empty() {
+            return Err(rule_err(src, line, &c.id, "a concept needs `terms` or `patterns`"));
+        }
+        let concept = self.concepts.len();
+        self.concepts.push(c.id.clone());
+        self.concept_ids.insert(c.id.clone(), concept);
+        for t in &c.terms {
+            let words = parse_term(t).map_err(|m| rule_err(src, line, &c.id, m))?;
+            for (lit, term) in compile_term(&words) {
+                self.literal(lit, AtomUse::Term { concept, term });
+            }
+        }
+        for p in &c.patterns {
+            self.add_matcher(src, line, &c.id, p, &c.anchors, None, Output::Concept(concept))?;
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn add_matcher(
+        &mut self,
+        src: &PackSource,
+        line: usize,
+        owner: &str,
+        pattern: &str,
+        anchors: &[String],
+        window: Option<usize>,
+        output: Output,
+    ) -> Result<Vec<String>, Error> {
+        let window = window.unwrap_or(DEFAULT_WINDOW);
+        if window == 0 || window > MAX_WINDOW {
+            return Err(rule_err(src, line, owner, format!("window must be between 1 and {MAX_WINDOW}")));
+        }
+        let hir = regex_syntax::ParserBuilder::new()
+            .unicode(false)
+            .utf8(false)
+            .build()
+            .parse(pattern)
+            .map_err(|e| rule_err(src, line, owner, format!("invalid pattern: {e}")))?;
+        let regex = meta::Regex::builder()
+            .syntax(syntax::Config::new().unicode(false).utf8(false))
+            .configure(
+                meta::Config::new()
+                    .utf8_empty(false)
+                    .nfa_size_limit(Some(PATTERN_SIZE_LIMIT))
+                    .onepass_size_limit(Some(PATTERN_SIZE_LIMIT))
+                    .dfa_size_limit(Some(PATTERN_SIZE_LIMIT))
+                    .hybrid_cache_capacity(1 << 20),
+            )
+            .build(pattern)
+            .map_err(|e| rule_err(src, line, owner, format!("pattern cannot be compiled: {e}")))?;
+        if regex.is_match("") {
+            return Err(rule_err(src, line, owner, "pattern matches the empty string"));
+        }
+        let matcher = self.matchers.len();
+        let (back, forward, shown) = if anchors.is_empty() {
+            let Some(prefixes) = prefix::literal_prefixes(&hir) else {
+                return Err(rule_err(
+                    src,
+                    line,
+                    owner,
+                    "pattern has no literal prefix to anchor on: add `anchors` (literals, or a trigger such as `@digits`)",
+                ));
+            };
+            let shown = prefixes
+                .iter()
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .collect();
+            for p in prefixes {
+                self.literal(p, AtomUse::Anchor { matcher });
+            }
+            (0, window, shown)
+        } else {
+            for a in anchors {
+                if let Some(t) = a.strip_prefix('@') {
+                    let trigger = Trigger::parse(a).ok_or_else(|| {
+                        rule_err(src, line, owner, format!("unknown trigger `@{t}` (expected @digits, @country_code or @token)"))
+                    })?;
+                    self.triggers.push((trigger, matcher));
+                } else {
+                    if a.len() < prefix::MIN_PREFIX_LEN {
+                        return Err(rule_err(src, line, owner, format!("anchor `{a}` is shorter than {} bytes", prefix::MIN_PREFIX_LEN)));
+                    }
+                    self.literal(a.to_ascii_lowercase().into_bytes(), AtomUse::Anchor { matcher });
+                }
+            }
+            (window, window, anchors.to_vec())
+        };
+        self.matchers.push(Matcher {
+            regex,
+            output,
+            back,
+            forward,
+        });
+        Ok(shown)
+    }
+
+    fn add_rule(&mut self, src: &PackSource, pack: &str, line: usize, d: &RuleDef) -> Result<(), Error> {
+        let err = |m: String| rule_err(src, line, &d.id, m);
+        if !valid_id(&d.id) || !d.id.contains('.') {
+            return Err(err("rule ids look like `category.name`: lower-case letters, digits, `_` and `.`".into()));
+        }
+        if let Some(&prev) = self.by_id.get(d.id.as_str()) {
+            let o = &self.rules[prev].origin;
+            return Err(err(format!("duplicate rule id (first defined at {}:{})", o.file, o.line)));
+        }
+        if !(0.0..=1.0).contains(&d.confidence) {
+            return Err(err("confidence must be between 0 and 1".into()));
+        }
+        if d.message.trim().is_empty() {
+            return Err(err("a rule needs a message".into()));
+        }
+        if d.examples_match.is_empty() || d.no_match.is_empty() {
+            return Err(err("every rule needs at least one `match` and one `no_match` example".into()));
+        }
+        let surfaces = match &d.surfaces {
+            None => SurfaceSet::all(),
+            Some(list) if list.iter().any(|s| s == "all") => SurfaceSet::all(),
+            Some(list) => list
+                .iter()
+                .map(|s| s.parse::<Surface>().map_err(|e| err(e.to_string())))
+                .collect::<Result<SurfaceSet, _>>()?,
+        };
+        let severity_on = d
+            .severity_on
+            .iter()
+            .map(|(s, sev)| Ok((s.parse::<Surface>().map_err(|e| err(e.to_string()))?, *sev)))
+            .collect::<Result<Vec<_>, Error>>()?;
+        let validator = match &d.validate {
+            None => None,
+            Some(v) => Some(Validator::parse(v).ok_or_else(|| {
+                err(format!("unknown validator `{v}` (known: {})", Validator::NAMES.join(", ")))
+            })?),
+        };
+        let idx = self.rules.len();
+        let id: Arc<str> = d.id.as_str().into();
+        let matchers = usize::from(d.pattern.is_some()) + usize::from(!d.all.is_empty()) + usize::from(d.detector.is_some());
+        if matchers != 1 {
+            return Err(err("a rule needs exactly one of `pattern`, `all` or `detector`".into()));
+        }
+        let matcher = if let Some(p) = &d.pattern {
+            if let Some(g) = d.group {
+                let groups = regex_syntax::Parser::new()
+                    .parse(p)
+                    .map(|h| h.properties().explicit_captures_len())
+                    .unwrap_or(0);
+                if g == 0 || g > groups {
+                    return Err(err(format!("group {g} does not exist in the pattern")));
+                }
+            }
+            let anchors = self.add_matcher(src, line, &d.id, p, &d.anchors, d.window, Output::Finding(idx))?;
+            MatchSpec::Pattern {
+                pattern: p.clone(),
+                anchors,
+            }
+        } else if !d.all.is_empty() {
+            let mut concepts = Vec::new();
+            for c in &d.all {
+                let &ci = self
+                    .concept_ids
+                    .get(c)
+                    .ok_or_else(|| err(format!("unknown concept `{c}`")))?;
+                concepts.push(ci);
+            }
+            let within = d.within.unwrap_or(DEFAULT_WITHIN);
+            if within == 0 || within > MAX_WINDOW {
+                return Err(err(format!("within must be between 1 and {MAX_WINDOW}")));
+            }
+            self.combos.push(Combo {
+                rule: idx,
+                concepts,
+                within,
+                ordered: d.ordered,
+            });
+            MatchSpec::Concepts {
+                all: d.all.clone(),
+                within,
+                ordered: d.ordered,
+            }
+        } else {
+            let name = d.detector.clone().unwrap_or_default();
+            if !DETECTORS.contains(&name.as_str()) {
+                return Err(err(format!("unknown detector `{name}` (known: {})", DETECTORS.join(", "))));
+            }
+            self.detectors.push((name.clone(), idx));
+            MatchSpec::Detector { name }
+        };
+        let redact_as = if d.category.is_sensitive_data() {
+            Some(
+                d.redact_as
+                    .clone()
+                    .unwrap_or_else(|| d.id.rsplit('.').next().unwrap_or(&d.id).to_owned())
+                    .into(),
+            )
+        } else {
+            None
+        };
+        self.by_id.insert(id.clone(), idx);
+        self.rules.push(Rule {
+            id,
+            category: d.category,
+            severity: d.severity,
+            confidence: d.confidence,
+            surfaces,
+            severity_on,
+            message: d.message.as_str().into(),
+            matcher,
+            origin: Origin {
+                pack: pack.to_owned(),
+                file: src.label.clone(),
+                line,
+                builtin: src.builtin,
+            },
+            redact_as,
+            validate: d.validate.clone(),
+            min_entropy: d.min_entropy,
+            examples_match: d.examples_match.clone(),
+            examples_no_match: d.no_match.clone(),
+            references: d.references.clone(),
+            group: d.group,
+            validator,
+            allow_placeholder: d.allow_placeholder,
+            hidden_region: d.hidden_region,
+        });
+        Ok(())
+    }
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.')
+        && !id.starts_with('.')
+        && !id.ends_with('.')
+}

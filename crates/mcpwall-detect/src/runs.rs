@@ -1,0 +1,214 @@
+//! One linear pass over the normalised text for the things no literal can anchor: digit runs
+//! (card, phone and identity numbers), IBAN-like country codes, long token-like runs (encoded
+//! payloads, unprefixed keys) and whitespace padding.
+
+use std::ops::Range;
+
+const TOKEN: u8 = 1;
+const DIGIT: u8 = 2;
+const UPPER: u8 = 4;
+const LOWER: u8 = 8;
+const HEX: u8 = 16;
+const B64_EXTRA: u8 = 32;
+
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        let mut c = 0;
+        if b.is_ascii_digit() {
+            c |= TOKEN | DIGIT | HEX;
+        } else if b.is_ascii_uppercase() {
+            c |= TOKEN | UPPER;
+            if b <= b'F' {
+                c |= HEX;
+            }
+        } else if b.is_ascii_lowercase() {
+            c |= TOKEN | LOWER;
+            if b <= b'f' {
+                c |= HEX;
+            }
+        } else if matches!(b, b'+' | b'/' | b'=' | b'_' | b'-') {
+            c |= TOKEN | B64_EXTRA;
+        }
+        t[i] = c;
+        i += 1;
+    }
+    t
+};
+
+/// Token runs at least this long are candidates for decoding and for `@token` rules.
+pub(crate) const MIN_TOKEN: usize = 20;
+/// Digit runs need at least this many digits.
+const MIN_DIGITS: usize = 7;
+/// Horizontal whitespace runs at least this long push text out of view.
+const MIN_PAD_SPACES: usize = 100;
+/// As many consecutive line breaks push text below the fold.
+const MIN_PAD_LINES: usize = 20;
+
+/// A long run of token characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct TokenRun {
+    pub(crate) range: Range<usize>,
+    /// Only hex digits.
+    pub(crate) hex: bool,
+    /// Mixes upper case, lower case and digits (or base64 punctuation): could be base64 or a key.
+    pub(crate) mixed: bool,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Runs {
+    pub(crate) digits: Vec<Range<usize>>,
+    pub(crate) country_codes: Vec<usize>,
+    pub(crate) tokens: Vec<TokenRun>,
+    /// Whitespace padding followed by more text: the range of the padding.
+    pub(crate) padding: Vec<Range<usize>>,
+}
+
+/// Appends the runs found in `t[range]` (absolute offsets).
+pub(crate) fn find_runs(t: &[u8], range: Range<usize>, out: &mut Runs) {
+    find_digit_runs(t, range.clone(), &mut out.digits);
+    let (lo, hi) = (range.start, range.end);
+    let mut i = lo;
+    while i < hi {
+        let c = CLASS[usize::from(t[i])];
+        if c & TOKEN != 0 {
+            let s = i;
+            let mut flags = 0u8;
+            while i < hi {
+                let k = CLASS[usize::from(t[i])];
+                if k & TOKEN == 0 {
+                    break;
+                }
+                flags |= k;
+                i += 1;
+            }
+            let len = i - s;
+            let starts_word = s == 0 || !t[s - 1].is_ascii_alphanumeric();
+            if starts_word
+                && len >= 4
+                && t[s].is_ascii_uppercase()
+                && t[s + 1].is_ascii_uppercase()
+                && t[s + 2].is_ascii_digit()
+                && t[s + 3].is_ascii_digit()
+            {
+                out.country_codes.push(s);
+            }
+            if len >= MIN_TOKEN {
+                let hex = t[s..i].iter().all(|&b| CLASS[usize::from(b)] & HEX != 0);
+                let classes = [UPPER, LOWER, DIGIT, B64_EXTRA]
+                    .iter()
+                    .filter(|&&k| flags & k != 0)
+                    .count();
+                out.tokens.push(TokenRun {
+                    range: s..i,
+                    hex,
+                    mixed: classes >= 3 || (classes == 2 && flags & DIGIT != 0 && flags & (UPPER | LOWER) != 0),
+                });
+            }
+            continue;
+        }
+        if matches!(t[i], b' ' | b'\t' | b'\n' | b'\r') {
+            let s = i;
+            let (mut spaces, mut lines, mut max_spaces) = (0usize, 0usize, 0usize);
+            while i < hi && matches!(t[i], b' ' | b'\t' | b'\n' | b'\r') {
+                match t[i] {
+                    b'\n' => {
+                        lines += 1;
+                        spaces = 0;
+                    }
+                    b'\r' => {}
+                    _ => {
+                        spaces += 1;
+                        max_spaces = max_spaces.max(spaces);
+                    }
+                }
+                i += 1;
+            }
+            if (max_spaces >= MIN_PAD_SPACES || lines >= MIN_PAD_LINES) && i < hi {
+                out.padding.push(s..i);
+            }
+            continue;
+        }
+        i += 1;
+    }
+}
+
+/// Runs of digits joined by at most two separator characters (space, `-`, `.`, `/`, parentheses,
+/// `+`), holding at least [`MIN_DIGITS`] digits.
+fn find_digit_runs(t: &[u8], range: Range<usize>, out: &mut Vec<Range<usize>>) {
+    let hi = range.end;
+    let mut i = range.start;
+    while i < hi {
+        let Some(off) = t[i..hi].iter().position(u8::is_ascii_digit) else {
+            return;
+        };
+        let s = i + off;
+        let mut end = s;
+        let mut digits = 0usize;
+        let mut seps = 0usize;
+        let mut j = s;
+        while j < hi {
+            let b = t[j];
+            if b.is_ascii_digit() {
+                digits += 1;
+                seps = 0;
+                end = j + 1;
+            } else if matches!(b, b' ' | b'-' | b'.' | b'/' | b'(' | b')' | b'+') && seps < 2 {
+                seps += 1;
+            } else {
+                break;
+            }
+            j += 1;
+        }
+        if digits >= MIN_DIGITS {
+            // Include a leading '+' or '(' for phone numbers.
+            let start = if s > range.start && matches!(t[s - 1], b'+' | b'(') {
+                s - 1
+            } else {
+                s
+            };
+            out.push(start..end);
+        }
+        i = end.max(s + 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runs(s: &str) -> Runs {
+        let mut r = Runs::default();
+        find_runs(s.as_bytes(), 0..s.len(), &mut r);
+        r
+    }
+
+    #[test]
+    fn digit_runs() {
+        let s = "call +1 (415) 555-2671 or card 4111 1111 1111 1111, ver 1.2.3";
+        let r = runs(s);
+        let got: Vec<&str> = r.digits.iter().map(|x| &s[x.clone()]).collect();
+        assert_eq!(got, vec!["+1 (415) 555-2671", "4111 1111 1111 1111"]);
+    }
+
+    #[test]
+    fn tokens_and_country_codes() {
+        let s = "iban GB82WEST12345698765432 and SWdub3JlIGFsbCBwcmV2aW91cw== and internationalization";
+        let r = runs(s);
+        assert_eq!(r.country_codes.len(), 1);
+        let toks: Vec<&str> = r.tokens.iter().map(|x| &s[x.range.clone()]).collect();
+        assert_eq!(toks, vec!["GB82WEST12345698765432", "SWdub3JlIGFsbCBwcmV2aW91cw==", "internationalization"]);
+        assert!(r.tokens[1].mixed);
+        assert!(!r.tokens[2].mixed);
+    }
+
+    #[test]
+    fn padding_needs_text_after_it() {
+        let pad = " ".repeat(120);
+        assert_eq!(runs(&format!("a{pad}b")).padding.len(), 1);
+        assert!(runs(&format!("a{pad}")).padding.is_empty());
+        assert_eq!(runs(&format!("a{}b", "\n".repeat(25))).padding.len(), 1);
+    }
+}

@@ -1,0 +1,681 @@
+//! The scan pipeline: normalise, one automaton pass, patterns in windows, concept combinations,
+//! built-in detectors, bounded decoding of embedded encodings, then findings.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use regex_automata::Input;
+
+use crate::decode::{self, Budget, Decoded};
+use crate::engine::{Inner, ScanOptions};
+use crate::excerpt::excerpt;
+use crate::finding::{Category, Finding, Report, Via};
+use crate::normalize::{NormInfo, SignalKind, normalize, normalize_into};
+use crate::rules::{AtomUse, Output, Trigger};
+use crate::runs::{self, Runs};
+use crate::surface::Surface;
+use crate::validate::{Check, entropy, is_placeholder};
+
+/// One string of a document, and its place in the normalised text.
+#[derive(Debug)]
+pub(crate) struct Seg<'a> {
+    pub(crate) orig: &'a str,
+    pub(crate) norm: Range<usize>,
+    pub(crate) info: NormInfo,
+}
+
+/// The unit one scan works on: one or more strings, normalised into one buffer so that the
+/// automaton reads everything in one pass.
+#[derive(Debug)]
+pub(crate) struct Doc<'a> {
+    pub(crate) norm: Cow<'a, str>,
+    pub(crate) segs: Vec<Seg<'a>>,
+}
+
+/// Between strings of a JSON value: no pattern or term is allowed to cross it.
+const SEPARATOR: &str = "\n\n";
+
+impl<'a> Doc<'a> {
+    pub(crate) fn single(text: &'a str) -> Doc<'a> {
+        let (norm, info) = normalize(text).into_parts();
+        let len = norm.len();
+        Doc {
+            norm,
+            segs: vec![Seg {
+                orig: text,
+                norm: 0..len,
+                info,
+            }],
+        }
+    }
+
+    pub(crate) fn many(texts: impl Iterator<Item = &'a str>, capacity: usize) -> Doc<'a> {
+        let mut buf = String::with_capacity(capacity);
+        let mut segs = Vec::new();
+        for t in texts {
+            if !segs.is_empty() {
+                buf.push_str(SEPARATOR);
+            }
+            let start = buf.len();
+            let info = normalize_into(t, &mut buf);
+            segs.push(Seg {
+                orig: t,
+                norm: start..buf.len(),
+                info,
+            });
+        }
+        Doc {
+            norm: Cow::Owned(buf),
+            segs,
+        }
+    }
+
+    /// The segment holding normalised offset `pos`.
+    fn seg_at(&self, pos: usize) -> usize {
+        self.segs
+            .partition_point(|s| s.norm.end <= pos)
+            .min(self.segs.len().saturating_sub(1))
+    }
+
+    /// Maps a normalised range (document offsets) inside segment `seg` to the segment's original
+    /// text.
+    fn to_original(&self, seg: usize, r: Range<usize>) -> Range<usize> {
+        let s = &self.segs[seg];
+        let base = s.norm.start;
+        s.info.original_span(
+            s.orig,
+            s.norm.len(),
+            r.start.saturating_sub(base)..r.end.saturating_sub(base),
+        )
+    }
+}
+
+/// A finding before it is dressed for output.
+#[derive(Debug, Clone)]
+pub(crate) struct Raw {
+    pub(crate) rule: usize,
+    pub(crate) seg: usize,
+    /// In the segment's original text.
+    pub(crate) span: Range<usize>,
+    /// The sensitive value inside `span`, for masking and redaction.
+    pub(crate) value: Option<Range<usize>>,
+    pub(crate) confidence: f32,
+    pub(crate) via: Option<Via>,
+    pub(crate) excerpt: Option<String>,
+    pub(crate) raised: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Hit {
+    seg: usize,
+    start: usize,
+    end: usize,
+    id: usize,
+}
+
+/// Per-scan working state.
+pub(crate) struct Scanner<'e> {
+    pub(crate) engine: &'e Inner,
+    pub(crate) surface: Surface,
+    pub(crate) opts: &'e ScanOptions,
+    pub(crate) budget: Budget,
+    pub(crate) truncated: bool,
+}
+
+/// Categories whose findings are raised when they sit in hidden text.
+fn raisable(c: Category) -> bool {
+    matches!(
+        c,
+        Category::PromptInjection
+            | Category::ToolPoisoning
+            | Category::CrossToolShadowing
+            | Category::Exfiltration
+            | Category::SensitivePath
+            | Category::CommandInjection
+    )
+}
+
+impl Scanner<'_> {
+    fn applies(&self, rule: usize) -> bool {
+        let r = &self.engine.set.rules[rule];
+        r.surfaces.contains(self.surface) && self.opts.categories.contains(r.category)
+    }
+
+    /// Scans a document; `depth` counts decoding levels.
+    pub(crate) fn scan_doc(&mut self, doc: &Doc<'_>, depth: usize, extra: &[Raw]) -> Vec<Raw> {
+        let engine = self.engine;
+        let set = &engine.set;
+        let hay = doc.norm.as_bytes();
+        let mut raws: Vec<Raw> = extra.to_vec();
+        let mut concept_hits: Vec<Hit> = Vec::new();
+        let mut anchor_hits: Vec<Hit> = Vec::new();
+
+        // 1. One automaton pass for every term and anchor.
+        for m in set.automaton.find_overlapping_iter(hay) {
+            let (s, e) = (m.start(), m.end());
+            let seg = doc.seg_at(s);
+            let seg_end = doc.segs[seg].norm.end;
+            if e > seg_end {
+                continue;
+            }
+            for u in &set.atoms[m.pattern().as_usize()] {
+                match u {
+                    AtomUse::Term { concept, term } => {
+                        if let Some(end) = term.verify(hay, s, e)
+                            && end <= seg_end
+                        {
+                            concept_hits.push(Hit {
+                                seg,
+                                start: s,
+                                end,
+                                id: *concept,
+                            });
+                        }
+                    }
+                    AtomUse::Anchor { matcher } => {
+                        if self.matcher_applies(*matcher) {
+                            anchor_hits.push(Hit {
+                                seg,
+                                start: s,
+                                end: e,
+                                id: *matcher,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+
+        // 2. One pass for what literals cannot anchor.
+        let mut runs = Runs::default();
+        for s in &doc.segs {
+            runs::find_runs(hay, s.norm.clone(), &mut runs);
+        }
+        for &(trigger, matcher) in &set.triggers {
+            if !self.matcher_applies(matcher) {
+                continue;
+            }
+            let mut push = |r: Range<usize>| {
+                let seg = doc.seg_at(r.start);
+                anchor_hits.push(Hit {
+                    seg,
+                    start: r.start,
+                    end: r.end,
+                    id: matcher,
+                });
+            };
+            match trigger {
+                Trigger::Digits => runs.digits.iter().for_each(|r| push(r.clone())),
+                Trigger::CountryCode => runs.country_codes.iter().for_each(|&p| push(p..p + 4)),
+                Trigger::Token => runs.tokens.iter().for_each(|t| push(t.range.clone())),
+            }
+        }
+
+        // 3. Patterns, only in windows around their anchors.
+        anchor_hits.sort_unstable_by_key(|h| (h.id, h.seg, h.start));
+        let mut i = 0;
+        while i < anchor_hits.len() {
+            let matcher = anchor_hits[i].id;
+            let m = &set.matchers[matcher];
+            let mut windows: Vec<(usize, Range<usize>)> = Vec::new();
+            while i < anchor_hits.len() && anchor_hits[i].id == matcher {
+                let h = anchor_hits[i];
+                let seg = &doc.segs[h.seg].norm;
+                let lo = h.start.saturating_sub(m.back).max(seg.start);
+                let hi = (h.end + m.forward).min(seg.end);
+                match windows.last_mut() {
+                    Some((s, w)) if *s == h.seg && lo <= w.end => w.end = w.end.max(hi),
+                    _ => windows.push((h.seg, lo..hi)),
+                }
+                i += 1;
+            }
+            for (seg, w) in windows {
+                self.run_matcher(doc, matcher, seg, w, &mut raws, &mut concept_hits);
+            }
+        }
+
+        // 4. Concept combinations.
+        self.combine(doc, &mut concept_hits, &mut raws);
+
+        // 5. Detectors implemented in code.
+        self.detect_signals(doc, &mut raws);
+        for r in &runs.padding {
+            let seg = doc.seg_at(r.start);
+            let span = doc.to_original(seg, r.clone());
+            for &rule in &engine.padding_rules {
+                if self.applies(rule) {
+                    raws.push(self.raw(rule, seg, span.clone()));
+                }
+            }
+        }
+
+        // 6. Embedded encodings, scanned again.
+        if depth < self.opts.max_decode_depth {
+            self.decode_and_scan(doc, &runs, depth, &mut raws);
+        }
+
+        #[cfg(feature = "yara")]
+        if let Some(y) = &self.engine.yara {
+            y.scan(self, doc, &mut raws);
+        }
+
+        // Text after whitespace padding is hidden from a reader.
+        let mut hidden: Vec<(usize, Range<usize>)> = runs
+            .padding
+            .iter()
+            .map(|r| {
+                let seg = doc.seg_at(r.start);
+                let end = doc.segs[seg].orig.len();
+                let span = doc.to_original(seg, r.clone());
+                (seg, span.start..end)
+            })
+            .collect();
+        hidden.extend(
+            raws.iter()
+                .filter(|r| set.rules[r.rule].hidden_region)
+                .map(|r| (r.seg, r.span.clone())),
+        );
+        if !hidden.is_empty() {
+            for r in raws.iter_mut() {
+                let rule = &set.rules[r.rule];
+                if raisable(rule.category)
+                    && !rule.hidden_region
+                    && hidden
+                        .iter()
+                        .any(|(s, h)| *s == r.seg && h.start < r.span.end && r.span.start < h.end)
+                {
+                    r.raised = true;
+                }
+            }
+        }
+        raws
+    }
+
+    fn matcher_applies(&self, matcher: usize) -> bool {
+        match self.engine.set.matchers[matcher].output {
+            Output::Finding(rule) => self.applies(rule),
+            Output::Concept(_) => true,
+        }
+    }
+
+    fn raw(&self, rule: usize, seg: usize, span: Range<usize>) -> Raw {
+        Raw {
+            rule,
+            seg,
+            span,
+            value: None,
+            confidence: self.engine.set.rules[rule].confidence,
+            via: None,
+            excerpt: None,
+            raised: false,
+        }
+    }
+
+    fn run_matcher(
+        &self,
+        doc: &Doc<'_>,
+        matcher: usize,
+        seg: usize,
+        window: Range<usize>,
+        raws: &mut Vec<Raw>,
+        concept_hits: &mut Vec<Hit>,
+    ) {
+        let set = &self.engine.set;
+        let m = &set.matchers[matcher];
+        let hay = doc.norm.as_bytes();
+        let input = Input::new(hay).range(window);
+        match m.output {
+            Output::Concept(concept) => {
+                for mat in m.regex.find_iter(input) {
+                    concept_hits.push(Hit {
+                        seg,
+                        start: mat.start(),
+                        end: mat.end(),
+                        id: concept,
+                    });
+                }
+            }
+            Output::Finding(rule) => {
+                let r = &set.rules[rule];
+                let sensitive = r.category.is_sensitive_data();
+                if let Some(group) = r.group {
+                    let mut caps = m.regex.create_captures();
+                    let mut at = input.clone();
+                    while at.start() < at.end() {
+                        m.regex.search_captures(&at, &mut caps);
+                        let Some(whole) = caps.get_match() else { break };
+                        let value = caps.get_group(group).map(|s| s.range());
+                        if let Some(v) = value {
+                            self.emit(doc, rule, seg, whole.range(), Some(v), sensitive, raws);
+                        }
+                        let next = if whole.end() > whole.start() {
+                            whole.end()
+                        } else {
+                            whole.end() + 1
+                        };
+                        at.set_start(next);
+                    }
+                } else {
+                    for mat in m.regex.find_iter(input) {
+                        let v = sensitive.then(|| mat.range());
+                        self.emit(doc, rule, seg, mat.range(), v, sensitive, raws);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Checks a sensitive value and records the finding.
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &self,
+        doc: &Doc<'_>,
+        rule: usize,
+        seg: usize,
+        whole: Range<usize>,
+        value: Option<Range<usize>>,
+        sensitive: bool,
+        raws: &mut Vec<Raw>,
+    ) {
+        let r = &self.engine.set.rules[rule];
+        let mut confidence = r.confidence;
+        if let Some(v) = &value
+            && sensitive
+        {
+            let Ok(text) = std::str::from_utf8(&doc.norm.as_bytes()[v.clone()]) else {
+                return;
+            };
+            if !r.allow_placeholder && is_placeholder(text) {
+                return;
+            }
+            if let Some(min) = r.min_entropy
+                && entropy(text) < min
+            {
+                return;
+            }
+            if let Some(check) = r.validator {
+                match check.check(text) {
+                    Check::Pass => {}
+                    Check::Fail => return,
+                    Check::Doubtful => confidence *= 0.5,
+                }
+            }
+        }
+        let span = doc.to_original(seg, whole);
+        let value = value.map(|v| doc.to_original(seg, v));
+        raws.push(Raw {
+            rule,
+            seg,
+            span,
+            value,
+            confidence,
+            via: None,
+            excerpt: None,
+            raised: false,
+        });
+    }
+
+    fn combine(&self, doc: &Doc<'_>, hits: &mut [Hit], raws: &mut Vec<Raw>) {
+        let set = &self.engine.set;
+        if hits.is_empty() {
+            return;
+        }
+        hits.sort_unstable_by_key(|h| (h.seg, h.start, h.end));
+        let mut present = vec![false; set.concepts.len()];
+        for h in hits.iter() {
+            present[h.id] = true;
+        }
+        let mut last: Vec<Option<(usize, usize)>> = Vec::new();
+        for combo in &set.combos {
+            if !self.applies(combo.rule) || !combo.concepts.iter().all(|&c| present[c]) {
+                continue;
+            }
+            last.clear();
+            last.resize(combo.concepts.len(), None);
+            let mut cur_seg = usize::MAX;
+            let mut done_seg = usize::MAX;
+            for h in hits.iter() {
+                if h.seg != cur_seg {
+                    cur_seg = h.seg;
+                    last.iter_mut().for_each(|l| *l = None);
+                }
+                if done_seg == h.seg {
+                    continue;
+                }
+                let mut touched = false;
+                for (k, &c) in combo.concepts.iter().enumerate() {
+                    if c == h.id {
+                        last[k] = Some((h.start, h.end));
+                        touched = true;
+                    }
+                }
+                if !touched || last.iter().any(Option::is_none) {
+                    continue;
+                }
+                if combo.ordered
+                    && last
+                        .windows(2)
+                        .any(|w| matches!((w[0], w[1]), (Some(a), Some(b)) if a.0 >= b.0))
+                {
+                    continue;
+                }
+                let lo = last.iter().flatten().map(|p| p.0).min().unwrap_or(h.start);
+                let hi = last.iter().flatten().map(|p| p.1).max().unwrap_or(h.end);
+                if hi - lo <= combo.within {
+                    let span = doc.to_original(h.seg, lo..hi);
+                    raws.push(self.raw(combo.rule, h.seg, span));
+                    done_seg = h.seg;
+                }
+            }
+        }
+    }
+
+    fn detect_signals(&self, doc: &Doc<'_>, raws: &mut Vec<Raw>) {
+        for (seg_i, seg) in doc.segs.iter().enumerate() {
+            for sig in &seg.info.signals {
+                let rules = &self.engine.signal_rules[SignalKind::ALL
+                    .iter()
+                    .position(|k| *k == sig.kind)
+                    .unwrap_or(0)];
+                for &rule in rules {
+                    if self.applies(rule) {
+                        raws.push(self.raw(rule, seg_i, sig.span.clone()));
+                    }
+                }
+            }
+        }
+    }
+
+    fn decode_and_scan(&mut self, doc: &Doc<'_>, runs: &Runs, depth: usize, raws: &mut Vec<Raw>) {
+        let t = &*doc.norm;
+        let mut decoded: Vec<(usize, Decoded)> = Vec::new();
+        for run in &runs.tokens {
+            if let Some(d) = decode::base64_or_hex(t, run, &mut self.budget) {
+                decoded.push((doc.seg_at(run.range.start), d));
+            }
+        }
+        for (i, seg) in doc.segs.iter().enumerate() {
+            let bytes = &t.as_bytes()[seg.norm.clone()];
+            let mut out = Vec::new();
+            if memchr::memchr(b'%', bytes).is_some() {
+                decode::percent(t, seg.norm.clone(), &mut self.budget, &mut out);
+            }
+            if memchr::memmem::find(bytes, b"&#").is_some()
+                && let Some(d) = decode::html_entities(t, seg.norm.clone(), &mut self.budget)
+            {
+                out.push(d);
+            }
+            decode::spaced_letters(t, seg.norm.clone(), &mut self.budget, &mut out);
+            decoded.extend(out.into_iter().map(|d| (i, d)));
+        }
+        let mut children: Vec<(usize, Range<usize>, Via, String)> = decoded
+            .into_iter()
+            .map(|(seg, d)| (seg, doc.to_original(seg, d.range), d.via, d.text))
+            .collect();
+        // Bytes smuggled in variation selectors (already in original coordinates).
+        for (i, seg) in doc.segs.iter().enumerate() {
+            for s in &seg.info.smuggled {
+                if let Ok(text) = String::from_utf8(s.bytes.clone()) {
+                    children.push((i, s.span.clone(), Via::VariationSelectors, text));
+                }
+            }
+        }
+        let engine = self.engine;
+        for (seg, span, via, text) in children {
+            let child = Doc::single(&text);
+            let found = self.scan_doc(&child, depth + 1, &[]);
+            let mut strongest: Option<(crate::finding::Severity, f32)> = None;
+            for c in found {
+                let rule = &engine.set.rules[c.rule];
+                if rule.category == Category::HiddenContent && c.via.is_none() {
+                    // The child's own hiding signals add nothing at the parent's level.
+                    continue;
+                }
+                let sev = rule.severity_for(self.surface);
+                if !rule.category.is_sensitive_data() && strongest.is_none_or(|(s, _)| sev > s) {
+                    strongest = Some((sev, c.confidence));
+                }
+                let inner = excerpt(&text, c.span.clone(), c.value.clone());
+                raws.push(Raw {
+                    rule: c.rule,
+                    seg,
+                    span: span.clone(),
+                    value: c.value.map(|_| span.clone()),
+                    confidence: c.confidence,
+                    via: Some(c.via.unwrap_or(via)),
+                    excerpt: Some(format!("[{}] {inner}", via.as_str())),
+                    raised: true,
+                });
+            }
+            if let Some((sev, conf)) = strongest
+                && sev >= crate::finding::Severity::Medium
+            {
+                for &rule in &engine.encoded_rules {
+                    if self.applies(rule) {
+                        let mut r = self.raw(rule, seg, span.clone());
+                        r.via = Some(via);
+                        r.confidence = r.confidence.max(conf);
+                        raws.push(r);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Turns raw findings into a report: dedup, overlap resolution for sensitive data, spans,
+    /// excerpts, paths, score.
+    pub(crate) fn finish(
+        &mut self,
+        doc: &Doc<'_>,
+        mut raws: Vec<Raw>,
+        path: &dyn Fn(usize) -> Option<String>,
+    ) -> Report {
+        let engine = self.engine;
+        let set = &engine.set;
+        raws.sort_by(|a, b| {
+            (a.seg, a.rule, a.span.start)
+                .cmp(&(b.seg, b.rule, b.span.start))
+                .then(b.confidence.total_cmp(&a.confidence))
+        });
+        // Same rule, overlapping spans: one finding.
+        let mut merged: Vec<Raw> = Vec::with_capacity(raws.len());
+        for r in raws {
+            if let Some(last) = merged.last_mut()
+                && last.seg == r.seg
+                && last.rule == r.rule
+                && r.span.start < last.span.end.max(last.span.start + 1)
+                && last.value.is_none() == r.value.is_none()
+                && last.via == r.via
+            {
+                last.span.end = last.span.end.max(r.span.end);
+                last.confidence = last.confidence.max(r.confidence);
+                last.raised |= r.raised;
+                if let (Some(a), Some(b)) = (&mut last.value, &r.value) {
+                    a.end = a.end.max(b.end);
+                }
+                continue;
+            }
+            merged.push(r);
+        }
+        // Sensitive values claimed by several rules: the most specific (highest weight) wins.
+        let weight = |r: &Raw| {
+            let rule = &set.rules[r.rule];
+            (rule.severity_for(self.surface), r.confidence)
+        };
+        let mut keep = vec![true; merged.len()];
+        let mut sens: Vec<usize> = (0..merged.len())
+            .filter(|&i| merged[i].value.is_some() && set.rules[merged[i].rule].category.is_sensitive_data())
+            .collect();
+        sens.sort_by_key(|&i| (merged[i].seg, merged[i].value.as_ref().map_or(0, |v| v.start)));
+        if !self.opts.resolve_overlaps {
+            sens.clear();
+        }
+        for w in 0..sens.len() {
+            let a = sens[w];
+            for &b in &sens[w + 1..] {
+                let (ra, rb) = (&merged[a], &merged[b]);
+                if ra.seg != rb.seg {
+                    break;
+                }
+                let (va, vb) = (ra.value.clone().unwrap_or_default(), rb.value.clone().unwrap_or_default());
+                if vb.start >= va.end {
+                    break;
+                }
+                let (wa, wb) = (weight(ra), weight(rb));
+                let a_wins = wa.0 > wb.0 || (wa.0 == wb.0 && (wa.1 > wb.1 || (wa.1 == wb.1 && va.len() >= vb.len())));
+                if a_wins {
+                    keep[b] = false;
+                } else {
+                    keep[a] = false;
+                }
+            }
+        }
+        let mut findings = Vec::with_capacity(merged.len());
+        for (r, k) in merged.into_iter().zip(keep) {
+            if !k {
+                continue;
+            }
+            if findings.len() >= self.opts.max_findings {
+                self.truncated = true;
+                break;
+            }
+            let rule = &set.rules[r.rule];
+            let mut severity = rule.severity_for(self.surface);
+            let mut confidence = r.confidence;
+            if r.raised && raisable(rule.category) {
+                severity = severity.raised();
+                confidence = (confidence + 0.1).min(1.0);
+            }
+            let seg = &doc.segs[r.seg];
+            let excerpt = r
+                .excerpt
+                .unwrap_or_else(|| excerpt(seg.orig, r.span.clone(), r.value.clone()));
+            findings.push(Finding {
+                rule_id: rule.id.clone(),
+                category: rule.category,
+                severity,
+                confidence: (confidence * 1000.0).round() / 1000.0,
+                span: r.span,
+                path: path(r.seg),
+                excerpt,
+                message: rule.message.clone(),
+                via: r.via,
+                redact_as: rule.redact_as.clone(),
+                segment: r.seg,
+                value: r.value,
+            });
+        }
+        findings.sort_by(|a, b| {
+            (a.segment, a.span.start)
+                .cmp(&(b.segment, b.span.start))
+                .then(b.severity.cmp(&a.severity))
+        });
+        let mut report = Report {
+            findings,
+            score: 0.0,
+            truncated: self.truncated,
+        };
+        report.compute_score();
+        report
+    }
+}
