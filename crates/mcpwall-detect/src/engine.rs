@@ -200,9 +200,18 @@ impl Engine {
         &self.inner.set.rules
     }
 
+    /// The ids of every concept (named vocabularies that rules combine).
+    pub fn concepts(&self) -> &[String] {
+        &self.inner.set.concepts
+    }
+
     /// The rule with this id.
     pub fn rule(&self, id: &str) -> Option<&Rule> {
-        self.inner.set.by_id.get(id).map(|&i| &self.inner.set.rules[i])
+        self.inner
+            .set
+            .by_id
+            .get(id)
+            .map(|&i| &self.inner.set.rules[i])
     }
 
     /// Scans a text found on `surface`.
@@ -248,7 +257,10 @@ impl Engine {
                         confidence: r.confidence,
                         span: 0..0,
                         path: Some("$".to_owned()),
-                        excerpt: format!("nesting deeper than {} levels was not scanned", json::MAX_DEPTH),
+                        excerpt: format!(
+                            "nesting deeper than {} levels was not scanned",
+                            json::MAX_DEPTH
+                        ),
                         message: r.message.clone(),
                         via: None,
                         redact_as: None,
@@ -278,11 +290,7 @@ impl Engine {
     /// Replaces secrets and personal data with typed placeholders (`[REDACTED:aws_access_key_id]`).
     pub fn redact<'a>(&self, surface: Surface, text: &'a str) -> Redacted<'a> {
         let report = self.scan_with(surface, text, &redaction_options());
-        let spans: Vec<_> = report
-            .findings
-            .iter()
-            .filter_map(redaction_of)
-            .collect();
+        let spans: Vec<_> = report.findings.iter().filter_map(redaction_of).collect();
         if spans.is_empty() {
             return Redacted {
                 text: Cow::Borrowed(text),
@@ -342,7 +350,14 @@ impl Engine {
                 .map(|t| (true, t))
                 .chain(rule.examples_no_match.iter().map(|t| (false, t)));
             for (should_match, text) in cases {
-                let report = self.scan_with(surface, text, &opts);
+                let report = if rule.json_examples {
+                    match serde_json::from_str::<Value>(text) {
+                        Ok(v) => self.scan_json_with(surface, &v, &opts),
+                        Err(_) => Report::default(),
+                    }
+                } else {
+                    self.scan_with(surface, text, &opts)
+                };
                 let matched = report.findings.iter().any(|f| f.rule_id == rule.id);
                 out.push(ExampleResult {
                     rule_id: rule.id.clone(),
@@ -375,7 +390,10 @@ fn redaction_of(f: &Finding) -> Option<(std::ops::Range<usize>, Arc<str>)> {
 }
 
 /// Replaces the spans (merging overlaps) with placeholders.
-fn apply_redactions(text: &str, mut spans: Vec<(std::ops::Range<usize>, Arc<str>)>) -> (String, usize) {
+fn apply_redactions(
+    text: &str,
+    mut spans: Vec<(std::ops::Range<usize>, Arc<str>)>,
+) -> (String, usize) {
     spans.sort_by_key(|(r, _)| (r.start, std::cmp::Reverse(r.end)));
     let mut out = String::with_capacity(text.len());
     let mut pos = 0;

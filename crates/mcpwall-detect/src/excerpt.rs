@@ -77,23 +77,33 @@ pub(crate) fn excerpt(text: &str, span: Range<usize>, masked: Option<Range<usize
     if from > 0 {
         out.push('…');
     }
-    text[from..start].chars().for_each(|c| push_visible(&mut out, c));
+    text[from..start]
+        .chars()
+        .for_each(|c| push_visible(&mut out, c));
     let shown_end = ceil_boundary(text, end.min(start + MAX_MATCH));
     match masked {
         Some(m) if m.start >= start && m.end <= end => {
             let (ms, me) = (floor_boundary(text, m.start), ceil_boundary(text, m.end));
-            text[start..ms].chars().for_each(|c| push_visible(&mut out, c));
+            text[start..ms]
+                .chars()
+                .for_each(|c| push_visible(&mut out, c));
             out.push_str(&mask(&text[ms..me]));
-            text[me..end].chars().for_each(|c| push_visible(&mut out, c));
+            text[me..end]
+                .chars()
+                .for_each(|c| push_visible(&mut out, c));
         }
         _ => {
-            text[start..shown_end].chars().for_each(|c| push_visible(&mut out, c));
+            text[start..shown_end]
+                .chars()
+                .for_each(|c| push_visible(&mut out, c));
             if shown_end < end {
                 out.push('…');
             }
         }
     }
-    text[end..to].chars().for_each(|c| push_visible(&mut out, c));
+    text[end..to]
+        .chars()
+        .for_each(|c| push_visible(&mut out, c));
     if to < text.len() {
         out.push('…');
     }

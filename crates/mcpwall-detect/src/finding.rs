@@ -218,7 +218,8 @@ impl Default for CategorySet {
 
 impl FromIterator<Category> for CategorySet {
     fn from_iter<I: IntoIterator<Item = Category>>(iter: I) -> Self {
-        iter.into_iter().fold(CategorySet::none(), CategorySet::with)
+        iter.into_iter()
+            .fold(CategorySet::none(), CategorySet::with)
     }
 }
 

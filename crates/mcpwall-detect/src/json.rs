@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde_json::{Map, Value};
 
 /// Strings nested deeper than this are not scanned; the scan reports that instead.
-pub(crate) const MAX_DEPTH: usize = 128;
+pub(crate) const MAX_DEPTH: usize = 64;
 
 /// A string of a JSON value, in walk order.
 #[derive(Debug)]
@@ -119,7 +119,9 @@ pub(crate) fn path_of(v: &Value, index: usize) -> Option<String> {
                 }
             }
         }
-        let Some(top) = stack.last_mut() else { return None };
+        let Some(top) = stack.last_mut() else {
+            return None;
+        };
         match top {
             F::Obj(it) => match it.next() {
                 Some((k, v)) => {
@@ -156,7 +158,12 @@ pub(crate) fn path_of(v: &Value, index: usize) -> Option<String> {
 /// Applies `edit` to the `index`-th string (walk order) for each index in `edits` (sorted),
 /// renaming object keys where a key is edited.
 pub(crate) fn edit_strings(v: &mut Value, edits: &mut dyn FnMut(usize, &str) -> Option<String>) {
-    fn walk(v: &mut Value, n: &mut usize, depth: usize, edits: &mut dyn FnMut(usize, &str) -> Option<String>) {
+    fn walk(
+        v: &mut Value,
+        n: &mut usize,
+        depth: usize,
+        edits: &mut dyn FnMut(usize, &str) -> Option<String>,
+    ) {
         match v {
             Value::String(s) => {
                 if let Some(new) = edits(*n, s) {
@@ -221,7 +228,7 @@ mod tests {
     #[test]
     fn deep_values_are_reported_not_walked() {
         let mut v = json!("bottom");
-        for _ in 0..200 {
+        for _ in 0..100 {
             v = json!([v]);
         }
         let mut out = Vec::new();
@@ -232,7 +239,9 @@ mod tests {
     #[test]
     fn edits_keep_order_of_walk() {
         let mut v = json!({"k": ["a", "b"], "secret": "c"});
-        edit_strings(&mut v, &mut |i, s| (i == 2 || i == 3).then(|| format!("{s}!")));
+        edit_strings(&mut v, &mut |i, s| {
+            (i == 2 || i == 3).then(|| format!("{s}!"))
+        });
         assert_eq!(v, json!({"k": ["a", "b!"], "secret!": "c"}));
     }
 }

@@ -20,6 +20,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod batch;
 mod decode;
 mod engine;
 mod error;

@@ -104,7 +104,8 @@ pub(crate) fn find_runs(t: &[u8], range: Range<usize>, out: &mut Runs) {
                 out.tokens.push(TokenRun {
                     range: s..i,
                     hex,
-                    mixed: classes >= 3 || (classes == 2 && flags & DIGIT != 0 && flags & (UPPER | LOWER) != 0),
+                    mixed: classes >= 3
+                        || (classes == 2 && flags & DIGIT != 0 && flags & (UPPER | LOWER) != 0),
                 });
             }
             continue;
@@ -195,11 +196,19 @@ mod tests {
 
     #[test]
     fn tokens_and_country_codes() {
-        let s = "iban GB82WEST12345698765432 and SWdub3JlIGFsbCBwcmV2aW91cw== and internationalization";
+        let s =
+            "iban GB82WEST12345698765432 and SWdub3JlIGFsbCBwcmV2aW91cw== and internationalization";
         let r = runs(s);
         assert_eq!(r.country_codes.len(), 1);
         let toks: Vec<&str> = r.tokens.iter().map(|x| &s[x.range.clone()]).collect();
-        assert_eq!(toks, vec!["GB82WEST12345698765432", "SWdub3JlIGFsbCBwcmV2aW91cw==", "internationalization"]);
+        assert_eq!(
+            toks,
+            vec![
+                "GB82WEST12345698765432",
+                "SWdub3JlIGFsbCBwcmV2aW91cw==",
+                "internationalization"
+            ]
+        );
         assert!(r.tokens[1].mixed);
         assert!(!r.tokens[2].mixed);
     }

@@ -122,6 +122,9 @@ pub(crate) struct Scanner<'e> {
     pub(crate) truncated: bool,
 }
 
+/// Findings of one (non-sensitive-data) rule closer than this are reported as one.
+const MERGE_GAP: usize = 256;
+
 /// Categories whose findings are raised when they sit in hidden text.
 fn raisable(c: Category) -> bool {
     matches!(
@@ -427,7 +430,9 @@ impl Scanner<'_> {
         }
         let mut last: Vec<Option<(usize, usize)>> = Vec::new();
         for combo in &set.combos {
-            if !self.applies(combo.rule) || !combo.concepts.iter().all(|&c| present[c]) {
+            if !self.applies(combo.rule)
+                || combo.concepts.iter().filter(|&&c| present[c]).count() < combo.min
+            {
                 continue;
             }
             last.clear();
@@ -449,18 +454,25 @@ impl Scanner<'_> {
                         touched = true;
                     }
                 }
-                if !touched || last.iter().any(Option::is_none) {
+                if !touched {
                     continue;
                 }
                 if combo.ordered
-                    && last
-                        .windows(2)
-                        .any(|w| matches!((w[0], w[1]), (Some(a), Some(b)) if a.0 >= b.0))
+                    && (last.iter().any(Option::is_none)
+                        || last
+                            .windows(2)
+                            .any(|w| matches!((w[0], w[1]), (Some(a), Some(b)) if a.0 >= b.0)))
                 {
                     continue;
                 }
-                let lo = last.iter().flatten().map(|p| p.0).min().unwrap_or(h.start);
-                let hi = last.iter().flatten().map(|p| p.1).max().unwrap_or(h.end);
+                // Concepts seen recently enough to share a window with this hit.
+                let horizon = h.end.saturating_sub(combo.within);
+                let recent = || last.iter().flatten().filter(|p| p.0 >= horizon);
+                if recent().count() < combo.min {
+                    continue;
+                }
+                let lo = recent().map(|p| p.0).min().unwrap_or(h.start);
+                let hi = recent().map(|p| p.1).max().unwrap_or(h.end);
                 if hi - lo <= combo.within {
                     let span = doc.to_original(h.seg, lo..hi);
                     raws.push(self.raw(combo.rule, h.seg, span));
@@ -577,13 +589,18 @@ impl Scanner<'_> {
                 .cmp(&(b.seg, b.rule, b.span.start))
                 .then(b.confidence.total_cmp(&a.confidence))
         });
-        // Same rule, overlapping spans: one finding.
+        // Same rule, overlapping (or, for attacks, nearby) spans: one finding.
         let mut merged: Vec<Raw> = Vec::with_capacity(raws.len());
         for r in raws {
+            let gap = if set.rules[r.rule].category.is_sensitive_data() {
+                0
+            } else {
+                MERGE_GAP
+            };
             if let Some(last) = merged.last_mut()
                 && last.seg == r.seg
                 && last.rule == r.rule
-                && r.span.start < last.span.end.max(last.span.start + 1)
+                && r.span.start < last.span.end.max(last.span.start + 1) + gap
                 && last.value.is_none() == r.value.is_none()
                 && last.via == r.via
             {
@@ -604,9 +621,16 @@ impl Scanner<'_> {
         };
         let mut keep = vec![true; merged.len()];
         let mut sens: Vec<usize> = (0..merged.len())
-            .filter(|&i| merged[i].value.is_some() && set.rules[merged[i].rule].category.is_sensitive_data())
+            .filter(|&i| {
+                merged[i].value.is_some() && set.rules[merged[i].rule].category.is_sensitive_data()
+            })
             .collect();
-        sens.sort_by_key(|&i| (merged[i].seg, merged[i].value.as_ref().map_or(0, |v| v.start)));
+        sens.sort_by_key(|&i| {
+            (
+                merged[i].seg,
+                merged[i].value.as_ref().map_or(0, |v| v.start),
+            )
+        });
         if !self.opts.resolve_overlaps {
             sens.clear();
         }
@@ -617,12 +641,16 @@ impl Scanner<'_> {
                 if ra.seg != rb.seg {
                     break;
                 }
-                let (va, vb) = (ra.value.clone().unwrap_or_default(), rb.value.clone().unwrap_or_default());
+                let (va, vb) = (
+                    ra.value.clone().unwrap_or_default(),
+                    rb.value.clone().unwrap_or_default(),
+                );
                 if vb.start >= va.end {
                     break;
                 }
                 let (wa, wb) = (weight(ra), weight(rb));
-                let a_wins = wa.0 > wb.0 || (wa.0 == wb.0 && (wa.1 > wb.1 || (wa.1 == wb.1 && va.len() >= vb.len())));
+                let a_wins = wa.0 > wb.0
+                    || (wa.0 == wb.0 && (wa.1 > wb.1 || (wa.1 == wb.1 && va.len() >= vb.len())));
                 if a_wins {
                     keep[b] = false;
                 } else {

@@ -151,7 +151,8 @@ fn card(d: &[u8]) -> bool {
     let prefix = |n: usize| d[..n].iter().fold(0u32, |a, &x| a * 10 + u32::from(x));
     let len = d.len();
     let visa = d[0] == 4 && matches!(len, 13 | 16 | 19);
-    let mastercard = len == 16 && ((51..=55).contains(&prefix(2)) || (2221..=2720).contains(&prefix(4)));
+    let mastercard =
+        len == 16 && ((51..=55).contains(&prefix(2)) || (2221..=2720).contains(&prefix(4)));
     let amex = len == 15 && matches!(prefix(2), 34 | 37);
     let discover = (16..=19).contains(&len)
         && (prefix(4) == 6011 || prefix(2) == 65 || (644..=649).contains(&prefix(3)));
@@ -159,7 +160,11 @@ fn card(d: &[u8]) -> bool {
     let diners = (14..=19).contains(&len)
         && ((300..=305).contains(&prefix(3)) || matches!(prefix(2), 36 | 38 | 39));
     let unionpay = (16..=19).contains(&len) && prefix(2) == 62;
-    let maestro = (12..=19).contains(&len) && matches!(prefix(4), 5018 | 5020 | 5038 | 5893 | 6304 | 6759 | 6761 | 6762 | 6763);
+    let maestro = (12..=19).contains(&len)
+        && matches!(
+            prefix(4),
+            5018 | 5020 | 5038 | 5893 | 6304 | 6759 | 6761 | 6762 | 6763
+        );
     visa || mastercard || amex || discover || jcb || diners || unionpay || maestro
 }
 
@@ -198,19 +203,83 @@ fn iban(s: &str) -> bool {
 fn iban_length(cc: &[u8]) -> Option<usize> {
     // IBAN lengths by country (ISO 13616 registry).
     const TABLE: &[(&[u8; 2], usize)] = &[
-        (b"AD", 24), (b"AE", 23), (b"AL", 28), (b"AT", 20), (b"AZ", 28), (b"BA", 20),
-        (b"BE", 16), (b"BG", 22), (b"BH", 22), (b"BR", 29), (b"BY", 28), (b"CH", 21),
-        (b"CR", 22), (b"CY", 28), (b"CZ", 24), (b"DE", 22), (b"DK", 18), (b"DO", 28),
-        (b"EE", 20), (b"EG", 29), (b"ES", 24), (b"FI", 18), (b"FO", 18), (b"FR", 27),
-        (b"GB", 22), (b"GE", 22), (b"GI", 23), (b"GL", 18), (b"GR", 27), (b"GT", 28),
-        (b"HR", 21), (b"HU", 28), (b"IE", 22), (b"IL", 23), (b"IQ", 23), (b"IS", 26),
-        (b"IT", 27), (b"JO", 30), (b"KW", 30), (b"KZ", 20), (b"LB", 28), (b"LC", 32),
-        (b"LI", 21), (b"LT", 20), (b"LU", 20), (b"LV", 21), (b"MC", 27), (b"MD", 24),
-        (b"ME", 22), (b"MK", 19), (b"MR", 27), (b"MT", 31), (b"MU", 30), (b"NL", 18),
-        (b"NO", 15), (b"PK", 24), (b"PL", 28), (b"PS", 29), (b"PT", 25), (b"QA", 29),
-        (b"RO", 24), (b"RS", 22), (b"SA", 24), (b"SC", 31), (b"SE", 24), (b"SI", 19),
-        (b"SK", 24), (b"SM", 27), (b"ST", 25), (b"SV", 28), (b"TL", 23), (b"TN", 24),
-        (b"TR", 26), (b"UA", 29), (b"VA", 22), (b"VG", 24), (b"XK", 20),
+        (b"AD", 24),
+        (b"AE", 23),
+        (b"AL", 28),
+        (b"AT", 20),
+        (b"AZ", 28),
+        (b"BA", 20),
+        (b"BE", 16),
+        (b"BG", 22),
+        (b"BH", 22),
+        (b"BR", 29),
+        (b"BY", 28),
+        (b"CH", 21),
+        (b"CR", 22),
+        (b"CY", 28),
+        (b"CZ", 24),
+        (b"DE", 22),
+        (b"DK", 18),
+        (b"DO", 28),
+        (b"EE", 20),
+        (b"EG", 29),
+        (b"ES", 24),
+        (b"FI", 18),
+        (b"FO", 18),
+        (b"FR", 27),
+        (b"GB", 22),
+        (b"GE", 22),
+        (b"GI", 23),
+        (b"GL", 18),
+        (b"GR", 27),
+        (b"GT", 28),
+        (b"HR", 21),
+        (b"HU", 28),
+        (b"IE", 22),
+        (b"IL", 23),
+        (b"IQ", 23),
+        (b"IS", 26),
+        (b"IT", 27),
+        (b"JO", 30),
+        (b"KW", 30),
+        (b"KZ", 20),
+        (b"LB", 28),
+        (b"LC", 32),
+        (b"LI", 21),
+        (b"LT", 20),
+        (b"LU", 20),
+        (b"LV", 21),
+        (b"MC", 27),
+        (b"MD", 24),
+        (b"ME", 22),
+        (b"MK", 19),
+        (b"MR", 27),
+        (b"MT", 31),
+        (b"MU", 30),
+        (b"NL", 18),
+        (b"NO", 15),
+        (b"PK", 24),
+        (b"PL", 28),
+        (b"PS", 29),
+        (b"PT", 25),
+        (b"QA", 29),
+        (b"RO", 24),
+        (b"RS", 22),
+        (b"SA", 24),
+        (b"SC", 31),
+        (b"SE", 24),
+        (b"SI", 19),
+        (b"SK", 24),
+        (b"SM", 27),
+        (b"ST", 25),
+        (b"SV", 28),
+        (b"TL", 23),
+        (b"TN", 24),
+        (b"TR", 26),
+        (b"UA", 29),
+        (b"VA", 22),
+        (b"VG", 24),
+        (b"XK", 20),
     ];
     TABLE.iter().find(|(c, _)| &c[..] == cc).map(|&(_, n)| n)
 }
@@ -370,7 +439,9 @@ fn jwt(s: &str) -> bool {
     };
     let header_ok = decode_b64(h)
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .is_some_and(|v| v.get("alg").is_some() || v.get("typ").is_some() || v.get("enc").is_some());
+        .is_some_and(|v| {
+            v.get("alg").is_some() || v.get("typ").is_some() || v.get("enc").is_some()
+        });
     header_ok && b64_json_object(p)
 }
 
@@ -386,9 +457,12 @@ fn github_checksum(token: &str) -> Check {
     }
     let (random, sum) = body.split_at(30);
     let crc = crc32(random.as_bytes());
-    const UPPER_FIRST: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    const LOWER_FIRST: &[u8; 62] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-    if base62_6(crc, UPPER_FIRST) == sum.as_bytes() || base62_6(crc, LOWER_FIRST) == sum.as_bytes() {
+    const UPPER_FIRST: &[u8; 62] =
+        b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    const LOWER_FIRST: &[u8; 62] =
+        b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    if base62_6(crc, UPPER_FIRST) == sum.as_bytes() || base62_6(crc, LOWER_FIRST) == sum.as_bytes()
+    {
         Check::Pass
     } else {
         Check::Doubtful
@@ -418,7 +492,10 @@ pub(crate) fn crc32(data: &[u8]) -> u32 {
 
 /// An AWS access key id: a four-letter type prefix and sixteen base-32 characters.
 fn aws_key_id(s: &str) -> bool {
-    s.len() == 20 && s.bytes().skip(4).all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+    s.len() == 20
+        && s.bytes()
+            .skip(4)
+            .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
 }
 
 /// A Discord bot token: its first part is the base64 of the bot's numeric id.
@@ -426,7 +503,8 @@ fn discord(s: &str) -> bool {
     let Some(first) = s.split('.').next() else {
         return false;
     };
-    decode_b64(first).is_some_and(|b| (17..=20).contains(&b.len()) && b.iter().all(u8::is_ascii_digit))
+    decode_b64(first)
+        .is_some_and(|b| (17..=20).contains(&b.len()) && b.iter().all(u8::is_ascii_digit))
 }
 
 /// A PyPI API token: a macaroon whose location is pypi.org (or test.pypi.org).
@@ -498,9 +576,25 @@ pub(crate) fn is_placeholder(value: &str) -> bool {
     }
     let lower = value.to_ascii_lowercase();
     const MARKERS: [&str; 19] = [
-        "example", "sample", "placeholder", "dummy", "changeme", "change_me", "redacted",
-        "your_", "your-", "yourkey", "yourtoken", "insert", "replace", "<", ">", "${", "{{",
-        "%s", "$(",
+        "example",
+        "sample",
+        "placeholder",
+        "dummy",
+        "changeme",
+        "change_me",
+        "redacted",
+        "your_",
+        "your-",
+        "yourkey",
+        "yourtoken",
+        "insert",
+        "replace",
+        "<",
+        ">",
+        "${",
+        "{{",
+        "%s",
+        "$(",
     ];
     if MARKERS.iter().any(|m| lower.contains(m)) {
         return true;
@@ -544,8 +638,14 @@ mod tests {
 
     #[test]
     fn iban_checks() {
-        assert_eq!(Validator::Iban.check("GB82 WEST 1234 5698 7654 32"), Check::Pass);
-        assert_eq!(Validator::Iban.check("GB82 WEST 1234 5698 7654 33"), Check::Fail);
+        assert_eq!(
+            Validator::Iban.check("GB82 WEST 1234 5698 7654 32"),
+            Check::Pass
+        );
+        assert_eq!(
+            Validator::Iban.check("GB82 WEST 1234 5698 7654 33"),
+            Check::Fail
+        );
         assert_eq!(Validator::Iban.check("DE89370400440532013000"), Check::Pass);
         assert_eq!(Validator::Iban.check("DE8937040044053201300"), Check::Fail);
     }
@@ -562,8 +662,14 @@ mod tests {
         assert_eq!(Validator::Aadhaar.check("2341 2341 2345"), Check::Fail);
         assert_eq!(Validator::BrCpf.check("529.982.247-25"), Check::Pass);
         assert_eq!(Validator::BrCpf.check("529.982.247-26"), Check::Fail);
-        assert_eq!(Validator::CnResidentId.check("11010519491231002X"), Check::Pass);
-        assert_eq!(Validator::CnResidentId.check("110105194912310021"), Check::Fail);
+        assert_eq!(
+            Validator::CnResidentId.check("11010519491231002X"),
+            Check::Pass
+        );
+        assert_eq!(
+            Validator::CnResidentId.check("110105194912310021"),
+            Check::Fail
+        );
         assert_eq!(Validator::UkNino.check("AB 12 34 56 C"), Check::Pass);
         assert_eq!(Validator::UkNino.check("QQ 12 34 56 C"), Check::Fail);
         assert_eq!(Validator::EsDni.check("12345678Z"), Check::Pass);
@@ -574,7 +680,10 @@ mod tests {
     fn jwt_structure() {
         let good = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0In0.c2ln";
         assert_eq!(Validator::Jwt.check(good), Check::Pass);
-        assert_eq!(Validator::Jwt.check("eyJhYmMiOjF9.eyJ4IjoxfQ.c2ln"), Check::Fail);
+        assert_eq!(
+            Validator::Jwt.check("eyJhYmMiOjF9.eyJ4IjoxfQ.c2ln"),
+            Check::Fail
+        );
         assert_eq!(Validator::Jwt.check("eyJhbGciOiJIUzI1NiJ9"), Check::Fail);
     }
 
@@ -600,7 +709,9 @@ mod tests {
         assert!(is_placeholder("${API_KEY}"));
         assert!(is_placeholder("abcdefghijklmnop"));
         assert!(!is_placeholder("wJalrXUtnFEMIK7MDENGbPxRfiCYzzKEY"));
-        assert!(!is_placeholder("xoxb-263594206564-FGqddMF8t08v8N7Oq4i57vs1"));
+        assert!(!is_placeholder(
+            "xoxb-263594206564-FGqddMF8t08v8N7Oq4i57vs1"
+        ));
     }
 
     #[test]

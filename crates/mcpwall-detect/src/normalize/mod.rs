@@ -100,14 +100,23 @@ const MAX_PLAIN_MARKS: u32 = 3;
 impl NormInfo {
     /// Maps a byte range of the normalised copy (of length `norm_len`) of `original` to the
     /// smallest range of `original` that produced it. Out-of-range input is clamped.
-    pub(crate) fn original_span(&self, original: &str, norm_len: usize, range: Range<usize>) -> Range<usize> {
+    pub(crate) fn original_span(
+        &self,
+        original: &str,
+        norm_len: usize,
+        range: Range<usize>,
+    ) -> Range<usize> {
         if self.identity {
             let len = original.len();
             return range.start.min(len)..range.end.min(len);
         }
         let (start, end) = (range.start.min(norm_len), range.end.min(norm_len));
         let s = self.map_start(original, start);
-        let e = if end <= start { s } else { self.map_end(original, end) };
+        let e = if end <= start {
+            s
+        } else {
+            self.map_end(original, end)
+        };
         s..e.max(s)
     }
 
@@ -174,7 +183,8 @@ impl<'a> Normalized<'a> {
     /// Maps a byte range of the normalised text to the smallest range of the original text that
     /// produced it. Out-of-range input is clamped.
     pub fn original_span(&self, range: Range<usize>) -> Range<usize> {
-        self.info.original_span(self.original, self.text.len(), range)
+        self.info
+            .original_span(self.original, self.text.len(), range)
     }
 
     pub(crate) fn into_parts(self) -> (Cow<'a, str>, NormInfo) {
@@ -217,11 +227,13 @@ impl Sink for Counter {
 /// What one unit of input (a character, or a whole escape sequence) became.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Unit {
-    /// Kept as is (ASCII or a plain non-ASCII character); `alnum` when it is part of a word.
-    Kept { alnum: bool },
+    /// Kept as is (ASCII or a plain non-ASCII character); `alnum` when it is part of a word,
+    /// `latin` when it is an ASCII letter or digit.
+    Kept { alnum: bool, latin: bool },
     /// Folded: decomposed, stripped of marks, or mapped from a homoglyph.
     Folded {
         alnum: bool,
+        latin: bool,
         confusable: bool,
         styled: bool,
         marks: u32,
@@ -304,9 +316,12 @@ pub(crate) fn normalize_into(text: &str, out: &mut String) -> NormInfo {
             _ => flush_vs(&mut vs_run, &mut smuggled, &mut signals),
         }
         match u {
-            Unit::Kept { alnum } => word.step(alnum, false, false, i, next, &mut signals),
+            Unit::Kept { alnum, latin } => {
+                word.step(alnum, latin, false, false, i, next, &mut signals);
+            }
             Unit::Folded {
                 alnum,
+                latin,
                 confusable,
                 styled,
                 marks,
@@ -322,7 +337,7 @@ pub(crate) fn normalize_into(text: &str, out: &mut String) -> NormInfo {
                 if marks > MAX_PLAIN_MARKS {
                     signals.add(SignalKind::CombiningMarks, i..next, marks as usize);
                 }
-                word.step(alnum, confusable, styled, i, next, &mut signals);
+                word.step(alnum, latin, confusable, styled, i, next, &mut signals);
             }
             Unit::Dropped(kind) => {
                 signals.add(kind, i..next, 1);
@@ -417,9 +432,11 @@ struct Word {
 }
 
 impl Word {
+    #[allow(clippy::too_many_arguments)]
     fn step(
         &mut self,
         alnum: bool,
+        latin: bool,
         confusable: bool,
         styled: bool,
         start: usize,
@@ -436,7 +453,7 @@ impl Word {
         self.end = end;
         if confusable {
             self.confusable = true;
-        } else if !styled {
+        } else if latin && !styled {
             self.ascii = true;
         }
         if styled {
@@ -473,29 +490,48 @@ fn unit<S: Sink>(text: &str, i: usize, out: &mut S) -> (usize, Unit) {
                     i + 1,
                     Unit::Kept {
                         alnum: b.is_ascii_alphanumeric() || b == b'_',
+                        latin: b.is_ascii_alphanumeric(),
                     },
                 )
             }
             0x0B | 0x0C => {
                 out.byte(b' ');
-                (i + 1, Unit::Kept { alnum: false })
+                (
+                    i + 1,
+                    Unit::Kept {
+                        alnum: false,
+                        latin: false,
+                    },
+                )
             }
             _ => (i + 1, Unit::Dropped(SignalKind::ControlCharacters)),
         };
     }
     let Some(c) = text[i..].chars().next() else {
-        return (text.len(), Unit::Kept { alnum: false });
+        return (
+            text.len(),
+            Unit::Kept {
+                alnum: false,
+                latin: false,
+            },
+        );
     };
     let next = i + c.len_utf8();
     let u = match classify(c) {
         Class::Control => Unit::Dropped(SignalKind::ControlCharacters),
         Class::Space => {
             out.byte(b' ');
-            Unit::Kept { alnum: false }
+            Unit::Kept {
+                alnum: false,
+                latin: false,
+            }
         }
         Class::LineBreak => {
             out.byte(b'\n');
-            Unit::Kept { alnum: false }
+            Unit::Kept {
+                alnum: false,
+                latin: false,
+            }
         }
         Class::ZeroWidth => Unit::Dropped(SignalKind::ZeroWidth),
         Class::Bidi => Unit::Dropped(SignalKind::Bidi),
@@ -513,7 +549,10 @@ fn unit<S: Sink>(text: &str, i: usize, out: &mut S) -> (usize, Unit) {
         }
         Class::Plain => {
             out.ch(c);
-            Unit::Kept { alnum: true }
+            Unit::Kept {
+                alnum: true,
+                latin: false,
+            }
         }
         Class::Fold => fold(c, out),
     };
@@ -522,6 +561,7 @@ fn unit<S: Sink>(text: &str, i: usize, out: &mut S) -> (usize, Unit) {
 
 fn fold<S: Sink>(c: char, out: &mut S) -> Unit {
     let mut alnum = false;
+    let mut latin = false;
     let mut confusable = false;
     let mut marks = 0u32;
     let mut first = true;
@@ -534,6 +574,7 @@ fn fold<S: Sink>(c: char, out: &mut S) -> Unit {
                 _ => {}
             }
             produced_alnum = b.is_ascii_alphanumeric();
+            latin |= produced_alnum;
         } else if is_combining_mark(d) {
             marks += 1;
             return;
@@ -561,6 +602,7 @@ fn fold<S: Sink>(c: char, out: &mut S) -> Unit {
     });
     Unit::Folded {
         alnum: alnum || (first && marks > 0 && c.is_alphanumeric()),
+        latin,
         confusable,
         styled: is_styled(c),
         marks,
@@ -678,7 +720,10 @@ mod tests {
 
     #[test]
     fn tag_characters_decode() {
-        let hidden: String = "run rm".chars().map(|c| char::from_u32(0xE0000 + c as u32).unwrap()).collect();
+        let hidden: String = "run rm"
+            .chars()
+            .map(|c| char::from_u32(0xE0000 + c as u32).unwrap())
+            .collect();
         let s = format!("ok{hidden}!");
         let n = normalize(&s);
         assert_eq!(n.as_str(), "okrun rm!");
@@ -726,7 +771,10 @@ mod tests {
 
     #[test]
     fn unicode_spaces_become_ascii() {
-        assert_eq!(normalize("a\u{00A0}b\u{3000}c\u{2028}d").as_str(), "a b c\nd");
+        assert_eq!(
+            normalize("a\u{00A0}b\u{3000}c\u{2028}d").as_str(),
+            "a b c\nd"
+        );
     }
 
     #[test]

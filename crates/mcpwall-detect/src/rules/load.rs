@@ -18,7 +18,11 @@ impl PackSource {
     /// 1-based line number of a byte offset.
     pub(crate) fn line_of(&self, offset: usize) -> usize {
         let end = offset.min(self.text.len());
-        self.text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+        self.text.as_bytes()[..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
     }
 }
 
@@ -36,6 +40,7 @@ pub(crate) fn builtin_sources() -> Vec<PackSource> {
     let mut v = packs![
         "concepts.toml",
         "prompt_injection.toml",
+        "jailbreak.toml",
         "tool_poisoning.toml",
         "cross_tool_shadowing.toml",
         "exfiltration.toml",

@@ -65,6 +65,7 @@ pub enum MatchSpec {
         all: Vec<String>,
         within: usize,
         ordered: bool,
+        min: usize,
     },
     /// A detector implemented in code.
     Detector { name: String },
@@ -94,6 +95,9 @@ pub struct Rule {
     pub min_entropy: Option<f32>,
     pub examples_match: Vec<String>,
     pub examples_no_match: Vec<String>,
+    /// The examples are JSON documents.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub json_examples: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub references: Vec<String>,
     #[serde(skip)]
@@ -172,6 +176,8 @@ pub(crate) struct Combo {
     pub(crate) concepts: Vec<usize>,
     pub(crate) within: usize,
     pub(crate) ordered: bool,
+    /// Distinct concepts needed: all of them unless `min` was given.
+    pub(crate) min: usize,
 }
 
 /// What an automaton literal means.
@@ -217,6 +223,8 @@ struct Builder {
     rules: Vec<Rule>,
     concepts: Vec<String>,
     concept_ids: HashMap<String, usize>,
+    /// Each concept's terms and patterns (with anchors), for concepts that include it.
+    concept_defs: Vec<(Vec<String>, Vec<(String, Vec<String>)>)>,
     matchers: Vec<Matcher>,
     combos: Vec<Combo>,
     detectors: Vec<(String, usize)>,
@@ -234,6 +242,7 @@ impl RuleSet {
             rules: Vec::new(),
             concepts: Vec::new(),
             concept_ids: HashMap::new(),
+            concept_defs: Vec::new(),
             matchers: Vec::new(),
             combos: Vec::new(),
             detectors: Vec::new(),
@@ -313,26 +322,51 @@ impl Builder {
 
     fn add_concept(&mut self, src: &PackSource, line: usize, c: &ConceptDef) -> Result<(), Error> {
         if !valid_id(&c.id) {
-            return Err(rule_err(src, line, &c.id, "concept ids use lower-case letters, digits, `_` and `.`"));
+            return Err(rule_err(
+                src,
+                line,
+                &c.id,
+                "concept ids use lower-case letters, digits, `_` and `.`",
+            ));
         }
         if self.concept_ids.contains_key(&c.id) {
             return Err(rule_err(src, line, &c.id, "concept defined twice"));
         }
-        if c.terms.is_empty() && c.patterns.is_empty() {
-            return Err(rule_err(src, line, &c.id, "a concept needs `terms` or `patterns`"));
+        if c.terms.is_empty() && c.patterns.is_empty() && c.include.is_empty() {
+            return Err(rule_err(
+                src,
+                line,
+                &c.id,
+                "a concept needs `terms`, `patterns` or `include`",
+            ));
+        }
+        let mut terms = c.terms.clone();
+        let mut patterns: Vec<(String, Vec<String>)> = c
+            .patterns
+            .iter()
+            .map(|p| (p.clone(), c.anchors.clone()))
+            .collect();
+        for inc in &c.include {
+            let &i = self.concept_ids.get(inc).ok_or_else(|| {
+                rule_err(src, line, &c.id, format!("unknown concept `{inc}` in `include` (include only concepts defined before)"))
+            })?;
+            let (t, p) = &self.concept_defs[i];
+            terms.extend(t.iter().cloned());
+            patterns.extend(p.iter().cloned());
         }
         let concept = self.concepts.len();
         self.concepts.push(c.id.clone());
         self.concept_ids.insert(c.id.clone(), concept);
-        for t in &c.terms {
+        for t in &terms {
             let words = parse_term(t).map_err(|m| rule_err(src, line, &c.id, m))?;
             for (lit, term) in compile_term(&words) {
                 self.literal(lit, AtomUse::Term { concept, term });
             }
         }
-        for p in &c.patterns {
-            self.add_matcher(src, line, &c.id, p, &c.anchors, None, Output::Concept(concept))?;
+        for (p, anchors) in &patterns {
+            self.add_matcher(src, line, &c.id, p, anchors, None, Output::Concept(concept))?;
         }
+        self.concept_defs.push((terms, patterns));
         Ok(())
     }
 
@@ -349,7 +383,12 @@ impl Builder {
     ) -> Result<Vec<String>, Error> {
         let window = window.unwrap_or(DEFAULT_WINDOW);
         if window == 0 || window > MAX_WINDOW {
-            return Err(rule_err(src, line, owner, format!("window must be between 1 and {MAX_WINDOW}")));
+            return Err(rule_err(
+                src,
+                line,
+                owner,
+                format!("window must be between 1 and {MAX_WINDOW}"),
+            ));
         }
         let hir = regex_syntax::ParserBuilder::new()
             .unicode(false)
@@ -370,7 +409,12 @@ impl Builder {
             .build(pattern)
             .map_err(|e| rule_err(src, line, owner, format!("pattern cannot be compiled: {e}")))?;
         if regex.is_match("") {
-            return Err(rule_err(src, line, owner, "pattern matches the empty string"));
+            return Err(rule_err(
+                src,
+                line,
+                owner,
+                "pattern matches the empty string",
+            ));
         }
         let matcher = self.matchers.len();
         let (back, forward, shown) = if anchors.is_empty() {
@@ -392,16 +436,27 @@ impl Builder {
             (0, window, shown)
         } else {
             for a in anchors {
-                if let Some(t) = a.strip_prefix('@') {
-                    let trigger = Trigger::parse(a).ok_or_else(|| {
-                        rule_err(src, line, owner, format!("unknown trigger `@{t}` (expected @digits, @country_code or @token)"))
-                    })?;
+                if let Some(trigger) = Trigger::parse(a) {
                     self.triggers.push((trigger, matcher));
                 } else {
-                    if a.len() < prefix::MIN_PREFIX_LEN {
-                        return Err(rule_err(src, line, owner, format!("anchor `{a}` is shorter than {} bytes", prefix::MIN_PREFIX_LEN)));
+                    // One punctuation byte (`@` for e-mail addresses) is allowed; one letter would
+                    // fire everywhere.
+                    let short_ok = a.len() == 1 && a.bytes().all(|b| b.is_ascii_punctuation());
+                    if a.len() < prefix::MIN_PREFIX_LEN && !short_ok {
+                        return Err(rule_err(
+                            src,
+                            line,
+                            owner,
+                            format!(
+                                "anchor `{a}` is shorter than {} bytes",
+                                prefix::MIN_PREFIX_LEN
+                            ),
+                        ));
                     }
-                    self.literal(a.to_ascii_lowercase().into_bytes(), AtomUse::Anchor { matcher });
+                    self.literal(
+                        a.to_ascii_lowercase().into_bytes(),
+                        AtomUse::Anchor { matcher },
+                    );
                 }
             }
             (window, window, anchors.to_vec())
@@ -415,14 +470,26 @@ impl Builder {
         Ok(shown)
     }
 
-    fn add_rule(&mut self, src: &PackSource, pack: &str, line: usize, d: &RuleDef) -> Result<(), Error> {
+    fn add_rule(
+        &mut self,
+        src: &PackSource,
+        pack: &str,
+        line: usize,
+        d: &RuleDef,
+    ) -> Result<(), Error> {
         let err = |m: String| rule_err(src, line, &d.id, m);
         if !valid_id(&d.id) || !d.id.contains('.') {
-            return Err(err("rule ids look like `category.name`: lower-case letters, digits, `_` and `.`".into()));
+            return Err(err(
+                "rule ids look like `category.name`: lower-case letters, digits, `_` and `.`"
+                    .into(),
+            ));
         }
         if let Some(&prev) = self.by_id.get(d.id.as_str()) {
             let o = &self.rules[prev].origin;
-            return Err(err(format!("duplicate rule id (first defined at {}:{})", o.file, o.line)));
+            return Err(err(format!(
+                "duplicate rule id (first defined at {}:{})",
+                o.file, o.line
+            )));
         }
         if !(0.0..=1.0).contains(&d.confidence) {
             return Err(err("confidence must be between 0 and 1".into()));
@@ -431,7 +498,9 @@ impl Builder {
             return Err(err("a rule needs a message".into()));
         }
         if d.examples_match.is_empty() || d.no_match.is_empty() {
-            return Err(err("every rule needs at least one `match` and one `no_match` example".into()));
+            return Err(err(
+                "every rule needs at least one `match` and one `no_match` example".into(),
+            ));
         }
         let surfaces = match &d.surfaces {
             None => SurfaceSet::all(),
@@ -449,14 +518,21 @@ impl Builder {
         let validator = match &d.validate {
             None => None,
             Some(v) => Some(Validator::parse(v).ok_or_else(|| {
-                err(format!("unknown validator `{v}` (known: {})", Validator::NAMES.join(", ")))
+                err(format!(
+                    "unknown validator `{v}` (known: {})",
+                    Validator::NAMES.join(", ")
+                ))
             })?),
         };
         let idx = self.rules.len();
         let id: Arc<str> = d.id.as_str().into();
-        let matchers = usize::from(d.pattern.is_some()) + usize::from(!d.all.is_empty()) + usize::from(d.detector.is_some());
+        let matchers = usize::from(d.pattern.is_some())
+            + usize::from(!d.all.is_empty())
+            + usize::from(d.detector.is_some());
         if matchers != 1 {
-            return Err(err("a rule needs exactly one of `pattern`, `all` or `detector`".into()));
+            return Err(err(
+                "a rule needs exactly one of `pattern`, `all` or `detector`".into(),
+            ));
         }
         let matcher = if let Some(p) = &d.pattern {
             if let Some(g) = d.group {
@@ -468,7 +544,15 @@ impl Builder {
                     return Err(err(format!("group {g} does not exist in the pattern")));
                 }
             }
-            let anchors = self.add_matcher(src, line, &d.id, p, &d.anchors, d.window, Output::Finding(idx))?;
+            let anchors = self.add_matcher(
+                src,
+                line,
+                &d.id,
+                p,
+                &d.anchors,
+                d.window,
+                Output::Finding(idx),
+            )?;
             MatchSpec::Pattern {
                 pattern: p.clone(),
                 anchors,
@@ -486,21 +570,36 @@ impl Builder {
             if within == 0 || within > MAX_WINDOW {
                 return Err(err(format!("within must be between 1 and {MAX_WINDOW}")));
             }
+            let min = d.min.unwrap_or(concepts.len());
+            if min == 0 || min > concepts.len() {
+                return Err(err(format!(
+                    "min must be between 1 and {} (the number of concepts)",
+                    concepts.len()
+                )));
+            }
+            if d.ordered && min != concepts.len() {
+                return Err(err("`ordered` needs every concept (no `min`)".into()));
+            }
             self.combos.push(Combo {
                 rule: idx,
                 concepts,
                 within,
                 ordered: d.ordered,
+                min,
             });
             MatchSpec::Concepts {
                 all: d.all.clone(),
                 within,
                 ordered: d.ordered,
+                min,
             }
         } else {
             let name = d.detector.clone().unwrap_or_default();
             if !DETECTORS.contains(&name.as_str()) {
-                return Err(err(format!("unknown detector `{name}` (known: {})", DETECTORS.join(", "))));
+                return Err(err(format!(
+                    "unknown detector `{name}` (known: {})",
+                    DETECTORS.join(", ")
+                )));
             }
             self.detectors.push((name.clone(), idx));
             MatchSpec::Detector { name }
@@ -536,6 +635,7 @@ impl Builder {
             min_entropy: d.min_entropy,
             examples_match: d.examples_match.clone(),
             examples_no_match: d.no_match.clone(),
+            json_examples: d.json_examples,
             references: d.references.clone(),
             group: d.group,
             validator,

@@ -44,6 +44,9 @@ pub(crate) struct ConceptDef {
     /// Literals near which `patterns` are tried; extracted from the patterns when absent.
     #[serde(default)]
     pub(crate) anchors: Vec<String>,
+    /// Concepts (defined earlier) whose terms and patterns also count as this concept.
+    #[serde(default)]
+    pub(crate) include: Vec<String>,
 }
 
 /// One rule.
@@ -79,6 +82,8 @@ pub(crate) struct RuleDef {
     /// The concepts of `all` must occur in the order listed.
     #[serde(default)]
     pub(crate) ordered: bool,
+    /// How many distinct concepts of `all` must occur (default: all of them).
+    pub(crate) min: Option<usize>,
     /// A built-in detector implemented in code (for checksummed numbers and normalisation
     /// signals).
     pub(crate) detector: Option<String>,
@@ -105,6 +110,9 @@ pub(crate) struct RuleDef {
     /// Texts the rule must not match.
     #[serde(default)]
     pub(crate) no_match: Vec<String>,
+    /// The examples are JSON documents, scanned as JSON values.
+    #[serde(default)]
+    pub(crate) json_examples: bool,
     /// Free-form references (CWE, papers, vendor docs).
     #[serde(default)]
     pub(crate) references: Vec<String>,

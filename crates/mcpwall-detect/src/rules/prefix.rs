@@ -179,7 +179,13 @@ mod tests {
         assert_eq!(pre(r"AKIA[0-9A-Z]{16}"), Some(vec!["akia".into()]));
         assert_eq!(
             pre(r"gh[pousr]_[A-Za-z0-9]{36}"),
-            Some(vec!["gho_".into(), "ghp_".into(), "ghr_".into(), "ghs_".into(), "ghu_".into()])
+            Some(vec![
+                "gho_".into(),
+                "ghp_".into(),
+                "ghr_".into(),
+                "ghs_".into(),
+                "ghu_".into()
+            ])
         );
     }
 

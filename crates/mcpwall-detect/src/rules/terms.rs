@@ -44,7 +44,10 @@ pub(crate) fn boundary_after(text: &[u8], end: usize) -> bool {
 }
 
 fn skip_word(text: &[u8], mut pos: usize) -> usize {
-    while pos < text.len() && is_word_byte(text[pos]) && !(pos > 0 && text[pos - 1].is_ascii_lowercase() && text[pos].is_ascii_uppercase()) {
+    while pos < text.len()
+        && is_word_byte(text[pos])
+        && !(pos > 0 && text[pos - 1].is_ascii_lowercase() && text[pos].is_ascii_uppercase())
+    {
         pos += 1;
     }
     pos
@@ -80,7 +83,9 @@ pub(crate) fn parse_term(term: &str) -> Result<Vec<Word>, String> {
         return Err("empty term".to_owned());
     }
     if words.len() == 1 && words[0].bytes.len() < 2 {
-        return Err(format!("term `{term}`: a one-word term needs at least two characters"));
+        return Err(format!(
+            "term `{term}`: a one-word term needs at least two characters"
+        ));
     }
     Ok(words)
 }
@@ -101,7 +106,9 @@ impl Term {
         };
         for w in self.rest.iter() {
             let mut seps = 0;
-            while pos < text.len() && matches!(text[pos], b' ' | b'\t' | b'\n' | b'\r' | b'_' | b'-') {
+            while pos < text.len()
+                && matches!(text[pos], b' ' | b'\t' | b'\n' | b'\r' | b'_' | b'-')
+            {
                 pos += 1;
                 seps += 1;
                 if seps > MAX_SEPARATORS {
@@ -147,7 +154,9 @@ pub(crate) fn compile_term(words: &[Word]) -> Vec<(Vec<u8>, Term)> {
         },
     )];
     let joinable = (2..=3).contains(&words.len())
-        && words.iter().all(|w| w.bytes.len() >= 3 && w.bytes.iter().all(u8::is_ascii_alphanumeric))
+        && words
+            .iter()
+            .all(|w| w.bytes.len() >= 3 && w.bytes.iter().all(u8::is_ascii_alphanumeric))
         && words[..words.len() - 1].iter().all(|w| !w.prefix);
     if joinable {
         let joined: Vec<u8> = words.iter().flat_map(|w| w.bytes.iter().copied()).collect();

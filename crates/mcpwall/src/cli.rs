@@ -1,0 +1,166 @@
+//! Command-line interface definitions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use mcpwall_detect::{Severity, Surface};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mcpwall",
+    version,
+    about = "A security firewall for the Model Context Protocol",
+    long_about = "mcpwall stands between AI agents and MCP servers. It finds prompt injection, tool \
+poisoning, cross-tool shadowing, exfiltration attempts, leaked secrets and personal data in tool \
+descriptions, arguments and results.\n\nExit status: 0 clean, 1 findings at or above the \
+threshold, 2 usage or input error.",
+    after_help = "Examples:\n  mcpwall analyze --demo\n  echo 'Ignore previous instructions' | mcpwall analyze --surface tool_result\n  mcpwall analyze --surface tool_description --format json tools.json\n  mcpwall analyze --jsonl records.jsonl > verdicts.jsonl\n  mcpwall eval labelled.jsonl\n  mcpwall rules list --category secrets"
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Scan a text or JSON document (or a JSON-lines batch) with the detection engine.
+    #[command(
+        after_help = "Surfaces: tool_description, tool_schema, tool_arguments, tool_result, \
+resource, prompt, server_instructions, sampling_request, user_prompt, config.\n\nBatch mode \
+(--jsonl): each input line is {\"id\", \"kind\", \"text\"}, where kind is prompt, tool_result, \
+tool_description, secret, argument or a surface name; each output line is {\"id\", \"flagged\", \
+\"score\", \"severity\", \"categories\", \"rules\"}, in input order. See docs/batch.md.\n\nExit \
+status: 0 clean, 1 a finding at or above --fail-on (batch: a flagged record), 2 usage or input error."
+    )]
+    Analyze(AnalyzeArgs),
+    /// Measure detection quality on a labelled JSON-lines file.
+    #[command(
+        after_help = "Each line is {\"id\", \"kind\", \"text\", \"label\"} with label 1 for \
+malicious (or a real secret) and 0 for benign. Prints precision, recall, false-positive rate and F1 \
+per kind and overall, and the worst misses on each side."
+    )]
+    Eval(EvalArgs),
+    /// Browse and test detection rules.
+    Rules(RulesArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum InputMode {
+    /// JSON when the whole input parses as a JSON object or array, text otherwise.
+    Auto,
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RuleSource {
+    /// Extra rule directory (*.toml packs; *.yar with the yara feature). Repeatable.
+    #[arg(long = "rules", value_name = "DIR")]
+    pub(crate) rules: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AnalyzeArgs {
+    /// File to scan, or `-` for standard input.
+    #[arg(value_name = "FILE", default_value = "-", conflicts_with_all = ["jsonl", "demo"])]
+    pub(crate) file: PathBuf,
+    /// Where the text comes from; rules and severities depend on it.
+    #[arg(long, short = 's', value_parser = parse_surface, default_value = "tool_result")]
+    pub(crate) surface: Surface,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
+    pub(crate) format: Format,
+    /// Exit with status 1 when a finding reaches this severity.
+    #[arg(long, value_parser = parse_severity, default_value = "medium")]
+    pub(crate) fail_on: Severity,
+    /// How to read the input.
+    #[arg(long, value_enum, default_value_t = InputMode::Auto)]
+    pub(crate) input: InputMode,
+    /// Batch mode: classify each JSON line of FILE (`-` for standard input).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) jsonl: Option<PathBuf>,
+    /// Scan a built-in poisoned `tools/list` result (a quick look at what mcpwall catches).
+    #[arg(long)]
+    pub(crate) demo: bool,
+    /// Refuse inputs larger than this many bytes.
+    #[arg(long, default_value_t = 256 << 20, value_name = "BYTES")]
+    pub(crate) max_bytes: u64,
+    #[command(flatten)]
+    pub(crate) source: RuleSource,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EvalArgs {
+    /// Labelled JSON-lines file, or `-` for standard input.
+    #[arg(value_name = "FILE")]
+    pub(crate) file: PathBuf,
+    /// Print the evaluation as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// How many misses of each side to show per kind.
+    #[arg(long, default_value_t = 5)]
+    pub(crate) misses: usize,
+    #[command(flatten)]
+    pub(crate) source: RuleSource,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RulesArgs {
+    #[command(subcommand)]
+    pub(crate) command: RulesCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RulesCommand {
+    /// List rules (built-in and from --rules directories).
+    List {
+        /// Only rules of this category.
+        #[arg(long)]
+        category: Option<String>,
+        /// Only rules that apply to this surface.
+        #[arg(long, value_parser = parse_surface)]
+        surface: Option<Surface>,
+        /// List concepts instead of rules.
+        #[arg(long)]
+        concepts: bool,
+        #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
+        format: Format,
+        #[command(flatten)]
+        source: RuleSource,
+    },
+    /// Show one rule: its matcher, surfaces, examples and origin.
+    Show {
+        id: String,
+        #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
+        format: Format,
+        #[command(flatten)]
+        source: RuleSource,
+    },
+    /// Run rules' own match/no_match examples: DIR's rules, or the built-in ones.
+    #[command(
+        after_help = "Exit status: 0 all examples pass, 1 some fail, 2 the rules do not load."
+    )]
+    Test {
+        /// A directory of rule packs to test (loaded together with the built-in packs).
+        dir: Option<PathBuf>,
+        /// Print every example, not only failures.
+        #[arg(long, short = 'v')]
+        verbose: bool,
+    },
+}
+
+fn parse_surface(s: &str) -> Result<Surface, String> {
+    s.parse()
+        .map_err(|e: mcpwall_detect::UnknownSurface| e.to_string())
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    s.parse()
+        .map_err(|e: mcpwall_detect::UnknownSeverity| e.to_string())
+}

@@ -1,0 +1,32 @@
+//! Command implementations.
+
+mod analyze;
+mod eval;
+mod rules;
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use mcpwall_detect::Engine;
+
+use crate::Status;
+use crate::cli::{Cli, Command};
+
+pub(crate) fn run(cli: Cli) -> anyhow::Result<Status> {
+    match cli.command {
+        Command::Analyze(args) => analyze::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Rules(args) => rules::run(args),
+    }
+}
+
+/// The engine with the built-in rules and the user's rule directories.
+pub(crate) fn engine(dirs: &[PathBuf]) -> anyhow::Result<Engine> {
+    let mut b = Engine::builder();
+    for d in dirs {
+        b = b
+            .rules_dir(d)
+            .with_context(|| format!("cannot load rules from {}", d.display()))?;
+    }
+    b.build().context("cannot compile the detection rules")
+}

@@ -1,0 +1,139 @@
+//! Reading inputs: files or standard input, size-capped, UTF-8 checked.
+
+use std::io::Read as _;
+use std::path::Path;
+
+use anyhow::{Context as _, bail};
+
+/// Reads all of `path` (`-` is standard input), refusing more than `max` bytes.
+pub(crate) fn read_bytes(path: &Path, max: u64) -> anyhow::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    let limit = max.saturating_add(1);
+    let n = if path.as_os_str() == "-" {
+        std::io::stdin()
+            .lock()
+            .take(limit)
+            .read_to_end(&mut buf)
+            .context("cannot read standard input")?
+    } else {
+        let f =
+            std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        f.take(limit)
+            .read_to_end(&mut buf)
+            .with_context(|| format!("cannot read {}", path.display()))?
+    };
+    if n as u64 > max {
+        bail!(
+            "{} is larger than {max} bytes (raise --max-bytes to scan it)",
+            name(path)
+        );
+    }
+    Ok(buf)
+}
+
+/// Reads `path` as UTF-8 text.
+pub(crate) fn read_text(path: &Path, max: u64) -> anyhow::Result<String> {
+    let bytes = read_bytes(path, max)?;
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        anyhow::anyhow!(
+            "{} is not valid UTF-8 (first bad byte at offset {at})",
+            name(path)
+        )
+    })
+}
+
+pub(crate) fn name(path: &Path) -> String {
+    if path.as_os_str() == "-" {
+        "standard input".to_owned()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// Parses JSON, refusing duplicate object keys: with duplicates, parsers disagree on which value
+/// counts, so a scanner that keeps one can be shown a value that another component ignores.
+pub(crate) fn parse_json_strict(text: &str) -> anyhow::Result<serde_json::Value> {
+    Ok(serde_json::from_str::<strict::Strict>(text)?.0)
+}
+
+mod strict {
+    use std::fmt;
+
+    use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+    use serde_json::{Map, Value};
+
+    pub(crate) struct Strict(pub(crate) Value);
+
+    impl<'de> Deserialize<'de> for Strict {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(StrictVisitor).map(Strict)
+        }
+    }
+
+    struct StrictVisitor;
+
+    impl<'de> Visitor<'de> for StrictVisitor {
+        type Value = Value;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON value")
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+            Ok(Value::String(v.to_owned()))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Value, E> {
+            Ok(Value::String(v))
+        }
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_none<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let mut v = Vec::new();
+            while let Some(Strict(x)) = seq.next_element()? {
+                v.push(x);
+            }
+            Ok(Value::Array(v))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            let mut m = Map::new();
+            while let Some(k) = map.next_key::<String>()? {
+                if m.contains_key(&k) {
+                    return Err(de::Error::custom(format_args!("duplicate key `{k}`")));
+                }
+                let Strict(v) = map.next_value()?;
+                m.insert(k, v);
+            }
+            Ok(Value::Object(m))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strict_json_refuses_duplicate_keys() {
+        assert!(parse_json_strict(r#"{"a": 1, "b": {"c": [1, "x"]}}"#).is_ok());
+        let e = parse_json_strict(r#"{"a": 1, "a": 2}"#).unwrap_err();
+        assert!(e.to_string().contains("duplicate key `a`"));
+        assert!(parse_json_strict(r#"{"a": 1} trailing"#).is_err());
+        assert!(parse_json_strict(r#""\ud800""#).is_err());
+    }
+}
