@@ -240,6 +240,18 @@ pub enum Via {
     SpacedLetters,
     /// Inside bytes smuggled in Unicode variation selectors.
     VariationSelectors,
+    /// Inside text written with digits for letters ("1gn0r3").
+    Leetspeak,
+    /// Inside a base32-encoded segment.
+    Base32,
+    /// Inside 8-bit binary groups ("01001001 01100111").
+    Binary,
+    /// Inside Morse code.
+    Morse,
+    /// Inside `\uXXXX` or `\xXX` escapes.
+    Escapes,
+    /// Inside an Ascii85 (`<~ ~>`) segment.
+    Ascii85,
 }
 
 impl Via {
@@ -252,6 +264,12 @@ impl Via {
             Via::HtmlEntities => "html_entities",
             Via::SpacedLetters => "spaced_letters",
             Via::VariationSelectors => "variation_selectors",
+            Via::Leetspeak => "leetspeak",
+            Via::Base32 => "base32",
+            Via::Binary => "binary",
+            Via::Morse => "morse",
+            Via::Escapes => "escapes",
+            Via::Ascii85 => "ascii85",
         }
     }
 }

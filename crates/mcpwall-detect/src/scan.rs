@@ -502,8 +502,15 @@ impl Scanner<'_> {
         let t = &*doc.norm;
         let mut decoded: Vec<(usize, Decoded)> = Vec::new();
         for run in &runs.tokens {
-            if let Some(d) = decode::base64_or_hex(t, run, &mut self.budget) {
+            let d = decode::base64_or_hex(t, run, &mut self.budget)
+                .or_else(|| decode::base32(t, run.range.clone(), &mut self.budget));
+            if let Some(d) = d {
                 decoded.push((doc.seg_at(run.range.start), d));
+            }
+        }
+        for r in &runs.digits {
+            if let Some(d) = decode::binary(t, r.clone(), &mut self.budget) {
+                decoded.push((doc.seg_at(r.start), d));
             }
         }
         for (i, seg) in doc.segs.iter().enumerate() {
@@ -518,6 +525,20 @@ impl Scanner<'_> {
                 out.push(d);
             }
             decode::spaced_letters(t, seg.norm.clone(), &mut self.budget, &mut out);
+            if let Some(d) = decode::leetspeak(t, seg.norm.clone(), &mut self.budget) {
+                out.push(d);
+            }
+            if memchr::memmem::find(bytes, b".-").is_some() || memchr::memmem::find(bytes, b"-.").is_some() {
+                decode::morse(t, seg.norm.clone(), &mut self.budget, &mut out);
+            }
+            if memchr::memmem::find(bytes, b"\\u").is_some() || memchr::memmem::find(bytes, b"\\x").is_some() {
+                if let Some(d) = decode::escapes(t, seg.norm.clone(), &mut self.budget) {
+                    out.push(d);
+                }
+            }
+            if memchr::memmem::find(bytes, b"<~").is_some() {
+                decode::ascii85(t, seg.norm.clone(), &mut self.budget, &mut out);
+            }
             decoded.extend(out.into_iter().map(|d| (i, d)));
         }
         let mut children: Vec<(usize, Range<usize>, Via, String)> = decoded
