@@ -252,6 +252,10 @@ pub enum Via {
     Escapes,
     /// Inside an Ascii85 (`<~ ~>`) segment.
     Ascii85,
+    /// Inside ROT13 text.
+    Rot13,
+    /// Inside text written backwards.
+    Reversed,
 }
 
 impl Via {
@@ -270,6 +274,8 @@ impl Via {
             Via::Morse => "morse",
             Via::Escapes => "escapes",
             Via::Ascii85 => "ascii85",
+            Via::Rot13 => "rot13",
+            Via::Reversed => "reversed",
         }
     }
 }

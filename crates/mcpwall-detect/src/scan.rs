@@ -528,6 +528,9 @@ impl Scanner<'_> {
             if let Some(d) = decode::leetspeak(t, seg.norm.clone(), &mut self.budget) {
                 out.push(d);
             }
+            if let Some(d) = decode::rot13_or_reversed(t, seg.norm.clone(), &mut self.budget) {
+                out.push(d);
+            }
             if memchr::memmem::find(bytes, b".-").is_some() || memchr::memmem::find(bytes, b"-.").is_some() {
                 decode::morse(t, seg.norm.clone(), &mut self.budget, &mut out);
             }

@@ -41,6 +41,7 @@ pub(crate) fn builtin_sources() -> Vec<PackSource> {
         "concepts.toml",
         "prompt_injection.toml",
         "jailbreak.toml",
+        "multilingual.toml",
         "tool_poisoning.toml",
         "cross_tool_shadowing.toml",
         "exfiltration.toml",
