@@ -79,7 +79,7 @@ pub struct EngineBuilder {
     builtin: bool,
     sources: Vec<PackSource>,
     #[cfg(feature = "yara")]
-    yara_sources: Vec<(String, String)>,
+    yara_sources: Vec<(String, String, bool)>,
 }
 
 /// A redacted text.

@@ -71,7 +71,7 @@ impl<'a> Doc<'a> {
     }
 
     /// The segment holding normalised offset `pos`.
-    fn seg_at(&self, pos: usize) -> usize {
+    pub(crate) fn seg_at(&self, pos: usize) -> usize {
         self.segs
             .partition_point(|s| s.norm.end <= pos)
             .min(self.segs.len().saturating_sub(1))
@@ -79,7 +79,7 @@ impl<'a> Doc<'a> {
 
     /// Maps a normalised range (document offsets) inside segment `seg` to the segment's original
     /// text.
-    fn to_original(&self, seg: usize, r: Range<usize>) -> Range<usize> {
+    pub(crate) fn to_original(&self, seg: usize, r: Range<usize>) -> Range<usize> {
         let s = &self.segs[seg];
         let base = s.norm.start;
         s.info.original_span(
@@ -139,7 +139,7 @@ fn raisable(c: Category) -> bool {
 }
 
 impl Scanner<'_> {
-    fn applies(&self, rule: usize) -> bool {
+    pub(crate) fn applies(&self, rule: usize) -> bool {
         let r = &self.engine.set.rules[rule];
         r.surfaces.contains(self.surface) && self.opts.categories.contains(r.category)
     }
@@ -258,7 +258,7 @@ impl Scanner<'_> {
         }
 
         #[cfg(feature = "yara")]
-        if let Some(y) = &self.engine.yara {
+        if let Some(y) = &engine.yara {
             y.scan(self, doc, &mut raws);
         }
 
@@ -301,7 +301,7 @@ impl Scanner<'_> {
         }
     }
 
-    fn raw(&self, rule: usize, seg: usize, span: Range<usize>) -> Raw {
+    pub(crate) fn raw(&self, rule: usize, seg: usize, span: Range<usize>) -> Raw {
         Raw {
             rule,
             seg,

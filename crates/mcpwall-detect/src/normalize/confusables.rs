@@ -4,7 +4,7 @@
 //! through the `unicode-security` crate's skeleton data: for every alphanumeric code point that is
 //! stable under NFKD and whose skeleton is a single character shared with an ASCII letter or digit,
 //! the ASCII character a reader would see (case chosen to match the original). Regenerate with
-//! `cargo run -p xtask-confusables` (see DEVELOPERS.md) when Unicode updates.
+//! `tools/gen-confusables` (see DEVELOPERS.md) when Unicode updates.
 //!
 //! Unicode data is © Unicode, Inc., distributed under the Unicode License v3
 //! (https://www.unicode.org/license.txt).

@@ -535,8 +535,12 @@ impl Builder {
             ));
         }
         let matcher = if let Some(p) = &d.pattern {
+            let anchors = self.add_matcher(src, line, &d.id, p, &d.anchors, d.window, Output::Finding(idx))?;
             if let Some(g) = d.group {
-                let groups = regex_syntax::Parser::new()
+                let groups = regex_syntax::ParserBuilder::new()
+                    .unicode(false)
+                    .utf8(false)
+                    .build()
                     .parse(p)
                     .map(|h| h.properties().explicit_captures_len())
                     .unwrap_or(0);
@@ -544,15 +548,6 @@ impl Builder {
                     return Err(err(format!("group {g} does not exist in the pattern")));
                 }
             }
-            let anchors = self.add_matcher(
-                src,
-                line,
-                &d.id,
-                p,
-                &d.anchors,
-                d.window,
-                Output::Finding(idx),
-            )?;
             MatchSpec::Pattern {
                 pattern: p.clone(),
                 anchors,

@@ -1,20 +1,16 @@
 //! Every built-in rule's own `match` and `no_match` examples.
 
-use mcpwall_detect::Engine;
-
 #[test]
 fn builtin_rule_examples_pass() {
-    let engine = Engine::builtin().expect("built-in rules compile");
-    let results = engine.check_examples(&|_| true);
-    assert!(!results.is_empty());
+    let results = crate::engine().check_examples(&|_| true);
+    assert!(results.len() > 300, "only {} examples", results.len());
     let failures: Vec<String> = results
         .iter()
         .filter(|r| !r.passed)
         .map(|r| {
             format!(
-                "{} ({}) should {}match on {}: {:?}",
+                "{} should {}match on {}: {:?}",
                 r.rule_id,
-                if r.should_match { "match" } else { "no_match" },
                 if r.should_match { "" } else { "not " },
                 r.surface,
                 r.text
@@ -28,4 +24,12 @@ fn builtin_rule_examples_pass() {
         results.len(),
         failures.join("\n")
     );
+}
+
+#[test]
+fn every_rule_has_examples_of_both_kinds() {
+    for r in crate::engine().rules() {
+        assert!(!r.examples_match.is_empty(), "{} has no match example", r.id);
+        assert!(!r.examples_no_match.is_empty(), "{} has no no_match example", r.id);
+    }
 }

@@ -1,0 +1,96 @@
+//! Users' rule packs: loading, errors that name file, line and rule, and examples.
+
+use std::io::Write as _;
+
+use mcpwall_detect::{Engine, Error, Surface};
+
+fn build(text: &str) -> Result<Engine, Error> {
+    Engine::builder().without_builtin().rules_str("mine.toml", text).build()
+}
+
+const GOOD: &str = r#"
+[pack]
+id = "mine"
+
+[[concept]]
+id = "acme_secret_word"
+terms = ["swordfish", "open sesame"]
+
+[[rule]]
+id = "secrets.acme_internal_token"
+category = "secrets"
+severity = "high"
+message = "An ACME internal token"
+pattern = '''\bacme_tok_([a-zA-Z0-9]{24})\b'''
+group = 1
+min_entropy = 3.0
+match = ["token: acme_tok_a8Fk2LmQ9zR4tXw7Yb3Nc6Vd"]
+no_match = ["acme_tok_short", "acme_tok_aaaaaaaaaaaaaaaaaaaaaaaa"]
+
+[[rule]]
+id = "prompt_injection.acme_password"
+category = "prompt_injection"
+severity = "medium"
+message = "Mentions the magic words"
+all = ["acme_secret_word"]
+match = ["say swordfish"]
+no_match = ["say fish"]
+"#;
+
+#[test]
+fn a_users_pack_loads_and_its_examples_pass() {
+    let e = build(GOOD).expect("loads");
+    let results = e.check_examples(&|_| true);
+    assert_eq!(results.len(), 5);
+    assert!(results.iter().all(|r| r.passed), "{results:?}");
+    let red = e.redact(Surface::ToolResult, "key acme_tok_a8Fk2LmQ9zR4tXw7Yb3Nc6Vd end");
+    assert_eq!(red.text, "key acme_tok_[REDACTED:acme_internal_token] end");
+}
+
+fn err_of(text: &str) -> String {
+    build(text).expect_err("must be rejected").to_string()
+}
+
+#[test]
+fn bad_patterns_are_rejected_with_file_line_and_rule() {
+    let bad = GOOD.replace(r"\bacme_tok_([a-zA-Z0-9]{24})\b", r"\bacme_tok_([a-zA-Z0-9]{24}\b");
+    let e = err_of(&bad);
+    assert!(e.starts_with("mine.toml:9: rule `secrets.acme_internal_token`: invalid pattern"), "{e}");
+}
+
+#[test]
+fn pathological_patterns_are_rejected() {
+    let huge = GOOD.replace(r"\bacme_tok_([a-zA-Z0-9]{24})\b", r"acme_tok_(?:[a-z]{1000}){1000}");
+    let e = err_of(&huge);
+    assert!(e.contains("secrets.acme_internal_token") && e.contains("cannot be compiled"), "{e}");
+    let empty = GOOD.replace(r"\bacme_tok_([a-zA-Z0-9]{24})\b", r"(?:acme_tok_)?");
+    assert!(err_of(&empty).contains("empty string"));
+    let unanchored = GOOD.replace(r"\bacme_tok_([a-zA-Z0-9]{24})\b", r"[a-z]+_tok_([a-z]{24})");
+    assert!(err_of(&unanchored).contains("no literal prefix"));
+}
+
+#[test]
+fn structural_mistakes_are_rejected() {
+    assert!(err_of(&GOOD.replace("category = \"secrets\"", "category = \"nonsense\"")).contains("mine.toml:"));
+    assert!(err_of(&GOOD.replace("all = [\"acme_secret_word\"]", "all = [\"nope\"]")).contains("unknown concept `nope`"));
+    assert!(err_of(&GOOD.replace("no_match = [\"say fish\"]", "")).contains("needs at least one `match` and one `no_match`"));
+    let dup = format!("{GOOD}\n[[rule]]\nid = \"secrets.acme_internal_token\"\ncategory = \"secrets\"\nseverity = \"low\"\nmessage = \"x\"\npattern = 'acme_tok_x'\nmatch = [\"acme_tok_x\"]\nno_match = [\"y\"]\n");
+    assert!(err_of(&dup).contains("duplicate rule id"));
+    assert!(err_of("[pack]\nid = \"x\"\n[[rule]]\nid = \"a.b\"\nbogus = 1\n").contains("mine.toml:"));
+    assert!(err_of("not toml [[[").starts_with("mine.toml:1:"));
+}
+
+#[test]
+fn rule_directories_load_and_report_io_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut f = std::fs::File::create(dir.path().join("mine.toml")).expect("create");
+    f.write_all(GOOD.as_bytes()).expect("write");
+    let e = Engine::builder().rules_dir(dir.path()).expect("reads").build().expect("compiles");
+    assert!(e.rule("secrets.acme_internal_token").is_some());
+    assert!(e.rule("prompt_injection.instruction_override").is_some(), "built-ins stay");
+    let missing = Engine::builder().rules_dir(&dir.path().join("nope"));
+    assert!(matches!(missing, Err(Error::Io { .. })));
+    std::fs::write(dir.path().join("bad.toml"), [0xff, 0xfe, b'\n']).expect("write");
+    let e = Engine::builder().rules_dir(dir.path()).expect_err("not utf-8").to_string();
+    assert!(e.contains("bad.toml") && e.contains("UTF-8"), "{e}");
+}
