@@ -90,7 +90,10 @@ fn benches(c: &mut Criterion) {
     let engine = Engine::builtin().expect("compiles");
 
     let clean = prose(10 * 1024);
-    assert!(engine.scan(Surface::ToolResult, &clean).findings.is_empty(), "bench input must be clean");
+    assert!(
+        engine.scan(Surface::ToolResult, &clean).findings.is_empty(),
+        "bench input must be clean"
+    );
     let mut g = c.benchmark_group("scan");
     g.throughput(Throughput::Bytes(clean.len() as u64));
     g.bench_function("tool_result_clean_10k", |b| {

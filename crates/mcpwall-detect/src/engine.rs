@@ -308,7 +308,7 @@ impl Engine {
     /// many values were replaced.
     pub fn redact_json(&self, surface: Surface, value: &mut Value) -> usize {
         let report = self.scan_json_with(surface, value, &redaction_options());
-        let mut per_seg: Vec<(usize, (std::ops::Range<usize>, Arc<str>))> = report
+        let mut per_seg: Vec<(usize, Redaction)> = report
             .findings
             .iter()
             .filter_map(|f| redaction_of(f).map(|r| (f.segment, r)))
@@ -380,7 +380,10 @@ fn redaction_options() -> ScanOptions {
     )
 }
 
-fn redaction_of(f: &Finding) -> Option<(std::ops::Range<usize>, Arc<str>)> {
+/// A byte range to replace and the type name of its placeholder.
+type Redaction = (std::ops::Range<usize>, Arc<str>);
+
+fn redaction_of(f: &Finding) -> Option<Redaction> {
     if !f.category.is_sensitive_data() {
         return None;
     }

@@ -119,9 +119,7 @@ pub(crate) fn path_of(v: &Value, index: usize) -> Option<String> {
                 }
             }
         }
-        let Some(top) = stack.last_mut() else {
-            return None;
-        };
+        let top = stack.last_mut()?;
         match top {
             F::Obj(it) => match it.next() {
                 Some((k, v)) => {

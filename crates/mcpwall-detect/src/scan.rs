@@ -531,13 +531,16 @@ impl Scanner<'_> {
             if let Some(d) = decode::rot13_or_reversed(t, seg.norm.clone(), &mut self.budget) {
                 out.push(d);
             }
-            if memchr::memmem::find(bytes, b".-").is_some() || memchr::memmem::find(bytes, b"-.").is_some() {
+            if memchr::memmem::find(bytes, b".-").is_some()
+                || memchr::memmem::find(bytes, b"-.").is_some()
+            {
                 decode::morse(t, seg.norm.clone(), &mut self.budget, &mut out);
             }
-            if memchr::memmem::find(bytes, b"\\u").is_some() || memchr::memmem::find(bytes, b"\\x").is_some() {
-                if let Some(d) = decode::escapes(t, seg.norm.clone(), &mut self.budget) {
-                    out.push(d);
-                }
+            if (memchr::memmem::find(bytes, b"\\u").is_some()
+                || memchr::memmem::find(bytes, b"\\x").is_some())
+                && let Some(d) = decode::escapes(t, seg.norm.clone(), &mut self.budget)
+            {
+                out.push(d);
             }
             if memchr::memmem::find(bytes, b"<~").is_some() {
                 decode::ascii85(t, seg.norm.clone(), &mut self.budget, &mut out);

@@ -30,7 +30,9 @@ pub(crate) struct Yara {
 
 impl std::fmt::Debug for Yara {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Yara").field("rules", &self.index.len()).finish()
+        f.debug_struct("Yara")
+            .field("rules", &self.index.len())
+            .finish()
     }
 }
 
@@ -81,7 +83,10 @@ fn meta_str(m: &MetaValue<'_>) -> String {
 
 impl Yara {
     /// Compiles the sources and appends one [`Rule`] per YARA rule to `set`.
-    pub(crate) fn compile(sources: &[(String, String, bool)], set: &mut RuleSet) -> Result<Option<Yara>, Error> {
+    pub(crate) fn compile(
+        sources: &[(String, String, bool)],
+        set: &mut RuleSet,
+    ) -> Result<Option<Yara>, Error> {
         if sources.is_empty() {
             return Ok(None);
         }
@@ -119,14 +124,20 @@ impl Yara {
             for (key, value) in r.metadata() {
                 let v = meta_str(&value);
                 match key {
-                    "category" => category = Some(v.parse::<Category>().map_err(|e| err(e.to_string()))?),
-                    "severity" => severity = Some(v.parse::<Severity>().map_err(|e| err(e.to_string()))?),
+                    "category" => {
+                        category = Some(v.parse::<Category>().map_err(|e| err(e.to_string()))?)
+                    }
+                    "severity" => {
+                        severity = Some(v.parse::<Severity>().map_err(|e| err(e.to_string()))?)
+                    }
                     "confidence" => {
                         confidence = v
                             .parse::<f32>()
                             .ok()
                             .filter(|c| (0.0..=1.0).contains(c))
-                            .ok_or_else(|| err("confidence must be a number between 0 and 1".into()))?;
+                            .ok_or_else(|| {
+                                err("confidence must be a number between 0 and 1".into())
+                            })?;
                     }
                     "surfaces" if v.trim() != "all" => {
                         surfaces = v
@@ -160,7 +171,9 @@ impl Yara {
                 surfaces,
                 severity_on: Vec::new(),
                 message: message.into(),
-                matcher: MatchSpec::Yara { namespace: ns.clone() },
+                matcher: MatchSpec::Yara {
+                    namespace: ns.clone(),
+                },
                 origin: Origin {
                     pack: "yara".to_owned(),
                     file: file.clone(),

@@ -72,7 +72,9 @@ pub(crate) fn dir_sources(dir: &Path) -> Result<Vec<PackSource>, Error> {
         let path = entry.map_err(io)?.path();
         if path.extension().is_some_and(|e| e == "toml") && path.is_file() {
             paths.push(path);
-        } else if cfg!(not(feature = "yara")) && path.extension().is_some_and(|e| e == "yar" || e == "yara") {
+        } else if cfg!(not(feature = "yara"))
+            && path.extension().is_some_and(|e| e == "yar" || e == "yara")
+        {
             // Silently skipping them would leave the user believing they are enforced.
             return Err(Error::RuleSet(format!(
                 "{} is a YARA rule file, but this mcpwall was built without the `yara` feature",

@@ -219,12 +219,15 @@ pub(crate) const DETECTORS: &[&str] = &[
     "json_depth",
 ];
 
+/// A concept's terms, and its patterns with their anchors, as written.
+type ConceptSource = (Vec<String>, Vec<(String, Vec<String>)>);
+
 struct Builder {
     rules: Vec<Rule>,
     concepts: Vec<String>,
     concept_ids: HashMap<String, usize>,
-    /// Each concept's terms and patterns (with anchors), for concepts that include it.
-    concept_defs: Vec<(Vec<String>, Vec<(String, Vec<String>)>)>,
+    /// Each concept's terms and patterns, for concepts that include it.
+    concept_defs: Vec<ConceptSource>,
     matchers: Vec<Matcher>,
     combos: Vec<Combo>,
     detectors: Vec<(String, usize)>,
@@ -535,7 +538,15 @@ impl Builder {
             ));
         }
         let matcher = if let Some(p) = &d.pattern {
-            let anchors = self.add_matcher(src, line, &d.id, p, &d.anchors, d.window, Output::Finding(idx))?;
+            let anchors = self.add_matcher(
+                src,
+                line,
+                &d.id,
+                p,
+                &d.anchors,
+                d.window,
+                Output::Finding(idx),
+            )?;
             if let Some(g) = d.group {
                 let groups = regex_syntax::ParserBuilder::new()
                     .unicode(false)

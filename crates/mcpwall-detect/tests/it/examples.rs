@@ -29,7 +29,15 @@ fn builtin_rule_examples_pass() {
 #[test]
 fn every_rule_has_examples_of_both_kinds() {
     for r in crate::engine().rules() {
-        assert!(!r.examples_match.is_empty(), "{} has no match example", r.id);
-        assert!(!r.examples_no_match.is_empty(), "{} has no no_match example", r.id);
+        assert!(
+            !r.examples_match.is_empty(),
+            "{} has no match example",
+            r.id
+        );
+        assert!(
+            !r.examples_no_match.is_empty(),
+            "{} has no no_match example",
+            r.id
+        );
     }
 }

@@ -5,6 +5,8 @@ mod engine_api;
 mod examples;
 mod props;
 mod user_rules;
+#[cfg(feature = "yara")]
+mod yara;
 
 use std::sync::OnceLock;
 

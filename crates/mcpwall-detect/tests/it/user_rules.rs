@@ -5,7 +5,10 @@ use std::io::Write as _;
 use mcpwall_detect::{Engine, Error, Surface};
 
 fn build(text: &str) -> Result<Engine, Error> {
-    Engine::builder().without_builtin().rules_str("mine.toml", text).build()
+    Engine::builder()
+        .without_builtin()
+        .rules_str("mine.toml", text)
+        .build()
 }
 
 const GOOD: &str = r#"
@@ -43,7 +46,10 @@ fn a_users_pack_loads_and_its_examples_pass() {
     let results = e.check_examples(&|_| true);
     assert_eq!(results.len(), 5);
     assert!(results.iter().all(|r| r.passed), "{results:?}");
-    let red = e.redact(Surface::ToolResult, "key acme_tok_a8Fk2LmQ9zR4tXw7Yb3Nc6Vd end");
+    let red = e.redact(
+        Surface::ToolResult,
+        "key acme_tok_a8Fk2LmQ9zR4tXw7Yb3Nc6Vd end",
+    );
     assert_eq!(red.text, "key acme_tok_[REDACTED:acme_internal_token] end");
 }
 
@@ -53,16 +59,28 @@ fn err_of(text: &str) -> String {
 
 #[test]
 fn bad_patterns_are_rejected_with_file_line_and_rule() {
-    let bad = GOOD.replace(r"\bacme_tok_([a-zA-Z0-9]{24})\b", r"\bacme_tok_([a-zA-Z0-9]{24}\b");
+    let bad = GOOD.replace(
+        r"\bacme_tok_([a-zA-Z0-9]{24})\b",
+        r"\bacme_tok_([a-zA-Z0-9]{24}\b",
+    );
     let e = err_of(&bad);
-    assert!(e.starts_with("mine.toml:9: rule `secrets.acme_internal_token`: invalid pattern"), "{e}");
+    assert!(
+        e.starts_with("mine.toml:9: rule `secrets.acme_internal_token`: invalid pattern"),
+        "{e}"
+    );
 }
 
 #[test]
 fn pathological_patterns_are_rejected() {
-    let huge = GOOD.replace(r"\bacme_tok_([a-zA-Z0-9]{24})\b", r"acme_tok_(?:[a-z]{1000}){1000}");
+    let huge = GOOD.replace(
+        r"\bacme_tok_([a-zA-Z0-9]{24})\b",
+        r"acme_tok_(?:[a-z]{1000}){1000}",
+    );
     let e = err_of(&huge);
-    assert!(e.contains("secrets.acme_internal_token") && e.contains("cannot be compiled"), "{e}");
+    assert!(
+        e.contains("secrets.acme_internal_token") && e.contains("cannot be compiled"),
+        "{e}"
+    );
     let empty = GOOD.replace(r"\bacme_tok_([a-zA-Z0-9]{24})\b", r"(?:acme_tok_)?");
     assert!(err_of(&empty).contains("empty string"));
     let unanchored = GOOD.replace(r"\bacme_tok_([a-zA-Z0-9]{24})\b", r"[a-z]+_tok_([a-z]{24})");
@@ -71,12 +89,25 @@ fn pathological_patterns_are_rejected() {
 
 #[test]
 fn structural_mistakes_are_rejected() {
-    assert!(err_of(&GOOD.replace("category = \"secrets\"", "category = \"nonsense\"")).contains("mine.toml:"));
-    assert!(err_of(&GOOD.replace("all = [\"acme_secret_word\"]", "all = [\"nope\"]")).contains("unknown concept `nope`"));
-    assert!(err_of(&GOOD.replace("no_match = [\"say fish\"]", "")).contains("needs at least one `match` and one `no_match`"));
-    let dup = format!("{GOOD}\n[[rule]]\nid = \"secrets.acme_internal_token\"\ncategory = \"secrets\"\nseverity = \"low\"\nmessage = \"x\"\npattern = 'acme_tok_x'\nmatch = [\"acme_tok_x\"]\nno_match = [\"y\"]\n");
+    assert!(
+        err_of(&GOOD.replace("category = \"secrets\"", "category = \"nonsense\""))
+            .contains("mine.toml:")
+    );
+    assert!(
+        err_of(&GOOD.replace("all = [\"acme_secret_word\"]", "all = [\"nope\"]"))
+            .contains("unknown concept `nope`")
+    );
+    assert!(
+        err_of(&GOOD.replace("no_match = [\"say fish\"]", ""))
+            .contains("needs at least one `match` and one `no_match`")
+    );
+    let dup = format!(
+        "{GOOD}\n[[rule]]\nid = \"secrets.acme_internal_token\"\ncategory = \"secrets\"\nseverity = \"low\"\nmessage = \"x\"\npattern = 'acme_tok_x'\nmatch = [\"acme_tok_x\"]\nno_match = [\"y\"]\n"
+    );
     assert!(err_of(&dup).contains("duplicate rule id"));
-    assert!(err_of("[pack]\nid = \"x\"\n[[rule]]\nid = \"a.b\"\nbogus = 1\n").contains("mine.toml:"));
+    assert!(
+        err_of("[pack]\nid = \"x\"\n[[rule]]\nid = \"a.b\"\nbogus = 1\n").contains("mine.toml:")
+    );
     assert!(err_of("not toml [[[").starts_with("mine.toml:1:"));
 }
 
@@ -85,12 +116,34 @@ fn rule_directories_load_and_report_io_errors() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut f = std::fs::File::create(dir.path().join("mine.toml")).expect("create");
     f.write_all(GOOD.as_bytes()).expect("write");
-    let e = Engine::builder().rules_dir(dir.path()).expect("reads").build().expect("compiles");
+    let e = Engine::builder()
+        .rules_dir(dir.path())
+        .expect("reads")
+        .build()
+        .expect("compiles");
     assert!(e.rule("secrets.acme_internal_token").is_some());
-    assert!(e.rule("prompt_injection.instruction_override").is_some(), "built-ins stay");
+    assert!(
+        e.rule("prompt_injection.instruction_override").is_some(),
+        "built-ins stay"
+    );
     let missing = Engine::builder().rules_dir(&dir.path().join("nope"));
     assert!(matches!(missing, Err(Error::Io { .. })));
     std::fs::write(dir.path().join("bad.toml"), [0xff, 0xfe, b'\n']).expect("write");
-    let e = Engine::builder().rules_dir(dir.path()).expect_err("not utf-8").to_string();
+    let e = Engine::builder()
+        .rules_dir(dir.path())
+        .expect_err("not utf-8")
+        .to_string();
     assert!(e.contains("bad.toml") && e.contains("UTF-8"), "{e}");
+}
+
+#[cfg(not(feature = "yara"))]
+#[test]
+fn yara_files_without_the_feature_are_an_error_not_ignored() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("x.yar"), "rule x { condition: true }").expect("write");
+    let err = Engine::builder()
+        .rules_dir(dir.path())
+        .expect_err("refused")
+        .to_string();
+    assert!(err.contains("x.yar") && err.contains("yara"), "{err}");
 }
