@@ -82,6 +82,17 @@ pub struct EngineBuilder {
     yara_sources: Vec<(String, String, bool)>,
 }
 
+/// Sizes of a compiled engine (`mcpwall rules list --stats`).
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct EngineStats {
+    pub rules: usize,
+    pub concepts: usize,
+    pub literals: usize,
+    pub automaton_bytes: usize,
+    pub patterns: usize,
+    pub anchored_patterns: usize,
+}
+
 /// A redacted text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Redacted<'a> {
@@ -200,6 +211,31 @@ impl Engine {
         &self.inner.set.rules
     }
 
+    /// Compiles every pattern now instead of on first use, for servers that prefer a slower
+    /// start to a slower first scan. Returns the patterns that failed to compile (none, for the
+    /// built-in packs).
+    pub fn warm_up(&self) -> Vec<String> {
+        self.inner
+            .set
+            .matchers
+            .iter()
+            .filter_map(|m| m.compile_now().err())
+            .collect()
+    }
+
+    /// Size of the compiled matching structures: automaton literals, its memory, patterns.
+    pub fn stats(&self) -> EngineStats {
+        let set = &self.inner.set;
+        EngineStats {
+            rules: set.rules.len(),
+            concepts: set.concepts.len(),
+            literals: set.literals.len(),
+            automaton_bytes: set.automaton.memory_usage(),
+            patterns: set.matchers.len(),
+            anchored_patterns: set.matchers.iter().filter(|m| m.anchored).count(),
+        }
+    }
+
     /// The ids of every concept (named vocabularies that rules combine).
     pub fn concepts(&self) -> &[String] {
         &self.inner.set.concepts
@@ -285,6 +321,14 @@ impl Engine {
             },
             truncated: false,
         }
+    }
+
+    /// What each automaton literal costs on a text: hits and the bytes of pattern search they
+    /// cause, most expensive first. For rule authors keeping rules fast.
+    pub fn profile(&self, surface: Surface, text: &str) -> Vec<crate::scan::LiteralCost> {
+        let doc = Doc::single(text);
+        let opts = ScanOptions::default();
+        self.scanner(surface, &opts).profile(&doc)
     }
 
     /// Replaces secrets and personal data with typed placeholders (`[REDACTED:aws_access_key_id]`).

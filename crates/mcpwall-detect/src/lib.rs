@@ -36,7 +36,7 @@ mod validate;
 #[cfg(feature = "yara")]
 mod yara;
 
-pub use engine::{Engine, EngineBuilder, ExampleResult, Redacted, ScanOptions};
+pub use engine::{Engine, EngineBuilder, EngineStats, ExampleResult, Redacted, ScanOptions};
 pub use error::Error;
 pub use finding::{
     Category, CategorySet, FLAG_THRESHOLD, Finding, Report, Severity, UnknownCategory,
@@ -44,4 +44,5 @@ pub use finding::{
 };
 pub use normalize::{Normalized, normalize};
 pub use rules::{MatchSpec, Origin, Rule};
+pub use scan::LiteralCost;
 pub use surface::{Surface, SurfaceSet, UnknownSurface};

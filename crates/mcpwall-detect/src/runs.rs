@@ -64,6 +64,11 @@ pub(crate) struct Runs {
     pub(crate) tokens: Vec<TokenRun>,
     /// Whitespace padding followed by more text: the range of the padding.
     pub(crate) padding: Vec<Range<usize>>,
+    /// Starts of single letters followed by one separator and another single letter
+    /// ("i g n o r e"): candidates for the letter-spacing decoder.
+    pub(crate) spaced_pairs: Vec<usize>,
+    /// Starts of short words mixing letters and digits ("pr3v10us"): candidates for leetspeak.
+    pub(crate) mixed_words: Vec<usize>,
 }
 
 /// Appends the runs found in `t[range]` (absolute offsets).
@@ -85,6 +90,18 @@ pub(crate) fn find_runs(t: &[u8], range: Range<usize>, out: &mut Runs) {
                 i += 1;
             }
             let len = i - s;
+            if len == 1 && flags & (UPPER | LOWER) != 0 {
+                // A lone letter, one separator, another lone letter.
+                if i + 2 < hi
+                    && matches!(t[i], b' ' | b'.' | b'-' | b'_' | b'*' | b',')
+                    && t[i + 1].is_ascii_alphabetic()
+                    && !t[i + 2].is_ascii_alphanumeric()
+                {
+                    out.spaced_pairs.push(s);
+                }
+            } else if (3..=24).contains(&len) && flags & DIGIT != 0 && flags & (UPPER | LOWER) != 0 {
+                out.mixed_words.push(s);
+            }
             let starts_word = s == 0 || !t[s - 1].is_ascii_alphanumeric();
             if starts_word
                 && len >= 4

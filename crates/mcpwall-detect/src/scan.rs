@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-use regex_automata::Input;
+use regex_automata::{Anchored, Input};
 
 use crate::decode::{self, Budget, Decoded};
 use crate::engine::{Inner, ScanOptions};
@@ -154,28 +154,45 @@ impl Scanner<'_> {
         let mut anchor_hits: Vec<Hit> = Vec::new();
 
         // 1. One automaton pass for every term and anchor.
+        // Matches come in order of their end: the segment of each is found by walking forward.
+        let mut seg = 0usize;
         for m in set.automaton.find_overlapping_iter(hay) {
             let (s, e) = (m.start(), m.end());
-            let seg = doc.seg_at(s);
-            let seg_end = doc.segs[seg].norm.end;
-            if e > seg_end {
+            while seg + 1 < doc.segs.len() && doc.segs[seg].norm.end < e {
+                seg += 1;
+            }
+            let seg_range = &doc.segs[seg].norm;
+            if s < seg_range.start || e > seg_range.end {
+                // Across a separator between two strings.
                 continue;
             }
+            let seg_end = seg_range.end;
             for u in &set.atoms[m.pattern().as_usize()] {
                 match u {
-                    AtomUse::Term { concept, term } => {
-                        if let Some(end) = term.verify(hay, s, e)
+                    AtomUse::Term { concepts, term } => {
+                        if !concepts.iter().any(|&c| self.concept_needed(c)) {
+                            continue;
+                        }
+                        if let Some((start, end)) = term.verify(hay, s, e)
                             && end <= seg_end
+                            && start >= doc.segs[seg].norm.start
                         {
-                            concept_hits.push(Hit {
-                                seg,
-                                start: s,
-                                end,
-                                id: *concept,
-                            });
+                            for &c in concepts {
+                                concept_hits.push(Hit {
+                                    seg,
+                                    start,
+                                    end,
+                                    id: c,
+                                });
+                            }
                         }
                     }
-                    AtomUse::Anchor { matcher } => {
+                    AtomUse::Anchor { matcher, word } => {
+                        // A word anchor only counts at a word start: "use" inside "because"
+                        // would put a window around every such word.
+                        if *word && !crate::rules::terms::boundary_before(hay, s) {
+                            continue;
+                        }
                         if self.matcher_applies(*matcher) {
                             anchor_hits.push(Hit {
                                 seg,
@@ -214,16 +231,40 @@ impl Scanner<'_> {
             }
         }
 
-        // 3. Patterns, only in windows around their anchors.
+        // 3. Patterns, only in windows around their anchors. A concept's patterns run only
+        // when some combination using the concept could still be complete.
         anchor_hits.sort_unstable_by_key(|h| (h.id, h.seg, h.start));
+        let wanted = self.wanted_concepts(&concept_hits, &anchor_hits);
         let mut i = 0;
         while i < anchor_hits.len() {
             let matcher = anchor_hits[i].id;
             let m = &set.matchers[matcher];
+            if let Output::Concepts(cs) = &m.output
+                && !cs.iter().any(|&c| wanted[c])
+            {
+                while i < anchor_hits.len() && anchor_hits[i].id == matcher {
+                    i += 1;
+                }
+                continue;
+            }
             let mut windows: Vec<(usize, Range<usize>)> = Vec::new();
             while i < anchor_hits.len() && anchor_hits[i].id == matcher {
                 let h = anchor_hits[i];
                 let seg = &doc.segs[h.seg].norm;
+                if m.anchored {
+                    // One anchored search per hit: the match, if any, starts at the hit.
+                    let end = (h.start + m.forward).min(seg.end);
+                    match windows.last() {
+                        Some((_, w)) if h.start < w.end => {}
+                        _ => {
+                            if let Some(e) = self.run_matcher(doc, matcher, h.seg, h.start..end, true, &mut raws, &mut concept_hits) {
+                                windows.push((h.seg, h.start..e));
+                            }
+                        }
+                    }
+                    i += 1;
+                    continue;
+                }
                 let lo = h.start.saturating_sub(m.back).max(seg.start);
                 let hi = (h.end + m.forward).min(seg.end);
                 match windows.last_mut() {
@@ -232,8 +273,10 @@ impl Scanner<'_> {
                 }
                 i += 1;
             }
-            for (seg, w) in windows {
-                self.run_matcher(doc, matcher, seg, w, &mut raws, &mut concept_hits);
+            if !m.anchored {
+                for (seg, w) in windows {
+                    self.run_matcher(doc, matcher, seg, w, false, &mut raws, &mut concept_hits);
+                }
             }
         }
 
@@ -295,10 +338,44 @@ impl Scanner<'_> {
     }
 
     fn matcher_applies(&self, matcher: usize) -> bool {
-        match self.engine.set.matchers[matcher].output {
-            Output::Finding(rule) => self.applies(rule),
-            Output::Concept(_) => true,
+        match &self.engine.set.matchers[matcher].output {
+            Output::Finding(rule) => self.applies(*rule),
+            Output::Concepts(cs) => cs.iter().any(|&c| self.concept_needed(c)),
         }
+    }
+
+    /// Concepts worth matching patterns for: those of a combination that the term hits and the
+    /// pattern anchors seen so far could still complete.
+    fn wanted_concepts(&self, concept_hits: &[Hit], anchor_hits: &[Hit]) -> Vec<bool> {
+        let set = &self.engine.set;
+        let mut maybe = vec![false; set.concepts.len()];
+        for h in concept_hits {
+            maybe[h.id] = true;
+        }
+        for h in anchor_hits {
+            if let Output::Concepts(cs) = &set.matchers[h.id].output {
+                for &c in cs {
+                    maybe[c] = true;
+                }
+            }
+        }
+        let mut wanted = vec![false; set.concepts.len()];
+        for combo in &set.combos {
+            if !self.applies(combo.rule)
+                || combo.concepts.iter().filter(|&&c| maybe[c]).count() < combo.min
+            {
+                continue;
+            }
+            for &c in &combo.concepts {
+                wanted[c] = true;
+            }
+        }
+        wanted
+    }
+
+    /// Whether some rule that applies to this scan's surface uses the concept.
+    fn concept_needed(&self, concept: usize) -> bool {
+        self.engine.set.concept_surfaces[concept].contains(self.surface)
     }
 
     pub(crate) fn raw(&self, rule: usize, seg: usize, span: Range<usize>) -> Raw {
@@ -314,42 +391,61 @@ impl Scanner<'_> {
         }
     }
 
+    /// Runs a pattern over `region` (anchored at its start when `anchored`); returns the end of
+    /// the last match.
+    #[allow(clippy::too_many_arguments)]
     fn run_matcher(
         &self,
         doc: &Doc<'_>,
         matcher: usize,
         seg: usize,
-        window: Range<usize>,
+        region: Range<usize>,
+        anchored: bool,
         raws: &mut Vec<Raw>,
         concept_hits: &mut Vec<Hit>,
-    ) {
+    ) -> Option<usize> {
         let set = &self.engine.set;
         let m = &set.matchers[matcher];
         let hay = doc.norm.as_bytes();
-        let input = Input::new(hay).range(window);
-        match m.output {
-            Output::Concept(concept) => {
-                for mat in m.regex.find_iter(input) {
-                    concept_hits.push(Hit {
-                        seg,
-                        start: mat.start(),
-                        end: mat.end(),
-                        id: concept,
-                    });
+        let mut input = Input::new(hay).range(region);
+        if anchored {
+            input = input.anchored(Anchored::Yes);
+        }
+        let mut last_end = None;
+        let regex = m.regex()?;
+        match &m.output {
+            Output::Concepts(concepts) => {
+                for mat in regex.find_iter(input) {
+                    last_end = Some(mat.end());
+                    for &c in concepts {
+                        concept_hits.push(Hit {
+                            seg,
+                            start: mat.start(),
+                            end: mat.end(),
+                            id: c,
+                        });
+                    }
+                    if anchored {
+                        break;
+                    }
                 }
             }
-            Output::Finding(rule) => {
+            &Output::Finding(rule) => {
                 let r = &set.rules[rule];
                 let sensitive = r.category.is_sensitive_data();
                 if let Some(group) = r.group {
-                    let mut caps = m.regex.create_captures();
+                    let mut caps = regex.create_captures();
                     let mut at = input.clone();
                     while at.start() < at.end() {
-                        m.regex.search_captures(&at, &mut caps);
+                        regex.search_captures(&at, &mut caps);
                         let Some(whole) = caps.get_match() else { break };
+                        last_end = Some(whole.end());
                         let value = caps.get_group(group).map(|s| s.range());
                         if let Some(v) = value {
                             self.emit(doc, rule, seg, whole.range(), Some(v), sensitive, raws);
+                        }
+                        if anchored {
+                            break;
                         }
                         let next = if whole.end() > whole.start() {
                             whole.end()
@@ -359,13 +455,18 @@ impl Scanner<'_> {
                         at.set_start(next);
                     }
                 } else {
-                    for mat in m.regex.find_iter(input) {
+                    for mat in regex.find_iter(input) {
+                        last_end = Some(mat.end());
                         let v = sensitive.then(|| mat.range());
                         self.emit(doc, rule, seg, mat.range(), v, sensitive, raws);
+                        if anchored {
+                            break;
+                        }
                     }
                 }
             }
         }
+        last_end
     }
 
     /// Checks a sensitive value and records the finding.
@@ -513,36 +614,54 @@ impl Scanner<'_> {
                 decoded.push((doc.seg_at(r.start), d));
             }
         }
+        // Which decoders can have anything to do at all: one look at the whole document.
+        let all = t.as_bytes();
+        let has = |needle: &[u8]| memchr::memmem::find(all, needle).is_some();
+        let (percent, entities, escapes, ascii85) = (
+            memchr::memchr(b'%', all).is_some(),
+            has(b"&#"),
+            has(b"\\u") || has(b"\\x"),
+            has(b"<~"),
+        );
+        let morse = has(b".-") || has(b"-.");
+        let count_in = |v: &[usize], r: &Range<usize>| {
+            v.partition_point(|&p| p < r.end) - v.partition_point(|&p| p < r.start)
+        };
         for (i, seg) in doc.segs.iter().enumerate() {
-            let bytes = &t.as_bytes()[seg.norm.clone()];
+            let bytes = &all[seg.norm.clone()];
             let mut out = Vec::new();
-            if memchr::memchr(b'%', bytes).is_some() {
+            if percent && memchr::memchr(b'%', bytes).is_some() {
                 decode::percent(t, seg.norm.clone(), &mut self.budget, &mut out);
             }
-            if memchr::memmem::find(bytes, b"&#").is_some()
+            if entities
+                && memchr::memmem::find(bytes, b"&#").is_some()
                 && let Some(d) = decode::html_entities(t, seg.norm.clone(), &mut self.budget)
             {
                 out.push(d);
             }
-            decode::spaced_letters(t, seg.norm.clone(), &mut self.budget, &mut out);
-            if let Some(d) = decode::leetspeak(t, seg.norm.clone(), &mut self.budget) {
-                out.push(d);
+            if count_in(&runs.spaced_pairs, &seg.norm) >= 3 {
+                decode::spaced_letters(t, seg.norm.clone(), &mut self.budget, &mut out);
+            }
+            if count_in(&runs.mixed_words, &seg.norm) >= 2 {
+                decode::leetspeak(t, seg.norm.clone(), &mut self.budget, &mut out);
             }
             if let Some(d) = decode::rot13_or_reversed(t, seg.norm.clone(), &mut self.budget) {
                 out.push(d);
             }
-            if memchr::memmem::find(bytes, b".-").is_some()
-                || memchr::memmem::find(bytes, b"-.").is_some()
+            if morse
+                && (memchr::memmem::find(bytes, b".-").is_some()
+                    || memchr::memmem::find(bytes, b"-.").is_some())
             {
                 decode::morse(t, seg.norm.clone(), &mut self.budget, &mut out);
             }
-            if (memchr::memmem::find(bytes, b"\\u").is_some()
-                || memchr::memmem::find(bytes, b"\\x").is_some())
+            if escapes
+                && (memchr::memmem::find(bytes, b"\\u").is_some()
+                    || memchr::memmem::find(bytes, b"\\x").is_some())
                 && let Some(d) = decode::escapes(t, seg.norm.clone(), &mut self.budget)
             {
                 out.push(d);
             }
-            if memchr::memmem::find(bytes, b"<~").is_some() {
+            if ascii85 && memchr::memmem::find(bytes, b"<~").is_some() {
                 decode::ascii85(t, seg.norm.clone(), &mut self.budget, &mut out);
             }
             decoded.extend(out.into_iter().map(|d| (i, d)));
@@ -732,5 +851,78 @@ impl Scanner<'_> {
         };
         report.compute_score();
         report
+    }
+}
+
+/// How much work one literal of the automaton causes on a text (`mcpwall rules profile`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LiteralCost {
+    /// The rule or concept the literal belongs to.
+    pub owner: String,
+    /// `term` (a concept's word), `prefix` (where a pattern is tried anchored) or `anchor`
+    /// (around which a pattern is searched in a window).
+    pub kind: &'static str,
+    pub literal: String,
+    /// Automaton matches (before word-boundary checks).
+    pub hits: usize,
+    /// Bytes of text the owning pattern had to search because of this literal (anchors only).
+    pub window_bytes: usize,
+}
+
+impl Scanner<'_> {
+    /// Counts what each literal costs on a document.
+    pub(crate) fn profile(&self, doc: &Doc<'_>) -> Vec<LiteralCost> {
+        let set = &self.engine.set;
+        let hay = doc.norm.as_bytes();
+        let mut hits = vec![0usize; set.literals.len()];
+        let mut windows = vec![0usize; set.literals.len()];
+        for m in set.automaton.find_overlapping_iter(hay) {
+            let p = m.pattern().as_usize();
+            hits[p] += 1;
+            for u in &set.atoms[p] {
+                if let AtomUse::Anchor { matcher, word } = u
+                    && self.matcher_applies(*matcher)
+                    && (!*word || crate::rules::terms::boundary_before(hay, m.start()))
+                {
+                    let mm = &set.matchers[*matcher];
+                    if !mm.anchored {
+                        windows[p] += (m.end() + mm.forward).min(hay.len()) - m.start().saturating_sub(mm.back);
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (p, uses) in set.atoms.iter().enumerate() {
+            if hits[p] == 0 {
+                continue;
+            }
+            for u in uses {
+                let (owner, kind) = match u {
+                    AtomUse::Term { concepts, .. } => {
+                        if !concepts.iter().any(|&c| self.concept_needed(c)) {
+                            continue;
+                        }
+                        let names: Vec<&str> = concepts.iter().map(|&c| set.concepts[c].as_str()).collect();
+                        (names.join(","), "term")
+                    }
+                    AtomUse::Anchor { matcher, .. } => {
+                        if !self.matcher_applies(*matcher) {
+                            continue;
+                        }
+                        let kind = if set.matchers[*matcher].anchored { "prefix" } else { "anchor" };
+                        (set.matchers[*matcher].owner.clone(), kind)
+                    }
+                };
+                out.push(LiteralCost {
+                    owner,
+                    kind,
+                    literal: String::from_utf8_lossy(&set.literals[p]).into_owned(),
+                    hits: hits[p],
+                    window_bytes: windows[p],
+                });
+            }
+        }
+        out.sort_by(|a, b| (b.window_bytes, b.hits).cmp(&(a.window_bytes, a.hits)));
+        out
     }
 }

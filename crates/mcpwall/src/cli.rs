@@ -129,6 +129,9 @@ pub(crate) enum RulesCommand {
         /// List concepts instead of rules.
         #[arg(long)]
         concepts: bool,
+        /// Print the sizes of the compiled rule set instead.
+        #[arg(long)]
+        stats: bool,
         #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
         format: Format,
         #[command(flatten)]
@@ -139,6 +142,19 @@ pub(crate) enum RulesCommand {
         id: String,
         #[arg(long, short = 'f', value_enum, default_value_t = Format::Text)]
         format: Format,
+        #[command(flatten)]
+        source: RuleSource,
+    },
+    /// Show which rule literals cost the most on a text (hits, bytes of pattern search).
+    Profile {
+        /// File to profile, or `-` for standard input.
+        #[arg(default_value = "-")]
+        file: PathBuf,
+        #[arg(long, short = 's', value_parser = parse_surface, default_value = "tool_result")]
+        surface: Surface,
+        /// How many rows to show.
+        #[arg(long, default_value_t = 25)]
+        top: usize,
         #[command(flatten)]
         source: RuleSource,
     },

@@ -16,7 +16,6 @@ use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex_automata::meta;
-use regex_automata::util::syntax;
 use serde::Serialize;
 
 pub(crate) use load::{PackSource, parse_pack};
@@ -152,21 +151,61 @@ impl Trigger {
 }
 
 /// What a pattern's match produces.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) enum Output {
     Finding(usize),
-    Concept(usize),
+    /// Hits of these concepts (a concept and every concept that includes it).
+    Concepts(Vec<usize>),
 }
 
 /// A compiled pattern.
 #[derive(Debug)]
 pub(crate) struct Matcher {
-    pub(crate) regex: meta::Regex,
+    /// The rule or concept the pattern belongs to.
+    pub(crate) owner: String,
+    /// Compiled on first use (see [`Matcher::regex`]); `None` if it could not be.
+    regex: std::sync::OnceLock<Option<meta::Regex>>,
+    hir: regex_syntax::hir::Hir,
     pub(crate) output: Output,
+    /// Every match starts with one of the anchors (they are the pattern's literal prefixes), so
+    /// the pattern runs anchored at each hit instead of over a window.
+    pub(crate) anchored: bool,
     /// Bytes before an anchor hit where a match may start.
     pub(crate) back: usize,
     /// Bytes after an anchor hit where a match may end.
     pub(crate) forward: usize,
+}
+
+/// Compiles a parsed pattern with the engine's settings: bytes, no Unicode classes, bounded size.
+fn compile_pattern(hir: &regex_syntax::hir::Hir) -> Result<meta::Regex, meta::BuildError> {
+    meta::Regex::builder()
+        .configure(
+            meta::Config::new()
+                .utf8_empty(false)
+                .nfa_size_limit(Some(PATTERN_SIZE_LIMIT))
+                .onepass_size_limit(Some(PATTERN_SIZE_LIMIT))
+                .hybrid_cache_capacity(1 << 20),
+        )
+        .build_from_hir(hir)
+}
+
+impl Matcher {
+    /// The compiled pattern. Built-in patterns compile on first use; they are all compiled in the
+    /// test suite (see [`crate::Engine::warm_up`]), so `None` means a broken build.
+    pub(crate) fn regex(&self) -> Option<&meta::Regex> {
+        self.regex.get_or_init(|| compile_pattern(&self.hir).ok()).as_ref()
+    }
+
+    /// Compiles the pattern now; an error means a pattern too large for the engine's limits.
+    pub(crate) fn compile_now(&self) -> Result<(), String> {
+        match self.regex() {
+            Some(_) => Ok(()),
+            None => Err(format!(
+                "{}: pattern cannot be compiled within the size limit",
+                self.owner
+            )),
+        }
+    }
 }
 
 /// A combination rule over concepts.
@@ -183,8 +222,11 @@ pub(crate) struct Combo {
 /// What an automaton literal means.
 #[derive(Clone, Debug)]
 pub(crate) enum AtomUse {
-    Term { concept: usize, term: Term },
-    Anchor { matcher: usize },
+    /// A concept term (shared by every concept that includes it).
+    Term { concepts: Vec<usize>, term: Term },
+    /// `word`: the literal only counts where a word starts (the pattern begins with `\b`, or
+    /// the rule asked for word anchors), so hits inside words need no window.
+    Anchor { matcher: usize, word: bool },
 }
 
 /// A whole compiled rule set.
@@ -199,6 +241,10 @@ pub(crate) struct RuleSet {
     pub(crate) triggers: Vec<(Trigger, usize)>,
     pub(crate) automaton: AhoCorasick,
     pub(crate) atoms: Vec<Vec<AtomUse>>,
+    /// Per literal, its text (for profiling).
+    pub(crate) literals: Vec<Vec<u8>>,
+    /// Per concept, the surfaces on which some rule uses it.
+    pub(crate) concept_surfaces: Vec<SurfaceSet>,
     /// Per rule, the surfaces on which a concept rule's concepts are needed (for quick skips).
     pub(crate) by_id: HashMap<Arc<str>, usize>,
 }
@@ -219,15 +265,27 @@ pub(crate) const DETECTORS: &[&str] = &[
     "json_depth",
 ];
 
-/// A concept's terms, and its patterns with their anchors, as written.
-type ConceptSource = (Vec<String>, Vec<(String, Vec<String>)>);
+/// Where a concept lives in the compiled set: its term uses (literal id, index of the use)
+/// and its pattern matchers.
+#[derive(Default)]
+struct ConceptParts {
+    terms: Vec<(usize, usize)>,
+    matchers: Vec<usize>,
+}
+
+/// How far a pattern may reach from its anchors.
+struct Reach {
+    window: Option<usize>,
+    before: Option<usize>,
+    word_anchors: bool,
+}
 
 struct Builder {
     rules: Vec<Rule>,
     concepts: Vec<String>,
     concept_ids: HashMap<String, usize>,
-    /// Each concept's terms and patterns, for concepts that include it.
-    concept_defs: Vec<ConceptSource>,
+    /// Each concept's compiled parts, for concepts that include it.
+    concept_parts: Vec<ConceptParts>,
     matchers: Vec<Matcher>,
     combos: Vec<Combo>,
     detectors: Vec<(String, usize)>,
@@ -245,7 +303,7 @@ impl RuleSet {
             rules: Vec::new(),
             concepts: Vec::new(),
             concept_ids: HashMap::new(),
-            concept_defs: Vec::new(),
+            concept_parts: Vec::new(),
             matchers: Vec::new(),
             combos: Vec::new(),
             detectors: Vec::new(),
@@ -272,19 +330,23 @@ impl RuleSet {
                 b.add_rule(src, &pack.pack.id, line, r.get_ref())?;
             }
         }
+        // A contiguous NFA: about 20 times smaller than the DFA for this many literals (which
+        // keeps it in cache and makes it as fast to search), and much faster to build.
         let automaton = AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
+            .kind(Some(AhoCorasickKind::ContiguousNFA))
             .build(&b.literals)
-            .or_else(|_| {
-                // Very large rule sets may not fit a DFA; fall back to the automatic choice.
-                AhoCorasick::builder()
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::Standard)
-                    .build(&b.literals)
-            })
             .map_err(|e| Error::Automaton(e.to_string()))?;
+        let mut concept_surfaces = vec![SurfaceSet::default(); b.concepts.len()];
+        for combo in &b.combos {
+            let surfaces = b.rules[combo.rule].surfaces;
+            for &c in &combo.concepts {
+                for s in surfaces.iter() {
+                    concept_surfaces[c].insert(s);
+                }
+            }
+        }
         Ok(RuleSet {
             rules: b.rules,
             concepts: b.concepts,
@@ -294,6 +356,8 @@ impl RuleSet {
             triggers: b.triggers,
             automaton,
             atoms: b.atoms,
+            literals: b.literals,
+            concept_surfaces,
             by_id: b.by_id,
         })
     }
@@ -309,7 +373,8 @@ fn rule_err(src: &PackSource, line: usize, rule: &str, message: impl Into<String
 }
 
 impl Builder {
-    fn literal(&mut self, lit: Vec<u8>, use_: AtomUse) {
+    /// Registers a use of an automaton literal; returns (literal id, index of the use).
+    fn literal(&mut self, lit: Vec<u8>, use_: AtomUse) -> (usize, usize) {
         let id = match self.literal_ids.get(&lit) {
             Some(&id) => id,
             None => {
@@ -321,6 +386,24 @@ impl Builder {
             }
         };
         self.atoms[id].push(use_);
+        (id, self.atoms[id].len() - 1)
+    }
+
+    /// Adds a concept term, sharing the verifier with an identical term of another concept.
+    fn add_term(&mut self, lit: Vec<u8>, term: Term, concept: usize) -> (usize, usize) {
+        if let Some(&id) = self.literal_ids.get(&lit) {
+            for (k, u) in self.atoms[id].iter_mut().enumerate() {
+                if let AtomUse::Term { concepts, term: t } = u
+                    && *t == term
+                {
+                    if !concepts.contains(&concept) {
+                        concepts.push(concept);
+                    }
+                    return (id, k);
+                }
+            }
+        }
+        self.literal(lit, AtomUse::Term { concepts: vec![concept], term })
     }
 
     fn add_concept(&mut self, src: &PackSource, line: usize, c: &ConceptDef) -> Result<(), Error> {
@@ -343,33 +426,49 @@ impl Builder {
                 "a concept needs `terms`, `patterns` or `include`",
             ));
         }
-        let mut terms = c.terms.clone();
-        let mut patterns: Vec<(String, Vec<String>)> = c
-            .patterns
-            .iter()
-            .map(|p| (p.clone(), c.anchors.clone()))
-            .collect();
+        let concept = self.concepts.len();
+        self.concepts.push(c.id.clone());
+        self.concept_ids.insert(c.id.clone(), concept);
+        let mut parts = ConceptParts::default();
+        for t in &c.terms {
+            let words = parse_term(t).map_err(|m| rule_err(src, line, &c.id, m))?;
+            for (lit, term) in compile_term(&words) {
+                parts.terms.push(self.add_term(lit, term, concept));
+            }
+        }
+        for p in &c.patterns {
+            let reach = Reach {
+                window: c.window,
+                before: c.window_before,
+                word_anchors: c.word_anchors,
+            };
+            let (m, _) = self.add_matcher(src, line, &c.id, p, &c.anchors, reach, Output::Concepts(vec![concept]))?;
+            parts.matchers.push(m);
+        }
         for inc in &c.include {
             let &i = self.concept_ids.get(inc).ok_or_else(|| {
                 rule_err(src, line, &c.id, format!("unknown concept `{inc}` in `include` (include only concepts defined before)"))
             })?;
-            let (t, p) = &self.concept_defs[i];
-            terms.extend(t.iter().cloned());
-            patterns.extend(p.iter().cloned());
-        }
-        let concept = self.concepts.len();
-        self.concepts.push(c.id.clone());
-        self.concept_ids.insert(c.id.clone(), concept);
-        for t in &terms {
-            let words = parse_term(t).map_err(|m| rule_err(src, line, &c.id, m))?;
-            for (lit, term) in compile_term(&words) {
-                self.literal(lit, AtomUse::Term { concept, term });
+            // Reuse the included concept's verifiers and patterns: a hit counts for both.
+            let (terms, matchers) = (self.concept_parts[i].terms.clone(), self.concept_parts[i].matchers.clone());
+            for (lit, k) in terms {
+                if let AtomUse::Term { concepts, .. } = &mut self.atoms[lit][k]
+                    && !concepts.contains(&concept)
+                {
+                    concepts.push(concept);
+                }
+                parts.terms.push((lit, k));
+            }
+            for m in matchers {
+                if let Output::Concepts(list) = &mut self.matchers[m].output
+                    && !list.contains(&concept)
+                {
+                    list.push(concept);
+                }
+                parts.matchers.push(m);
             }
         }
-        for (p, anchors) in &patterns {
-            self.add_matcher(src, line, &c.id, p, anchors, None, Output::Concept(concept))?;
-        }
-        self.concept_defs.push((terms, patterns));
+        self.concept_parts.push(parts);
         Ok(())
     }
 
@@ -381,11 +480,13 @@ impl Builder {
         owner: &str,
         pattern: &str,
         anchors: &[String],
-        window: Option<usize>,
+        reach: Reach,
         output: Output,
-    ) -> Result<Vec<String>, Error> {
-        let window = window.unwrap_or(DEFAULT_WINDOW);
-        if window == 0 || window > MAX_WINDOW {
+    ) -> Result<(usize, Vec<String>), Error> {
+        let window = reach.window.unwrap_or(DEFAULT_WINDOW);
+        let before = reach.before.unwrap_or(window);
+        let word_anchors = reach.word_anchors;
+        if window == 0 || window > MAX_WINDOW || before > MAX_WINDOW {
             return Err(rule_err(
                 src,
                 line,
@@ -399,19 +500,7 @@ impl Builder {
             .build()
             .parse(pattern)
             .map_err(|e| rule_err(src, line, owner, format!("invalid pattern: {e}")))?;
-        let regex = meta::Regex::builder()
-            .syntax(syntax::Config::new().unicode(false).utf8(false))
-            .configure(
-                meta::Config::new()
-                    .utf8_empty(false)
-                    .nfa_size_limit(Some(PATTERN_SIZE_LIMIT))
-                    .onepass_size_limit(Some(PATTERN_SIZE_LIMIT))
-                    .dfa_size_limit(Some(PATTERN_SIZE_LIMIT))
-                    .hybrid_cache_capacity(1 << 20),
-            )
-            .build(pattern)
-            .map_err(|e| rule_err(src, line, owner, format!("pattern cannot be compiled: {e}")))?;
-        if regex.is_match("") {
+        if hir.properties().minimum_len() == Some(0) {
             return Err(rule_err(
                 src,
                 line,
@@ -419,24 +508,52 @@ impl Builder {
                 "pattern matches the empty string",
             ));
         }
+        // Users' patterns are compiled now, so that a pattern too large to compile is an error at
+        // load naming its file and line. Built-in ones (compiled in the test suite) are compiled
+        // on first use: start-up stays fast and unused rules cost nothing.
+        let regex = std::sync::OnceLock::new();
+        if !src.builtin {
+            let r = compile_pattern(&hir)
+                .map_err(|e| rule_err(src, line, owner, format!("pattern cannot be compiled: {e}")))?;
+            let _ = regex.set(Some(r));
+        }
         let matcher = self.matchers.len();
-        let (back, forward, shown) = if anchors.is_empty() {
-            let Some(prefixes) = prefix::literal_prefixes(&hir) else {
-                return Err(rule_err(
-                    src,
-                    line,
-                    owner,
-                    "pattern has no literal prefix to anchor on: add `anchors` (literals, or a trigger such as `@digits`)",
-                ));
-            };
+        // Every match starts with one of the pattern's literal prefixes when it has them: the
+        // pattern then runs anchored at each prefix hit, which costs nearly nothing where it
+        // fails. Listed anchors are used only for patterns without usable prefixes.
+        let prefixes = prefix::literal_prefixes(&hir);
+        // Listed anchors win only when they are more selective than the pattern's own prefixes
+        // (`the assistant` against `the`); otherwise anchoring on the prefixes finds the same
+        // matches, searched far more cheaply.
+        let listed: Vec<Vec<u8>> = anchors.iter().map(|a| a.to_ascii_lowercase().into_bytes()).collect();
+        let agree = |ps: &[Vec<u8>]| {
+            listed.is_empty()
+                || ps
+                    .iter()
+                    .all(|p| p.len() >= 4 || listed.iter().any(|a| p.starts_with(a)))
+        };
+        let anchored = prefixes.as_deref().is_some_and(agree) && !anchors.iter().any(|a| a.starts_with('@'));
+        let (back, forward, shown) = if let (true, Some(prefixes)) = (anchored, prefixes) {
             let shown = prefixes
                 .iter()
                 .map(|p| String::from_utf8_lossy(p).into_owned())
                 .collect();
+            let word = prefix::starts_at_word_boundary(&hir);
             for p in prefixes {
-                self.literal(p, AtomUse::Anchor { matcher });
+                let word = word && p.first().is_some_and(u8::is_ascii_alphanumeric);
+                self.literal(p, AtomUse::Anchor { matcher, word });
             }
-            (0, window, shown)
+            // With listed anchors the window was measured around a word inside the match; the
+            // match may then be as long as both sides together.
+            let forward = if anchors.is_empty() { window } else { before + window + 64 };
+            (0, forward.min(MAX_WINDOW), shown)
+        } else if anchors.is_empty() {
+            return Err(rule_err(
+                src,
+                line,
+                owner,
+                "pattern has no literal prefix to anchor on: add `anchors` (literals, or a trigger such as `@digits`)",
+            ));
         } else {
             for a in anchors {
                 if let Some(trigger) = Trigger::parse(a) {
@@ -456,21 +573,25 @@ impl Builder {
                             ),
                         ));
                     }
+                    let word = word_anchors && a.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
                     self.literal(
                         a.to_ascii_lowercase().into_bytes(),
-                        AtomUse::Anchor { matcher },
+                        AtomUse::Anchor { matcher, word },
                     );
                 }
             }
-            (window, window, anchors.to_vec())
+            (before, window, anchors.to_vec())
         };
         self.matchers.push(Matcher {
+            owner: owner.to_owned(),
             regex,
+            hir,
             output,
+            anchored,
             back,
             forward,
         });
-        Ok(shown)
+        Ok((matcher, shown))
     }
 
     fn add_rule(
@@ -538,13 +659,17 @@ impl Builder {
             ));
         }
         let matcher = if let Some(p) = &d.pattern {
-            let anchors = self.add_matcher(
+            let (_, anchors) = self.add_matcher(
                 src,
                 line,
                 &d.id,
                 p,
                 &d.anchors,
-                d.window,
+                Reach {
+                    window: d.window,
+                    before: d.window_before,
+                    word_anchors: d.word_anchors,
+                },
                 Output::Finding(idx),
             )?;
             if let Some(g) = d.group {

@@ -44,9 +44,16 @@ pub(crate) struct ConceptDef {
     /// Literals near which `patterns` are tried; extracted from the patterns when absent.
     #[serde(default)]
     pub(crate) anchors: Vec<String>,
+    /// How far (bytes) from an anchor a pattern match may reach.
+    pub(crate) window: Option<usize>,
+    /// How far before an anchor a match may start (default: `window`).
+    pub(crate) window_before: Option<usize>,
     /// Concepts (defined earlier) whose terms and patterns also count as this concept.
     #[serde(default)]
     pub(crate) include: Vec<String>,
+    /// Anchors count only where a word starts.
+    #[serde(default)]
+    pub(crate) word_anchors: bool,
 }
 
 /// One rule.
@@ -75,6 +82,12 @@ pub(crate) struct RuleDef {
     pub(crate) anchors: Vec<String>,
     /// How far (bytes) from an anchor a match may reach.
     pub(crate) window: Option<usize>,
+    /// How far before an explicit anchor a match may start (default: `window`).
+    pub(crate) window_before: Option<usize>,
+    /// Explicit anchors count only where a word starts (use when every anchor of the pattern
+    /// sits after a `\b`): a word anchor such as `use` then costs nothing inside `because`.
+    #[serde(default)]
+    pub(crate) word_anchors: bool,
     /// Concepts that must all occur within `within` bytes of each other.
     #[serde(default)]
     pub(crate) all: Vec<String>,

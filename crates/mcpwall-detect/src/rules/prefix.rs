@@ -117,6 +117,22 @@ fn prefixes(hir: &Hir) -> Prefixes {
     }
 }
 
+/// Whether every match of `hir` starts at an ASCII word boundary (the pattern begins with `\b`
+/// on every branch).
+pub(crate) fn starts_at_word_boundary(hir: &Hir) -> bool {
+    use regex_syntax::hir::Look;
+    match hir.kind() {
+        HirKind::Look(l) => matches!(
+            l,
+            Look::WordAscii | Look::WordUnicode | Look::WordStartAscii | Look::WordStartUnicode
+        ),
+        HirKind::Concat(subs) => subs.first().is_some_and(starts_at_word_boundary),
+        HirKind::Capture(c) => starts_at_word_boundary(&c.sub),
+        HirKind::Alternation(subs) => subs.iter().all(starts_at_word_boundary),
+        _ => false,
+    }
+}
+
 /// The lower-cased bytes of a small class (at most eight bytes after case folding), else `None`.
 fn class_bytes(class: &Class) -> Option<Vec<u8>> {
     let mut out = Vec::new();

@@ -1,8 +1,10 @@
 //! Concept terms: words and phrases matched at word boundaries.
 //!
-//! The first word of a term goes into the multi-pattern automaton; the rest of a phrase is
-//! verified in place, allowing any short run of spaces, `_` or `-` between words, so that
-//! "system prompt", "system_prompt", "system-prompt" and "system  prompt" are one term.
+//! One word of a term (its rarest: the longest that is not a stopword) goes into the
+//! multi-pattern automaton; the words before and after it are verified in place, allowing any
+//! short run of spaces, `_` or `-` between words, so that "system prompt", "system_prompt",
+//! "system-prompt" and "system  prompt" are one term, and "the data" costs nothing where "the"
+//! is not followed by "data".
 
 use std::sync::Arc;
 
@@ -14,12 +16,26 @@ pub(crate) struct Word {
     pub(crate) prefix: bool,
 }
 
-/// A compiled term: what follows its first word.
-#[derive(Clone, Debug)]
+/// A compiled term: the words around the one in the automaton.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Term {
+    /// Words before the automaton's word, in order.
+    pub(crate) lead: Arc<[Word]>,
+    /// The automaton's word accepts any continuation.
     pub(crate) first_prefix: bool,
+    /// Words after it.
     pub(crate) rest: Arc<[Word]>,
 }
+
+/// Words too common to anchor a phrase on.
+const STOPWORDS: &[&str] = &[
+    "the", "a", "an", "this", "that", "these", "those", "your", "my", "our", "their", "its", "his",
+    "her", "to", "of", "in", "on", "at", "for", "with", "by", "from", "and", "or", "is", "are",
+    "was", "were", "be", "been", "you", "we", "i", "me", "it", "all", "any", "every", "no", "not",
+    "do", "does", "don't", "dont", "did", "have", "has", "had", "will", "would", "can", "could",
+    "should", "must", "as", "so", "if", "then", "than", "about", "into", "over", "up", "out",
+    "now", "just", "only", "also", "what", "which", "who", "how", "let", "let's", "there",
+]; 
 
 /// Separator bytes allowed between the words of a phrase, and how many of them.
 const MAX_SEPARATORS: usize = 4;
@@ -90,12 +106,44 @@ pub(crate) fn parse_term(term: &str) -> Result<Vec<Word>, String> {
     Ok(words)
 }
 
-impl Term {
-    /// Given the automaton's match of the first word at `start..end`, the end of the whole term,
-    /// or `None` when the text around it is not the term.
-    pub(crate) fn verify(&self, text: &[u8], start: usize, end: usize) -> Option<usize> {
-        if !boundary_before(text, start) {
+fn skip_separators(text: &[u8], mut pos: usize) -> Option<usize> {
+    let start = pos;
+    while pos < text.len() && matches!(text[pos], b' ' | b'\t' | b'\n' | b'\r' | b'_' | b'-') {
+        pos += 1;
+        if pos - start > MAX_SEPARATORS {
             return None;
+        }
+    }
+    (pos > start).then_some(pos)
+}
+
+impl Term {
+    /// Given the automaton's match of the term's key word at `start..end`, the span of the whole
+    /// term, or `None` when the text around it is not the term.
+    pub(crate) fn verify(&self, text: &[u8], start: usize, end: usize) -> Option<(usize, usize)> {
+        // Words before the key word, walking backwards.
+        let mut begin = start;
+        for w in self.lead.iter().rev() {
+            let mut p = begin;
+            let mut seps = 0;
+            while p > 0 && matches!(text[p - 1], b' ' | b'\t' | b'\n' | b'\r' | b'_' | b'-') {
+                p -= 1;
+                seps += 1;
+                if seps > MAX_SEPARATORS {
+                    return None;
+                }
+            }
+            let n = w.bytes.len();
+            if seps == 0 || p < n || !text[p - n..p].eq_ignore_ascii_case(&w.bytes) {
+                return None;
+            }
+            begin = p - n;
+        }
+        if !boundary_before(text, begin) {
+            return None;
+        }
+        if self.lead.is_empty() || start == begin {
+            // The key word starts the term: its own start was checked above.
         }
         let mut pos = if self.first_prefix {
             skip_word(text, end)
@@ -105,19 +153,7 @@ impl Term {
             return None;
         };
         for w in self.rest.iter() {
-            let mut seps = 0;
-            while pos < text.len()
-                && matches!(text[pos], b' ' | b'\t' | b'\n' | b'\r' | b'_' | b'-')
-            {
-                pos += 1;
-                seps += 1;
-                if seps > MAX_SEPARATORS {
-                    return None;
-                }
-            }
-            if seps == 0 {
-                return None;
-            }
+            pos = skip_separators(text, pos)?;
             let stop = pos + w.bytes.len();
             if stop > text.len() || !text[pos..stop].eq_ignore_ascii_case(&w.bytes) {
                 return None;
@@ -130,27 +166,31 @@ impl Term {
                 return None;
             };
         }
-        Some(pos)
+        Some((begin, pos))
     }
 }
 
 /// The automaton literals and verifiers for one term: the phrase itself and, for short
 /// phrases of plain words, the words written together ("apikey", "systemPrompt").
 pub(crate) fn compile_term(words: &[Word]) -> Vec<(Vec<u8>, Term)> {
-    // Short leading words ("i am the user", "no limits") would make the automaton fire on every
-    // "i" or "no": they are joined with the next word by one space into the literal.
-    let mut lit = words[0].bytes.to_vec();
-    let mut used = 1;
-    while lit.len() < 3 && used < words.len() && !words[used - 1].prefix {
-        lit.push(b' ');
-        lit.extend_from_slice(&words[used].bytes);
-        used += 1;
-    }
+    // The key word: the longest word that is not a stopword, among those that no prefix word
+    // (`instruct*`) precedes, since lead words are matched backwards and exactly.
+    let usable = words
+        .iter()
+        .position(|w| w.prefix)
+        .map_or(words.len(), |p| p + 1);
+    let key = (0..usable)
+        .max_by_key(|&i| {
+            let w = std::str::from_utf8(&words[i].bytes).unwrap_or("");
+            (!STOPWORDS.contains(&w), w.len(), std::cmp::Reverse(i))
+        })
+        .unwrap_or(0);
     let mut out = vec![(
-        lit,
+        words[key].bytes.to_vec(),
         Term {
-            first_prefix: words[used - 1].prefix,
-            rest: words[used..].to_vec().into(),
+            lead: words[..key].to_vec().into(),
+            first_prefix: words[key].prefix,
+            rest: words[key + 1..].to_vec().into(),
         },
     )];
     let joinable = (2..=3).contains(&words.len())
@@ -163,6 +203,7 @@ pub(crate) fn compile_term(words: &[Word]) -> Vec<(Vec<u8>, Term)> {
         out.push((
             joined,
             Term {
+                lead: Arc::from(Vec::new()),
                 first_prefix: words[words.len() - 1].prefix,
                 rest: Arc::from(Vec::new()),
             },
@@ -182,8 +223,8 @@ mod tests {
             let mut from = 0;
             while let Some(i) = lower[from..].find(std::str::from_utf8(&lit).unwrap()) {
                 let s = from + i;
-                if let Some(e) = t.verify(text.as_bytes(), s, s + lit.len()) {
-                    return Some((s, e));
+                if let Some(span) = t.verify(text.as_bytes(), s, s + lit.len()) {
+                    return Some(span);
                 }
                 from = s + 1;
             }
@@ -203,7 +244,10 @@ mod tests {
         assert_eq!(find("system prompt*", "systemprompts"), Some((0, 13)));
         assert_eq!(find("api key", "the apikey"), Some((4, 10)));
         assert_eq!(find("i am the user", "Hi. I am the user."), Some((4, 17)));
-        assert_eq!(find("no limits", "no  limits"), None);
+        assert_eq!(find("no limits", "no  limits"), Some((0, 10)));
+        assert_eq!(find("the data", "the   data and them"), Some((0, 10)));
+        assert_eq!(find("the data", "bathe data"), None);
+        assert_eq!(find("ignore the rest", "IGNORE THE REST"), Some((0, 15)));
     }
 
     #[test]

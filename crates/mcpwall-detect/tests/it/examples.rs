@@ -41,3 +41,10 @@ fn every_rule_has_examples_of_both_kinds() {
         );
     }
 }
+
+#[test]
+fn every_builtin_pattern_compiles() {
+    // Built-in patterns compile on first use; a failure there would silently disable a rule.
+    let failed = crate::engine().warm_up();
+    assert!(failed.is_empty(), "{failed:?}");
+}

@@ -15,10 +15,32 @@ pub(crate) fn run(args: RulesArgs) -> anyhow::Result<Status> {
             category,
             surface,
             concepts,
+            stats,
             format,
             source,
         } => {
             let engine = super::engine(&source.rules)?;
+            if stats {
+                let st = engine.stats();
+                let mut out = anstream::stdout().lock();
+                match format {
+                    Format::Json => {
+                        serde_json::to_writer_pretty(&mut out, &st)?;
+                        writeln!(out)?;
+                    }
+                    Format::Text => writeln!(
+                        out,
+                        "{} rules, {} concepts, {} patterns ({} anchored on their prefixes), {} automaton literals, automaton {} KiB",
+                        st.rules,
+                        st.concepts,
+                        st.patterns,
+                        st.anchored_patterns,
+                        st.literals,
+                        st.automaton_bytes / 1024
+                    )?,
+                }
+                return Ok(Status::Clean);
+            }
             if concepts {
                 return list_concepts(&engine, format);
             }
@@ -72,6 +94,26 @@ pub(crate) fn run(args: RulesArgs) -> anyhow::Result<Status> {
             Ok(Status::Clean)
         }
         RulesCommand::Test { dir, verbose } => test(dir.as_deref(), verbose),
+        RulesCommand::Profile {
+            file,
+            surface,
+            top,
+            source,
+        } => {
+            let engine = super::engine(&source.rules)?;
+            let text = crate::input::read_text(&file, 256 << 20)?;
+            let rows = engine.profile(surface, &text);
+            let mut out = anstream::stdout().lock();
+            let b = bold();
+            writeln!(out, "{b}{:>8} {:>10}  {:<7} {:<28} owner{b:#}", "hits", "window B", "kind", "literal")?;
+            for r in rows.iter().take(top) {
+                writeln!(out, "{:>8} {:>10}  {:<7} {:<28} {}", r.hits, r.window_bytes, r.kind, format!("{:?}", r.literal), r.owner)?;
+            }
+            let total: usize = rows.iter().map(|r| r.window_bytes).sum();
+            let d = dim();
+            writeln!(out, "{d}{} bytes of text, {total} bytes of pattern search in all{d:#}", text.len())?;
+            Ok(Status::Clean)
+        }
     }
 }
 
