@@ -286,7 +286,6 @@ const STOPWORDS: [&str; 8] = [
     " the ", " and ", " you ", " all ", " your ", " to ", " of ", " is ",
 ];
 
-
 fn rot13(s: &str) -> String {
     s.chars()
         .map(|c| match c {
@@ -299,7 +298,11 @@ fn rot13(s: &str) -> String {
 
 /// The segment decoded from ROT13, or read backwards, when that turns it into far more
 /// ordinary English than it was.
-pub(crate) fn rot13_or_reversed(t: &str, range: Range<usize>, budget: &mut Budget) -> Option<Decoded> {
+pub(crate) fn rot13_or_reversed(
+    t: &str,
+    range: Range<usize>,
+    budget: &mut Budget,
+) -> Option<Decoded> {
     const MAX: usize = 16 * 1024;
     const SAMPLE: usize = 2048;
     let seg = &t[range.clone()];
@@ -337,12 +340,15 @@ pub(crate) fn rot13_or_reversed(t: &str, range: Range<usize>, budget: &mut Budge
     } else {
         return None;
     };
-    budget.take(text.len()).then_some(Decoded { range, text, via })
+    budget
+        .take(text.len())
+        .then_some(Decoded { range, text, via })
 }
 
 /// Searchers for the stopwords as written, in ROT13 and backwards.
 fn stopword_finders() -> &'static [Vec<memchr::memmem::Finder<'static>>; 3] {
-    static F: std::sync::OnceLock<[Vec<memchr::memmem::Finder<'static>>; 3]> = std::sync::OnceLock::new();
+    static F: std::sync::OnceLock<[Vec<memchr::memmem::Finder<'static>>; 3]> =
+        std::sync::OnceLock::new();
     F.get_or_init(|| {
         let make = |f: &dyn Fn(&str) -> String| -> Vec<memchr::memmem::Finder<'static>> {
             STOPWORDS
@@ -483,7 +489,8 @@ pub(crate) fn leetspeak(t: &str, range: Range<usize>, budget: &mut Budget, out: 
     let bytes = t.as_bytes();
     let mut line_start = range.start;
     while line_start < range.end {
-        let line_end = memchr::memchr(b'\n', &bytes[line_start..range.end]).map_or(range.end, |p| line_start + p);
+        let line_end = memchr::memchr(b'\n', &bytes[line_start..range.end])
+            .map_or(range.end, |p| line_start + p);
         let line = &bytes[line_start..line_end];
         let (mut words, mut mixed) = (0usize, 0usize);
         for word in line.split(|b| !is_word(*b)) {

@@ -99,7 +99,8 @@ pub(crate) fn find_runs(t: &[u8], range: Range<usize>, out: &mut Runs) {
                 {
                     out.spaced_pairs.push(s);
                 }
-            } else if (3..=24).contains(&len) && flags & DIGIT != 0 && flags & (UPPER | LOWER) != 0 {
+            } else if (3..=24).contains(&len) && flags & DIGIT != 0 && flags & (UPPER | LOWER) != 0
+            {
                 out.mixed_words.push(s);
             }
             let starts_word = s == 0 || !t[s - 1].is_ascii_alphanumeric();

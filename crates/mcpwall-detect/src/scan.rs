@@ -257,7 +257,15 @@ impl Scanner<'_> {
                     match windows.last() {
                         Some((_, w)) if h.start < w.end => {}
                         _ => {
-                            if let Some(e) = self.run_matcher(doc, matcher, h.seg, h.start..end, true, &mut raws, &mut concept_hits) {
+                            if let Some(e) = self.run_matcher(
+                                doc,
+                                matcher,
+                                h.seg,
+                                h.start..end,
+                                true,
+                                &mut raws,
+                                &mut concept_hits,
+                            ) {
                                 windows.push((h.seg, h.start..e));
                             }
                         }
@@ -886,7 +894,8 @@ impl Scanner<'_> {
                 {
                     let mm = &set.matchers[*matcher];
                     if !mm.anchored {
-                        windows[p] += (m.end() + mm.forward).min(hay.len()) - m.start().saturating_sub(mm.back);
+                        windows[p] += (m.end() + mm.forward).min(hay.len())
+                            - m.start().saturating_sub(mm.back);
                     }
                 }
             }
@@ -902,14 +911,19 @@ impl Scanner<'_> {
                         if !concepts.iter().any(|&c| self.concept_needed(c)) {
                             continue;
                         }
-                        let names: Vec<&str> = concepts.iter().map(|&c| set.concepts[c].as_str()).collect();
+                        let names: Vec<&str> =
+                            concepts.iter().map(|&c| set.concepts[c].as_str()).collect();
                         (names.join(","), "term")
                     }
                     AtomUse::Anchor { matcher, .. } => {
                         if !self.matcher_applies(*matcher) {
                             continue;
                         }
-                        let kind = if set.matchers[*matcher].anchored { "prefix" } else { "anchor" };
+                        let kind = if set.matchers[*matcher].anchored {
+                            "prefix"
+                        } else {
+                            "anchor"
+                        };
                         (set.matchers[*matcher].owner.clone(), kind)
                     }
                 };
@@ -922,7 +936,7 @@ impl Scanner<'_> {
                 });
             }
         }
-        out.sort_by(|a, b| (b.window_bytes, b.hits).cmp(&(a.window_bytes, a.hits)));
+        out.sort_by_key(|c| std::cmp::Reverse((c.window_bytes, c.hits)));
         out
     }
 }

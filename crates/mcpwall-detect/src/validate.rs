@@ -35,10 +35,11 @@ pub(crate) enum Validator {
     PypiMacaroon,
     Base64Key64,
     PublicIpv4,
+    BasicAuth,
 }
 
 impl Validator {
-    pub(crate) const NAMES: [&'static str; 17] = [
+    pub(crate) const NAMES: [&'static str; 18] = [
         "luhn",
         "card",
         "iban",
@@ -56,6 +57,7 @@ impl Validator {
         "pypi_macaroon",
         "base64_key64",
         "public_ipv4",
+        "basic_auth",
     ];
 
     pub(crate) fn parse(name: &str) -> Option<Validator> {
@@ -77,6 +79,7 @@ impl Validator {
             "pypi_macaroon" => Validator::PypiMacaroon,
             "base64_key64" => Validator::Base64Key64,
             "public_ipv4" => Validator::PublicIpv4,
+            "basic_auth" => Validator::BasicAuth,
             _ => return None,
         })
     }
@@ -106,6 +109,7 @@ impl Validator {
             Validator::PypiMacaroon => pypi_macaroon(value),
             Validator::Base64Key64 => decode_b64(value).is_some_and(|b| b.len() == 64),
             Validator::PublicIpv4 => public_ipv4(value),
+            Validator::BasicAuth => basic_auth(value),
         };
         if ok { Check::Pass } else { Check::Fail }
     }
@@ -515,6 +519,17 @@ fn pypi_macaroon(s: &str) -> bool {
     decode_b64(&body[..head_len]).is_some_and(|b| b.windows(8).any(|w| w == b"pypi.org"))
 }
 
+/// HTTP Basic credentials: base64 of `user:password`, printable, with a password.
+fn basic_auth(s: &str) -> bool {
+    decode_b64(s).is_some_and(|b| {
+        let colon = b.iter().position(|&c| c == b':');
+        b.iter().all(|c| (0x20..0x7F).contains(c))
+            && colon.is_some_and(|p| p > 0 && p + 1 < b.len())
+            // A JSON object (a JWT header, say) is not a user name.
+            && !b[..colon.unwrap_or(0)].iter().any(|&c| matches!(c, b'{' | b'"' | b'}'))
+    })
+}
+
 fn public_ipv4(s: &str) -> bool {
     let Ok(ip) = s.parse::<std::net::Ipv4Addr>() else {
         return false;
@@ -597,6 +612,17 @@ pub(crate) fn is_placeholder(value: &str) -> bool {
         "$(",
     ];
     if MARKERS.iter().any(|m| lower.contains(m)) {
+        return true;
+    }
+    // Credentials printed in public documentation, copied into countless READMEs and tests.
+    const PUBLISHED: [&str; 3] = [
+        // jwt.io's example token: its "John Doe" payload and its HS256 signature.
+        "eyjzdwiioiixmjm0nty3odkwiiwibmftzsi6ikpvag4grg9li",
+        "sflkxwrjsmekkf2qt4fwpmejf36pok6yjv_adqssw5c",
+        // The AWS documentation's example secret access key.
+        "wjalrxutnfemi/k7mdeng/bpxrficyexamplekey",
+    ];
+    if PUBLISHED.iter().any(|m| lower.contains(m)) {
         return true;
     }
     // Ascending sequences such as "abcdef", "123456" or "klmnop".
@@ -705,6 +731,9 @@ mod tests {
         assert!(is_placeholder("AKIAXXXXXXXXXXXXXXXX"));
         assert!(is_placeholder("ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"));
         assert!(is_placeholder("AKIAIOSFODNN7EXAMPLE"));
+        assert!(is_placeholder(
+            "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+        ));
         assert!(is_placeholder("<your-token>"));
         assert!(is_placeholder("${API_KEY}"));
         assert!(is_placeholder("abcdefghijklmnop"));
@@ -718,6 +747,16 @@ mod tests {
     fn entropy_bits() {
         assert!(entropy("aaaa") < 0.01);
         assert!((entropy("abcd") - 2.0).abs() < 1e-4);
+    }
+
+    #[test]
+    fn basic_auth_values() {
+        assert_eq!(Validator::BasicAuth.check("dXNlcjpodW50ZXIy"), Check::Pass);
+        assert_eq!(
+            Validator::BasicAuth.check("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"),
+            Check::Fail
+        );
+        assert_eq!(Validator::BasicAuth.check("YnJvd3Nlcjo="), Check::Fail);
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! Reading inputs: files or standard input, size-capped, UTF-8 checked.
 
-use std::io::Read as _;
+use std::io::{BufRead as _, Read as _};
 use std::path::Path;
 
 use anyhow::{Context as _, bail};
+use mcpwall_detect::batch::{self, Record};
 
 /// Reads all of `path` (`-` is standard input), refusing more than `max` bytes.
 pub(crate) fn read_bytes(path: &Path, max: u64) -> anyhow::Result<Vec<u8>> {
@@ -29,6 +30,26 @@ pub(crate) fn read_bytes(path: &Path, max: u64) -> anyhow::Result<Vec<u8>> {
         );
     }
     Ok(buf)
+}
+
+/// Reads a JSON-lines file of batch records. Every line is parsed and its kind checked before
+/// anything is returned, so a bad line fails the run before any verdict is written. `shape`
+/// names the expected fields in the error message.
+pub(crate) fn read_records(path: &Path, max: u64, shape: &str) -> anyhow::Result<Vec<Record>> {
+    let bytes = read_bytes(path, max)?;
+    let name = name(path);
+    let mut records = Vec::new();
+    for (i, line) in bytes.lines().enumerate() {
+        let line = line.with_context(|| format!("{name}: line {} is not valid UTF-8", i + 1))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let rec: Record = serde_json::from_str(&line)
+            .with_context(|| format!("{name}: line {}: expected {shape}", i + 1))?;
+        batch::plan(&rec.kind).with_context(|| format!("{name}: line {}", i + 1))?;
+        records.push(rec);
+    }
+    Ok(records)
 }
 
 /// Reads `path` as UTF-8 text.

@@ -177,7 +177,7 @@ pub(crate) struct Matcher {
 }
 
 /// Compiles a parsed pattern with the engine's settings: bytes, no Unicode classes, bounded size.
-fn compile_pattern(hir: &regex_syntax::hir::Hir) -> Result<meta::Regex, meta::BuildError> {
+fn compile_pattern(hir: &regex_syntax::hir::Hir) -> Result<meta::Regex, Box<meta::BuildError>> {
     meta::Regex::builder()
         .configure(
             meta::Config::new()
@@ -187,13 +187,16 @@ fn compile_pattern(hir: &regex_syntax::hir::Hir) -> Result<meta::Regex, meta::Bu
                 .hybrid_cache_capacity(1 << 20),
         )
         .build_from_hir(hir)
+        .map_err(Box::new)
 }
 
 impl Matcher {
     /// The compiled pattern. Built-in patterns compile on first use; they are all compiled in the
     /// test suite (see [`crate::Engine::warm_up`]), so `None` means a broken build.
     pub(crate) fn regex(&self) -> Option<&meta::Regex> {
-        self.regex.get_or_init(|| compile_pattern(&self.hir).ok()).as_ref()
+        self.regex
+            .get_or_init(|| compile_pattern(&self.hir).ok())
+            .as_ref()
     }
 
     /// Compiles the pattern now; an error means a pattern too large for the engine's limits.
@@ -403,7 +406,13 @@ impl Builder {
                 }
             }
         }
-        self.literal(lit, AtomUse::Term { concepts: vec![concept], term })
+        self.literal(
+            lit,
+            AtomUse::Term {
+                concepts: vec![concept],
+                term,
+            },
+        )
     }
 
     fn add_concept(&mut self, src: &PackSource, line: usize, c: &ConceptDef) -> Result<(), Error> {
@@ -442,7 +451,15 @@ impl Builder {
                 before: c.window_before,
                 word_anchors: c.word_anchors,
             };
-            let (m, _) = self.add_matcher(src, line, &c.id, p, &c.anchors, reach, Output::Concepts(vec![concept]))?;
+            let (m, _) = self.add_matcher(
+                src,
+                line,
+                &c.id,
+                p,
+                &c.anchors,
+                reach,
+                Output::Concepts(vec![concept]),
+            )?;
             parts.matchers.push(m);
         }
         for inc in &c.include {
@@ -450,7 +467,10 @@ impl Builder {
                 rule_err(src, line, &c.id, format!("unknown concept `{inc}` in `include` (include only concepts defined before)"))
             })?;
             // Reuse the included concept's verifiers and patterns: a hit counts for both.
-            let (terms, matchers) = (self.concept_parts[i].terms.clone(), self.concept_parts[i].matchers.clone());
+            let (terms, matchers) = (
+                self.concept_parts[i].terms.clone(),
+                self.concept_parts[i].matchers.clone(),
+            );
             for (lit, k) in terms {
                 if let AtomUse::Term { concepts, .. } = &mut self.atoms[lit][k]
                     && !concepts.contains(&concept)
@@ -513,8 +533,9 @@ impl Builder {
         // on first use: start-up stays fast and unused rules cost nothing.
         let regex = std::sync::OnceLock::new();
         if !src.builtin {
-            let r = compile_pattern(&hir)
-                .map_err(|e| rule_err(src, line, owner, format!("pattern cannot be compiled: {e}")))?;
+            let r = compile_pattern(&hir).map_err(|e| {
+                rule_err(src, line, owner, format!("pattern cannot be compiled: {e}"))
+            })?;
             let _ = regex.set(Some(r));
         }
         let matcher = self.matchers.len();
@@ -525,14 +546,18 @@ impl Builder {
         // Listed anchors win only when they are more selective than the pattern's own prefixes
         // (`the assistant` against `the`); otherwise anchoring on the prefixes finds the same
         // matches, searched far more cheaply.
-        let listed: Vec<Vec<u8>> = anchors.iter().map(|a| a.to_ascii_lowercase().into_bytes()).collect();
+        let listed: Vec<Vec<u8>> = anchors
+            .iter()
+            .map(|a| a.to_ascii_lowercase().into_bytes())
+            .collect();
         let agree = |ps: &[Vec<u8>]| {
             listed.is_empty()
                 || ps
                     .iter()
                     .all(|p| p.len() >= 4 || listed.iter().any(|a| p.starts_with(a)))
         };
-        let anchored = prefixes.as_deref().is_some_and(agree) && !anchors.iter().any(|a| a.starts_with('@'));
+        let anchored =
+            prefixes.as_deref().is_some_and(agree) && !anchors.iter().any(|a| a.starts_with('@'));
         let (back, forward, shown) = if let (true, Some(prefixes)) = (anchored, prefixes) {
             let shown = prefixes
                 .iter()
@@ -545,7 +570,11 @@ impl Builder {
             }
             // With listed anchors the window was measured around a word inside the match; the
             // match may then be as long as both sides together.
-            let forward = if anchors.is_empty() { window } else { before + window + 64 };
+            let forward = if anchors.is_empty() {
+                window
+            } else {
+                before + window + 64
+            };
             (0, forward.min(MAX_WINDOW), shown)
         } else if anchors.is_empty() {
             return Err(rule_err(
@@ -573,7 +602,8 @@ impl Builder {
                             ),
                         ));
                     }
-                    let word = word_anchors && a.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
+                    let word =
+                        word_anchors && a.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
                     self.literal(
                         a.to_ascii_lowercase().into_bytes(),
                         AtomUse::Anchor { matcher, word },

@@ -35,7 +35,7 @@ const STOPWORDS: &[&str] = &[
     "do", "does", "don't", "dont", "did", "have", "has", "had", "will", "would", "can", "could",
     "should", "must", "as", "so", "if", "then", "than", "about", "into", "over", "up", "out",
     "now", "just", "only", "also", "what", "which", "who", "how", "let", "let's", "there",
-]; 
+];
 
 /// Separator bytes allowed between the words of a phrase, and how many of them.
 const MAX_SEPARATORS: usize = 4;

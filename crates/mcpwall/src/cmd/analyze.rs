@@ -1,10 +1,10 @@
 //! `mcpwall analyze`.
 
-use std::io::{BufRead as _, BufWriter, Write as _};
+use std::io::{BufWriter, Write as _};
 use std::path::Path;
 
 use anyhow::Context as _;
-use mcpwall_detect::batch::{self, Record};
+use mcpwall_detect::batch;
 use mcpwall_detect::{Engine, Finding, Report, Severity, Surface};
 use serde::Serialize;
 
@@ -162,24 +162,7 @@ fn print_text(
 }
 
 fn run_batch(engine: &Engine, path: &Path, max: u64) -> anyhow::Result<Status> {
-    let bytes = input::read_bytes(path, max)?;
-    let name = input::name(path);
-    // Parse everything first: a bad line fails the run before any verdict is written.
-    let mut records = Vec::new();
-    for (i, line) in bytes.lines().enumerate() {
-        let line = line.with_context(|| format!("{name}: line {} is not valid UTF-8", i + 1))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let rec: Record = serde_json::from_str(&line).with_context(|| {
-            format!(
-                "{name}: line {}: expected {{\"id\", \"kind\", \"text\"}}",
-                i + 1
-            )
-        })?;
-        batch::plan(&rec.kind).with_context(|| format!("{name}: line {}", i + 1))?;
-        records.push(rec);
-    }
+    let records = input::read_records(path, max, r#"{"id", "kind", "text"}"#)?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut any = false;

@@ -1,9 +1,8 @@
 //! `mcpwall eval`.
 
-use std::io::{BufRead as _, Write as _};
+use std::io::Write as _;
 
-use anyhow::Context as _;
-use mcpwall_detect::batch::{self, Evaluation, Metrics, Record};
+use mcpwall_detect::batch::{self, Evaluation, Metrics};
 
 use crate::Status;
 use crate::cli::EvalArgs;
@@ -12,23 +11,8 @@ use crate::output::{bold, dim};
 
 pub(crate) fn run(args: EvalArgs) -> anyhow::Result<Status> {
     let engine = super::engine(&args.source.rules)?;
-    let bytes = input::read_bytes(&args.file, u64::MAX)?;
     let name = input::name(&args.file);
-    let mut records = Vec::new();
-    for (i, line) in bytes.lines().enumerate() {
-        let line = line.with_context(|| format!("{name}: line {} is not valid UTF-8", i + 1))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let rec: Record = serde_json::from_str(&line).with_context(|| {
-            format!(
-                "{name}: line {}: expected {{\"id\", \"kind\", \"text\", \"label\"}}",
-                i + 1
-            )
-        })?;
-        batch::plan(&rec.kind).with_context(|| format!("{name}: line {}", i + 1))?;
-        records.push(rec);
-    }
+    let records = input::read_records(&args.file, u64::MAX, r#"{"id", "kind", "text", "label"}"#)?;
     let ev = batch::evaluate(&engine, &records, args.misses)?;
     let mut out = anstream::stdout().lock();
     if args.json {

@@ -105,13 +105,29 @@ pub(crate) fn run(args: RulesArgs) -> anyhow::Result<Status> {
             let rows = engine.profile(surface, &text);
             let mut out = anstream::stdout().lock();
             let b = bold();
-            writeln!(out, "{b}{:>8} {:>10}  {:<7} {:<28} owner{b:#}", "hits", "window B", "kind", "literal")?;
+            writeln!(
+                out,
+                "{b}{:>8} {:>10}  {:<7} {:<28} owner{b:#}",
+                "hits", "window B", "kind", "literal"
+            )?;
             for r in rows.iter().take(top) {
-                writeln!(out, "{:>8} {:>10}  {:<7} {:<28} {}", r.hits, r.window_bytes, r.kind, format!("{:?}", r.literal), r.owner)?;
+                writeln!(
+                    out,
+                    "{:>8} {:>10}  {:<7} {:<28} {}",
+                    r.hits,
+                    r.window_bytes,
+                    r.kind,
+                    format!("{:?}", r.literal),
+                    r.owner
+                )?;
             }
             let total: usize = rows.iter().map(|r| r.window_bytes).sum();
             let d = dim();
-            writeln!(out, "{d}{} bytes of text, {total} bytes of pattern search in all{d:#}", text.len())?;
+            writeln!(
+                out,
+                "{d}{} bytes of text, {total} bytes of pattern search in all{d:#}",
+                text.len()
+            )?;
             Ok(Status::Clean)
         }
     }
