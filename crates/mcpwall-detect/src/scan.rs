@@ -152,6 +152,8 @@ impl Scanner<'_> {
         let mut raws: Vec<Raw> = extra.to_vec();
         let mut concept_hits: Vec<Hit> = Vec::new();
         let mut anchor_hits: Vec<Hit> = Vec::new();
+        // Per anchored pattern, the end of its last match.
+        let mut match_end = vec![0usize; set.matchers.len()];
 
         // 1. One automaton pass for every term and anchor.
         // Matches come in order of their end: the segment of each is found by walking forward.
@@ -193,7 +195,25 @@ impl Scanner<'_> {
                         if *word && !crate::rules::terms::boundary_before(hay, s) {
                             continue;
                         }
-                        if self.matcher_applies(*matcher) {
+                        let m = &set.matchers[*matcher];
+                        if m.anchored && matches!(m.output, Output::Finding(_)) {
+                            // Tried at once, in text order: a hit inside the pattern's previous
+                            // match adds nothing.
+                            if s >= match_end[*matcher] && self.matcher_applies(*matcher) {
+                                let end = (s + m.forward).min(seg_end);
+                                if let Some(e) = self.run_matcher(
+                                    doc,
+                                    *matcher,
+                                    seg,
+                                    s..end,
+                                    true,
+                                    &mut raws,
+                                    &mut concept_hits,
+                                ) {
+                                    match_end[*matcher] = e;
+                                }
+                            }
+                        } else if self.matcher_applies(*matcher) {
                             anchor_hits.push(Hit {
                                 seg,
                                 start: s,
@@ -442,6 +462,10 @@ impl Scanner<'_> {
                 let r = &set.rules[rule];
                 let sensitive = r.category.is_sensitive_data();
                 if let Some(group) = r.group {
+                    // Most tries fail: find that out before allocating the capture slots.
+                    if !regex.is_match(input.clone()) {
+                        return None;
+                    }
                     let mut caps = regex.create_captures();
                     let mut at = input.clone();
                     while at.start() < at.end() {

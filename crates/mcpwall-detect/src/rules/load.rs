@@ -15,15 +15,35 @@ pub(crate) struct PackSource {
 }
 
 impl PackSource {
+    /// 1-based line number of a byte offset. Counts from the start; for many lookups in one
+    /// file use [`LineIndex`].
+    pub(crate) fn line_of(&self, offset: usize) -> usize {
+        LineIndex::new(&self.text).line_of(offset)
+    }
+}
+
+/// Line starts of a text, so that naming the line of every rule in a pack stays linear.
+pub(crate) struct LineIndex(Vec<usize>);
+
+impl LineIndex {
+    pub(crate) fn new(text: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(line_starts_after_first(text.as_bytes()));
+        LineIndex(starts)
+    }
+
     /// 1-based line number of a byte offset.
     pub(crate) fn line_of(&self, offset: usize) -> usize {
-        let end = offset.min(self.text.len());
-        self.text.as_bytes()[..end]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1
+        self.0.partition_point(|&start| start <= offset)
     }
+}
+
+fn line_starts_after_first(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    bytes
+        .iter()
+        .enumerate()
+        .filter(|&(_, &b)| b == b'\n')
+        .map(|(i, _)| i + 1)
 }
 
 /// Built-in packs, compiled into the binary.

@@ -6,6 +6,8 @@
 //! list of hits. Rules with no literal to anchor on use a built-in trigger (`@digits`, ...), one
 //! shared linear pass.
 
+mod cost;
+mod factors;
 pub(crate) mod load;
 mod model;
 mod prefix;
@@ -18,7 +20,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex_automata::meta;
 use serde::Serialize;
 
-pub(crate) use load::{PackSource, parse_pack};
+pub(crate) use load::{LineIndex, PackSource, parse_pack};
 use model::{ConceptDef, RuleDef};
 use terms::{Term, compile_term, parse_term};
 
@@ -182,6 +184,7 @@ fn compile_pattern(hir: &regex_syntax::hir::Hir) -> Result<meta::Regex, Box<meta
         .configure(
             meta::Config::new()
                 .utf8_empty(false)
+                .auto_prefilter(false)
                 .nfa_size_limit(Some(PATTERN_SIZE_LIMIT))
                 .onepass_size_limit(Some(PATTERN_SIZE_LIMIT))
                 .hybrid_cache_capacity(1 << 20),
@@ -318,18 +321,18 @@ impl RuleSet {
         };
         let parsed: Vec<_> = sources
             .iter()
-            .map(|s| parse_pack(s).map(|p| (s, p)))
+            .map(|s| parse_pack(s).map(|p| (s, p, LineIndex::new(&s.text))))
             .collect::<Result<_, _>>()?;
         // Concepts first: rules in any pack may use concepts of any pack.
-        for (src, pack) in &parsed {
+        for (src, pack, lines) in &parsed {
             for c in &pack.concept {
-                let line = src.line_of(c.span().start);
+                let line = lines.line_of(c.span().start);
                 b.add_concept(src, line, c.get_ref())?;
             }
         }
-        for (src, pack) in &parsed {
+        for (src, pack, lines) in &parsed {
             for r in &pack.rule {
-                let line = src.line_of(r.span().start);
+                let line = lines.line_of(r.span().start);
                 b.add_rule(src, &pack.pack.id, line, r.get_ref())?;
             }
         }
@@ -451,7 +454,7 @@ impl Builder {
                 before: c.window_before,
                 word_anchors: c.word_anchors,
             };
-            let (m, _) = self.add_matcher(
+            let (m, ..) = self.add_matcher(
                 src,
                 line,
                 &c.id,
@@ -502,7 +505,7 @@ impl Builder {
         anchors: &[String],
         reach: Reach,
         output: Output,
-    ) -> Result<(usize, Vec<String>), Error> {
+    ) -> Result<(usize, Vec<String>, usize), Error> {
         let window = reach.window.unwrap_or(DEFAULT_WINDOW);
         let before = reach.before.unwrap_or(window);
         let word_anchors = reach.word_anchors;
@@ -514,12 +517,9 @@ impl Builder {
                 format!("window must be between 1 and {MAX_WINDOW}"),
             ));
         }
-        let hir = regex_syntax::ParserBuilder::new()
-            .unicode(false)
-            .utf8(false)
-            .build()
-            .parse(pattern)
+        let hir = prefix::parse_bytes(pattern)
             .map_err(|e| rule_err(src, line, owner, format!("invalid pattern: {e}")))?;
+        let captures = hir.properties().explicit_captures_len();
         if hir.properties().minimum_len() == Some(0) {
             return Err(rule_err(
                 src,
@@ -539,57 +539,38 @@ impl Builder {
             let _ = regex.set(Some(r));
         }
         let matcher = self.matchers.len();
-        // Every match starts with one of the pattern's literal prefixes when it has them: the
-        // pattern then runs anchored at each prefix hit, which costs nearly nothing where it
-        // fails. Listed anchors are used only for patterns without usable prefixes.
-        let prefixes = prefix::literal_prefixes(&hir);
-        // Listed anchors win only when they are more selective than the pattern's own prefixes
-        // (`the assistant` against `the`); otherwise anchoring on the prefixes finds the same
-        // matches, searched far more cheaply.
-        let listed: Vec<Vec<u8>> = anchors
-            .iter()
-            .map(|a| a.to_ascii_lowercase().into_bytes())
-            .collect();
-        let agree = |ps: &[Vec<u8>]| {
-            listed.is_empty()
-                || ps
+        let (anchored, back, forward, shown) = match plan_anchors(
+            &hir,
+            anchors,
+            window,
+            before,
+            word_anchors,
+        ) {
+            Some(Plan::Literals {
+                lits,
+                word,
+                anchored,
+                back,
+                forward,
+            }) => {
+                let shown = lits
                     .iter()
-                    .all(|p| p.len() >= 4 || listed.iter().any(|a| p.starts_with(a)))
-        };
-        let anchored =
-            prefixes.as_deref().is_some_and(agree) && !anchors.iter().any(|a| a.starts_with('@'));
-        let (back, forward, shown) = if let (true, Some(prefixes)) = (anchored, prefixes) {
-            let shown = prefixes
-                .iter()
-                .map(|p| String::from_utf8_lossy(p).into_owned())
-                .collect();
-            let word = prefix::starts_at_word_boundary(&hir);
-            for p in prefixes {
-                let word = word && p.first().is_some_and(u8::is_ascii_alphanumeric);
-                self.literal(p, AtomUse::Anchor { matcher, word });
+                    .map(|p| String::from_utf8_lossy(p).into_owned())
+                    .collect();
+                for p in lits {
+                    let word = word && p.first().is_some_and(u8::is_ascii_alphanumeric);
+                    self.literal(p, AtomUse::Anchor { matcher, word });
+                }
+                (anchored, back, forward, shown)
             }
-            // With listed anchors the window was measured around a word inside the match; the
-            // match may then be as long as both sides together.
-            let forward = if anchors.is_empty() {
-                window
-            } else {
-                before + window + 64
-            };
-            (0, forward.min(MAX_WINDOW), shown)
-        } else if anchors.is_empty() {
-            return Err(rule_err(
-                src,
-                line,
-                owner,
-                "pattern has no literal prefix to anchor on: add `anchors` (literals, or a trigger such as `@digits`)",
-            ));
-        } else {
-            for a in anchors {
-                if let Some(trigger) = Trigger::parse(a) {
-                    self.triggers.push((trigger, matcher));
-                } else {
-                    // One punctuation byte (`@` for e-mail addresses) is allowed; one letter would
-                    // fire everywhere.
+            Some(Plan::Listed) => {
+                for a in anchors {
+                    if let Some(trigger) = Trigger::parse(a) {
+                        self.triggers.push((trigger, matcher));
+                        continue;
+                    }
+                    // One punctuation byte (`@` for e-mail addresses) is allowed; one letter
+                    // would fire everywhere.
                     let short_ok = a.len() == 1 && a.bytes().all(|b| b.is_ascii_punctuation());
                     if a.len() < prefix::MIN_PREFIX_LEN && !short_ok {
                         return Err(rule_err(
@@ -609,8 +590,16 @@ impl Builder {
                         AtomUse::Anchor { matcher, word },
                     );
                 }
+                (false, before, window, anchors.to_vec())
             }
-            (before, window, anchors.to_vec())
+            None => {
+                return Err(rule_err(
+                    src,
+                    line,
+                    owner,
+                    "every match of the pattern must contain a literal of at least two bytes to anchor on: add `anchors` (literals, or a trigger such as `@digits`)",
+                ));
+            }
         };
         self.matchers.push(Matcher {
             owner: owner.to_owned(),
@@ -621,7 +610,7 @@ impl Builder {
             back,
             forward,
         });
-        Ok((matcher, shown))
+        Ok((matcher, shown, captures))
     }
 
     fn add_rule(
@@ -689,7 +678,7 @@ impl Builder {
             ));
         }
         let matcher = if let Some(p) = &d.pattern {
-            let (_, anchors) = self.add_matcher(
+            let (_, anchors, groups) = self.add_matcher(
                 src,
                 line,
                 &d.id,
@@ -702,17 +691,10 @@ impl Builder {
                 },
                 Output::Finding(idx),
             )?;
-            if let Some(g) = d.group {
-                let groups = regex_syntax::ParserBuilder::new()
-                    .unicode(false)
-                    .utf8(false)
-                    .build()
-                    .parse(p)
-                    .map(|h| h.properties().explicit_captures_len())
-                    .unwrap_or(0);
-                if g == 0 || g > groups {
-                    return Err(err(format!("group {g} does not exist in the pattern")));
-                }
+            if let Some(g) = d.group
+                && (g == 0 || g > groups)
+            {
+                return Err(err(format!("group {g} does not exist in the pattern")));
             }
             MatchSpec::Pattern {
                 pattern: p.clone(),
@@ -805,6 +787,110 @@ impl Builder {
         });
         Ok(())
     }
+}
+
+/// Where a pattern is tried.
+enum Plan {
+    /// Around hits of these literals, one of which is in every match.
+    Literals {
+        lits: Vec<Vec<u8>>,
+        /// The literals only count where a word starts.
+        word: bool,
+        /// Every match starts at a literal: one anchored search per hit.
+        anchored: bool,
+        back: usize,
+        forward: usize,
+    },
+    /// Around the rule's listed anchors and triggers.
+    Listed,
+}
+
+/// Chooses the cheapest way to find a pattern's matches: its literal prefixes (one anchored
+/// search per hit), a rarer set of literals inside it (a window per hit), or the anchors the
+/// rule lists. `window` and `before` bound the sides of a match that the pattern leaves
+/// unbounded.
+fn plan_anchors(
+    hir: &regex_syntax::hir::Hir,
+    listed: &[String],
+    window: usize,
+    before: usize,
+    word_anchors: bool,
+) -> Option<Plan> {
+    // Triggers (`@digits`) are for patterns that literals cannot anchor: keep the rule's choice.
+    if listed.iter().any(|a| a.starts_with('@')) {
+        return Some(Plan::Listed);
+    }
+    let bounded =
+        |side: Option<usize>, default: usize| side.filter(|&n| n <= MAX_WINDOW).unwrap_or(default);
+    let mut best: Option<(f64, Plan)> = None;
+    let mut consider = |score: f64, plan: Plan| {
+        if best.as_ref().is_none_or(|(s, _)| score < *s) {
+            best = Some((score, plan));
+        }
+    };
+    if !listed.is_empty() {
+        let lits = listed
+            .iter()
+            .map(|a| a.to_ascii_lowercase().into_bytes())
+            .collect();
+        let f = factors::Factor::new(lits, Some(before), Some(window), word_anchors);
+        consider(f.hits() * window_cost(before, window), Plan::Listed);
+    }
+    if let Some(lits) = prefix::literal_prefixes(hir) {
+        let word = prefix::starts_at_word_boundary(hir);
+        let longest = lits.iter().map(Vec::len).max().unwrap_or(0);
+        let forward = match hir.properties().maximum_len() {
+            Some(n) if n <= MAX_WINDOW => n,
+            // With listed anchors the window was measured around a word inside the match;
+            // the match may then be as long as both sides together.
+            _ if listed.is_empty() => window.max(longest),
+            _ => (before + window + 64).min(MAX_WINDOW),
+        };
+        let f = factors::Factor::new(lits, Some(0), Some(0), word);
+        consider(
+            f.hits(),
+            Plan::Literals {
+                word: f.word,
+                lits: f.lits,
+                anchored: true,
+                back: 0,
+                forward,
+            },
+        );
+    }
+    if let Some(f) = factors::best_factor(hir) {
+        let longest = f.lits.iter().map(Vec::len).max().unwrap_or(0);
+        let after = bounded(f.after, window);
+        let (score, plan) = if f.before == Some(0) {
+            // The literals start every match: anchored, as for prefixes.
+            let plan = Plan::Literals {
+                anchored: true,
+                back: 0,
+                forward: (longest + after).min(MAX_WINDOW),
+                word: f.word,
+                lits: f.lits.clone(),
+            };
+            (f.hits(), plan)
+        } else {
+            let back = bounded(f.before, before);
+            let plan = Plan::Literals {
+                anchored: false,
+                back,
+                forward: after,
+                word: f.word,
+                lits: f.lits.clone(),
+            };
+            (f.hits() * window_cost(back, after), plan)
+        };
+        consider(score, plan);
+    }
+    best.map(|(_, p)| p)
+}
+
+/// Relative work of searching a window around each hit, against one anchored try.
+fn window_cost(back: usize, forward: usize) -> f64 {
+    // An anchored try that fails costs about as much as searching 32 bytes.
+    1.0 + (back + forward) as f64 / 32.0
 }
 
 fn valid_id(id: &str) -> bool {

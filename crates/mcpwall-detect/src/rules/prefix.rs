@@ -32,14 +32,27 @@ impl Prefixes {
 /// The literal prefixes (lower-cased) one of which starts every match of `hir`, or `None` when
 /// the pattern has no usable prefix of at least [`MIN_PREFIX_LEN`] bytes.
 pub(crate) fn literal_prefixes(hir: &Hir) -> Option<Vec<Vec<u8>>> {
-    let p = prefixes(hir);
-    let mut lits = p.lits;
+    usable(prefixes(hir).lits)
+}
+
+fn usable(lits: Vec<Vec<u8>>) -> Option<Vec<Vec<u8>>> {
     if lits.is_empty() || lits.iter().any(|l| l.len() < MIN_PREFIX_LEN) {
         return None;
     }
+    Some(minimal(lits))
+}
+
+/// Sorts literals and drops those that extend another: the shorter one is found wherever the
+/// longer one is.
+pub(crate) fn minimal(mut lits: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
     lits.sort();
-    lits.dedup();
-    Some(lits)
+    let mut kept: Vec<Vec<u8>> = Vec::with_capacity(lits.len());
+    for l in lits {
+        if !kept.last().is_some_and(|k| l.starts_with(k)) {
+            kept.push(l);
+        }
+    }
+    kept
 }
 
 fn prefixes(hir: &Hir) -> Prefixes {
@@ -71,36 +84,7 @@ fn prefixes(hir: &Hir) -> Prefixes {
                 }
             }
         }
-        HirKind::Concat(subs) => {
-            let mut acc = Prefixes {
-                lits: vec![Vec::new()],
-                exact: true,
-            };
-            for sub in subs {
-                if !acc.exact || acc.lits.iter().all(|l| l.len() >= MAX_PREFIX_LEN) {
-                    acc.exact = false;
-                    break;
-                }
-                let next = prefixes(sub);
-                if acc.lits.len() * next.lits.len() > MAX_PREFIXES {
-                    acc.exact = false;
-                    break;
-                }
-                let mut lits = Vec::with_capacity(acc.lits.len() * next.lits.len());
-                for a in &acc.lits {
-                    for b in &next.lits {
-                        let mut l = a.clone();
-                        l.extend_from_slice(b);
-                        lits.push(l);
-                    }
-                }
-                acc = Prefixes {
-                    lits,
-                    exact: next.exact,
-                };
-            }
-            acc
-        }
+        HirKind::Concat(subs) => seq_prefixes(subs),
         HirKind::Alternation(subs) => {
             let mut lits = Vec::new();
             let mut exact = true;
@@ -115,6 +99,43 @@ fn prefixes(hir: &Hir) -> Prefixes {
             Prefixes { lits, exact }
         }
     }
+}
+
+/// The literal prefixes (lower-cased) of a sequence of sub-expressions matched one after the
+/// other, or `None` as for [`literal_prefixes`].
+pub(crate) fn sequence_prefixes(subs: &[Hir]) -> Option<Vec<Vec<u8>>> {
+    usable(seq_prefixes(subs).lits)
+}
+
+fn seq_prefixes(subs: &[Hir]) -> Prefixes {
+    let mut acc = Prefixes {
+        lits: vec![Vec::new()],
+        exact: true,
+    };
+    for sub in subs {
+        if !acc.exact || acc.lits.iter().all(|l| l.len() >= MAX_PREFIX_LEN) {
+            acc.exact = false;
+            break;
+        }
+        let next = prefixes(sub);
+        if acc.lits.len() * next.lits.len() > MAX_PREFIXES {
+            acc.exact = false;
+            break;
+        }
+        let mut lits = Vec::with_capacity(acc.lits.len() * next.lits.len());
+        for a in &acc.lits {
+            for b in &next.lits {
+                let mut l = a.clone();
+                l.extend_from_slice(b);
+                lits.push(l);
+            }
+        }
+        acc = Prefixes {
+            lits,
+            exact: next.exact,
+        };
+    }
+    acc
 }
 
 /// Whether every match of `hir` starts at an ASCII word boundary (the pattern begins with `\b`
@@ -167,17 +188,23 @@ fn class_bytes(class: &Class) -> Option<Vec<u8>> {
     (out.len() <= 8 && useful).then_some(out)
 }
 
+/// Parses a pattern the way literal analysis sees it: bytes, so that case folding and classes
+/// stay within ASCII, which is what the automaton matches.
+pub(crate) fn parse_bytes(pattern: &str) -> Result<Hir, Box<regex_syntax::Error>> {
+    regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(pattern)
+        .map_err(Box::new)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn pre(p: &str) -> Option<Vec<String>> {
-        let hir = regex_syntax::ParserBuilder::new()
-            .unicode(false)
-            .utf8(false)
-            .build()
-            .parse(p)
-            .unwrap();
+        let hir = parse_bytes(p).unwrap();
         literal_prefixes(&hir).map(|v| {
             v.into_iter()
                 .map(|l| String::from_utf8(l).unwrap())

@@ -83,8 +83,30 @@ fn pathological_patterns_are_rejected() {
     );
     let empty = GOOD.replace(r"\bacme_tok_([a-zA-Z0-9]{24})\b", r"(?:acme_tok_)?");
     assert!(err_of(&empty).contains("empty string"));
-    let unanchored = GOOD.replace(r"\bacme_tok_([a-zA-Z0-9]{24})\b", r"[a-z]+_tok_([a-z]{24})");
-    assert!(err_of(&unanchored).contains("no literal prefix"));
+    let unanchored = GOOD.replace(r"\bacme_tok_([a-zA-Z0-9]{24})\b", r"[a-z]+_?([a-z0-9]{24})");
+    let e = err_of(&unanchored);
+    assert!(e.contains("must contain a literal"), "{e}");
+}
+
+#[test]
+fn a_required_literal_inside_the_pattern_anchors_it() {
+    // No literal prefix, but every match contains `_tok_`: the engine searches a bounded window
+    // around each occurrence instead of rejecting the rule.
+    let inner = GOOD.replace(
+        r"\bacme_tok_([a-zA-Z0-9]{24})\b",
+        r"\b[a-z]+_tok_([a-zA-Z0-9]{24})\b",
+    );
+    let e = build(&inner).expect("loads");
+    let results = e.check_examples(&|_| true);
+    assert!(results.iter().all(|r| r.passed), "{results:?}");
+    let found = e.scan(Surface::ToolResult, "x zeta_tok_a8Fk2LmQ9zR4tXw7Yb3Nc6Vd y");
+    assert!(
+        found
+            .findings
+            .iter()
+            .any(|f| f.rule_id.as_ref() == "secrets.acme_internal_token"),
+        "{found:?}"
+    );
 }
 
 #[test]
