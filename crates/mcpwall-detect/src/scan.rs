@@ -530,7 +530,9 @@ impl Scanner<'_> {
                 return;
             }
             if let Some(check) = r.validator {
-                match check.check(text) {
+                let whole_text =
+                    std::str::from_utf8(&doc.norm.as_bytes()[whole.clone()]).unwrap_or("");
+                match check.check_in(text, whole_text) {
                     Check::Pass => {}
                     Check::Fail => return,
                     Check::Doubtful => confidence *= 0.5,

@@ -36,10 +36,13 @@ pub(crate) enum Validator {
     Base64Key64,
     PublicIpv4,
     BasicAuth,
+    /// Judges the key a value is assigned to (`csrf_token = ...` holds no credential); needs the
+    /// whole match, so it goes through [`Validator::check_in`].
+    TokenKey,
 }
 
 impl Validator {
-    pub(crate) const NAMES: [&'static str; 18] = [
+    pub(crate) const NAMES: [&'static str; 19] = [
         "luhn",
         "card",
         "iban",
@@ -58,6 +61,7 @@ impl Validator {
         "base64_key64",
         "public_ipv4",
         "basic_auth",
+        "token_key",
     ];
 
     pub(crate) fn parse(name: &str) -> Option<Validator> {
@@ -80,8 +84,23 @@ impl Validator {
             "base64_key64" => Validator::Base64Key64,
             "public_ipv4" => Validator::PublicIpv4,
             "basic_auth" => Validator::BasicAuth,
+            "token_key" => Validator::TokenKey,
             _ => return None,
         })
+    }
+
+    /// Checks a value in the context of the whole match it was captured from.
+    pub(crate) fn check_in(self, value: &str, whole: &str) -> Check {
+        match self {
+            Validator::TokenKey => {
+                if token_key(whole) {
+                    Check::Pass
+                } else {
+                    Check::Fail
+                }
+            }
+            _ => self.check(value),
+        }
     }
 
     pub(crate) fn check(self, value: &str) -> Check {
@@ -110,6 +129,7 @@ impl Validator {
             Validator::Base64Key64 => decode_b64(value).is_some_and(|b| b.len() == 64),
             Validator::PublicIpv4 => public_ipv4(value),
             Validator::BasicAuth => basic_auth(value),
+            Validator::TokenKey => token_key(value),
         };
         if ok { Check::Pass } else { Check::Fail }
     }
@@ -523,11 +543,38 @@ fn pypi_macaroon(s: &str) -> bool {
 fn basic_auth(s: &str) -> bool {
     decode_b64(s).is_some_and(|b| {
         let colon = b.iter().position(|&c| c == b':');
-        b.iter().all(|c| (0x20..0x7F).contains(c))
+        // Passwords are not always ASCII: allow a stray byte, not binary noise.
+        let odd = b.iter().filter(|c| !(0x20..0x7F).contains(*c)).count();
+        odd * 20 <= b.len()
             && colon.is_some_and(|p| p > 0 && p + 1 < b.len())
             // A JSON object (a JWT header, say) is not a user name.
             && !b[..colon.unwrap_or(0)].iter().any(|&c| matches!(c, b'{' | b'"' | b'}'))
     })
+}
+
+/// Whether the key of a `key = value` match names a credential rather than one of the many
+/// tokens that are not secrets: anti-forgery tokens, pagination cursors, sync and cancellation
+/// handles.
+fn token_key(whole: &str) -> bool {
+    let whole = whole.trim_start_matches(['"', '\'', ' ', '\t']);
+    let end = whole
+        .find(|c: char| matches!(c, ':' | '=' | '"' | '\'' | ' ' | '\t'))
+        .unwrap_or(whole.len());
+    let key = whole[..end].to_ascii_lowercase();
+    const NOT_CREDENTIALS: [&str; 11] = [
+        "csrf",
+        "xsrf",
+        "authenticity",
+        "page",
+        "continuation",
+        "cursor",
+        "pagination",
+        "sync",
+        "cancel",
+        "resume",
+        "nonce",
+    ];
+    !NOT_CREDENTIALS.iter().any(|w| key.contains(w))
 }
 
 fn public_ipv4(s: &str) -> bool {
@@ -615,12 +662,14 @@ pub(crate) fn is_placeholder(value: &str) -> bool {
         return true;
     }
     // Credentials printed in public documentation, copied into countless READMEs and tests.
-    const PUBLISHED: [&str; 3] = [
+    const PUBLISHED: [&str; 4] = [
         // jwt.io's example token: its "John Doe" payload and its HS256 signature.
         "eyjzdwiioiixmjm0nty3odkwiiwibmftzsi6ikpvag4grg9li",
         "sflkxwrjsmekkf2qt4fwpmejf36pok6yjv_adqssw5c",
         // The AWS documentation's example secret access key.
         "wjalrxutnfemi/k7mdeng/bpxrficyexamplekey",
+        // The bot token in Telegram's BotFather documentation.
+        "110201543:aahdqtcvch1vgwjxfse1ofsas0k5paldsaw",
     ];
     if PUBLISHED.iter().any(|m| lower.contains(m)) {
         return true;
@@ -757,6 +806,14 @@ mod tests {
             Check::Fail
         );
         assert_eq!(Validator::BasicAuth.check("YnJvd3Nlcjo="), Check::Fail);
+    }
+
+    #[test]
+    fn token_keys() {
+        let check = |whole| Validator::TokenKey.check_in("", whole);
+        assert_eq!(check("deploy_token = \"abc\""), Check::Pass);
+        assert_eq!(check("\"csrf_token\": \"abc\""), Check::Fail);
+        assert_eq!(check("NEXT_PAGE_TOKEN=abc"), Check::Fail);
     }
 
     #[test]
