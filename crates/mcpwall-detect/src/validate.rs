@@ -558,7 +558,7 @@ fn basic_auth(s: &str) -> bool {
 fn token_key(whole: &str) -> bool {
     let whole = whole.trim_start_matches(['"', '\'', ' ', '\t']);
     let end = whole
-        .find(|c: char| matches!(c, ':' | '=' | '"' | '\'' | ' ' | '\t'))
+        .find([':', '=', '"', '\'', ' ', '\t'])
         .unwrap_or(whole.len());
     let key = whole[..end].to_ascii_lowercase();
     const NOT_CREDENTIALS: [&str; 11] = [
