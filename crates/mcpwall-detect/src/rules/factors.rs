@@ -138,7 +138,12 @@ fn best(hir: &Hir, word_before: bool) -> Option<Factor> {
                 after = f.after.and_then(|a| after.map(|x: usize| x.max(a)));
                 word &= f.word;
             }
+            // Dropping "configuration" because "config" is kept moves the end of a match up to
+            // the difference in length past the end of the literal that was hit.
+            let longest = lits.iter().map(Vec::len).max().unwrap_or(0);
             let lits = prefix::minimal(lits);
+            let shortest = lits.iter().map(Vec::len).min().unwrap_or(0);
+            let after = after.map(|a| a + longest.saturating_sub(shortest));
             Some(Factor::new(lits, before, after, word))
         }
         HirKind::Concat(subs) => {

@@ -10,6 +10,8 @@ mod cost;
 mod factors;
 pub(crate) mod load;
 mod model;
+#[cfg(test)]
+mod plan_check;
 mod prefix;
 pub(crate) mod terms;
 
@@ -860,7 +862,11 @@ fn plan_anchors(
     }
     if let Some(f) = factors::best_factor(hir) {
         let longest = f.lits.iter().map(Vec::len).max().unwrap_or(0);
-        let after = bounded(f.after, window);
+        // The rule's reach bounds a whole match (`before` + `window` around a listed anchor),
+        // and a literal inside the match may sit anywhere in it: an unbounded side of the
+        // pattern gets all of that reach, not just one side of it.
+        let reach = (before + window).min(MAX_WINDOW);
+        let after = bounded(f.after, reach);
         let (score, plan) = if f.before == Some(0) {
             // The literals start every match: anchored, as for prefixes.
             let plan = Plan::Literals {
@@ -872,7 +878,7 @@ fn plan_anchors(
             };
             (f.hits(), plan)
         } else {
-            let back = bounded(f.before, before);
+            let back = bounded(f.before, reach);
             let plan = Plan::Literals {
                 anchored: false,
                 back,
