@@ -47,18 +47,7 @@ pub(crate) fn builtin_sources() -> Vec<(String, String, bool)> {
 
 /// Every `*.yar` / `*.yara` file of a directory, in name order.
 pub(crate) fn dir_sources(dir: &Path) -> Result<Vec<(String, String, bool)>, Error> {
-    let io = |source| Error::Io {
-        path: dir.to_path_buf(),
-        source,
-    };
-    let mut paths = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io)? {
-        let path = entry.map_err(io)?.path();
-        if path.extension().is_some_and(|e| e == "yar" || e == "yara") && path.is_file() {
-            paths.push(path);
-        }
-    }
-    paths.sort();
+    let paths = crate::rules::load::files_with_extensions(dir, &["yar", "yara"])?;
     paths
         .into_iter()
         .map(|p| {

@@ -1,6 +1,6 @@
 //! Reading rule packs: the built-in ones compiled into the binary, and users' rule directories.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::model::PackFile;
 use crate::error::Error;
@@ -81,8 +81,9 @@ pub(crate) fn builtin_sources() -> Vec<PackSource> {
     v
 }
 
-/// Every `*.toml` file of a directory (not recursive), in name order.
-pub(crate) fn dir_sources(dir: &Path) -> Result<Vec<PackSource>, Error> {
+/// The regular files of a directory (not recursive) whose extension is one of `exts`, in name
+/// order.
+pub(crate) fn files_with_extensions(dir: &Path, exts: &[&str]) -> Result<Vec<PathBuf>, Error> {
     let io = |source| Error::Io {
         path: dir.to_path_buf(),
         source,
@@ -90,20 +91,33 @@ pub(crate) fn dir_sources(dir: &Path) -> Result<Vec<PackSource>, Error> {
     let mut paths = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let path = entry.map_err(io)?.path();
-        if path.extension().is_some_and(|e| e == "toml") && path.is_file() {
-            paths.push(path);
-        } else if cfg!(not(feature = "yara"))
-            && path.extension().is_some_and(|e| e == "yar" || e == "yara")
+        if path
+            .extension()
+            .is_some_and(|e| exts.iter().any(|x| e == *x))
+            && path.is_file()
         {
-            // Silently skipping them would leave the user believing they are enforced.
-            return Err(Error::RuleSet(format!(
-                "{} is a YARA rule file, but this mcpwall was built without the `yara` feature",
-                path.display()
-            )));
+            paths.push(path);
         }
     }
     paths.sort();
-    paths.iter().map(|p| file_source(p)).collect()
+    Ok(paths)
+}
+
+/// Every `*.toml` file of a directory (not recursive), in name order.
+pub(crate) fn dir_sources(dir: &Path) -> Result<Vec<PackSource>, Error> {
+    if cfg!(not(feature = "yara"))
+        && let Some(path) = files_with_extensions(dir, &["yar", "yara"])?.first()
+    {
+        // Silently skipping them would leave the user believing they are enforced.
+        return Err(Error::RuleSet(format!(
+            "{} is a YARA rule file, but this mcpwall was built without the `yara` feature",
+            path.display()
+        )));
+    }
+    files_with_extensions(dir, &["toml"])?
+        .iter()
+        .map(|p| file_source(p))
+        .collect()
 }
 
 /// One rule file.
