@@ -530,8 +530,7 @@ impl Scanner<'_> {
                 return;
             }
             if let Some(check) = r.validator {
-                let whole_text =
-                    std::str::from_utf8(&doc.norm.as_bytes()[whole.clone()]).unwrap_or("");
+                let whole_text = || doc.norm.get(whole.clone()).unwrap_or("");
                 match check.check_in(text, whole_text) {
                     Check::Pass => {}
                     Check::Fail => return,
