@@ -88,7 +88,12 @@ pub struct EngineStats {
     pub rules: usize,
     pub concepts: usize,
     pub literals: usize,
-    pub automaton_bytes: usize,
+    /// Of the literals that `tool_result` scans look for, those looked up only where a word
+    /// starts (the rest are searched everywhere).
+    pub word_start_literals: usize,
+    /// Memory of the first stage for `tool_result`: the word-start trie and the automaton.
+    /// Each surface builds its own on its first scan.
+    pub literal_index_bytes: usize,
     pub patterns: usize,
     pub anchored_patterns: usize,
 }
@@ -223,14 +228,15 @@ impl Engine {
             .collect()
     }
 
-    /// Size of the compiled matching structures: automaton literals, its memory, patterns.
+    /// Size of the compiled matching structures: literals, their index's memory, patterns.
     pub fn stats(&self) -> EngineStats {
         let set = &self.inner.set;
         EngineStats {
             rules: set.rules.len(),
             concepts: set.concepts.len(),
             literals: set.literals.len(),
-            automaton_bytes: set.automaton.memory_usage(),
+            word_start_literals: set.finder(Surface::ToolResult).split().0,
+            literal_index_bytes: set.finder(Surface::ToolResult).memory_usage(),
             patterns: set.matchers.len(),
             anchored_patterns: set.matchers.iter().filter(|m| m.anchored).count(),
         }
@@ -323,7 +329,7 @@ impl Engine {
         }
     }
 
-    /// What each automaton literal costs on a text: hits and the bytes of pattern search they
+    /// What each rule literal costs on a text: hits and the bytes of pattern search they
     /// cause, most expensive first. For rule authors keeping rules fast.
     pub fn profile(&self, surface: Surface, text: &str) -> Vec<crate::scan::LiteralCost> {
         let doc = Doc::single(text);

@@ -330,7 +330,9 @@ pub struct Report {
     /// `1 - Π(1 - w)` over the strongest finding of each rule, where `w` is severity weight
     /// times confidence. Info and low findings do not count.
     pub score: f32,
-    /// True when the scan stopped collecting findings at the configured maximum.
+    /// True when the scan is incomplete: it stopped collecting findings at the configured
+    /// maximum, or (never with the size limits the rule loader enforces) a matching structure
+    /// could not be built. Treat such a report as not fully inspected.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
 }

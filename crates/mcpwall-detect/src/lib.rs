@@ -15,7 +15,7 @@
 //! ```
 //!
 //! A scan normalises a copy of the text (the original is what gets forwarded), runs every rule
-//! through one multi-pattern automaton, decodes embedded encodings to a bounded depth, and
+//! through one pass that finds every rule literal, decodes embedded encodings to a bounded depth, and
 //! reports findings with spans in the original text.
 
 #![forbid(unsafe_code)]

@@ -5,13 +5,14 @@
 use std::ops::Range;
 
 const TOKEN: u8 = 1;
-const DIGIT: u8 = 2;
-const UPPER: u8 = 4;
-const LOWER: u8 = 8;
+pub(crate) const DIGIT: u8 = 2;
+pub(crate) const UPPER: u8 = 4;
+pub(crate) const LOWER: u8 = 8;
 const HEX: u8 = 16;
 const B64_EXTRA: u8 = 32;
 
-static CLASS: [u8; 256] = {
+/// Byte classes, as bit sets of the constants above.
+pub(crate) static CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut i = 0;
     while i < 256 {

@@ -1,4 +1,4 @@
-//! The scan pipeline: normalise, one automaton pass, patterns in windows, concept combinations,
+//! The scan pipeline: normalise, one literal pass, patterns in windows, concept combinations,
 //! built-in detectors, bounded decoding of embedded encodings, then findings.
 
 use std::borrow::Cow;
@@ -25,7 +25,7 @@ pub(crate) struct Seg<'a> {
 }
 
 /// The unit one scan works on: one or more strings, normalised into one buffer so that the
-/// automaton reads everything in one pass.
+/// literal pass reads everything at once.
 #[derive(Debug)]
 pub(crate) struct Doc<'a> {
     pub(crate) norm: Cow<'a, str>,
@@ -155,21 +155,29 @@ impl Scanner<'_> {
         // Per anchored pattern, the end of its last match.
         let mut match_end = vec![0usize; set.matchers.len()];
 
-        // 1. One automaton pass for every term and anchor.
-        // Matches come in order of their end: the segment of each is found by walking forward.
+        // 1. One pass for every term and anchor (see `rules::literals`).
         let mut seg = 0usize;
-        for m in set.automaton.find_overlapping_iter(hay) {
-            let (s, e) = (m.start(), m.end());
-            while seg + 1 < doc.segs.len() && doc.segs[seg].norm.end < e {
+        let finder = set.finder(self.surface);
+        if !finder.complete {
+            self.truncated = true;
+        }
+        finder.find(hay, |s, e, slot| {
+            // Hits come in order of their start, then (the few literals found anywhere) of
+            // their end: the segment is usually the last one or the next.
+            let segs = &doc.segs;
+            if s < segs[seg].norm.start {
+                seg = doc.seg_at(s);
+            }
+            while seg + 1 < segs.len() && segs[seg].norm.end < e {
                 seg += 1;
             }
-            let seg_range = &doc.segs[seg].norm;
+            let seg_range = &segs[seg].norm;
             if s < seg_range.start || e > seg_range.end {
                 // Across a separator between two strings.
-                continue;
+                return;
             }
             let seg_end = seg_range.end;
-            for u in &set.atoms[m.pattern().as_usize()] {
+            for u in &slot.uses {
                 match u {
                     AtomUse::Term { concepts, term } => {
                         if !concepts.iter().any(|&c| self.concept_needed(c)) {
@@ -177,7 +185,7 @@ impl Scanner<'_> {
                         }
                         if let Some((start, end)) = term.verify(hay, s, e)
                             && end <= seg_end
-                            && start >= doc.segs[seg].norm.start
+                            && start >= seg_range.start
                         {
                             for &c in concepts {
                                 concept_hits.push(Hit {
@@ -224,7 +232,7 @@ impl Scanner<'_> {
                     }
                 }
             }
-        }
+        });
 
         // 2. One pass for what literals cannot anchor.
         let mut runs = Runs::default();
@@ -909,22 +917,27 @@ impl Scanner<'_> {
         let hay = doc.norm.as_bytes();
         let mut hits = vec![0usize; set.literals.len()];
         let mut windows = vec![0usize; set.literals.len()];
-        for m in set.automaton.find_overlapping_iter(hay) {
-            let p = m.pattern().as_usize();
-            hits[p] += 1;
-            for u in &set.atoms[p] {
+        let finder = set.finder(self.surface);
+        finder.find(hay, |start, end, slot| {
+            let p = slot.literal;
+            // A literal with uses in both halves of the first stage: count the automaton's hits,
+            // which are all of them.
+            if slot.anywhere || !finder.searched_anywhere(p) {
+                hits[p] += 1;
+            }
+            for u in &slot.uses {
                 if let AtomUse::Anchor { matcher, word } = u
                     && self.matcher_applies(*matcher)
-                    && (!*word || crate::rules::terms::boundary_before(hay, m.start()))
+                    && (!*word || crate::rules::terms::boundary_before(hay, start))
                 {
                     let mm = &set.matchers[*matcher];
                     if !mm.anchored {
-                        windows[p] += (m.end() + mm.forward).min(hay.len())
-                            - m.start().saturating_sub(mm.back);
+                        windows[p] +=
+                            (end + mm.forward).min(hay.len()) - start.saturating_sub(mm.back);
                     }
                 }
             }
-        }
+        });
         let mut out = Vec::new();
         for (p, uses) in set.atoms.iter().enumerate() {
             if hits[p] == 0 {

@@ -1,13 +1,14 @@
 //! Rules: loading rule packs and compiling them into one matcher.
 //!
-//! Every literal a rule set cares about (concept terms, pattern anchors) goes into one
-//! Aho-Corasick automaton, so a scan reads the text once whatever the number of rules. A
-//! pattern runs only in windows around its anchors' hits; concepts are combined from the sparse
+//! Every literal a rule set cares about (concept terms, pattern anchors) is found in one pass
+//! over the text whatever the number of rules (see [`literals`]). A pattern runs only at or
+//! around its anchors' hits; concepts are combined from the sparse
 //! list of hits. Rules with no literal to anchor on use a built-in trigger (`@digits`, ...), one
 //! shared linear pass.
 
 mod cost;
 mod factors;
+mod literals;
 pub(crate) mod load;
 mod model;
 #[cfg(test)]
@@ -18,10 +19,10 @@ pub(crate) mod terms;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex_automata::meta;
 use serde::Serialize;
 
+pub(crate) use literals::LiteralFinder;
 pub(crate) use load::{LineIndex, PackSource, parse_pack};
 use model::{ConceptDef, RuleDef};
 use terms::{Term, compile_term, parse_term};
@@ -37,6 +38,9 @@ const DEFAULT_WINDOW: usize = 256;
 const DEFAULT_WITHIN: usize = 160;
 /// Largest window a rule may ask for: windows bound the work per anchor hit.
 const MAX_WINDOW: usize = 4096;
+/// Total bytes of literals a rule set may hold. Far below what the automaton can take, so that
+/// building it on a surface's first scan cannot fail.
+pub(crate) const MAX_LITERAL_BYTES: usize = 1 << 24;
 /// Compiled size limit per pattern; larger patterns are rejected at load.
 const PATTERN_SIZE_LIMIT: usize = 1 << 20;
 
@@ -227,7 +231,7 @@ pub(crate) struct Combo {
     pub(crate) min: usize,
 }
 
-/// What an automaton literal means.
+/// What a rule literal means.
 #[derive(Clone, Debug)]
 pub(crate) enum AtomUse {
     /// A concept term (shared by every concept that includes it).
@@ -247,7 +251,11 @@ pub(crate) struct RuleSet {
     /// Detector rules by detector name.
     pub(crate) detectors: Vec<(String, usize)>,
     pub(crate) triggers: Vec<(Trigger, usize)>,
-    pub(crate) automaton: AhoCorasick,
+    /// Per surface (in [`Surface::ALL`] order), the first stage over the literals that
+    /// surface's rules use, built on the surface's first scan.
+    finders: [std::sync::OnceLock<LiteralFinder>; Surface::ALL.len()],
+    /// Per matcher, whether it is tried inline at each hit (see [`LiteralFinder::build`]).
+    ordered: Vec<bool>,
     pub(crate) atoms: Vec<Vec<AtomUse>>,
     /// Per literal, its text (for profiling).
     pub(crate) literals: Vec<Vec<u8>>,
@@ -338,14 +346,17 @@ impl RuleSet {
                 b.add_rule(src, &pack.pack.id, line, r.get_ref())?;
             }
         }
-        // A contiguous NFA: about 20 times smaller than the DFA for this many literals (which
-        // keeps it in cache and makes it as fast to search), and much faster to build.
-        let automaton = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::ContiguousNFA))
-            .build(&b.literals)
-            .map_err(|e| Error::Automaton(e.to_string()))?;
+        let ordered: Vec<bool> = b
+            .matchers
+            .iter()
+            .map(|m| m.anchored && matches!(m.output, Output::Finding(_)))
+            .collect();
+        let literal_bytes: usize = b.literals.iter().map(Vec::len).sum();
+        if literal_bytes > MAX_LITERAL_BYTES {
+            return Err(Error::Automaton(format!(
+                "the rules hold {literal_bytes} bytes of literals; the limit is {MAX_LITERAL_BYTES}"
+            )));
+        }
         let mut concept_surfaces = vec![SurfaceSet::default(); b.concepts.len()];
         for combo in &b.combos {
             let surfaces = b.rules[combo.rule].surfaces;
@@ -362,11 +373,32 @@ impl RuleSet {
             combos: b.combos,
             detectors: b.detectors,
             triggers: b.triggers,
-            automaton,
+            finders: Default::default(),
+            ordered,
             atoms: b.atoms,
             literals: b.literals,
             concept_surfaces,
             by_id: b.by_id,
+        })
+    }
+}
+
+impl RuleSet {
+    /// The first stage for a surface: only the literals its rules and concepts use.
+    pub(crate) fn finder(&self, surface: Surface) -> &LiteralFinder {
+        self.finders[surface as usize].get_or_init(|| {
+            let keep = |u: &AtomUse| match u {
+                AtomUse::Term { concepts, .. } => concepts
+                    .iter()
+                    .any(|&c| self.concept_surfaces[c].contains(surface)),
+                AtomUse::Anchor { matcher, .. } => match &self.matchers[*matcher].output {
+                    Output::Finding(r) => self.rules[*r].surfaces.contains(surface),
+                    Output::Concepts(cs) => cs
+                        .iter()
+                        .any(|&c| self.concept_surfaces[c].contains(surface)),
+                },
+            };
+            LiteralFinder::build(&self.literals, &self.atoms, &self.ordered, keep)
         })
     }
 }
@@ -381,7 +413,7 @@ fn rule_err(src: &PackSource, line: usize, rule: &str, message: impl Into<String
 }
 
 impl Builder {
-    /// Registers a use of an automaton literal; returns (literal id, index of the use).
+    /// Registers a use of an rule literal; returns (literal id, index of the use).
     fn literal(&mut self, lit: Vec<u8>, use_: AtomUse) -> (usize, usize) {
         let id = match self.literal_ids.get(&lit) {
             Some(&id) => id,

@@ -30,13 +30,14 @@ pub(crate) fn run(args: RulesArgs) -> anyhow::Result<Status> {
                     }
                     Format::Text => writeln!(
                         out,
-                        "{} rules, {} concepts, {} patterns ({} anchored on their prefixes), {} automaton literals, automaton {} KiB",
+                        "{} rules, {} concepts, {} patterns ({} anchored on their prefixes), {} literals ({} looked up at word starts), literal index {} KiB",
                         st.rules,
                         st.concepts,
                         st.patterns,
                         st.anchored_patterns,
                         st.literals,
-                        st.automaton_bytes / 1024
+                        st.word_start_literals,
+                        st.literal_index_bytes / 1024
                     )?,
                 }
                 return Ok(Status::Clean);
