@@ -90,6 +90,13 @@ impl<'a> Doc<'a> {
     }
 }
 
+/// Whether `hits` (sorted by id, segment, start) holds one of `id` in `seg` starting in `range`.
+fn has_hit(hits: &[Hit], id: usize, seg: usize, range: Range<usize>) -> bool {
+    let i = hits.partition_point(|h| (h.id, h.seg, h.start) < (id, seg, range.start));
+    hits.get(i)
+        .is_some_and(|h| h.id == id && h.seg == seg && h.start < range.end)
+}
+
 /// A finding before it is dressed for output.
 #[derive(Debug, Clone)]
 pub(crate) struct Raw {
@@ -152,6 +159,7 @@ impl Scanner<'_> {
         let mut raws: Vec<Raw> = extra.to_vec();
         let mut concept_hits: Vec<Hit> = Vec::new();
         let mut anchor_hits: Vec<Hit> = Vec::new();
+        let mut confirm_hits: Vec<Hit> = Vec::new();
         // Per anchored pattern, the end of its last match.
         let mut match_end = vec![0usize; set.matchers.len()];
 
@@ -230,6 +238,16 @@ impl Scanner<'_> {
                             });
                         }
                     }
+                    AtomUse::Confirm { matcher } => {
+                        if self.matcher_applies(*matcher) {
+                            confirm_hits.push(Hit {
+                                seg,
+                                start: s,
+                                end: e,
+                                id: *matcher,
+                            });
+                        }
+                    }
                 }
             }
         });
@@ -262,6 +280,7 @@ impl Scanner<'_> {
         // 3. Patterns, only in windows around their anchors. A concept's patterns run only
         // when some combination using the concept could still be complete.
         anchor_hits.sort_unstable_by_key(|h| (h.id, h.seg, h.start));
+        confirm_hits.sort_unstable_by_key(|h| (h.id, h.seg, h.start));
         let wanted = self.wanted_concepts(&concept_hits, &anchor_hits);
         let mut i = 0;
         while i < anchor_hits.len() {
@@ -303,11 +322,14 @@ impl Scanner<'_> {
                 }
                 let lo = h.start.saturating_sub(m.back).max(seg.start);
                 let hi = (h.end + m.forward).min(seg.end);
+                i += 1;
+                if m.confirmed && !has_hit(&confirm_hits, matcher, h.seg, lo..hi) {
+                    continue;
+                }
                 match windows.last_mut() {
                     Some((s, w)) if *s == h.seg && lo <= w.end => w.end = w.end.max(hi),
                     _ => windows.push((h.seg, lo..hi)),
                 }
-                i += 1;
             }
             if !m.anchored {
                 for (seg, w) in windows {
@@ -916,8 +938,13 @@ impl Scanner<'_> {
         let set = &self.engine.set;
         let hay = doc.norm.as_bytes();
         let mut hits = vec![0usize; set.literals.len()];
-        let mut windows = vec![0usize; set.literals.len()];
+        // Bytes searched per (literal, windowed pattern).
+        let mut windows: std::collections::HashMap<(usize, usize), usize> =
+            std::collections::HashMap::new();
         let finder = set.finder(self.surface);
+        // (literal, window) per anchor hit of a windowed pattern; the window's matcher in `id`.
+        let mut window_hits: Vec<(usize, Hit)> = Vec::new();
+        let mut confirm_hits: Vec<Hit> = Vec::new();
         finder.find(hay, |start, end, slot| {
             let p = slot.literal;
             // A literal with uses in both halves of the first stage: count the automaton's hits,
@@ -926,18 +953,39 @@ impl Scanner<'_> {
                 hits[p] += 1;
             }
             for u in &slot.uses {
-                if let AtomUse::Anchor { matcher, word } = u
-                    && self.matcher_applies(*matcher)
-                    && (!*word || crate::rules::terms::boundary_before(hay, start))
-                {
-                    let mm = &set.matchers[*matcher];
-                    if !mm.anchored {
-                        windows[p] +=
-                            (end + mm.forward).min(hay.len()) - start.saturating_sub(mm.back);
+                match *u {
+                    AtomUse::Anchor { matcher, word }
+                        if self.matcher_applies(matcher)
+                            && (!word || crate::rules::terms::boundary_before(hay, start))
+                            && !set.matchers[matcher].anchored =>
+                    {
+                        let mm = &set.matchers[matcher];
+                        let window = Hit {
+                            seg: 0,
+                            start: start.saturating_sub(mm.back),
+                            end: (end + mm.forward).min(hay.len()),
+                            id: matcher,
+                        };
+                        window_hits.push((p, window));
                     }
+                    AtomUse::Confirm { matcher } => confirm_hits.push(Hit {
+                        seg: 0,
+                        start,
+                        end,
+                        id: matcher,
+                    }),
+                    _ => {}
                 }
             }
         });
+        // Windows that the scan would search: those of confirmed patterns only where a
+        // confirming literal was found.
+        confirm_hits.sort_unstable_by_key(|h| (h.id, h.seg, h.start));
+        for (p, w) in window_hits {
+            if !set.matchers[w.id].confirmed || has_hit(&confirm_hits, w.id, 0, w.start..w.end) {
+                *windows.entry((p, w.id)).or_default() += w.end - w.start;
+            }
+        }
         let mut out = Vec::new();
         for (p, uses) in set.atoms.iter().enumerate() {
             if hits[p] == 0 {
@@ -953,11 +1001,13 @@ impl Scanner<'_> {
                             concepts.iter().map(|&c| set.concepts[c].as_str()).collect();
                         (names.join(","), "term")
                     }
-                    AtomUse::Anchor { matcher, .. } => {
+                    AtomUse::Anchor { matcher, .. } | AtomUse::Confirm { matcher } => {
                         if !self.matcher_applies(*matcher) {
                             continue;
                         }
-                        let kind = if set.matchers[*matcher].anchored {
+                        let kind = if matches!(u, AtomUse::Confirm { .. }) {
+                            "confirm"
+                        } else if set.matchers[*matcher].anchored {
                             "prefix"
                         } else {
                             "anchor"
@@ -970,7 +1020,12 @@ impl Scanner<'_> {
                     kind,
                     literal: String::from_utf8_lossy(&set.literals[p]).into_owned(),
                     hits: hits[p],
-                    window_bytes: windows[p],
+                    window_bytes: match u {
+                        AtomUse::Anchor { matcher, .. } => {
+                            windows.get(&(p, *matcher)).copied().unwrap_or(0)
+                        }
+                        _ => 0,
+                    },
                 });
             }
         }

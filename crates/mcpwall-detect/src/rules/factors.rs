@@ -91,6 +91,149 @@ pub(crate) fn best_factor(hir: &Hir) -> Option<Factor> {
     best(hir, false)
 }
 
+/// The rarest literal set, other than `anchors`, that every match must contain (where a word
+/// starts, unless the literals start with punctuation): found in the first pass, it confirms a window before the window is searched. `None`
+/// when there is none, or when it is so much more frequent than the anchors that its hits
+/// would cost more than the windows it saves.
+pub(crate) fn confirming_factor(hir: &Hir, anchors: &[Vec<u8>]) -> Option<Factor> {
+    // A hit costs a few nanoseconds, a window search hundreds; and a set as frequent as the
+    // anchors is still absent from most windows.
+    const WORTH: f64 = 8.0;
+    let anchor_cost: f64 = WORTH * anchors.iter().map(|l| literal_cost(l)).sum::<f64>();
+    let mut anchors = anchors.to_vec();
+    anchors.sort_unstable();
+    required(hir, false)
+        .into_iter()
+        // Literals found where a word starts (the trie), or starting with punctuation, which the
+        // automaton finds without slowing down much.
+        .filter(|f| {
+            (f.word
+                || f.lits
+                    .iter()
+                    .all(|l| l.first().is_some_and(|b| !b.is_ascii_alphanumeric())))
+                && f.lits != anchors
+                && f.cost < anchor_cost
+        })
+        .min_by(|a, b| a.cost.total_cmp(&b.cost))
+}
+
+/// Literal sets of which every match contains one (at least one literal of each set).
+fn required(hir: &Hir, word_before: bool) -> Vec<Factor> {
+    match hir.kind() {
+        HirKind::Literal(lit) if lit.0.len() >= prefix::MIN_PREFIX_LEN => vec![Factor::new(
+            vec![lit.0.to_ascii_lowercase()],
+            None,
+            None,
+            word_before,
+        )],
+        HirKind::Capture(c) => required(&c.sub, word_before),
+        HirKind::Repetition(rep) if rep.min > 0 => {
+            required(&rep.sub, word_before && rep.max == Some(1))
+        }
+        HirKind::Concat(subs) => {
+            let mut out = Vec::new();
+            for (i, sub) in subs.iter().enumerate() {
+                let wb = after_non_word(subs, i, word_before);
+                out.extend(required(sub, wb));
+                // Case-insensitive text is a run of classes ("[Ss][Ee][Nn][Dd]").
+                let starts_run = is_text(sub) && (i == 0 || !is_text(&subs[i - 1]));
+                if starts_run && let Some(lits) = prefix::sequence_prefixes(&subs[i..]) {
+                    let mut lits = prefix::minimal(lits);
+                    lits.sort_unstable();
+                    out.push(Factor::new(lits, None, None, wb));
+                }
+            }
+            out
+        }
+        HirKind::Alternation(subs) => {
+            // One set per branch, the rarest; their union is required of the alternation.
+            let mut lits = Vec::new();
+            let mut word = true;
+            for sub in subs {
+                let Some(f) = required(sub, word_before)
+                    .into_iter()
+                    .min_by(|a, b| a.cost.total_cmp(&b.cost))
+                else {
+                    return Vec::new();
+                };
+                word &= f.word;
+                lits.extend(f.lits);
+            }
+            let mut lits = prefix::minimal(lits);
+            lits.sort_unstable();
+            vec![Factor::new(lits, None, None, word)]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Whether the part at `subs[i]` always starts where a word may start: in every match, the byte
+/// before it is not an ASCII letter or digit (`\s+`, `[:=]`, `", "`, or `\b`), looking through
+/// parts that may match nothing. `word_before`: the same holds where `subs` starts.
+fn after_non_word(subs: &[Hir], i: usize, word_before: bool) -> bool {
+    for s in subs[..i].iter().rev() {
+        if is_word_look(s) {
+            return true;
+        }
+        if matches!(s.kind(), HirKind::Look(_)) {
+            continue;
+        }
+        if !nonempty_ends_non_word(s) {
+            return false;
+        }
+        if s.properties().minimum_len().is_some_and(|n| n > 0) {
+            return true;
+        }
+    }
+    word_before
+}
+
+/// Whether every non-empty match of `h` ends with a byte that is not an ASCII letter or digit.
+fn nonempty_ends_non_word(h: &Hir) -> bool {
+    match h.kind() {
+        HirKind::Literal(lit) => lit.0.last().is_some_and(|b| !b.is_ascii_alphanumeric()),
+        HirKind::Class(c) => !class_has_alnum(c),
+        HirKind::Capture(c) => nonempty_ends_non_word(&c.sub),
+        HirKind::Repetition(rep) => rep.max == Some(0) || nonempty_ends_non_word(&rep.sub),
+        HirKind::Alternation(subs) => subs.iter().all(nonempty_ends_non_word),
+        HirKind::Concat(subs) => {
+            for s in subs.iter().rev() {
+                if matches!(s.kind(), HirKind::Look(_)) {
+                    continue;
+                }
+                if !nonempty_ends_non_word(s) {
+                    return false;
+                }
+                if s.properties().minimum_len().is_some_and(|n| n > 0) {
+                    return true;
+                }
+            }
+            true
+        }
+        HirKind::Empty | HirKind::Look(_) => true,
+    }
+}
+
+fn class_has_alnum(c: &regex_syntax::hir::Class) -> bool {
+    use regex_syntax::hir::Class;
+    let alnum = [(b'0', b'9'), (b'A', b'Z'), (b'a', b'z')];
+    let overlaps = |lo: u32, hi: u32| {
+        alnum
+            .iter()
+            .any(|&(a, b)| lo <= u32::from(b) && u32::from(a) <= hi)
+    };
+    match c {
+        Class::Bytes(b) => b
+            .ranges()
+            .iter()
+            .any(|r| overlaps(u32::from(r.start()), u32::from(r.end()))),
+        Class::Unicode(u) => u
+            .ranges()
+            .iter()
+            .any(|r| overlaps(u32::from(r.start()), u32::from(r.end()))),
+    }
+}
+
 fn is_word_look(h: &Hir) -> bool {
     matches!(
         h.kind(),
@@ -216,6 +359,45 @@ mod tests {
         assert_eq!(f.before, Some(0));
         assert_eq!(f.after, None);
         assert!(f.word);
+    }
+
+    #[test]
+    fn a_second_rarer_set_confirms_windows() {
+        let hir = crate::rules::prefix::parse_bytes(
+            r"(?i)\b(?:show|print)\b.{0,40}\b(?:system|hidden)\s+prompt\b",
+        )
+        .unwrap();
+        // Anchored on the verbs, confirmed by the rarest other set.
+        let anchors = vec![b"print".to_vec(), b"show".to_vec()];
+        let f = confirming_factor(&hir, &anchors).unwrap();
+        assert_eq!(texts(&f), ["prompt"]);
+        assert!(f.word);
+        // "hidden" and "system" are far more frequent than "prompt": not worth watching for.
+        assert!(confirming_factor(&hir, &[b"prompt".to_vec()]).is_none());
+        // A literal that may sit inside a word cannot be confirmed at word starts.
+        let hir = crate::rules::prefix::parse_bytes(r"(?i)\bprint\s+\w*verbatim").unwrap();
+        assert!(confirming_factor(&hir, &[b"print".to_vec()]).is_none());
+        // Whatever optional words come between, a space or comma precedes the literal.
+        let hir = crate::rules::prefix::parse_bytes(
+            r"(?i)\byour\s+(?:\w+[\s,-]+){0,3}?(?:guidelines|restrictions)\b",
+        )
+        .unwrap();
+        let f = confirming_factor(&hir, &[b"your".to_vec()]).unwrap();
+        assert_eq!(texts(&f), ["guidelines", "restrictions"]);
+        // ... but not when a bare word may come first.
+        let hir = crate::rules::prefix::parse_bytes(
+            r"(?i)\byour\s+(?:\w+[\s,-]+|\w+){0,3}?(?:guidelines|restrictions)\b",
+        )
+        .unwrap();
+        assert!(confirming_factor(&hir, &[b"your".to_vec()]).is_none());
+        // Punctuation-first literals may sit anywhere.
+        let hir =
+            crate::rules::prefix::parse_bytes(r"(?i)<(?:span|div)\b[^>]{0,30}?hidden").unwrap();
+        let f = confirming_factor(&hir, &[b"hidden".to_vec()]).unwrap();
+        assert_eq!(texts(&f), ["<div", "<span"]);
+        // `: ?` ends with a space or a colon.
+        let hir = crate::rules::prefix::parse_bytes(r"(?i)\bnote[:=] ?verbatim\b").unwrap();
+        assert!(confirming_factor(&hir, &[b"note".to_vec()]).is_some());
     }
 
     #[test]

@@ -191,7 +191,7 @@ impl LiteralFinder {
             }
         }
         let at_word_start = |lit: &[u8], u: &AtomUse| match *u {
-            AtomUse::Term { .. } => starts_word(lit),
+            AtomUse::Term { .. } | AtomUse::Confirm { .. } => starts_word(lit),
             AtomUse::Anchor { matcher, word } => {
                 word && starts_word(lit) && !(ordered[matcher] && split_matcher[matcher])
             }
@@ -348,7 +348,7 @@ mod tests {
                 let at_start = boundary_before(hay, p) && hay[p].is_ascii_alphanumeric();
                 for u in &atoms[id] {
                     let anywhere = match *u {
-                        AtomUse::Term { .. } => false,
+                        AtomUse::Term { .. } | AtomUse::Confirm { .. } => false,
                         AtomUse::Anchor { matcher, word } => !word || matcher == 3,
                     };
                     if anywhere || at_start {

@@ -182,6 +182,9 @@ pub(crate) struct Matcher {
     pub(crate) back: usize,
     /// Bytes after an anchor hit where a match may end.
     pub(crate) forward: usize,
+    /// Windows are searched only where a confirming literal was found (see
+    /// [`AtomUse::Confirm`]).
+    pub(crate) confirmed: bool,
 }
 
 /// Compiles a parsed pattern with the engine's settings: bytes, no Unicode classes, bounded size.
@@ -239,6 +242,9 @@ pub(crate) enum AtomUse {
     /// `word`: the literal only counts where a word starts (the pattern begins with `\b`, or
     /// the rule asked for word anchors), so hits inside words need no window.
     Anchor { matcher: usize, word: bool },
+    /// A literal, found where a word starts, that every match of a windowed pattern holds
+    /// besides its anchor: a window without one is not searched.
+    Confirm { matcher: usize },
 }
 
 /// A whole compiled rule set.
@@ -391,12 +397,14 @@ impl RuleSet {
                 AtomUse::Term { concepts, .. } => concepts
                     .iter()
                     .any(|&c| self.concept_surfaces[c].contains(surface)),
-                AtomUse::Anchor { matcher, .. } => match &self.matchers[*matcher].output {
-                    Output::Finding(r) => self.rules[*r].surfaces.contains(surface),
-                    Output::Concepts(cs) => cs
-                        .iter()
-                        .any(|&c| self.concept_surfaces[c].contains(surface)),
-                },
+                AtomUse::Anchor { matcher, .. } | AtomUse::Confirm { matcher } => {
+                    match &self.matchers[*matcher].output {
+                        Output::Finding(r) => self.rules[*r].surfaces.contains(surface),
+                        Output::Concepts(cs) => cs
+                            .iter()
+                            .any(|&c| self.concept_surfaces[c].contains(surface)),
+                    }
+                }
             };
             LiteralFinder::build(&self.literals, &self.atoms, &self.ordered, keep)
         })
@@ -635,6 +643,23 @@ impl Builder {
                 ));
             }
         };
+        let confirm = if anchored {
+            None
+        } else {
+            let anchor_lits: Vec<Vec<u8>> = shown
+                .iter()
+                .filter(|a| !a.starts_with('@'))
+                .map(|a| a.to_ascii_lowercase().into_bytes())
+                .collect();
+            let triggered = shown.iter().any(|a| a.starts_with('@'));
+            (!triggered)
+                .then(|| factors::confirming_factor(&hir, &anchor_lits))
+                .flatten()
+        };
+        let confirmed = confirm.is_some();
+        for lit in confirm.into_iter().flat_map(|f| f.lits) {
+            self.literal(lit, AtomUse::Confirm { matcher });
+        }
         self.matchers.push(Matcher {
             owner: owner.to_owned(),
             regex,
@@ -643,6 +668,7 @@ impl Builder {
             anchored,
             back,
             forward,
+            confirmed,
         });
         Ok((matcher, shown, captures))
     }

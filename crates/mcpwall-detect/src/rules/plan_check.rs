@@ -1,5 +1,6 @@
 //! The anchor plans are sound: wherever a built-in pattern matches a short stretch of text, the
-//! engine tries the pattern there. A plan that picked a literal inside the pattern but searched
+//! engine tries the pattern there (and, for a pattern whose windows need a confirming literal,
+//! finds one in the window). A plan that picked a literal inside the pattern but searched
 //! too small a window around it would lose matches silently; this finds such plans by checking
 //! every match of every pattern on the rules' own examples and the attack and benign corpora.
 
@@ -49,10 +50,13 @@ fn occurrences<'a>(hay: &'a [u8], lit: &'a [u8]) -> impl Iterator<Item = usize> 
 fn every_short_match_is_within_reach_of_an_anchor() {
     let set = RuleSet::compile(&builtin_sources()).expect("built-in rules compile");
     let mut anchors: Vec<Vec<(&[u8], bool)>> = vec![Vec::new(); set.matchers.len()];
+    let mut confirms: Vec<Vec<&[u8]>> = vec![Vec::new(); set.matchers.len()];
     for (lit, uses) in set.literals.iter().zip(&set.atoms) {
         for u in uses {
-            if let AtomUse::Anchor { matcher, word } = u {
-                anchors[*matcher].push((lit, *word));
+            match u {
+                AtomUse::Anchor { matcher, word } => anchors[*matcher].push((lit, *word)),
+                AtomUse::Confirm { matcher } => confirms[*matcher].push(lit),
+                AtomUse::Term { .. } => {}
             }
         }
     }
@@ -79,7 +83,19 @@ fn every_short_match_is_within_reach_of_an_anchor() {
                         if m.anchored {
                             p == s && e <= p + m.forward
                         } else {
-                            p.saturating_sub(m.back) <= s && e <= p + lit.len() + m.forward
+                            // The window, and, for a confirmed pattern, a confirming literal at a
+                            // word start inside it.
+                            let (lo, hi) = (p.saturating_sub(m.back), p + lit.len() + m.forward);
+                            lo <= s
+                                && e <= hi
+                                && (!m.confirmed
+                                    || confirms[i].iter().any(|c| {
+                                        occurrences(hay, c).any(|q| {
+                                            (lo..hi).contains(&q)
+                                                && (!c[0].is_ascii_alphanumeric()
+                                                    || boundary_before(hay, q))
+                                        })
+                                    }))
                         }
                     })
                 });
