@@ -212,7 +212,7 @@ impl Scanner<'_> {
                             continue;
                         }
                         let m = &set.matchers[*matcher];
-                        if m.anchored && matches!(m.output, Output::Finding(_)) {
+                        if m.tried_inline() {
                             // Tried at once, in text order: a hit inside the pattern's previous
                             // match adds nothing.
                             if s >= match_end[*matcher] && self.matcher_applies(*matcher) {
@@ -324,6 +324,9 @@ impl Scanner<'_> {
                 let hi = (h.end + m.forward).min(seg.end);
                 i += 1;
                 if m.confirmed && !has_hit(&confirm_hits, matcher, h.seg, lo..hi) {
+                    continue;
+                }
+                if !m.may_match_near(hay, h.start..h.end, lo..hi) {
                     continue;
                 }
                 match windows.last_mut() {
@@ -966,7 +969,9 @@ impl Scanner<'_> {
                             end: (end + mm.forward).min(hay.len()),
                             id: matcher,
                         };
-                        window_hits.push((p, window));
+                        if mm.may_match_near(hay, start..end, window.start..window.end) {
+                            window_hits.push((p, window));
+                        }
                     }
                     AtomUse::Confirm { matcher } => confirm_hits.push(Hit {
                         seg: 0,

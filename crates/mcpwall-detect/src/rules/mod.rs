@@ -19,7 +19,11 @@ pub(crate) mod terms;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use regex_automata::meta;
+use std::ops::Range;
+
+use regex_automata::nfa::thompson;
+use regex_automata::util::pool::Pool;
+use regex_automata::{Anchored, Input, hybrid, meta};
 use serde::Serialize;
 
 pub(crate) use literals::LiteralFinder;
@@ -185,6 +189,69 @@ pub(crate) struct Matcher {
     /// Windows are searched only where a confirming literal was found (see
     /// [`AtomUse::Confirm`]).
     pub(crate) confirmed: bool,
+    /// How close to its anchor a match must end or start, when close.
+    pub(crate) near: Near,
+    /// The pattern reversed, for [`Matcher::may_match_near`]; built on first use.
+    reverse: std::sync::OnceLock<Option<Reverse>>,
+}
+
+/// The most bytes between an anchor and the end (or start) of a match for which a window is
+/// first checked from that edge.
+const NEAR: usize = 16;
+
+/// For a windowed pattern whose anchor sits close to one edge of every match: at most `end`
+/// bytes of a match follow the anchor, or at most `start` bytes precede it.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Near {
+    pub(crate) end: Option<usize>,
+    pub(crate) start: Option<usize>,
+}
+
+type CacheFn = Box<
+    dyn Fn() -> hybrid::dfa::Cache
+        + Send
+        + Sync
+        + std::panic::UnwindSafe
+        + std::panic::RefUnwindSafe,
+>;
+
+/// A reverse lazy DFA of a pattern, with its per-thread caches.
+struct Reverse {
+    dfa: hybrid::dfa::DFA,
+    caches: Pool<hybrid::dfa::Cache, CacheFn>,
+}
+
+impl std::fmt::Debug for Reverse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Reverse")
+    }
+}
+
+fn compile_reverse(hir: &regex_syntax::hir::Hir) -> Option<Reverse> {
+    let nfa = thompson::Compiler::new()
+        .configure(
+            thompson::Config::new()
+                .reverse(true)
+                .which_captures(thompson::WhichCaptures::None)
+                .nfa_size_limit(Some(PATTERN_SIZE_LIMIT)),
+        )
+        .build_from_hir(hir)
+        .ok()?;
+    let dfa = hybrid::dfa::DFA::builder()
+        .configure(
+            hybrid::dfa::DFA::config()
+                .match_kind(regex_automata::MatchKind::All)
+                .cache_capacity(1 << 18)
+                .skip_cache_capacity_check(true),
+        )
+        .build_from_nfa(nfa)
+        .ok()?;
+    let for_caches = dfa.clone();
+    let create: CacheFn = Box::new(move || for_caches.create_cache());
+    Some(Reverse {
+        dfa,
+        caches: Pool::new(create),
+    })
 }
 
 /// Compiles a parsed pattern with the engine's settings: bytes, no Unicode classes, bounded size.
@@ -209,6 +276,51 @@ impl Matcher {
         self.regex
             .get_or_init(|| compile_pattern(&self.hir).ok())
             .as_ref()
+    }
+
+    /// Tried at each hit during the literal pass, in text order.
+    pub(crate) fn tried_inline(&self) -> bool {
+        self.anchored && matches!(self.output, Output::Finding(_))
+    }
+
+    /// Whether a match can cover the anchor hit `hit` within `bounds` (its window): checked
+    /// from the near edge before the window is searched. A reverse search anchored at each
+    /// possible end (or a forward one at each possible start) stops as soon as the text stops
+    /// fitting the pattern, usually within a few bytes. False only when no match can.
+    pub(crate) fn may_match_near(
+        &self,
+        hay: &[u8],
+        hit: Range<usize>,
+        bounds: Range<usize>,
+    ) -> bool {
+        if let Some(after) = self.near.end {
+            let Some(rev) = self.reverse.get_or_init(|| compile_reverse(&self.hir)) else {
+                return true;
+            };
+            let mut cache = rev.caches.get();
+            let last = (hit.end + after).min(bounds.end);
+            return (hit.end..=last).any(|end| {
+                let input = Input::new(hay)
+                    .range(bounds.start..end)
+                    .anchored(Anchored::Yes);
+                // A DFA that gives up (its cache thrashing) cannot rule the window out.
+                !matches!(rev.dfa.try_search_rev(&mut cache, &input), Ok(None))
+            });
+        }
+        if let Some(before) = self.near.start {
+            let Some(regex) = self.regex() else {
+                return true;
+            };
+            let first = hit.start.saturating_sub(before).max(bounds.start);
+            return (first..=hit.start).any(|start| {
+                regex.is_match(
+                    Input::new(hay)
+                        .range(start..bounds.end)
+                        .anchored(Anchored::Yes),
+                )
+            });
+        }
+        true
     }
 
     /// Compiles the pattern now; an error means a pattern too large for the engine's limits.
@@ -352,11 +464,7 @@ impl RuleSet {
                 b.add_rule(src, &pack.pack.id, line, r.get_ref())?;
             }
         }
-        let ordered: Vec<bool> = b
-            .matchers
-            .iter()
-            .map(|m| m.anchored && matches!(m.output, Output::Finding(_)))
-            .collect();
+        let ordered: Vec<bool> = b.matchers.iter().map(Matcher::tried_inline).collect();
         let literal_bytes: usize = b.literals.iter().map(Vec::len).sum();
         if literal_bytes > MAX_LITERAL_BYTES {
             return Err(Error::Automaton(format!(
@@ -581,6 +689,7 @@ impl Builder {
             let _ = regex.set(Some(r));
         }
         let matcher = self.matchers.len();
+        let mut near = Near::default();
         let (anchored, back, forward, shown) = match plan_anchors(
             &hir,
             anchors,
@@ -594,7 +703,9 @@ impl Builder {
                 anchored,
                 back,
                 forward,
+                near: plan_near,
             }) => {
+                near = plan_near;
                 let shown = lits
                     .iter()
                     .map(|p| String::from_utf8_lossy(p).into_owned())
@@ -643,19 +754,16 @@ impl Builder {
                 ));
             }
         };
-        let confirm = if anchored {
-            None
-        } else {
-            let anchor_lits: Vec<Vec<u8>> = shown
-                .iter()
-                .filter(|a| !a.starts_with('@'))
-                .map(|a| a.to_ascii_lowercase().into_bytes())
-                .collect();
-            let triggered = shown.iter().any(|a| a.starts_with('@'));
-            (!triggered)
-                .then(|| factors::confirming_factor(&hir, &anchor_lits))
-                .flatten()
-        };
+        let anchor_lits: Vec<Vec<u8>> = shown
+            .iter()
+            .filter(|a| !a.starts_with('@'))
+            .map(|a| a.to_ascii_lowercase().into_bytes())
+            .collect();
+        let triggered = shown.iter().any(|a| a.starts_with('@'));
+        // Anchored tries are cheap and done during the literal pass: only windows are confirmed.
+        let confirm = (!triggered && !anchored)
+            .then(|| factors::confirming_factor(&hir, &anchor_lits))
+            .flatten();
         let confirmed = confirm.is_some();
         for lit in confirm.into_iter().flat_map(|f| f.lits) {
             self.literal(lit, AtomUse::Confirm { matcher });
@@ -669,6 +777,8 @@ impl Builder {
             back,
             forward,
             confirmed,
+            near,
+            reverse: std::sync::OnceLock::new(),
         });
         Ok((matcher, shown, captures))
     }
@@ -860,6 +970,8 @@ enum Plan {
         anchored: bool,
         back: usize,
         forward: usize,
+        /// Where a match can sit relative to a hit, when that is close (see [`Near`]).
+        near: Near,
     },
     /// Around the rule's listed anchors and triggers.
     Listed,
@@ -915,6 +1027,7 @@ fn plan_anchors(
                 anchored: true,
                 back: 0,
                 forward,
+                near: Near::default(),
             },
         );
     }
@@ -933,6 +1046,7 @@ fn plan_anchors(
                 forward: (longest + after).min(MAX_WINDOW),
                 word: f.word,
                 lits: f.lits.clone(),
+                near: Near::default(),
             };
             (f.hits(), plan)
         } else {
@@ -943,6 +1057,10 @@ fn plan_anchors(
                 forward: after,
                 word: f.word,
                 lits: f.lits.clone(),
+                near: Near {
+                    end: f.after.filter(|&a| a <= NEAR),
+                    start: f.before.filter(|&b| b <= NEAR),
+                },
             };
             (f.hits() * window_cost(back, after), plan)
         };

@@ -1,6 +1,6 @@
 //! The anchor plans are sound: wherever a built-in pattern matches a short stretch of text, the
 //! engine tries the pattern there (and, for a pattern whose windows need a confirming literal,
-//! finds one in the window). A plan that picked a literal inside the pattern but searched
+//! finds one in the window; for a pattern checked from the near edge first, that check passes). A plan that picked a literal inside the pattern but searched
 //! too small a window around it would lose matches silently; this finds such plans by checking
 //! every match of every pattern on the rules' own examples and the attack and benign corpora.
 
@@ -80,22 +80,26 @@ fn every_short_match_is_within_reach_of_an_anchor() {
                         if word && !boundary_before(hay, p) {
                             return false;
                         }
+                        let confirmed_in = |lo: usize, hi: usize| {
+                            !m.confirmed
+                                || confirms[i].iter().any(|c| {
+                                    occurrences(hay, c).any(|q| {
+                                        (lo..hi).contains(&q)
+                                            && (!c[0].is_ascii_alphanumeric()
+                                                || boundary_before(hay, q))
+                                    })
+                                })
+                        };
                         if m.anchored {
-                            p == s && e <= p + m.forward
+                            p == s && e <= p + m.forward && confirmed_in(p, p + m.forward)
                         } else {
                             // The window, and, for a confirmed pattern, a confirming literal at a
                             // word start inside it.
                             let (lo, hi) = (p.saturating_sub(m.back), p + lit.len() + m.forward);
                             lo <= s
                                 && e <= hi
-                                && (!m.confirmed
-                                    || confirms[i].iter().any(|c| {
-                                        occurrences(hay, c).any(|q| {
-                                            (lo..hi).contains(&q)
-                                                && (!c[0].is_ascii_alphanumeric()
-                                                    || boundary_before(hay, q))
-                                        })
-                                    }))
+                                && m.may_match_near(hay, p..p + lit.len(), lo..hi.min(hay.len()))
+                                && confirmed_in(lo, hi)
                         }
                     })
                 });
