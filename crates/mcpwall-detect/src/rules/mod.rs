@@ -1062,7 +1062,18 @@ fn plan_anchors(
                     start: f.before.filter(|&b| b <= NEAR),
                 },
             };
-            (f.hits() * window_cost(back, after), plan)
+            // A window checked from a near edge first costs a few short anchored tries; the
+            // search itself runs only where a match can be.
+            let near = [f.after, f.before]
+                .into_iter()
+                .flatten()
+                .filter(|&n| n <= NEAR)
+                .min();
+            let cost = match near {
+                Some(n) => window_cost(back, after).min(1.0 + n as f64 / 4.0),
+                None => window_cost(back, after),
+            };
+            (f.hits() * cost, plan)
         };
         consider(score, plan);
     }
