@@ -171,21 +171,7 @@ fn required(hir: &Hir, word_before: bool) -> Vec<Factor> {
 /// before it is not an ASCII letter or digit (`\s+`, `[:=]`, `", "`, or `\b`), looking through
 /// parts that may match nothing. `word_before`: the same holds where `subs` starts.
 fn after_non_word(subs: &[Hir], i: usize, word_before: bool) -> bool {
-    for s in subs[..i].iter().rev() {
-        if is_word_look(s) {
-            return true;
-        }
-        if matches!(s.kind(), HirKind::Look(_)) {
-            continue;
-        }
-        if !nonempty_ends_non_word(s) {
-            return false;
-        }
-        if s.properties().minimum_len().is_some_and(|n| n > 0) {
-            return true;
-        }
-    }
-    word_before
+    last_byte_non_word(&subs[..i], true).unwrap_or(word_before)
 }
 
 /// Whether every non-empty match of `h` ends with a byte that is not an ASCII letter or digit.
@@ -196,22 +182,30 @@ fn nonempty_ends_non_word(h: &Hir) -> bool {
         HirKind::Capture(c) => nonempty_ends_non_word(&c.sub),
         HirKind::Repetition(rep) => rep.max == Some(0) || nonempty_ends_non_word(&rep.sub),
         HirKind::Alternation(subs) => subs.iter().all(nonempty_ends_non_word),
-        HirKind::Concat(subs) => {
-            for s in subs.iter().rev() {
-                if matches!(s.kind(), HirKind::Look(_)) {
-                    continue;
-                }
-                if !nonempty_ends_non_word(s) {
-                    return false;
-                }
-                if s.properties().minimum_len().is_some_and(|n| n > 0) {
-                    return true;
-                }
-            }
-            true
-        }
+        HirKind::Concat(subs) => last_byte_non_word(subs, false).unwrap_or(true),
         HirKind::Empty | HirKind::Look(_) => true,
     }
+}
+
+/// For a sequence of parts, whether the last byte they match is never a letter or digit,
+/// walking back over parts that may match nothing; `None` when they may all be empty. With
+/// `word_look`, a `\b` counts as such a byte (it is one for a literal that follows it).
+fn last_byte_non_word(parts: &[Hir], word_look: bool) -> Option<bool> {
+    for s in parts.iter().rev() {
+        if word_look && is_word_look(s) {
+            return Some(true);
+        }
+        if matches!(s.kind(), HirKind::Look(_)) {
+            continue;
+        }
+        if !nonempty_ends_non_word(s) {
+            return Some(false);
+        }
+        if s.properties().minimum_len().is_some_and(|n| n > 0) {
+            return Some(true);
+        }
+    }
+    None
 }
 
 fn class_has_alnum(c: &regex_syntax::hir::Class) -> bool {
