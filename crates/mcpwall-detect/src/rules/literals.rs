@@ -4,12 +4,15 @@
 //! of patterns that begin with `\b` or ask for word anchors. Those go into a trie that is walked
 //! from each word start and stops at the first byte no literal continues with; in ordinary text
 //! that is one to three steps per word, instead of one automaton step per byte with a search
-//! for every overlapping literal. The few literals that may start inside a word (`://`,
-//! `-----begin`, key prefixes glued to other text) stay in an Aho-Corasick automaton, which is
-//! small enough to be a DFA.
+//! for every overlapping literal. The literals that may start inside a word (`://`,
+//! `-----begin`, key prefixes glued to other text) stay in an Aho-Corasick automaton, except
+//! those holding whitespace between other bytes (`' or`, `| sh`): the automaton finds their
+//! head (`'`, `|`) and a second trie walks on from there, with whitespace standing for any run
+//! of it, as `\s+` does in the patterns, so that tabs or doubled spaces do not slip past an
+//! anchor. Whitespace in word-start literals (`turn off`) works the same way.
 //!
-//! A pattern's anchors are all in one of the two, so that its hits come in one order: the
-//! inline anchored tries of the scan rely on that.
+//! A pattern tried inline at its hits has its anchors all in the tries or all in the automaton,
+//! so that its hits come in one order: the inline tries of the scan rely on that.
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
@@ -39,6 +42,13 @@ struct WordTrie {
     outs: Vec<u32>,
 }
 
+/// The bytes `\s` matches.
+const SPACES: [u8; 6] = [b' ', b'\t', b'\n', 0x0b, 0x0c, b'\r'];
+
+fn is_space(b: u8) -> bool {
+    SPACES.contains(&b)
+}
+
 /// Set in a transition's target when literals end at that state.
 const HAS_OUTPUT: u32 = 1 << 31;
 
@@ -52,8 +62,15 @@ impl WordTrie {
                 if classes[usize::from(b)] == 0 {
                     // At most 256 distinct bytes, and upper-case letters share their class.
                     let c = u8::try_from(n).unwrap_or(u8::MAX);
-                    classes[usize::from(b)] = c;
-                    classes[usize::from(b.to_ascii_uppercase())] = c;
+                    // All whitespace is one class: see the self-loops below.
+                    let same: &[u8] = if is_space(b) {
+                        &SPACES
+                    } else {
+                        &[b, b.to_ascii_uppercase()]
+                    };
+                    for &x in same {
+                        classes[usize::from(x)] = c;
+                    }
                     n += 1;
                 }
             }
@@ -109,6 +126,21 @@ impl WordTrie {
             outs.extend(&ends[old]);
             out[new] = (start, outs.len() as u32);
         }
+        // Whitespace in a literal ("turn off") stands for any run of it, as `\s+` does in the
+        // patterns: "turn  off" or "turn\noff" must not slip past the anchor. A state reached by
+        // whitespace stays there on more (unless a literal ends there, which would be reported
+        // again).
+        let space = classes[usize::from(b' ')];
+        if space != 0 {
+            for &old in &order {
+                for &(class, child) in &children[old] {
+                    let slot = number[child] as usize * stride + usize::from(space);
+                    if class == space && ends[child].is_empty() && next[slot] == DEAD {
+                        next[slot] = number[child];
+                    }
+                }
+            }
+        }
         WordTrie {
             classes,
             stride,
@@ -143,25 +175,54 @@ impl WordTrie {
     }
 }
 
-/// A literal and those of its uses that one half of the first stage serves.
+/// A literal and those of its uses that one part of the first stage serves.
 #[derive(Debug)]
 pub(crate) struct Slot {
     pub(crate) literal: usize,
     pub(crate) uses: Vec<AtomUse>,
-    /// Served by the automaton, not the word-start trie.
+    /// Found wherever it occurs, not only where a word starts.
     pub(crate) anywhere: bool,
 }
 
-/// Both halves of the first stage.
+/// Which part of the first stage serves a use of a literal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Part {
+    /// The trie walked from word starts.
+    Words,
+    /// The trie of sub-word literals holding whitespace, walked where the automaton finds the
+    /// head of one: whitespace in them stands for any run of it.
+    Spaced,
+    /// The automaton: every other sub-word literal, matched exactly.
+    Exact,
+}
+
+/// What the automaton found: a literal of its own, or the head of literals holding whitespace.
+const HEAD: u32 = u32::MAX;
+
+/// The part of a literal up to its first whitespace after other bytes ("'" of "' or",
+/// "physical" of "physical address"): found exactly by the automaton, it starts a walk of the
+/// trie of such literals.
+fn head(lit: &[u8]) -> &[u8] {
+    let first = lit.iter().position(|&b| !is_space(b)).unwrap_or(0);
+    let end = lit[first..]
+        .iter()
+        .position(|&b| is_space(b))
+        .map_or(lit.len(), |k| first + k);
+    &lit[..end]
+}
+
+/// The parts of the first stage.
 #[derive(Debug)]
 pub(crate) struct LiteralFinder {
-    /// Its outputs are indices into `slots`.
+    /// Its outputs, like those of the other parts, are indices into `slots`.
     words: WordTrie,
-    anywhere: Option<AhoCorasick>,
-    /// The slot of each pattern of `anywhere`.
-    anywhere_slots: Vec<u32>,
+    /// Sub-word literals holding whitespace, walked from the heads the automaton finds.
+    spaced: WordTrie,
+    exact: Option<AhoCorasick>,
+    /// The slot of each pattern of `exact`, or [`HEAD`].
+    exact_slots: Vec<u32>,
     slots: Vec<Slot>,
-    /// Per literal, whether the automaton looks for it (wherever it occurs).
+    /// Per literal, whether some part looks for it wherever it occurs.
     searched_anywhere: Vec<bool>,
     /// False if the automaton could not be built: scans report themselves incomplete. The
     /// rule set's size limits ([`super::MAX_LITERAL_BYTES`]) keep that from happening.
@@ -172,66 +233,108 @@ fn starts_word(lit: &[u8]) -> bool {
     lit.first().is_some_and(u8::is_ascii_alphanumeric)
 }
 
+/// Whitespace between other bytes ("' or"), which a run of whitespace may replace. Leading or
+/// trailing whitespace (" st", "rm ") needs no such care: a run ends (or starts) with one byte.
+fn holds_whitespace(lit: &[u8]) -> bool {
+    let first = lit.iter().position(|&b| !is_space(b));
+    let last = lit.iter().rposition(|&b| !is_space(b));
+    match (first, last) {
+        (Some(a), Some(z)) => lit[a..z].iter().any(|&b| is_space(b)),
+        _ => false,
+    }
+}
+
 impl LiteralFinder {
     /// The finder for the uses that `keep` selects (those of one surface). `ordered[m]`:
-    /// pattern `m` is tried inline at each hit and needs its hits in text order, so its anchors
-    /// all go to one half.
+    /// pattern `m` is tried inline at each hit and needs its hits in text order: the word-start
+    /// trie reports in order of the start, the automaton (and the walks it starts) in order of
+    /// the end, so its anchors all go to one or the other.
     pub(crate) fn build(
         literals: &[Vec<u8>],
         atoms: &[Vec<AtomUse>],
         ordered: &[bool],
         keep: impl Fn(&AtomUse) -> bool,
     ) -> LiteralFinder {
-        let mut split_matcher = vec![false; ordered.len()];
+        let natural = |lit: &[u8], u: &AtomUse| {
+            let word = match *u {
+                AtomUse::Term { .. } | AtomUse::Confirm { .. } => true,
+                AtomUse::Anchor { word, .. } => word,
+            };
+            if word && starts_word(lit) {
+                Part::Words
+            } else if holds_whitespace(lit) {
+                Part::Spaced
+            } else {
+                Part::Exact
+            }
+        };
+        let (mut in_tries, mut in_exact) = (vec![false; ordered.len()], vec![false; ordered.len()]);
         for (lit, uses) in literals.iter().zip(atoms) {
             for u in uses.iter().filter(|u| keep(u)) {
-                if let AtomUse::Anchor { matcher, word } = *u {
-                    split_matcher[matcher] |= !(word && starts_word(lit));
+                if let AtomUse::Anchor { matcher, .. } = *u {
+                    if natural(lit, u) == Part::Words {
+                        in_tries[matcher] = true;
+                    } else {
+                        in_exact[matcher] = true;
+                    }
                 }
             }
         }
-        let at_word_start = |lit: &[u8], u: &AtomUse| match *u {
-            AtomUse::Term { .. } | AtomUse::Confirm { .. } => starts_word(lit),
-            AtomUse::Anchor { matcher, word } => {
-                word && starts_word(lit) && !(ordered[matcher] && split_matcher[matcher])
+        let part = |lit: &[u8], u: &AtomUse| match *u {
+            AtomUse::Anchor { matcher, .. }
+                if ordered[matcher]
+                    && in_exact[matcher]
+                    && in_tries[matcher]
+                    && natural(lit, u) == Part::Words =>
+            {
+                Part::Exact
             }
+            _ => natural(lit, u),
         };
         let mut slots = Vec::new();
-        let mut word_lits = Vec::new();
-        let mut any_lits = Vec::new();
-        let mut anywhere_slots = Vec::new();
+        let (mut word_lits, mut spaced_lits, mut exact_lits) = (Vec::new(), Vec::new(), Vec::new());
+        let mut exact_slots = Vec::new();
+        let mut searched_anywhere = vec![false; literals.len()];
         // Slot numbers fit: the rule set's literal count is bounded far below `u32::MAX`.
         let slot_id = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         for (id, (lit, uses)) in literals.iter().zip(atoms).enumerate() {
-            let (word, any): (Vec<AtomUse>, Vec<AtomUse>) = uses
-                .iter()
-                .filter(|u| keep(u))
-                .cloned()
-                .partition(|u| at_word_start(lit, u));
-            if !word.is_empty() {
-                word_lits.push((lit.as_slice(), slot_id(slots.len())));
+            for p in [Part::Words, Part::Spaced, Part::Exact] {
+                let these: Vec<AtomUse> = uses
+                    .iter()
+                    .filter(|u| keep(u) && part(lit, u) == p)
+                    .cloned()
+                    .collect();
+                if these.is_empty() {
+                    continue;
+                }
+                let slot = slot_id(slots.len());
+                match p {
+                    Part::Words => word_lits.push((lit.as_slice(), slot)),
+                    Part::Spaced => spaced_lits.push((lit.as_slice(), slot)),
+                    Part::Exact => {
+                        exact_lits.push(lit.as_slice());
+                        exact_slots.push(slot);
+                    }
+                }
+                searched_anywhere[id] |= p != Part::Words;
                 slots.push(Slot {
                     literal: id,
-                    uses: word,
-                    anywhere: false,
-                });
-            }
-            if !any.is_empty() {
-                any_lits.push(lit.as_slice());
-                anywhere_slots.push(slot_id(slots.len()));
-                slots.push(Slot {
-                    literal: id,
-                    uses: any,
-                    anywhere: true,
+                    uses: these,
+                    anywhere: p != Part::Words,
                 });
             }
         }
-        let mut searched_anywhere = vec![false; literals.len()];
-        for &slot in &anywhere_slots {
-            searched_anywhere[slots[slot as usize].literal] = true;
+        let mut heads: Vec<&[u8]> = spaced_lits.iter().map(|(l, _)| head(l)).collect();
+        heads.sort_unstable();
+        heads.dedup();
+        // A head that extends another ("')" after "'") starts no walk the other does not.
+        heads.dedup_by(|b, a| b.starts_with(a));
+        for h in heads {
+            exact_lits.push(h);
+            exact_slots.push(HEAD);
         }
         let mut complete = true;
-        let anywhere = if any_lits.is_empty() {
+        let exact = if exact_lits.is_empty() {
             None
         } else {
             // A contiguous NFA: for a thousand literals it is smaller than a DFA, stays in
@@ -240,23 +343,25 @@ impl LiteralFinder {
                 .ascii_case_insensitive(true)
                 .match_kind(MatchKind::Standard)
                 .kind(Some(AhoCorasickKind::ContiguousNFA))
-                .build(&any_lits)
+                .build(&exact_lits)
                 .map_err(|_| complete = false)
                 .ok()
         };
         LiteralFinder {
             words: WordTrie::build(&word_lits),
-            anywhere,
-            anywhere_slots,
+            spaced: WordTrie::build(&spaced_lits),
+            exact,
+            exact_slots,
             slots,
             searched_anywhere,
             complete,
         }
     }
 
-    /// Reports every literal occurrence as `(start, end, slot)`: first those at word starts,
-    /// in order of their start, then the others, in order of their end. A literal with uses in
-    /// both halves is reported by both, each with its own slot.
+    /// Reports every literal occurrence as `(start, end, slot)`: first those at word starts, in
+    /// order of their start, then those of the automaton (and the walks it starts), in order of
+    /// their end. A literal with
+    /// uses in several parts is reported by each, with its own slot.
     pub(crate) fn find(&self, hay: &[u8], mut f: impl FnMut(usize, usize, &Slot)) {
         let mut on_slot = |s: usize, e: usize, slot: usize| f(s, e, &self.slots[slot]);
         let mut prev = 0;
@@ -267,27 +372,32 @@ impl LiteralFinder {
             }
             prev = k;
         }
-        if let Some(ac) = &self.anywhere {
+        if let Some(ac) = &self.exact {
             for m in ac.find_overlapping_iter(hay) {
-                let slot = self.anywhere_slots[m.pattern().as_usize()] as usize;
-                on_slot(m.start(), m.end(), slot);
+                match self.exact_slots[m.pattern().as_usize()] {
+                    HEAD => self.spaced.walk(hay, m.start(), &mut on_slot),
+                    slot => on_slot(m.start(), m.end(), slot as usize),
+                }
             }
         }
     }
 
-    /// Whether the automaton looks for the literal: then it reports all its occurrences, and
-    /// the trie a subset of them.
+    /// Whether some part looks for the literal wherever it occurs: then that slot reports all
+    /// its occurrences, and the word-start slot a subset of them.
     pub(crate) fn searched_anywhere(&self, literal: usize) -> bool {
         self.searched_anywhere[literal]
     }
 
-    /// Literals in each half: (at word starts, anywhere).
+    /// Literals by where they are looked for: (at word starts, anywhere).
     pub(crate) fn split(&self) -> (usize, usize) {
-        (self.words.outs.len(), self.anywhere_slots.len())
+        let anywhere = self.slots.iter().filter(|s| s.anywhere).count();
+        (self.slots.len() - anywhere, anywhere)
     }
 
     pub(crate) fn memory_usage(&self) -> usize {
-        self.words.memory_usage() + self.anywhere.as_ref().map_or(0, AhoCorasick::memory_usage)
+        self.words.memory_usage()
+            + self.spaced.memory_usage()
+            + self.exact.as_ref().map_or(0, AhoCorasick::memory_usage)
     }
 }
 
@@ -315,10 +425,12 @@ mod tests {
 
     /// Literals, their uses, and which matchers are tried inline.
     fn sample() -> (Vec<Vec<u8>>, Vec<Vec<AtomUse>>, Vec<bool>) {
-        let lits: Vec<Vec<u8>> = ["use", "user", "config", "sk-", "a@", "co", "-x"]
-            .iter()
-            .map(|l| l.as_bytes().to_vec())
-            .collect();
+        let lits: Vec<Vec<u8>> = [
+            "use", "user", "config", "sk-", "a@", "co", "-x", "' or", "' o", "turn off",
+        ]
+        .iter()
+        .map(|l| l.as_bytes().to_vec())
+        .collect();
         let atoms = vec![
             vec![term()],
             vec![term(), anchor(0, true)],
@@ -329,8 +441,36 @@ mod tests {
             // automaton, so its hits come in one order.
             vec![anchor(3, true)],
             vec![anchor(3, false)],
+            // Whitespace inside: any run of it, at word starts or anywhere.
+            vec![anchor(4, false)],
+            vec![anchor(4, false)],
+            vec![anchor(5, true)],
         ];
-        (lits, atoms, vec![false, false, false, true])
+        (lits, atoms, vec![false, false, false, true, false, false])
+    }
+
+    /// Where `lit` matches at `p`, as the tries match: whitespace in it (between other bytes)
+    /// takes any run of whitespace.
+    fn trie_match(hay: &[u8], p: usize, lit: &[u8]) -> Option<usize> {
+        let mut at = p;
+        for (k, &c) in lit.iter().enumerate() {
+            let &b = hay.get(at)?;
+            if is_space(c) {
+                if !is_space(b) {
+                    return None;
+                }
+                at += 1;
+                let inner = k > 0 && k + 1 < lit.len() && !is_space(lit[k + 1]);
+                while inner && hay.get(at).is_some_and(|&b| is_space(b)) {
+                    at += 1;
+                }
+            } else if b.eq_ignore_ascii_case(&c) {
+                at += 1;
+            } else {
+                return None;
+            }
+        }
+        Some(at)
     }
 
     /// What the finder must report: each use at every occurrence where its half finds it.
@@ -341,18 +481,25 @@ mod tests {
     ) -> Vec<(usize, usize, usize, bool)> {
         let mut out = Vec::new();
         for (id, lit) in lits.iter().enumerate() {
-            for p in 0..=hay.len().saturating_sub(lit.len()) {
-                if hay.len() < lit.len() || !hay[p..p + lit.len()].eq_ignore_ascii_case(lit) {
-                    continue;
-                }
+            for p in 0..hay.len() {
                 let at_start = boundary_before(hay, p) && hay[p].is_ascii_alphanumeric();
                 for u in &atoms[id] {
                     let anywhere = match *u {
                         AtomUse::Term { .. } | AtomUse::Confirm { .. } => false,
                         AtomUse::Anchor { matcher, word } => !word || matcher == 3,
                     };
-                    if anywhere || at_start {
-                        out.push((p, p + lit.len(), id, anywhere));
+                    // Literals of the automaton match exactly; the tries' take whitespace runs.
+                    let exact = anywhere && !holds_whitespace(lit);
+                    let end = if exact {
+                        let e = p + lit.len();
+                        (e <= hay.len() && hay[p..e].eq_ignore_ascii_case(lit)).then_some(e)
+                    } else {
+                        trie_match(hay, p, lit)
+                    };
+                    if let Some(e) = end
+                        && (anywhere || at_start)
+                    {
+                        out.push((p, e, id, anywhere));
                     }
                 }
             }
@@ -399,9 +546,35 @@ mod tests {
         assert_eq!(got, vec![(0, 3, 0, false), (0, 4, 1, false)]);
     }
 
+    #[test]
+    fn spaces_in_literals_take_any_whitespace_run() {
+        let lits = vec![b"i have a".to_vec(), b"turn off".to_vec()];
+        let atoms = vec![vec![anchor(0, true)], vec![anchor(1, true)]];
+        let f = LiteralFinder::build(&lits, &atoms, &[false, false], |_| true);
+        let hay = b"I  have\ta plan. Turn\r\n  off now. turnoff";
+        assert_eq!(found(&f, hay), vec![(0, 9, 0, false), (16, 27, 1, false)]);
+    }
+
+    #[test]
+    fn sub_word_literals_with_whitespace_take_runs() {
+        let (lits, atoms, ordered) = sample();
+        let f = LiteralFinder::build(&lits, &atoms, &ordered, |_| true);
+        let hay = b"x' \t OR 1=1; turn\t\toff";
+        let got = found(&f, hay);
+        assert_eq!(got, expected(&lits, &atoms, hay));
+        assert!(
+            got.contains(&(1, 7, 7, true)),
+            "' or across a space and a tab: {got:?}"
+        );
+        assert!(
+            got.contains(&(13, 22, 9, false)),
+            "turn off across two tabs: {got:?}"
+        );
+    }
+
     proptest! {
         #[test]
-        fn same_as_brute_force(hay in "[a-zA-Z@ .-]{0,80}") {
+        fn same_as_brute_force(hay in "[a-zA-Z@ '\t.-]{0,80}") {
             let (lits, atoms, ordered) = sample();
             let f = LiteralFinder::build(&lits, &atoms, &ordered, |_| true);
             prop_assert_eq!(found(&f, hay.as_bytes()), expected(&lits, &atoms, hay.as_bytes()));

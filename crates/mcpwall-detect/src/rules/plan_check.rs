@@ -1,10 +1,11 @@
 //! The anchor plans are sound: wherever a built-in pattern matches a short stretch of text, the
-//! engine tries the pattern there (and, for a pattern whose windows need a confirming literal,
-//! finds one in the window; for a pattern checked from the near edge first, that check passes). A plan that picked a literal inside the pattern but searched
-//! too small a window around it would lose matches silently; this finds such plans by checking
-//! every match of every pattern on the rules' own examples and the attack and benign corpora.
+//! engine tries the pattern there: the literal pass (the real one) finds an anchor whose window
+//! covers the match, a confirming literal inside that window when the pattern needs one, and
+//! the near-edge check passes. A plan that picked a literal inside the pattern but searched too
+//! small a window around it would lose matches silently; this finds such plans by checking every
+//! match of every pattern on the rules' own examples and the attack and benign corpora.
 
-use super::{AtomUse, RuleSet, load::builtin_sources, terms::boundary_before};
+use super::{AtomUse, LiteralFinder, RuleSet, load::builtin_sources, terms::boundary_before};
 
 /// Matches at most this long must always be found: every rule reaches at least this far.
 const SHORT: usize = 48;
@@ -16,6 +17,8 @@ fn texts(set: &RuleSet) -> Vec<String> {
             out.push(t.clone());
             // Not at the start of the text either, where windows are clipped.
             out.push(format!("Some words first, then: {t}"));
+            // Runs of whitespace where one space was: anchors are written with one.
+            out.push(t.replace(' ', " \t "));
         }
     }
     // Concepts carry no examples of their own: sentences that exercise their patterns.
@@ -41,67 +44,55 @@ fn texts(set: &RuleSet) -> Vec<String> {
     out
 }
 
-fn occurrences<'a>(hay: &'a [u8], lit: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
-    (0..=hay.len().saturating_sub(lit.len()))
-        .filter(move |&p| hay.len() >= lit.len() && hay[p..p + lit.len()].eq_ignore_ascii_case(lit))
-}
-
 #[test]
 fn every_short_match_is_within_reach_of_an_anchor() {
     let set = RuleSet::compile(&builtin_sources()).expect("built-in rules compile");
-    let mut anchors: Vec<Vec<(&[u8], bool)>> = vec![Vec::new(); set.matchers.len()];
-    let mut confirms: Vec<Vec<&[u8]>> = vec![Vec::new(); set.matchers.len()];
-    for (lit, uses) in set.literals.iter().zip(&set.atoms) {
-        for u in uses {
-            match u {
-                AtomUse::Anchor { matcher, word } => anchors[*matcher].push((lit, *word)),
-                AtomUse::Confirm { matcher } => confirms[*matcher].push(lit),
-                AtomUse::Term { .. } => {}
-            }
-        }
-    }
+    // The literal pass as scans run it, over every use of every surface.
+    let finder = LiteralFinder::build(&set.literals, &set.atoms, &set.ordered, |_| true);
     let triggered: Vec<usize> = set.triggers.iter().map(|&(_, m)| m).collect();
-    let texts = texts(&set);
+    let n = set.matchers.len();
     let mut lost = Vec::new();
-    for (i, m) in set.matchers.iter().enumerate() {
-        if triggered.contains(&i) {
-            continue;
-        }
-        let regex = m.regex().expect("built-in pattern compiles");
-        for t in &texts {
-            let hay = t.as_bytes();
+    for t in &texts(&set) {
+        let hay = t.as_bytes();
+        let mut anchor_hits: Vec<Vec<(usize, usize)>> = vec![Vec::new(); n];
+        let mut confirm_hits: Vec<Vec<usize>> = vec![Vec::new(); n];
+        finder.find(hay, |s, e, slot| {
+            for u in &slot.uses {
+                match *u {
+                    AtomUse::Anchor { matcher, word } => {
+                        if !word || boundary_before(hay, s) {
+                            anchor_hits[matcher].push((s, e));
+                        }
+                    }
+                    AtomUse::Confirm { matcher } => confirm_hits[matcher].push(s),
+                    AtomUse::Term { .. } => {}
+                }
+            }
+        });
+        for (i, m) in set.matchers.iter().enumerate() {
+            if triggered.contains(&i) {
+                continue;
+            }
+            let regex = m.regex().expect("built-in pattern compiles");
             for mat in regex.find_iter(hay) {
                 let (s, e) = (mat.start(), mat.end());
                 if e - s > SHORT {
                     continue;
                 }
-                let found = anchors[i].iter().any(|&(lit, word)| {
-                    occurrences(hay, lit).any(|p| {
-                        if word && !boundary_before(hay, p) {
-                            return false;
-                        }
-                        let confirmed_in = |lo: usize, hi: usize| {
-                            !m.confirmed
-                                || confirms[i].iter().any(|c| {
-                                    occurrences(hay, c).any(|q| {
-                                        (lo..hi).contains(&q)
-                                            && (!c[0].is_ascii_alphanumeric()
-                                                || boundary_before(hay, q))
-                                    })
-                                })
-                        };
-                        if m.anchored {
-                            p == s && e <= p + m.forward && confirmed_in(p, p + m.forward)
-                        } else {
-                            // The window, and, for a confirmed pattern, a confirming literal at a
-                            // word start inside it.
-                            let (lo, hi) = (p.saturating_sub(m.back), p + lit.len() + m.forward);
-                            lo <= s
-                                && e <= hi
-                                && m.may_match_near(hay, p..p + lit.len(), lo..hi.min(hay.len()))
-                                && confirmed_in(lo, hi)
-                        }
-                    })
+                // The window, and, for a confirmed pattern, a confirming literal inside it.
+                let confirmed_in = |lo: usize, hi: usize| {
+                    !m.confirmed || confirm_hits[i].iter().any(|&q| (lo..hi).contains(&q))
+                };
+                let found = anchor_hits[i].iter().any(|&(p, pe)| {
+                    if m.anchored {
+                        p == s && e <= p + m.forward
+                    } else {
+                        let (lo, hi) = (p.saturating_sub(m.back), (pe + m.forward).min(hay.len()));
+                        lo <= s
+                            && e <= hi
+                            && m.may_match_near(hay, p..pe, lo..hi)
+                            && confirmed_in(lo, hi)
+                    }
                 });
                 if !found {
                     lost.push(format!("{}: {:?} in {t:?}", m.owner, &t[s..e]));
