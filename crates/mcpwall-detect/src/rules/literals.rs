@@ -196,6 +196,32 @@ enum Part {
     Exact,
 }
 
+/// The literal with each whitespace byte at its start or end replaced by every kind of
+/// whitespace (the literal itself when it has none there).
+fn edge_whitespace_variants(lit: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = vec![lit.to_vec()];
+    let last = lit.len().saturating_sub(1);
+    let edges: &[usize] = if last == 0 { &[0] } else { &[0, last] };
+    for &at in edges {
+        if !lit.get(at).is_some_and(|&b| is_space(b)) {
+            continue;
+        }
+        out = out
+            .into_iter()
+            .flat_map(|v| {
+                SPACES.iter().map(move |&w| {
+                    let mut v = v.clone();
+                    v[at] = w;
+                    v
+                })
+            })
+            .collect();
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 /// What the automaton found: a literal of its own, or the head of literals holding whitespace.
 const HEAD: u32 = u32::MAX;
 
@@ -312,8 +338,12 @@ impl LiteralFinder {
                     Part::Words => word_lits.push((lit.as_slice(), slot)),
                     Part::Spaced => spaced_lits.push((lit.as_slice(), slot)),
                     Part::Exact => {
-                        exact_lits.push(lit.as_slice());
-                        exact_slots.push(slot);
+                        // Whitespace at an edge ("rm ", " st") stands for any one whitespace
+                        // byte: "rm\t-rf" is "rm -rf" to a shell.
+                        for variant in edge_whitespace_variants(lit) {
+                            exact_lits.push(variant);
+                            exact_slots.push(slot);
+                        }
                     }
                 }
                 searched_anywhere[id] |= p != Part::Words;
@@ -325,12 +355,13 @@ impl LiteralFinder {
             }
         }
         let mut heads: Vec<&[u8]> = spaced_lits.iter().map(|(l, _)| head(l)).collect();
+        let mut exact_lits: Vec<Vec<u8>> = exact_lits;
         heads.sort_unstable();
         heads.dedup();
         // A head that extends another ("')" after "'") starts no walk the other does not.
         heads.dedup_by(|b, a| b.starts_with(a));
         for h in heads {
-            exact_lits.push(h);
+            exact_lits.push(h.to_vec());
             exact_slots.push(HEAD);
         }
         let mut complete = true;
@@ -570,6 +601,19 @@ mod tests {
             got.contains(&(13, 22, 9, false)),
             "turn off across two tabs: {got:?}"
         );
+    }
+
+    #[test]
+    fn whitespace_at_an_edge_takes_any_kind() {
+        let v = edge_whitespace_variants(b"rm ");
+        assert_eq!(v.len(), SPACES.len());
+        assert!(v.contains(&b"rm\t".to_vec()) && v.contains(&b"rm\n".to_vec()));
+        assert_eq!(
+            edge_whitespace_variants(b" st ").len(),
+            SPACES.len() * SPACES.len()
+        );
+        assert_eq!(edge_whitespace_variants(b"a b"), vec![b"a b".to_vec()]);
+        assert_eq!(edge_whitespace_variants(b" ").len(), SPACES.len());
     }
 
     proptest! {

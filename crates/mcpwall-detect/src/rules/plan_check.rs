@@ -17,8 +17,10 @@ fn texts(set: &RuleSet) -> Vec<String> {
             out.push(t.clone());
             // Not at the start of the text either, where windows are clipped.
             out.push(format!("Some words first, then: {t}"));
-            // Runs of whitespace where one space was: anchors are written with one.
+            // Runs of whitespace where one space was, or other whitespace: anchors are written
+            // with one space.
             out.push(t.replace(' ', " \t "));
+            out.push(t.replace(' ', "\t"));
         }
     }
     // Concepts carry no examples of their own: sentences that exercise their patterns.
