@@ -17,7 +17,7 @@ use crate::surface::Surface;
 use crate::validate::{Check, entropy, is_placeholder};
 
 /// One string of a document, and its place in the normalised text.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Seg<'a> {
     pub(crate) orig: &'a str,
     pub(crate) norm: Range<usize>,
@@ -88,6 +88,31 @@ impl<'a> Doc<'a> {
             r.start.saturating_sub(base)..r.end.saturating_sub(base),
         )
     }
+}
+
+/// `scan_doc` depth for the flattened copy of a text: nothing is decoded or flattened again.
+const FLATTENED: usize = usize::MAX;
+
+/// Texts longer than this are not scanned a second time flattened.
+const MAX_FLATTEN: usize = 256 * 1024;
+
+/// Whether a text looks cut into lines of a few words each, as an evasion does: at least four
+/// line breaks and at most three words per line on average.
+fn cut_into_short_lines(hay: &[u8]) -> bool {
+    if hay.len() > MAX_FLATTEN {
+        return false;
+    }
+    let lines = memchr::memchr_iter(b'\n', hay).count();
+    if lines < 4 {
+        return false;
+    }
+    let words = hay
+        .iter()
+        .zip(hay.iter().skip(1))
+        .filter(|(a, b)| !a.is_ascii_alphanumeric() && b.is_ascii_alphanumeric())
+        .count()
+        + usize::from(hay.first().is_some_and(u8::is_ascii_alphanumeric));
+    words >= 4 && words <= 3 * (lines + 1)
 }
 
 /// Whether `hits` (sorted by id, segment, start) holds one of `id` in `seg` starting in `range`.
@@ -359,6 +384,22 @@ impl Scanner<'_> {
         // 6. Embedded encodings, scanned again.
         if depth < self.opts.max_decode_depth {
             self.decode_and_scan(doc, &runs, depth, &mut raws);
+        }
+
+        // 7. Text cut into short lines ("Do\nnot\ntell\nthe\nuser") reads as one sentence to
+        // a model, while rules stop at line ends: scan it once more with its line breaks as
+        // spaces. Same length, so every offset (and span) stays as it is.
+        if depth == 0 && cut_into_short_lines(hay) {
+            let flat: String = doc
+                .norm
+                .chars()
+                .map(|c| if matches!(c, '\n' | '\r') { ' ' } else { c })
+                .collect();
+            let flat_doc = Doc {
+                norm: Cow::Owned(flat),
+                segs: doc.segs.clone(),
+            };
+            raws.extend(self.scan_doc(&flat_doc, FLATTENED, &[]));
         }
 
         #[cfg(feature = "yara")]

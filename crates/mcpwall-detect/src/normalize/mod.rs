@@ -78,7 +78,7 @@ pub(crate) struct Smuggled {
 }
 
 /// What normalising one text produced besides the copy itself.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct NormInfo {
     /// The copy is byte-for-byte the original.
     pub(crate) identity: bool,

@@ -38,7 +38,7 @@ const STOPWORDS: &[&str] = &[
 ];
 
 /// Separator bytes allowed between the words of a phrase, and how many of them.
-const MAX_SEPARATORS: usize = 4;
+const MAX_SEPARATORS: usize = 16;
 
 pub(crate) fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric()
@@ -248,6 +248,14 @@ mod tests {
         assert_eq!(find("the data", "the   data and them"), Some((0, 10)));
         assert_eq!(find("the data", "bathe data"), None);
         assert_eq!(find("ignore the rest", "IGNORE THE REST"), Some((0, 15)));
+        assert_eq!(
+            find("system prompt", "system \n\t    prompt"),
+            Some((0, 19))
+        );
+        assert_eq!(
+            find("system prompt", &format!("system{}prompt", " ".repeat(17))),
+            None
+        );
     }
 
     #[test]
