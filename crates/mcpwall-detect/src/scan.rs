@@ -389,17 +389,31 @@ impl Scanner<'_> {
         // 7. Text cut into short lines ("Do\nnot\ntell\nthe\nuser") reads as one sentence to
         // a model, while rules stop at line ends: scan it once more with its line breaks as
         // spaces. Same length, so every offset (and span) stays as it is.
-        if depth == 0 && cut_into_short_lines(hay) {
-            let flat: String = doc
-                .norm
-                .chars()
-                .map(|c| if matches!(c, '\n' | '\r') { ' ' } else { c })
+        if depth == 0 {
+            let cut: Vec<&Seg<'_>> = doc
+                .segs
+                .iter()
+                .filter(|seg| cut_into_short_lines(&hay[seg.norm.clone()]))
                 .collect();
-            let flat_doc = Doc {
-                norm: Cow::Owned(flat),
-                segs: doc.segs.clone(),
-            };
-            raws.extend(self.scan_doc(&flat_doc, FLATTENED, &[]));
+            if !cut.is_empty() {
+                // Only inside those strings: the breaks between strings of a JSON value stay.
+                let mut flat = hay.to_vec();
+                for seg in cut {
+                    for b in &mut flat[seg.norm.clone()] {
+                        if matches!(*b, b'\n' | b'\r') {
+                            *b = b' ';
+                        }
+                    }
+                }
+                // Replacing ASCII bytes with ASCII bytes keeps the text UTF-8.
+                if let Ok(flat) = String::from_utf8(flat) {
+                    let flat_doc = Doc {
+                        norm: Cow::Owned(flat),
+                        segs: doc.segs.clone(),
+                    };
+                    raws.extend(self.scan_doc(&flat_doc, FLATTENED, &[]));
+                }
+            }
         }
 
         #[cfg(feature = "yara")]
