@@ -155,16 +155,35 @@ pub(crate) fn find_runs(t: &[u8], range: Range<usize>, out: &mut Runs) {
     }
 }
 
+/// The first ASCII digit in `t[from..to]`. Most text has few digits: eight bytes are ruled
+/// out at a time.
+fn next_digit(t: &[u8], from: usize, to: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut i = from;
+    while i + 8 <= to {
+        let mut chunk = [0u8; 8];
+        chunk.copy_from_slice(&t[i..i + 8]);
+        // Digits become bytes below 10; a byte below 10 sets its high bit in `y - 10` while
+        // its own high bit is clear (the classic test for a byte below n).
+        let y = u64::from_le_bytes(chunk) ^ (ONES * 0x30);
+        if y.wrapping_sub(ONES * 10) & !y & HIGHS != 0 {
+            break;
+        }
+        i += 8;
+    }
+    t[i..to].iter().position(u8::is_ascii_digit).map(|k| i + k)
+}
+
 /// Runs of digits joined by at most two separator characters (space, `-`, `.`, `/`, parentheses,
 /// `+`), holding at least [`MIN_DIGITS`] digits.
 fn find_digit_runs(t: &[u8], range: Range<usize>, out: &mut Vec<Range<usize>>) {
     let hi = range.end;
     let mut i = range.start;
     while i < hi {
-        let Some(off) = t[i..hi].iter().position(u8::is_ascii_digit) else {
+        let Some(s) = next_digit(t, i, hi) else {
             return;
         };
-        let s = i + off;
         let mut end = s;
         let mut digits = 0usize;
         let mut seps = 0usize;
@@ -203,6 +222,38 @@ mod tests {
         let mut r = Runs::default();
         find_runs(s.as_bytes(), 0..s.len(), &mut r);
         r
+    }
+
+    #[test]
+    fn next_digit_finds_the_first() {
+        for text in [
+            "",
+            "abc",
+            "abcdefgh7",
+            "abcdefghijklmnop",
+            "0",
+            "abcdefghijklmno9xyz",
+            "é\u{0}/:;@é9",
+        ] {
+            let t = text.as_bytes();
+            assert_eq!(
+                next_digit(t, 0, t.len()),
+                t.iter().position(u8::is_ascii_digit),
+                "{text:?}"
+            );
+        }
+        let t = b"12345678abcdefgh";
+        assert_eq!(next_digit(t, 8, 16), None);
+        assert_eq!(next_digit(t, 3, 16), Some(3));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn next_digit_is_the_first_digit(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..40), from in 0usize..40) {
+            let from = from.min(bytes.len());
+            let want = bytes[from..].iter().position(u8::is_ascii_digit).map(|k| from + k);
+            proptest::prop_assert_eq!(next_digit(&bytes, from, bytes.len()), want);
+        }
     }
 
     #[test]
