@@ -15,6 +15,7 @@ mod model;
 mod plan_check;
 mod prefix;
 pub(crate) mod terms;
+mod trie;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,0 +1,154 @@
+//! A trie of literals as a dense transition table over byte classes, walked from a given
+//! position: the structure behind both tries of the literal pass (see `literals`).
+//!
+//! Letters match in either case, and whitespace in a literal matches any run of whitespace.
+
+/// No transition: the walk ends.
+const DEAD: u32 = 0;
+const ROOT: u32 = 1;
+
+/// A trie of lower-cased literals, as a dense transition table over byte classes.
+#[derive(Debug)]
+pub(super) struct WordTrie {
+    /// Byte to class; class 0 is every byte that no literal holds.
+    classes: [u8; 256],
+    stride: usize,
+    /// `state * stride + class` to the next state.
+    next: Vec<u32>,
+    /// Per state, the range of `outs` holding the literals that end there.
+    out: Vec<(u32, u32)>,
+    outs: Vec<u32>,
+}
+
+/// The bytes `\s` matches.
+pub(super) const SPACES: [u8; 6] = [b' ', b'\t', b'\n', 0x0b, 0x0c, b'\r'];
+
+pub(super) fn is_space(b: u8) -> bool {
+    SPACES.contains(&b)
+}
+
+/// Set in a transition's target when literals end at that state.
+const HAS_OUTPUT: u32 = 1 << 31;
+
+impl WordTrie {
+    pub(super) fn build(literals: &[(&[u8], u32)]) -> WordTrie {
+        let mut classes = [0u8; 256];
+        let mut n = 1usize;
+        for (lit, _) in literals {
+            for &b in lit.iter() {
+                let b = b.to_ascii_lowercase();
+                if classes[usize::from(b)] == 0 {
+                    // At most 256 distinct bytes, and upper-case letters share their class.
+                    let c = u8::try_from(n).unwrap_or(u8::MAX);
+                    // All whitespace is one class: see the self-loops below.
+                    let same: &[u8] = if is_space(b) {
+                        &SPACES
+                    } else {
+                        &[b, b.to_ascii_uppercase()]
+                    };
+                    for &x in same {
+                        classes[usize::from(x)] = c;
+                    }
+                    n += 1;
+                }
+            }
+        }
+        let stride = n;
+        // A plain trie first, as child lists.
+        let mut children: Vec<Vec<(u8, usize)>> = vec![Vec::new(); 2];
+        let mut ends: Vec<Vec<u32>> = vec![Vec::new(); 2];
+        for &(lit, id) in literals {
+            let mut state = ROOT as usize;
+            for &b in lit {
+                let class = classes[usize::from(b)];
+                state = match children[state].iter().find(|(c, _)| *c == class) {
+                    Some(&(_, s)) => s,
+                    None => {
+                        let new = children.len();
+                        children.push(Vec::new());
+                        ends.push(Vec::new());
+                        children[state].push((class, new));
+                        new
+                    }
+                };
+            }
+            ends[state].push(id);
+        }
+        // Numbered breadth-first, so that the states near the root, which every word visits,
+        // sit together in a few cache lines.
+        let mut order = vec![ROOT as usize];
+        let mut number = vec![0u32; children.len()];
+        number[ROOT as usize] = ROOT;
+        let mut k = 0;
+        while k < order.len() {
+            for &(_, c) in &children[order[k]] {
+                number[c] = u32::try_from(order.len() + 1).unwrap_or(DEAD);
+                order.push(c);
+            }
+            k += 1;
+        }
+        let mut next = vec![DEAD; (order.len() + 1) * stride];
+        let mut out = vec![(0u32, 0u32); order.len() + 1];
+        let mut outs = Vec::new();
+        for &old in &order {
+            let new = number[old] as usize;
+            for &(class, child) in &children[old] {
+                let flag = if ends[child].is_empty() {
+                    0
+                } else {
+                    HAS_OUTPUT
+                };
+                next[new * stride + usize::from(class)] = number[child] | flag;
+            }
+            let start = outs.len() as u32;
+            outs.extend(&ends[old]);
+            out[new] = (start, outs.len() as u32);
+        }
+        // Whitespace in a literal ("turn off") stands for any run of it, as `\s+` does in the
+        // patterns: "turn  off" or "turn\noff" must not slip past the anchor. A state reached by
+        // whitespace stays there on more (unless a literal ends there, which would be reported
+        // again).
+        let space = classes[usize::from(b' ')];
+        if space != 0 {
+            for &old in &order {
+                for &(class, child) in &children[old] {
+                    let slot = number[child] as usize * stride + usize::from(space);
+                    if class == space && ends[child].is_empty() && next[slot] == DEAD {
+                        next[slot] = number[child];
+                    }
+                }
+            }
+        }
+        WordTrie {
+            classes,
+            stride,
+            next,
+            out,
+            outs,
+        }
+    }
+
+    /// Reports every literal that starts at `at`.
+    #[inline]
+    pub(super) fn walk(&self, hay: &[u8], at: usize, f: &mut impl FnMut(usize, usize, usize)) {
+        let mut state = ROOT as usize;
+        for (i, &b) in hay[at..].iter().enumerate() {
+            let class = usize::from(self.classes[usize::from(b)]);
+            let next = self.next[state * self.stride + class];
+            if next == DEAD {
+                return;
+            }
+            state = (next & !HAS_OUTPUT) as usize;
+            if next & HAS_OUTPUT != 0 {
+                let (lo, hi) = self.out[state];
+                for &lit in &self.outs[lo as usize..hi as usize] {
+                    f(at, at + i + 1, lit as usize);
+                }
+            }
+        }
+    }
+
+    pub(super) fn memory_usage(&self) -> usize {
+        self.next.len() * 4 + self.out.len() * 8 + self.outs.len() * 4
+    }
+}
