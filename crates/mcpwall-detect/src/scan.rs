@@ -9,7 +9,7 @@ use regex_automata::{Anchored, Input};
 use crate::decode::{self, Budget, Decoded};
 use crate::engine::{Inner, ScanOptions};
 use crate::excerpt::excerpt;
-use crate::finding::{Category, Finding, Report, Via};
+use crate::finding::{Category, CategorySet, Finding, Report, Via};
 use crate::normalize::{NormInfo, SignalKind, normalize, normalize_into};
 use crate::rules::{AtomUse, Output, Trigger};
 use crate::runs::{self, Runs};
@@ -194,6 +194,8 @@ impl Scanner<'_> {
         if !finder.complete {
             self.truncated = true;
         }
+        let every_category = self.opts.categories == CategorySet::all();
+        let applies = |m: usize| every_category || self.matcher_applies(m);
         finder.find(hay, |s, e, slot| {
             // Hits come in order of their start, then (the few literals found anywhere) of
             // their end: the segment is usually the last one or the next.
@@ -212,10 +214,9 @@ impl Scanner<'_> {
             let seg_end = seg_range.end;
             for u in &slot.uses {
                 match u {
+                    // The surface's finder holds only uses of its rules and concepts: only the
+                    // category filter of the options is left to check.
                     AtomUse::Term { concepts, term } => {
-                        if !concepts.iter().any(|&c| self.concept_needed(c)) {
-                            continue;
-                        }
                         if let Some((start, end)) = term.verify(hay, s, e)
                             && end <= seg_end
                             && start >= seg_range.start
@@ -240,7 +241,7 @@ impl Scanner<'_> {
                         if m.tried_inline() {
                             // Tried at once, in text order: a hit inside the pattern's previous
                             // match adds nothing.
-                            if s >= match_end[*matcher] && self.matcher_applies(*matcher) {
+                            if s >= match_end[*matcher] && applies(*matcher) {
                                 let end = (s + m.forward).min(seg_end);
                                 if let Some(e) = self.run_matcher(
                                     doc,
@@ -254,7 +255,7 @@ impl Scanner<'_> {
                                     match_end[*matcher] = e;
                                 }
                             }
-                        } else if self.matcher_applies(*matcher) {
+                        } else if applies(*matcher) {
                             anchor_hits.push(Hit {
                                 seg,
                                 start: s,
@@ -264,7 +265,7 @@ impl Scanner<'_> {
                         }
                     }
                     AtomUse::Confirm { matcher } => {
-                        if self.matcher_applies(*matcher) {
+                        if applies(*matcher) {
                             confirm_hits.push(Hit {
                                 seg,
                                 start: s,
