@@ -164,12 +164,18 @@ impl LiteralFinder {
                     && in_tries[matcher]
                     && natural(lit, u) == Part::Words =>
             {
-                Part::Exact
+                // Off the word-start trie, but whitespace inside still takes runs.
+                if holds_whitespace(lit) {
+                    Part::Spaced
+                } else {
+                    Part::Exact
+                }
             }
             _ => natural(lit, u),
         };
         let mut slots = Vec::new();
-        let (mut word_lits, mut spaced_lits, mut exact_lits) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut word_lits, mut spaced_lits) = (Vec::new(), Vec::new());
+        let mut exact_lits: Vec<Vec<u8>> = Vec::new();
         let mut exact_slots = Vec::new();
         let mut searched_anywhere = vec![false; literals.len()];
         // Slot numbers fit: the rule set's literal count is bounded far below `u32::MAX`.
@@ -206,7 +212,6 @@ impl LiteralFinder {
             }
         }
         let mut heads: Vec<&[u8]> = spaced_lits.iter().map(|(l, _)| head(l)).collect();
-        let mut exact_lits: Vec<Vec<u8>> = exact_lits;
         heads.sort_unstable();
         heads.dedup();
         // A head that extends another ("')" after "'") starts no walk the other does not.
@@ -242,8 +247,7 @@ impl LiteralFinder {
 
     /// Reports every literal occurrence as `(start, end, slot)`: first those at word starts, in
     /// order of their start, then those of the automaton (and the walks it starts), in order of
-    /// their end. A literal with
-    /// uses in several parts is reported by each, with its own slot.
+    /// their end. A literal with uses in several parts is reported by each, with its own slot.
     pub(crate) fn find(&self, hay: &[u8], mut f: impl FnMut(usize, usize, &Slot)) {
         let mut on_slot = |s: usize, e: usize, slot: usize| f(s, e, &self.slots[slot]);
         let mut prev = 0;
@@ -308,7 +312,8 @@ mod tests {
     /// Literals, their uses, and which matchers are tried inline.
     fn sample() -> (Vec<Vec<u8>>, Vec<Vec<AtomUse>>, Vec<bool>) {
         let lits: Vec<Vec<u8>> = [
-            "use", "user", "config", "sk-", "a@", "co", "-x", "' or", "' o", "turn off",
+            "use", "user", "config", "sk-", "a@", "co", "-x", "' or", "' o", "turn off", "turn on",
+            "~x",
         ]
         .iter()
         .map(|l| l.as_bytes().to_vec())
@@ -327,8 +332,16 @@ mod tests {
             vec![anchor(4, false)],
             vec![anchor(4, false)],
             vec![anchor(5, true)],
+            // Inline-tried and split across parts: the word anchor with whitespace inside goes
+            // off the word-start trie but still takes runs.
+            vec![anchor(6, true)],
+            vec![anchor(6, false)],
         ];
-        (lits, atoms, vec![false, false, false, true, false, false])
+        (
+            lits,
+            atoms,
+            vec![false, false, false, true, false, false, true],
+        )
     }
 
     /// Where `lit` matches at `p`, as the tries match: whitespace in it (between other bytes)
@@ -368,7 +381,7 @@ mod tests {
                 for u in &atoms[id] {
                     let anywhere = match *u {
                         AtomUse::Term { .. } | AtomUse::Confirm { .. } => false,
-                        AtomUse::Anchor { matcher, word } => !word || matcher == 3,
+                        AtomUse::Anchor { matcher, word } => !word || matcher == 3 || matcher == 6,
                     };
                     // Literals of the automaton match exactly; the tries' take whitespace runs.
                     let exact = anywhere && !holds_whitespace(lit);
@@ -441,7 +454,7 @@ mod tests {
     fn sub_word_literals_with_whitespace_take_runs() {
         let (lits, atoms, ordered) = sample();
         let f = LiteralFinder::build(&lits, &atoms, &ordered, |_| true);
-        let hay = b"x' \t OR 1=1; turn\t\toff";
+        let hay = b"x' \t OR 1=1; turn\t\toff, return  on ~x";
         let got = found(&f, hay);
         assert_eq!(got, expected(&lits, &atoms, hay));
         assert!(
