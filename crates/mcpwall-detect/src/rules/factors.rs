@@ -24,8 +24,14 @@ pub(crate) struct Factor {
     pub(crate) before: Option<usize>,
     /// Most bytes of a match after a literal's end; `None` when unbounded.
     pub(crate) after: Option<usize>,
-    /// Every literal starts where a word starts (`\b` precedes it in the pattern).
+    /// Every literal starts where a word starts (`\b` precedes it in the pattern): the
+    /// planner counts fewer hits for it.
     pub(crate) word: bool,
+    /// The literals that may start inside a word in some match. Every other literal that begins
+    /// with a letter or digit has `\b`, or a byte that is not a letter or digit, before it in
+    /// every match (`\s+rules`): it is looked for at word starts only, whether or not the
+    /// planner counted it cheaper.
+    pub(crate) inside: Vec<Vec<u8>>,
     /// Summed [`literal_cost`] of the literals.
     pub(crate) cost: f64,
 }
@@ -37,15 +43,38 @@ impl Factor {
         after: Option<usize>,
         word: bool,
     ) -> Self {
-        let word = word && lits.iter().all(|l| l.first().is_some_and(is_word_byte));
+        Factor::placed(lits, before, after, word, word)
+    }
+
+    /// A factor whose literals may be known to start words (`starts_word`) without a `\b`
+    /// before them (`word`).
+    fn placed(
+        lits: Vec<Vec<u8>>,
+        before: Option<usize>,
+        after: Option<usize>,
+        word: bool,
+        starts_word: bool,
+    ) -> Self {
+        let word_first = lits.iter().all(|l| l.first().is_some_and(is_word_byte));
         let cost = lits.iter().map(|l| literal_cost(l)).sum();
+        let inside = if word || starts_word {
+            Vec::new()
+        } else {
+            lits.clone()
+        };
         Factor {
             lits,
             before,
             after,
-            word,
+            word: word && word_first,
+            inside,
             cost,
         }
+    }
+
+    /// Whether `lit`, one of the literals, starts a word in every match (see [`Factor::inside`]).
+    pub(crate) fn starts_word(&self, lit: &[u8]) -> bool {
+        !self.inside.iter().any(|l| l == lit)
     }
 
     /// Expected hits (word-start literals skip the hits inside longer words).
@@ -88,7 +117,7 @@ fn better(a: Option<Factor>, b: Factor) -> Option<Factor> {
 /// The cheapest factor of `hir`, if every match must contain a literal of at least
 /// [`prefix::MIN_PREFIX_LEN`] bytes.
 pub(crate) fn best_factor(hir: &Hir) -> Option<Factor> {
-    best(hir, false)
+    best(hir, false, false)
 }
 
 /// The rarest literal set, other than `anchors`, that every match must contain (where a word
@@ -240,24 +269,30 @@ fn is_text(h: &Hir) -> bool {
     matches!(h.kind(), HirKind::Literal(_) | HirKind::Class(_))
 }
 
-/// `word_before`: a word boundary precedes `hir` in every match.
-fn best(hir: &Hir, word_before: bool) -> Option<Factor> {
+/// `word_before`: a `\b` precedes `hir` in every match; `starts_before`: a word starts where
+/// `hir` does (see [`Factor::starts_word`]).
+fn best(hir: &Hir, word_before: bool, starts_before: bool) -> Option<Factor> {
+    // The planner's estimates count only `\b` as a word start: counting every literal after
+    // `\s+` cheaper too made it trade rare phrases for frequent verbs (concealment's "do not"
+    // for "tell", "report", ...), which searched seven times as much of plain prose.
     match hir.kind() {
         HirKind::Empty | HirKind::Look(_) | HirKind::Class(_) => None,
         HirKind::Literal(lit) => (lit.0.len() >= prefix::MIN_PREFIX_LEN).then(|| {
-            Factor::new(
+            Factor::placed(
                 vec![lit.0.to_ascii_lowercase()],
                 Some(0),
                 Some(0),
                 word_before,
+                starts_before,
             )
         }),
-        HirKind::Capture(c) => best(&c.sub, word_before),
+        HirKind::Capture(c) => best(&c.sub, word_before, starts_before),
         HirKind::Repetition(rep) => {
             if rep.min == 0 {
                 return None;
             }
-            let f = best(&rep.sub, word_before && rep.max == Some(1))?;
+            let once = rep.max == Some(1);
+            let f = best(&rep.sub, word_before && once, starts_before && once)?;
             // The literal may sit in any of the repetitions.
             let others = rep.max.and_then(|m| {
                 let n = usize::try_from(m).ok()?.saturating_sub(1);
@@ -268,9 +303,11 @@ fn best(hir: &Hir, word_before: bool) -> Option<Factor> {
         HirKind::Alternation(subs) => {
             let mut lits = Vec::new();
             let (mut before, mut after, mut word) = (Some(0), Some(0), true);
+            let mut inside = Vec::new();
             for s in subs {
-                let f = best(s, word_before)?;
+                let f = best(s, word_before, starts_before)?;
                 lits.extend(f.lits);
+                inside.extend(f.inside);
                 before = f.before.and_then(|b| before.map(|x: usize| x.max(b)));
                 after = f.after.and_then(|a| after.map(|x: usize| x.max(a)));
                 word &= f.word;
@@ -281,7 +318,16 @@ fn best(hir: &Hir, word_before: bool) -> Option<Factor> {
             let lits = prefix::minimal(lits);
             let shortest = lits.iter().map(Vec::len).min().unwrap_or(0);
             let after = after.map(|a| a + longest.saturating_sub(shortest));
-            Some(Factor::new(lits, before, after, word))
+            let mut f = Factor::placed(lits, before, after, word, true);
+            // A kept literal ("config") stands for those it begins ("configuration"): it may
+            // start inside a word if one of them may.
+            f.inside = f
+                .lits
+                .iter()
+                .filter(|k| inside.iter().any(|l| l.starts_with(k)))
+                .cloned()
+                .collect();
+            Some(f)
         }
         HirKind::Concat(subs) => {
             let lens: Vec<Option<usize>> =
@@ -298,8 +344,9 @@ fn best(hir: &Hir, word_before: bool) -> Option<Factor> {
                 } else {
                     is_word_look(&subs[i - 1])
                 };
+                let sb = after_non_word(subs, i, starts_before);
                 let (before, after) = (span(0..i), span(i + 1..subs.len()));
-                if let Some(f) = best(&subs[i], wb) {
+                if let Some(f) = best(&subs[i], wb, sb) {
                     found = better(found, f.widen(before, after));
                 }
                 // Literal text running on from here ("send " + (the|all) + " data").
@@ -307,7 +354,7 @@ fn best(hir: &Hir, word_before: bool) -> Option<Factor> {
                 if starts_run && let Some(lits) = prefix::sequence_prefixes(&subs[i..]) {
                     let shortest = lits.iter().map(Vec::len).min().unwrap_or(0);
                     let after = span(i..subs.len()).map(|l| l.saturating_sub(shortest));
-                    found = better(found, Factor::new(lits, before, after, wb));
+                    found = better(found, Factor::placed(lits, before, after, wb, sb));
                 }
             }
             found
@@ -392,6 +439,25 @@ mod tests {
         // `: ?` ends with a space or a colon.
         let hir = crate::rules::prefix::parse_bytes(r"(?i)\bnote[:=] ?verbatim\b").unwrap();
         assert!(confirming_factor(&hir, &[b"note".to_vec()]).is_some());
+    }
+
+    #[test]
+    fn literals_after_non_word_bytes_start_words() {
+        // `\s*` may match nothing, but `[` is no letter: "jailbreak" starts a word in every
+        // match; "mode" may follow a digit.
+        let f = factor(r"(?i)\[\s*(?:x\d+mode|jailbreak)\]").unwrap();
+        assert_eq!(texts(&f), ["jailbreak", "mode"]);
+        assert!(f.starts_word(b"jailbreak"));
+        assert!(!f.starts_word(b"mode"));
+        // Without a `\b` the planner does not count the hits as fewer.
+        assert!(!f.word);
+        // A kept literal stands for the longer ones it begins: "config" may start inside a word
+        // because "configuration" may.
+        let f = factor(r"(?i)(?:\s+config|x\d+configuration)=").unwrap();
+        assert_eq!(texts(&f), ["config"]);
+        assert!(!f.starts_word(b"config"));
+        let f = factor(r"(?i)(?:\s+config|;configuration)=").unwrap();
+        assert!(f.starts_word(b"config"));
     }
 
     #[test]

@@ -700,7 +700,7 @@ impl Builder {
         ) {
             Some(Plan::Literals {
                 lits,
-                word,
+                at_word_start,
                 anchored,
                 back,
                 forward,
@@ -711,7 +711,7 @@ impl Builder {
                     .iter()
                     .map(|p| String::from_utf8_lossy(p).into_owned())
                     .collect();
-                for p in lits {
+                for (p, word) in lits.into_iter().zip(at_word_start) {
                     let word = word && p.first().is_some_and(u8::is_ascii_alphanumeric);
                     self.literal(p, AtomUse::Anchor { matcher, word });
                 }
@@ -965,8 +965,8 @@ enum Plan {
     /// Around hits of these literals, one of which is in every match.
     Literals {
         lits: Vec<Vec<u8>>,
-        /// The literals only count where a word starts.
-        word: bool,
+        /// Per literal, whether it only counts where a word starts.
+        at_word_start: Vec<bool>,
         /// Every match starts at a literal: one anchored search per hit.
         anchored: bool,
         back: usize,
@@ -1023,7 +1023,7 @@ fn plan_anchors(
         consider(
             f.hits(),
             Plan::Literals {
-                word: f.word,
+                at_word_start: vec![f.word; f.lits.len()],
                 lits: f.lits,
                 anchored: true,
                 back: 0,
@@ -1045,7 +1045,7 @@ fn plan_anchors(
                 anchored: true,
                 back: 0,
                 forward: (longest + after).min(MAX_WINDOW),
-                word: f.word,
+                at_word_start: f.lits.iter().map(|l| f.starts_word(l)).collect(),
                 lits: f.lits.clone(),
                 near: Near::default(),
             };
@@ -1056,7 +1056,7 @@ fn plan_anchors(
                 anchored: false,
                 back,
                 forward: after,
-                word: f.word,
+                at_word_start: f.lits.iter().map(|l| f.starts_word(l)).collect(),
                 lits: f.lits.clone(),
                 near: Near {
                     end: f.after.filter(|&a| a <= NEAR),
