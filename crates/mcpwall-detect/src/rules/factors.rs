@@ -274,7 +274,7 @@ fn is_text(h: &Hir) -> bool {
 fn best(hir: &Hir, word_before: bool, starts_before: bool) -> Option<Factor> {
     // The planner's estimates count only `\b` as a word start: counting every literal after
     // `\s+` cheaper too made it trade rare phrases for frequent verbs (concealment's "do not"
-    // for "tell", "report", ...), which searched seven times as much of plain prose.
+    // for "tell", "report", ...), which searched three times as much of plain prose.
     match hir.kind() {
         HirKind::Empty | HirKind::Look(_) | HirKind::Class(_) => None,
         HirKind::Literal(lit) => (lit.0.len() >= prefix::MIN_PREFIX_LEN).then(|| {
@@ -318,16 +318,17 @@ fn best(hir: &Hir, word_before: bool, starts_before: bool) -> Option<Factor> {
             let lits = prefix::minimal(lits);
             let shortest = lits.iter().map(Vec::len).min().unwrap_or(0);
             let after = after.map(|a| a + longest.saturating_sub(shortest));
-            let mut f = Factor::placed(lits, before, after, word, true);
             // A kept literal ("config") stands for those it begins ("configuration"): it may
             // start inside a word if one of them may.
-            f.inside = f
-                .lits
+            let inside = lits
                 .iter()
                 .filter(|k| inside.iter().any(|l| l.starts_with(k)))
                 .cloned()
                 .collect();
-            Some(f)
+            Some(Factor {
+                inside,
+                ..Factor::placed(lits, before, after, word, true)
+            })
         }
         HirKind::Concat(subs) => {
             let lens: Vec<Option<usize>> =
