@@ -76,6 +76,8 @@ pub(crate) struct Runs {
 pub(crate) fn find_runs(t: &[u8], range: Range<usize>, out: &mut Runs) {
     find_digit_runs(t, range.clone(), &mut out.digits);
     let (lo, hi) = (range.start, range.end);
+    // Cut at the end of the range, so that indexing below `hi` needs no bounds check.
+    let t = &t[..hi];
     let mut i = lo;
     while i < hi {
         let c = CLASS[usize::from(t[i])];
@@ -127,6 +129,14 @@ pub(crate) fn find_runs(t: &[u8], range: Range<usize>, out: &mut Runs) {
                         || (classes == 2 && flags & DIGIT != 0 && flags & (UPPER | LOWER) != 0),
                 });
             }
+            continue;
+        }
+        if t[i] == b' '
+            && t.get(i + 1)
+                .is_none_or(|&b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        {
+            // The space between two words: no padding.
+            i += 1;
             continue;
         }
         if matches!(t[i], b' ' | b'\t' | b'\n' | b'\r') {

@@ -18,13 +18,38 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 use super::AtomUse;
 use super::trie::{SPACES, WordTrie, is_space};
-use crate::runs::{CLASS, DIGIT, LOWER, UPPER};
 
-/// A byte's kind for finding word starts (the rule of [`super::terms::boundary_before`]): a
-/// letter's case, a digit, or 0 for anything else.
-fn kind(b: u8) -> u8 {
-    CLASS[usize::from(b)] & (LOWER | UPPER | DIGIT)
-}
+/// Word starts (the rule of [`super::terms::boundary_before`]) found by a small automaton
+/// whose state is the previous byte's kind: 0 for anything but a letter or digit, then lower
+/// case, upper case, digit. Indexed by `state * 256 + byte`, it gives the byte's kind, plus
+/// [`STARTS_WORD`] where a word starts: a letter or digit after anything else, or an upper-case
+/// letter after a lower-case one (`userConfig`). One lookup per byte, no branch on the kinds.
+static WORD_STEP: [u8; 1024] = {
+    let mut t = [0u8; 1024];
+    let mut prev = 0;
+    while prev < 4 {
+        let mut i = 0;
+        while i < 256 {
+            let b = i as u8;
+            let kind = if b.is_ascii_lowercase() {
+                1
+            } else if b.is_ascii_uppercase() {
+                2
+            } else if b.is_ascii_digit() {
+                3
+            } else {
+                0
+            };
+            let starts = kind != 0 && (prev == 0 || (prev == 1 && kind == 2));
+            t[prev * 256 + i] = kind | if starts { STARTS_WORD } else { 0 };
+            i += 1;
+        }
+        prev += 1;
+    }
+    t
+};
+
+const STARTS_WORD: u8 = 4;
 
 /// A literal and those of its uses that one part of the first stage serves.
 #[derive(Debug)]
@@ -253,13 +278,14 @@ impl LiteralFinder {
     /// their end. A literal with uses in several parts is reported by each, with its own slot.
     pub(crate) fn find(&self, hay: &[u8], mut f: impl FnMut(usize, usize, &Slot)) {
         let mut on_slot = |s: usize, e: usize, slot: usize| f(s, e, &self.slots[slot]);
-        let mut prev = 0;
+        let mut state = 0usize;
         for (i, &b) in hay.iter().enumerate() {
-            let k = kind(b);
-            if k != 0 && (prev == 0 || (prev == LOWER && k == UPPER)) {
+            // The mask keeps the index inside the table without a bounds check.
+            let step = WORD_STEP[(state << 8 | usize::from(b)) & 1023];
+            if step & STARTS_WORD != 0 {
                 self.words.walk(hay, i, &mut on_slot);
             }
-            prev = k;
+            state = usize::from(step & 3);
         }
         if let Some(ac) = &self.exact {
             for m in ac.find_overlapping_iter(hay) {

@@ -132,17 +132,24 @@ impl WordTrie {
     #[inline]
     pub(super) fn walk(&self, hay: &[u8], at: usize, f: &mut impl FnMut(usize, usize, usize)) {
         let mut state = ROOT as usize;
-        for (i, &b) in hay[at..].iter().enumerate() {
+        let mut i = at;
+        while let Some(&b) = hay.get(i) {
             let class = usize::from(self.classes[usize::from(b)]);
-            let next = self.next[state * self.stride + class];
+            // Every state has a full row of `stride` classes: the lookup never misses.
+            let next = self
+                .next
+                .get(state * self.stride + class)
+                .copied()
+                .unwrap_or(DEAD);
             if next == DEAD {
                 return;
             }
+            i += 1;
             state = (next & !HAS_OUTPUT) as usize;
             if next & HAS_OUTPUT != 0 {
                 let (lo, hi) = self.out[state];
-                for &lit in &self.outs[lo as usize..hi as usize] {
-                    f(at, at + i + 1, lit as usize);
+                for &lit in self.outs.get(lo as usize..hi as usize).unwrap_or_default() {
+                    f(at, i, lit as usize);
                 }
             }
         }
