@@ -8,6 +8,10 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use mcpwall_detect::{Engine, Surface};
 
+// The allocator the `mcpwall` binary ships with, so that the numbers are the product's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SENTENCES: &[&str] = &[
     "The quarterly report shows revenue grew by four percent compared with last year.",
     "Each request is retried up to three times with exponential backoff before it fails.",
