@@ -7,6 +7,10 @@ use std::time::{Duration, Instant};
 
 use mcpwall_detect::{Engine, Surface};
 
+// The `mcpwall` binary's allocator, so that numbers (and instruction counts) are the product's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let path = args

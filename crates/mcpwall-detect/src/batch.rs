@@ -74,7 +74,12 @@ pub fn plan(kind: &str) -> Result<(Surface, CategorySet), UnknownKind> {
 /// Classifies one record.
 pub fn classify(engine: &Engine, record: &Record) -> Result<Verdict, UnknownKind> {
     let (surface, categories) = plan(&record.kind)?;
-    let report = engine.scan_with(surface, &record.text, &ScanOptions::only(categories));
+    let opts = ScanOptions {
+        // A verdict shows no excerpt.
+        excerpts: false,
+        ..ScanOptions::only(categories)
+    };
+    let report = engine.scan_with(surface, &record.text, &opts);
     Ok(Verdict {
         id: record.id.clone(),
         flagged: report.flagged(),

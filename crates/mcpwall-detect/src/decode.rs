@@ -282,9 +282,30 @@ pub(crate) fn spaced_letters(
 }
 
 /// Common short English words, and what they look like in ROT13 and written backwards.
-const STOPWORDS: [&str; 8] = [
-    " the ", " and ", " you ", " all ", " your ", " to ", " of ", " is ",
+/// Words ordinary English shows at once: as written, in ROT13, and backwards.
+const STOPWORDS: [[&[u8]; 8]; 3] = [
+    [b"the", b"and", b"you", b"all", b"your", b"to", b"of", b"is"],
+    [b"gur", b"naq", b"lbh", b"nyy", b"lbhe", b"gb", b"bs", b"vf"],
+    [b"eht", b"dna", b"uoy", b"lla", b"ruoy", b"ot", b"fo", b"si"],
 ];
+
+/// How many words of `lower` (lower-case words between spaces) are stopwords as written, in
+/// ROT13 and backwards; counting stops once plain English is plain (three stopwords).
+fn stopword_counts(lower: &[u8]) -> [usize; 3] {
+    let mut counts = [0usize; 3];
+    for word in lower.split(|&b| b == b' ') {
+        if word.is_empty() || word.len() > 4 {
+            continue;
+        }
+        for (count, forms) in counts.iter_mut().zip(&STOPWORDS) {
+            *count += usize::from(forms.contains(&word));
+        }
+        if counts[0] >= 3 {
+            break;
+        }
+    }
+    counts
+}
 
 fn rot13(s: &str) -> String {
     s.chars()
@@ -314,25 +335,20 @@ pub(crate) fn rot13_or_reversed(
     while !seg.is_char_boundary(cut) {
         cut -= 1;
     }
-    let mut lower = Vec::with_capacity(cut + 2);
-    lower.push(b' ');
-    lower.extend(seg.as_bytes()[..cut].iter().map(|&b| {
-        if b.is_ascii_alphanumeric() || b == b'\'' {
-            b.to_ascii_lowercase()
-        } else {
-            b' '
-        }
-    }));
-    lower.push(b' ');
-    let finders = stopword_finders();
-    let count = |fs: &[memchr::memmem::Finder<'static>]| -> usize {
-        fs.iter().map(|f| f.find_iter(&lower).count()).sum()
-    };
-    let base = count(&finders[0]);
+    let lower: Vec<u8> = seg.as_bytes()[..cut]
+        .iter()
+        .map(|&b| {
+            if b.is_ascii_alphanumeric() || b == b'\'' {
+                b.to_ascii_lowercase()
+            } else {
+                b' '
+            }
+        })
+        .collect();
+    let [base, rot, rev] = stopword_counts(&lower);
     if base >= 3 {
         return None;
     }
-    let (rot, rev) = (count(&finders[1]), count(&finders[2]));
     let (via, text) = if rot >= 2 && rot > base * 2 {
         (Via::Rot13, rot13(seg))
     } else if rev >= 2 && rev > base * 2 {
@@ -345,25 +361,6 @@ pub(crate) fn rot13_or_reversed(
         .then_some(Decoded { range, text, via })
 }
 
-/// Searchers for the stopwords as written, in ROT13 and backwards.
-fn stopword_finders() -> &'static [Vec<memchr::memmem::Finder<'static>>; 3] {
-    static F: std::sync::OnceLock<[Vec<memchr::memmem::Finder<'static>>; 3]> =
-        std::sync::OnceLock::new();
-    F.get_or_init(|| {
-        let make = |f: &dyn Fn(&str) -> String| -> Vec<memchr::memmem::Finder<'static>> {
-            STOPWORDS
-                .iter()
-                .map(|w| memchr::memmem::Finder::new(f(w).as_bytes()).into_owned())
-                .collect()
-        };
-        [
-            make(&|w| w.to_owned()),
-            make(&rot13),
-            make(&|w| w.chars().rev().collect()),
-        ]
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -373,6 +370,20 @@ mod tests {
             bytes: 1 << 20,
             segments: 100,
         }
+    }
+
+    #[test]
+    fn stopword_forms_are_rot13_and_reversed() {
+        for (k, plain) in STOPWORDS[0].iter().enumerate() {
+            let plain = std::str::from_utf8(plain).unwrap_or_default();
+            assert_eq!(rot13(plain).as_bytes(), STOPWORDS[1][k]);
+            assert_eq!(
+                plain.chars().rev().collect::<String>().as_bytes(),
+                STOPWORDS[2][k]
+            );
+        }
+        assert_eq!(stopword_counts(b"gur png naq gur qbt"), [0, 3, 0]);
+        assert_eq!(stopword_counts(b"the the the ruoy"), [3, 0, 0]);
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub struct ScanOptions {
     pub max_decoded_segments: usize,
     /// Findings beyond this are dropped and the report is marked truncated.
     pub max_findings: usize,
+    /// Findings carry an excerpt for people. Callers that only need verdicts (batch
+    /// classification) turn this off: building excerpts was half of a short flagged scan.
+    pub excerpts: bool,
     /// When several rules claim one sensitive value, keep only the strongest.
     pub(crate) resolve_overlaps: bool,
 }
@@ -40,6 +43,7 @@ impl Default for ScanOptions {
             max_decoded_bytes: 1 << 20,
             max_decoded_segments: 256,
             max_findings: 500,
+            excerpts: true,
             resolve_overlaps: true,
         }
     }

@@ -25,6 +25,24 @@ fn ceil_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
+/// Writes `s` so that a reader sees every character of it (see [`push_visible`]); runs of
+/// printable ASCII, most of any excerpt, are copied at once.
+pub(crate) fn push_visible_str(out: &mut String, s: &str) {
+    let mut rest = s;
+    while !rest.is_empty() {
+        let plain = rest
+            .bytes()
+            .position(|b| !(b' '..=b'~').contains(&b))
+            .unwrap_or(rest.len());
+        out.push_str(&rest[..plain]);
+        let mut chars = rest[plain..].chars();
+        if let Some(c) = chars.next() {
+            push_visible(out, c);
+        }
+        rest = chars.as_str();
+    }
+}
+
 /// Writes `c` so that a reader sees it: invisible and control characters become `⟨U+XXXX⟩`,
 /// tag characters `⟨tag:x⟩`, line breaks `⏎`.
 pub(crate) fn push_visible(out: &mut String, c: char) {
@@ -77,33 +95,23 @@ pub(crate) fn excerpt(text: &str, span: Range<usize>, masked: Option<Range<usize
     if from > 0 {
         out.push('…');
     }
-    text[from..start]
-        .chars()
-        .for_each(|c| push_visible(&mut out, c));
+    push_visible_str(&mut out, &text[from..start]);
     let shown_end = ceil_boundary(text, end.min(start + MAX_MATCH));
     match masked {
         Some(m) if m.start >= start && m.end <= end => {
             let (ms, me) = (floor_boundary(text, m.start), ceil_boundary(text, m.end));
-            text[start..ms]
-                .chars()
-                .for_each(|c| push_visible(&mut out, c));
+            push_visible_str(&mut out, &text[start..ms]);
             out.push_str(&mask(&text[ms..me]));
-            text[me..end]
-                .chars()
-                .for_each(|c| push_visible(&mut out, c));
+            push_visible_str(&mut out, &text[me..end]);
         }
         _ => {
-            text[start..shown_end]
-                .chars()
-                .for_each(|c| push_visible(&mut out, c));
+            push_visible_str(&mut out, &text[start..shown_end]);
             if shown_end < end {
                 out.push('…');
             }
         }
     }
-    text[end..to]
-        .chars()
-        .for_each(|c| push_visible(&mut out, c));
+    push_visible_str(&mut out, &text[end..to]);
     if to < text.len() {
         out.push('…');
     }
@@ -121,6 +129,8 @@ mod tests {
         assert_eq!(e, "key=AKIA************… end");
         let t = "a\u{200B}b";
         assert_eq!(excerpt(t, 0..t.len(), None), "a⟨U+200B⟩b");
+        let t = "é\tline\r\nnext\u{E0041}~";
+        assert_eq!(excerpt(t, 0..t.len(), None), "é line⏎next⟨tag:A⟩~");
     }
 
     #[test]
@@ -129,5 +139,16 @@ mod tests {
         let s = t.find("MATCH").unwrap();
         let e = excerpt(&t, s..s + 5, None);
         assert!(e.starts_with('…') && e.ends_with('…') && e.contains("MATCH"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn bulk_copy_shows_what_each_character_shows(s in "[ -~\t\r\n\u{0}-\u{1f}\u{7f}é\u{200B}\u{E0041}\u{202E}]{0,40}") {
+            let mut one = String::new();
+            s.chars().for_each(|c| push_visible(&mut one, c));
+            let mut bulk = String::new();
+            push_visible_str(&mut bulk, &s);
+            proptest::prop_assert_eq!(bulk, one);
+        }
     }
 }

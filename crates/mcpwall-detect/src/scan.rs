@@ -818,7 +818,10 @@ impl Scanner<'_> {
                 if !rule.category.is_sensitive_data() && strongest.is_none_or(|(s, _)| sev > s) {
                     strongest = Some((sev, c.confidence));
                 }
-                let inner = excerpt(&text, c.span.clone(), c.value.clone());
+                let shown = self
+                    .opts
+                    .excerpts
+                    .then(|| excerpt(&text, c.span.clone(), c.value.clone()));
                 raws.push(Raw {
                     rule: c.rule,
                     seg,
@@ -826,7 +829,9 @@ impl Scanner<'_> {
                     value: c.value.map(|_| span.clone()),
                     confidence: c.confidence,
                     via: Some(c.via.unwrap_or(via)),
-                    excerpt: Some(format!("[{}] {inner}", via.as_str())),
+                    excerpt: Some(
+                        shown.map_or_else(String::new, |e| format!("[{}] {e}", via.as_str())),
+                    ),
                     raised: true,
                 });
             }
@@ -946,9 +951,11 @@ impl Scanner<'_> {
                 confidence = (confidence + 0.1).min(1.0);
             }
             let seg = &doc.segs[r.seg];
-            let excerpt = r
-                .excerpt
-                .unwrap_or_else(|| excerpt(seg.orig, r.span.clone(), r.value.clone()));
+            let excerpt = match r.excerpt {
+                Some(e) => e,
+                None if self.opts.excerpts => excerpt(seg.orig, r.span.clone(), r.value.clone()),
+                None => String::new(),
+            };
             findings.push(Finding {
                 rule_id: rule.id.clone(),
                 category: rule.category,
