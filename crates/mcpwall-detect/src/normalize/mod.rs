@@ -246,12 +246,14 @@ enum Unit {
     VariationSelector(u8),
 }
 
-/// Whether a text can be used as its own normalised copy: printable ASCII, tabs and newlines.
+/// Whether a byte is its own normalised copy: printable ASCII, tab, line feed, carriage return.
+fn is_plain_byte(b: u8) -> bool {
+    matches!(b, b'\t' | b'\n' | b'\r' | 0x20..=0x7E)
+}
+
+/// Whether a text can be used as its own normalised copy.
 fn is_plain(text: &str) -> bool {
-    text.is_ascii()
-        && !text
-            .bytes()
-            .any(|b| (b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r') || b == 0x7F)
+    text.bytes().all(is_plain_byte)
 }
 
 /// Normalises `text` (see the module documentation).
@@ -293,9 +295,34 @@ pub(crate) fn normalize_into(text: &str, out: &mut String) -> NormInfo {
     let mut mark_run: Option<Range<usize>> = None;
     let mut marks_in_run = 0u32;
     let mut last_cp = 0usize;
+    let bytes = text.as_bytes();
     let mut i = 0usize;
     while i < text.len() {
         let produced = out.len() - base;
+        // A run of printable ASCII (most of almost any text) is its own copy: taken at once,
+        // with the checkpoints and word tracking each of its bytes would have made alone.
+        let run = bytes[i..]
+            .iter()
+            .position(|&b| !is_plain_byte(b))
+            .unwrap_or(bytes.len() - i);
+        if run > 0 {
+            flush_vs(&mut vs_run, &mut smuggled, &mut signals);
+            flush_marks(&mut mark_run, &mut marks_in_run, &mut signals);
+            loop {
+                let at = (last_cp + CHECKPOINT_EVERY).max(produced);
+                if at >= produced + run {
+                    break;
+                }
+                checkpoints.push((at, i + (at - produced)));
+                last_cp = at;
+            }
+            for (k, &b) in bytes[i..i + run].iter().enumerate() {
+                word.step_ascii(b, i + k, &mut signals);
+            }
+            out.push_str(&text[i..i + run]);
+            i += run;
+            continue;
+        }
         if produced - last_cp >= CHECKPOINT_EVERY {
             checkpoints.push((produced, i));
             last_cp = produced;
@@ -459,6 +486,20 @@ impl Word {
         if styled {
             self.styled += 1;
         }
+    }
+
+    /// [`Word::step`] for a plain ASCII byte at `at`.
+    fn step_ascii(&mut self, b: u8, at: usize, signals: &mut Signals) {
+        let latin = b.is_ascii_alphanumeric();
+        if !latin && b != b'_' {
+            self.end(signals);
+            return;
+        }
+        if self.start.is_none() {
+            self.start = Some(at);
+        }
+        self.end = at + 1;
+        self.ascii |= latin;
     }
 
     fn end(&mut self, signals: &mut Signals) {
