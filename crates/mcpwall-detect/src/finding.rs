@@ -256,6 +256,8 @@ pub enum Via {
     Rot13,
     /// Inside text written backwards.
     Reversed,
+    /// Inside words cut apart by hyphens ("i-nstruction", "li-mitations").
+    SplitWords,
 }
 
 impl Via {
@@ -276,6 +278,7 @@ impl Via {
             Via::Ascii85 => "ascii85",
             Via::Rot13 => "rot13",
             Via::Reversed => "reversed",
+            Via::SplitWords => "split_words",
         }
     }
 }

@@ -770,6 +770,9 @@ impl Scanner<'_> {
             if count_in(&runs.mixed_words, &seg.norm) >= 2 {
                 decode::leetspeak(t, seg.norm.clone(), &mut self.budget, &mut out);
             }
+            if memchr::memchr(b'-', bytes).is_some() {
+                decode::split_words(t, seg.norm.clone(), &mut self.budget, &mut out);
+            }
             if let Some(d) = decode::rot13_or_reversed(t, seg.norm.clone(), &mut self.budget) {
                 out.push(d);
             }
