@@ -413,6 +413,8 @@ struct Reach {
     window: Option<usize>,
     before: Option<usize>,
     word_anchors: bool,
+    /// Use the listed anchors whatever the planner estimates.
+    listed_only: bool,
 }
 
 struct Builder {
@@ -604,6 +606,7 @@ impl Builder {
                 window: c.window,
                 before: c.window_before,
                 word_anchors: c.word_anchors,
+                listed_only: false,
             };
             let (m, ..) = self.add_matcher(
                 src,
@@ -691,13 +694,12 @@ impl Builder {
         }
         let matcher = self.matchers.len();
         let mut near = Near::default();
-        let (anchored, back, forward, shown) = match plan_anchors(
-            &hir,
-            anchors,
-            window,
-            before,
-            word_anchors,
-        ) {
+        let plan = if reach.listed_only && !anchors.is_empty() {
+            Some(Plan::Listed)
+        } else {
+            plan_anchors(&hir, anchors, window, before, word_anchors)
+        };
+        let (anchored, back, forward, shown) = match plan {
             Some(Plan::Literals {
                 lits,
                 at_word_start,
@@ -859,6 +861,7 @@ impl Builder {
                     window: d.window,
                     before: d.window_before,
                     word_anchors: d.word_anchors,
+                    listed_only: d.listed_anchors_only,
                 },
                 Output::Finding(idx),
             )?;

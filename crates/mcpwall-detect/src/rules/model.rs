@@ -88,6 +88,10 @@ pub(crate) struct RuleDef {
     /// sits after a `\b`): a word anchor such as `use` then costs nothing inside `because`.
     #[serde(default)]
     pub(crate) word_anchors: bool,
+    /// Search around the listed anchors even where the planner estimates another plan cheaper:
+    /// for anchors rare in real text that its word-frequency model cannot know (`ipt:`, `&#`).
+    #[serde(default)]
+    pub(crate) listed_anchors_only: bool,
     /// Concepts that must all occur within `within` bytes of each other.
     #[serde(default)]
     pub(crate) all: Vec<String>,

@@ -73,6 +73,22 @@ fn generate(hir: &Hir, rng: &mut Rng, out: &mut String) {
 /// address): a bare generated match is meant to go unreported.
 const CONTEXT_GATED: [&str; 1] = ["pii.mac_address"];
 
+/// Spellings a rule's anchors knowingly leave out, each with the reason: a lost match of that
+/// rule that this pattern finds is not a failure.
+const KNOWN_GAPS: [(&str, &str, &str); 2] = [
+    (
+        "xss.javascript_url",
+        r"(?i)p\s+t\s+:",
+        "blanks both between p and t and before the colon: an anchor for them would start a walk \
+         at every t of every text",
+    ),
+    (
+        "xss.javascript_url_payload",
+        r"(?i)p\s+t\s+:",
+        "as for xss.javascript_url",
+    ),
+];
+
 /// Texts each pattern matches: several per branch of its outermost alternation, alone and
 /// inside other words, spaced with spaces, tabs or runs of them.
 fn generated(set: &RuleSet) -> Vec<String> {
@@ -200,7 +216,14 @@ fn every_short_match_is_within_reach_of_an_anchor() {
                             && confirmed_in(lo, hi)
                     }
                 });
-                if !found {
+                let known = || {
+                    KNOWN_GAPS.iter().any(|(owner, gap, _)| {
+                        *owner == m.owner
+                            && regex_automata::meta::Regex::new(gap)
+                                .is_ok_and(|g| g.is_match(&hay[s..e]))
+                    })
+                };
+                if !found && !known() {
                     lost.push(format!("{}: {:?} in {t:?}", m.owner, &t[s..e]));
                 }
             }
