@@ -518,12 +518,7 @@ mod tests {
 pub(crate) fn leetspeak(t: &str, range: Range<usize>, budget: &mut Budget, out: &mut Vec<Decoded>) {
     let leet = |b: u8| matches!(b, b'0' | b'1' | b'3' | b'4' | b'5' | b'7' | b'@' | b'$');
     let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'@' || b == b'$';
-    let bytes = t.as_bytes();
-    let mut line_start = range.start;
-    while line_start < range.end {
-        let line_end = memchr::memchr(b'\n', &bytes[line_start..range.end])
-            .map_or(range.end, |p| line_start + p);
-        let line = &bytes[line_start..line_end];
+    per_line(t, range, Via::Leetspeak, out, |line| {
         let (mut words, mut mixed) = (0usize, 0usize);
         for word in line.split(|b| !is_word(*b)) {
             if !word.iter().any(u8::is_ascii_alphabetic) {
@@ -534,33 +529,54 @@ pub(crate) fn leetspeak(t: &str, range: Range<usize>, budget: &mut Budget, out: 
                 mixed += 1;
             }
         }
-        if mixed >= 2 && mixed * 5 >= words * 2 && budget.take(line.len()) {
-            let mut text = Vec::with_capacity(line.len());
-            for word in line.split_inclusive(|b| !is_word(*b)) {
-                let has_letter = word.iter().any(u8::is_ascii_alphabetic);
-                for &b in word {
-                    text.push(if has_letter {
-                        match b {
-                            b'0' => b'o',
-                            b'1' => b'i',
-                            b'3' => b'e',
-                            b'4' | b'@' => b'a',
-                            b'5' | b'$' => b's',
-                            b'7' => b't',
-                            _ => b,
-                        }
-                    } else {
-                        b
-                    });
-                }
-            }
-            if let Ok(text) = String::from_utf8(text) {
-                out.push(Decoded {
-                    range: line_start..line_end,
-                    text,
-                    via: Via::Leetspeak,
+        if !(mixed >= 2 && mixed * 5 >= words * 2 && budget.take(line.len())) {
+            return None;
+        }
+        let mut text = Vec::with_capacity(line.len());
+        for word in line.split_inclusive(|b| !is_word(*b)) {
+            let has_letter = word.iter().any(u8::is_ascii_alphabetic);
+            for &b in word {
+                text.push(if has_letter {
+                    match b {
+                        b'0' => b'o',
+                        b'1' => b'i',
+                        b'3' => b'e',
+                        b'4' | b'@' => b'a',
+                        b'5' | b'$' => b's',
+                        b'7' => b't',
+                        _ => b,
+                    }
+                } else {
+                    b
                 });
             }
+        }
+        Some(text)
+    });
+}
+
+/// Runs `decode` on each line of `t[range]`; what it returns for a line is added to `out` as
+/// that line decoded `via`.
+fn per_line(
+    t: &str,
+    range: Range<usize>,
+    via: Via,
+    out: &mut Vec<Decoded>,
+    mut decode: impl FnMut(&[u8]) -> Option<Vec<u8>>,
+) {
+    let bytes = t.as_bytes();
+    let mut line_start = range.start;
+    while line_start < range.end {
+        let line_end = memchr::memchr(b'\n', &bytes[line_start..range.end])
+            .map_or(range.end, |p| line_start + p);
+        if let Some(text) =
+            decode(&bytes[line_start..line_end]).and_then(|v| String::from_utf8(v).ok())
+        {
+            out.push(Decoded {
+                range: line_start..line_end,
+                text,
+                via,
+            });
         }
         line_start = line_end + 1;
     }
@@ -577,37 +593,26 @@ pub(crate) fn split_words(
     out: &mut Vec<Decoded>,
 ) {
     const MIN_CUTS: usize = 3;
-    let bytes = t.as_bytes();
-    let mut line_start = range.start;
-    while line_start < range.end {
-        let line_end = memchr::memchr(b'\n', &bytes[line_start..range.end])
-            .map_or(range.end, |p| line_start + p);
-        let line = &bytes[line_start..line_end];
+    per_line(t, range, Via::SplitWords, out, |line| {
         let (cuts, short) = hyphen_cuts(line);
         let words = line
             .split(|b| !b.is_ascii_alphanumeric())
             .filter(|w| !w.is_empty())
             .count();
-        if short >= MIN_CUTS && short * 10 >= words && budget.take(line.len()) {
-            // A line cut this way is read with every hyphen between letters taken out:
-            // "pre-vious" too, and "well-known" with it, which no rule minds.
-            let mut text = Vec::with_capacity(line.len());
-            let mut at = 0;
-            for cut in &cuts {
-                text.extend_from_slice(&line[at..cut.start]);
-                at = cut.end;
-            }
-            text.extend_from_slice(&line[at..]);
-            if let Ok(text) = String::from_utf8(text) {
-                out.push(Decoded {
-                    range: line_start..line_end,
-                    text,
-                    via: Via::SplitWords,
-                });
-            }
+        if !(short >= MIN_CUTS && short * 10 >= words && budget.take(line.len())) {
+            return None;
         }
-        line_start = line_end + 1;
-    }
+        // A line cut this way is read with every hyphen between letters taken out: "pre-vious"
+        // too, and "well-known" with it, which no rule minds.
+        let mut text = Vec::with_capacity(line.len());
+        let mut at = 0;
+        for cut in &cuts {
+            text.extend_from_slice(&line[at..cut.start]);
+            at = cut.end;
+        }
+        text.extend_from_slice(&line[at..]);
+        Some(text)
+    });
 }
 
 /// The hyphen runs of `line` between two ASCII letters, and how many of them have at most two
