@@ -16,8 +16,8 @@
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
-use super::AtomUse;
 use super::trie::{SPACES, WordTrie, is_space};
+use super::{AtomUse, FollowCell};
 
 /// Word starts (the rule of [`super::terms::boundary_before`]) found by a small automaton
 /// whose state is the previous byte's kind: 0 for anything but a letter or digit, then lower
@@ -58,6 +58,9 @@ pub(crate) struct Slot {
     pub(crate) uses: Vec<AtomUse>,
     /// Found wherever it occurs, not only where a word starts.
     pub(crate) anywhere: bool,
+    /// Per use, what may follow the literal in a match of an anchored pattern (see
+    /// [`super::follow`]).
+    pub(crate) follow: Vec<FollowCell>,
 }
 
 /// Which part of the first stage serves a use of a literal.
@@ -231,6 +234,7 @@ impl LiteralFinder {
                 searched_anywhere[id] |= p != Part::Words;
                 slots.push(Slot {
                     literal: id,
+                    follow: these.iter().map(|_| FollowCell::default()).collect(),
                     uses: these,
                     anywhere: p != Part::Words,
                 });

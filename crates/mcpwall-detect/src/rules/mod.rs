@@ -8,6 +8,7 @@
 
 mod cost;
 mod factors;
+mod follow;
 mod literals;
 pub(crate) mod load;
 mod model;
@@ -27,6 +28,7 @@ use regex_automata::util::pool::Pool;
 use regex_automata::{Anchored, Input, hybrid, meta};
 use serde::Serialize;
 
+pub(crate) use follow::{Follow, FollowCell};
 pub(crate) use literals::LiteralFinder;
 pub(crate) use load::{LineIndex, PackSource, parse_pack};
 use model::{ConceptDef, RuleDef};
@@ -194,6 +196,8 @@ pub(crate) struct Matcher {
     pub(crate) near: Near,
     /// The pattern reversed, for [`Matcher::may_match_near`]; built on first use.
     reverse: std::sync::OnceLock<Option<Reverse>>,
+    /// The forward DFA that works out [`Matcher::follow`]; built on first use.
+    follow_dfa: std::sync::OnceLock<Option<hybrid::dfa::DFA>>,
 }
 
 /// The most bytes between an anchor and the end (or start) of a match for which a window is
@@ -277,6 +281,16 @@ impl Matcher {
         self.regex
             .get_or_init(|| compile_pattern(&self.hir).ok())
             .as_ref()
+    }
+
+    /// What may follow the anchor `lit` in a match starting with it (see
+    /// [`follow::follow`]); `None` when anything may.
+    pub(crate) fn follow(&self, lit: &[u8]) -> Option<Follow> {
+        let dfa = self
+            .follow_dfa
+            .get_or_init(|| follow::follow_dfa(&self.hir))
+            .as_ref()?;
+        follow::follow(dfa, lit)
     }
 
     /// Tried at each hit during the literal pass, in text order.
@@ -782,6 +796,7 @@ impl Builder {
             confirmed,
             near,
             reverse: std::sync::OnceLock::new(),
+            follow_dfa: std::sync::OnceLock::new(),
         });
         Ok((matcher, shown, captures))
     }

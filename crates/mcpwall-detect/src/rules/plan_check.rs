@@ -5,11 +5,16 @@
 //! small a window around it would lose matches silently; this finds such plans by checking every
 //! match of every pattern on the rules' own examples, on the attack and benign corpora, and on
 //! texts generated from the patterns themselves, which reach the branches no example shows
-//! (an anchor list that forgot `enter ... mode` was found that way).
+//! (an anchor list that forgot `enter ... mode` was found that way). For a pattern tried inline
+//! at its anchors, the byte after the anchor must also pass [`super::follow`]'s check.
+
+use std::collections::HashMap;
 
 use regex_syntax::hir::{Class, Hir, HirKind};
 
-use super::{AtomUse, LiteralFinder, RuleSet, load::builtin_sources, terms::boundary_before};
+use super::{
+    AtomUse, Follow, LiteralFinder, RuleSet, load::builtin_sources, terms::boundary_before,
+};
 
 /// A small deterministic generator (xorshift): the same texts on every run.
 struct Rng(u64);
@@ -174,16 +179,18 @@ fn every_short_match_is_within_reach_of_an_anchor() {
     let triggered: Vec<usize> = set.triggers.iter().map(|&(_, m)| m).collect();
     let n = set.matchers.len();
     let mut lost = Vec::new();
+    // What may follow each anchor of a pattern tried inline: a match must never be ruled out.
+    let mut follows: HashMap<(usize, usize), Option<Follow>> = HashMap::new();
     for t in texts(&set).iter().chain(&generated(&set)) {
         let hay = t.as_bytes();
-        let mut anchor_hits: Vec<Vec<(usize, usize)>> = vec![Vec::new(); n];
+        let mut anchor_hits: Vec<Vec<(usize, usize, usize)>> = vec![Vec::new(); n];
         let mut confirm_hits: Vec<Vec<usize>> = vec![Vec::new(); n];
         finder.find(hay, |s, e, slot| {
             for u in &slot.uses {
                 match *u {
                     AtomUse::Anchor { matcher, word } => {
                         if !word || boundary_before(hay, s) {
-                            anchor_hits[matcher].push((s, e));
+                            anchor_hits[matcher].push((s, e, slot.literal));
                         }
                     }
                     AtomUse::Confirm { matcher } => confirm_hits[matcher].push(s),
@@ -205,9 +212,14 @@ fn every_short_match_is_within_reach_of_an_anchor() {
                 let confirmed_in = |lo: usize, hi: usize| {
                     !m.confirmed || confirm_hits[i].iter().any(|&q| (lo..hi).contains(&q))
                 };
-                let found = anchor_hits[i].iter().any(|&(p, pe)| {
+                let found = anchor_hits[i].iter().any(|&(p, pe, lit)| {
                     if m.anchored {
-                        p == s && e <= p + m.forward
+                        let follow = follows
+                            .entry((i, lit))
+                            .or_insert_with(|| m.follow(&set.literals[lit]));
+                        let may_follow =
+                            !m.tried_inline() || follow.as_ref().is_none_or(|f| f.allows(hay, pe));
+                        p == s && e <= p + m.forward && may_follow
                     } else {
                         let (lo, hi) = (p.saturating_sub(m.back), (pe + m.forward).min(hay.len()));
                         lo <= s
