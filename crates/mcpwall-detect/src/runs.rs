@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-const TOKEN: u8 = 1;
+pub(crate) const TOKEN: u8 = 1;
 pub(crate) const DIGIT: u8 = 2;
 pub(crate) const UPPER: u8 = 4;
 pub(crate) const LOWER: u8 = 8;
@@ -58,7 +58,7 @@ pub(crate) struct TokenRun {
     pub(crate) mixed: bool,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Runs {
     pub(crate) digits: Vec<Range<usize>>,
     pub(crate) country_codes: Vec<usize>,
@@ -72,96 +72,122 @@ pub(crate) struct Runs {
     pub(crate) mixed_words: Vec<usize>,
 }
 
-/// Appends the runs found in `t[range]` (absolute offsets).
+/// Appends the runs found in `t[range]` (absolute offsets). The scan finds the same runs
+/// during the literal pass ([`crate::rules::LiteralFinder::find_with_runs`]); this is the
+/// plain form, which the tests hold that one to.
+#[cfg(test)]
 pub(crate) fn find_runs(t: &[u8], range: Range<usize>, out: &mut Runs) {
     find_digit_runs(t, range.clone(), &mut out.digits);
     let (lo, hi) = (range.start, range.end);
-    // Cut at the end of the range, so that indexing below `hi` needs no bounds check.
-    let t = &t[..hi];
     let mut i = lo;
+    let mut gap = lo;
     while i < hi {
-        let c = CLASS[usize::from(t[i])];
-        if c & TOKEN != 0 {
-            let s = i;
-            let mut flags = 0u8;
-            while i < hi {
-                let k = CLASS[usize::from(t[i])];
-                if k & TOKEN == 0 {
-                    break;
-                }
-                flags |= k;
-                i += 1;
-            }
-            let len = i - s;
-            if len == 1 && flags & (UPPER | LOWER) != 0 {
-                // A lone letter, one separator, another lone letter.
-                if i + 2 < hi
-                    && matches!(t[i], b' ' | b'.' | b'-' | b'_' | b'*' | b',')
-                    && t[i + 1].is_ascii_alphabetic()
-                    && !t[i + 2].is_ascii_alphanumeric()
-                {
-                    out.spaced_pairs.push(s);
-                }
-            } else if (3..=24).contains(&len) && flags & DIGIT != 0 && flags & (UPPER | LOWER) != 0
-            {
-                out.mixed_words.push(s);
-            }
-            let starts_word = s == 0 || !t[s - 1].is_ascii_alphanumeric();
-            if starts_word
-                && len >= 4
-                && t[s].is_ascii_uppercase()
-                && t[s + 1].is_ascii_uppercase()
-                && t[s + 2].is_ascii_digit()
-                && t[s + 3].is_ascii_digit()
-            {
-                out.country_codes.push(s);
-            }
-            if len >= MIN_TOKEN {
-                let hex = t[s..i].iter().all(|&b| CLASS[usize::from(b)] & HEX != 0);
-                let classes = [UPPER, LOWER, DIGIT, B64_EXTRA]
-                    .iter()
-                    .filter(|&&k| flags & k != 0)
-                    .count();
-                out.tokens.push(TokenRun {
-                    range: s..i,
-                    hex,
-                    mixed: classes >= 3
-                        || (classes == 2 && flags & DIGIT != 0 && flags & (UPPER | LOWER) != 0),
-                });
-            }
-            continue;
-        }
-        if t[i] == b' '
-            && t.get(i + 1)
-                .is_none_or(|&b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-        {
-            // The space between two words: no padding.
+        if CLASS[usize::from(t[i])] & TOKEN == 0 {
             i += 1;
             continue;
         }
-        if matches!(t[i], b' ' | b'\t' | b'\n' | b'\r') {
-            let s = i;
-            let (mut spaces, mut lines, mut max_spaces) = (0usize, 0usize, 0usize);
-            while i < hi && matches!(t[i], b' ' | b'\t' | b'\n' | b'\r') {
-                match t[i] {
-                    b'\n' => {
-                        lines += 1;
-                        spaces = 0;
-                    }
-                    b'\r' => {}
-                    _ => {
-                        spaces += 1;
-                        max_spaces = max_spaces.max(spaces);
-                    }
-                }
-                i += 1;
-            }
-            if (max_spaces >= MIN_PAD_SPACES || lines >= MIN_PAD_LINES) && i < hi {
-                out.padding.push(s..i);
-            }
+        whitespace_gap(t, gap..i, hi, out);
+        let s = i;
+        let mut flags = 0u8;
+        while i < hi && CLASS[usize::from(t[i])] & TOKEN != 0 {
+            flags |= CLASS[usize::from(t[i])];
+            i += 1;
+        }
+        if worth_a_look(i - s, flags) {
+            token_run(t, s..i, flags, hi, out);
+        }
+        gap = i;
+    }
+    whitespace_gap(t, gap..hi, hi, out);
+}
+
+/// Whether a token run of `len` bytes whose classes are `flags` can be a candidate for
+/// anything: most words are not, and are passed over without a call to [`token_run`].
+pub(crate) fn worth_a_look(len: usize, flags: u8) -> bool {
+    len == 1 || len >= MIN_TOKEN || flags & DIGIT != 0
+}
+
+/// Gaps between token runs shorter than this hold no padding.
+pub(crate) const MIN_GAP: usize = if MIN_PAD_LINES < MIN_PAD_SPACES {
+    MIN_PAD_LINES
+} else {
+    MIN_PAD_SPACES
+};
+
+/// Records what the token run `t[run]` is a candidate for; `flags` is the union of its bytes'
+/// classes and `hi` the end of its string.
+pub(crate) fn token_run(t: &[u8], run: Range<usize>, flags: u8, hi: usize, out: &mut Runs) {
+    let (s, i) = (run.start, run.end);
+    let len = i - s;
+    if len == 1 && flags & (UPPER | LOWER) != 0 {
+        // A lone letter, one separator, another lone letter.
+        if i + 2 < hi
+            && matches!(t[i], b' ' | b'.' | b'-' | b'_' | b'*' | b',')
+            && t[i + 1].is_ascii_alphabetic()
+            && !t[i + 2].is_ascii_alphanumeric()
+        {
+            out.spaced_pairs.push(s);
+        }
+    } else if (3..=24).contains(&len) && flags & DIGIT != 0 && flags & (UPPER | LOWER) != 0 {
+        out.mixed_words.push(s);
+    }
+    let starts_word = s == 0 || !t[s - 1].is_ascii_alphanumeric();
+    if starts_word
+        && len >= 4
+        && t[s].is_ascii_uppercase()
+        && t[s + 1].is_ascii_uppercase()
+        && t[s + 2].is_ascii_digit()
+        && t[s + 3].is_ascii_digit()
+    {
+        out.country_codes.push(s);
+    }
+    if len >= MIN_TOKEN {
+        let hex = t[s..i].iter().all(|&b| CLASS[usize::from(b)] & HEX != 0);
+        let classes = [UPPER, LOWER, DIGIT, B64_EXTRA]
+            .iter()
+            .filter(|&&k| flags & k != 0)
+            .count();
+        out.tokens.push(TokenRun {
+            range: s..i,
+            hex,
+            mixed: classes >= 3
+                || (classes == 2 && flags & DIGIT != 0 && flags & (UPPER | LOWER) != 0),
+        });
+    }
+}
+
+/// Records the whitespace padding in `t[gap]`, bytes between two token runs of one string
+/// that ends at `hi`. Padding is long, so short gaps are skipped at once.
+pub(crate) fn whitespace_gap(t: &[u8], gap: Range<usize>, hi: usize, out: &mut Runs) {
+    if gap.len() < MIN_GAP {
+        return;
+    }
+    let mut i = gap.start;
+    while i < gap.end {
+        if !matches!(t[i], b' ' | b'\t' | b'\n' | b'\r') {
+            i += 1;
             continue;
         }
-        i += 1;
+        let s = i;
+        let (mut spaces, mut lines, mut max_spaces) = (0usize, 0usize, 0usize);
+        while i < gap.end && matches!(t[i], b' ' | b'\t' | b'\n' | b'\r') {
+            match t[i] {
+                b'\n' => {
+                    lines += 1;
+                    spaces = 0;
+                }
+                b'\r' => {}
+                _ => {
+                    spaces += 1;
+                    max_spaces = max_spaces.max(spaces);
+                }
+            }
+            i += 1;
+        }
+        // Padding hides the text after it: there must be some in the string.
+        if (max_spaces >= MIN_PAD_SPACES || lines >= MIN_PAD_LINES) && i < hi {
+            out.padding.push(s..i);
+        }
     }
 }
 
@@ -187,7 +213,7 @@ fn next_digit(t: &[u8], from: usize, to: usize) -> Option<usize> {
 
 /// Runs of digits joined by at most two separator characters (space, `-`, `.`, `/`, parentheses,
 /// `+`), holding at least [`MIN_DIGITS`] digits.
-fn find_digit_runs(t: &[u8], range: Range<usize>, out: &mut Vec<Range<usize>>) {
+pub(crate) fn find_digit_runs(t: &[u8], range: Range<usize>, out: &mut Vec<Range<usize>>) {
     let hi = range.end;
     let mut i = range.start;
     while i < hi {

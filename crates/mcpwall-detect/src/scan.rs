@@ -12,7 +12,7 @@ use crate::excerpt::excerpt;
 use crate::finding::{Category, CategorySet, Finding, Report, Via};
 use crate::normalize::{NormInfo, SignalKind, normalize, normalize_into};
 use crate::rules::{AtomUse, Output, Trigger};
-use crate::runs::{self, Runs};
+use crate::runs::Runs;
 use crate::surface::Surface;
 use crate::validate::{Check, entropy, is_placeholder};
 
@@ -229,7 +229,10 @@ impl Scanner<'_> {
         }
         let every_category = self.opts.categories == CategorySet::all();
         let applies = |m: usize| every_category || self.matcher_applies(m);
-        finder.find(hay, |s, e, slot| {
+        // The runs (step 2) are found in the same loop.
+        let strings: Vec<Range<usize>> = doc.segs.iter().map(|s| s.norm.clone()).collect();
+        let mut runs = Runs::default();
+        finder.find_with_runs(hay, &strings, &mut runs, |s, e, slot| {
             // Hits come in order of their start, then (the few literals found anywhere) of
             // their end: the segment is usually the last one or the next.
             let segs = &doc.segs;
@@ -319,11 +322,7 @@ impl Scanner<'_> {
             }
         });
 
-        // 2. One pass for what literals cannot anchor.
-        let mut runs = Runs::default();
-        for s in &doc.segs {
-            runs::find_runs(hay, s.norm.clone(), &mut runs);
-        }
+        // 2. What literals cannot anchor, from the runs.
         for &(trigger, matcher) in &set.triggers {
             if !self.matcher_applies(matcher) {
                 continue;

@@ -14,34 +14,56 @@
 //! A pattern tried inline at its hits has its anchors all in the tries or all in the automaton,
 //! so that its hits come in one order: the inline tries of the scan rely on that.
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::dfa::DFA;
+use aho_corasick::{Anchored, MatchKind, StartKind};
+
+use std::ops::Range;
 
 use super::trie::{SPACES, WordTrie, is_space};
 use super::{AtomUse, FollowCell};
+use crate::runs::{self, Runs};
 
-/// Word starts (the rule of [`super::terms::boundary_before`]) found by a small automaton
-/// whose state is the previous byte's kind: 0 for anything but a letter or digit, then lower
-/// case, upper case, digit. Indexed by `state * 256 + byte`, it gives the byte's kind, plus
-/// [`STARTS_WORD`] where a word starts: a letter or digit after anything else, or an upper-case
-/// letter after a lower-case one (`userConfig`). One lookup per byte, no branch on the kinds.
-static WORD_STEP: [u8; 1024] = {
-    let mut t = [0u8; 1024];
+/// The first stage's byte automaton. Its state is the previous byte's kind: 0 for a byte that
+/// is not part of a token (see [`runs::CLASS`]), then lower case, upper case, digit, and token
+/// punctuation (`+/=_-`). Indexed by `state * 256 + byte`, an entry gives the byte's kind
+/// (the next state, low three bits), [`STARTS_WORD`] where a word starts (a letter or digit
+/// after anything else, or an upper-case letter after a lower-case one: `userConfig`, the
+/// rule of [`super::terms::boundary_before`]), [`RUN_START`] and [`RUN_END`] where a token run
+/// starts or has just ended, and the byte's class in the high byte. One lookup per byte serves
+/// the word-start trie and the runs pass; the branch is taken only at those edges.
+static STEP: [u16; 2048] = {
+    let mut t = [0u16; 2048];
     let mut prev = 0;
-    while prev < 4 {
+    while prev < 5 {
         let mut i = 0;
         while i < 256 {
             let b = i as u8;
-            let kind = if b.is_ascii_lowercase() {
+            let class = runs::CLASS[i];
+            let kind: u16 = if b.is_ascii_lowercase() {
                 1
             } else if b.is_ascii_uppercase() {
                 2
             } else if b.is_ascii_digit() {
                 3
+            } else if class & runs::TOKEN != 0 {
+                4
             } else {
                 0
             };
-            let starts = kind != 0 && (prev == 0 || (prev == 1 && kind == 2));
-            t[prev * 256 + i] = kind | if starts { STARTS_WORD } else { 0 };
+            let alnum = kind != 0 && kind != 4;
+            let starts = alnum && (prev == 0 || prev == 4 || (prev == 1 && kind == 2));
+            let mut e = kind | (class as u16) << 8;
+            if starts {
+                e |= STARTS_WORD;
+            }
+            if prev == 0 && kind != 0 {
+                e |= RUN_START;
+            }
+            if prev != 0 && kind == 0 {
+                e |= RUN_END;
+            }
+            t[prev * 256 + i] = e;
             i += 1;
         }
         prev += 1;
@@ -49,7 +71,10 @@ static WORD_STEP: [u8; 1024] = {
     t
 };
 
-const STARTS_WORD: u8 = 4;
+const STARTS_WORD: u16 = 8;
+const RUN_START: u16 = 16;
+const RUN_END: u16 = 32;
+const EDGES: u16 = STARTS_WORD | RUN_START | RUN_END;
 
 /// A literal and those of its uses that one part of the first stage serves.
 #[derive(Debug)]
@@ -123,7 +148,7 @@ pub(crate) struct LiteralFinder {
     words: WordTrie,
     /// Sub-word literals holding whitespace, walked from the heads the automaton finds.
     spaced: WordTrie,
-    exact: Option<AhoCorasick>,
+    exact: Option<DFA>,
     /// The slot of each pattern of `exact`, or [`HEAD`].
     exact_slots: Vec<u32>,
     slots: Vec<Slot>,
@@ -258,10 +283,13 @@ impl LiteralFinder {
             // literal index of all surfaces grew from 1.7 to 4.9 MB). It searches prose 18%
             // faster than a contiguous NFA and costs about 7 ms more to build, once per
             // surface. An earlier measurement preferred the NFA when every literal was here.
-            AhoCorasick::builder()
+            // Stepped by `find` itself: the crate's overlapping search keeps its position in
+            // memory and checks bounds at every byte, 20 instructions a byte against 7.
+            DFA::builder()
                 .ascii_case_insensitive(true)
                 .match_kind(MatchKind::Standard)
-                .kind(Some(AhoCorasickKind::DFA))
+                .start_kind(StartKind::Unanchored)
+                .prefilter(false)
                 .build(&exact_lits)
                 .map_err(|_| complete = false)
                 .ok()
@@ -285,17 +313,126 @@ impl LiteralFinder {
         let mut state = 0usize;
         for (i, &b) in hay.iter().enumerate() {
             // The mask keeps the index inside the table without a bounds check.
-            let step = WORD_STEP[(state << 8 | usize::from(b)) & 1023];
+            let step = STEP[(state << 8 | usize::from(b)) & 2047];
             if step & STARTS_WORD != 0 {
                 self.words.walk(hay, i, &mut on_slot);
             }
-            state = usize::from(step & 3);
+            state = usize::from(step & 7);
         }
-        if let Some(ac) = &self.exact {
-            for m in ac.find_overlapping_iter(hay) {
-                match self.exact_slots[m.pattern().as_usize()] {
-                    HEAD => self.spaced.walk(hay, m.start(), &mut on_slot),
-                    slot => on_slot(m.start(), m.end(), slot as usize),
+        self.find_exact(hay, &mut on_slot);
+    }
+
+    /// [`LiteralFinder::find`], and in the same loop the runs of each string (`strings`: their
+    /// ranges, in order, separated by bytes outside every token) into `runs`, as
+    /// [`runs::find_runs`] finds them.
+    pub(crate) fn find_with_runs(
+        &self,
+        hay: &[u8],
+        strings: &[Range<usize>],
+        out: &mut Runs,
+        mut f: impl FnMut(usize, usize, &Slot),
+    ) {
+        let mut on_slot = |s: usize, e: usize, slot: usize| f(s, e, &self.slots[slot]);
+        for r in strings {
+            runs::find_digit_runs(hay, r.clone(), &mut out.digits);
+        }
+        // The string holding the current position, and where its gap or token run began.
+        let mut string = 0usize;
+        let end_of = |k: usize| strings.get(k).map_or(hay.len(), |r| r.end);
+        let mut since = strings.first().map_or(0, |r| r.start);
+        let mut flags = 0u16;
+        let mut state = 0usize;
+        for (i, &b) in hay.iter().enumerate() {
+            let step = STEP[(state << 8 | usize::from(b)) & 2047];
+            if step & EDGES != 0 {
+                if step & RUN_END != 0 {
+                    let class = (flags >> 8) as u8;
+                    if runs::worth_a_look(i - since, class) {
+                        while string + 1 < strings.len() && strings[string].end < i {
+                            string += 1;
+                        }
+                        runs::token_run(hay, since..i, class, end_of(string), out);
+                    }
+                    since = i;
+                }
+                if step & RUN_START != 0 {
+                    if i - since >= runs::MIN_GAP {
+                        self.gaps(hay, strings, &mut string, since..i, out);
+                    }
+                    since = i;
+                    flags = 0;
+                }
+                if step & STARTS_WORD != 0 {
+                    self.words.walk(hay, i, &mut on_slot);
+                }
+            }
+            flags |= step;
+            state = usize::from(step & 7);
+        }
+        if state != 0 {
+            while string + 1 < strings.len() && strings[string].end < hay.len() {
+                string += 1;
+            }
+            runs::token_run(
+                hay,
+                since..hay.len(),
+                (flags >> 8) as u8,
+                end_of(string),
+                out,
+            );
+        } else {
+            self.gaps(hay, strings, &mut string, since..hay.len(), out);
+        }
+        self.find_exact(hay, &mut on_slot);
+    }
+
+    /// The padding in `gap`, bytes outside every token, cut at the ends of strings; moves
+    /// `string` to the one holding the end of the gap.
+    fn gaps(
+        &self,
+        hay: &[u8],
+        strings: &[Range<usize>],
+        string: &mut usize,
+        gap: Range<usize>,
+        out: &mut Runs,
+    ) {
+        loop {
+            let Some(r) = strings.get(*string) else {
+                return;
+            };
+            let lo = gap.start.max(r.start);
+            let hi = gap.end.min(r.end);
+            if lo < hi {
+                runs::whitespace_gap(hay, lo..hi, r.end, out);
+            }
+            if gap.end <= r.end || *string + 1 == strings.len() {
+                return;
+            }
+            *string += 1;
+        }
+    }
+
+    /// The automaton's part of [`LiteralFinder::find`].
+    fn find_exact(&self, hay: &[u8], on_slot: &mut impl FnMut(usize, usize, usize)) {
+        if let Some(dfa) = &self.exact {
+            // An unanchored start state exists: the DFA was built with one.
+            let Ok(mut sid) = dfa.start_state(Anchored::No) else {
+                return;
+            };
+            for (i, &b) in hay.iter().enumerate() {
+                sid = dfa.next_state(Anchored::No, sid, b);
+                if !dfa.is_special(sid) || !dfa.is_match(sid) {
+                    continue;
+                }
+                // With standard semantics a match state holds every literal that ends here.
+                let end = i + 1;
+                for k in 0..dfa.match_len(sid) {
+                    let pid = dfa.match_pattern(sid, k);
+                    let start = end - dfa.pattern_len(pid);
+                    match self.exact_slots[pid.as_usize()] {
+                        HEAD => self.spaced.walk(hay, start, on_slot),
+                        slot => on_slot(start, end, slot as usize),
+                    }
                 }
             }
         }
@@ -316,7 +453,7 @@ impl LiteralFinder {
     pub(crate) fn memory_usage(&self) -> usize {
         self.words.memory_usage()
             + self.spaced.memory_usage()
-            + self.exact.as_ref().map_or(0, AhoCorasick::memory_usage)
+            + self.exact.as_ref().map_or(0, Automaton::memory_usage)
     }
 }
 
@@ -519,6 +656,44 @@ mod tests {
             let (lits, atoms, ordered) = sample();
             let f = LiteralFinder::build(&lits, &atoms, &ordered, |_| true);
             prop_assert_eq!(found(&f, hay.as_bytes()), expected(&lits, &atoms, hay.as_bytes()));
+        }
+
+        /// The runs found during the literal pass are those of the plain runs pass, string by
+        /// string, and so are the literals.
+        #[test]
+        fn runs_found_on_the_way_are_the_plain_ones(
+            parts in proptest::collection::vec("([a-zA-Z0-9+/=_-]{0,30}|[ \t\n\r]{0,130}|[.,;:!?@'é]{0,3}){0,12}", 1..4),
+            padding in 0usize..3,
+        ) {
+            let (lits, atoms, ordered) = sample();
+            let f = LiteralFinder::build(&lits, &atoms, &ordered, |_| true);
+            // Strings joined as a JSON value's are, some with long padding inside.
+            let mut hay = String::new();
+            let mut strings = Vec::new();
+            for (k, p) in parts.iter().enumerate() {
+                if k > 0 {
+                    hay.push_str("\n\n");
+                }
+                let start = hay.len();
+                hay.push_str(p);
+                if k == padding {
+                    hay.push_str(&" ".repeat(120));
+                    hay.push_str("x1");
+                }
+                strings.push(start..hay.len());
+            }
+            let hay = hay.as_bytes();
+            let mut want = Runs::default();
+            for r in &strings {
+                runs::find_runs(hay, r.clone(), &mut want);
+            }
+            let mut got = Runs::default();
+            let mut hits = Vec::new();
+            f.find_with_runs(hay, &strings, &mut got, |s, e, slot| hits.push((s, e, slot.literal)));
+            prop_assert_eq!(got, want);
+            let mut plain = Vec::new();
+            f.find(hay, |s, e, slot| plain.push((s, e, slot.literal)));
+            prop_assert_eq!(hits, plain);
         }
     }
 }
