@@ -26,6 +26,18 @@ pub(super) enum Class {
 }
 
 pub(super) fn classify(c: char) -> Class {
+    // The commonest ranges first (CJK ideographs, Hangul, kana; Latin, Greek and Cyrillic
+    // letters): one or two comparisons instead of the search through every range below, which
+    // was a fifth of the time on text dense with them.
+    match c as u32 {
+        0x4E00..=0x9FFF | 0xAC00..=0xD7A3 | 0x3040..=0x30FF => Class::Plain,
+        0xAE..=0x34E | 0x350..=0x5FF => Class::Fold,
+        _ => classify_any(c),
+    }
+}
+
+/// [`classify`] without the shortcuts.
+fn classify_any(c: char) -> Class {
     let cp = c as u32;
     match cp {
         0x80..=0x9F => Class::Control,
@@ -92,6 +104,13 @@ pub(super) fn is_styled(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shortcuts_classify_as_the_full_table() {
+        for c in (0x80..=0x3_0000).filter_map(char::from_u32) {
+            assert_eq!(classify(c), classify_any(c), "{c:?}");
+        }
+    }
 
     #[test]
     fn classes() {

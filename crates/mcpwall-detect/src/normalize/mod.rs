@@ -204,7 +204,6 @@ impl<'a> Normalized<'a> {
 trait Sink {
     fn byte(&mut self, b: u8);
     fn ch(&mut self, c: char);
-    fn str(&mut self, s: &str);
 }
 
 impl Sink for String {
@@ -214,9 +213,6 @@ impl Sink for String {
     fn ch(&mut self, c: char) {
         self.push(c);
     }
-    fn str(&mut self, s: &str) {
-        self.push_str(s);
-    }
 }
 
 /// What folding one character produced, held for [`FoldCache`]; `full` when it did not fit.
@@ -225,26 +221,19 @@ struct Folded {
     c: char,
     len: u8,
     full: bool,
-    bytes: [u8; 14],
+    chars: [char; 4],
     unit: Unit,
 }
 
 impl Sink for Folded {
     fn byte(&mut self, b: u8) {
-        let mut buf = [0u8; 4];
-        self.str(char::from(b).encode_utf8(&mut buf));
+        self.ch(char::from(b));
     }
     fn ch(&mut self, c: char) {
-        let mut buf = [0u8; 4];
-        self.str(c.encode_utf8(&mut buf));
-    }
-    fn str(&mut self, s: &str) {
-        let at = usize::from(self.len);
-        match self.bytes.get_mut(at..at + s.len()) {
-            Some(dst) => {
-                dst.copy_from_slice(s.as_bytes());
-                // At most 14: fits.
-                self.len += s.len() as u8;
+        match self.chars.get_mut(usize::from(self.len)) {
+            Some(slot) => {
+                *slot = c;
+                self.len += 1;
             }
             None => self.full = true,
         }
@@ -271,7 +260,7 @@ impl FoldCache {
                     c: '\0',
                     len: 0,
                     full: false,
-                    bytes: [0; 14],
+                    chars: ['\0'; 4],
                     unit: Unit::Tag,
                 }; FOLD_SLOTS],
             )
@@ -290,7 +279,7 @@ impl FoldCache {
                 c,
                 len: 0,
                 full: false,
-                bytes: [0; 14],
+                chars: ['\0'; 4],
                 unit: Unit::Tag,
             };
             f.unit = fold(c, &mut f);
@@ -303,9 +292,8 @@ impl FoldCache {
             pair
         };
         let slot = &slots[k];
-        // Whole characters were written: the bytes are UTF-8.
-        if let Ok(s) = std::str::from_utf8(&slot.bytes[..usize::from(slot.len)]) {
-            out.str(s);
+        for &d in &slot.chars[..usize::from(slot.len)] {
+            out.ch(d);
         }
         slot.unit
     }
@@ -319,9 +307,6 @@ impl Sink for Counter {
     }
     fn ch(&mut self, c: char) {
         self.0 += c.len_utf8();
-    }
-    fn str(&mut self, s: &str) {
-        self.0 += s.len();
     }
 }
 
@@ -442,7 +427,8 @@ pub(crate) fn normalize_into(text: &str, out: &mut String) -> NormInfo {
                 run.span.end = next;
                 run.bytes.push(b);
             }
-            _ => flush_vs(&mut vs_run, &mut smuggled, &mut signals),
+            _ if vs_run.is_some() => flush_vs(&mut vs_run, &mut smuggled, &mut signals),
+            _ => {}
         }
         match u {
             Unit::Kept { alnum, latin } => {
