@@ -225,6 +225,11 @@ pub(crate) fn spaced_letters(
     let mut found = false;
     let mut i = range.start;
     while i + 3 < range.end {
+        // Most bytes are not followed by a separator: ruled out first.
+        if !is_sep(b[i + 1]) {
+            i += 1;
+            continue;
+        }
         // A spaced run starts with letter, separator, letter, separator, letter.
         let starts = b[i].is_ascii_alphabetic()
             && (i == range.start || !b[i - 1].is_ascii_alphanumeric())
