@@ -600,11 +600,15 @@ pub(crate) fn split_words(
     const MIN_CUTS: usize = 3;
     per_line(t, range, Via::SplitWords, out, |line| {
         let (cuts, short) = hyphen_cuts(line);
+        // Most lines have no cut at all: the words are counted only for those that might.
+        if short < MIN_CUTS {
+            return None;
+        }
         let words = line
             .split(|b| !b.is_ascii_alphanumeric())
             .filter(|w| !w.is_empty())
             .count();
-        if !(short >= MIN_CUTS && short * 10 >= words && budget.take(line.len())) {
+        if !(short * 10 >= words && budget.take(line.len())) {
             return None;
         }
         // A line cut this way is read with every hyphen between letters taken out: "pre-vious"

@@ -215,7 +215,9 @@ impl Scanner<'_> {
         let set = &engine.set;
         let hay = doc.norm.as_bytes();
         let mut raws: Vec<Raw> = extra.to_vec();
-        let mut concept_hits: Vec<Hit> = Vec::new();
+        // Sized for ordinary text (a term every 32 bytes or so, capped): growing from empty
+        // was a few reallocations per short record.
+        let mut concept_hits: Vec<Hit> = Vec::with_capacity((hay.len() / 32).clamp(8, 4096));
         let mut anchor_hits: Vec<Hit> = Vec::new();
         let mut confirm_hits: Vec<Hit> = Vec::new();
         // Per anchored pattern, the end of its last match.
