@@ -171,9 +171,8 @@ enum Needle {
 
 /// Their searchers, built once: building one for each look was most of the cost of these looks
 /// on short texts (5% of `analyze --jsonl`).
-static NEEDLES: LazyLock<[memchr::memmem::Finder<'static>; 6]> = LazyLock::new(|| {
-    [b"&#", b"\\u", b"\\x", b"<~", b".-", b"-."].map(|n| memchr::memmem::Finder::new(n))
-});
+static NEEDLES: LazyLock<[memchr::memmem::Finder<'static>; 6]> =
+    LazyLock::new(|| [b"&#", b"\\u", b"\\x", b"<~", b".-", b"-."].map(memchr::memmem::Finder::new));
 
 fn has(needle: Needle, hay: &[u8]) -> bool {
     NEEDLES[needle as usize].find(hay).is_some()
