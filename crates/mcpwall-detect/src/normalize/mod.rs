@@ -240,19 +240,27 @@ impl Sink for Folded {
     }
 }
 
+const FOLD_SLOTS: usize = 128;
+
+/// Characters folded before [`FoldCache`] allocates its slots: a text with a few accented
+/// letters does not pay for them.
+const FOLDS_BEFORE_CACHE: u32 = 32;
+
 /// Recent results of [`fold`] by character. Text in one script repeats a few dozen characters,
 /// and folding one (compatibility decomposition, marks, confusables, Unicode classes) costs a
 /// few hundred instructions: two thirds of the time on text dense with Cyrillic or Greek.
-/// Allocated at the first character folded.
-const FOLD_SLOTS: usize = 128;
-
 #[derive(Default)]
 struct FoldCache {
+    folded: u32,
     slots: Option<Box<[Folded; FOLD_SLOTS]>>,
 }
 
 impl FoldCache {
     fn fold<S: Sink>(&mut self, c: char, out: &mut S) -> Unit {
+        if self.slots.is_none() && self.folded < FOLDS_BEFORE_CACHE {
+            self.folded += 1;
+            return fold(c, out);
+        }
         let slots = self.slots.get_or_insert_with(|| {
             Box::new(
                 [Folded {
