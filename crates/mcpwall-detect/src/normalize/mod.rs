@@ -225,6 +225,19 @@ struct Folded {
     unit: Unit,
 }
 
+impl Folded {
+    /// Nothing yet produced for `c`. For U+0000, never folded, a slot that matches no character.
+    fn empty(c: char) -> Folded {
+        Folded {
+            c,
+            len: 0,
+            full: false,
+            chars: ['\0'; 4],
+            unit: Unit::Tag,
+        }
+    }
+}
+
 impl Sink for Folded {
     fn byte(&mut self, b: u8) {
         self.ch(char::from(b));
@@ -261,18 +274,9 @@ impl FoldCache {
             self.folded += 1;
             return fold(c, out);
         }
-        let slots = self.slots.get_or_insert_with(|| {
-            Box::new(
-                [Folded {
-                    // Never folded: no slot matches before it is filled.
-                    c: '\0',
-                    len: 0,
-                    full: false,
-                    chars: ['\0'; 4],
-                    unit: Unit::Tag,
-                }; FOLD_SLOTS],
-            )
-        });
+        let slots = self
+            .slots
+            .get_or_insert_with(|| Box::new([Folded::empty('\0'); FOLD_SLOTS]));
         // Scripts sit in blocks of the same low bits (Cyrillic е U+0435, Greek ε U+03B5): a
         // multiplicative hash spreads them over pairs of slots, and a character may sit in
         // either slot of its pair, so that two frequent letters sharing a pair do not evict
@@ -283,13 +287,7 @@ impl FoldCache {
         } else if slots[pair + 1].c == c {
             pair + 1
         } else {
-            let mut f = Folded {
-                c,
-                len: 0,
-                full: false,
-                chars: ['\0'; 4],
-                unit: Unit::Tag,
-            };
+            let mut f = Folded::empty(c);
             f.unit = fold(c, &mut f);
             if f.full {
                 return fold(c, out);

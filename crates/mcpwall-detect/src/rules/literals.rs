@@ -76,6 +76,20 @@ const RUN_START: u16 = 16;
 const RUN_END: u16 = 32;
 const EDGES: u16 = STARTS_WORD | RUN_START | RUN_END;
 
+/// The end of the string holding a token run that ends at `run_end`, moving the cursor
+/// `string` on to it (`len`, the text's length, when there are no strings).
+fn end_of_string(
+    strings: &[Range<usize>],
+    string: &mut usize,
+    run_end: usize,
+    len: usize,
+) -> usize {
+    while *string + 1 < strings.len() && strings[*string].end < run_end {
+        *string += 1;
+    }
+    strings.get(*string).map_or(len, |r| r.end)
+}
+
 /// A literal and those of its uses that one part of the first stage serves.
 #[derive(Debug)]
 pub(crate) struct Slot {
@@ -342,7 +356,6 @@ impl LiteralFinder {
         }
         // The string holding the current position, and where its gap or token run began.
         let mut string = 0usize;
-        let end_of = |k: usize| strings.get(k).map_or(hay.len(), |r| r.end);
         let mut since = strings.first().map_or(0, |r| r.start);
         let mut flags = 0u16;
         let mut state = 0usize;
@@ -352,10 +365,8 @@ impl LiteralFinder {
                 if step & RUN_END != 0 {
                     let class = (flags >> 8) as u8;
                     if runs::worth_a_look(i - since, class) {
-                        while string + 1 < strings.len() && strings[string].end < i {
-                            string += 1;
-                        }
-                        runs::token_run(hay, since..i, class, end_of(string), out);
+                        let hi = end_of_string(strings, &mut string, i, hay.len());
+                        runs::token_run(hay, since..i, class, hi, out);
                     }
                     since = i;
                 }
@@ -374,16 +385,8 @@ impl LiteralFinder {
             state = usize::from(step & 7);
         }
         if state != 0 {
-            while string + 1 < strings.len() && strings[string].end < hay.len() {
-                string += 1;
-            }
-            runs::token_run(
-                hay,
-                since..hay.len(),
-                (flags >> 8) as u8,
-                end_of(string),
-                out,
-            );
+            let hi = end_of_string(strings, &mut string, hay.len(), hay.len());
+            runs::token_run(hay, since..hay.len(), (flags >> 8) as u8, hi, out);
         } else {
             self.gaps(hay, strings, &mut string, since..hay.len(), out);
         }
