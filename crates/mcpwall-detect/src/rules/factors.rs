@@ -390,7 +390,8 @@ mod tests {
     #[test]
     fn alternations_need_a_factor_on_every_branch() {
         let f = factor(r"(?i)\bsystem\s+prompt\b|\bhidden\s+instructions\b").unwrap();
-        assert_eq!(texts(&f), ["instructions", "prompt"]);
+        // Phrases across whitespace runs (cut at sixteen bytes) are rarer than their words.
+        assert_eq!(texts(&f), ["hidden instructi", "system prompt"]);
         assert!(factor(r"(?i)\bsystem\s+prompt\b|[a-z]+@\d").is_none());
     }
 

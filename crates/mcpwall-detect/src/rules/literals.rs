@@ -506,7 +506,7 @@ mod tests {
     fn sample() -> (Vec<Vec<u8>>, Vec<Vec<AtomUse>>, Vec<bool>) {
         let lits: Vec<Vec<u8>> = [
             "use", "user", "config", "sk-", "a@", "co", "-x", "' or", "' o", "turn off", "turn on",
-            "~x",
+            "~x", "turn ",
         ]
         .iter()
         .map(|l| l.as_bytes().to_vec())
@@ -529,6 +529,8 @@ mod tests {
             // off the word-start trie but still takes runs.
             vec![anchor(6, true)],
             vec![anchor(6, false)],
+            // Ends where "turn off" has its whitespace run: reported once, and the run goes on.
+            vec![anchor(5, true)],
         ];
         (
             lits,

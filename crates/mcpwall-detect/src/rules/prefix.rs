@@ -3,6 +3,11 @@
 //! The automaton matches ASCII case-insensitively, so a class such as `[Ii]` counts as the one
 //! literal byte `i`, and `(?i)ignore` has the single prefix `ignore` (where a generic extractor
 //! would see 64 case variants).
+//!
+//! Whitespace that the pattern matches as a run (`\s+`, `\s`, ` +`) between two parts of a
+//! prefix is one space in it: the tries of the literal pass take a space in a literal for any
+//! run of whitespace (see `trie`), so `\bthe\s+assistant` has the prefix `the assistant` rather
+//! than `the`.
 
 use regex_syntax::hir::{Class, Hir, HirKind};
 
@@ -35,7 +40,13 @@ pub(crate) fn literal_prefixes(hir: &Hir) -> Option<Vec<Vec<u8>>> {
     usable(prefixes(hir).lits)
 }
 
-fn usable(lits: Vec<Vec<u8>>) -> Option<Vec<Vec<u8>>> {
+fn usable(mut lits: Vec<Vec<u8>>) -> Option<Vec<Vec<u8>>> {
+    // A run of whitespace that ends a prefix says nothing about what follows it.
+    for l in &mut lits {
+        while l.last() == Some(&b' ') {
+            l.pop();
+        }
+    }
     if lits.is_empty() || lits.iter().any(|l| l.len() < MIN_PREFIX_LEN) {
         return None;
     }
@@ -93,12 +104,39 @@ fn prefixes(hir: &Hir) -> Prefixes {
                 exact &= p.exact;
                 lits.extend(p.lits);
                 if lits.len() > MAX_PREFIXES {
-                    return Prefixes::open();
+                    // Phrases multiply ("must be" + six verbs + three prepositions): cut them
+                    // back at their spaces until the set is small enough.
+                    match fewer(std::mem::take(&mut lits)) {
+                        Some(l) => {
+                            lits = l;
+                            exact = false;
+                        }
+                        None => return Prefixes::open(),
+                    }
                 }
             }
             Prefixes { lits, exact }
         }
     }
+}
+
+/// At most [`MAX_PREFIXES`] prefixes that start every match that `lits` start: each literal
+/// cut back to before its last space, until few enough; `None` when cutting is not enough.
+fn fewer(mut lits: Vec<Vec<u8>>) -> Option<Vec<Vec<u8>>> {
+    while lits.len() > MAX_PREFIXES {
+        let mut cut = false;
+        for l in &mut lits {
+            if let Some(p) = l.iter().rposition(|&b| b == b' ') {
+                l.truncate(p);
+                cut = true;
+            }
+        }
+        if !cut {
+            return None;
+        }
+        lits = minimal(lits);
+    }
+    Some(lits)
 }
 
 /// The literal prefixes (lower-cased) of a sequence of sub-expressions matched one after the
@@ -116,6 +154,18 @@ fn seq_prefixes(subs: &[Hir]) -> Prefixes {
         if !acc.exact || acc.lits.iter().all(|l| l.len() >= MAX_PREFIX_LEN) {
             acc.exact = false;
             break;
+        }
+        if is_whitespace_run(sub) {
+            // Inside a prefix only: at its start the run would be the literal's first byte,
+            // and a hit there could start in the middle of the run.
+            if acc.lits.iter().any(|l| l.is_empty() || l.ends_with(b" ")) {
+                acc.exact = false;
+                break;
+            }
+            for l in &mut acc.lits {
+                l.push(b' ');
+            }
+            continue;
         }
         let next = prefixes(sub);
         if acc.lits.len() * next.lits.len() > MAX_PREFIXES {
@@ -138,6 +188,50 @@ fn seq_prefixes(subs: &[Hir]) -> Prefixes {
     acc
 }
 
+/// Whether `hir` matches one or more ASCII whitespace bytes, space among them: `\s+`, `\s`,
+/// `[ \t]{1,3}`, ` +`.
+fn is_whitespace_run(hir: &Hir) -> bool {
+    match hir.kind() {
+        HirKind::Class(class) => {
+            let mut has_space = false;
+            for (lo, hi) in ranges(class) {
+                for b in lo..=hi {
+                    match u8::try_from(b) {
+                        Ok(b' ') => has_space = true,
+                        Ok(b'\t' | b'\n' | 0x0b | 0x0c | b'\r') => {}
+                        _ => return false,
+                    }
+                }
+            }
+            has_space
+        }
+        HirKind::Literal(lit) => lit.0.as_ref() == b" ",
+        HirKind::Repetition(rep) => {
+            rep.min >= 1
+                && matches!(rep.sub.kind(), HirKind::Class(_) | HirKind::Literal(_))
+                && is_whitespace_run(&rep.sub)
+        }
+        HirKind::Capture(cap) => is_whitespace_run(&cap.sub),
+        _ => false,
+    }
+}
+
+/// A class's ranges as code points (bytes for a byte class).
+fn ranges(class: &Class) -> Vec<(u32, u32)> {
+    match class {
+        Class::Bytes(c) => c
+            .ranges()
+            .iter()
+            .map(|r| (u32::from(r.start()), u32::from(r.end())))
+            .collect(),
+        Class::Unicode(c) => c
+            .ranges()
+            .iter()
+            .map(|r| (u32::from(r.start()), u32::from(r.end())))
+            .collect(),
+    }
+}
+
 /// Whether every match of `hir` starts at an ASCII word boundary (the pattern begins with `\b`
 /// on every branch).
 pub(crate) fn starts_at_word_boundary(hir: &Hir) -> bool {
@@ -156,28 +250,15 @@ pub(crate) fn starts_at_word_boundary(hir: &Hir) -> bool {
 
 /// The lower-cased bytes of a small class (at most eight bytes after case folding), else `None`.
 fn class_bytes(class: &Class) -> Option<Vec<u8>> {
+    let unicode = matches!(class, Class::Unicode(_));
     let mut out = Vec::new();
-    match class {
-        Class::Bytes(c) => {
-            for r in c.ranges() {
-                if usize::from(r.end() - r.start()) > 8 {
-                    return None;
-                }
-                for b in r.start()..=r.end() {
-                    out.push(b.to_ascii_lowercase());
-                }
-            }
+    for (s, e) in ranges(class) {
+        // Code points past ASCII are not the bytes of the same value.
+        if e - s > 8 || (unicode && e >= 0x80) {
+            return None;
         }
-        Class::Unicode(c) => {
-            for r in c.ranges() {
-                let (s, e) = (u32::from(r.start()), u32::from(r.end()));
-                if e - s > 8 || e >= 0x80 {
-                    return None;
-                }
-                for cp in s..=e {
-                    out.push(u8::try_from(cp).ok()?.to_ascii_lowercase());
-                }
-            }
+        for b in s..=e {
+            out.push(u8::try_from(b).ok()?.to_ascii_lowercase());
         }
     }
     out.sort_unstable();
@@ -214,7 +295,7 @@ mod tests {
 
     #[test]
     fn extracts_case_folded_prefixes() {
-        assert_eq!(pre(r"(?i)\bignore\s+all"), Some(vec!["ignore".into()]));
+        assert_eq!(pre(r"(?i)\bignore\s+all"), Some(vec!["ignore all".into()]));
         assert_eq!(
             pre(r"(?i)\b(?:ignore|disregard)\b"),
             Some(vec!["disregard".into(), "ignore".into()])
@@ -237,5 +318,31 @@ mod tests {
         assert_eq!(pre(r"[a-z]+@example"), None);
         assert_eq!(pre(r"(?:abc)?def"), None);
         assert_eq!(pre(r"a|bcd"), None);
+    }
+
+    #[test]
+    fn whitespace_runs_inside_a_prefix_are_one_space() {
+        assert_eq!(
+            pre(r"(?i)\bthe\s+(?:assistant|bot)'s"),
+            Some(vec!["the assistant's".into(), "the bot's".into()])
+        );
+        assert_eq!(
+            pre(r"(?i)(?:i\s+have|there +is)\s+a\b"),
+            Some(vec!["i have a".into(), "there is a".into()])
+        );
+        // A trailing run is dropped; a leading one, or one that may be empty, ends the prefix.
+        assert_eq!(
+            pre(r"(?i)\bbefore\s+(?:you\s+)?x"),
+            Some(vec!["before".into()])
+        );
+        assert_eq!(pre(r"\s+abc"), None);
+        assert_eq!(pre(r"ab\s*cd"), Some(vec!["ab".into()]));
+        assert_eq!(pre(r"ab[\s,]+cd"), Some(vec!["ab".into()]));
+        // Too many phrases for one set: cut back at their spaces.
+        let many = pre(
+            r"(?i)\b(?:aa|bb|cc|dd|ee|ff)\s+(?:gg|hh|ii|jj|kk|ll)|\b(?:mm|nn|oo|pp|qq|rr)\s+(?:ss|tt|uu|vv|ww|xx)",
+        );
+        assert_eq!(many.as_ref().map(Vec::len), Some(12));
+        assert!(many.unwrap().contains(&"aa".to_owned()));
     }
 }

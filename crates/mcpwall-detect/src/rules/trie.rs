@@ -106,15 +106,28 @@ impl WordTrie {
         }
         // Whitespace in a literal ("turn off") stands for any run of it, as `\s+` does in the
         // patterns: "turn  off" or "turn\noff" must not slip past the anchor. A state reached by
-        // whitespace stays there on more (unless a literal ends there, which would be reported
-        // again).
+        // whitespace stays there on more. Where a literal ends at such a state ("type "), more
+        // whitespace moves to a twin without the output, so that the literal is reported once
+        // and the longer ones ("type of the ai") still match after a run.
         let space = classes[usize::from(b' ')];
         if space != 0 {
             for &old in &order {
                 for &(class, child) in &children[old] {
-                    let slot = number[child] as usize * stride + usize::from(space);
-                    if class == space && ends[child].is_empty() && next[slot] == DEAD {
+                    let state = number[child] as usize;
+                    let slot = state * stride + usize::from(space);
+                    if class != space || next[slot] != DEAD {
+                        continue;
+                    }
+                    if ends[child].is_empty() {
                         next[slot] = number[child];
+                    } else {
+                        let twin = out.len();
+                        let row: Vec<u32> = next[state * stride..(state + 1) * stride].to_vec();
+                        next.extend(row);
+                        let twin_id = u32::try_from(twin).unwrap_or(DEAD);
+                        next[twin * stride + usize::from(space)] = twin_id;
+                        next[slot] = twin_id;
+                        out.push((0, 0));
                     }
                 }
             }
