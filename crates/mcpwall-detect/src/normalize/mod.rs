@@ -339,13 +339,32 @@ enum Unit {
 }
 
 /// Whether a byte is its own normalised copy: printable ASCII, tab, line feed, carriage return.
+// Comparisons without branches, so that `plain_prefix` compiles to vector instructions.
 fn is_plain_byte(b: u8) -> bool {
-    matches!(b, b'\t' | b'\n' | b'\r' | 0x20..=0x7E)
+    (b.wrapping_sub(0x20) < 0x5F) | (b == b'\t') | (b == b'\n') | (b == b'\r')
+}
+
+/// How many bytes at the start of `bytes` are plain (see [`is_plain_byte`]).
+fn plain_prefix(bytes: &[u8]) -> usize {
+    // Whole chunks first, each checked without a branch per byte; a byte-by-byte search (some
+    // 9 instructions a byte) only in the chunk that holds the first other byte.
+    const CHUNK: usize = 32;
+    let mut done = 0;
+    for chunk in bytes.chunks_exact(CHUNK) {
+        if !chunk.iter().fold(true, |all, &b| all & is_plain_byte(b)) {
+            break;
+        }
+        done += CHUNK;
+    }
+    done + bytes[done..]
+        .iter()
+        .position(|&b| !is_plain_byte(b))
+        .unwrap_or(bytes.len() - done)
 }
 
 /// Whether a text can be used as its own normalised copy.
 fn is_plain(text: &str) -> bool {
-    text.bytes().all(is_plain_byte)
+    plain_prefix(text.as_bytes()) == text.len()
 }
 
 /// Normalises `text` (see the module documentation).
@@ -394,10 +413,7 @@ pub(crate) fn normalize_into(text: &str, out: &mut String) -> NormInfo {
         let produced = out.len() - base;
         // A run of printable ASCII (most of almost any text) is its own copy: taken at once,
         // with the checkpoints and word tracking each of its bytes would have made alone.
-        let run = bytes[i..]
-            .iter()
-            .position(|&b| !is_plain_byte(b))
-            .unwrap_or(bytes.len() - i);
+        let run = plain_prefix(&bytes[i..]);
         if run > 0 {
             flush_vs(&mut vs_run, &mut smuggled, &mut signals);
             flush_marks(&mut mark_run, &mut marks_in_run, &mut signals);
@@ -409,9 +425,7 @@ pub(crate) fn normalize_into(text: &str, out: &mut String) -> NormInfo {
                 checkpoints.push((at, i + (at - produced)));
                 last_cp = at;
             }
-            for (k, &b) in bytes[i..i + run].iter().enumerate() {
-                word.step_ascii(b, i + k, &mut signals);
-            }
+            word.step_ascii_run(&bytes[i..i + run], i, &mut signals);
             out.push_str(&text[i..i + run]);
             i += run;
             continue;
@@ -544,6 +558,7 @@ impl Signals {
 /// Tracks the current word to spot mixed-script words ("іgnore" with a Cyrillic і) and runs
 /// of styled letters.
 #[derive(Default)]
+#[cfg_attr(test, derive(Clone, Debug, PartialEq))]
 struct Word {
     start: Option<usize>,
     end: usize,
@@ -582,7 +597,8 @@ impl Word {
         }
     }
 
-    /// [`Word::step`] for a plain ASCII byte at `at`.
+    /// [`Word::step`] for a plain ASCII byte at `at`: the plain form of [`Word::step_ascii_run`].
+    #[cfg(test)]
     fn step_ascii(&mut self, b: u8, at: usize, signals: &mut Signals) {
         let latin = b.is_ascii_alphanumeric();
         if !latin && b != b'_' {
@@ -596,6 +612,33 @@ impl Word {
         self.ascii |= latin;
     }
 
+    /// [`Word::step_ascii`] for each byte of a run of plain ASCII starting at `at`. Only the
+    /// words at the run's two edges can hold anything but ASCII: the words inside it are
+    /// skipped.
+    fn step_ascii_run(&mut self, run: &[u8], at: usize, signals: &mut Signals) {
+        let in_word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
+        let Some(first_gap) = run.iter().position(|b| !in_word(b)) else {
+            self.extend(run, at);
+            return;
+        };
+        self.extend(&run[..first_gap], at);
+        self.end(signals);
+        let last_gap = run.iter().rposition(|b| !in_word(b)).unwrap_or(first_gap);
+        self.extend(&run[last_gap + 1..], at + last_gap + 1);
+    }
+
+    /// Word bytes (ASCII letters, digits, `_`) at `at` continue the current word.
+    fn extend(&mut self, bytes: &[u8], at: usize) {
+        if bytes.is_empty() {
+            return;
+        }
+        if self.start.is_none() {
+            self.start = Some(at);
+        }
+        self.end = at + bytes.len();
+        self.ascii |= bytes.iter().any(u8::is_ascii_alphanumeric);
+    }
+
     fn end(&mut self, signals: &mut Signals) {
         if let Some(start) = self.start.take() {
             if self.ascii && self.confusable {
@@ -605,6 +648,7 @@ impl Word {
                 signals.add(SignalKind::StyledText, start..self.end, self.styled);
             }
         }
+        self.end = 0;
         self.ascii = false;
         self.confusable = false;
         self.styled = 0;
@@ -803,6 +847,8 @@ fn ansi_end(b: &[u8], i: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -832,6 +878,58 @@ mod tests {
 
     fn kinds(n: &Normalized<'_>) -> Vec<SignalKind> {
         n.info.signals.iter().map(|s| s.kind).collect()
+    }
+
+    proptest! {
+        /// A run of plain ASCII taken at once leaves the word and the signals as byte by byte.
+        #[test]
+        fn ascii_runs_step_words_as_their_bytes_do(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    "[a-z_ .,-]{0,12}".prop_map(Ok),
+                    (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(Err),
+                ],
+                0..12,
+            ),
+        ) {
+            let (mut whole, mut bytewise) = (Word::default(), Word::default());
+            let (mut sw, mut sb) = (Signals::default(), Signals::default());
+            let mut at = 0;
+            for p in parts {
+                match p {
+                    Ok(run) => {
+                        whole.step_ascii_run(run.as_bytes(), at, &mut sw);
+                        for (k, &b) in run.as_bytes().iter().enumerate() {
+                            bytewise.step_ascii(b, at + k, &mut sb);
+                        }
+                        at += run.len();
+                    }
+                    Err((alnum, latin, confusable, styled)) => {
+                        whole.step(alnum, latin, confusable, styled, at, at + 2, &mut sw);
+                        bytewise.step(alnum, latin, confusable, styled, at, at + 2, &mut sb);
+                        at += 2;
+                    }
+                }
+                prop_assert_eq!(&whole, &bytewise);
+                prop_assert_eq!(&sw.0, &sb.0);
+            }
+        }
+    }
+
+    #[test]
+    fn plain_prefix_stops_at_the_first_other_byte() {
+        for bad in [0x00u8, 0x0b, 0x1b, 0x1f, 0x7f, 0x80, 0xe2, 0xff] {
+            for len in 0..80 {
+                let mut bytes: Vec<u8> = (0..len).map(|k| b" ~\t\n\rAz09"[k % 9]).collect();
+                assert_eq!(plain_prefix(&bytes), len);
+                for at in 0..len {
+                    let keep = bytes[at];
+                    bytes[at] = bad;
+                    assert_eq!(plain_prefix(&bytes), at, "{bad:#x} at {at} of {len}");
+                    bytes[at] = keep;
+                }
+            }
+        }
     }
 
     #[test]
