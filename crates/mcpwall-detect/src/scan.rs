@@ -412,6 +412,8 @@ impl Scanner<'_> {
                     let end = (h.start + m.forward).min(seg.end);
                     match windows.last() {
                         Some((_, w)) if h.start < w.end => {}
+                        _ if m.confirmed
+                            && !has_hit(&confirm_hits, matcher, h.seg, h.start..end) => {}
                         _ => {
                             if let Some(e) = self.run_matcher(
                                 doc,

@@ -124,11 +124,15 @@ pub(crate) fn best_factor(hir: &Hir) -> Option<Factor> {
 /// starts, unless the literals start with punctuation): found in the first pass, it confirms a window before the window is searched. `None`
 /// when there is none, or when it is so much more frequent than the anchors that its hits
 /// would cost more than the windows it saves.
-pub(crate) fn confirming_factor(hir: &Hir, anchors: &[Vec<u8>]) -> Option<Factor> {
+///
+/// `anchored`: the pattern is tried anchored at its hits. Such a try is mostly ruled out by the
+/// byte after the anchor (see `follow`), and a confirming set pays only when it is much rarer
+/// than the anchors.
+pub(crate) fn confirming_factor(hir: &Hir, anchors: &[Vec<u8>], anchored: bool) -> Option<Factor> {
     // A hit costs a few nanoseconds, a window search hundreds; and a set as frequent as the
     // anchors is still absent from most windows.
-    const WORTH: f64 = 8.0;
-    let anchor_cost: f64 = WORTH * anchors.iter().map(|l| literal_cost(l)).sum::<f64>();
+    let worth = if anchored { 0.25 } else { 8.0 };
+    let anchor_cost: f64 = worth * anchors.iter().map(|l| literal_cost(l)).sum::<f64>();
     let mut anchors = anchors.to_vec();
     anchors.sort_unstable();
     required(hir, false)
@@ -412,35 +416,35 @@ mod tests {
         .unwrap();
         // Anchored on the verbs, confirmed by the rarest other set.
         let anchors = vec![b"print".to_vec(), b"show".to_vec()];
-        let f = confirming_factor(&hir, &anchors).unwrap();
+        let f = confirming_factor(&hir, &anchors, false).unwrap();
         assert_eq!(texts(&f), ["prompt"]);
         assert!(f.word);
         // "hidden" and "system" are far more frequent than "prompt": not worth watching for.
-        assert!(confirming_factor(&hir, &[b"prompt".to_vec()]).is_none());
+        assert!(confirming_factor(&hir, &[b"prompt".to_vec()], false).is_none());
         // A literal that may sit inside a word cannot be confirmed at word starts.
         let hir = crate::rules::prefix::parse_bytes(r"(?i)\bprint\s+\w*verbatim").unwrap();
-        assert!(confirming_factor(&hir, &[b"print".to_vec()]).is_none());
+        assert!(confirming_factor(&hir, &[b"print".to_vec()], false).is_none());
         // Whatever optional words come between, a space or comma precedes the literal.
         let hir = crate::rules::prefix::parse_bytes(
             r"(?i)\byour\s+(?:\w+[\s,-]+){0,3}?(?:guidelines|restrictions)\b",
         )
         .unwrap();
-        let f = confirming_factor(&hir, &[b"your".to_vec()]).unwrap();
+        let f = confirming_factor(&hir, &[b"your".to_vec()], false).unwrap();
         assert_eq!(texts(&f), ["guidelines", "restrictions"]);
         // ... but not when a bare word may come first.
         let hir = crate::rules::prefix::parse_bytes(
             r"(?i)\byour\s+(?:\w+[\s,-]+|\w+){0,3}?(?:guidelines|restrictions)\b",
         )
         .unwrap();
-        assert!(confirming_factor(&hir, &[b"your".to_vec()]).is_none());
+        assert!(confirming_factor(&hir, &[b"your".to_vec()], false).is_none());
         // Punctuation-first literals may sit anywhere.
         let hir =
             crate::rules::prefix::parse_bytes(r"(?i)<(?:span|div)\b[^>]{0,30}?hidden").unwrap();
-        let f = confirming_factor(&hir, &[b"hidden".to_vec()]).unwrap();
+        let f = confirming_factor(&hir, &[b"hidden".to_vec()], false).unwrap();
         assert_eq!(texts(&f), ["<div", "<span"]);
         // `: ?` ends with a space or a colon.
         let hir = crate::rules::prefix::parse_bytes(r"(?i)\bnote[:=] ?verbatim\b").unwrap();
-        assert!(confirming_factor(&hir, &[b"note".to_vec()]).is_some());
+        assert!(confirming_factor(&hir, &[b"note".to_vec()], false).is_some());
     }
 
     #[test]

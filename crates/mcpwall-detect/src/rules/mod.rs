@@ -293,9 +293,10 @@ impl Matcher {
         follow::follow(dfa, lit)
     }
 
-    /// Tried at each hit during the literal pass, in text order.
+    /// Tried at each hit during the literal pass, in text order. A confirmed pattern is tried
+    /// after the pass, which has found its confirming literals by then.
     pub(crate) fn tried_inline(&self) -> bool {
-        self.anchored && matches!(self.output, Output::Finding(_))
+        self.anchored && !self.confirmed && matches!(self.output, Output::Finding(_))
     }
 
     /// Whether a match can cover the anchor hit `hit` within `bounds` (its window): checked
@@ -777,9 +778,11 @@ impl Builder {
             .map(|a| a.to_ascii_lowercase().into_bytes())
             .collect();
         let triggered = shown.iter().any(|a| a.starts_with('@'));
-        // Anchored tries are cheap and done during the literal pass: only windows are confirmed.
-        let confirm = (!triggered && !anchored)
-            .then(|| factors::confirming_factor(&hir, &anchor_lits))
+        // A window, or an anchored try that the byte after its anchor does not rule out (after
+        // "use ", any word may follow), costs hundreds of instructions: where every match also
+        // holds a rarer literal, hits without one nearby are not tried at all.
+        let confirm = (!triggered)
+            .then(|| factors::confirming_factor(&hir, &anchor_lits, anchored))
             .flatten();
         let confirmed = confirm.is_some();
         for lit in confirm.into_iter().flat_map(|f| f.lits) {
@@ -1028,7 +1031,8 @@ fn plan_anchors(
         consider(f.hits() * window_cost(before, window), Plan::Listed);
     }
     if let Some(lits) = prefix::literal_prefixes(hir) {
-        let word = prefix::starts_at_word_boundary(hir);
+        // A rule that asked for word anchors gets them here too, as with its listed ones.
+        let word = word_anchors || prefix::starts_at_word_boundary(hir);
         let longest = lits.iter().map(Vec::len).max().unwrap_or(0);
         let forward = match hir.properties().maximum_len() {
             Some(n) if n <= MAX_WINDOW => n,

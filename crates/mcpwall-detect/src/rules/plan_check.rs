@@ -219,7 +219,7 @@ fn every_short_match_is_within_reach_of_an_anchor() {
                             .or_insert_with(|| m.follow(&set.literals[lit]));
                         let may_follow =
                             !m.tried_inline() || follow.as_ref().is_none_or(|f| f.allows(hay, pe));
-                        p == s && e <= p + m.forward && may_follow
+                        p == s && e <= p + m.forward && may_follow && confirmed_in(p, p + m.forward)
                     } else {
                         let (lo, hi) = (p.saturating_sub(m.back), (pe + m.forward).min(hay.len()));
                         lo <= s
