@@ -346,11 +346,16 @@ fn is_plain_byte(b: u8) -> bool {
 
 /// How many bytes at the start of `bytes` are plain (see [`is_plain_byte`]).
 fn plain_prefix(bytes: &[u8]) -> usize {
-    // Whole chunks first, each checked without a branch per byte; a byte-by-byte search (some
+    // The first chunk byte by byte: in text of another script most runs are a space or two.
+    // Then whole chunks, each checked without a branch per byte; a byte-by-byte search (some
     // 9 instructions a byte) only in the chunk that holds the first other byte.
     const CHUNK: usize = 32;
-    let mut done = 0;
-    for chunk in bytes.chunks_exact(CHUNK) {
+    let head = bytes.len().min(CHUNK);
+    if let Some(p) = bytes[..head].iter().position(|&b| !is_plain_byte(b)) {
+        return p;
+    }
+    let mut done = head;
+    for chunk in bytes[head..].chunks_exact(CHUNK) {
         if !chunk.iter().fold(true, |all, &b| all & is_plain_byte(b)) {
             break;
         }
@@ -434,7 +439,23 @@ pub(crate) fn normalize_into(text: &str, out: &mut String) -> NormInfo {
             checkpoints.push((produced, i));
             last_cp = produced;
         }
-        let (next, u) = unit(text, i, out, &mut cache);
+        let (mut next, u) = unit(text, i, out, &mut cache);
+        if matches!(u, Unit::Kept { alnum: true, .. }) && bytes[i] >= 0x80 {
+            // A character of a script copied unchanged (CJK, Hangul, kana): the ones after it
+            // go in with it, one unit (bounded, for the checkpoints' sake), as they would one
+            // by one.
+            let start = next;
+            let limit = (i + CHECKPOINT_EVERY).min(text.len());
+            while next < limit {
+                match text[next..].chars().next() {
+                    Some(c) if c as u32 >= 0x80 && classify(c) == Class::Plain => {
+                        next += c.len_utf8();
+                    }
+                    _ => break,
+                }
+            }
+            out.push_str(&text[start..next]);
+        }
         if !matches!(u, Unit::Folded { marks: 1.., .. }) || out.len() - base != produced {
             flush_marks(&mut mark_run, &mut marks_in_run, &mut signals);
         }
