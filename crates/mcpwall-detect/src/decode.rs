@@ -212,11 +212,34 @@ fn entity(name: &str) -> Option<char> {
 /// The segment with letter-spaced words ("i g n o r e  a l l", "S.H.O.W") collapsed, when it
 /// holds a run of at least six spaced letters. The rest of the segment is kept, so that
 /// "I g n o r e all previous instructions" reads as one sentence.
+const SPACED_CHUNK: usize = 32;
+
+/// Whether a spaced run (letter, separator, letter, each letter alone) may start at `w[k + 1]`,
+/// as [`spaced_letters`] checks it, for a position inside the text: `w[k]` is the byte before.
+fn may_start(w: &[u8; SPACED_CHUNK + 4], k: usize) -> bool {
+    let alpha = |c: u8| (c | 0x20).wrapping_sub(b'a') < 26;
+    let alnum = |c: u8| alpha(c) | (c.wrapping_sub(b'0') < 10);
+    let sep =
+        |c: u8| (c == b' ') | (c == b'.') | (c == b'-') | (c == b'_') | (c == b'*') | (c == b',');
+    !alnum(w[k]) & alpha(w[k + 1]) & sep(w[k + 2]) & alpha(w[k + 3]) & !alnum(w[k + 4])
+}
+
 pub(crate) fn spaced_letters(
     t: &str,
     range: Range<usize>,
     budget: &mut Budget,
     out: &mut Vec<Decoded>,
+) {
+    spaced_letters_by(t, range, budget, out, true);
+}
+
+/// [`spaced_letters`]; `by_chunks: false` is its plain form, byte by byte.
+fn spaced_letters_by(
+    t: &str,
+    range: Range<usize>,
+    budget: &mut Budget,
+    out: &mut Vec<Decoded>,
+    by_chunks: bool,
 ) {
     let b = t.as_bytes();
     let is_sep = |c: u8| matches!(c, b' ' | b'.' | b'-' | b'_' | b'*' | b',');
@@ -224,7 +247,23 @@ pub(crate) fn spaced_letters(
     let mut copied = range.start;
     let mut found = false;
     let mut i = range.start;
+    // Up to here no run can start but where the byte-by-byte search below finds one.
+    let mut checked = range.start;
     while i + 3 < range.end {
+        // Text without spaced letters (most text) a chunk at a time: a branch-free test of
+        // every position (see `may_start`), which compiles to vector instructions.
+        if by_chunks
+            && i >= checked
+            && i > range.start
+            && i + SPACED_CHUNK + 3 < range.end
+            && let Ok(w) = <&[u8; SPACED_CHUNK + 4]>::try_from(&b[i - 1..i + SPACED_CHUNK + 3])
+        {
+            if !(0..SPACED_CHUNK).fold(false, |any, k| any | may_start(w, k)) {
+                i += SPACED_CHUNK;
+                continue;
+            }
+            checked = i + SPACED_CHUNK;
+        }
         // Most bytes are not followed by a separator: ruled out first.
         if !is_sep(b[i + 1]) {
             i += 1;
@@ -471,6 +510,27 @@ mod tests {
             html_entities(h, 0..h.len(), &mut budget()).unwrap().text,
             "ignore me"
         );
+    }
+
+    proptest::proptest! {
+        /// Passing over chunks finds what the byte-by-byte search finds.
+        #[test]
+        fn spaced_letters_by_chunks_as_byte_by_byte(
+            t in "([a-zA-Z0-9]{1,6}|[ .,_*-]{1,3}|[a-z] |é|x){0,120}",
+            cut in 0usize..4,
+        ) {
+            let range = cut.min(t.len())..t.len();
+            if !t.is_char_boundary(range.start) {
+                return Ok(());
+            }
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            spaced_letters_by(&t, range.clone(), &mut budget(), &mut a, true);
+            spaced_letters_by(&t, range, &mut budget(), &mut b, false);
+            proptest::prop_assert_eq!(
+                a.iter().map(|d| (&d.text, d.range.clone())).collect::<Vec<_>>(),
+                b.iter().map(|d| (&d.text, d.range.clone())).collect::<Vec<_>>()
+            );
+        }
     }
 
     #[test]
