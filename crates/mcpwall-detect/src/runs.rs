@@ -162,15 +162,29 @@ pub(crate) fn whitespace_gap(t: &[u8], gap: Range<usize>, hi: usize, out: &mut R
     if gap.len() < MIN_GAP {
         return;
     }
+    let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
     let mut i = gap.start;
     while i < gap.end {
-        if !matches!(t[i], b' ' | b'\t' | b'\n' | b'\r') {
-            i += 1;
+        // Padding is a run of at least MIN_GAP whitespace bytes, so it holds one of any MIN_GAP
+        // positions in a row: look at the last of the next MIN_GAP, and pass over them all
+        // when it is not whitespace (text of another script is all gap, and seldom spaced).
+        let probe = i + MIN_GAP - 1;
+        if probe >= gap.end {
+            return;
+        }
+        if !is_space(t[probe]) {
+            i = probe + 1;
             continue;
         }
-        let s = i;
+        // The run holding the probe, from `i` at the earliest: before `i` are the end of a
+        // token, of a run, or a probe that is not whitespace (or the end of another string).
+        let mut s = probe;
+        while s > i && is_space(t[s - 1]) {
+            s -= 1;
+        }
+        i = s;
         let (mut spaces, mut lines, mut max_spaces) = (0usize, 0usize, 0usize);
-        while i < gap.end && matches!(t[i], b' ' | b'\t' | b'\n' | b'\r') {
+        while i < gap.end && is_space(t[i]) {
             match t[i] {
                 b'\n' => {
                     lines += 1;
@@ -258,6 +272,77 @@ mod tests {
         let mut r = Runs::default();
         find_runs(s.as_bytes(), 0..s.len(), &mut r);
         r
+    }
+
+    /// [`whitespace_gap`], plainly: every whitespace run of the gap, measured.
+    fn plain_gap(t: &[u8], gap: Range<usize>, hi: usize) -> Vec<Range<usize>> {
+        let mut out = Vec::new();
+        let mut i = gap.start;
+        while i < gap.end {
+            if !matches!(t[i], b' ' | b'\t' | b'\n' | b'\r') {
+                i += 1;
+                continue;
+            }
+            let s = i;
+            let (mut spaces, mut lines, mut max_spaces) = (0usize, 0usize, 0usize);
+            while i < gap.end && matches!(t[i], b' ' | b'\t' | b'\n' | b'\r') {
+                match t[i] {
+                    b'\n' => {
+                        lines += 1;
+                        spaces = 0;
+                    }
+                    b'\r' => {}
+                    _ => {
+                        spaces += 1;
+                        max_spaces = max_spaces.max(spaces);
+                    }
+                }
+                i += 1;
+            }
+            if (max_spaces >= MIN_PAD_SPACES || lines >= MIN_PAD_LINES) && i < hi {
+                out.push(s..i);
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        /// Probing one byte in twenty finds every padding run the plain search finds.
+        #[test]
+        fn gaps_probed_as_searched(
+            parts in proptest::collection::vec(
+                (proptest::sample::select(vec![" ", "\n", "\t", "\r", "x", "é"]), 0usize..130),
+                0..12,
+            ),
+            cut in 0usize..30,
+            tail in 0usize..3,
+        ) {
+            let t: String = parts.iter().map(|(p, n)| p.repeat(*n)).collect();
+            let t = t.as_bytes();
+            let start = cut.min(t.len());
+            let end = t.len().saturating_sub(tail).max(start);
+            let mut r = Runs::default();
+            whitespace_gap(t, start..end, t.len(), &mut r);
+            proptest::prop_assert_eq!(r.padding, plain_gap(t, start..end, t.len()));
+        }
+    }
+
+    #[test]
+    fn the_shortest_padding_is_found_wherever_it_starts() {
+        for before in 0..2 * MIN_PAD_LINES + 5 {
+            for lead in ["x", " ", "é"] {
+                let t = format!("{}{}yz", lead.repeat(before), "\n".repeat(MIN_PAD_LINES));
+                let t = t.as_bytes();
+                let mut r = Runs::default();
+                whitespace_gap(t, 0..t.len() - 2, t.len(), &mut r);
+                assert_eq!(
+                    r.padding,
+                    plain_gap(t, 0..t.len() - 2, t.len()),
+                    "{before} {lead:?}"
+                );
+                assert_eq!(r.padding.len(), 1);
+            }
+        }
     }
 
     #[test]
