@@ -133,6 +133,10 @@ pub(crate) fn confirming_factor(hir: &Hir, anchors: &[Vec<u8>], anchored: bool) 
     // anchors is still absent from most windows.
     let worth = if anchored { 0.25 } else { 8.0 };
     let anchor_cost: f64 = worth * anchors.iter().map(|l| literal_cost(l)).sum::<f64>();
+    // Anchors this rare are tried seldom: not worth the analysis (a fifth of start-up).
+    if anchored && anchor_cost < RARE_ENOUGH {
+        return None;
+    }
     let mut anchors = anchors.to_vec();
     anchors.sort_unstable();
     required(hir, false)
@@ -149,6 +153,10 @@ pub(crate) fn confirming_factor(hir: &Hir, anchors: &[Vec<u8>], anchored: bool) 
         })
         .min_by(|a, b| a.cost.total_cmp(&b.cost))
 }
+
+/// Anchors of an anchored pattern expected fewer times than this per 100 KB (a quarter of it,
+/// see [`confirming_factor`]) are left unconfirmed.
+const RARE_ENOUGH: f64 = 2.0;
 
 /// Literal sets of which every match contains one (at least one literal of each set).
 fn required(hir: &Hir, word_before: bool) -> Vec<Factor> {

@@ -167,6 +167,15 @@ fn seq_prefixes(subs: &[Hir]) -> Prefixes {
             }
             continue;
         }
+        // One byte or one literal extends every prefix in place: most parts of a pattern are
+        // (case-folded classes of one letter), and copying the set at each was most of the
+        // time the planner took.
+        if let Some(one) = single_literal(sub) {
+            for l in &mut acc.lits {
+                l.extend(one.iter().map(u8::to_ascii_lowercase));
+            }
+            continue;
+        }
         let next = prefixes(sub);
         if acc.lits.len() * next.lits.len() > MAX_PREFIXES {
             acc.exact = false;
@@ -186,6 +195,33 @@ fn seq_prefixes(subs: &[Hir]) -> Prefixes {
         };
     }
     acc
+}
+
+/// The bytes `hir` matches when it matches exactly one literal (up to ASCII case), as
+/// [`prefixes`] would give them with `exact`.
+fn single_literal(hir: &Hir) -> Option<std::borrow::Cow<'_, [u8]>> {
+    match hir.kind() {
+        HirKind::Literal(lit) => Some(std::borrow::Cow::Borrowed(&lit.0)),
+        HirKind::Class(class) => {
+            let mut one: Option<u8> = None;
+            for (lo, hi) in ranges(class) {
+                for b in lo..=hi {
+                    let b = u8::try_from(b).ok()?;
+                    if matches!(class, Class::Unicode(_)) && b >= 0x80 {
+                        return None;
+                    }
+                    let b = b.to_ascii_lowercase();
+                    match one {
+                        None => one = Some(b),
+                        Some(o) if o == b => {}
+                        Some(_) => return None,
+                    }
+                }
+            }
+            one.map(|b| std::borrow::Cow::Owned(vec![b]))
+        }
+        _ => None,
+    }
 }
 
 /// Whether `hir` matches one or more ASCII whitespace bytes, space among them: `\s+`, `\s`,
@@ -217,19 +253,19 @@ fn is_whitespace_run(hir: &Hir) -> bool {
 }
 
 /// A class's ranges as code points (bytes for a byte class).
-fn ranges(class: &Class) -> Vec<(u32, u32)> {
-    match class {
-        Class::Bytes(c) => c
-            .ranges()
-            .iter()
-            .map(|r| (u32::from(r.start()), u32::from(r.end())))
-            .collect(),
-        Class::Unicode(c) => c
-            .ranges()
-            .iter()
-            .map(|r| (u32::from(r.start()), u32::from(r.end())))
-            .collect(),
-    }
+fn ranges(class: &Class) -> impl Iterator<Item = (u32, u32)> + '_ {
+    let (bytes, unicode) = match class {
+        Class::Bytes(c) => (c.ranges(), &[][..]),
+        Class::Unicode(c) => (&[][..], c.ranges()),
+    };
+    bytes
+        .iter()
+        .map(|r| (u32::from(r.start()), u32::from(r.end())))
+        .chain(
+            unicode
+                .iter()
+                .map(|r| (u32::from(r.start()), u32::from(r.end()))),
+        )
 }
 
 /// Whether every match of `hir` starts at an ASCII word boundary (the pattern begins with `\b`
