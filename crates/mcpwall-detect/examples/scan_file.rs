@@ -2,6 +2,8 @@
 //! change's effect on speed (pair it with `perf stat -e instructions`).
 //!
 //! `cargo run --release -p mcpwall-detect --example scan_file -- FILE [SURFACE] [ITERATIONS]`
+//!
+//! A FILE ending in `.json` is parsed and scanned as a JSON value (`Engine::scan_json`).
 
 use std::time::{Duration, Instant};
 
@@ -19,13 +21,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let surface: Surface = args.next().as_deref().unwrap_or("tool_result").parse()?;
     let iterations: u32 = args.next().as_deref().unwrap_or("50").parse()?;
     let text = std::fs::read_to_string(&path)?;
+    let json: Option<serde_json::Value> = if path.ends_with(".json") {
+        Some(serde_json::from_str(&text)?)
+    } else {
+        None
+    };
     let engine = Engine::builtin()?;
     engine.warm_up();
     let mut best = Duration::MAX;
     let mut findings = 0;
     for _ in 0..iterations {
         let t = Instant::now();
-        let report = engine.scan(surface, &text);
+        let report = match &json {
+            Some(v) => engine.scan_json(surface, v),
+            None => engine.scan(surface, &text),
+        };
         best = best.min(t.elapsed());
         findings = report.findings.len();
     }
