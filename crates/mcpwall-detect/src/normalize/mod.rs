@@ -442,8 +442,8 @@ pub(crate) fn normalize_into(text: &str, out: &mut String) -> NormInfo {
         let (mut next, u) = unit(text, i, out, &mut cache);
         if matches!(u, Unit::Kept { alnum: true, .. }) && bytes[i] >= 0x80 {
             // A character of a script copied unchanged (CJK, Hangul, kana): the ones after it
-            // go in with it, one unit (bounded, for the checkpoints' sake), as they would one
-            // by one.
+            // go in with it as one unit (bounded, so that checkpoints stay close), which leaves
+            // the copy, the word and the signals as one unit each would.
             let start = next;
             let limit = (i + CHECKPOINT_EVERY).min(text.len());
             while next < limit {

@@ -170,9 +170,10 @@ fn seq_prefixes(subs: &[Hir]) -> Prefixes {
         // One byte or one literal extends every prefix in place: most parts of a pattern are
         // (case-folded classes of one letter), and copying the set at each was most of the
         // time the planner took.
-        if let Some(one) = single_literal(sub) {
+        if let Some((bytes, byte)) = single_literal(sub) {
             for l in &mut acc.lits {
-                l.extend(one.iter().map(u8::to_ascii_lowercase));
+                l.extend(bytes.iter().map(u8::to_ascii_lowercase));
+                l.extend(byte);
             }
             continue;
         }
@@ -198,10 +199,10 @@ fn seq_prefixes(subs: &[Hir]) -> Prefixes {
 }
 
 /// The bytes `hir` matches when it matches exactly one literal (up to ASCII case), as
-/// [`prefixes`] would give them with `exact`.
-fn single_literal(hir: &Hir) -> Option<std::borrow::Cow<'_, [u8]>> {
+/// [`prefixes`] would give them with `exact`: a literal's bytes, or a class's one byte.
+fn single_literal(hir: &Hir) -> Option<(&[u8], Option<u8>)> {
     match hir.kind() {
-        HirKind::Literal(lit) => Some(std::borrow::Cow::Borrowed(&lit.0)),
+        HirKind::Literal(lit) => Some((&lit.0, None)),
         HirKind::Class(class) => {
             let mut one: Option<u8> = None;
             for (lo, hi) in ranges(class) {
@@ -218,7 +219,7 @@ fn single_literal(hir: &Hir) -> Option<std::borrow::Cow<'_, [u8]>> {
                     }
                 }
             }
-            one.map(|b| std::borrow::Cow::Owned(vec![b]))
+            one.map(|b| (&[][..], Some(b)))
         }
         _ => None,
     }
