@@ -209,21 +209,20 @@ fn entity(name: &str) -> Option<char> {
     })
 }
 
-/// The segment with letter-spaced words ("i g n o r e  a l l", "S.H.O.W") collapsed, when it
-/// holds a run of at least six spaced letters. The rest of the segment is kept, so that
-/// "I g n o r e all previous instructions" reads as one sentence.
 const SPACED_CHUNK: usize = 32;
 
 /// Whether a spaced run (letter, separator, letter, each letter alone) may start at `w[k + 1]`,
 /// as [`spaced_letters`] checks it, for a position inside the text: `w[k]` is the byte before.
 fn may_start(w: &[u8; SPACED_CHUNK + 4], k: usize) -> bool {
-    let alpha = |c: u8| (c | 0x20).wrapping_sub(b'a') < 26;
-    let alnum = |c: u8| alpha(c) | (c.wrapping_sub(b'0') < 10);
+    use crate::runs::{alnum, alpha};
     let sep =
         |c: u8| (c == b' ') | (c == b'.') | (c == b'-') | (c == b'_') | (c == b'*') | (c == b',');
     !alnum(w[k]) & alpha(w[k + 1]) & sep(w[k + 2]) & alpha(w[k + 3]) & !alnum(w[k + 4])
 }
 
+/// The segment with letter-spaced words ("i g n o r e  a l l", "S.H.O.W") collapsed, when it
+/// holds a run of at least six spaced letters. The rest of the segment is kept, so that
+/// "I g n o r e all previous instructions" reads as one sentence.
 pub(crate) fn spaced_letters(
     t: &str,
     range: Range<usize>,

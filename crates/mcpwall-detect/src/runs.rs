@@ -156,6 +156,40 @@ pub(crate) fn token_run(t: &[u8], run: Range<usize>, flags: u8, hi: usize, out: 
     }
 }
 
+/// An ASCII letter, tested without a branch (for loops the compiler vectorises).
+pub(crate) fn alpha(b: u8) -> bool {
+    (b | 0x20).wrapping_sub(b'a') < 26
+}
+
+/// An ASCII letter or digit, tested without a branch (see [`alpha`]).
+pub(crate) fn alnum(b: u8) -> bool {
+    alpha(b) | (b.wrapping_sub(b'0') < 10)
+}
+
+/// The whitespace run of `t` that starts at `s`, within `end`: where it ends, and whether it is
+/// padding (many spaces in a row, or many line breaks) in a string that ends at `hi` (padding
+/// hides the text after it: there must be some).
+fn whitespace_run(t: &[u8], s: usize, end: usize, hi: usize) -> (usize, bool) {
+    let (mut spaces, mut lines, mut max_spaces) = (0usize, 0usize, 0usize);
+    let mut i = s;
+    while i < end && matches!(t[i], b' ' | b'\t' | b'\n' | b'\r') {
+        match t[i] {
+            b'\n' => {
+                lines += 1;
+                spaces = 0;
+            }
+            b'\r' => {}
+            _ => {
+                spaces += 1;
+                max_spaces = max_spaces.max(spaces);
+            }
+        }
+        i += 1;
+    }
+    let padding = (max_spaces >= MIN_PAD_SPACES || lines >= MIN_PAD_LINES) && i < hi;
+    (i, padding)
+}
+
 /// Records the whitespace padding in `t[gap]`, bytes between two token runs of one string
 /// that ends at `hi`. Padding is long, so short gaps are skipped at once.
 pub(crate) fn whitespace_gap(t: &[u8], gap: Range<usize>, hi: usize, out: &mut Runs) {
@@ -182,26 +216,11 @@ pub(crate) fn whitespace_gap(t: &[u8], gap: Range<usize>, hi: usize, out: &mut R
         while s > i && is_space(t[s - 1]) {
             s -= 1;
         }
-        i = s;
-        let (mut spaces, mut lines, mut max_spaces) = (0usize, 0usize, 0usize);
-        while i < gap.end && is_space(t[i]) {
-            match t[i] {
-                b'\n' => {
-                    lines += 1;
-                    spaces = 0;
-                }
-                b'\r' => {}
-                _ => {
-                    spaces += 1;
-                    max_spaces = max_spaces.max(spaces);
-                }
-            }
-            i += 1;
+        let (run_end, padding) = whitespace_run(t, s, gap.end, hi);
+        if padding {
+            out.padding.push(s..run_end);
         }
-        // Padding hides the text after it: there must be some in the string.
-        if (max_spaces >= MIN_PAD_SPACES || lines >= MIN_PAD_LINES) && i < hi {
-            out.padding.push(s..i);
-        }
+        i = run_end;
     }
 }
 
@@ -274,7 +293,7 @@ mod tests {
         r
     }
 
-    /// [`whitespace_gap`], plainly: every whitespace run of the gap, measured.
+    /// [`whitespace_gap`], plainly: every whitespace run of the gap, measured where it starts.
     fn plain_gap(t: &[u8], gap: Range<usize>, hi: usize) -> Vec<Range<usize>> {
         let mut out = Vec::new();
         let mut i = gap.start;
@@ -283,25 +302,11 @@ mod tests {
                 i += 1;
                 continue;
             }
-            let s = i;
-            let (mut spaces, mut lines, mut max_spaces) = (0usize, 0usize, 0usize);
-            while i < gap.end && matches!(t[i], b' ' | b'\t' | b'\n' | b'\r') {
-                match t[i] {
-                    b'\n' => {
-                        lines += 1;
-                        spaces = 0;
-                    }
-                    b'\r' => {}
-                    _ => {
-                        spaces += 1;
-                        max_spaces = max_spaces.max(spaces);
-                    }
-                }
-                i += 1;
+            let (end, padding) = whitespace_run(t, i, gap.end, hi);
+            if padding {
+                out.push(i..end);
             }
-            if (max_spaces >= MIN_PAD_SPACES || lines >= MIN_PAD_LINES) && i < hi {
-                out.push(s..i);
-            }
+            i = end;
         }
         out
     }

@@ -110,7 +110,7 @@ fn cut_into_short_lines(hay: &[u8]) -> bool {
     let most = 3 * (lines + 1);
     // Comparisons without branches, so that the count compiles to vector instructions; and
     // counted a chunk at a time, so that ordinary text (far more words than lines) stops early.
-    let alnum = |b: u8| ((b | 0x20).wrapping_sub(b'a') < 26) | (b.wrapping_sub(b'0') < 10);
+    use crate::runs::alnum;
     let mut words = usize::from(hay.first().is_some_and(|&b| alnum(b)));
     let pairs = hay.len().saturating_sub(1);
     for (a, b) in hay[..pairs].chunks(1024).zip(hay[1..].chunks(1024)) {
