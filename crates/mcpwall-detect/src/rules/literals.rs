@@ -292,7 +292,7 @@ impl LiteralFinder {
         let exact = if exact_lits.is_empty() {
             None
         } else {
-            // A DFA: with the word-start literals in the trie, some 750 literals are left here
+            // A DFA: with the word-start literals in the trie, some 550 patterns are left here
             // (for tool_result), few enough for tables of a few hundred KiB per surface (the
             // literal index of all surfaces grew from 1.7 to 4.9 MB). It searches prose 18%
             // faster than a contiguous NFA and costs about 7 ms more to build, once per
