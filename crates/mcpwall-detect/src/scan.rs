@@ -614,6 +614,10 @@ impl Scanner<'_> {
         let mut input = Input::new(hay).range(region);
         if anchored {
             input = input.anchored(Anchored::Yes);
+        } else if let Some(filter) = m.filter()
+            && !filter.is_match(input.clone())
+        {
+            return None;
         }
         let mut last_end = None;
         let regex = m.regex()?;

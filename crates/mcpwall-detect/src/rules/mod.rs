@@ -198,6 +198,9 @@ pub(crate) struct Matcher {
     reverse: std::sync::OnceLock<Option<Reverse>>,
     /// The forward DFA that works out [`Matcher::follow`]; built on first use.
     follow_dfa: std::sync::OnceLock<Option<hybrid::dfa::DFA>>,
+    /// The pattern with its long counted repetitions left unbounded (see [`relax`]); built on
+    /// first use, `None` when it has none.
+    filter: std::sync::OnceLock<Option<meta::Regex>>,
 }
 
 /// The most bytes between an anchor and the end (or start) of a match for which a window is
@@ -259,6 +262,50 @@ fn compile_reverse(hir: &regex_syntax::hir::Hir) -> Option<Reverse> {
     })
 }
 
+/// Counted repetitions longer than this are left unbounded by [`relax`].
+const RELAX_OVER: u32 = 8;
+
+/// The pattern with each counted repetition of more than [`RELAX_OVER`] left unbounded above
+/// (`[^.\n]{0,80}?` becomes `[^.\n]*?`): it matches wherever the pattern does, and its lazy
+/// DFA needs far fewer states, which it would otherwise build for every position inside the
+/// repetition. `None` when there is no such repetition.
+fn relax(hir: &regex_syntax::hir::Hir) -> Option<regex_syntax::hir::Hir> {
+    use regex_syntax::hir::{Capture, Hir, HirKind, Repetition};
+    fn go(h: &Hir, changed: &mut bool) -> Hir {
+        match h.kind() {
+            HirKind::Repetition(rep) => {
+                let sub = go(&rep.sub, changed);
+                let max = match rep.max {
+                    Some(m) if m > RELAX_OVER && m > rep.min => {
+                        *changed = true;
+                        None
+                    }
+                    other => other,
+                };
+                Hir::repetition(Repetition {
+                    min: rep.min,
+                    max,
+                    greedy: rep.greedy,
+                    sub: Box::new(sub),
+                })
+            }
+            HirKind::Capture(cap) => Hir::capture(Capture {
+                index: cap.index,
+                name: cap.name.clone(),
+                sub: Box::new(go(&cap.sub, changed)),
+            }),
+            HirKind::Concat(subs) => Hir::concat(subs.iter().map(|s| go(s, changed)).collect()),
+            HirKind::Alternation(subs) => {
+                Hir::alternation(subs.iter().map(|s| go(s, changed)).collect())
+            }
+            _ => h.clone(),
+        }
+    }
+    let mut changed = false;
+    let relaxed = go(hir, &mut changed);
+    changed.then_some(relaxed)
+}
+
 /// Compiles a parsed pattern with the engine's settings: bytes, no Unicode classes, bounded size.
 fn compile_pattern(hir: &regex_syntax::hir::Hir) -> Result<meta::Regex, Box<meta::BuildError>> {
     meta::Regex::builder()
@@ -291,6 +338,17 @@ impl Matcher {
             .get_or_init(|| follow::follow_dfa(&self.hir))
             .as_ref()?;
         follow::follow(dfa, lit)
+    }
+
+    /// A cheaper pattern that matches wherever this one does: a window it does not match
+    /// holds no match.
+    pub(crate) fn filter(&self) -> Option<&meta::Regex> {
+        self.filter
+            .get_or_init(|| {
+                let relaxed = relax(&self.hir)?;
+                compile_pattern(&relaxed).ok()
+            })
+            .as_ref()
     }
 
     /// Tried at each hit during the literal pass, in text order. A confirmed pattern is tried
@@ -800,6 +858,7 @@ impl Builder {
             near,
             reverse: std::sync::OnceLock::new(),
             follow_dfa: std::sync::OnceLock::new(),
+            filter: std::sync::OnceLock::new(),
         });
         Ok((matcher, shown, captures))
     }

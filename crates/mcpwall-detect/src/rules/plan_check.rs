@@ -248,3 +248,25 @@ fn every_short_match_is_within_reach_of_an_anchor() {
         lost[..lost.len().min(30)].join("\n")
     );
 }
+
+#[test]
+fn relaxed_filters_match_wherever_their_patterns_do() {
+    let set = RuleSet::compile(&builtin_sources()).expect("built-in rules compile");
+    let texts: Vec<String> = texts(&set).into_iter().chain(generated(&set)).collect();
+    let mut filtered = 0;
+    for m in &set.matchers {
+        let Some(filter) = m.filter() else { continue };
+        filtered += 1;
+        let regex = m.regex().expect("built-in pattern compiles");
+        for t in &texts {
+            if regex.is_match(t.as_bytes()) {
+                assert!(filter.is_match(t.as_bytes()), "{}: {t:?}", m.owner);
+            }
+        }
+    }
+    // Most rules bound a gap between their parts (`[^.\n]{0,80}?`).
+    assert!(
+        filtered > 50,
+        "only {filtered} patterns have a relaxed filter"
+    );
+}
