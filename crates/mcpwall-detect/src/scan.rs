@@ -15,7 +15,7 @@ use crate::normalize::{NormInfo, SignalKind, normalize, normalize_into};
 use crate::rules::{AtomUse, Output, Trigger};
 use crate::runs::Runs;
 use crate::surface::Surface;
-use crate::validate::{Check, entropy, is_placeholder};
+use crate::validate::{Check, entropy, is_placeholder, looks_random};
 
 /// One string of a document, and its place in the normalised text.
 #[derive(Clone, Debug)]
@@ -203,6 +203,8 @@ pub(crate) struct Raw {
     pub(crate) via: Option<Via>,
     pub(crate) excerpt: Option<String>,
     pub(crate) raised: bool,
+    /// The sensitive value looks machine-generated (the rule's `random_severity` applies).
+    pub(crate) random: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -592,6 +594,7 @@ impl Scanner<'_> {
             via: None,
             excerpt: None,
             raised: false,
+            random: false,
         }
     }
 
@@ -695,6 +698,7 @@ impl Scanner<'_> {
     ) {
         let r = &self.engine.set.rules[rule];
         let mut confidence = r.confidence;
+        let mut random = false;
         if let Some(v) = &value
             && sensitive
         {
@@ -717,6 +721,7 @@ impl Scanner<'_> {
                     Check::Doubtful => confidence *= 0.5,
                 }
             }
+            random = r.random_severity.is_some() && looks_random(text);
         }
         let span = doc.to_original(seg, whole);
         let value = value.map(|v| doc.to_original(seg, v));
@@ -729,6 +734,7 @@ impl Scanner<'_> {
             via: None,
             excerpt: None,
             raised: false,
+            random,
         });
     }
 
@@ -922,6 +928,7 @@ impl Scanner<'_> {
                         shown.map_or_else(String::new, |e| format!("[{}] {e}", via.as_str())),
                     ),
                     raised: true,
+                    random: c.random,
                 });
             }
             if let Some((sev, conf)) = strongest
@@ -972,6 +979,7 @@ impl Scanner<'_> {
                 last.span.end = last.span.end.max(r.span.end);
                 last.confidence = last.confidence.max(r.confidence);
                 last.raised |= r.raised;
+                last.random |= r.random;
                 if let (Some(a), Some(b)) = (&mut last.value, &r.value) {
                     a.end = a.end.max(b.end);
                 }
@@ -1038,6 +1046,11 @@ impl Scanner<'_> {
             if r.raised && raisable(rule.category) {
                 severity = severity.raised();
                 confidence = (confidence + 0.1).min(1.0);
+            }
+            if r.random
+                && let Some(s) = rule.random_severity
+            {
+                severity = severity.max(s);
             }
             let seg = &doc.segs[r.seg];
             let excerpt = match r.excerpt {

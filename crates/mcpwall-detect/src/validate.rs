@@ -616,6 +616,50 @@ pub(crate) fn entropy(s: &str) -> f32 {
         .sum()
 }
 
+/// Whether a value looks machine-generated rather than chosen by a person or written as a
+/// word: at least 12 characters, at least two each of three of upper case, lower case, digits
+/// and symbols, no run of more than seven letters of one case (words and camelCase names have them; in a
+/// random base62 string of 32 characters one turns up about once in forty), and at least 3.3
+/// bits of entropy per character.
+pub(crate) fn looks_random(value: &str) -> bool {
+    let b = value.as_bytes();
+    if b.len() < 12 || b.len() > 512 {
+        return false;
+    }
+    // Upper, lower, digit, other.
+    let mut counts = [0u32; 4];
+    let mut run = 0;
+    let mut run_upper = false;
+    for &c in b {
+        let is_upper = c.is_ascii_uppercase();
+        if c.is_ascii_alphabetic() {
+            if run > 0 && run_upper == is_upper {
+                run += 1;
+            } else {
+                run = 1;
+                run_upper = is_upper;
+            }
+            if run > 7 {
+                return false;
+            }
+        } else {
+            run = 0;
+        }
+        let class = if is_upper {
+            0
+        } else if c.is_ascii_lowercase() {
+            1
+        } else if c.is_ascii_digit() {
+            2
+        } else {
+            3
+        };
+        counts[class] += 1;
+    }
+    // A class counts from two characters on: one capital in a hex digest is not variety.
+    counts.iter().filter(|&&n| n >= 2).count() >= 3 && entropy(value) >= 3.3
+}
+
 /// Whether a secret-shaped value is a placeholder rather than a credential: masked runs
 /// (`xxxx`, `****`), template syntax (`<token>`, `${VAR}`, `{{ x }}`), well-known example
 /// markers, keyboard or alphabet sequences, or too few distinct characters.
@@ -673,6 +717,21 @@ pub(crate) fn is_placeholder(value: &str) -> bool {
         "110201543:aahdqtcvch1vgwjxfse1ofsas0k5paldsaw",
     ];
     if PUBLISHED.iter().any(|m| lower.contains(m)) {
+        return true;
+    }
+    // A name in template braces or Windows' percent signs: `{ApiKey}`, `%API_KEY%`.
+    let name = |inner: &str| {
+        !inner.is_empty()
+            && inner
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
+    };
+    if let Some(inner) = value
+        .strip_prefix('{')
+        .and_then(|v| v.strip_suffix('}'))
+        .or_else(|| value.strip_prefix('%').and_then(|v| v.strip_suffix('%')))
+        && name(inner)
+    {
         return true;
     }
     // Ascending sequences such as "abcdef", "123456" or "klmnop".
@@ -777,6 +836,22 @@ mod tests {
     }
 
     #[test]
+    fn random_values() {
+        assert!(looks_random("Zf3D0LXCM3EIMbgJpUNnkRtOfOueHznB"));
+        assert!(looks_random("dB2yF6@qL9vZm1P#4J"));
+        assert!(looks_random("hQ7vX2mK9pL4tR8w"));
+        // Two classes: hex digests and lower-case ids.
+        assert!(!looks_random("6fe4476ee5a1832882e326b506d14126"));
+        assert!(!looks_random("acdeFf05b1a6d4c890237bf08c5e6e8d2b4d0f2e"));
+        // Words and names.
+        assert!(!looks_random("MyDatabaseConnection1"));
+        assert!(!looks_random("SECRETVALUE_2024x"));
+        // Too short, or too little variety.
+        assert!(!looks_random("aB3dE6gH9"));
+        assert!(!looks_random("aA1aA1aA1aA1aA1aA1"));
+    }
+
+    #[test]
     fn placeholders() {
         assert!(is_placeholder("AKIAXXXXXXXXXXXXXXXX"));
         assert!(is_placeholder("ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"));
@@ -786,6 +861,9 @@ mod tests {
         ));
         assert!(is_placeholder("<your-token>"));
         assert!(is_placeholder("${API_KEY}"));
+        assert!(is_placeholder("{SumoAccessKey}"));
+        assert!(is_placeholder("%API_TOKEN%"));
+        assert!(!is_placeholder("{q8TfVx2LmZ0pR7sK"));
         assert!(is_placeholder("abcdefghijklmnop"));
         assert!(!is_placeholder("wJalrXUtnFEMIK7MDENGbPxRfiCYzzKEY"));
         assert!(!is_placeholder(

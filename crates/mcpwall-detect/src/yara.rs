@@ -172,6 +172,7 @@ impl Yara {
                 redact_as: category.is_sensitive_data().then(|| ident.clone().into()),
                 validate: None,
                 min_entropy: None,
+                random_severity: None,
                 examples_match,
                 examples_no_match,
                 json_examples: false,

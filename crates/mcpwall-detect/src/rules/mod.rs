@@ -107,6 +107,9 @@ pub struct Rule {
     pub validate: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_entropy: Option<f32>,
+    /// Severity when the sensitive value looks machine-generated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub random_severity: Option<Severity>,
     pub examples_match: Vec<String>,
     pub examples_no_match: Vec<String>,
     /// The examples are JSON documents.
@@ -1027,6 +1030,7 @@ impl Builder {
             redact_as,
             validate: d.validate.clone(),
             min_entropy: d.min_entropy,
+            random_severity: d.random_severity,
             examples_match: d.examples_match.clone(),
             examples_no_match: d.no_match.clone(),
             json_examples: d.json_examples,

@@ -114,6 +114,10 @@ pub(crate) struct RuleDef {
     pub(crate) min_entropy: Option<f32>,
     /// A named format check on the value (see `validate.rs`).
     pub(crate) validate: Option<String>,
+    /// Severity when the value looks machine-generated (see `validate::looks_random`): a
+    /// generic `password = ...` finding is weak evidence until the value could not be a word,
+    /// a name or a template.
+    pub(crate) random_severity: Option<Severity>,
     /// Keep matches whose value looks like a placeholder (`xxxx`, `<token>`, `EXAMPLE`).
     #[serde(default)]
     pub(crate) allow_placeholder: bool,
