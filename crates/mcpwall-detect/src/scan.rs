@@ -864,7 +864,9 @@ impl Scanner<'_> {
                 decode::spaced_letters(t, seg.norm.clone(), &mut self.budget, &mut out);
             }
             if count_in(&runs.mixed_words, &seg.norm) >= 2 {
-                decode::leetspeak(t, seg.norm.clone(), &mut self.budget, &mut out);
+                let v = &runs.mixed_words;
+                let mixed = &v[v.partition_point(|&p| p < seg.norm.start)..];
+                decode::leetspeak(t, seg.norm.clone(), mixed, &mut self.budget, &mut out);
             }
             if memchr::memchr(b'-', bytes).is_some() {
                 decode::split_words(t, seg.norm.clone(), &mut self.budget, &mut out);
