@@ -250,8 +250,10 @@ pub enum Via {
     Morse,
     /// Inside `\uXXXX` or `\xXX` escapes.
     Escapes,
-    /// Inside an Ascii85 (`<~ ~>`) segment.
+    /// Inside an Ascii85 segment (between `<~ ~>`, or bare).
     Ascii85,
+    /// Inside base85 in RFC 1924's alphabet (Python's `b85encode`, git).
+    Base85,
     /// Inside ROT13 text.
     Rot13,
     /// Inside text written backwards.
@@ -276,6 +278,7 @@ impl Via {
             Via::Morse => "morse",
             Via::Escapes => "escapes",
             Via::Ascii85 => "ascii85",
+            Via::Base85 => "base85",
             Via::Rot13 => "rot13",
             Via::Reversed => "reversed",
             Via::SplitWords => "split_words",

@@ -886,6 +886,7 @@ impl Scanner<'_> {
             if ascii85 && has(Needle::Ascii85, bytes) {
                 decode::ascii85(t, seg.norm.clone(), &mut self.budget, &mut out);
             }
+            decode::base85(t, seg.norm.clone(), &mut self.budget, &mut out);
             decoded.extend(out.into_iter().map(|d| (i, d)));
         }
         let mut children: Vec<(usize, Range<usize>, Via, String)> = decoded
