@@ -1039,16 +1039,13 @@ pub(crate) fn base85(t: &str, range: Range<usize>, budget: &mut Budget, out: &mu
             at = end;
             continue;
         }
+        // The chunk has a mark (checked above); each alphabet's stretch is taken around it.
+        let mid = at + chunk.iter().position(|&c| base85_mark(c)).unwrap_or(0);
         let mut next = end;
         for (alphabet, via) in [
             (rfc1924_digit as fn(u8) -> Option<u8>, Via::Base85),
             (ascii85_digit, Via::Ascii85),
         ] {
-            // The stretch of this alphabet around the chunk's first mark.
-            let Some(k) = b[at..end].iter().position(|&c| base85_mark(c)) else {
-                continue;
-            };
-            let mid = at + k;
             let mut lo = mid;
             while lo > range.start && alphabet(b[lo - 1]).is_some() {
                 lo -= 1;
