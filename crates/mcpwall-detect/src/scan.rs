@@ -902,6 +902,15 @@ impl Scanner<'_> {
             }
         }
         let engine = self.engine;
+        // What the text says without decoding. A decoder that leaves part of its input as it
+        // was (a line read for leetspeak or cut words is mostly unchanged) finds those findings
+        // again: they are neither hidden nor raised.
+        let mut direct: Vec<(usize, usize, Range<usize>)> = raws
+            .iter()
+            .filter(|r| r.via.is_none())
+            .map(|r| (r.rule, r.seg, r.span.clone()))
+            .collect();
+        direct.sort_unstable_by_key(|d| (d.0, d.1));
         for (seg, span, via, text) in children {
             let child = Doc::single(&text);
             let found = self.scan_doc(&child, depth + 1, &[]);
@@ -910,6 +919,14 @@ impl Scanner<'_> {
                 let rule = &engine.set.rules[c.rule];
                 if rule.category == Category::HiddenContent && c.via.is_none() {
                     // The child's own hiding signals add nothing at the parent's level.
+                    continue;
+                }
+                let first = direct.partition_point(|d| (d.0, d.1) < (c.rule, seg));
+                let seen = direct[first..]
+                    .iter()
+                    .take_while(|d| d.0 == c.rule && d.1 == seg)
+                    .any(|d| doc.segs[seg].orig.get(d.2.clone()) == text.get(c.span.clone()));
+                if seen {
                     continue;
                 }
                 let sev = rule.severity_for(self.surface);
