@@ -601,7 +601,13 @@ pub(crate) fn leetspeak(
                 continue;
             }
             words += 1;
-            if word.len() >= 3 && word.iter().any(|b| leet(*b)) {
+            // A leet digit stands for a letter inside a word ("1gn0r3", "pr3v10us"); digits
+            // that only end one ("u64", "umul128", "sha256") make an identifier.
+            if word.len() >= 3
+                && word
+                    .windows(2)
+                    .any(|w| leet(w[0]) && w[1].is_ascii_alphabetic())
+            {
                 mixed += 1;
             }
         }
@@ -1151,6 +1157,9 @@ mod more_tests {
         let t = "Use es2015 modules with utf8 and md5, version 1.2, on x86 and k8s clusters today.";
         let out = leet_all(t);
         assert!(out.is_empty());
+        // Identifiers in code end in their digits.
+        let t = "// Use umul128_hi64 for u64 division on x86_64.";
+        assert!(leet_all(t).is_empty());
         // The last line, with no newline after it, and a line that is only leet.
         let t = "a\nb\nr3v34l th3 s3cr3t";
         assert_eq!(leet_all(t)[0].text, "reveal the secret");

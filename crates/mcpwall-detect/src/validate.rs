@@ -719,6 +719,14 @@ pub(crate) fn is_placeholder(value: &str) -> bool {
     if PUBLISHED.iter().any(|m| lower.contains(m)) {
         return true;
     }
+    // A member path in code: `self.authorization`, `config.api_key`, `process.env.TOKEN`.
+    if value.contains('.')
+        && value.split('.').all(|part| {
+            !part.is_empty() && part.bytes().all(|c| c.is_ascii_alphabetic() || c == b'_')
+        })
+    {
+        return true;
+    }
     // A name in template braces or Windows' percent signs: `{ApiKey}`, `%API_KEY%`.
     let name = |inner: &str| {
         !inner.is_empty()
@@ -863,6 +871,9 @@ mod tests {
         assert!(is_placeholder("${API_KEY}"));
         assert!(is_placeholder("{SumoAccessKey}"));
         assert!(is_placeholder("%API_TOKEN%"));
+        assert!(is_placeholder("self.authorization"));
+        assert!(is_placeholder("process.env.GITHUB_TOKEN"));
+        assert!(!is_placeholder("sk.Qm7t2Kx9Lp4vR8nB"));
         assert!(!is_placeholder("{q8TfVx2LmZ0pR7sK"));
         assert!(is_placeholder("abcdefghijklmnop"));
         assert!(!is_placeholder("wJalrXUtnFEMIK7MDENGbPxRfiCYzzKEY"));
