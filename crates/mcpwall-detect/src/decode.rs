@@ -1035,13 +1035,13 @@ pub(crate) fn base85(t: &str, range: Range<usize>, budget: &mut Budget, out: &mu
     while at < range.end {
         let end = (at + CHUNK).min(range.end);
         // A stretch of encoded text long enough to matter covers a whole chunk, without
-        // whitespace: ordinary text has some in every chunk, and is passed over at the cost of
-        // one vector comparison.
+        // whitespace: ordinary text has some in every chunk, and is passed over after one
+        // 128-bit test.
         let chunk = &b[at..end];
-        if chunk.len() < CHUNK
-            || chunk.iter().fold(false, |any, &c| any | (c <= b' '))
-            || !chunk.iter().any(|&c| base85_mark(c))
-        {
+        let Ok(word) = <[u8; CHUNK]>::try_from(chunk) else {
+            break;
+        };
+        if has_space_or_control(word) || !chunk.iter().any(|&c| base85_mark(c)) {
             at = end;
             continue;
         }
@@ -1078,6 +1078,14 @@ pub(crate) fn base85(t: &str, range: Range<usize>, budget: &mut Budget, out: &mu
         }
         at = next;
     }
+}
+
+/// Whether any of 16 bytes is at most b' ' (whitespace or a control byte), without a branch per
+/// byte: the classic "has a byte less than n" bit trick, exact for n <= 128.
+fn has_space_or_control(chunk: [u8; 16]) -> bool {
+    const ONES: u128 = u128::MAX / 255;
+    let x = u128::from_le_bytes(chunk);
+    x.wrapping_sub(ONES * 0x21) & !x & (ONES * 0x80) != 0
 }
 
 fn rfc1924_digit(c: u8) -> Option<u8> {
@@ -1253,6 +1261,29 @@ mod more_tests {
                 }
             }
             let _ = decode_all(base85, &noise);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn space_test_as_byte_by_byte(chunk in proptest::array::uniform16(proptest::num::u8::ANY)) {
+            proptest::prop_assert_eq!(
+                has_space_or_control(chunk),
+                chunk.iter().any(|&c| c <= b' ')
+            );
+        }
+    }
+
+    #[test]
+    fn space_test_edges() {
+        let mut chunk = [b'a'; 16];
+        assert!(!has_space_or_control(chunk));
+        for i in 0..16 {
+            for c in [0u8, b'\t', b'\n', b' ', b'!', 0x80, 0xff] {
+                chunk[i] = c;
+                assert_eq!(has_space_or_control(chunk), c <= b' ', "{i} {c}");
+                chunk[i] = b'a';
+            }
         }
     }
 
