@@ -722,6 +722,12 @@ impl Scanner<'_> {
                 }
             }
             random = r.random_severity.is_some() && looks_random(text);
+            if r.random_severity.is_some() && !random {
+                // A generic keyword = value whose value could be a word or a name: reported and
+                // redacted, but two such (`ApiKey: "4820..."`, `Secret: "7a..."` in a schema
+                // table) must not add up to a flag.
+                confidence *= 0.85;
+            }
         }
         let span = doc.to_original(seg, whole);
         let value = value.map(|v| doc.to_original(seg, v));
