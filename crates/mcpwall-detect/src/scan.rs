@@ -907,16 +907,19 @@ impl Scanner<'_> {
                 }
             }
         }
+        if children.is_empty() {
+            return;
+        }
         let engine = self.engine;
         // What the text says without decoding. A decoder that leaves part of its input as it
         // was (a line read for leetspeak or cut words is mostly unchanged) finds those findings
         // again: they are neither hidden nor raised.
-        let mut direct: Vec<(usize, usize, Range<usize>)> = raws
+        let mut direct: Vec<(usize, usize, usize, usize)> = raws
             .iter()
             .filter(|r| r.via.is_none())
-            .map(|r| (r.rule, r.seg, r.span.clone()))
+            .map(|r| (r.rule, r.seg, r.span.start, r.span.end))
             .collect();
-        direct.sort_unstable_by_key(|d| (d.0, d.1));
+        direct.sort_unstable();
         for (seg, span, via, text) in children {
             let child = Doc::single(&text);
             let found = self.scan_doc(&child, depth + 1, &[]);
@@ -931,7 +934,7 @@ impl Scanner<'_> {
                 let seen = direct[first..]
                     .iter()
                     .take_while(|d| d.0 == c.rule && d.1 == seg)
-                    .any(|d| doc.segs[seg].orig.get(d.2.clone()) == text.get(c.span.clone()));
+                    .any(|d| doc.segs[seg].orig.get(d.2..d.3) == text.get(c.span.clone()));
                 if seen {
                     continue;
                 }
