@@ -618,9 +618,9 @@ pub(crate) fn entropy(s: &str) -> f32 {
 
 /// Whether a value looks machine-generated rather than chosen by a person or written as a
 /// word: at least 12 characters, at least two each of three of upper case, lower case, digits
-/// and symbols, no run of more than seven letters of one case (words and camelCase names have them; in a
-/// random base62 string of 32 characters one turns up about once in forty), and at least 3.3
-/// bits of entropy per character.
+/// and symbols, no run of more than seven letters of one case (words and camelCase names have
+/// them; a random base62 string of 32 characters has one about once in forty), and at least
+/// 3.3 bits of entropy per character.
 pub(crate) fn looks_random(value: &str) -> bool {
     let b = value.as_bytes();
     if b.len() < 12 || b.len() > 512 {
@@ -719,11 +719,24 @@ pub(crate) fn is_placeholder(value: &str) -> bool {
     if PUBLISHED.iter().any(|m| lower.contains(m)) {
         return true;
     }
-    // A member path in code: `self.authorization`, `config.api_key`, `process.env.TOKEN`.
+    // A member path in code: `self.authorization`, `config.api_key`, `process.env.TOKEN`. A
+    // passphrase of dotted words (`correct.horse.battery.staple`) has neither a receiver nor
+    // identifier style.
+    const RECEIVERS: [&str; 14] = [
+        "self", "this", "cls", "ctx", "config", "cfg", "settings", "process", "os", "env",
+        "options", "opts", "args", "props",
+    ];
+    let identifier =
+        |part: &str| part.contains('_') || part.bytes().skip(1).any(|c| c.is_ascii_uppercase());
     if value.contains('.')
         && value.split('.').all(|part| {
             !part.is_empty() && part.bytes().all(|c| c.is_ascii_alphabetic() || c == b'_')
         })
+        && (value
+            .split('.')
+            .next()
+            .is_some_and(|r| RECEIVERS.contains(&r))
+            || value.split('.').any(identifier))
     {
         return true;
     }
@@ -874,6 +887,8 @@ mod tests {
         assert!(is_placeholder("self.authorization"));
         assert!(is_placeholder("process.env.GITHUB_TOKEN"));
         assert!(!is_placeholder("sk.Qm7t2Kx9Lp4vR8nB"));
+        assert!(is_placeholder("this.props.apiKey"));
+        assert!(!is_placeholder("correct.horse.battery.staple"));
         assert!(!is_placeholder("{q8TfVx2LmZ0pR7sK"));
         assert!(is_placeholder("abcdefghijklmnop"));
         assert!(!is_placeholder("wJalrXUtnFEMIK7MDENGbPxRfiCYzzKEY"));
