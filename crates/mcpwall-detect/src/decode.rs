@@ -408,6 +408,11 @@ pub(crate) fn rot13_or_reversed(
 mod tests {
     use super::*;
 
+    thread_local! {
+        /// Bytes [`base85`] walked over while measuring stretches.
+        pub(super) static WALKED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
     pub(super) fn budget() -> Budget {
         Budget {
             bytes: 1 << 20,
@@ -1024,9 +1029,10 @@ fn base85_mark(b: u8) -> bool {
 /// Base85 without delimiters: RFC 1924's alphabet (Python's `base64.b85encode`, git) and bare
 /// Ascii85 (`base64.a85encode`, whose `<~ ~>` are optional). Only 16-byte chunks without
 /// whitespace and with one of the rarer punctuation bytes are looked at (encoded English has
-/// about one such byte in six; a stretch with none is an ordinary token, left to the base64 and
-/// hex decoders; one shorter than 31 bytes may cover no whole chunk); around such a chunk, the longest stretch of each alphabet is decoded and kept
-/// when it reads as text. Stretches do not overlap, so the work is linear.
+/// about one such byte in six; a stretch with none is an ordinary token, left to the base64
+/// and hex decoders; one shorter than 31 bytes may cover no whole chunk). Around such a chunk
+/// the longest stretch of each alphabet is decoded, and kept when it reads as text. The scan
+/// goes on after the stretch, so each byte is walked a bounded number of times.
 pub(crate) fn base85(t: &str, range: Range<usize>, budget: &mut Budget, out: &mut Vec<Decoded>) {
     const CHUNK: usize = 16;
     const MIN_LEN: usize = 25;
@@ -1060,11 +1066,18 @@ pub(crate) fn base85(t: &str, range: Range<usize>, budget: &mut Budget, out: &mu
             while hi < range.end && alphabet(b[hi]).is_some() {
                 hi += 1;
             }
-            // Delimited Ascii85 is the other decoder's.
-            if hi - lo < MIN_LEN || b[..lo].ends_with(b"<~") {
+            #[cfg(test)]
+            tests::WALKED.with(|w| w.set(w.get() + (hi - lo)));
+            if hi - lo < MIN_LEN {
                 continue;
             }
+            // Past the stretch whatever comes of it: a long one is walked once, not again from
+            // every chunk inside it.
             next = next.max(hi);
+            // Delimited Ascii85 is the other decoder's.
+            if b[..lo].ends_with(b"<~") {
+                continue;
+            }
             if let Some(text) = decode85(&b[lo..hi], alphabet)
                 && budget.take(text.len())
             {
@@ -1285,6 +1298,27 @@ mod more_tests {
                 chunk[i] = b'a';
             }
         }
+    }
+
+    #[test]
+    fn long_delimited_ascii85_is_left_to_its_decoder() {
+        // 64 KiB of Ascii85 digits between <~ ~>, no whitespace: every chunk is hot, and the
+        // stretch is skipped as a whole (the old order walked it back from every chunk).
+        let body: String = "9jqo^BlbD-BleB1DJ+*+F(f,q/0JhKF<GL>Cj@.4Gp$d7F!,L7@<6@)/0JDEF<G%<"
+            .chars()
+            .cycle()
+            .take(64 * 1024)
+            .collect();
+        let t = format!("x <~{body}~> y");
+        super::tests::WALKED.with(|w| w.set(0));
+        assert!(decode_all(base85, &t).iter().all(|d| d.via != Via::Ascii85));
+        // Each alphabet walks the stretch once: linear, not once per chunk.
+        let walked = super::tests::WALKED.with(std::cell::Cell::get);
+        assert!(
+            walked <= 4 * t.len(),
+            "walked {walked} bytes of {}",
+            t.len()
+        );
     }
 
     #[test]
