@@ -930,11 +930,15 @@ impl Scanner<'_> {
                     // The child's own hiding signals add nothing at the parent's level.
                     continue;
                 }
-                let first = direct.partition_point(|d| (d.0, d.1) < (c.rule, seg));
+                // The same rule, inside the decoded range, on the same words.
+                let first = direct.partition_point(|d| (d.0, d.1, d.2) < (c.rule, seg, span.start));
                 let seen = direct[first..]
                     .iter()
-                    .take_while(|d| d.0 == c.rule && d.1 == seg)
-                    .any(|d| doc.segs[seg].orig.get(d.2..d.3) == text.get(c.span.clone()));
+                    .take_while(|d| d.0 == c.rule && d.1 == seg && d.2 < span.end)
+                    .any(|d| {
+                        d.3 <= span.end
+                            && doc.segs[seg].orig.get(d.2..d.3) == text.get(c.span.clone())
+                    });
                 if seen {
                     continue;
                 }
