@@ -319,7 +319,10 @@ fn us_ssn(d: &[u8]) -> bool {
     let group = u32::from(d[3]) * 10 + u32::from(d[4]);
     let serial = d[5..].iter().fold(0u32, |a, &x| a * 10 + u32::from(x));
     let whole = d.iter().fold(0u64, |a, &x| a * 10 + u64::from(x));
-    area != 0
+    // Each group one repeated digit (111-22-3333, 555-55-5555): a made-up example.
+    let filler = all_same(&d[..3]) && all_same(&d[3..5]) && all_same(&d[5..]);
+    !filler
+        && area != 0
         && area != 666
         && area < 900
         && group != 0
@@ -811,6 +814,8 @@ mod tests {
         assert_eq!(Validator::UsSsn.check("536-22-1234"), Check::Pass);
         assert_eq!(Validator::UsSsn.check("666-22-1234"), Check::Fail);
         assert_eq!(Validator::UsSsn.check("078-05-1120"), Check::Fail);
+        assert_eq!(Validator::UsSsn.check("111-22-3333"), Check::Fail);
+        assert_eq!(Validator::UsSsn.check("111-22-3334"), Check::Pass);
         assert_eq!(Validator::CaSin.check("130 692 544"), Check::Pass);
         // The well-known sample number starts with 0, which is never issued.
         assert_eq!(Validator::CaSin.check("046 454 286"), Check::Fail);
