@@ -39,10 +39,13 @@ pub(crate) enum Validator {
     /// Judges the key a value is assigned to (`csrf_token = ...` holds no credential); needs the
     /// whole match, so it goes through [`Validator::check_in`].
     TokenKey,
+    /// The value holds a digit: random tokens of 16 characters or more almost always do, the
+    /// identifiers and expressions that code assigns (`authorization.split`) seldom.
+    HasDigit,
 }
 
 impl Validator {
-    pub(crate) const NAMES: [&'static str; 19] = [
+    pub(crate) const NAMES: [&'static str; 20] = [
         "luhn",
         "card",
         "iban",
@@ -62,6 +65,7 @@ impl Validator {
         "public_ipv4",
         "basic_auth",
         "token_key",
+        "has_digit",
     ];
 
     pub(crate) fn parse(name: &str) -> Option<Validator> {
@@ -85,6 +89,7 @@ impl Validator {
             "public_ipv4" => Validator::PublicIpv4,
             "basic_auth" => Validator::BasicAuth,
             "token_key" => Validator::TokenKey,
+            "has_digit" => Validator::HasDigit,
             _ => return None,
         })
     }
@@ -131,6 +136,7 @@ impl Validator {
             Validator::PublicIpv4 => public_ipv4(value),
             Validator::BasicAuth => basic_auth(value),
             Validator::TokenKey => token_key(value),
+            Validator::HasDigit => value.bytes().any(|b| b.is_ascii_digit()),
         };
         if ok { Check::Pass } else { Check::Fail }
     }
@@ -743,6 +749,18 @@ pub(crate) fn is_placeholder(value: &str) -> bool {
     {
         return true;
     }
+    // A constant's name: `GITHUB_TOKEN`, `WINBIO_PRESENCE_0` (upper case, parts joined by `_`).
+    if value.contains('_')
+        && value.split('_').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        })
+        && value.starts_with(|c: char| c.is_ascii_uppercase())
+    {
+        return true;
+    }
     // A name in template braces or Windows' percent signs: `{ApiKey}`, `%API_KEY%`.
     let name = |inner: &str| {
         !inner.is_empty()
@@ -893,6 +911,8 @@ mod tests {
         assert!(is_placeholder("process.env.GITHUB_TOKEN"));
         assert!(!is_placeholder("sk.Qm7t2Kx9Lp4vR8nB"));
         assert!(is_placeholder("this.props.apiKey"));
+        assert!(is_placeholder("WINBIO_PRESENCE_0"));
+        assert!(!is_placeholder("Q7vX2mK9_pL4tR8wZ3nB"));
         assert!(!is_placeholder("correct.horse.battery.staple"));
         assert!(!is_placeholder("{q8TfVx2LmZ0pR7sK"));
         assert!(is_placeholder("abcdefghijklmnop"));
