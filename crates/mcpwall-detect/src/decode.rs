@@ -413,6 +413,13 @@ mod tests {
         pub(super) static WALKED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     }
 
+    /// What two decoders' outputs are compared on.
+    pub(super) fn texts_and_ranges(v: &[Decoded]) -> Vec<(&str, Range<usize>)> {
+        v.iter()
+            .map(|d| (d.text.as_str(), d.range.clone()))
+            .collect()
+    }
+
     pub(super) fn budget() -> Budget {
         Budget {
             bytes: 1 << 20,
@@ -531,8 +538,8 @@ mod tests {
             spaced_letters_by(&t, range.clone(), &mut budget(), &mut a, true);
             spaced_letters_by(&t, range, &mut budget(), &mut b, false);
             proptest::prop_assert_eq!(
-                a.iter().map(|d| (&d.text, d.range.clone())).collect::<Vec<_>>(),
-                b.iter().map(|d| (&d.text, d.range.clone())).collect::<Vec<_>>()
+                texts_and_ranges(&a),
+                texts_and_ranges(&b)
             );
         }
     }
@@ -1217,8 +1224,8 @@ mod more_tests {
                 start += line.len() + 1;
             }
             proptest::prop_assert_eq!(
-                marked.iter().map(|d| (&d.text, d.range.clone())).collect::<Vec<_>>(),
-                every.iter().map(|d| (&d.text, d.range.clone())).collect::<Vec<_>>()
+                super::tests::texts_and_ranges(&marked),
+                super::tests::texts_and_ranges(&every)
             );
         }
     }
