@@ -65,10 +65,14 @@ fn tools_list(n: usize) -> serde_json::Value {
         .map(|i| {
             serde_json::json!({
                 "name": format!("tool_{i}_{}", ["search", "read", "list", "update", "create"][i % 5]),
+                // Every description distinct, as a real server's are (the scan shares the
+                // work of repeated strings; the keys and parameter texts below do repeat, as
+                // they do in real lists).
                 "description": format!(
-                    "{} {} Results are paginated; pass the cursor from the previous page to continue.",
+                    "{} {} Results are paginated ({} per page); pass the cursor from the previous page to continue.",
                     SENTENCES[i % SENTENCES.len()],
-                    SENTENCES[(i + 3) % SENTENCES.len()]
+                    SENTENCES[(i / SENTENCES.len() + i + 3) % SENTENCES.len()],
+                    10 + i
                 ),
                 "inputSchema": {
                     "type": "object",

@@ -1,6 +1,7 @@
 //! Walking a JSON value's strings (object keys included) without recursion, in a fixed order,
 //! and naming each by a path: `$.content[0].text`, or `$.properties.x@key` for a key.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
@@ -56,6 +57,56 @@ pub(crate) fn strings<'v>(v: &'v Value, out: &mut Vec<JsonString<'v>>) -> bool {
         }
     }
     too_deep
+}
+
+/// The distinct strings of `strings`, in order of first occurrence, and for each string the
+/// index of its distinct text. A `tools/list` result repeats its keys and many of its
+/// descriptions ("type", "The repository owner") once per tool: each is scanned once.
+pub(crate) fn distinct<'v>(strings: &[JsonString<'v>]) -> (Vec<&'v str>, Vec<usize>) {
+    // The standard hasher, randomly keyed: the strings are the peer's, and a weaker hash would
+    // let it send thousands of colliding ones.
+    let mut index: HashMap<&str, usize> = HashMap::with_capacity(strings.len());
+    let mut unique = Vec::new();
+    let of = strings
+        .iter()
+        .map(|s| {
+            *index.entry(s.text).or_insert_with(|| {
+                unique.push(s.text);
+                unique.len() - 1
+            })
+        })
+        .collect();
+    (unique, of)
+}
+
+/// Where each distinct string occurs: `places[start[u]..start[u + 1]]` are the indices of the
+/// strings whose distinct index (in `of`) is `u`, in order.
+pub(crate) struct Places {
+    start: Vec<usize>,
+    places: Vec<usize>,
+}
+
+impl Places {
+    pub(crate) fn new(of: &[usize], distinct: usize) -> Places {
+        let mut start = vec![0usize; distinct + 1];
+        for &u in of {
+            start[u + 1] += 1;
+        }
+        for u in 0..distinct {
+            start[u + 1] += start[u];
+        }
+        let mut next = start.clone();
+        let mut places = vec![0usize; of.len()];
+        for (i, &u) in of.iter().enumerate() {
+            places[next[u]] = i;
+            next[u] += 1;
+        }
+        Places { start, places }
+    }
+
+    pub(crate) fn of(&self, u: usize) -> &[usize] {
+        &self.places[self.start[u]..self.start[u + 1]]
+    }
 }
 
 #[derive(Clone)]

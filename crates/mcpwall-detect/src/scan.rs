@@ -50,9 +50,9 @@ impl<'a> Doc<'a> {
         }
     }
 
-    pub(crate) fn many(texts: impl Iterator<Item = &'a str>, capacity: usize) -> Doc<'a> {
+    pub(crate) fn many(texts: impl ExactSizeIterator<Item = &'a str>, capacity: usize) -> Doc<'a> {
         let mut buf = String::with_capacity(capacity);
-        let mut segs = Vec::new();
+        let mut segs = Vec::with_capacity(texts.len());
         for t in texts {
             if !segs.is_empty() {
                 buf.push_str(SEPARATOR);
@@ -981,9 +981,12 @@ impl Scanner<'_> {
 
     /// Turns raw findings into a report: dedup, overlap resolution for sensitive data, spans,
     /// excerpts, paths, score.
-    pub(crate) fn finish(
+    /// The report of a scan's raw findings; `orig(seg)` is the original text of segment `seg`
+    /// (the findings' segments, which need not be the scanned document's: see
+    /// [`crate::Engine::scan_json_with`]).
+    pub(crate) fn finish<'t>(
         &mut self,
-        doc: &Doc<'_>,
+        orig: &dyn Fn(usize) -> &'t str,
         mut raws: Vec<Raw>,
         path: &dyn Fn(usize) -> Option<String>,
     ) -> Report {
@@ -1085,10 +1088,9 @@ impl Scanner<'_> {
             {
                 severity = severity.max(s);
             }
-            let seg = &doc.segs[r.seg];
             let excerpt = match r.excerpt {
                 Some(e) => e,
-                None if self.opts.excerpts => excerpt(seg.orig, r.span.clone(), r.value.clone()),
+                None if self.opts.excerpts => excerpt(orig(r.seg), r.span.clone(), r.value.clone()),
                 None => String::new(),
             };
             findings.push(Finding {
