@@ -324,7 +324,6 @@ fn spaced_letters_by(
     }
 }
 
-/// Common short English words, and what they look like in ROT13 and written backwards.
 /// Words ordinary English shows at once: as written, in ROT13, and backwards.
 const STOPWORDS: [[&[u8]; 8]; 3] = [
     [b"the", b"and", b"you", b"all", b"your", b"to", b"of", b"is"],

@@ -1,7 +1,6 @@
 //! Walking a JSON value's strings (object keys included) without recursion, in a fixed order,
 //! and naming each by a path: `$.content[0].text`, or `$.properties.x@key` for a key.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
@@ -62,21 +61,82 @@ pub(crate) fn strings<'v>(v: &'v Value, out: &mut Vec<JsonString<'v>>) -> bool {
 /// The distinct strings of `strings`, in order of first occurrence, and for each string the
 /// index of its distinct text. A `tools/list` result repeats its keys and many of its
 /// descriptions ("type", "The repository owner") once per tool: each is scanned once.
+///
+/// Sharing is an economy, never a change of outcome: a string not matched to an earlier copy
+/// is scanned on its own. That bounds the work whatever the peer sends: strings are looked up
+/// in an open-addressing table by a keyed hash of their length and first and last eight bytes
+/// (the standard hasher over the whole text cost a fifth of a `tools/list` scan), and a lookup
+/// gives up after [`MAX_PROBES`] slots, so that strings crafted to collide cost a few
+/// comparisons each instead of one per earlier string.
 pub(crate) fn distinct<'v>(strings: &[JsonString<'v>]) -> (Vec<&'v str>, Vec<usize>) {
-    // The standard hasher, randomly keyed: the strings are the peer's, and a weaker hash would
-    // let it send thousands of colliding ones.
-    let mut index: HashMap<&str, usize> = HashMap::with_capacity(strings.len());
-    let mut unique = Vec::new();
-    let of = strings
-        .iter()
-        .map(|s| {
-            *index.entry(s.text).or_insert_with(|| {
-                unique.push(s.text);
-                unique.len() - 1
-            })
-        })
-        .collect();
+    const EMPTY: (u64, usize) = (0, usize::MAX);
+    let keys = Keys::random();
+    let size = (strings.len() * 2).next_power_of_two().max(16);
+    let mut table = vec![EMPTY; size];
+    let mut unique: Vec<&str> = Vec::new();
+    let mut of = Vec::with_capacity(strings.len());
+    for s in strings {
+        let t = s.text;
+        let h = keys.hash(t);
+        let mut at = (h as usize) & (size - 1);
+        let mut found = None;
+        let mut free = None;
+        for _ in 0..MAX_PROBES {
+            let (sh, u) = table[at];
+            if u == usize::MAX {
+                free = Some(at);
+                break;
+            }
+            if sh == h && unique[u] == t {
+                found = Some(u);
+                break;
+            }
+            at = (at + 1) & (size - 1);
+        }
+        let u = found.unwrap_or_else(|| {
+            unique.push(t);
+            let u = unique.len() - 1;
+            if let Some(at) = free {
+                table[at] = (h, u);
+            }
+            u
+        });
+        of.push(u);
+    }
     (unique, of)
+}
+
+/// Slots a lookup of [`distinct`] tries before treating its string as new.
+const MAX_PROBES: usize = 16;
+
+/// Random keys for [`distinct`]'s hash, drawn from the standard library's per-process
+/// randomness, so that a peer cannot choose strings that collide in advance.
+struct Keys([u64; 3]);
+
+impl Keys {
+    fn random() -> Keys {
+        use std::hash::BuildHasher;
+        let state = std::collections::hash_map::RandomState::new();
+        Keys([0u64, 1, 2].map(|i| state.hash_one(i)))
+    }
+
+    /// Mixes the length and the first and last eight bytes (which overlap on short texts).
+    fn hash(&self, t: &str) -> u64 {
+        let b = t.as_bytes();
+        let word = |bytes: &[u8]| {
+            let mut w = [0u8; 8];
+            w[..bytes.len()].copy_from_slice(bytes);
+            u64::from_le_bytes(w)
+        };
+        let n = b.len().min(8);
+        let (head, tail) = (word(&b[..n]), word(&b[b.len() - n..]));
+        let fold = |x: u64, y: u64| {
+            let p = u128::from(x) * u128::from(y);
+            (p as u64) ^ ((p >> 64) as u64)
+        };
+        let [k0, k1, k2] = self.0;
+        fold(head ^ k0, tail ^ k1) ^ fold(b.len() as u64 ^ k2, 0x9e37_79b9_7f4a_7c15)
+    }
 }
 
 /// Where each distinct string occurs: `places[start[u]..start[u + 1]]` are the indices of the
@@ -257,7 +317,78 @@ pub(crate) fn edit_strings(v: &mut Value, edits: &mut dyn FnMut(usize, &str) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
+
+    fn wrap<'a>(texts: &[&'a str]) -> Vec<JsonString<'a>> {
+        texts.iter().map(|&text| JsonString { text }).collect()
+    }
+
+    /// `unique[of[i]]` is string `i`; `unique` lists first occurrences, in order.
+    fn check_distinct(texts: &[&str], unique: &[&str], of: &[usize]) {
+        assert_eq!(of.len(), texts.len());
+        let mut next = 0;
+        for (i, &t) in texts.iter().enumerate() {
+            assert_eq!(unique[of[i]], t);
+            if of[i] == next {
+                next += 1;
+            } else {
+                assert!(of[i] < next, "string {i} refers to a later text");
+            }
+        }
+        assert_eq!(next, unique.len());
+    }
+
+    #[test]
+    fn repeated_strings_share_one_entry() {
+        let texts = [
+            "type",
+            "string",
+            "type",
+            "",
+            "a long description of a parameter",
+            "",
+            "a long description of a parameter",
+            "string",
+        ];
+        let (unique, of) = distinct(&wrap(&texts));
+        check_distinct(&texts, &unique, &of);
+        assert_eq!(
+            unique,
+            ["type", "string", "", "a long description of a parameter"]
+        );
+    }
+
+    #[test]
+    fn colliding_strings_are_still_told_apart() {
+        // Same length, first and last eight bytes: one hash for all. Past the probe limit they
+        // are each their own entry; the copies of the first ones are still found.
+        let texts: Vec<String> = (0..200)
+            .map(|i| format!("prefix__{i:06}__suffix"))
+            .collect();
+        let mut all: Vec<&str> = texts.iter().map(String::as_str).collect();
+        all.extend(texts.iter().take(8).map(String::as_str));
+        let (unique, of) = distinct(&wrap(&all));
+        check_distinct(&all, &unique, &of);
+        assert_eq!(unique.len(), 200);
+    }
+
+    proptest! {
+        #[test]
+        fn distinct_maps_every_string_to_its_text(
+            texts in proptest::collection::vec(
+                prop_oneof![Just(String::new()), "[ab]{0,3}", "[ab]{7,10}", "[ab ]{15,20}"],
+                0..60,
+            )
+        ) {
+            let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let (unique, of) = distinct(&wrap(&texts));
+            check_distinct(&texts, &unique, &of);
+            // With few strings every copy is found.
+            let mut seen = std::collections::BTreeSet::new();
+            prop_assert!(unique.iter().all(|u| seen.insert(*u)));
+        }
+    }
 
     #[test]
     fn walk_order_and_paths() {
