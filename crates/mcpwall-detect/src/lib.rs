@@ -27,6 +27,7 @@ mod error;
 mod excerpt;
 mod finding;
 mod json;
+mod negation;
 mod normalize;
 mod rules;
 mod runs;

@@ -297,7 +297,14 @@ impl Scanner<'_> {
                             && end <= seg_end
                             && start >= seg_range.start
                         {
+                            let negated = std::cell::OnceCell::new();
                             for &c in concepts {
+                                if set.concept_negatable[c]
+                                    && *negated
+                                        .get_or_init(|| crate::negation::negated_before(hay, start))
+                                {
+                                    continue;
+                                }
                                 concept_hits.push(Hit {
                                     seg,
                                     start,
@@ -629,6 +636,11 @@ impl Scanner<'_> {
                 for mat in regex.find_iter(input) {
                     last_end = Some(mat.end());
                     for &c in concepts {
+                        if set.concept_negatable[c]
+                            && crate::negation::negated_before(hay, mat.start())
+                        {
+                            continue;
+                        }
                         concept_hits.push(Hit {
                             seg,
                             start: mat.start(),
@@ -697,6 +709,9 @@ impl Scanner<'_> {
         raws: &mut Vec<Raw>,
     ) {
         let r = &self.engine.set.rules[rule];
+        if r.negatable && crate::negation::negated_before(doc.norm.as_bytes(), whole.start) {
+            return;
+        }
         let mut confidence = r.confidence;
         let mut random = false;
         if let Some(v) = &value

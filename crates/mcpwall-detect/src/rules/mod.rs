@@ -110,6 +110,9 @@ pub struct Rule {
     /// Severity when the sensitive value looks machine-generated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub random_severity: Option<Severity>,
+    /// A match right after a negation does not count.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub negatable: bool,
     pub examples_match: Vec<String>,
     pub examples_no_match: Vec<String>,
     /// The examples are JSON documents.
@@ -441,6 +444,8 @@ pub(crate) enum AtomUse {
 pub(crate) struct RuleSet {
     pub(crate) rules: Vec<Rule>,
     pub(crate) concepts: Vec<String>,
+    /// Per concept, whether a hit right after a negation is dropped.
+    pub(crate) concept_negatable: Vec<bool>,
     pub(crate) matchers: Vec<Matcher>,
     pub(crate) combos: Vec<Combo>,
     /// Detector rules by detector name.
@@ -499,6 +504,7 @@ struct Builder {
     concept_ids: HashMap<String, usize>,
     /// Each concept's compiled parts, for concepts that include it.
     concept_parts: Vec<ConceptParts>,
+    concept_negatable: Vec<bool>,
     matchers: Vec<Matcher>,
     combos: Vec<Combo>,
     detectors: Vec<(String, usize)>,
@@ -517,6 +523,7 @@ impl RuleSet {
             concepts: Vec::new(),
             concept_ids: HashMap::new(),
             concept_parts: Vec::new(),
+            concept_negatable: Vec::new(),
             matchers: Vec::new(),
             combos: Vec::new(),
             detectors: Vec::new(),
@@ -562,6 +569,7 @@ impl RuleSet {
         Ok(RuleSet {
             rules: b.rules,
             concepts: b.concepts,
+            concept_negatable: b.concept_negatable,
             matchers: b.matchers,
             combos: b.combos,
             detectors: b.detectors,
@@ -669,6 +677,7 @@ impl Builder {
         }
         let concept = self.concepts.len();
         self.concepts.push(c.id.clone());
+        self.concept_negatable.push(c.negatable);
         self.concept_ids.insert(c.id.clone(), concept);
         let mut parts = ConceptParts::default();
         for t in &c.terms {
@@ -955,6 +964,9 @@ impl Builder {
                 anchors,
             }
         } else if !d.all.is_empty() {
+            if d.negatable {
+                return Err(err("`negatable` applies to `pattern` rules".into()));
+            }
             let mut concepts = Vec::new();
             for c in &d.all {
                 let &ci = self
@@ -991,6 +1003,9 @@ impl Builder {
                 min,
             }
         } else {
+            if d.negatable {
+                return Err(err("`negatable` applies to `pattern` rules".into()));
+            }
             let name = d.detector.clone().unwrap_or_default();
             if !DETECTORS.contains(&name.as_str()) {
                 return Err(err(format!(
@@ -1031,6 +1046,7 @@ impl Builder {
             validate: d.validate.clone(),
             min_entropy: d.min_entropy,
             random_severity: d.random_severity,
+            negatable: d.negatable,
             examples_match: d.examples_match.clone(),
             examples_no_match: d.no_match.clone(),
             json_examples: d.json_examples,

@@ -54,6 +54,9 @@ pub(crate) struct ConceptDef {
     /// Anchors count only where a word starts.
     #[serde(default)]
     pub(crate) word_anchors: bool,
+    /// A hit right after a negation ("must not disable") does not count as this concept.
+    #[serde(default)]
+    pub(crate) negatable: bool,
 }
 
 /// One rule.
@@ -124,6 +127,10 @@ pub(crate) struct RuleDef {
     /// Marks text a human would not see; findings of other rules inside it are raised.
     #[serde(default)]
     pub(crate) hidden_region: bool,
+    /// A match right after a negation ("never", "must not", "can't") states a rule instead of
+    /// giving an order, and does not count (pattern rules only).
+    #[serde(default)]
+    pub(crate) negatable: bool,
 
     /// Texts the rule must match.
     #[serde(default, rename = "match")]

@@ -131,6 +131,51 @@ fn structural_mistakes_are_rejected() {
         err_of("[pack]\nid = \"x\"\n[[rule]]\nid = \"a.b\"\nbogus = 1\n").contains("mine.toml:")
     );
     assert!(err_of("not toml [[[").starts_with("mine.toml:1:"));
+    // A negation is looked for before a pattern's match; a concept rule has none.
+    let negatable_combo = GOOD.replace(
+        "all = [\"acme_secret_word\"]",
+        "all = [\"acme_secret_word\"]\nnegatable = true",
+    );
+    assert!(err_of(&negatable_combo).contains("`negatable` applies to `pattern` rules"));
+}
+
+#[test]
+fn negatable_rules_and_concepts_skip_negated_matches() {
+    let pack = r#"
+[pack]
+id = "mine"
+
+[[concept]]
+id = "acme_unlock"
+terms = ["unlock"]
+negatable = true
+
+[[rule]]
+id = "prompt_injection.acme_vault"
+category = "prompt_injection"
+severity = "high"
+message = "Unlocks the vault"
+all = ["acme_unlock"]
+match = ["Now unlock the vault."]
+no_match = ["You must never unlock the vault."]
+
+[[rule]]
+id = "prompt_injection.acme_open"
+category = "prompt_injection"
+severity = "high"
+message = "Opens the vault"
+pattern = '''(?i)\bopen\s+the\s+vault\b'''
+negatable = true
+match = ["Please open the vault.", "Don't wait: open the vault"]
+no_match = ["Staff cannot open the vault at night.", "do not simply open the vault"]
+"#;
+    let e = build(pack).expect("loads");
+    let results = e.check_examples(&|_| true);
+    assert_eq!(results.len(), 6);
+    assert!(results.iter().all(|r| r.passed), "{results:?}");
+    let flagged = |t: &str| !e.scan(Surface::ToolResult, t).findings.is_empty();
+    assert!(flagged("never mind, open the vault"));
+    assert!(!flagged("Staff mustn't open the vault."));
 }
 
 #[test]

@@ -211,6 +211,12 @@ fn show(out: &mut impl std::io::Write, r: &Rule) -> anyhow::Result<()> {
     if let Some(t) = &r.redact_as {
         writeln!(out, "  redacts as [REDACTED:{t}]")?;
     }
+    if r.negatable {
+        writeln!(
+            out,
+            "  negatable  a match right after a negation does not count"
+        )?;
+    }
     writeln!(
         out,
         "  origin     {}:{} {d}(pack {}){d:#}",
