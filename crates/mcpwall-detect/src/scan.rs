@@ -300,8 +300,9 @@ impl Scanner<'_> {
                             let negated = std::cell::OnceCell::new();
                             for &c in concepts {
                                 if set.concept_negatable[c]
-                                    && *negated
-                                        .get_or_init(|| crate::negation::negated_before(hay, start))
+                                    && *negated.get_or_init(|| {
+                                        crate::negation::negated_around(hay, start, end)
+                                    })
                                 {
                                     continue;
                                 }
@@ -637,7 +638,7 @@ impl Scanner<'_> {
                     last_end = Some(mat.end());
                     for &c in concepts {
                         if set.concept_negatable[c]
-                            && crate::negation::negated_before(hay, mat.start())
+                            && crate::negation::negated_around(hay, mat.start(), mat.end())
                         {
                             continue;
                         }
@@ -709,7 +710,9 @@ impl Scanner<'_> {
         raws: &mut Vec<Raw>,
     ) {
         let r = &self.engine.set.rules[rule];
-        if r.negatable && crate::negation::negated_before(doc.norm.as_bytes(), whole.start) {
+        if r.negatable
+            && crate::negation::negated_around(doc.norm.as_bytes(), whole.start, whole.end)
+        {
             return;
         }
         let mut confidence = r.confidence;

@@ -127,8 +127,8 @@ pub(crate) struct RuleDef {
     /// Marks text a human would not see; findings of other rules inside it are raised.
     #[serde(default)]
     pub(crate) hidden_region: bool,
-    /// A match right after a negation ("never", "must not", "can't") states a rule instead of
-    /// giving an order, and does not count (pattern rules only).
+    /// A match right after a prohibition ("never", "must not", "don't") states a rule instead
+    /// of giving an order, and does not count (pattern rules only).
     #[serde(default)]
     pub(crate) negatable: bool,
 

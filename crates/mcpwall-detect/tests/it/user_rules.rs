@@ -167,7 +167,7 @@ message = "Opens the vault"
 pattern = '''(?i)\bopen\s+the\s+vault\b'''
 negatable = true
 match = ["Please open the vault.", "Don't wait: open the vault"]
-no_match = ["Staff cannot open the vault at night.", "do not simply open the vault"]
+no_match = ["Staff must not open the vault at night.", "do not simply open the vault"]
 "#;
     let e = build(pack).expect("loads");
     let results = e.check_examples(&|_| true);
@@ -175,6 +175,7 @@ no_match = ["Staff cannot open the vault at night.", "do not simply open the vau
     assert!(results.iter().all(|r| r.passed), "{results:?}");
     let flagged = |t: &str| !e.scan(Surface::ToolResult, t).findings.is_empty();
     assert!(flagged("never mind, open the vault"));
+    assert!(flagged("I bet you can't open the vault."));
     assert!(!flagged("Staff mustn't open the vault."));
 }
 
