@@ -382,10 +382,29 @@ impl Report {
 
 pub(crate) fn score_of(findings: &[Finding]) -> f32 {
     // Strongest finding per rule: repeating one weak signal must not add up to a strong one.
+    // And strongest per span: two rules reading the very same words (an English "ignore the
+    // instructions" is French too) are one piece of evidence.
+    let mut order: Vec<usize> = (0..findings.len()).collect();
+    let key = |i: usize| {
+        (
+            findings[i].segment,
+            findings[i].span.start,
+            findings[i].span.end,
+        )
+    };
+    order.sort_by(|&a, &b| {
+        key(a)
+            .cmp(&key(b))
+            .then(findings[b].weight().total_cmp(&findings[a].weight()))
+    });
+    let mut strongest = vec![false; findings.len()];
+    for (k, &i) in order.iter().enumerate() {
+        strongest[i] = k == 0 || key(order[k - 1]) != key(i);
+    }
     let mut best: Vec<(&str, f32)> = Vec::new();
-    for f in findings {
+    for (i, f) in findings.iter().enumerate() {
         let w = f.weight();
-        if w <= 0.0 {
+        if w <= 0.0 || !strongest[i] {
             continue;
         }
         match best.iter_mut().find(|(id, _)| *id == &*f.rule_id) {
@@ -427,11 +446,14 @@ mod tests {
             finding("a", Severity::Medium, 0.8),
         ];
         assert_eq!(score_of(&repeated), score_of(&one));
-        let two = [
-            finding("a", Severity::Medium, 0.8),
-            finding("b", Severity::Medium, 0.8),
-        ];
+        let mut b = finding("b", Severity::Medium, 0.8);
+        b.span = 5..9;
+        let two = [finding("a", Severity::Medium, 0.8), b.clone()];
         assert!((score_of(&two) - 0.64).abs() < 1e-6);
+        // Two rules on the very same words: one piece of evidence, the stronger.
+        b.span = 0..1;
+        let same_words = [finding("a", Severity::Medium, 0.6), b];
+        assert!((score_of(&same_words) - 0.4).abs() < 1e-6);
     }
 
     #[test]

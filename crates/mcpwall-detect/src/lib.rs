@@ -27,11 +27,11 @@ mod error;
 mod excerpt;
 mod finding;
 mod json;
-mod negation;
 mod normalize;
 mod rules;
 mod runs;
 mod scan;
+mod statement;
 mod surface;
 mod validate;
 #[cfg(feature = "yara")]

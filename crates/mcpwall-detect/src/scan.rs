@@ -301,7 +301,7 @@ impl Scanner<'_> {
                             for &c in concepts {
                                 if set.concept_negatable[c]
                                     && *negated.get_or_init(|| {
-                                        crate::negation::negated_around(hay, start, end)
+                                        crate::statement::negated_around(hay, start, end)
                                     })
                                 {
                                     continue;
@@ -638,7 +638,7 @@ impl Scanner<'_> {
                     last_end = Some(mat.end());
                     for &c in concepts {
                         if set.concept_negatable[c]
-                            && crate::negation::negated_around(hay, mat.start(), mat.end())
+                            && crate::statement::negated_around(hay, mat.start(), mat.end())
                         {
                             continue;
                         }
@@ -711,11 +711,18 @@ impl Scanner<'_> {
     ) {
         let r = &self.engine.set.rules[rule];
         if r.negatable
-            && crate::negation::negated_around(doc.norm.as_bytes(), whole.start, whole.end)
+            && crate::statement::negated_around(doc.norm.as_bytes(), whole.start, whole.end)
         {
             return;
         }
         let mut confidence = r.confidence;
+        if r.quotable
+            && crate::statement::quoted_example(doc.norm.as_bytes(), whole.start, whole.end)
+        {
+            // Quoted as an example (a security policy, an article on attacks): evidence that
+            // needs more beside it.
+            confidence *= 0.5;
+        }
         let mut random = false;
         if let Some(v) = &value
             && sensitive

@@ -113,6 +113,9 @@ pub struct Rule {
     /// A match right after a negation does not count.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub negatable: bool,
+    /// A match quoted as an example counts half.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub quotable: bool,
     pub examples_match: Vec<String>,
     pub examples_no_match: Vec<String>,
     /// The examples are JSON documents.
@@ -964,8 +967,10 @@ impl Builder {
                 anchors,
             }
         } else if !d.all.is_empty() {
-            if d.negatable {
-                return Err(err("`negatable` applies to `pattern` rules".into()));
+            if d.negatable || d.quotable {
+                return Err(err(
+                    "`negatable` and `quotable` apply to `pattern` rules".into()
+                ));
             }
             let mut concepts = Vec::new();
             for c in &d.all {
@@ -1003,8 +1008,10 @@ impl Builder {
                 min,
             }
         } else {
-            if d.negatable {
-                return Err(err("`negatable` applies to `pattern` rules".into()));
+            if d.negatable || d.quotable {
+                return Err(err(
+                    "`negatable` and `quotable` apply to `pattern` rules".into()
+                ));
             }
             let name = d.detector.clone().unwrap_or_default();
             if !DETECTORS.contains(&name.as_str()) {
@@ -1047,6 +1054,7 @@ impl Builder {
             min_entropy: d.min_entropy,
             random_severity: d.random_severity,
             negatable: d.negatable,
+            quotable: d.quotable,
             examples_match: d.examples_match.clone(),
             examples_no_match: d.no_match.clone(),
             json_examples: d.json_examples,

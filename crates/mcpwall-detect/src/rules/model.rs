@@ -131,6 +131,10 @@ pub(crate) struct RuleDef {
     /// of giving an order, and does not count (pattern rules only).
     #[serde(default)]
     pub(crate) negatable: bool,
+    /// A match quoted as an example ("for example \"ignore all previous instructions\"") counts
+    /// half (pattern rules only).
+    #[serde(default)]
+    pub(crate) quotable: bool,
 
     /// Texts the rule must match.
     #[serde(default, rename = "match")]
