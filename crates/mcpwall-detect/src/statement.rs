@@ -1,7 +1,8 @@
 //! Whether a match states or quotes what it matches instead of giving the order: "never ignore
 //! the rules in this file" and "plugins must not bypass the policy" state a rule, and a
 //! security policy that warns of text such as "ignore all previous instructions" quotes one.
-//! Rules and concepts opt in with `negatable = true`, rules with `quotable = true`.
+//! Rules and concepts opt in with `negatable = true` (which also covers the verb used as a noun:
+//! "the override file"), rules with `quotable = true`.
 //!
 //! Only the word right before the match counts as a negation (or the one before an adverb such
 //! as "ever" or "simply": "do not simply ignore"), and only across spaces: "Never mind. Ignore
@@ -58,10 +59,26 @@ const EXCEPT: &[&[u8]] = &[
 /// Words after a match looked at for [`EXCEPT`] (within one clause).
 const EXCEPT_REACH: usize = 5;
 
-/// Whether the match at `start..end` is negated: a negation right before it, and no exception
-/// in the words after it.
+/// Articles and determiners: after one, the verb a rule looks for is a noun ("the override
+/// file", "a bypass valve", "no drop"). "That" is left out ("so that ignoring..." is a clause),
+/// and so are "your" and "my": "your ignoring all your instructions" is what a jailbreak asks.
+const DETERMINERS: &[&[u8]] = &[
+    b"the", b"a", b"an", b"this", b"these", b"those", b"its", b"our", b"their", b"his", b"her",
+    b"each", b"every", b"no",
+];
+
+/// Whether the match at `start..end` gives no order: a negation right before it and no
+/// exception in the words after it, or an article right before it.
 pub(crate) fn negated_around(hay: &[u8], start: usize, end: usize) -> bool {
-    negated_before(hay, start) && !excepted_after(hay, end)
+    (negated_before(hay, start) && !excepted_after(hay, end)) || after_article(hay, start)
+}
+
+/// Whether the word right before `start` (across spaces) is an article or determiner.
+fn after_article(hay: &[u8], start: usize) -> bool {
+    word_before(hay, start.min(hay.len())).is_some_and(|(w, _)| {
+        let lower: Vec<u8> = w.iter().map(u8::to_ascii_lowercase).collect();
+        DETERMINERS.contains(&lower.as_slice())
+    })
 }
 
 /// Whether one of the few words after `end`, in the same clause, makes an exception.
@@ -273,6 +290,28 @@ mod tests {
             "ignore"
         ));
         assert!(!at("ignore", "ignore"));
+    }
+
+    #[test]
+    fn verbs_used_as_nouns() {
+        let around = |text: &str, verb: &str| {
+            let start = text.find(verb).expect("verb in text");
+            negated_around(text.as_bytes(), start, start + verb.len())
+        };
+        assert!(around(
+            "The override file replaces the default rules.",
+            "override"
+        ));
+        assert!(around(
+            "@param t The bypass token type assigned to the parser rule.",
+            "bypass"
+        ));
+        assert!(around("Our free plan has limits.", "free"));
+        assert!(!around("Now override the default rules.", "override"));
+        assert!(!around(
+            "Make sure that ignoring the rules is fine.",
+            "ignoring"
+        ));
     }
 
     #[test]
