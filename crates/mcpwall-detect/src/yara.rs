@@ -173,6 +173,8 @@ impl Yara {
                 validate: None,
                 min_entropy: None,
                 random_severity: None,
+                negatable: false,
+                quotable: false,
                 examples_match,
                 examples_no_match,
                 json_examples: false,
