@@ -14,6 +14,7 @@ use crate::finding::{Category, CategorySet, Finding, Report, Via};
 use crate::normalize::{NormInfo, SignalKind, normalize, normalize_into};
 use crate::rules::{AtomUse, Output, Trigger};
 use crate::runs::Runs;
+use crate::statement::{negated_around, quoted_example};
 use crate::surface::Surface;
 use crate::validate::{Check, entropy, is_placeholder, looks_random};
 
@@ -297,15 +298,7 @@ impl Scanner<'_> {
                             && end <= seg_end
                             && start >= seg_range.start
                         {
-                            let negated = std::cell::OnceCell::new();
                             for &c in concepts {
-                                if set.concept_negatable[c]
-                                    && *negated.get_or_init(|| {
-                                        crate::statement::negated_around(hay, start, end)
-                                    })
-                                {
-                                    continue;
-                                }
                                 concept_hits.push(Hit {
                                     seg,
                                     start,
@@ -637,11 +630,6 @@ impl Scanner<'_> {
                 for mat in regex.find_iter(input) {
                     last_end = Some(mat.end());
                     for &c in concepts {
-                        if set.concept_negatable[c]
-                            && crate::statement::negated_around(hay, mat.start(), mat.end())
-                        {
-                            continue;
-                        }
                         concept_hits.push(Hit {
                             seg,
                             start: mat.start(),
@@ -710,15 +698,11 @@ impl Scanner<'_> {
         raws: &mut Vec<Raw>,
     ) {
         let r = &self.engine.set.rules[rule];
-        if r.negatable
-            && crate::statement::negated_around(doc.norm.as_bytes(), whole.start, whole.end)
-        {
+        if r.negatable && negated_around(doc.norm.as_bytes(), whole.start, whole.end) {
             return;
         }
         let mut confidence = r.confidence;
-        if r.quotable
-            && crate::statement::quoted_example(doc.norm.as_bytes(), whole.start, whole.end)
-        {
+        if r.quotable && quoted_example(doc.norm.as_bytes(), whole.start, whole.end) {
             // Quoted as an example (a security policy, an article on attacks): evidence that
             // needs more beside it.
             confidence *= 0.5;
@@ -771,6 +755,7 @@ impl Scanner<'_> {
 
     fn combine(&self, doc: &Doc<'_>, hits: &mut [Hit], raws: &mut Vec<Raw>) {
         let set = &self.engine.set;
+        let hay = doc.norm.as_bytes();
         if hits.is_empty() {
             return;
         }
@@ -799,6 +784,12 @@ impl Scanner<'_> {
                     last.iter_mut().for_each(|l| *l = None);
                 }
                 if done_seg == h.seg {
+                    continue;
+                }
+                // A negatable concept's hit right after a prohibition ("must not disable") is
+                // no hit. Checked here, for the few combinations whose concepts all occur, not
+                // at each of the many hits.
+                if set.concept_negatable[h.id] && negated_around(hay, h.start, h.end) {
                     continue;
                 }
                 let mut touched = false;

@@ -75,10 +75,7 @@ pub(crate) fn negated_around(hay: &[u8], start: usize, end: usize) -> bool {
 
 /// Whether the word right before `start` (across spaces) is an article or determiner.
 fn after_article(hay: &[u8], start: usize) -> bool {
-    word_before(hay, start.min(hay.len())).is_some_and(|(w, _)| {
-        let lower: Vec<u8> = w.iter().map(u8::to_ascii_lowercase).collect();
-        DETERMINERS.contains(&lower.as_slice())
-    })
+    word_before(hay, start.min(hay.len())).is_some_and(|(w, _)| is_one_of(w, DETERMINERS))
 }
 
 /// Whether one of the few words after `end`, in the same clause, makes an exception.
@@ -92,10 +89,12 @@ fn excepted_after(hay: &[u8], end: usize) -> bool {
         .split(|b| !(b.is_ascii_alphabetic() || *b == b'\''))
         .filter(|w| !w.is_empty())
         .take(EXCEPT_REACH)
-        .any(|w| {
-            let lower: Vec<u8> = w.iter().map(u8::to_ascii_lowercase).collect();
-            EXCEPT.contains(&lower.as_slice())
-        })
+        .any(|w| is_one_of(w, EXCEPT))
+}
+
+/// Whether `word` is one of `list` (lower-case), in any ASCII case.
+fn is_one_of(word: &[u8], list: &[&[u8]]) -> bool {
+    list.iter().any(|w| w.eq_ignore_ascii_case(word))
 }
 
 /// Whether the text right before `start` ends with a negation.
@@ -105,15 +104,11 @@ pub(crate) fn negated_before(hay: &[u8], start: usize) -> bool {
         let Some((word, word_start)) = word_before(hay, end) else {
             return false;
         };
-        let lower: Vec<u8> = word.iter().map(u8::to_ascii_lowercase).collect();
-        if NEGATIONS.contains(&lower.as_slice()) {
-            let modal = word_before(hay, word_start).is_some_and(|(w, _)| {
-                let w: Vec<u8> = w.iter().map(u8::to_ascii_lowercase).collect();
-                DARE.contains(&w.as_slice())
-            });
+        if is_one_of(word, NEGATIONS) {
+            let modal = word_before(hay, word_start).is_some_and(|(w, _)| is_one_of(w, DARE));
             return !modal;
         }
-        if !ADVERBS.contains(&lower.as_slice()) {
+        if !is_one_of(word, ADVERBS) {
             return false;
         }
         end = word_start;
@@ -208,10 +203,7 @@ pub(crate) fn quoted_example(hay: &[u8], start: usize, end: usize) -> bool {
     lead[sentence..]
         .split(|b| !(b.is_ascii_alphabetic() || *b == b'.'))
         .map(|w| w.strip_suffix(b".").unwrap_or(w))
-        .any(|w| {
-            let lower: Vec<u8> = w.iter().map(u8::to_ascii_lowercase).collect();
-            CUES.contains(&lower.as_slice())
-        })
+        .any(|w| is_one_of(w, CUES))
 }
 
 #[cfg(test)]
