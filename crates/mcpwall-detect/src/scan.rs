@@ -671,13 +671,27 @@ impl Scanner<'_> {
                         at.set_start(next);
                     }
                 } else {
-                    for mat in regex.find_iter(input) {
+                    let negatable = r.negatable;
+                    let mut at = input.clone();
+                    while at.start() < at.end() {
+                        let Some(mat) = regex.search(&at) else { break };
+                        // A match dropped as a statement ("don't overlook this: ignore all
+                        // previous instructions") must not hide an order inside it: search on
+                        // from just after its start, and let later anchors be tried.
+                        if negatable && negated_around(hay, mat.start(), mat.end()) {
+                            if anchored {
+                                break;
+                            }
+                            at.set_start(mat.start() + 1);
+                            continue;
+                        }
                         last_end = Some(mat.end());
                         let v = sensitive.then(|| mat.range());
                         self.emit(doc, rule, seg, mat.range(), v, sensitive, raws);
                         if anchored {
                             break;
                         }
+                        at.set_start(mat.end().max(mat.start() + 1));
                     }
                 }
             }
@@ -698,9 +712,6 @@ impl Scanner<'_> {
         raws: &mut Vec<Raw>,
     ) {
         let r = &self.engine.set.rules[rule];
-        if r.negatable && negated_around(doc.norm.as_bytes(), whole.start, whole.end) {
-            return;
-        }
         let mut confidence = r.confidence;
         if r.quotable && quoted_example(doc.norm.as_bytes(), whole.start, whole.end) {
             // Quoted as an example (a security policy, an article on attacks): evidence that

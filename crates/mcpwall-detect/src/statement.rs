@@ -56,8 +56,9 @@ const EXCEPT: &[&[u8]] = &[
     b"except", b"but", b"besides", b"else", b"other", b"apart", b"save", b"beyond",
 ];
 
-/// Words after a match looked at for [`EXCEPT`] (within one clause).
+/// Words after a match looked at for [`EXCEPT`] (within one clause), and bytes at most.
 const EXCEPT_REACH: usize = 5;
+const EXCEPT_BYTES: usize = 64;
 
 /// Articles and determiners: after one, the verb a rule looks for is a noun ("the override
 /// file", "a bypass valve", "no drop"). "That" is left out ("so that ignoring..." is a clause),
@@ -80,7 +81,9 @@ fn after_article(hay: &[u8], start: usize) -> bool {
 
 /// Whether one of the few words after `end`, in the same clause, makes an exception.
 fn excepted_after(hay: &[u8], end: usize) -> bool {
+    // A few words: bounded, so that a long clause costs the same as a short one.
     let rest = hay.get(end..).unwrap_or_default();
+    let rest = &rest[..rest.len().min(EXCEPT_BYTES)];
     let clause_end = rest
         .iter()
         .position(|&b| matches!(b, b'.' | b';' | b'!' | b'?' | b'\n' | b':'))
@@ -133,31 +136,23 @@ fn word_before(hay: &[u8], end: usize) -> Option<(&[u8], usize)> {
 }
 
 /// Words that introduce a quotation as an example, looked for before its opening quote.
+// Labels that introduce what follows rather than give it as an example ("Message:", "the
+// admin said") are left out: an order behind them is an order.
 const CUES: &[&[u8]] = &[
     b"example",
     b"examples",
     b"e.g",
     b"eg",
     b"such",
-    b"like",
     b"phrase",
     b"phrases",
     b"string",
     b"strings",
-    b"text",
-    b"texts",
-    b"says",
-    b"said",
-    b"saying",
     b"contains",
     b"containing",
     b"called",
-    b"words",
-    b"message",
-    b"messages",
     b"pattern",
     b"patterns",
-    b"reads",
     b"sentence",
     b"sentences",
     b"injection",
@@ -198,7 +193,14 @@ pub(crate) fn quoted_example(hay: &[u8], start: usize, end: usize) -> bool {
         .iter()
         .rposition(|&b| matches!(b, b'.' | b'!' | b'?' | b'\n'))
         // "e.g." keeps its own dots: a full stop is one followed by a space and a capital.
-        .filter(|&p| lead.get(p + 2).is_some_and(u8::is_ascii_uppercase) || lead[p] == b'\n')
+        // At the end of `lead` (the quote right after the stop) it ends a sentence too, unless
+        // it follows a lone letter ("e.g.", "i.e.").
+        .filter(|&p| {
+            let lone_letter = p >= 1
+                && lead[p - 1].is_ascii_alphabetic()
+                && (p < 2 || !lead[p - 2].is_ascii_alphabetic());
+            lead[p] == b'\n' || lead.get(p + 2).map_or(!lone_letter, u8::is_ascii_uppercase)
+        })
         .map_or(0, |p| p + 1);
     lead[sentence..]
         .split(|b| !(b.is_ascii_alphabetic() || *b == b'.'))
