@@ -217,6 +217,9 @@ fn show(out: &mut impl std::io::Write, r: &Rule) -> anyhow::Result<()> {
             "  negatable  a match right after a negation does not count"
         )?;
     }
+    if r.quotable {
+        writeln!(out, "  quotable   a match quoted as an example counts half")?;
+    }
     writeln!(
         out,
         "  origin     {}:{} {d}(pack {}){d:#}",
