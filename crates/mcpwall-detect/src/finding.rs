@@ -399,7 +399,9 @@ pub(crate) fn score_of(findings: &[Finding]) -> f32 {
     });
     let mut strongest = vec![false; findings.len()];
     for (k, &i) in order.iter().enumerate() {
-        strongest[i] = k == 0 || key(order[k - 1]) != key(i);
+        // A decoded finding carries the span of the whole encoded run, not of its words:
+        // findings decoded from one blob are distinct evidence.
+        strongest[i] = findings[i].via.is_some() || k == 0 || key(order[k - 1]) != key(i);
     }
     let mut best: Vec<(&str, f32)> = Vec::new();
     for (i, f) in findings.iter().enumerate() {
@@ -452,8 +454,13 @@ mod tests {
         assert!((score_of(&two) - 0.64).abs() < 1e-6);
         // Two rules on the very same words: one piece of evidence, the stronger.
         b.span = 0..1;
-        let same_words = [finding("a", Severity::Medium, 0.6), b];
+        let same_words = [finding("a", Severity::Medium, 0.6), b.clone()];
         assert!((score_of(&same_words) - 0.4).abs() < 1e-6);
+        // Decoded from one encoded run (the run's span for both): two pieces of evidence.
+        let mut a = finding("a", Severity::Medium, 0.8);
+        a.via = Some(Via::Base64);
+        b.via = Some(Via::Base64);
+        assert!((score_of(&[a, b]) - 0.64).abs() < 1e-6);
     }
 
     #[test]
