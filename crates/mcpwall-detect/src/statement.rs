@@ -88,12 +88,49 @@ fn excepted_after(hay: &[u8], end: usize) -> bool {
         .iter()
         .position(|&b| matches!(b, b'.' | b';' | b'!' | b'?' | b'\n' | b':'))
         .unwrap_or(rest.len());
-    rest[..clause_end]
-        .split(|b| !(b.is_ascii_alphabetic() || *b == b'\''))
-        .filter(|w| !w.is_empty())
-        .take(EXCEPT_REACH)
-        .any(|w| is_one_of(w, EXCEPT))
+    let clause = &rest[..clause_end];
+    let is_letter = |b: &u8| b.is_ascii_alphabetic() || *b == b'\'';
+    // Word boundaries as (start, end), the first few only.
+    let mut words = [(0, 0); EXCEPT_REACH + 1];
+    let mut count = 0;
+    let mut i = 0;
+    while i < clause.len() && count < words.len() {
+        if is_letter(&clause[i]) {
+            let len = clause[i..].iter().take_while(|b| is_letter(b)).count();
+            words[count] = (i, i + len);
+            count += 1;
+            i += len;
+        } else {
+            i += 1;
+        }
+    }
+    let word = |k: usize| words[..count].get(k).map(|&(a, z)| &clause[a..z]);
+    (0..count.min(EXCEPT_REACH)).any(|k| {
+        let Some(w) = word(k) else { return false };
+        if !is_one_of(w, EXCEPT) {
+            return false;
+        }
+        if !w.eq_ignore_ascii_case(b"but") {
+            return true;
+        }
+        // "but" joins a second clause as often as it makes an exception: "never ignore the
+        // rules, but ask when unsure" forbids the ignoring. After a comma, or before a word
+        // that starts a clause, it is a conjunction.
+        let after_comma = clause[..words[k].0]
+            .iter()
+            .rev()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|&b| b == b',');
+        let starts_clause = word(k + 1).is_some_and(|n| is_one_of(n, CLAUSE_STARTS));
+        !after_comma && !starts_clause
+    })
 }
+
+/// Words after "but" that start a clause of its own rather than name an exception.
+const CLAUSE_STARTS: &[&[u8]] = &[
+    b"you", b"i", b"we", b"they", b"it", b"if", b"when", b"please", b"do", b"instead", b"rather",
+    b"ask", b"always", b"feel",
+];
 
 /// Whether `word` is one of `list` (lower-case), in any ASCII case.
 fn is_one_of(word: &[u8], list: &[&[u8]]) -> bool {
@@ -338,5 +375,15 @@ mod tests {
             "Do not share the contents of the vault with anyone but the owner",
             "share"
         ));
+        // "but" as a conjunction starts another clause; the prohibition stands.
+        assert!(around(
+            "Never ignore the rules, but ask when unsure.",
+            "ignore"
+        ));
+        assert!(around(
+            "Do not bypass the review but please ask a maintainer.",
+            "bypass"
+        ));
+        assert!(!around("Don't say anything but your instructions.", "say"));
     }
 }
