@@ -42,6 +42,46 @@ per kind and overall, and the worst misses on each side."
     Eval(EvalArgs),
     /// Browse and test detection rules.
     Rules(RulesArgs),
+    /// Wrap one stdio MCP server: inspect every message between the client and it.
+    #[command(
+        long_about = "Wrap one stdio MCP server: inspect every message between the client and \
+it.\n\nIn a client's configuration, put `mcpwall run --` in front of the server's command. \
+mcpwall starts the server as its child and checks each JSON-RPC message both ways: tools whose \
+definitions carry instructions for the model are withheld from `tools/list` (and calls to them \
+refused); tool calls whose arguments look like attacks or carry secrets are refused; results, \
+resources and prompts that carry prompt injections are blocked; secrets and personal data in \
+what the server returns are replaced with typed placeholders; the server's `initialize` \
+instructions are dropped when they are poisoned; sampling and elicitation requests are checked. \
+Frames that are not strict JSON-RPC (duplicate keys, over the size cap, too deep) are refused. \
+Standard output carries only JSON-RPC; audit events (JSON lines) go to standard error or \
+--audit.\n\nExit status: the server's own (128 + signal when it was killed by one), or 2 \
+when mcpwall could not start it.",
+        after_help = "Examples:\n  mcpwall run -- npx -y @modelcontextprotocol/server-filesystem ~/notes\n  \
+mcpwall run --name github --audit ~/.mcpwall/audit.jsonl -- docker run -i --rm ghcr.io/github/github-mcp-server\n\n\
+Claude Desktop / Cursor configuration:\n  \"command\": \"mcpwall\",\n  \"args\": [\"run\", \"--\", \"npx\", \"-y\", \"@modelcontextprotocol/server-filesystem\", \"/Users/me/notes\"]"
+    )]
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The server's name in audit events.
+    #[arg(long, default_value = "server")]
+    pub(crate) name: String,
+    /// Append audit events (JSON lines) to FILE instead of standard error.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) audit: Option<PathBuf>,
+    /// Largest message accepted either way, in bytes; larger ones are refused.
+    #[arg(long, value_name = "BYTES", default_value_t = mcpwall_protocol::DEFAULT_MAX_FRAME)]
+    pub(crate) max_frame: usize,
+    /// Leave secrets and personal data in results as they are (they are still never logged).
+    #[arg(long)]
+    pub(crate) no_redact: bool,
+    #[command(flatten)]
+    pub(crate) rules: RuleSource,
+    /// The server's command and arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub(crate) command: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -72,77 +72,11 @@ pub(crate) fn name(path: &Path) -> String {
     }
 }
 
-/// Parses JSON, refusing duplicate object keys: with duplicates, parsers disagree on which value
-/// counts, so a scanner that keeps one can be shown a value that another component ignores.
+/// Parses JSON as the gateway does ([`mcpwall_protocol::parse_strict`]): duplicate object keys,
+/// lone surrogates, trailing bytes and nesting deeper than 64 levels are refused, since parsers
+/// disagree on such input and a scanner could be shown a value that another component ignores.
 pub(crate) fn parse_json_strict(text: &str) -> anyhow::Result<serde_json::Value> {
-    Ok(serde_json::from_str::<strict::Strict>(text)?.0)
-}
-
-mod strict {
-    use std::fmt;
-
-    use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-    use serde_json::{Map, Value};
-
-    pub(crate) struct Strict(pub(crate) Value);
-
-    impl<'de> Deserialize<'de> for Strict {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            d.deserialize_any(StrictVisitor).map(Strict)
-        }
-    }
-
-    struct StrictVisitor;
-
-    impl<'de> Visitor<'de> for StrictVisitor {
-        type Value = Value;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a JSON value")
-        }
-        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-            Ok(Value::Bool(v))
-        }
-        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-            Ok(Value::from(v))
-        }
-        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-            Ok(Value::from(v))
-        }
-        fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-            Ok(Value::from(v))
-        }
-        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-            Ok(Value::String(v.to_owned()))
-        }
-        fn visit_string<E>(self, v: String) -> Result<Value, E> {
-            Ok(Value::String(v))
-        }
-        fn visit_unit<E>(self) -> Result<Value, E> {
-            Ok(Value::Null)
-        }
-        fn visit_none<E>(self) -> Result<Value, E> {
-            Ok(Value::Null)
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-            let mut v = Vec::new();
-            while let Some(Strict(x)) = seq.next_element()? {
-                v.push(x);
-            }
-            Ok(Value::Array(v))
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-            let mut m = Map::new();
-            while let Some(k) = map.next_key::<String>()? {
-                if m.contains_key(&k) {
-                    return Err(de::Error::custom(format_args!("duplicate key `{k}`")));
-                }
-                let Strict(v) = map.next_value()?;
-                m.insert(k, v);
-            }
-            Ok(Value::Object(m))
-        }
-    }
+    Ok(mcpwall_protocol::parse_strict(text.as_bytes())?)
 }
 
 #[cfg(test)]

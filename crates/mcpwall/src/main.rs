@@ -37,7 +37,7 @@ pub(crate) enum Status {
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match cmd::run(cli) {
-        Ok(status) => ExitCode::from(status as u8),
+        Ok(code) => code,
         Err(e) => {
             let mut err = anstream::stderr();
             let style = output::error_style();

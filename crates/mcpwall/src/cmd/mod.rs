@@ -3,8 +3,10 @@
 mod analyze;
 mod eval;
 mod rules;
+mod run;
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Context as _;
 use mcpwall_detect::Engine;
@@ -12,12 +14,14 @@ use mcpwall_detect::Engine;
 use crate::Status;
 use crate::cli::{Cli, Command};
 
-pub(crate) fn run(cli: Cli) -> anyhow::Result<Status> {
-    match cli.command {
-        Command::Analyze(args) => analyze::run(args),
-        Command::Eval(args) => eval::run(args),
-        Command::Rules(args) => rules::run(args),
-    }
+pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let status: Status = match cli.command {
+        Command::Analyze(args) => analyze::run(args)?,
+        Command::Eval(args) => eval::run(args)?,
+        Command::Rules(args) => rules::run(args)?,
+        Command::Run(args) => return run::run(args),
+    };
+    Ok(ExitCode::from(status as u8))
 }
 
 /// The engine with the built-in rules and the user's rule directories.

@@ -1,6 +1,8 @@
 //! The `mcpwall` binary as scripts use it: exit statuses, output formats, and refusal of bad
 //! input without partial output.
 
+mod gateway;
+
 use std::io::Write as _;
 use std::process::{Command, Output, Stdio};
 

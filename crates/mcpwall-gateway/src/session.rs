@@ -1,0 +1,26 @@
+//! What one session remembers: requests in flight each way, and tools that were withheld.
+
+use std::collections::{HashMap, HashSet};
+
+use mcpwall_protocol::Id;
+
+/// A request waiting for its response.
+#[derive(Clone, Debug)]
+pub(crate) struct Pending {
+    pub(crate) method: String,
+    pub(crate) tool: Option<String>,
+}
+
+/// Bounds: a peer that sends requests without ever reading responses must not grow memory
+/// without limit.
+pub(crate) const MAX_PENDING: usize = 4096;
+
+#[derive(Debug, Default)]
+pub(crate) struct Session {
+    /// Client requests the server has not answered.
+    pub(crate) from_client: HashMap<Id, Pending>,
+    /// Server requests (sampling, elicitation, roots) the client has not answered.
+    pub(crate) from_server: HashMap<Id, Pending>,
+    /// Tools removed from `tools/list`: calls to them are refused.
+    pub(crate) withheld: HashSet<String>,
+}

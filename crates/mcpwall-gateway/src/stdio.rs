@@ -1,0 +1,167 @@
+//! `mcpwall run`: one stdio MCP server, wrapped in place.
+//!
+//! The client starts mcpwall instead of the server; mcpwall starts the server as its child and
+//! pumps frames both ways through the [`Inspector`]. The child's standard error passes
+//! through. When the client closes its end, the child's standard input is closed and the child
+//! gets a grace period to exit before it is killed; when the child exits, mcpwall returns its
+//! status.
+
+use std::ffi::OsString;
+use std::io::{self, BufReader, Read, Write};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use mcpwall_protocol::{Frame, FrameReader};
+
+use crate::GatewayError;
+use crate::inspect::{Direction, Inspector, Outcome};
+
+/// How to run the server.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    /// The server's program.
+    pub command: OsString,
+    /// Its arguments.
+    pub args: Vec<OsString>,
+    /// The largest frame accepted from either side, in bytes.
+    pub max_frame: usize,
+    /// How long the child may take to exit once its input is closed.
+    pub grace: Duration,
+}
+
+type Shared<T> = Arc<Mutex<T>>;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write_frame(out: &mut impl Write, frame: &[u8]) -> io::Result<()> {
+    out.write_all(frame)?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
+/// Delivers an outcome: `forward` onward, `reply` back to the sender.
+fn deliver(
+    outcome: Outcome<'_>,
+    onward: &Mutex<Option<impl Write>>,
+    back: &Mutex<Option<impl Write>>,
+) {
+    // A peer that went away is noticed by its reader; a failed write only loses what that
+    // peer could no longer receive.
+    if let Some(f) = outcome.forward
+        && let Some(w) = lock(onward).as_mut()
+    {
+        let _ = write_frame(w, &f);
+    }
+    if let Some(r) = outcome.reply
+        && let Some(w) = lock(back).as_mut()
+    {
+        let _ = write_frame(w, &r);
+    }
+}
+
+/// Runs the server under inspection, with the client on `client_in` and `client_out` (standard
+/// input and output for `mcpwall run`). Returns the child's exit status.
+pub fn run<I, O>(
+    config: &RunConfig,
+    inspector: Arc<Inspector>,
+    client_in: I,
+    client_out: O,
+) -> Result<ExitStatus, GatewayError>
+where
+    I: Read + Send + 'static,
+    O: Write + Send + 'static,
+{
+    let mut child = Command::new(&config.command)
+        .args(&config.args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|source| GatewayError::Spawn {
+            command: config.command.to_string_lossy().into_owned(),
+            source,
+        })?;
+    let server_in: Shared<Option<ChildStdin>> = Arc::new(Mutex::new(child.stdin.take()));
+    let server_out = child.stdout.take();
+    let child: Shared<Child> = Arc::new(Mutex::new(child));
+    let client_out: Shared<Option<O>> = Arc::new(Mutex::new(Some(client_out)));
+
+    {
+        let inspector = Arc::clone(&inspector);
+        let server_in = Arc::clone(&server_in);
+        let client_out = Arc::clone(&client_out);
+        let child = Arc::clone(&child);
+        let (max, grace) = (config.max_frame, config.grace);
+        thread::spawn(move || {
+            let mut frames = FrameReader::new(BufReader::new(client_in), max);
+            // A read error is the client going away, as the end of the stream is.
+            while let Ok(Some(frame)) = frames.next_frame() {
+                match frame {
+                    Frame::Data(bytes) => deliver(
+                        inspector.inspect(Direction::ClientToServer, &bytes),
+                        &server_in,
+                        &client_out,
+                    ),
+                    Frame::Oversize { len } => deliver(
+                        inspector.oversize(Direction::ClientToServer, len, max),
+                        &server_in,
+                        &client_out,
+                    ),
+                }
+            }
+            // The client is gone: closing the server's input asks it to exit.
+            lock(&server_in).take();
+            thread::sleep(grace);
+            let mut c = lock(&child);
+            if matches!(c.try_wait(), Ok(None)) {
+                let _ = c.kill();
+            }
+        });
+    }
+
+    if let Some(out) = server_out {
+        let mut frames = FrameReader::new(BufReader::new(out), config.max_frame);
+        loop {
+            match frames.next_frame() {
+                Ok(Some(Frame::Data(bytes))) => {
+                    let o = inspector.inspect(Direction::ServerToClient, &bytes);
+                    deliver(o, &client_out, &server_in);
+                }
+                Ok(Some(Frame::Oversize { len })) => {
+                    let o = inspector.oversize(Direction::ServerToClient, len, config.max_frame);
+                    deliver(o, &client_out, &server_in);
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+    }
+    // The server closed its output: it is exiting, or must be made to.
+    lock(&server_in).take();
+    let deadline = Instant::now() + config.grace;
+    loop {
+        let mut c = lock(&child);
+        match c.try_wait() {
+            Ok(Some(status)) => return Ok(status),
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = c.kill();
+                return c.wait().map_err(|source| GatewayError::Io {
+                    what: "waiting for the server",
+                    source,
+                });
+            }
+            Ok(None) => {}
+            Err(source) => {
+                return Err(GatewayError::Io {
+                    what: "waiting for the server",
+                    source,
+                });
+            }
+        }
+        drop(c);
+        thread::sleep(Duration::from_millis(10));
+    }
+}

@@ -1,0 +1,122 @@
+//! MCP's stdio framing: one JSON-RPC message per line, no embedded newlines.
+
+use std::io::{self, BufRead};
+
+/// Default largest frame, in bytes (4 MiB).
+pub const DEFAULT_MAX_FRAME: usize = 4 << 20;
+
+/// One line read from a peer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// A frame's bytes, without its line ending.
+    Data(Vec<u8>),
+    /// A frame longer than the cap: its bytes were read and discarded up to its newline, so the
+    /// next frame starts clean. `len` is the frame's length (bytes seen).
+    Oversize {
+        /// How many bytes the frame had.
+        len: usize,
+    },
+}
+
+/// Reads newline-delimited frames, never holding more than `max` bytes of one.
+#[derive(Debug)]
+pub struct FrameReader<R> {
+    inner: R,
+    max: usize,
+}
+
+impl<R: BufRead> FrameReader<R> {
+    /// A reader with a frame cap of `max` bytes.
+    pub fn new(inner: R, max: usize) -> Self {
+        FrameReader { inner, max }
+    }
+
+    /// The next frame, or `None` at the end of the stream. Blank lines are skipped. A last
+    /// frame without a newline counts as a frame.
+    pub fn next_frame(&mut self) -> io::Result<Option<Frame>> {
+        loop {
+            let mut buf = Vec::new();
+            let mut len = 0usize;
+            let mut oversize = false;
+            let mut saw_any = false;
+            loop {
+                let chunk = match self.inner.fill_buf() {
+                    Ok(c) => c,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                };
+                if chunk.is_empty() {
+                    if !saw_any {
+                        return Ok(None);
+                    }
+                    break;
+                }
+                saw_any = true;
+                let (take, done) = match memchr::memchr(b'\n', chunk) {
+                    Some(i) => (i, true),
+                    None => (chunk.len(), false),
+                };
+                len += take;
+                if !oversize {
+                    if len > self.max {
+                        oversize = true;
+                        buf = Vec::new();
+                    } else {
+                        buf.extend_from_slice(&chunk[..take]);
+                    }
+                }
+                self.inner.consume(take + usize::from(done));
+                if done {
+                    break;
+                }
+            }
+            if oversize {
+                return Ok(Some(Frame::Oversize { len }));
+            }
+            if buf.last() == Some(&b'\r') {
+                buf.pop();
+            }
+            if buf.iter().all(u8::is_ascii_whitespace) {
+                if saw_any {
+                    continue;
+                }
+                return Ok(None);
+            }
+            return Ok(Some(Frame::Data(buf)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(input: &[u8], max: usize) -> Vec<Frame> {
+        // A tiny buffer: frames cross buffer edges.
+        let mut r = FrameReader::new(io::BufReader::with_capacity(3, input), max);
+        let mut out = Vec::new();
+        while let Some(f) = r.next_frame().unwrap() {
+            out.push(f);
+        }
+        out
+    }
+
+    #[test]
+    fn splits_lines_and_caps_them() {
+        assert_eq!(
+            frames(b"{\"a\":1}\n\n  \r\n{\"b\":2}\r\n{\"c\":3}", 64),
+            vec![
+                Frame::Data(b"{\"a\":1}".to_vec()),
+                Frame::Data(b"{\"b\":2}".to_vec()),
+                Frame::Data(b"{\"c\":3}".to_vec()),
+            ]
+        );
+        assert_eq!(
+            frames(b"0123456789\nabc\n", 5),
+            vec![Frame::Oversize { len: 10 }, Frame::Data(b"abc".to_vec())]
+        );
+        assert_eq!(frames(b"12345\n", 5), vec![Frame::Data(b"12345".to_vec())]);
+        assert_eq!(frames(b"", 5), vec![]);
+        assert_eq!(frames(b"\n\n", 5), vec![]);
+    }
+}

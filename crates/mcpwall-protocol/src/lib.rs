@@ -1,0 +1,19 @@
+//! The wire side of mcpwall: JSON-RPC 2.0 messages as MCP uses them.
+//!
+//! - [`parse_strict`]: JSON that every component reads the same way (no duplicate keys, valid
+//!   UTF-8, bounded depth).
+//! - [`Message`]: what a parsed frame is (request, notification, response), checked against
+//!   JSON-RPC's rules, so that a malformed message cannot pass as something it is not.
+//! - [`FrameReader`]: newline-delimited stdio frames with a size cap.
+//!
+//! It makes no policy decisions: that is the gateway's job.
+
+mod error;
+mod framing;
+mod message;
+mod strict;
+
+pub use error::ProtocolError;
+pub use framing::{DEFAULT_MAX_FRAME, Frame, FrameReader};
+pub use message::{Id, Message, Parsed, parse_message};
+pub use strict::{MAX_DEPTH, parse_strict};

@@ -1,0 +1,56 @@
+//! `mcpwall run`: the stdio gateway.
+
+use std::fs::OpenOptions;
+use std::io;
+use std::os::unix::process::ExitStatusExt as _;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use mcpwall_gateway::audit::{Audit, JsonLines};
+use mcpwall_gateway::stdio::{self, RunConfig};
+use mcpwall_gateway::{Inspector, Settings};
+
+use crate::cli::RunArgs;
+
+/// How long the server may take to exit once its client has gone.
+const GRACE: Duration = Duration::from_secs(3);
+
+pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let Some((command, rest)) = args.command.split_first() else {
+        anyhow::bail!("no server command: put it after `--`");
+    };
+    if args.max_frame < 1024 {
+        anyhow::bail!("--max-frame must be at least 1024 bytes");
+    }
+    let engine = Arc::new(super::engine(&args.rules.rules)?);
+    let audit: Arc<dyn Audit> = match &args.audit {
+        Some(path) => Arc::new(JsonLines::new(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open the audit file {}", path.display()))?,
+        )),
+        None => Arc::new(JsonLines::new(io::stderr())),
+    };
+    let settings = Settings {
+        server: args.name.clone(),
+        redact: !args.no_redact,
+    };
+    let inspector = Arc::new(Inspector::new(engine, settings, audit));
+    let config = RunConfig {
+        command: command.clone(),
+        args: rest.to_vec(),
+        max_frame: args.max_frame,
+        grace: GRACE,
+    };
+    let status = stdio::run(&config, inspector, io::stdin(), io::stdout())?;
+    let code = match (status.code(), status.signal()) {
+        (Some(c), _) => c,
+        (None, Some(sig)) => 128 + sig,
+        (None, None) => 1,
+    };
+    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+}

@@ -1,0 +1,262 @@
+//! `mcpwall run` between real MCP peers: the official Python SDK as client and as server
+//! (`tests/peers/`, installed by `scripts/test`), and raw frames written by hand.
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+fn peers() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers")
+}
+
+/// The Python that has the MCP SDK: `MCPWALL_TEST_PYTHON`, or the virtual environment
+/// `scripts/test` makes.
+fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("MCPWALL_TEST_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/peers/venv/bin/python");
+    assert!(
+        venv.exists(),
+        "the gateway tests need the Python MCP SDK: run scripts/test (it installs it into \
+         target/peers/venv), or set MCPWALL_TEST_PYTHON to a python that has `mcp` installed"
+    );
+    venv
+}
+
+fn server_cmd() -> Vec<String> {
+    vec![
+        python().display().to_string(),
+        peers().join("poisoned_server.py").display().to_string(),
+    ]
+}
+
+#[test]
+fn python_sdk_session_through_run() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let audit = dir.path().join("audit.jsonl");
+    let mut args = vec![
+        peers().join("client.py").display().to_string(),
+        env!("CARGO_BIN_EXE_mcpwall").to_owned(),
+        "run".to_owned(),
+        "--name".to_owned(),
+        "demo".to_owned(),
+        "--audit".to_owned(),
+        audit.display().to_string(),
+        "--".to_owned(),
+    ];
+    args.extend(server_cmd());
+    let o = Command::new(python())
+        .args(&args)
+        .output()
+        .expect("the Python client runs");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "client failed: {err}");
+    let out: Value = serde_json::from_slice(&o.stdout).expect("the client prints JSON");
+
+    assert_eq!(out["server"], "poisoned-demo");
+    assert_eq!(out["instructions"], "Tools for the mcpwall gateway tests.");
+    // The poisoned tool is withheld; the others are listed.
+    assert_eq!(
+        out["tools"],
+        json!(["add", "echo", "get_config", "read_page"]),
+        "{out}"
+    );
+    assert_eq!(out["add"], json!({"ok": true, "text": "5"}));
+    // A call to the withheld tool is refused by mcpwall, with its error code.
+    assert_eq!(out["fetch_weather"]["code"], -32051, "{out}");
+    // The injected result is replaced by a tool error the model can read.
+    assert_eq!(out["read_page"]["ok"], false, "{out}");
+    let blocked = out["read_page"]["text"].as_str().unwrap_or_default();
+    assert!(
+        blocked.contains("mcpwall blocked the result of `read_page`"),
+        "{out}"
+    );
+    assert!(!blocked.contains("Ignore all previous"), "{out}");
+    // Credentials in a result are redacted, the rest of the text kept.
+    let config = out["get_config"]["text"].as_str().unwrap_or_default();
+    assert!(config.contains("region = eu-west-1"), "{out}");
+    assert!(config.contains("[REDACTED:aws_access_key_id]"), "{out}");
+    assert!(config.contains("[REDACTED:aws_secret_access_key]"), "{out}");
+    assert!(!config.contains("AKIA"), "{out}");
+    // Arguments: clean ones pass, attacks are refused before the server sees them.
+    assert_eq!(out["echo_clean"], json!({"ok": true, "text": "hello"}));
+    assert_eq!(out["echo_attack"]["code"], -32051, "{out}");
+    assert_eq!(out["echo_traversal"]["code"], -32051, "{out}");
+    // Refusals do not end the session.
+    assert_eq!(out["add_again"], json!({"ok": true, "text": "42"}));
+
+    let log = std::fs::read_to_string(&audit).expect("audit file written");
+    let events: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON event per line"))
+        .collect();
+    let has = |verdict: &str, tool: &str| {
+        events
+            .iter()
+            .any(|e| e["verdict"] == verdict && e["tool"] == tool && e["server"] == "demo")
+    };
+    assert!(has("filter", "fetch_weather"), "{log}");
+    assert!(has("block", "read_page"), "{log}");
+    assert!(has("redact", "get_config"), "{log}");
+    assert!(has("allow", "add"), "{log}");
+    // The audit trail never carries the secrets it redacted.
+    assert!(!log.contains("AKIA"), "{log}");
+}
+
+/// A raw session: frames written by hand, answers read line by line.
+struct Raw {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Raw {
+    fn start(extra: &[&str]) -> Raw {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcpwall"));
+        cmd.arg("run").args(extra).arg("--").args(server_cmd());
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mcpwall starts");
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("piped");
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Raw {
+            child,
+            stdin,
+            lines,
+        }
+    }
+
+    fn send(&mut self, frame: &str) {
+        let w = self.stdin.as_mut().expect("open");
+        w.write_all(frame.as_bytes()).expect("write");
+        w.write_all(b"\n").expect("write");
+        w.flush().expect("flush");
+    }
+
+    fn recv(&self) -> Value {
+        let line = self
+            .lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("an answer within 30 s");
+        serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("stdout is JSON-RPC only ({e}): {line}"))
+    }
+}
+
+#[test]
+fn bad_frames_are_refused_and_the_session_goes_on() {
+    let mut s = Raw::start(&["--max-frame", "2048"]);
+    s.send(
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}"#,
+    );
+    let init = s.recv();
+    assert_eq!(init["id"], 1, "{init}");
+    assert!(init["result"]["serverInfo"].is_object(), "{init}");
+    s.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+
+    // Not JSON.
+    s.send(r#"{"jsonrpc":"2.0","id":2,"method":"tools/list""#);
+    let e = s.recv();
+    assert_eq!(e["error"]["code"], -32700, "{e}");
+    assert_eq!(e["id"], Value::Null, "{e}");
+    // Duplicate keys: which `name` would the server read?
+    s.send(
+        r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"add","name":"fetch_weather","arguments":{}}}"#,
+    );
+    let e = s.recv();
+    assert_eq!(e["error"]["code"], -32700, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("duplicate key"),
+        "{e}"
+    );
+    // Over the size cap.
+    let big = format!(
+        r#"{{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{{"name":"echo","arguments":{{"text":"{}"}}}}}}"#,
+        "a".repeat(5000)
+    );
+    s.send(&big);
+    let e = s.recv();
+    assert_eq!(e["error"]["code"], -32600, "{e}");
+    // A tools/call whose arguments are not an object cannot slip past the argument checks.
+    s.send(r#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo","arguments":"; rm -rf /"}}"#);
+    let e = s.recv();
+    assert_eq!(
+        (e["id"].clone(), e["error"]["code"].clone()),
+        (json!(5), json!(-32602)),
+        "{e}"
+    );
+
+    // The session is intact.
+    s.send(r#"{"jsonrpc":"2.0","id":6,"method":"tools/list"}"#);
+    let list = s.recv();
+    assert_eq!(list["id"], 6, "{list}");
+    let names: Vec<&str> = list["result"]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"add") && !names.contains(&"fetch_weather"),
+        "{list}"
+    );
+
+    // The client leaves: the server's input is closed, it exits, and so does mcpwall, with the
+    // server's status.
+    drop(s.stdin.take());
+    let status = s.child.wait().expect("mcpwall exits");
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn the_server_exit_status_is_mcpwall_s() {
+    let o = Command::new(env!("CARGO_BIN_EXE_mcpwall"))
+        .args(["run", "--", "sh", "-c", "exit 7"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("mcpwall runs");
+    assert_eq!(o.status.code(), Some(7));
+    assert!(o.stdout.is_empty());
+
+    let o = Command::new(env!("CARGO_BIN_EXE_mcpwall"))
+        .args(["run", "--", "/nonexistent/mcp-server"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("mcpwall runs");
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("cannot start `/nonexistent/mcp-server`"),
+        "{err}"
+    );
+
+    let o = Command::new(env!("CARGO_BIN_EXE_mcpwall"))
+        .args(["run"])
+        .output()
+        .expect("mcpwall runs");
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a missing command is a usage error"
+    );
+}
