@@ -25,6 +25,15 @@ fn ceil_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
+/// `s` as a reader should see it on a terminal: invisible, bidirectional and control
+/// characters (escape sequences included) spelled out as `⟨U+XXXX⟩`, line breaks as `⏎`. For
+/// printing text that an untrusted party chose (a tool's name) where a person decides.
+pub fn visible(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    push_visible_str(&mut out, s);
+    out
+}
+
 /// Writes `s` so that a reader sees every character of it (see [`push_visible`]); runs of
 /// printable ASCII, most of any excerpt, are copied at once.
 pub(crate) fn push_visible_str(out: &mut String, s: &str) {

@@ -39,6 +39,7 @@ mod yara;
 
 pub use engine::{Engine, EngineBuilder, EngineStats, ExampleResult, Redacted, ScanOptions};
 pub use error::Error;
+pub use excerpt::visible;
 pub use finding::{
     Category, CategorySet, FLAG_THRESHOLD, Finding, Report, Severity, UnknownCategory,
     UnknownSeverity, Via,

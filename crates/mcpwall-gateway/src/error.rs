@@ -12,6 +12,22 @@ pub enum GatewayError {
         /// Why.
         source: std::io::Error,
     },
+    /// The lockfile holds something mcpwall cannot use.
+    #[error("{}: {source}", path.display())]
+    Lockfile {
+        /// The lockfile.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        source: mcpwall_policy::PolicyError,
+    },
+    /// The lockfile could not be read or written.
+    #[error("{}: {source}", path.display())]
+    LockIo {
+        /// The lockfile.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// Reading from or writing to a peer failed.
     #[error("{what}: {source}")]
     Io {

@@ -11,6 +11,9 @@ use mcpwall_detect::{Category, CategorySet, Engine, Report, ScanOptions, Surface
 use mcpwall_protocol::{Id, Message, Parsed, ProtocolError, parse_message};
 use serde_json::{Map, Value, json};
 
+use mcpwall_policy::ToolStatus;
+
+use crate::PinStore;
 use crate::audit::{Audit, Event, Verdict};
 use crate::session::{MAX_PENDING, Pending, Session};
 
@@ -93,6 +96,8 @@ pub struct Inspector {
     settings: Settings,
     audit: Arc<dyn Audit>,
     session: Mutex<Session>,
+    /// Tool pins; `None`: tools are not pinned.
+    pins: Option<PinStore>,
     /// Everything but secrets and personal data: what blocks.
     threats: ScanOptions,
     /// Arguments leaving for a server: secrets too (a credential sent to a stranger's tool).
@@ -126,9 +131,17 @@ impl Inspector {
             settings,
             audit,
             session: Mutex::new(Session::default()),
+            pins: None,
             threats,
             outbound,
         }
+    }
+
+    /// Pins tools in `store`: a server's tools are pinned the first time it lists them, and a
+    /// tool that changes, or appears, later is withheld until approved.
+    pub fn with_pins(mut self, store: PinStore) -> Self {
+        self.pins = Some(store);
+        self
     }
 
     fn session(&self) -> MutexGuard<'_, Session> {
@@ -304,6 +317,10 @@ impl Inspector {
             }
         }
         let mut tool = None;
+        let paged = method == "tools/list"
+            && value
+                .pointer("/params/cursor")
+                .is_some_and(|c| !c.is_null());
         if method == "tools/call" {
             let params = value.get("params");
             let name = params.and_then(|p| p.get("name")).and_then(Value::as_str);
@@ -369,6 +386,7 @@ impl Inspector {
             Pending {
                 method: method.to_owned(),
                 tool,
+                paged,
             },
         );
         Step::Pass
@@ -413,6 +431,7 @@ impl Inspector {
             Pending {
                 method: method.to_owned(),
                 tool: None,
+                paged: false,
             },
         );
         Step::Pass
@@ -425,7 +444,7 @@ impl Inspector {
         };
         match pending.method.as_str() {
             "initialize" => self.initialize_result(value, result),
-            "tools/list" => self.tools_list_result(value, result),
+            "tools/list" => self.tools_list_result(value, result, pending.paged),
             method => {
                 let surface = match method {
                     "resources/read" => Surface::Resource,
@@ -463,48 +482,62 @@ impl Inspector {
         Step::Replace(v)
     }
 
-    fn tools_list_result(&self, value: &Value, result: &Value) -> Step {
+    fn tools_list_result(&self, value: &Value, result: &Value, paged: bool) -> Step {
         let Some(tools) = result.get("tools").and_then(Value::as_array) else {
             return Step::Pass;
         };
-        let mut names: Vec<Option<&str>> = tools
+        let names: Vec<Option<&str>> = tools
             .iter()
             .map(|t| t.get("name").and_then(Value::as_str))
             .collect();
-        let mut keep = Vec::with_capacity(tools.len());
-        let mut removed = false;
+        // Withheld tools: (name, rules, why).
+        let mut withheld: Vec<(Option<&str>, Vec<String>, String)> = Vec::new();
+        // First the engine, on what each definition says.
+        let mut passed: Vec<(usize, &str)> = Vec::with_capacity(tools.len());
         for (k, tool) in tools.iter().enumerate() {
-            let name = names[k];
-            let (verdict, rules, why) = match name {
-                None => (false, Vec::new(), "a tool without a string name".to_owned()),
-                Some(n) if names.iter().filter(|m| **m == Some(n)).count() > 1 => (
-                    false,
-                    Vec::new(),
-                    format!("tool `{n}` is listed more than once"),
-                ),
-                Some(n) => {
-                    let report = self.tool_report(tool);
-                    if report.flagged() {
-                        let rules = rule_ids(&report);
-                        let why = format!(
-                            "tool `{n}` was withheld: its definition carries instructions for \
-                             the model ({})",
-                            rules.join(", ")
-                        );
-                        (false, rules, why)
-                    } else {
-                        (true, Vec::new(), String::new())
-                    }
-                }
+            let Some(n) = names[k] else {
+                withheld.push((None, Vec::new(), "a tool without a string name".to_owned()));
+                continue;
             };
-            if verdict {
-                keep.push(tool.clone());
+            if names.iter().filter(|m| **m == Some(n)).count() > 1 {
+                let why = format!("tool `{n}` was withheld: it is listed more than once");
+                withheld.push((Some(n), Vec::new(), why));
                 continue;
             }
-            removed = true;
-            if let Some(n) = name {
-                self.session().withheld.insert(n.to_owned());
+            let report = self.tool_report(tool);
+            if report.flagged() {
+                let rules = rule_ids(&report);
+                let why = format!(
+                    "tool `{n}` was withheld: its definition carries instructions for the model \
+                     ({})",
+                    rules.join(", ")
+                );
+                withheld.push((Some(n), rules, why));
+                continue;
             }
+            passed.push((k, n));
+        }
+        // Then the pins, on what changed since a person last looked.
+        if let Some(store) = &self.pins {
+            let complete = !paged && result.get("nextCursor").is_none_or(Value::is_null);
+            passed = self.check_pins(store, tools, passed, complete, &mut withheld);
+        }
+        {
+            let mut s = self.session();
+            for (name, ..) in &withheld {
+                if let Some(n) = name {
+                    s.withheld.insert((*n).to_owned());
+                }
+            }
+            // A tool that passes every check again (approved since) may be called again.
+            for (_, n) in &passed {
+                s.withheld.remove(*n);
+            }
+        }
+        if withheld.is_empty() {
+            return Step::Pass;
+        }
+        for (name, rules, why) in withheld {
             self.event(
                 Direction::ServerToClient,
                 Some("tools/list"),
@@ -514,15 +547,96 @@ impl Inspector {
                 why,
             );
         }
-        names.clear();
-        if !removed {
-            return Step::Pass;
-        }
+        let keep: Vec<Value> = passed.iter().map(|&(k, _)| tools[k].clone()).collect();
         let mut v = value.clone();
         if let Some(r) = v.get_mut("result").and_then(Value::as_object_mut) {
             r.insert("tools".to_owned(), Value::Array(keep));
         }
         Step::Replace(v)
+    }
+
+    /// Checks the tools that passed the engine against the pins; returns those still allowed
+    /// and adds the others to `withheld`. An unusable lockfile withholds them all.
+    fn check_pins<'t>(
+        &self,
+        store: &PinStore,
+        tools: &'t [Value],
+        passed: Vec<(usize, &'t str)>,
+        complete: bool,
+        withheld: &mut Vec<(Option<&'t str>, Vec<String>, String)>,
+    ) -> Vec<(usize, &'t str)> {
+        let server = self.settings.server.as_str();
+        let listed: Vec<(&str, &Value)> = passed.iter().map(|&(k, n)| (n, &tools[k])).collect();
+        let check = match store.update(|lock| lock.check(server, &listed, complete)) {
+            Ok(c) => c,
+            Err(e) => {
+                for &(_, n) in &passed {
+                    withheld.push((
+                        Some(n),
+                        vec!["pins.lockfile_unusable".to_owned()],
+                        format!("tool `{n}` was withheld: the lockfile is unusable ({e})"),
+                    ));
+                }
+                return Vec::new();
+            }
+        };
+        let approve = |n: &str| format!("mcpwall pins approve --server '{server}' --tool '{n}'");
+        let mut allowed = Vec::with_capacity(passed.len());
+        let mut first_sight = 0;
+        for (&(k, n), (_, status)) in passed.iter().zip(&check.tools) {
+            let (rule, why) = match status {
+                ToolStatus::Pinned => {
+                    allowed.push((k, n));
+                    continue;
+                }
+                ToolStatus::FirstSight => {
+                    first_sight += 1;
+                    allowed.push((k, n));
+                    continue;
+                }
+                ToolStatus::Changed => (
+                    "pins.tool_changed",
+                    format!(
+                        "tool `{n}` was withheld: its definition changed since it was pinned (a \
+                         rug pull?); review and approve with `{}`",
+                        approve(n)
+                    ),
+                ),
+                ToolStatus::Added => (
+                    "pins.tool_added",
+                    format!(
+                        "tool `{n}` was withheld: the server did not have it when its tools were \
+                         pinned; review and approve with `{}`",
+                        approve(n)
+                    ),
+                ),
+            };
+            withheld.push((Some(n), vec![rule.to_owned()], why));
+        }
+        if first_sight > 0 {
+            self.event(
+                Direction::ServerToClient,
+                Some("tools/list"),
+                None,
+                Verdict::Allow,
+                vec!["pins.first_sight".to_owned()],
+                format!(
+                    "first sight of server `{server}`: {first_sight} tool(s) pinned in {}",
+                    store.path().display()
+                ),
+            );
+        }
+        for n in &check.removed {
+            self.event(
+                Direction::ServerToClient,
+                Some("tools/list"),
+                Some(n),
+                Verdict::Allow,
+                vec!["pins.tool_removed".to_owned()],
+                format!("pinned tool `{n}` is no longer listed by the server"),
+            );
+        }
+        allowed
     }
 
     /// One tool's definition: its schemas on the schema surface, the rest (name, title,
@@ -777,6 +891,58 @@ mod tests {
         assert!(i.inspect(S2C, ok).forward.is_some());
         let answer = br#"{"jsonrpc":"2.0","id":8,"result":{"role":"assistant","content":{"type":"text","text":"Done."},"model":"m"}}"#;
         assert!(i.inspect(C2S, answer).forward.is_some());
+    }
+
+    fn list_tools(i: &Inspector, id: u32, tools: Value) -> Vec<String> {
+        let req = json!({"jsonrpc": "2.0", "id": id, "method": "tools/list"});
+        i.inspect(C2S, &encode(&req));
+        let res = json!({"jsonrpc": "2.0", "id": id, "result": {"tools": tools}});
+        let fwd = json_of(&i.inspect(S2C, &encode(&res)).forward.expect("forwarded"));
+        fwd["result"]["tools"]
+            .as_array()
+            .expect("tools")
+            .iter()
+            .filter_map(|t| t["name"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    #[test]
+    fn pins_withhold_changes_and_an_unusable_lockfile_withholds_everything() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("mcpwall.lock");
+        let (i, audit) = inspector();
+        let i = i.with_pins(PinStore::open(&path).expect("no file yet is an empty lock"));
+        let v1 = json!([{"name": "a", "description": "Adds."}, {"name": "b"}]);
+        assert_eq!(list_tools(&i, 1, v1), ["a", "b"]);
+        let v2 = json!([{"name": "a", "description": "Adds, faster."}, {"name": "b"}]);
+        assert_eq!(list_tools(&i, 2, v2.clone()), ["b"]);
+        let call = br#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"a","arguments":{}}}"#;
+        assert!(
+            i.inspect(C2S, call).forward.is_none(),
+            "a withheld tool cannot be called"
+        );
+        assert!(
+            audit
+                .events()
+                .iter()
+                .any(|e| e.rules == ["pins.tool_changed"])
+        );
+        // Approved elsewhere (mcpwall pins approve): the next list offers it again.
+        PinStore::open(&path)
+            .and_then(|s| s.update(|l| l.approve("server", &[]).map(|_| ())))
+            .expect("update")
+            .expect("approved");
+        assert_eq!(list_tools(&i, 4, v2.clone()), ["a", "b"]);
+        assert!(i.inspect(C2S, call).forward.is_some());
+        // A lockfile that became unreadable: nothing is offered (fail closed).
+        std::fs::write(&path, "version = 1\n[servers.server.tools.a]\nsha256 = 7").expect("write");
+        assert!(list_tools(&i, 5, v2).is_empty());
+        assert!(
+            audit
+                .events()
+                .iter()
+                .any(|e| e.rules == ["pins.lockfile_unusable"])
+        );
     }
 
     #[test]

@@ -6,14 +6,17 @@
 //!   `tools/call` request, a sampling request ...). The outcome says what to forward and what to
 //!   answer the sender instead.
 //! - [`stdio`]: `mcpwall run`, one stdio server wrapped in place.
+//! - [`PinStore`]: the lockfile of tool pins on disk, shared by every mcpwall process.
 //! - [`audit`]: one event per decision.
 
 pub mod audit;
 mod error;
 pub mod inspect;
+mod pinstore;
 mod session;
 pub mod stdio;
 
 pub use audit::{Audit, Event};
 pub use error::GatewayError;
 pub use inspect::{Direction, Inspector, Outcome, Settings};
+pub use pinstore::PinStore;

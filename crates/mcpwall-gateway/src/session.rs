@@ -9,6 +9,8 @@ use mcpwall_protocol::Id;
 pub(crate) struct Pending {
     pub(crate) method: String,
     pub(crate) tool: Option<String>,
+    /// A `tools/list` for a page after the first (it had a cursor).
+    pub(crate) paged: bool,
 }
 
 /// Bounds: a peer that sends requests without ever reading responses must not grow memory

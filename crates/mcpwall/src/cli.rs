@@ -61,13 +61,62 @@ mcpwall run --name github --audit ~/.mcpwall/audit.jsonl -- docker run -i --rm g
 Claude Desktop / Cursor configuration:\n  \"command\": \"mcpwall\",\n  \"args\": [\"run\", \"--\", \"npx\", \"-y\", \"@modelcontextprotocol/server-filesystem\", \"/Users/me/notes\"]"
     )]
     Run(RunArgs),
+    /// Review and approve changes to pinned tool definitions (rug pulls).
+    #[command(
+        long_about = "Review and approve changes to pinned tool definitions.\n\nThe first time \
+`mcpwall run` sees a server list its tools, it pins each tool's definition (a SHA-256 of its \
+canonical JSON, and the definition itself) in the lockfile. When a pinned tool's definition \
+changes later, or a new tool appears, the tool is withheld from the client and the change waits \
+here until a person approves it.\n\nThe lockfile is --lock, else $MCPWALL_LOCK, else \
+$XDG_STATE_HOME/mcpwall/mcpwall.lock (~/.local/state/mcpwall/mcpwall.lock).",
+        after_help = "Examples:\n  mcpwall pins list\n  mcpwall pins approve --server notes --tool read_note\n  mcpwall pins approve --server notes --yes\n\nExit status: list: 0 nothing pending, 1 changes wait for approval; approve: 0 approved, 1 declined, 2 error."
+    )]
+    Pins(PinsArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PinsArgs {
+    #[command(subcommand)]
+    pub(crate) command: PinsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PinsCommand {
+    /// List pinned servers and tools, and the changes waiting for approval.
+    List {
+        /// The lockfile.
+        #[arg(long, value_name = "FILE", env = "MCPWALL_LOCK")]
+        lock: Option<PathBuf>,
+    },
+    /// Show the diff of each pending change and approve it.
+    Approve {
+        /// The lockfile.
+        #[arg(long, value_name = "FILE", env = "MCPWALL_LOCK")]
+        lock: Option<PathBuf>,
+        /// The server, by the name `mcpwall run --name` gave it.
+        #[arg(long)]
+        server: String,
+        /// A tool to approve (repeatable); without it, every pending change of the server.
+        #[arg(long)]
+        tool: Vec<String>,
+        /// Approve without asking (for scripts; the diff is still printed).
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
-    /// The server's name in audit events.
-    #[arg(long, default_value = "server")]
-    pub(crate) name: String,
+    /// The server's name, in the lockfile and audit events. Without it, the command line is
+    /// the name: give one, so that pins survive a change of arguments.
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    /// The lockfile of tool pins (default: $XDG_STATE_HOME/mcpwall/mcpwall.lock).
+    #[arg(long, value_name = "FILE", env = "MCPWALL_LOCK")]
+    pub(crate) lock: Option<PathBuf>,
+    /// Do not pin tool definitions (rug pulls go unnoticed).
+    #[arg(long, conflicts_with = "lock")]
+    pub(crate) no_pins: bool,
     /// Append audit events (JSON lines) to FILE instead of standard error.
     #[arg(long, value_name = "FILE")]
     pub(crate) audit: Option<PathBuf>,

@@ -2,6 +2,7 @@
 
 mod analyze;
 mod eval;
+mod pins;
 mod rules;
 mod run;
 
@@ -20,6 +21,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => eval::run(args)?,
         Command::Rules(args) => rules::run(args)?,
         Command::Run(args) => return run::run(args),
+        Command::Pins(args) => pins::run(args)?,
     };
     Ok(ExitCode::from(status as u8))
 }

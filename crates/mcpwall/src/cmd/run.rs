@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use mcpwall_gateway::audit::{Audit, JsonLines};
 use mcpwall_gateway::stdio::{self, RunConfig};
-use mcpwall_gateway::{Inspector, Settings};
+use mcpwall_gateway::{Inspector, PinStore, Settings};
 
 use crate::cli::RunArgs;
 
@@ -35,11 +35,23 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         )),
         None => Arc::new(JsonLines::new(io::stderr())),
     };
+    let name = args.name.clone().unwrap_or_else(|| {
+        args.command
+            .iter()
+            .map(|a| a.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" ")
+    });
     let settings = Settings {
-        server: args.name.clone(),
+        server: name,
         redact: !args.no_redact,
     };
-    let inspector = Arc::new(Inspector::new(engine, settings, audit));
+    let mut inspector = Inspector::new(engine, settings, audit);
+    if !args.no_pins {
+        let path = super::pins::lock_path(args.lock.clone())?;
+        inspector = inspector.with_pins(PinStore::open(&path)?);
+    }
+    let inspector = Arc::new(inspector);
     let config = RunConfig {
         command: command.clone(),
         args: rest.to_vec(),

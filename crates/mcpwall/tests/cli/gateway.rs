@@ -2,7 +2,7 @@
 //! (`tests/peers/`, installed by `scripts/test`), and raw frames written by hand.
 
 use std::io::{BufRead as _, BufReader, Write as _};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
@@ -36,28 +36,50 @@ fn server_cmd() -> Vec<String> {
     ]
 }
 
-#[test]
-fn python_sdk_session_through_run() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let audit = dir.path().join("audit.jsonl");
+/// Runs the Python client's session through `mcpwall run --name demo` with the lockfile and
+/// audit file in `dir`; `server_args` go to the server. Returns what the client saw.
+fn session(dir: &Path, server_args: &[&str]) -> Value {
     let mut args = vec![
         peers().join("client.py").display().to_string(),
         env!("CARGO_BIN_EXE_mcpwall").to_owned(),
         "run".to_owned(),
         "--name".to_owned(),
         "demo".to_owned(),
+        "--lock".to_owned(),
+        dir.join("mcpwall.lock").display().to_string(),
         "--audit".to_owned(),
-        audit.display().to_string(),
+        dir.join("audit.jsonl").display().to_string(),
         "--".to_owned(),
     ];
     args.extend(server_cmd());
+    args.extend(server_args.iter().map(|a| (*a).to_owned()));
     let o = Command::new(python())
         .args(&args)
         .output()
         .expect("the Python client runs");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "client failed: {err}");
-    let out: Value = serde_json::from_slice(&o.stdout).expect("the client prints JSON");
+    serde_json::from_slice(&o.stdout).expect("the client prints JSON")
+}
+
+/// `mcpwall pins ...` on the lockfile in `dir`.
+fn pins(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_mcpwall"))
+        .arg("pins")
+        .args(args)
+        .arg("--lock")
+        .arg(dir.join("mcpwall.lock"))
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("mcpwall runs")
+}
+
+#[test]
+fn python_sdk_session_through_run() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let audit = dir.path().join("audit.jsonl");
+    let out = session(dir.path(), &[]);
 
     assert_eq!(out["server"], "poisoned-demo");
     assert_eq!(out["instructions"], "Tools for the mcpwall gateway tests.");
@@ -107,6 +129,85 @@ fn python_sdk_session_through_run() {
     assert!(has("allow", "add"), "{log}");
     // The audit trail never carries the secrets it redacted.
     assert!(!log.contains("AKIA"), "{log}");
+    // The clean tools were pinned at first sight; the poisoned one was not.
+    assert!(
+        events
+            .iter()
+            .any(|e| e["rules"] == json!(["pins.first_sight"])),
+        "{log}"
+    );
+    let lock = std::fs::read_to_string(dir.path().join("mcpwall.lock")).expect("lockfile");
+    assert!(lock.contains("[servers.demo.tools.add]"), "{lock}");
+    assert!(!lock.contains("fetch_weather"), "{lock}");
+}
+
+#[test]
+fn a_rug_pull_is_withheld_until_a_person_approves_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let first = session(dir.path(), &[]);
+    assert_eq!(first["add"], json!({"ok": true, "text": "5"}));
+
+    // The server changes under us: `add` has a new description, `subtract` appeared.
+    let pulled = session(dir.path(), &["--rug-pull"]);
+    assert_eq!(
+        pulled["tools"],
+        json!(["echo", "get_config", "read_page"]),
+        "{pulled}"
+    );
+    assert_eq!(pulled["add"]["code"], -32051, "{pulled}");
+    let why = pulled["add"]["error"].as_str().unwrap_or_default();
+    assert!(why.contains("withheld"), "{pulled}");
+    let log = std::fs::read_to_string(dir.path().join("audit.jsonl")).expect("audit");
+    assert!(
+        log.contains("pins.tool_changed") && log.contains("pins.tool_added"),
+        "{log}"
+    );
+
+    let list = pins(dir.path(), &["list"]);
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert_eq!(list.status.code(), Some(1), "changes wait: {text}");
+    assert!(
+        text.contains("CHANGED add") && text.contains("ADDED   subtract"),
+        "{text}"
+    );
+
+    // Nobody to ask, no --yes: nothing is approved.
+    let no = pins(
+        dir.path(),
+        &["approve", "--server", "demo", "--tool", "add"],
+    );
+    assert_eq!(no.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&no.stderr).contains("--yes"));
+    assert_eq!(session(dir.path(), &["--rug-pull"])["add"]["code"], -32051);
+
+    let yes = pins(
+        dir.path(),
+        &["approve", "--server", "demo", "--tool", "add", "--yes"],
+    );
+    let shown = String::from_utf8_lossy(&yes.stdout);
+    assert_eq!(yes.status.code(), Some(0), "{shown}");
+    // The person saw the diff of the description.
+    assert!(
+        shown.contains("-  \"description\": \"Add two numbers.\""),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("+  \"description\": \"Add two numbers. Results are cached"),
+        "{shown}"
+    );
+
+    let approved = session(dir.path(), &["--rug-pull"]);
+    assert_eq!(
+        approved["add"],
+        json!({"ok": true, "text": "5"}),
+        "{approved}"
+    );
+    // Only what was approved: `subtract` still waits.
+    assert_eq!(
+        approved["tools"],
+        json!(["add", "echo", "get_config", "read_page"])
+    );
+    assert_eq!(pins(dir.path(), &["list"]).status.code(), Some(1));
 }
 
 /// A raw session: frames written by hand, answers read line by line.
@@ -119,7 +220,10 @@ struct Raw {
 impl Raw {
     fn start(extra: &[&str]) -> Raw {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcpwall"));
-        cmd.arg("run").args(extra).arg("--").args(server_cmd());
+        cmd.args(["run", "--no-pins"])
+            .args(extra)
+            .arg("--")
+            .args(server_cmd());
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -231,7 +335,7 @@ fn bad_frames_are_refused_and_the_session_goes_on() {
 #[test]
 fn the_server_exit_status_is_mcpwall_s() {
     let o = Command::new(env!("CARGO_BIN_EXE_mcpwall"))
-        .args(["run", "--", "sh", "-c", "exit 7"])
+        .args(["run", "--no-pins", "--", "sh", "-c", "exit 7"])
         .stdin(Stdio::null())
         .output()
         .expect("mcpwall runs");
@@ -239,7 +343,7 @@ fn the_server_exit_status_is_mcpwall_s() {
     assert!(o.stdout.is_empty());
 
     let o = Command::new(env!("CARGO_BIN_EXE_mcpwall"))
-        .args(["run", "--", "/nonexistent/mcp-server"])
+        .args(["run", "--no-pins", "--", "/nonexistent/mcp-server"])
         .stdin(Stdio::null())
         .output()
         .expect("mcpwall runs");

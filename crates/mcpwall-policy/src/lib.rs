@@ -1,0 +1,13 @@
+//! mcpwall's policy model, without I/O: what a gateway decides from what it knows.
+//!
+//! - [`pins`]: tool pins. The first time a server is seen, each tool's definition is pinned by
+//!   its hash in a lockfile (`mcpwall.lock`); any later change, a tool added or a pinned one
+//!   changed, is a rug pull and stays withheld until a person approves it.
+//! - [`diff`]: line diffs of definitions, for the person approving.
+
+pub mod diff;
+mod error;
+pub mod pins;
+
+pub use error::PolicyError;
+pub use pins::{Lock, PinCheck, ToolStatus};
