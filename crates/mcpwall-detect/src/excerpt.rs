@@ -94,8 +94,10 @@ pub(crate) fn mask(value: &str) -> String {
     out
 }
 
-/// An excerpt of `text` around `span`; `masked` (inside `span`) is replaced by its mask.
-pub(crate) fn excerpt(text: &str, span: Range<usize>, masked: Option<Range<usize>>) -> String {
+/// A short excerpt around `span` with every value in `masks` (secrets and personal data found
+/// in the same text, sorted by start) masked, not only the finding's own: a key printed beside
+/// the finding for another key must not leak through its context.
+pub(crate) fn excerpt(text: &str, span: Range<usize>, masks: &[Range<usize>]) -> String {
     let start = floor_boundary(text, span.start);
     let end = ceil_boundary(text, span.end.max(start));
     let from = floor_boundary(text, start.saturating_sub(CONTEXT));
@@ -104,27 +106,47 @@ pub(crate) fn excerpt(text: &str, span: Range<usize>, masked: Option<Range<usize
     if from > 0 {
         out.push('…');
     }
-    push_visible_str(&mut out, &text[from..start]);
+    push_masked(&mut out, text, from..start, masks);
     let shown_end = ceil_boundary(text, end.min(start + MAX_MATCH));
-    match masked {
-        Some(m) if m.start >= start && m.end <= end => {
-            let (ms, me) = (floor_boundary(text, m.start), ceil_boundary(text, m.end));
-            push_visible_str(&mut out, &text[start..ms]);
-            out.push_str(&mask(&text[ms..me]));
-            push_visible_str(&mut out, &text[me..end]);
-        }
-        _ => {
-            push_visible_str(&mut out, &text[start..shown_end]);
-            if shown_end < end {
-                out.push('…');
-            }
+    if masks.iter().any(|m| m.start < end && m.end > start) {
+        push_masked(&mut out, text, start..end, masks);
+    } else {
+        push_visible_str(&mut out, &text[start..shown_end]);
+        if shown_end < end {
+            out.push('…');
         }
     }
-    push_visible_str(&mut out, &text[end..to]);
+    push_masked(&mut out, text, end..to, masks);
     if to < text.len() {
         out.push('…');
     }
     out
+}
+
+/// Writes `text[range]` visibly, with the parts inside `masks` masked: a value wholly inside
+/// shows its first characters ([`mask`]), a value cut by the range shows none (`****`).
+/// `masks` are sorted and disjoint.
+fn push_masked(out: &mut String, text: &str, range: Range<usize>, masks: &[Range<usize>]) {
+    let mut at = range.start;
+    for m in masks {
+        if m.end <= at || m.start >= range.end {
+            continue;
+        }
+        let (ms, me) = (
+            floor_boundary(text, m.start.max(at)),
+            ceil_boundary(text, m.end.min(range.end)),
+        );
+        push_visible_str(out, &text[at..ms]);
+        if ms == m.start && me == m.end {
+            out.push_str(&mask(&text[ms..me]));
+        } else {
+            out.push_str("****");
+        }
+        at = me;
+    }
+    if at < range.end {
+        push_visible_str(out, &text[at..range.end]);
+    }
 }
 
 #[cfg(test)]
@@ -134,19 +156,26 @@ mod tests {
     #[test]
     fn masks_and_reveals() {
         let t = "key=AKIAABCDEFGHIJKLMNOP end";
-        let e = excerpt(t, 4..24, Some(4..24));
+        let e = excerpt(t, 4..24, &[4..24]);
         assert_eq!(e, "key=AKIA************… end");
+        // Another value in the context is masked too, whole or cut by the window.
+        let t = "id=AKIAABCDEFGHIJKLMNOP secret=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";
+        let e = excerpt(t, 31..t.len(), &[3..23, 31..t.len()]);
+        assert!(e.contains("id=AKIA****"), "{e}");
+        assert!(!e.contains("ABCDEFGH"), "{e}");
+        let e = excerpt(t, 31..t.len(), &[0..23, 31..t.len()]);
+        assert!(!e.contains("KLMNOP"), "{e}");
         let t = "a\u{200B}b";
-        assert_eq!(excerpt(t, 0..t.len(), None), "a⟨U+200B⟩b");
+        assert_eq!(excerpt(t, 0..t.len(), &[]), "a⟨U+200B⟩b");
         let t = "é\tline\r\nnext\u{E0041}~";
-        assert_eq!(excerpt(t, 0..t.len(), None), "é line⏎next⟨tag:A⟩~");
+        assert_eq!(excerpt(t, 0..t.len(), &[]), "é line⏎next⟨tag:A⟩~");
     }
 
     #[test]
     fn long_context_is_cut_on_char_boundaries() {
         let t = format!("{}MATCH{}", "é".repeat(50), "ü".repeat(50));
         let s = t.find("MATCH").unwrap();
-        let e = excerpt(&t, s..s + 5, None);
+        let e = excerpt(&t, s..s + 5, &[]);
         assert!(e.starts_with('…') && e.ends_with('…') && e.contains("MATCH"));
     }
 

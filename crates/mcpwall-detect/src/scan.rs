@@ -976,7 +976,7 @@ impl Scanner<'_> {
                 let shown = self
                     .opts
                     .excerpts
-                    .then(|| excerpt(&text, c.span.clone(), c.value.clone()));
+                    .then(|| excerpt(&text, c.span.clone(), c.value.as_slice()));
                 raws.push(Raw {
                     rule: c.rule,
                     seg,
@@ -1094,6 +1094,21 @@ impl Scanner<'_> {
                 }
             }
         }
+        // Every sensitive value, by string: an excerpt masks all those in its window.
+        let mut masks: Vec<(usize, Range<usize>)> = merged
+            .iter()
+            .filter_map(|r| r.value.clone().map(|v| (r.seg, v)))
+            .collect();
+        masks.sort_unstable_by_key(|(seg, v)| (*seg, v.start, v.end));
+        // Overlapping claims on one value (rules that lost the overlap above) are one mask.
+        masks.dedup_by(|b, a| {
+            let same = a.0 == b.0 && b.1.start < a.1.end;
+            if same {
+                a.1.end = a.1.end.max(b.1.end);
+            }
+            same
+        });
+        let mask_ranges: Vec<Range<usize>> = masks.iter().map(|(_, v)| v.clone()).collect();
         let mut findings = Vec::with_capacity(merged.len());
         for (r, k) in merged.into_iter().zip(keep) {
             if !k {
@@ -1117,7 +1132,11 @@ impl Scanner<'_> {
             }
             let excerpt = match r.excerpt {
                 Some(e) => e,
-                None if self.opts.excerpts => excerpt(orig(r.seg), r.span.clone(), r.value.clone()),
+                None if self.opts.excerpts => {
+                    let lo = masks.partition_point(|(seg, _)| *seg < r.seg);
+                    let hi = masks.partition_point(|(seg, _)| *seg <= r.seg);
+                    excerpt(orig(r.seg), r.span.clone(), &mask_ranges[lo..hi])
+                }
                 None => String::new(),
             };
             findings.push(Finding {

@@ -290,3 +290,25 @@ fn scans_are_deterministic() {
     let b = engine().scan(Surface::ToolResult, text);
     assert_eq!(a, b);
 }
+
+#[test]
+fn no_excerpt_shows_a_secret_in_full() {
+    // Two credentials side by side: each finding's excerpt has the other one in its context.
+    let (id, key) = (
+        "AKIAZ4D7QW2KXJ5RBN3M",
+        "9dQ3vT1xLr8bN2cYw7KpZ0sHj5mFgA4eRuVi6oPq",
+    );
+    let text = format!("aws_access_key_id = {id}\naws_secret_access_key = {key}\n");
+    let report = engine().scan(Surface::ToolResult, &text);
+    assert!(report.findings.len() >= 2, "{report:?}");
+    for f in &report.findings {
+        for secret in [id, key] {
+            assert!(
+                !f.excerpt.contains(&secret[..12]),
+                "{} shows {secret}: {}",
+                f.rule_id,
+                f.excerpt
+            );
+        }
+    }
+}
