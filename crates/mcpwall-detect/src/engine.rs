@@ -375,6 +375,14 @@ impl Engine {
     /// many values were replaced.
     pub fn redact_json(&self, surface: Surface, value: &mut Value) -> usize {
         let report = self.scan_json_with(surface, value, &redaction_options());
+        self.redact_json_from(&report, value)
+    }
+
+    /// Redacts, in `value`, the secrets and personal data that `report` found in it: `report`
+    /// must come from scanning this same value (with [`Engine::scan_json_with`] and options
+    /// that include those categories). Saves a second scan to a caller that needs the report
+    /// anyway. Returns how many values were replaced.
+    pub fn redact_json_from(&self, report: &Report, value: &mut Value) -> usize {
         let mut per_seg: Vec<(usize, Redaction)> = report
             .findings
             .iter()

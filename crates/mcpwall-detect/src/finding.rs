@@ -374,6 +374,18 @@ impl Report {
         ids
     }
 
+    /// The score the findings of `categories` alone would give (a gateway blocks on threats
+    /// and redacts secrets found in the same scan).
+    pub fn score_in(&self, categories: CategorySet) -> f32 {
+        let these: Vec<Finding> = self
+            .findings
+            .iter()
+            .filter(|f| categories.contains(f.category))
+            .cloned()
+            .collect();
+        score_of(&these)
+    }
+
     /// Recomputes [`Report::score`] from the findings.
     pub(crate) fn compute_score(&mut self) {
         self.score = score_of(&self.findings);

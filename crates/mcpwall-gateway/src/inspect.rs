@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use mcpwall_detect::{Category, CategorySet, Engine, Report, ScanOptions, Surface};
+use mcpwall_detect::{Category, CategorySet, Engine, FLAG_THRESHOLD, Report, ScanOptions, Surface};
 use mcpwall_protocol::{Id, Message, Parsed, ProtocolError, parse_message};
 use serde_json::{Map, Value, json};
 
@@ -100,6 +100,8 @@ pub struct Inspector {
     pins: Option<PinStore>,
     /// Everything but secrets and personal data: what blocks.
     threats: ScanOptions,
+    /// Every category: results are scanned once for what blocks and what is redacted.
+    everything: ScanOptions,
     /// Arguments leaving for a server: secrets too (a credential sent to a stranger's tool).
     outbound: ScanOptions,
 }
@@ -133,6 +135,7 @@ impl Inspector {
             session: Mutex::new(Session::default()),
             pins: None,
             threats,
+            everything: ScanOptions::default(),
             outbound,
         }
     }
@@ -680,9 +683,16 @@ impl Inspector {
         let Some(result) = value.get("result") else {
             return Step::Pass;
         };
-        let report = self.engine.scan_json_with(surface, result, &self.threats);
-        if report.flagged() {
-            let rules = rule_ids(&report);
+        // One scan serves both decisions when redacting: threats block, secrets are replaced.
+        let opts = if self.settings.redact {
+            &self.everything
+        } else {
+            &self.threats
+        };
+        let report = self.engine.scan_json_with(surface, result, opts);
+        let threats = self.threats.categories;
+        if report.score_in(threats) >= FLAG_THRESHOLD {
+            let rules = rule_ids_in(&report, threats);
             let what = match tool {
                 Some(t) => format!("the result of `{t}`"),
                 None => format!("the {method} result"),
@@ -723,7 +733,7 @@ impl Inspector {
         let Some(r) = value.get_mut("result") else {
             return Step::Pass;
         };
-        let count = self.engine.redact_json(surface, r);
+        let count = self.engine.redact_json_from(&report, r);
         if count == 0 {
             return Step::Pass;
         }
@@ -761,9 +771,15 @@ impl Inspector {
 }
 
 fn rule_ids(report: &Report) -> Vec<String> {
+    rule_ids_in(report, CategorySet::all())
+}
+
+/// The distinct rule ids of the findings of `categories`, sorted.
+fn rule_ids_in(report: &Report, categories: CategorySet) -> Vec<String> {
     let mut ids: Vec<String> = report
         .findings
         .iter()
+        .filter(|f| categories.contains(f.category))
         .map(|f| f.rule_id.to_string())
         .collect();
     ids.sort();

@@ -1,0 +1,78 @@
+// An MCP client on the official TypeScript SDK that runs one session through `mcpwall run`
+// against a real npm server and prints what it saw as JSON, for the Rust tests to check.
+//
+// Usage: node client.cjs everything|filesystem [ROOT] -- COMMAND [ARGS...]
+// (NODE_PATH must point at the node_modules that scripts/test installs.)
+
+const { Client } = require("@modelcontextprotocol/sdk/client/index.js");
+const { StdioClientTransport } = require("@modelcontextprotocol/sdk/client/stdio.js");
+const { McpError } = require("@modelcontextprotocol/sdk/types.js");
+
+const argv = process.argv.slice(2);
+const dash = argv.indexOf("--");
+const [mode, root] = argv.slice(0, dash);
+const [command, ...args] = argv.slice(dash + 1);
+
+function textOf(result) {
+  return (result.content || []).map((c) => c.text || "").join("");
+}
+
+async function call(client, name, args, options) {
+  try {
+    const r = await client.callTool({ name, arguments: args }, undefined, options);
+    return { ok: !r.isError, text: textOf(r) };
+  } catch (e) {
+    if (e instanceof McpError) return { ok: false, code: e.code, error: e.message };
+    throw e;
+  }
+}
+
+async function everything(client, out) {
+  out.instructions = client.getInstructions() !== undefined;
+  out.tools = (await client.listTools()).tools.map((t) => t.name).sort();
+  out.echo = await call(client, "echo", { message: "hello from the gateway test" });
+  out.sum = await call(client, "get-sum", { a: 2, b: 3 });
+  let progress = 0;
+  out.long = await call(
+    client,
+    "trigger-long-running-operation",
+    { duration: 1, steps: 3 },
+    { onprogress: () => (progress += 1) },
+  );
+  out.progress = progress;
+  const resources = (await client.listResources()).resources;
+  out.resources = resources.length;
+  const read = await client.readResource({ uri: resources[0].uri });
+  out.resource_text = (read.contents[0].text || "").length;
+  out.prompts = (await client.listPrompts()).prompts.map((p) => p.name).sort();
+  const prompt = await client.getPrompt({ name: "simple-prompt" });
+  out.prompt_messages = prompt.messages.length;
+  out.ping = await client.ping().then(() => true);
+}
+
+async function filesystem(client, out) {
+  out.tools = (await client.listTools()).tools.map((t) => t.name).sort();
+  out.allowed = await call(client, "list_allowed_directories", {});
+  out.notes = await call(client, "read_text_file", { path: `${root}/notes.txt` });
+  out.creds = await call(client, "read_text_file", { path: `${root}/deploy.env` });
+  out.page = await call(client, "read_text_file", { path: `${root}/page.html` });
+  out.escape = await call(client, "read_text_file", {
+    path: `${root}/../../../../../../etc/passwd`,
+  });
+  out.listing = await call(client, "list_directory", { path: root });
+}
+
+async function main() {
+  const transport = new StdioClientTransport({ command, args, stderr: "inherit" });
+  const client = new Client({ name: "mcpwall-test", version: "1.0.0" });
+  await client.connect(transport);
+  const out = { server: client.getServerVersion().name };
+  await (mode === "everything" ? everything : filesystem)(client, out);
+  await client.close();
+  process.stdout.write(JSON.stringify(out) + "\n");
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
