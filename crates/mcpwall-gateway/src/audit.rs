@@ -21,6 +21,8 @@ pub enum Verdict {
     /// Not forwarded, and nobody could be told (a response to no pending request, a frame from
     /// the server that cannot be read).
     Drop,
+    /// mcpwall answered in the server's place: the call timed out, or the server is gone.
+    Fail,
 }
 
 /// One decision.

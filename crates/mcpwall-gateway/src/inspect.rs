@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use mcpwall_detect::{Category, CategorySet, Engine, FLAG_THRESHOLD, Report, ScanOptions, Surface};
 use mcpwall_protocol::{Id, Message, Parsed, ProtocolError, parse_message};
@@ -29,6 +30,10 @@ pub mod codes {
     /// JSON-RPC's "invalid params": a `tools/call` without a string `name`, or whose
     /// `arguments` is not an object.
     pub const INVALID_PARAMS: i64 = -32602;
+    /// The server did not answer within the call timeout (it was sent a cancellation).
+    pub const TIMEOUT: i64 = -32052;
+    /// The server exited (or closed its output) before answering.
+    pub const SERVER_GONE: i64 = -32053;
 }
 
 /// Which way a frame travels.
@@ -206,6 +211,73 @@ impl Inspector {
         }
     }
 
+    /// Client requests the server has not answered within `timeout` (since they were sent or
+    /// since their last progress report): each is forgotten, so a late answer is dropped, and
+    /// gives an error for the client and a cancellation for the server, as `(to_client,
+    /// to_server)` frames.
+    pub fn expire(&self, timeout: Duration) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let now = Instant::now();
+        let expired: Vec<(Id, Pending)> = {
+            let mut s = self.session();
+            let ids: Vec<Id> = s
+                .from_client
+                .iter()
+                .filter(|(_, p)| now.duration_since(p.since) >= timeout)
+                .map(|(id, _)| id.clone())
+                .collect();
+            ids.into_iter()
+                .filter_map(|id| s.from_client.remove(&id).map(|p| (id, p)))
+                .collect()
+        };
+        expired
+            .into_iter()
+            .map(|(id, p)| {
+                let why = format!(
+                    "mcpwall: the server did not answer {} within {} s; the request was cancelled",
+                    p.method,
+                    timeout.as_secs_f32()
+                );
+                self.event(
+                    Direction::ServerToClient,
+                    Some(&p.method),
+                    p.tool.as_deref(),
+                    Verdict::Fail,
+                    Vec::new(),
+                    why.clone(),
+                );
+                let cancel = json!({
+                    "jsonrpc": "2.0",
+                    "method": "notifications/cancelled",
+                    "params": { "requestId": id.to_value(), "reason": why }
+                });
+                (
+                    encode(&error_response(Some(&id), codes::TIMEOUT, &why, &[])),
+                    encode(&cancel),
+                )
+            })
+            .collect()
+    }
+
+    /// Every client request still waiting, answered with an error: the server is gone.
+    pub fn abandon(&self) -> Vec<Vec<u8>> {
+        let pending: Vec<(Id, Pending)> = self.session().from_client.drain().collect();
+        pending
+            .into_iter()
+            .map(|(id, p)| {
+                let why = format!("mcpwall: the server exited before answering {}", p.method);
+                self.event(
+                    Direction::ServerToClient,
+                    Some(&p.method),
+                    p.tool.as_deref(),
+                    Verdict::Fail,
+                    Vec::new(),
+                    why.clone(),
+                );
+                encode(&error_response(Some(&id), codes::SERVER_GONE, &why, &[]))
+            })
+            .collect()
+    }
+
     /// A frame longer than the transport's cap.
     pub fn oversize(&self, dir: Direction, len: usize, max: usize) -> Outcome<'static> {
         let why = format!("a frame of {len} bytes exceeds the {max}-byte limit");
@@ -246,6 +318,21 @@ impl Inspector {
                 self.server_request(id, method, value)
             }
             (_, Message::Notification { method }) => {
+                if dir == Direction::ServerToClient
+                    && method == "notifications/progress"
+                    && let Some(token) = value.pointer("/params/progressToken")
+                {
+                    // Progress on a call restarts its timeout: a long operation that reports
+                    // is not a silent one.
+                    let mut s = self.session();
+                    if let Some(p) = s
+                        .from_client
+                        .values_mut()
+                        .find(|p| p.progress.as_ref() == Some(token))
+                    {
+                        p.since = Instant::now();
+                    }
+                }
                 if method == "notifications/cancelled" {
                     // The canceller's own request is off: forget it, so that cancelled calls
                     // do not fill the table.
@@ -390,6 +477,8 @@ impl Inspector {
                 method: method.to_owned(),
                 tool,
                 paged,
+                since: Instant::now(),
+                progress: value.pointer("/params/_meta/progressToken").cloned(),
             },
         );
         Step::Pass
@@ -435,6 +524,8 @@ impl Inspector {
                 method: method.to_owned(),
                 tool: None,
                 paged: false,
+                since: Instant::now(),
+                progress: None,
             },
         );
         Step::Pass
@@ -959,6 +1050,45 @@ mod tests {
                 .iter()
                 .any(|e| e.rules == ["pins.lockfile_unusable"])
         );
+    }
+
+    #[test]
+    fn calls_left_unanswered_are_answered_by_mcpwall() {
+        let (i, audit) = inspector();
+        i.inspect(C2S, br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"slow","_meta":{"progressToken":"p1"}}}"#);
+        i.inspect(C2S, br#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#);
+        // Nothing is older than a minute.
+        assert!(i.expire(Duration::from_secs(60)).is_empty());
+        let expired = i.expire(Duration::ZERO);
+        assert_eq!(expired.len(), 2);
+        for (to_client, to_server) in &expired {
+            let (e, c) = (json_of(to_client), json_of(to_server));
+            assert_eq!(e["error"]["code"], codes::TIMEOUT);
+            assert_eq!(c["method"], "notifications/cancelled");
+            assert_eq!(c["params"]["requestId"], e["id"]);
+        }
+        // A late answer reaches nobody.
+        let late = i.inspect(S2C, br#"{"jsonrpc":"2.0","id":1,"result":{"content":[]}}"#);
+        assert_eq!(late, Outcome::default());
+        // The server is gone: what waits is answered.
+        i.inspect(C2S, br#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#);
+        let left = i.abandon();
+        assert_eq!(left.len(), 1);
+        assert_eq!(json_of(&left[0])["error"]["code"], codes::SERVER_GONE);
+        assert!(i.abandon().is_empty());
+        assert!(audit.events().iter().any(|e| e.verdict == Verdict::Fail));
+    }
+
+    #[test]
+    fn progress_restarts_the_clock() {
+        let (i, _) = inspector();
+        i.inspect(C2S, br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"slow","_meta":{"progressToken":7}}}"#);
+        std::thread::sleep(Duration::from_millis(300));
+        i.inspect(S2C, br#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":7,"progress":1}}"#);
+        // Older than the timeout, but it just reported progress.
+        assert!(i.expire(Duration::from_millis(250)).is_empty());
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(i.expire(Duration::from_millis(250)).len(), 1);
     }
 
     #[test]

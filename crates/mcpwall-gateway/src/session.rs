@@ -1,6 +1,7 @@
 //! What one session remembers: requests in flight each way, and tools that were withheld.
 
 use std::collections::{HashMap, HashSet};
+use std::time::Instant;
 
 use mcpwall_protocol::Id;
 
@@ -11,6 +12,10 @@ pub(crate) struct Pending {
     pub(crate) tool: Option<String>,
     /// A `tools/list` for a page after the first (it had a cursor).
     pub(crate) paged: bool,
+    /// When it was sent, or when the server last reported progress on it.
+    pub(crate) since: Instant,
+    /// The `progressToken` the client gave it, if any.
+    pub(crate) progress: Option<serde_json::Value>,
 }
 
 /// Bounds: a peer that sends requests without ever reading responses must not grow memory

@@ -9,6 +9,7 @@
 use std::ffi::OsString;
 use std::io::{self, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -29,6 +30,9 @@ pub struct RunConfig {
     pub max_frame: usize,
     /// How long the child may take to exit once its input is closed.
     pub grace: Duration,
+    /// How long a request may wait for its answer (progress reports restart the clock);
+    /// `None`: forever.
+    pub call_timeout: Option<Duration>,
 }
 
 type Shared<T> = Arc<Mutex<T>>;
@@ -38,8 +42,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 fn write_frame(out: &mut impl Write, frame: &[u8]) -> io::Result<()> {
-    out.write_all(frame)?;
-    out.write_all(b"\n")?;
+    // One write per frame: the child's input is unbuffered, and two writes were two syscalls.
+    let mut line = Vec::with_capacity(frame.len() + 1);
+    line.extend_from_slice(frame);
+    line.push(b'\n');
+    out.write_all(&line)?;
     out.flush()
 }
 
@@ -123,6 +130,31 @@ where
         });
     }
 
+    let done = Arc::new(AtomicBool::new(false));
+    if let Some(timeout) = config.call_timeout {
+        let (inspector, server_in, client_out) = (
+            Arc::clone(&inspector),
+            Arc::clone(&server_in),
+            Arc::clone(&client_out),
+        );
+        let done = Arc::clone(&done);
+        // Checked a few times per timeout period, at least every 100 ms.
+        let tick = (timeout / 4).clamp(Duration::from_millis(10), Duration::from_millis(100));
+        thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                thread::sleep(tick);
+                for (to_client, to_server) in inspector.expire(timeout) {
+                    if let Some(w) = lock(&client_out).as_mut() {
+                        let _ = write_frame(w, &to_client);
+                    }
+                    if let Some(w) = lock(&server_in).as_mut() {
+                        let _ = write_frame(w, &to_server);
+                    }
+                }
+            }
+        });
+    }
+
     if let Some(out) = server_out {
         let mut frames = FrameReader::new(BufReader::new(out), config.max_frame);
         loop {
@@ -139,8 +171,15 @@ where
             }
         }
     }
-    // The server closed its output: it is exiting, or must be made to.
+    // The server closed its output: it is exiting, or must be made to. What it left
+    // unanswered is answered now, so that no client waits for ever.
+    done.store(true, Ordering::Relaxed);
     lock(&server_in).take();
+    for frame in inspector.abandon() {
+        if let Some(w) = lock(&client_out).as_mut() {
+            let _ = write_frame(w, &frame);
+        }
+    }
     let deadline = Instant::now() + config.grace;
     loop {
         let mut c = lock(&child);

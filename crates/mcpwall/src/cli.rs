@@ -123,6 +123,10 @@ pub(crate) struct RunArgs {
     /// Largest message accepted either way, in bytes; larger ones are refused.
     #[arg(long, value_name = "BYTES", default_value_t = mcpwall_protocol::DEFAULT_MAX_FRAME)]
     pub(crate) max_frame: usize,
+    /// Seconds a request may wait for the server's answer before mcpwall answers it with an
+    /// error and cancels it (a progress report restarts the clock); 0: no limit.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub(crate) call_timeout: u64,
     /// Leave secrets and personal data in results as they are (they are still never logged).
     #[arg(long)]
     pub(crate) no_redact: bool,

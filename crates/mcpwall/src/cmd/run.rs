@@ -57,6 +57,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         args: rest.to_vec(),
         max_frame: args.max_frame,
         grace: GRACE,
+        call_timeout: (args.call_timeout > 0).then(|| Duration::from_secs(args.call_timeout)),
     };
     let status = stdio::run(&config, inspector, io::stdin(), io::stdout())?;
     let code = match (status.code(), status.signal()) {

@@ -219,11 +219,17 @@ struct Raw {
 
 impl Raw {
     fn start(extra: &[&str]) -> Raw {
+        Raw::start_with(extra, &[])
+    }
+
+    /// `extra` for mcpwall, `server_args` for the server.
+    fn start_with(extra: &[&str], server_args: &[&str]) -> Raw {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcpwall"));
         cmd.args(["run", "--no-pins"])
             .args(extra)
             .arg("--")
-            .args(server_cmd());
+            .args(server_cmd())
+            .args(server_args);
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -330,6 +336,38 @@ fn bad_frames_are_refused_and_the_session_goes_on() {
     drop(s.stdin.take());
     let status = s.child.wait().expect("mcpwall exits");
     assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn a_silent_server_times_out_and_a_crash_answers_pending_calls() {
+    let mut s = Raw::start_with(&["--call-timeout", "1"], &["--faults"]);
+    s.send(
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}"#,
+    );
+    assert_eq!(s.recv()["id"], 1);
+    s.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    // A call the server sits on: mcpwall answers after the timeout and cancels it upstream.
+    s.send(r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"slow","arguments":{"seconds":30}}}"#);
+    let e = s.recv();
+    assert_eq!(
+        (e["id"].clone(), e["error"]["code"].clone()),
+        (json!(2), json!(-32052)),
+        "{e}"
+    );
+    // The session goes on.
+    s.send(r#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#);
+    assert_eq!(s.recv()["id"], 3);
+    // The server dies mid-call: the call is answered, and mcpwall exits with the server's
+    // status.
+    s.send(r#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"crash","arguments":{"code":3}}}"#);
+    let e = s.recv();
+    assert_eq!(
+        (e["id"].clone(), e["error"]["code"].clone()),
+        (json!(4), json!(-32053)),
+        "{e}"
+    );
+    let status = s.child.wait().expect("mcpwall exits");
+    assert_eq!(status.code(), Some(3));
 }
 
 #[test]

@@ -1,6 +1,7 @@
 """An MCP server (official Python SDK) that misbehaves in the ways mcpwall must stop.
 
-Run over stdio (`--rug-pull`: the same server after a silent update). Tools:
+Run over stdio (`--rug-pull`: the same server after a silent update; `--faults`: adds `slow` and
+`crash`). Tools:
 - add: clean.
 - fetch_weather: a poisoned description (hidden instructions to read an SSH key).
 - read_page: returns a prompt injection.
@@ -8,6 +9,8 @@ Run over stdio (`--rug-pull`: the same server after a silent update). Tools:
 - echo: clean; mcpwall must refuse attack arguments before they reach it.
 """
 
+import asyncio
+import os
 import random
 import string
 import sys
@@ -73,6 +76,21 @@ def get_config(name: str) -> str:
 def echo(text: str) -> str:
     """Echo the text back."""
     return text
+
+
+# With --faults: a tool that never answers in time and one that kills the server mid-call.
+if "--faults" in sys.argv:
+
+    @server.tool()
+    async def slow(seconds: float) -> str:
+        """Wait, then answer."""
+        await asyncio.sleep(seconds)
+        return "done"
+
+    @server.tool()
+    def crash(code: int) -> str:
+        """Exit the server at once with the given status."""
+        os._exit(code)
 
 
 if __name__ == "__main__":
