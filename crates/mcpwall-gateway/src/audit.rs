@@ -1,6 +1,8 @@
-//! Audit events: one per decision that changed traffic (and, when asked, per message).
+//! Audit events: one per decision that changed traffic, and one per tool call forwarded.
 
-use std::io::Write;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, Read as _, Seek as _, SeekFrom, Write};
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -59,37 +61,183 @@ impl Event {
 
 /// Where events go. Implementations must not block for long: they run on the message path.
 pub trait Audit: Send + Sync {
-    /// Records one event.
-    fn record(&self, event: &Event);
+    /// Records one event. An error means the event was not recorded: the gateway then stops
+    /// forwarding (unless told to fail open), since traffic it cannot account for is traffic
+    /// it must not pass.
+    fn record(&self, event: &Event) -> io::Result<()>;
 }
 
-/// Writes each event as one JSON line to a writer (a file, or standard error).
-#[derive(Debug)]
-pub struct JsonLines<W: Write + Send> {
-    out: Mutex<W>,
-}
+/// Writes each event as one JSON line to standard error: a log for people. Its write errors
+/// are ignored (a client that closed our standard error must not stop the traffic); the audit
+/// trail that counts is [`ChainedFile`].
+#[derive(Debug, Default)]
+pub struct Stderr;
 
-impl<W: Write + Send> JsonLines<W> {
-    /// Events to `out`.
-    pub fn new(out: W) -> Self {
-        JsonLines {
-            out: Mutex::new(out),
-        }
-    }
-}
-
-impl<W: Write + Send> Audit for JsonLines<W> {
-    fn record(&self, event: &Event) {
-        let Ok(mut line) = serde_json::to_vec(event) else {
-            return;
-        };
+impl Audit for Stderr {
+    fn record(&self, event: &Event) -> io::Result<()> {
+        let mut line = serde_json::to_vec(event).map_err(io::Error::other)?;
         line.push(b'\n');
-        // A poisoned lock still holds a usable writer: the panic was elsewhere.
-        let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
-        // TODO(issue 3): a failed audit write should block traffic (fail closed, configurable);
-        // for now it is ignored so that a full disk does not kill the session silently.
-        let _ = out.write_all(&line).and_then(|()| out.flush());
+        let _ = io::stderr().lock().write_all(&line);
+        Ok(())
     }
+}
+
+/// An event as the chained file holds it: the hash of the line before it first.
+#[derive(Serialize)]
+struct Chained<'a> {
+    /// SHA-256 (hex) of the previous line's bytes; 64 zeros for the first line.
+    prev: &'a str,
+    #[serde(flatten)]
+    event: &'a Event,
+}
+
+/// The `prev` of a file's first record.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// An append-only JSON-lines file in which each record carries the SHA-256 of the line before
+/// it, so that a record removed, changed or inserted later breaks the chain
+/// ([`verify`], `mcpwall audit verify`). Several processes may append to one file: each append
+/// is made under an exclusive lock, and picks up the chain where the file ends.
+#[derive(Debug)]
+pub struct ChainedFile {
+    state: Mutex<ChainState>,
+}
+
+#[derive(Debug)]
+struct ChainState {
+    file: File,
+    /// The file's length after our last append, and the hash of its last line then.
+    len: u64,
+    prev: String,
+}
+
+impl ChainedFile {
+    /// Opens (or creates) the file for appending and reads where its chain ends.
+    pub fn open(path: &Path) -> io::Result<ChainedFile> {
+        let file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(path)?;
+        let mut state = ChainState {
+            file,
+            len: u64::MAX,
+            prev: String::new(),
+        };
+        state.file.lock()?;
+        let caught_up = state.catch_up();
+        state.file.unlock()?;
+        caught_up?;
+        Ok(ChainedFile {
+            state: Mutex::new(state),
+        })
+    }
+}
+
+impl ChainState {
+    /// Re-reads the end of the file if someone else appended since our last write.
+    fn catch_up(&mut self) -> io::Result<()> {
+        let len = self.file.metadata()?.len();
+        if len == self.len {
+            return Ok(());
+        }
+        self.prev = GENESIS.to_owned();
+        if len > 0 {
+            // The last line: records are short, so the tail holds it.
+            let tail = len.min(1 << 20);
+            self.file.seek(SeekFrom::Start(len - tail))?;
+            let mut buf = Vec::with_capacity(usize::try_from(tail).unwrap_or(0));
+            (&self.file).take(tail).read_to_end(&mut buf)?;
+            if buf.last() != Some(&b'\n') {
+                // A torn last write: end it, so that the next record starts a line of its own
+                // (verification will name the torn one).
+                self.file.write_all(b"\n")?;
+                buf.push(b'\n');
+            }
+            let body = &buf[..buf.len() - 1];
+            let last = body
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(body, |k| &body[k + 1..]);
+            self.prev = sha256_hex(last);
+        }
+        self.len = self.file.metadata()?.len();
+        Ok(())
+    }
+}
+
+impl Audit for ChainedFile {
+    fn record(&self, event: &Event) -> io::Result<()> {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.file.lock()?;
+        let result = (|| {
+            st.catch_up()?;
+            let mut line = serde_json::to_vec(&Chained {
+                prev: &st.prev,
+                event,
+            })
+            .map_err(io::Error::other)?;
+            let hash = sha256_hex(&line);
+            line.push(b'\n');
+            st.file.write_all(&line)?;
+            st.prev = hash;
+            st.len = st.file.metadata()?.len();
+            Ok(())
+        })();
+        let unlocked = st.file.unlock();
+        result.and(unlocked)
+    }
+}
+
+/// What [`verify`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Verification {
+    /// Records read.
+    pub records: usize,
+    /// The first break: its line number (from 1) and what is wrong.
+    pub broken: Option<(usize, String)>,
+}
+
+/// Checks a chained audit file: every line a JSON object whose `prev` is the hash of the line
+/// before it. Stops at the first break.
+pub fn verify(input: impl BufRead) -> io::Result<Verification> {
+    let mut prev = GENESIS.to_owned();
+    let mut records = 0;
+    for (k, line) in input.split(b'\n').enumerate() {
+        let line = line?;
+        let no = k + 1;
+        let broken = |why: String| {
+            Ok(Verification {
+                records,
+                broken: Some((no, why)),
+            })
+        };
+        let value: serde_json::Value = match serde_json::from_slice(&line) {
+            Ok(v) => v,
+            Err(e) => return broken(format!("not a JSON record ({e})")),
+        };
+        match value.get("prev").and_then(serde_json::Value::as_str) {
+            Some(p) if p == prev => {}
+            Some(_) => {
+                return broken(
+                    "its `prev` is not the hash of the line before it: a record was removed, \
+                     changed or inserted"
+                        .to_owned(),
+                );
+            }
+            None => return broken("no `prev` hash".to_owned()),
+        }
+        prev = sha256_hex(&line);
+        records += 1;
+    }
+    Ok(Verification {
+        records,
+        broken: None,
+    })
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    mcpwall_policy::sha256_hex(bytes)
 }
 
 /// Keeps events in memory (tests, and callers that forward them elsewhere).
@@ -109,10 +257,94 @@ impl Memory {
 }
 
 impl Audit for Memory {
-    fn record(&self, event: &Event) {
+    fn record(&self, event: &Event) -> io::Result<()> {
         self.events
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(event.clone());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(detail: &str) -> Event {
+        Event {
+            ts_ms: 1,
+            direction: "client_to_server",
+            server: "s".to_owned(),
+            method: Some("tools/call".to_owned()),
+            tool: Some("t".to_owned()),
+            verdict: Verdict::Allow,
+            rules: Vec::new(),
+            detail: detail.to_owned(),
+        }
+    }
+
+    fn check(path: &Path) -> Verification {
+        verify(io::BufReader::new(File::open(path).expect("open"))).expect("read")
+    }
+
+    #[test]
+    fn the_chain_holds_across_writers_and_breaks_on_any_edit() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("audit.jsonl");
+        let a = ChainedFile::open(&path).expect("open");
+        a.record(&event("one")).expect("write");
+        // A second process appending to the same file, then the first again.
+        let b = ChainedFile::open(&path).expect("open");
+        b.record(&event("two")).expect("write");
+        a.record(&event("three")).expect("write");
+        assert_eq!(
+            check(&path),
+            Verification {
+                records: 3,
+                broken: None
+            }
+        );
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(
+            text.starts_with(&format!("{{\"prev\":\"{GENESIS}\"")),
+            "{text}"
+        );
+
+        let lines: Vec<&str> = text.lines().collect();
+        let write = |ls: &[String]| std::fs::write(&path, ls.join("\n") + "\n").expect("write");
+        let owned = |ls: &[&str]| ls.iter().map(|l| (*l).to_owned()).collect::<Vec<_>>();
+        // A record changed.
+        let mut changed = owned(&lines);
+        changed[1] = changed[1].replace("two", "TWO");
+        write(&changed);
+        assert_eq!(check(&path).broken.map(|b| b.0), Some(3));
+        // A record removed.
+        write(&owned(&[lines[0], lines[2]]));
+        assert_eq!(check(&path).broken.map(|b| b.0), Some(2));
+        // A record inserted.
+        write(&owned(&[lines[0], lines[0], lines[1], lines[2]]));
+        assert_eq!(check(&path).broken.map(|b| b.0), Some(2));
+    }
+
+    #[test]
+    fn a_torn_last_line_is_ended_before_the_next_record() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("audit.jsonl");
+        ChainedFile::open(&path)
+            .and_then(|a| a.record(&event("one")))
+            .expect("write");
+        let mut f = OpenOptions::new().append(true).open(&path).expect("open");
+        f.write_all(b"{\"prev\":\"tor").expect("write");
+        ChainedFile::open(&path)
+            .and_then(|a| a.record(&event("two")))
+            .expect("write");
+        let v = check(&path);
+        assert_eq!(v.records, 1);
+        assert!(
+            v.broken
+                .is_some_and(|(line, why)| line == 2 && why.contains("JSON"))
+        );
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(text.lines().count(), 3, "{text}");
     }
 }

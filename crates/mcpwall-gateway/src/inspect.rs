@@ -5,6 +5,7 @@
 //! Nothing that failed to parse, or that the pipeline could not attribute, is forwarded.
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -34,6 +35,8 @@ pub mod codes {
     pub const TIMEOUT: i64 = -32052;
     /// The server exited (or closed its output) before answering.
     pub const SERVER_GONE: i64 = -32053;
+    /// The audit trail cannot be written: nothing passes until it can (fail closed).
+    pub const AUDIT_DOWN: i64 = -32054;
 }
 
 /// Which way a frame travels.
@@ -63,6 +66,9 @@ pub struct Settings {
     pub server: String,
     /// Replace secrets and personal data in results with typed placeholders.
     pub redact: bool,
+    /// Keep forwarding when an audit event cannot be recorded (by default the traffic stops:
+    /// what cannot be accounted for is not passed).
+    pub audit_fail_open: bool,
 }
 
 impl Default for Settings {
@@ -70,6 +76,7 @@ impl Default for Settings {
         Settings {
             server: "server".to_owned(),
             redact: true,
+            audit_fail_open: false,
         }
     }
 }
@@ -101,6 +108,8 @@ pub struct Inspector {
     settings: Settings,
     audit: Arc<dyn Audit>,
     session: Mutex<Session>,
+    /// Set when an audit event could not be recorded (and failing open was not asked for).
+    audit_down: AtomicBool,
     /// Tool pins; `None`: tools are not pinned.
     pins: Option<PinStore>,
     /// Everything but secrets and personal data: what blocks.
@@ -138,6 +147,7 @@ impl Inspector {
             settings,
             audit,
             session: Mutex::new(Session::default()),
+            audit_down: AtomicBool::new(false),
             pins: None,
             threats,
             everything: ScanOptions::default(),
@@ -158,8 +168,74 @@ impl Inspector {
         self.session.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Inspects one frame travelling `dir`.
+    /// Inspects one frame travelling `dir`. While the audit trail cannot be written, nothing
+    /// passes (unless [`Settings::audit_fail_open`]): requests are answered with an error, and
+    /// responses become errors.
     pub fn inspect<'a>(&self, dir: Direction, frame: &'a [u8]) -> Outcome<'a> {
+        if self.audit_down.load(Ordering::Relaxed) {
+            // Try again: a disk that was full may have room now. The outage is on record once
+            // this succeeds.
+            let probe = self.audit.record(&Event {
+                ts_ms: Event::now(),
+                direction: dir.name(),
+                server: self.settings.server.clone(),
+                method: None,
+                tool: None,
+                verdict: Verdict::Fail,
+                rules: Vec::new(),
+                detail: "the audit trail could not be written; messages were refused until now"
+                    .to_owned(),
+            });
+            if probe.is_err() {
+                return self.unaudited(dir, frame);
+            }
+            self.audit_down.store(false, Ordering::Relaxed);
+        }
+        let outcome = self.inspect_frame(dir, frame);
+        if self.audit_down.load(Ordering::Relaxed) {
+            // The decision on this very frame could not be recorded.
+            return self.unaudited(dir, frame);
+        }
+        outcome
+    }
+
+    /// What passes while the audit trail is down: nothing. Each request gets an error back,
+    /// each response becomes an error for the same id, notifications are dropped.
+    fn unaudited(&self, dir: Direction, frame: &[u8]) -> Outcome<'static> {
+        let why = "mcpwall refused the message: its audit trail cannot be written";
+        let error = |id: &Id| error_response(Some(id), codes::AUDIT_DOWN, why, &[]);
+        let messages: Vec<Message> = match parse_message(frame) {
+            Ok(Parsed::Single(m, _)) => vec![m],
+            Ok(Parsed::Batch(items)) => items.into_iter().map(|(m, _)| m).collect(),
+            Err(_) => Vec::new(),
+        };
+        let (mut forward, mut reply) = (Vec::new(), Vec::new());
+        let mut s = self.session();
+        for m in &messages {
+            match m {
+                Message::Request { id, .. } => {
+                    match dir {
+                        Direction::ClientToServer => s.from_client.remove(id),
+                        Direction::ServerToClient => s.from_server.remove(id),
+                    };
+                    reply.push(error(id));
+                }
+                Message::Response { id: Some(id), .. } => forward.push(error(id)),
+                Message::Response { id: None, .. } | Message::Notification { .. } => {}
+            }
+        }
+        let one = |mut v: Vec<Value>| match v.len() {
+            0 => None,
+            1 => v.pop().map(|x| encode(&x)),
+            _ => Some(encode(&Value::Array(v))),
+        };
+        Outcome {
+            forward: one(forward).map(Cow::Owned),
+            reply: one(reply),
+        }
+    }
+
+    fn inspect_frame<'a>(&self, dir: Direction, frame: &'a [u8]) -> Outcome<'a> {
         let parsed = match parse_message(frame) {
             Ok(p) => p,
             Err(e) => return self.unreadable(dir, &e.to_string(), e),
@@ -848,7 +924,7 @@ impl Inspector {
         rules: Vec<String>,
         detail: String,
     ) {
-        self.audit.record(&Event {
+        let recorded = self.audit.record(&Event {
             ts_ms: Event::now(),
             direction: dir.name(),
             server: self.settings.server.clone(),
@@ -858,6 +934,9 @@ impl Inspector {
             rules,
             detail,
         });
+        if recorded.is_err() && !self.settings.audit_fail_open {
+            self.audit_down.store(true, Ordering::Relaxed);
+        }
     }
 }
 
@@ -1089,6 +1168,58 @@ mod tests {
         assert!(i.expire(Duration::from_millis(250)).is_empty());
         std::thread::sleep(Duration::from_millis(300));
         assert_eq!(i.expire(Duration::from_millis(250)).len(), 1);
+    }
+
+    /// An audit sink that fails while `broken` is set.
+    #[derive(Default)]
+    struct Flaky {
+        broken: AtomicBool,
+    }
+
+    impl Audit for Flaky {
+        fn record(&self, _: &Event) -> std::io::Result<()> {
+            if self.broken.load(Ordering::Relaxed) {
+                return Err(std::io::Error::other("disk full"));
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn nothing_passes_while_the_audit_trail_cannot_be_written() {
+        let engine = Arc::new(Engine::builtin().expect("rules"));
+        let flaky = Arc::new(Flaky::default());
+        let i = Inspector::new(Arc::clone(&engine), Settings::default(), flaky.clone());
+        let call = |id: u32| {
+            encode(&json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                "params": {"name": "echo", "arguments": {"text": "hi"}}}))
+        };
+        assert!(i.inspect(C2S, &call(1)).forward.is_some());
+        flaky.broken.store(true, Ordering::Relaxed);
+        // The call's own event fails: the call is refused, not forwarded.
+        let second = call(2);
+        let o = i.inspect(C2S, &second);
+        assert!(o.forward.is_none());
+        assert_eq!(
+            json_of(&o.reply.expect("refused"))["error"]["code"],
+            codes::AUDIT_DOWN
+        );
+        // A response waiting for the client becomes an error for it.
+        let res = br#"{"jsonrpc":"2.0","id":1,"result":{"content":[]}}"#;
+        let fwd = json_of(&i.inspect(S2C, res).forward.expect("an error, forwarded"));
+        assert_eq!(fwd["error"]["code"], codes::AUDIT_DOWN);
+        // Once the trail can be written again, traffic flows.
+        flaky.broken.store(false, Ordering::Relaxed);
+        assert!(i.inspect(C2S, &call(3)).forward.is_some());
+
+        // Failing open, if asked.
+        let settings = Settings {
+            audit_fail_open: true,
+            ..Settings::default()
+        };
+        let open = Inspector::new(engine, settings, flaky.clone());
+        flaky.broken.store(true, Ordering::Relaxed);
+        assert!(open.inspect(C2S, &call(4)).forward.is_some());
     }
 
     #[test]

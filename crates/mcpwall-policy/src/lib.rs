@@ -10,4 +10,4 @@ mod error;
 pub mod pins;
 
 pub use error::PolicyError;
-pub use pins::{Lock, PinCheck, ToolStatus};
+pub use pins::{Lock, PinCheck, ToolStatus, sha256_hex};

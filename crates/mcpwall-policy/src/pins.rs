@@ -70,7 +70,7 @@ impl Pin {
         // the server wrote it in.
         let canonical = sorted(tool);
         let compact = serde_json::to_vec(&canonical).unwrap_or_default();
-        let sha256 = hex(&Sha256::digest(&compact));
+        let sha256 = sha256_hex(&compact);
         let definition = serde_json::to_string_pretty(&canonical).unwrap_or_default();
         Pin { sha256, definition }
     }
@@ -96,10 +96,12 @@ fn sorted(v: &Value) -> Value {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// The SHA-256 of `bytes`, in lower-case hex: the one hash of pins and audit chains.
+pub fn sha256_hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
+    let digest = Sha256::digest(bytes);
+    let mut s = String::with_capacity(digest.len() * 2);
+    for b in digest {
         s.push(char::from(DIGITS[usize::from(b >> 4)]));
         s.push(char::from(DIGITS[usize::from(b & 15)]));
     }

@@ -72,6 +72,30 @@ $XDG_STATE_HOME/mcpwall/mcpwall.lock (~/.local/state/mcpwall/mcpwall.lock).",
         after_help = "Examples:\n  mcpwall pins list\n  mcpwall pins approve --server notes --tool read_note\n  mcpwall pins approve --server notes --yes\n\nExit status: list: 0 nothing pending, 1 changes wait for approval; approve: 0 approved, 1 declined, 2 error."
     )]
     Pins(PinsArgs),
+    /// Check an audit file written by `mcpwall run --audit FILE`.
+    #[command(
+        long_about = "Check an audit file written by `mcpwall run --audit FILE`: each record \
+carries the SHA-256 of the line before it, so a record removed, changed or inserted after it was \
+written breaks the chain.",
+        after_help = "Exit status: 0 the chain is intact, 1 it is broken (the first broken line \
+is named), 2 the file cannot be read."
+    )]
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AuditArgs {
+    #[command(subcommand)]
+    pub(crate) command: AuditCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Verify the hash chain of an audit file.
+    Verify {
+        /// The audit file.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -117,9 +141,14 @@ pub(crate) struct RunArgs {
     /// Do not pin tool definitions (rug pulls go unnoticed).
     #[arg(long, conflicts_with = "lock")]
     pub(crate) no_pins: bool,
-    /// Append audit events (JSON lines) to FILE instead of standard error.
+    /// Append audit events to FILE instead of standard error: JSON lines, each with the
+    /// SHA-256 of the line before it (check with `mcpwall audit verify FILE`).
     #[arg(long, value_name = "FILE")]
     pub(crate) audit: Option<PathBuf>,
+    /// Keep forwarding when an audit event cannot be written to --audit FILE (by default
+    /// every message is refused until it can).
+    #[arg(long)]
+    pub(crate) audit_fail_open: bool,
     /// Largest message accepted either way, in bytes; larger ones are refused.
     #[arg(long, value_name = "BYTES", default_value_t = mcpwall_protocol::DEFAULT_MAX_FRAME)]
     pub(crate) max_frame: usize,

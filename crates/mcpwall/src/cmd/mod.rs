@@ -1,6 +1,7 @@
 //! Command implementations.
 
 mod analyze;
+mod audit;
 mod eval;
 mod pins;
 mod rules;
@@ -22,6 +23,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rules(args) => rules::run(args)?,
         Command::Run(args) => return run::run(args),
         Command::Pins(args) => pins::run(args)?,
+        Command::Audit(args) => audit::run(args)?,
     };
     Ok(ExitCode::from(status as u8))
 }

@@ -1,6 +1,5 @@
 //! `mcpwall run`: the stdio gateway.
 
-use std::fs::OpenOptions;
 use std::io;
 use std::os::unix::process::ExitStatusExt as _;
 use std::process::ExitCode;
@@ -8,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use mcpwall_gateway::audit::{Audit, JsonLines};
+use mcpwall_gateway::audit::{Audit, ChainedFile, Stderr};
 use mcpwall_gateway::stdio::{self, RunConfig};
 use mcpwall_gateway::{Inspector, PinStore, Settings};
 
@@ -26,14 +25,11 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let engine = Arc::new(super::engine(&args.rules.rules)?);
     let audit: Arc<dyn Audit> = match &args.audit {
-        Some(path) => Arc::new(JsonLines::new(
-            OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
+        Some(path) => Arc::new(
+            ChainedFile::open(path)
                 .with_context(|| format!("cannot open the audit file {}", path.display()))?,
-        )),
-        None => Arc::new(JsonLines::new(io::stderr())),
+        ),
+        None => Arc::new(Stderr),
     };
     let name = args.name.clone().unwrap_or_else(|| {
         args.command
@@ -45,6 +41,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let settings = Settings {
         server: name,
         redact: !args.no_redact,
+        audit_fail_open: args.audit_fail_open,
     };
     let mut inspector = Inspector::new(engine, settings, audit);
     if !args.no_pins {

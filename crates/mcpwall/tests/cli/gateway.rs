@@ -139,6 +139,31 @@ fn python_sdk_session_through_run() {
     let lock = std::fs::read_to_string(dir.path().join("mcpwall.lock")).expect("lockfile");
     assert!(lock.contains("[servers.demo.tools.add]"), "{lock}");
     assert!(!lock.contains("fetch_weather"), "{lock}");
+    // The audit file is hash-chained: intact as written, broken once a record is removed.
+    let verify = || {
+        Command::new(env!("CARGO_BIN_EXE_mcpwall"))
+            .args(["audit", "verify"])
+            .arg(&audit)
+            .output()
+            .expect("mcpwall runs")
+    };
+    let ok = verify();
+    let said = String::from_utf8_lossy(&ok.stdout);
+    assert_eq!(ok.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains(&format!("{} records, chain intact", events.len())),
+        "{said}"
+    );
+    let without_one: Vec<&str> = log
+        .lines()
+        .enumerate()
+        .filter(|(k, _)| *k != 1)
+        .map(|(_, l)| l)
+        .collect();
+    std::fs::write(&audit, without_one.join("\n") + "\n").expect("write");
+    let broken = verify();
+    assert_eq!(broken.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&broken.stdout).contains("chain broken at line 2"));
 }
 
 #[test]
