@@ -13,7 +13,7 @@ use mcpwall_detect::{Category, CategorySet, Engine, FLAG_THRESHOLD, Report, Scan
 use mcpwall_protocol::{Id, Message, Parsed, ProtocolError, parse_message};
 use serde_json::{Map, Value, json};
 
-use mcpwall_policy::ToolStatus;
+use mcpwall_policy::{Decision, Policy, ToolStatus};
 
 use crate::PinStore;
 use crate::audit::{Audit, Event, Verdict};
@@ -37,6 +37,8 @@ pub mod codes {
     pub const SERVER_GONE: i64 = -32053;
     /// The audit trail cannot be written: nothing passes until it can (fail closed).
     pub const AUDIT_DOWN: i64 = -32054;
+    /// The policy's rate limit for the tool is used up for now.
+    pub const RATE_LIMITED: i64 = -32055;
 }
 
 /// Which way a frame travels.
@@ -112,6 +114,8 @@ pub struct Inspector {
     audit_down: AtomicBool,
     /// Tool pins; `None`: tools are not pinned.
     pins: Option<PinStore>,
+    /// Which calls may go on at all.
+    policy: Policy,
     /// Everything but secrets and personal data: what blocks.
     threats: ScanOptions,
     /// Every category: results are scanned once for what blocks and what is redacted.
@@ -149,6 +153,7 @@ impl Inspector {
             session: Mutex::new(Session::default()),
             audit_down: AtomicBool::new(false),
             pins: None,
+            policy: Policy::allow_all(),
             threats,
             everything: ScanOptions::default(),
             outbound,
@@ -159,6 +164,13 @@ impl Inspector {
     /// tool that changes, or appears, later is withheld until approved.
     pub fn with_pins(mut self, store: PinStore) -> Self {
         self.pins = Some(store);
+        self
+    }
+
+    /// Applies `policy` to tool calls (and hides the tools it denies outright from
+    /// `tools/list`).
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
         self
     }
 
@@ -515,6 +527,34 @@ impl Inspector {
                 );
                 return Step::Refuse(error_response(Some(id), codes::BLOCKED, &why, &[]));
             }
+            let decision = {
+                let mut s = self.session();
+                self.policy.decide(
+                    &self.settings.server,
+                    name,
+                    args,
+                    &mut s.limits,
+                    Instant::now(),
+                )
+            };
+            if let Decision::Deny { rule, why } = decision {
+                let code = if rule == "policy.rate_limit" {
+                    codes::RATE_LIMITED
+                } else {
+                    codes::BLOCKED
+                };
+                let why = format!("mcpwall blocked the call: {why}");
+                let rules = vec![rule.to_owned()];
+                self.event(
+                    dir,
+                    Some(method),
+                    Some(name),
+                    Verdict::Block,
+                    rules.clone(),
+                    why.clone(),
+                );
+                return Step::Refuse(error_response(Some(id), code, &why, &rules));
+            }
             if let Some(args) = args {
                 let report =
                     self.engine
@@ -669,6 +709,11 @@ impl Inspector {
                 withheld.push((None, Vec::new(), "a tool without a string name".to_owned()));
                 continue;
             };
+            if !self.policy.offers(&self.settings.server, n) {
+                let why = format!("tool `{n}` was withheld: the policy denies it");
+                withheld.push((Some(n), vec!["policy.deny".to_owned()], why));
+                continue;
+            }
             if names.iter().filter(|m| **m == Some(n)).count() > 1 {
                 let why = format!("tool `{n}` was withheld: it is listed more than once");
                 withheld.push((Some(n), Vec::new(), why));

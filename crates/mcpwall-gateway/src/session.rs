@@ -30,4 +30,6 @@ pub(crate) struct Session {
     pub(crate) from_server: HashMap<Id, Pending>,
     /// Tools removed from `tools/list`: calls to them are refused.
     pub(crate) withheld: HashSet<String>,
+    /// The policy's rate limits for this session.
+    pub(crate) limits: mcpwall_policy::RateLimits,
 }

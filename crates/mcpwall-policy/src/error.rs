@@ -10,6 +10,9 @@ pub enum PolicyError {
     /// The lockfile was written by a newer mcpwall.
     #[error("the lockfile has version {0}; this mcpwall reads version 1")]
     Version(u32),
+    /// The policy file is invalid (the message names the line).
+    #[error("the policy is invalid: {0}")]
+    Policy(String),
     /// An approval named something that has nothing pending.
     #[error("{0}")]
     NothingPending(String),

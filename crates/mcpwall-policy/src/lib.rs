@@ -3,11 +3,14 @@
 //! - [`pins`]: tool pins. The first time a server is seen, each tool's definition is pinned by
 //!   its hash in a lockfile (`mcpwall.lock`); any later change, a tool added or a pinned one
 //!   changed, is a rug pull and stays withheld until a person approves it.
+//! - [`rules`]: the policy file: which tools may be called, with which arguments, how often.
 //! - [`diff`]: line diffs of definitions, for the person approving.
 
 pub mod diff;
 mod error;
 pub mod pins;
+pub mod rules;
 
 pub use error::PolicyError;
 pub use pins::{Lock, PinCheck, ToolStatus, sha256_hex};
+pub use rules::{Decision, Policy, RateLimits};

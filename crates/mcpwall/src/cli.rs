@@ -81,6 +81,24 @@ written breaks the chain.",
 is named), 2 the file cannot be read."
     )]
     Audit(AuditArgs),
+    /// Check a policy file.
+    #[command(after_help = "Exit status: 0 valid, 2 invalid (the error names the line).")]
+    Policy(PolicyArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PolicyArgs {
+    #[command(subcommand)]
+    pub(crate) command: PolicyCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PolicyCommand {
+    /// Parse and check a policy file, as `mcpwall run --policy` would load it.
+    Check {
+        /// The policy file.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -135,6 +153,10 @@ pub(crate) struct RunArgs {
     /// the name: give one, so that pins survive a change of arguments.
     #[arg(long)]
     pub(crate) name: Option<String>,
+    /// A policy file: which tools may be called, with which arguments, how often (see
+    /// docs/policy.example.toml). Without it every call may go on to the engine's checks.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) policy: Option<PathBuf>,
     /// The lockfile of tool pins (default: $XDG_STATE_HOME/mcpwall/mcpwall.lock).
     #[arg(long, value_name = "FILE", env = "MCPWALL_LOCK")]
     pub(crate) lock: Option<PathBuf>,

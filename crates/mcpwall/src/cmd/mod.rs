@@ -4,6 +4,7 @@ mod analyze;
 mod audit;
 mod eval;
 mod pins;
+mod policy;
 mod rules;
 mod run;
 
@@ -24,6 +25,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => return run::run(args),
         Command::Pins(args) => pins::run(args)?,
         Command::Audit(args) => audit::run(args)?,
+        Command::Policy(args) => policy::run(args)?,
     };
     Ok(ExitCode::from(status as u8))
 }

@@ -44,6 +44,9 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         audit_fail_open: args.audit_fail_open,
     };
     let mut inspector = Inspector::new(engine, settings, audit);
+    if let Some(path) = &args.policy {
+        inspector = inspector.with_policy(super::policy::load(path)?);
+    }
     if !args.no_pins {
         let path = super::pins::lock_path(args.lock.clone())?;
         inspector = inspector.with_pins(PinStore::open(&path)?);

@@ -1,0 +1,628 @@
+//! The policy file: which tools may be called, with which arguments, how often.
+//!
+//! ```toml
+//! default = "allow"            # for tools no rule matches: "allow" or "deny"
+//!
+//! [[rule]]
+//! server = "notes"             # glob, default "*"
+//! tool = "write_*"             # glob
+//! action = "deny"              # "allow" (default) or "deny"
+//! reason = "This agent only reads notes."
+//!
+//! [[rule]]
+//! tool = "read_text_file"
+//! rate = "30/minute"           # per session and tool
+//! [rule.arguments.path]
+//! within = ["/home/me/notes"]  # an absolute path under one of these, after `.` and `..`
+//! ```
+//!
+//! The first rule whose `server` and `tool` globs match decides. Argument constraints
+//! (`within`, `pattern`, `one_of`, `max_length`, `required`) apply to the named top-level
+//! argument, or to a JSON pointer when the name starts with `/`.
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use regex_automata::meta::Regex;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::PolicyError;
+
+/// A parsed, checked policy.
+#[derive(Debug)]
+pub struct Policy {
+    default_deny: bool,
+    rules: Vec<Rule>,
+}
+
+#[derive(Debug)]
+struct Rule {
+    index: usize,
+    server: String,
+    tool: String,
+    deny: bool,
+    reason: Option<String>,
+    rate: Option<Rate>,
+    arguments: Vec<(String, Constraint)>,
+}
+
+/// At most `count` calls per `per`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rate {
+    /// Calls allowed in a period.
+    pub count: u32,
+    /// The period.
+    pub per: Duration,
+}
+
+#[derive(Debug)]
+struct Constraint {
+    required: bool,
+    within: Vec<PathBuf>,
+    pattern: Option<Regex>,
+    one_of: Vec<Value>,
+    max_length: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    default: Option<String>,
+    #[serde(default)]
+    rule: Vec<RuleFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    #[serde(default)]
+    server: Option<String>,
+    tool: toml::Spanned<String>,
+    #[serde(default)]
+    action: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    rate: Option<String>,
+    #[serde(default)]
+    arguments: BTreeMap<String, ConstraintFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConstraintFile {
+    #[serde(default)]
+    required: bool,
+    #[serde(default)]
+    within: Vec<String>,
+    #[serde(default)]
+    pattern: Option<String>,
+    #[serde(default)]
+    one_of: Vec<Value>,
+    #[serde(default)]
+    max_length: Option<usize>,
+}
+
+/// What the policy says about one call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// The call may go on (to the engine's checks).
+    Allow,
+    /// The call is refused: `rule` is `policy.deny`, `policy.default_deny`, `policy.argument`
+    /// or `policy.rate_limit`; `why` says it to a person.
+    Deny {
+        /// A stable rule id.
+        rule: &'static str,
+        /// A human sentence.
+        why: String,
+    },
+}
+
+impl Policy {
+    /// A policy that allows everything (the default of `mcpwall run`).
+    pub fn allow_all() -> Policy {
+        Policy {
+            default_deny: false,
+            rules: Vec::new(),
+        }
+    }
+
+    /// Parses a policy file's text. Errors name the line and the rule.
+    pub fn parse(text: &str) -> Result<Policy, PolicyError> {
+        let file: File = toml::from_str(text).map_err(|e| PolicyError::Policy(e.to_string()))?;
+        let default_deny = match file.default.as_deref() {
+            None | Some("allow") => false,
+            Some("deny") => true,
+            Some(other) => {
+                return Err(PolicyError::Policy(format!(
+                    "`default` must be \"allow\" or \"deny\", not {other:?}"
+                )));
+            }
+        };
+        let mut rules = Vec::with_capacity(file.rule.len());
+        for (k, r) in file.rule.into_iter().enumerate() {
+            let line = text[..r.tool.span().start.min(text.len())]
+                .matches('\n')
+                .count()
+                + 1;
+            let tool = r.tool.get_ref().clone();
+            let at = |what: String| {
+                PolicyError::Policy(format!(
+                    "line {line}: rule {} (tool {tool:?}): {what}",
+                    k + 1
+                ))
+            };
+            let deny = match r.action.as_deref() {
+                None | Some("allow") => false,
+                Some("deny") => true,
+                Some(other) => {
+                    return Err(at(format!(
+                        "`action` must be \"allow\" or \"deny\", not {other:?}"
+                    )));
+                }
+            };
+            let rate = r.rate.as_deref().map(parse_rate).transpose().map_err(at)?;
+            let mut arguments = Vec::new();
+            for (name, c) in &r.arguments {
+                let within = c
+                    .within
+                    .iter()
+                    .map(|w| {
+                        let p = Path::new(w);
+                        if !p.is_absolute() {
+                            return Err(at(format!(
+                                "`within` of `{name}`: {w:?} is not an absolute path"
+                            )));
+                        }
+                        normalize(p).ok_or_else(|| {
+                            at(format!("`within` of `{name}`: {w:?} climbs out of /"))
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let pattern = c
+                    .pattern
+                    .as_deref()
+                    .map(|p| {
+                        // ASCII classes (`\s`, `\w`, `\b`), byte-wise: the build carries no
+                        // Unicode tables, and a policy pattern is about ASCII syntax (SQL verbs,
+                        // identifiers) far more often than about scripts.
+                        Regex::builder()
+                            .syntax(
+                                regex_automata::util::syntax::Config::new()
+                                    .unicode(false)
+                                    .utf8(false),
+                            )
+                            .build(p)
+                            .map_err(|e| {
+                                let detail = std::error::Error::source(&e)
+                                    .map_or_else(|| e.to_string(), ToString::to_string);
+                                at(format!("`pattern` of `{name}`: {detail}"))
+                            })
+                    })
+                    .transpose()?;
+                arguments.push((
+                    name.clone(),
+                    Constraint {
+                        required: c.required,
+                        within,
+                        pattern,
+                        one_of: c.one_of.clone(),
+                        max_length: c.max_length,
+                    },
+                ));
+            }
+            rules.push(Rule {
+                index: k,
+                server: r.server.clone().unwrap_or_else(|| "*".to_owned()),
+                tool: tool.clone(),
+                deny,
+                reason: r.reason.clone(),
+                rate,
+                arguments,
+            });
+        }
+        Ok(Policy {
+            default_deny,
+            rules,
+        })
+    }
+
+    /// Whether calls that no rule matches are denied.
+    pub fn default_denies(&self) -> bool {
+        self.default_deny
+    }
+
+    /// How many rules the policy has.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Whether the policy has no rules.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    fn rule_for(&self, server: &str, tool: &str) -> Option<&Rule> {
+        self.rules
+            .iter()
+            .find(|r| glob(&r.server, server) && glob(&r.tool, tool))
+    }
+
+    /// Whether the tool may be offered at all: false when a rule (or the default) denies it
+    /// whatever its arguments, so that the model does not see it.
+    pub fn offers(&self, server: &str, tool: &str) -> bool {
+        match self.rule_for(server, tool) {
+            Some(r) => !r.deny,
+            None => !self.default_deny,
+        }
+    }
+
+    /// The decision on a call. `limits` holds the session's rate-limit state.
+    pub fn decide(
+        &self,
+        server: &str,
+        tool: &str,
+        args: Option<&Value>,
+        limits: &mut RateLimits,
+        now: Instant,
+    ) -> Decision {
+        let Some(rule) = self.rule_for(server, tool) else {
+            return if self.default_deny {
+                Decision::Deny {
+                    rule: "policy.default_deny",
+                    why: format!(
+                        "no policy rule allows tool `{tool}` (the policy's default is deny)"
+                    ),
+                }
+            } else {
+                Decision::Allow
+            };
+        };
+        if rule.deny {
+            return Decision::Deny {
+                rule: "policy.deny",
+                why: rule
+                    .reason
+                    .clone()
+                    .unwrap_or_else(|| format!("the policy denies tool `{tool}`")),
+            };
+        }
+        for (name, c) in &rule.arguments {
+            let value = match args {
+                Some(a) if name.starts_with('/') => a.pointer(name),
+                Some(a) => a.get(name),
+                None => None,
+            };
+            if let Err(why) = c.check(value) {
+                return Decision::Deny {
+                    rule: "policy.argument",
+                    why: format!("argument `{name}` of `{tool}`: {why}"),
+                };
+            }
+        }
+        if let Some(rate) = rule.rate
+            && !limits.take(rule.index, tool, rate, now)
+        {
+            return Decision::Deny {
+                rule: "policy.rate_limit",
+                why: format!(
+                    "tool `{tool}` may be called {} times per {} s in a session",
+                    rate.count,
+                    rate.per.as_secs()
+                ),
+            };
+        }
+        Decision::Allow
+    }
+}
+
+impl Constraint {
+    fn check(&self, value: Option<&Value>) -> Result<(), String> {
+        let Some(v) = value else {
+            return if self.required {
+                Err("it is required".to_owned())
+            } else {
+                Ok(())
+            };
+        };
+        if !self.one_of.is_empty() && !self.one_of.contains(v) {
+            return Err(format!("{v} is not one of the allowed values"));
+        }
+        let needs_string =
+            !self.within.is_empty() || self.pattern.is_some() || self.max_length.is_some();
+        if !needs_string {
+            return Ok(());
+        }
+        let Some(s) = v.as_str() else {
+            return Err("it must be a string".to_owned());
+        };
+        if let Some(max) = self.max_length
+            && s.chars().count() > max
+        {
+            return Err(format!("longer than {max} characters"));
+        }
+        if let Some(p) = &self.pattern
+            && !p.is_match(s)
+        {
+            return Err("it does not match the allowed pattern".to_owned());
+        }
+        if !self.within.is_empty() {
+            let path = Path::new(s);
+            if s.contains('\0') || !path.is_absolute() {
+                return Err("it must be an absolute path".to_owned());
+            }
+            let Some(norm) = normalize(path) else {
+                return Err("it climbs out of /".to_owned());
+            };
+            // Component-wise: "/home/me/notes-evil" is not within "/home/me/notes".
+            if !self.within.iter().any(|root| norm.starts_with(root)) {
+                return Err("it is outside the directories the policy allows".to_owned());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `path` with `.` and `..` resolved lexically (no filesystem access: symbolic links are the
+/// server's to refuse); `None` if `..` climbs above the root.
+fn normalize(path: &Path) -> Option<PathBuf> {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::RootDir | Component::Prefix(_) => out.push(c.as_os_str()),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() || out.as_os_str().is_empty() {
+                    return None;
+                }
+            }
+            Component::Normal(n) => out.push(n),
+        }
+    }
+    Some(out)
+}
+
+/// `"30/minute"`, `"5/second"`, `"100/hour"`, `"1000/day"`.
+fn parse_rate(s: &str) -> Result<Rate, String> {
+    let bad =
+        || format!("`rate` must look like \"30/minute\" (second, minute, hour, day), not {s:?}");
+    let (n, unit) = s.split_once('/').ok_or_else(bad)?;
+    let count: u32 = n.trim().parse().map_err(|_| bad())?;
+    let per = match unit.trim() {
+        "second" | "s" => Duration::from_secs(1),
+        "minute" | "min" => Duration::from_secs(60),
+        "hour" | "h" => Duration::from_secs(3600),
+        "day" | "d" => Duration::from_secs(86_400),
+        _ => return Err(bad()),
+    };
+    if count == 0 {
+        return Err("`rate` of 0 calls: use `action = \"deny\"`".to_owned());
+    }
+    Ok(Rate { count, per })
+}
+
+/// `*` (any run of characters) and `?` (one character); everything else literal.
+fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// A session's rate-limit state: a token bucket per rule and tool.
+#[derive(Debug, Default)]
+pub struct RateLimits {
+    buckets: BTreeMap<(usize, String), (f64, Instant)>,
+}
+
+impl RateLimits {
+    /// Takes one call from the bucket of (`rule`, `tool`); false when it is empty.
+    fn take(&mut self, rule: usize, tool: &str, rate: Rate, now: Instant) -> bool {
+        let cap = f64::from(rate.count);
+        let (tokens, last) = self
+            .buckets
+            .entry((rule, tool.to_owned()))
+            .or_insert((cap, now));
+        let refill =
+            now.saturating_duration_since(*last).as_secs_f64() / rate.per.as_secs_f64() * cap;
+        *tokens = (*tokens + refill).min(cap);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn decide(p: &Policy, server: &str, tool: &str, args: Value) -> Decision {
+        p.decide(
+            server,
+            tool,
+            Some(&args),
+            &mut RateLimits::default(),
+            Instant::now(),
+        )
+    }
+
+    fn denied_by(d: &Decision) -> Option<&'static str> {
+        match d {
+            Decision::Deny { rule, .. } => Some(rule),
+            Decision::Allow => None,
+        }
+    }
+
+    #[test]
+    fn the_example_policy_parses_and_decides() {
+        let p = Policy::parse(include_str!("../../../docs/policy.example.toml")).expect("valid");
+        assert_eq!(p.len(), 5);
+        assert!(!p.offers("any", "delete_note") && p.offers("any", "read_note"));
+        assert!(!p.offers("filesystem", "move_file") && p.offers("other", "move_file"));
+        let read = |path: &str| decide(&p, "filesystem", "read_text_file", json!({ "path": path }));
+        assert_eq!(read("/home/me/notes/a.md"), Decision::Allow);
+        assert_eq!(read("/home/me/notes/../projects/x.rs"), Decision::Allow);
+        for bad in [
+            "/home/me/notes/../../../etc/shadow",
+            "/home/me/notes-old/a.md",
+            "/etc/passwd",
+            "notes/a.md",
+            "/../../etc/passwd",
+        ] {
+            assert_eq!(denied_by(&read(bad)), Some("policy.argument"), "{bad}");
+        }
+        // A non-string path is no path.
+        assert_eq!(
+            denied_by(&decide(
+                &p,
+                "filesystem",
+                "read_text_file",
+                json!({"path": ["/home/me/notes"]})
+            )),
+            Some("policy.argument")
+        );
+        let q = |args: Value| decide(&p, "db", "run_query", args);
+        assert_eq!(
+            q(json!({"sql": " SELECT 1", "database": "analytics"})),
+            Decision::Allow
+        );
+        assert_eq!(
+            denied_by(&q(json!({"sql": "DROP TABLE x"}))),
+            Some("policy.argument")
+        );
+        assert_eq!(
+            denied_by(&q(json!({"database": "analytics"}))),
+            Some("policy.argument")
+        );
+        assert_eq!(
+            denied_by(&q(json!({"sql": "select 1", "database": "prod"}))),
+            Some("policy.argument")
+        );
+        let long = format!("select {}", "x".repeat(4000));
+        assert_eq!(
+            denied_by(&q(json!({ "sql": long }))),
+            Some("policy.argument")
+        );
+        let send = |d: &str| {
+            decide(
+                &p,
+                "mail",
+                "send_message",
+                json!({"recipient": {"domain": d}}),
+            )
+        };
+        assert_eq!(send("example.com"), Decision::Allow);
+        assert_eq!(denied_by(&send("evil.example")), Some("policy.argument"));
+        let d = decide(&p, "x", "delete_all", json!({}));
+        assert!(
+            matches!(d, Decision::Deny { rule: "policy.deny", ref why } if why.contains("ask a person"))
+        );
+    }
+
+    #[test]
+    fn rates_refill_over_time() {
+        let p = Policy::parse("[[rule]]\ntool = \"t\"\nrate = \"2/second\"\n").expect("valid");
+        let mut limits = RateLimits::default();
+        let t0 = Instant::now();
+        let call =
+            |limits: &mut RateLimits, at: Duration| p.decide("s", "t", None, limits, t0 + at);
+        assert_eq!(call(&mut limits, Duration::ZERO), Decision::Allow);
+        assert_eq!(call(&mut limits, Duration::ZERO), Decision::Allow);
+        assert_eq!(
+            denied_by(&call(&mut limits, Duration::ZERO)),
+            Some("policy.rate_limit")
+        );
+        assert_eq!(
+            call(&mut limits, Duration::from_millis(600)),
+            Decision::Allow
+        );
+        // Per tool: another tool under the same rule has its own bucket.
+        let p2 = Policy::parse("[[rule]]\ntool = \"*\"\nrate = \"1/hour\"\n").expect("valid");
+        let mut l2 = RateLimits::default();
+        assert_eq!(p2.decide("s", "a", None, &mut l2, t0), Decision::Allow);
+        assert_eq!(p2.decide("s", "b", None, &mut l2, t0), Decision::Allow);
+        assert!(denied_by(&p2.decide("s", "a", None, &mut l2, t0)).is_some());
+    }
+
+    #[test]
+    fn default_deny_and_first_match() {
+        let p = Policy::parse(
+            "default = \"deny\"\n[[rule]]\ntool = \"read_*\"\n[[rule]]\ntool = \"*\"\naction = \"deny\"\n",
+        )
+        .expect("valid");
+        assert_eq!(decide(&p, "s", "read_x", json!({})), Decision::Allow);
+        assert_eq!(
+            denied_by(&decide(&p, "s", "write_x", json!({}))),
+            Some("policy.deny")
+        );
+        let q = Policy::parse("default = \"deny\"\n").expect("valid");
+        assert_eq!(
+            denied_by(&decide(&q, "s", "x", json!({}))),
+            Some("policy.default_deny")
+        );
+        assert!(!q.offers("s", "x"));
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let bad = |text: &str, needle: &str| {
+            let e = Policy::parse(text).expect_err(text).to_string();
+            assert!(e.contains(needle), "{e}");
+        };
+        bad("default = \"maybe\"", "default");
+        bad("[[rule]]\ntool = \"x\"\naction = \"ask\"\n", "line 2");
+        bad("\n\n[[rule]]\ntool = \"x\"\nrate = \"often\"\n", "line 4");
+        bad(
+            "[[rule]]\ntool = \"x\"\n[rule.arguments.p]\nwithin = [\"rel/dir\"]\n",
+            "absolute",
+        );
+        bad(
+            "[[rule]]\ntool = \"x\"\n[rule.arguments.p]\npattern = \"(\"\n",
+            "pattern",
+        );
+        bad("[[rule]]\ntool = \"x\"\nactoin = \"deny\"\n", "actoin");
+        bad("[[rule]]\naction = \"deny\"\n", "tool");
+        bad("[[rule]]\ntool = \"x\"\nrate = \"0/minute\"\n", "deny");
+    }
+
+    #[test]
+    fn globs() {
+        for (p, t, m) in [
+            ("*", "", true),
+            ("read_*", "read_file", true),
+            ("read_*", "xread_file", false),
+            ("*_file", "read_file", true),
+            ("r?ad", "read", true),
+            ("a*b*c", "aXXbYYc", true),
+            ("a*b*c", "aXXbYY", false),
+            ("exact", "exact", true),
+            ("exact", "exactly", false),
+        ] {
+            assert_eq!(glob(p, t), m, "{p} {t}");
+        }
+    }
+}
