@@ -30,6 +30,9 @@ pub(crate) struct Session {
     pub(crate) from_server: HashMap<Id, Pending>,
     /// Tools removed from `tools/list`: calls to them are refused.
     pub(crate) withheld: HashSet<String>,
+    /// Resources (by URI) and prompts (by name) removed from their lists: reading or getting
+    /// them is refused. Keys are `resource:URI` and `prompt:NAME`.
+    pub(crate) withheld_entries: HashSet<String>,
     /// The policy's rate limits for this session.
     pub(crate) limits: mcpwall_policy::RateLimits,
 }

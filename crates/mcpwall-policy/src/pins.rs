@@ -211,10 +211,11 @@ impl Lock {
             out.tools.push(((*name).to_owned(), status));
         }
         if complete {
+            let listed: std::collections::HashSet<&str> = tools.iter().map(|(n, _)| *n).collect();
             out.removed = pins
                 .tools
                 .keys()
-                .filter(|k| !tools.iter().any(|(n, _)| n == k))
+                .filter(|k| !listed.contains(k.as_str()))
                 .cloned()
                 .collect();
         }
