@@ -4,10 +4,13 @@
 //! pumps frames both ways through the [`Inspector`]. The child's standard error passes
 //! through. When the client closes its end, the child's standard input is closed and the child
 //! gets a grace period to exit before it is killed; when the child exits, mcpwall returns its
-//! status.
+//! status. The child runs in a process group of its own: SIGTERM, SIGINT and SIGHUP sent to
+//! mcpwall are passed on to that group, which is killed if it is still there after the grace
+//! period, so the server (and anything it started) does not outlive mcpwall.
 
 use std::ffi::OsString;
 use std::io::{self, BufReader, Read, Write};
+use std::os::unix::process::CommandExt as _;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,6 +18,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use mcpwall_protocol::{Frame, FrameReader};
+use rustix::process::{Pid, Signal, kill_process_group};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 
 use crate::GatewayError;
 use crate::inspect::{Direction, Inspector, Outcome};
@@ -82,16 +88,39 @@ where
     I: Read + Send + 'static,
     O: Write + Send + 'static,
 {
+    // Registered before the child exists: a signal in between is not lost.
+    let mut signals =
+        Signals::new([SIGTERM, SIGINT, SIGHUP]).map_err(|source| GatewayError::Io {
+            what: "registering signal handlers",
+            source,
+        })?;
     let mut child = Command::new(&config.command)
         .args(&config.args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
+        .process_group(0)
         .spawn()
         .map_err(|source| GatewayError::Spawn {
             command: config.command.to_string_lossy().into_owned(),
             source,
         })?;
+    let group = Pid::from_child(&child);
+    {
+        let grace = config.grace;
+        thread::spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                let forward = match sig {
+                    SIGINT => Signal::INT,
+                    SIGHUP => Signal::HUP,
+                    _ => Signal::TERM,
+                };
+                let _ = kill_process_group(group, forward);
+                thread::sleep(grace);
+                let _ = kill_process_group(group, Signal::KILL);
+            }
+        });
+    }
     let server_in: Shared<Option<ChildStdin>> = Arc::new(Mutex::new(child.stdin.take()));
     let server_out = child.stdout.take();
     let child: Shared<Child> = Arc::new(Mutex::new(child));
@@ -125,7 +154,7 @@ where
             thread::sleep(grace);
             let mut c = lock(&child);
             if matches!(c.try_wait(), Ok(None)) {
-                let _ = c.kill();
+                let _ = kill_process_group(group, Signal::KILL);
             }
         });
     }
@@ -184,9 +213,13 @@ where
     loop {
         let mut c = lock(&child);
         match c.try_wait() {
-            Ok(Some(status)) => return Ok(status),
+            Ok(Some(status)) => {
+                // What the server started and left behind goes with it.
+                let _ = kill_process_group(group, Signal::KILL);
+                return Ok(status);
+            }
             Ok(None) if Instant::now() >= deadline => {
-                let _ = c.kill();
+                let _ = kill_process_group(group, Signal::KILL);
                 return c.wait().map_err(|source| GatewayError::Io {
                     what: "waiting for the server",
                     source,
