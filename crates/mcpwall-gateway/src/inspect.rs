@@ -610,6 +610,9 @@ impl Inspector {
                 );
                 return Step::Refuse(error_response(Some(id), code, &why, &rules));
             }
+            if let Some(refusal) = self.check_schema(id, name, args) {
+                return refusal;
+            }
             if let Some(args) = args {
                 let report =
                     self.engine
@@ -728,6 +731,40 @@ impl Inspector {
                 self.content_result(id, pending, surface, value)
             }
         }
+    }
+
+    /// Checks a call's arguments against the tool's `inputSchema` (as listed, and pinned, in
+    /// this session); a refusal if they do not fit, or if the schema could not be compiled.
+    fn check_schema(&self, id: &Id, name: &str, args: Option<&Value>) -> Option<Step> {
+        let schema = self.session().schemas.get(name).cloned()?;
+        let empty = Value::Object(Map::new());
+        let why = match schema {
+            Ok(v) => {
+                let e = v.validate(args.unwrap_or(&empty)).err()?;
+                let at = e.instance_path().to_string();
+                let at = if at.is_empty() { "/".to_owned() } else { at };
+                format!(
+                    "mcpwall refused the call to `{name}`: its arguments do not fit the tool's inputSchema ({e}, at {at})"
+                )
+            }
+            Err(e) => format!(
+                "mcpwall refused the call to `{name}`: the tool's inputSchema cannot be checked ({e})"
+            ),
+        };
+        self.event(
+            Direction::ClientToServer,
+            Some("tools/call"),
+            Some(name),
+            Verdict::Block,
+            vec!["gateway.input_schema".to_owned()],
+            why.clone(),
+        );
+        Some(Step::Refuse(error_response(
+            Some(id),
+            codes::INVALID_PARAMS,
+            &why,
+            &["gateway.input_schema".to_owned()],
+        )))
     }
 
     /// A list of resources, resource templates or prompts: each entry's description is what a
@@ -869,12 +906,22 @@ impl Inspector {
             let complete = !paged && result.get("nextCursor").is_none_or(Value::is_null);
             passed = self.check_pins(store, tools, passed, complete, &mut withheld);
         }
+        // The schemas of the tools offered, for checking calls' arguments. Compiled outside the
+        // session lock.
+        let schemas: Vec<(&str, Result<Arc<jsonschema::Validator>, String>)> = passed
+            .iter()
+            .filter_map(|&(k, n)| tools[k].get("inputSchema").map(|s| (n, compile_schema(s))))
+            .collect();
         {
             let mut s = self.session();
             for (name, ..) in &withheld {
                 if let Some(n) = name {
                     s.withheld.insert((*n).to_owned());
+                    s.schemas.remove(*n);
                 }
+            }
+            for (n, schema) in schemas {
+                s.schemas.insert(n.to_owned(), schema);
             }
             // A tool that passes every check again (approved since) may be called again.
             for (_, n) in &passed {
@@ -1115,6 +1162,17 @@ impl Inspector {
             self.audit_down.store(true, Ordering::Relaxed);
         }
     }
+}
+
+/// A tool's `inputSchema`, compiled. Patterns use a linear-time engine (a server chooses them,
+/// and the default backtracking one can be made to run for ever); `$ref`s outside the schema
+/// cannot be resolved (no HTTP or file retrieval is built in), which makes it an error.
+fn compile_schema(schema: &Value) -> Result<Arc<jsonschema::Validator>, String> {
+    jsonschema::options()
+        .with_pattern_options(jsonschema::PatternOptions::regex())
+        .build(schema)
+        .map(Arc::new)
+        .map_err(|e| e.to_string())
 }
 
 fn rule_ids(report: &Report) -> Vec<String> {
@@ -1451,6 +1509,51 @@ mod tests {
         );
         let res = br#"{"jsonrpc":"2.0","id":4,"result":{"resources":[{"uri":"file:///a.md","name":"a","description":"Notes."}]}}"#;
         assert_eq!(i.inspect(S2C, res).forward.as_deref(), Some(&res[..]));
+    }
+
+    #[test]
+    fn arguments_must_fit_the_listed_input_schema() {
+        let (i, _) = inspector();
+        let tools = json!([
+            {"name": "add", "description": "Add.", "inputSchema": {
+                "type": "object", "properties": {"a": {"type": "integer"}},
+                "required": ["a"], "additionalProperties": false}},
+            {"name": "fetch", "description": "Fetch a page.",
+                "inputSchema": {"$ref": "http://schemas.example/fetch.json"}},
+            {"name": "slow", "description": "Match a name.", "inputSchema": {
+                "type": "object", "properties": {"s": {"type": "string", "pattern": "^(a+)+$"}}}}
+        ]);
+        assert_eq!(list_tools(&i, 1, tools), ["add", "fetch", "slow"]);
+        let call = |id: u32, name: &str, args: Value| {
+            let frame = encode(&json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                "params": {"name": name, "arguments": args}}));
+            let o = i.inspect(C2S, &frame);
+            o.reply.map(|r| json_of(&r)["error"]["code"].clone())
+        };
+        assert_eq!(call(2, "add", json!({"a": 1})), None);
+        assert_eq!(
+            call(3, "add", json!({"a": "1"})),
+            Some(json!(codes::INVALID_PARAMS))
+        );
+        assert_eq!(
+            call(4, "add", json!({"a": 1, "exfil": "x"})),
+            Some(json!(codes::INVALID_PARAMS))
+        );
+        assert_eq!(
+            call(5, "add", json!({})),
+            Some(json!(codes::INVALID_PARAMS))
+        );
+        // A schema that points outside itself is never fetched: its tool cannot be called.
+        assert_eq!(
+            call(6, "fetch", json!({})),
+            Some(json!(codes::INVALID_PARAMS))
+        );
+        // A pattern that backtracks for ever in other engines is linear here.
+        let evil = format!("{}!", "a".repeat(50_000));
+        assert_eq!(
+            call(7, "slow", json!({ "s": evil })),
+            Some(json!(codes::INVALID_PARAMS))
+        );
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub(crate) struct Session {
     /// Resources (by URI) and prompts (by name) removed from their lists: reading or getting
     /// them is refused. Keys are `resource:URI` and `prompt:NAME`.
     pub(crate) withheld_entries: HashSet<String>,
+    /// Each offered tool's `inputSchema`, compiled (or why it could not be).
+    pub(crate) schemas: HashMap<String, Result<std::sync::Arc<jsonschema::Validator>, String>>,
     /// The policy's rate limits for this session.
     pub(crate) limits: mcpwall_policy::RateLimits,
 }

@@ -110,6 +110,13 @@ fn python_sdk_session_through_run() {
     assert_eq!(out["echo_clean"], json!({"ok": true, "text": "hello"}));
     assert_eq!(out["echo_attack"]["code"], -32051, "{out}");
     assert_eq!(out["echo_traversal"]["code"], -32051, "{out}");
+    assert_eq!(out["add_bad"]["code"], -32602, "{out}");
+    assert!(
+        out["add_bad"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("inputSchema")),
+        "{out}"
+    );
     // Refusals do not end the session.
     assert_eq!(out["add_again"], json!({"ok": true, "text": "42"}));
 

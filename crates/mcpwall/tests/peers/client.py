@@ -46,6 +46,8 @@ async def main():
             out["echo_traversal"] = await call(
                 session, "echo", {"text": "../../../../etc/shadow"}
             )
+            # Arguments that do not fit the tool's inputSchema never reach the server.
+            out["add_bad"] = await call(session, "add", {"a": "two", "b": 3, "extra": 1})
             # The session still works after refusals.
             out["add_again"] = await call(session, "add", {"a": 40, "b": 2})
     print(json.dumps(out))
