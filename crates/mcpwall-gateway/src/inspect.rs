@@ -200,21 +200,23 @@ impl Inspector {
                     .to_owned(),
             });
             if probe.is_err() {
-                return self.unaudited(dir, frame);
+                return self.unaudited(dir, frame, false);
             }
             self.audit_down.store(false, Ordering::Relaxed);
         }
         let outcome = self.inspect_frame(dir, frame);
         if self.audit_down.load(Ordering::Relaxed) {
             // The decision on this very frame could not be recorded.
-            return self.unaudited(dir, frame);
+            return self.unaudited(dir, frame, true);
         }
         outcome
     }
 
     /// What passes while the audit trail is down: nothing. Each request gets an error back,
     /// each response becomes an error for the same id, notifications are dropped.
-    fn unaudited(&self, dir: Direction, frame: &[u8]) -> Outcome<'static> {
+    /// `inspected`: the frame went through the pipeline first, which registered its requests
+    /// as in flight; they are refused now, so they are forgotten.
+    fn unaudited(&self, dir: Direction, frame: &[u8], inspected: bool) -> Outcome<'static> {
         let why = "mcpwall refused the message: its audit trail cannot be written";
         let error = |id: &Id| error_response(Some(id), codes::AUDIT_DOWN, why, &[]);
         let messages: Vec<Message> = match parse_message(frame) {
@@ -227,13 +229,24 @@ impl Inspector {
         for m in &messages {
             match m {
                 Message::Request { id, .. } => {
-                    match dir {
-                        Direction::ClientToServer => s.from_client.remove(id),
-                        Direction::ServerToClient => s.from_server.remove(id),
-                    };
+                    if inspected {
+                        match dir {
+                            Direction::ClientToServer => s.from_client.remove(id),
+                            Direction::ServerToClient => s.from_server.remove(id),
+                        };
+                    }
                     reply.push(error(id));
                 }
-                Message::Response { id: Some(id), .. } => forward.push(error(id)),
+                // Only an answer someone is waiting for becomes an error for them, once.
+                Message::Response { id: Some(id), .. } => {
+                    let waiting = match dir {
+                        Direction::ServerToClient => s.from_client.remove(id).is_some(),
+                        Direction::ClientToServer => s.from_server.remove(id).is_some(),
+                    };
+                    if waiting {
+                        forward.push(error(id));
+                    }
+                }
                 Message::Response { id: None, .. } | Message::Notification { .. } => {}
             }
         }
@@ -434,6 +447,19 @@ impl Inspector {
             }
             (Direction::ServerToClient, Message::Request { id, method }) => {
                 self.server_request(id, method, value)
+            }
+            (_, Message::Notification { method }) if !method.starts_with("notifications/") => {
+                // A call without an id is still a call: JSON-RPC servers carry it out and
+                // just do not answer. Only MCP's own notifications pass uninspected.
+                self.event(
+                    dir,
+                    Some(method),
+                    None,
+                    Verdict::Drop,
+                    Vec::new(),
+                    format!("`{method}` sent without an id (as a notification): not forwarded"),
+                );
+                Step::Drop
             }
             (_, Message::Notification { method }) => {
                 if dir == Direction::ServerToClient
@@ -710,18 +736,25 @@ impl Inspector {
         let Some(result) = value.get("result") else {
             return Step::Pass;
         };
+        if !result.is_object() {
+            // Every MCP result is an object; anything else is not what it claims to answer.
+            return self.misshapen(id, "result");
+        }
         match pending.method.as_str() {
             "initialize" => self.initialize_result(value, result),
-            "tools/list" => self.tools_list_result(value, result, pending.paged),
-            "resources/list" => self.entries_result(value, result, "resources", "uri", "resource"),
+            "tools/list" => self.tools_list_result(id, value, result, pending.paged),
+            "resources/list" => {
+                self.entries_result(id, value, result, "resources", "uri", "resource")
+            }
             "resources/templates/list" => self.entries_result(
+                id,
                 value,
                 result,
                 "resourceTemplates",
                 "uriTemplate",
                 "resource template",
             ),
-            "prompts/list" => self.entries_result(value, result, "prompts", "name", "prompt"),
+            "prompts/list" => self.entries_result(id, value, result, "prompts", "name", "prompt"),
             method => {
                 let surface = match method {
                     "resources/read" => Surface::Resource,
@@ -767,11 +800,27 @@ impl Inspector {
         )))
     }
 
+    /// A list result without its array: what it holds cannot be judged entry by entry, so
+    /// the client gets an error instead (a client might still find entries in it).
+    fn misshapen(&self, id: &Id, key: &str) -> Step {
+        let why = format!("mcpwall refused the server's answer: its `{key}` is not a list");
+        self.event(
+            Direction::ServerToClient,
+            None,
+            None,
+            Verdict::Block,
+            Vec::new(),
+            why.clone(),
+        );
+        Step::Replace(error_response(Some(id), codes::BLOCKED, &why, &[]))
+    }
+
     /// A list of resources, resource templates or prompts: each entry's description is what a
     /// model reads to choose it, so each is scanned as a tool description would be, and a
     /// poisoned one is removed (and reading or getting it refused).
     fn entries_result(
         &self,
+        id: &Id,
         value: &Value,
         result: &Value,
         key: &str,
@@ -779,7 +828,7 @@ impl Inspector {
         kind: &str,
     ) -> Step {
         let Some(entries) = result.get(key).and_then(Value::as_array) else {
-            return Step::Pass;
+            return self.misshapen(id, key);
         };
         let mut keep = Vec::with_capacity(entries.len());
         let mut removed = false;
@@ -855,9 +904,9 @@ impl Inspector {
         Step::Replace(v)
     }
 
-    fn tools_list_result(&self, value: &Value, result: &Value, paged: bool) -> Step {
+    fn tools_list_result(&self, id: &Id, value: &Value, result: &Value, paged: bool) -> Step {
         let Some(tools) = result.get("tools").and_then(Value::as_array) else {
-            return Step::Pass;
+            return self.misshapen(id, "tools");
         };
         let names: Vec<Option<&str>> = tools
             .iter()
@@ -1148,15 +1197,17 @@ impl Inspector {
         rules: Vec<String>,
         detail: String,
     ) {
+        // Names and details come from the server: bounded, so that one record stays a short
+        // line (the audit chain reads the file's last line back).
         let recorded = self.audit.record(&Event {
             ts_ms: Event::now(),
             direction: dir.name(),
             server: self.settings.server.clone(),
-            method: method.map(str::to_owned),
-            tool: tool.map(str::to_owned),
+            method: method.map(|m| bounded(m).to_owned()),
+            tool: tool.map(|t| bounded(t).to_owned()),
             verdict,
             rules,
-            detail,
+            detail: bounded(&detail).to_owned(),
         });
         if recorded.is_err() && !self.settings.audit_fail_open {
             self.audit_down.store(true, Ordering::Relaxed);
@@ -1173,6 +1224,15 @@ fn compile_schema(schema: &Value) -> Result<Arc<jsonschema::Validator>, String> 
         .build(schema)
         .map(Arc::new)
         .map_err(|e| e.to_string())
+}
+
+/// At most 1,024 bytes of `s`, cut at a character boundary.
+fn bounded(s: &str) -> &str {
+    let mut end = s.len().min(1024);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 fn rule_ids(report: &Report) -> Vec<String> {
@@ -1554,6 +1614,41 @@ mod tests {
             call(7, "slow", json!({ "s": evil })),
             Some(json!(codes::INVALID_PARAMS))
         );
+    }
+
+    #[test]
+    fn lists_of_the_wrong_shape_are_refused() {
+        let (i, _) = inspector();
+        for (id, result) in [
+            (1, json!({"tools": {"name": "x"}})),
+            (2, json!({"Tools": []})),
+            (3, json!(["not", "an", "object"])),
+        ] {
+            i.inspect(
+                C2S,
+                &encode(&json!({"jsonrpc": "2.0", "id": id, "method": "tools/list"})),
+            );
+            let res = encode(&json!({"jsonrpc": "2.0", "id": id, "result": result}));
+            let fwd = json_of(
+                &i.inspect(S2C, &res)
+                    .forward
+                    .expect("an error for the client"),
+            );
+            assert_eq!(fwd["error"]["code"], codes::BLOCKED, "{fwd}");
+        }
+    }
+
+    #[test]
+    fn a_call_without_an_id_is_not_a_notification() {
+        let (i, audit) = inspector();
+        let sneaky = br#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"delete_all","arguments":{}}}"#;
+        assert_eq!(i.inspect(C2S, sneaky), Outcome::default());
+        let sampling =
+            br#"{"jsonrpc":"2.0","method":"sampling/createMessage","params":{"messages":[]}}"#;
+        assert_eq!(i.inspect(S2C, sampling), Outcome::default());
+        assert_eq!(audit.events().len(), 2);
+        let real = br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+        assert!(i.inspect(C2S, real).forward.is_some());
     }
 
     #[test]

@@ -109,14 +109,20 @@ where
     {
         let grace = config.grace;
         thread::spawn(move || {
-            if let Some(sig) = signals.forever().next() {
+            let first = signals.forever().next();
+            if let Some(sig) = first {
                 let forward = match sig {
                     SIGINT => Signal::INT,
                     SIGHUP => Signal::HUP,
                     _ => Signal::TERM,
                 };
                 let _ = kill_process_group(group, forward);
-                thread::sleep(grace);
+                // A second signal (a person pressing Ctrl-C again) does not wait out the grace
+                // period.
+                let deadline = Instant::now() + grace;
+                while Instant::now() < deadline && signals.pending().next().is_none() {
+                    thread::sleep(Duration::from_millis(20));
+                }
                 let _ = kill_process_group(group, Signal::KILL);
             }
         });

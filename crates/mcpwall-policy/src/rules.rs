@@ -18,7 +18,8 @@
 //!
 //! The first rule whose `server` and `tool` globs match decides. Argument constraints
 //! (`within`, `pattern`, `one_of`, `max_length`, `required`) apply to the named top-level
-//! argument, or to a JSON pointer when the name starts with `/`.
+//! argument, or to a JSON pointer when the name starts with `/`. A constrained argument is
+//! required unless `required = false`; `pattern` is searched for, so anchor it (`\A...\z`).
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -95,7 +96,7 @@ struct RuleFile {
 #[serde(deny_unknown_fields)]
 struct ConstraintFile {
     #[serde(default)]
-    required: bool,
+    required: Option<bool>,
     #[serde(default)]
     within: Vec<String>,
     #[serde(default)]
@@ -203,10 +204,17 @@ impl Policy {
                             })
                     })
                     .transpose()?;
+                // A constrained argument must be there unless the file says it may be absent:
+                // otherwise `{"recipient": "a@evil.example"}` would pass a constraint on
+                // `/recipient/domain` by not having a domain at all.
+                let constrained = !c.within.is_empty()
+                    || c.pattern.is_some()
+                    || !c.one_of.is_empty()
+                    || c.max_length.is_some();
                 arguments.push((
                     name.clone(),
                     Constraint {
-                        required: c.required,
+                        required: c.required.unwrap_or(constrained),
                         within,
                         pattern,
                         one_of: c.one_of.clone(),
@@ -537,6 +545,21 @@ mod tests {
         };
         assert_eq!(send("example.com"), Decision::Allow);
         assert_eq!(denied_by(&send("evil.example")), Some("policy.argument"));
+        // Without the domain the constraint is not met: a string recipient is no way around it.
+        let around = decide(
+            &p,
+            "mail",
+            "send_message",
+            json!({"recipient": "a@evil.example"}),
+        );
+        assert_eq!(denied_by(&around), Some("policy.argument"));
+        // The query pattern is anchored at both ends: a second statement does not ride along.
+        assert_eq!(
+            denied_by(&q(
+                json!({"sql": "select 1; drop table t", "database": "analytics"})
+            )),
+            Some("policy.argument")
+        );
         let d = decide(&p, "x", "delete_all", json!({}));
         assert!(
             matches!(d, Decision::Deny { rule: "policy.deny", ref why } if why.contains("ask a person"))

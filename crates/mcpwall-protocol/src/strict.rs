@@ -1,5 +1,6 @@
 //! Strict JSON: what is inspected is what the receiver reads.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -95,15 +96,36 @@ impl<'de> Visitor<'de> for Strict {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let inner = self.deeper()?;
         let mut m = Map::new();
+        // Keys as a case-insensitive parser reads them: Go's encoding/json matches `Name`,
+        // `NAME` and `name` (and `ſ` as `s`, `K` as `k`) to one field, last one winning, so
+        // `{"name":"read","Name":"delete"}` would be inspected as one call and run as another.
+        // Hashed: an object of a hundred thousand keys fits in a frame.
+        let mut folded: HashMap<String, String> = HashMap::new();
         while let Some(k) = map.next_key::<String>()? {
             if m.contains_key(&k) {
                 return Err(de::Error::custom(format_args!("duplicate key `{k}`")));
+            }
+            if let Some(first) = folded.insert(fold(&k), k.clone()) {
+                return Err(de::Error::custom(format_args!(
+                    "keys `{first}` and `{k}` differ only in case"
+                )));
             }
             let v = map.next_value_seed(inner)?;
             m.insert(k, v);
         }
         Ok(Value::Object(m))
     }
+}
+
+/// A key folded as case-insensitive JSON decoders compare keys.
+fn fold(key: &str) -> String {
+    if key.is_ascii() {
+        return key.to_ascii_lowercase();
+    }
+    key.chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| if c == 'ſ' { 's' } else { c })
+        .collect()
 }
 
 #[cfg(test)]
@@ -120,6 +142,20 @@ mod tests {
         assert!(parse_strict(b"\"\xff\"").is_err());
         // Escaped and plain spellings of one key are one key.
         assert!(parse_strict(br#"{"id": 1, "\u0069d": 2}"#).is_err());
+        // So are spellings a case-insensitive decoder takes for one.
+        for twins in [
+            r#"{"name": "a", "Name": "b"}"#,
+            r#"{"arguments": {}, "argumentſ": {}}"#,
+            r#"{"kind": 1, "\u212Aind": 2}"#,
+            r#"{"p": {"path": "/a", "PATH": "/etc"}}"#,
+        ] {
+            let e = parse_strict(twins.as_bytes()).unwrap_err();
+            assert!(
+                e.to_string().contains("differ only in case"),
+                "{twins}: {e}"
+            );
+        }
+        assert!(parse_strict(br#"{"name": "a", "names": "b"}"#).is_ok());
     }
 
     #[test]
