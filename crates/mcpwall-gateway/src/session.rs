@@ -30,6 +30,9 @@ pub(crate) struct Session {
     pub(crate) from_server: HashMap<Id, Pending>,
     /// Tools removed from `tools/list`: calls to them are refused.
     pub(crate) withheld: HashSet<String>,
+    /// Tools offered to the client in a `tools/list` (that passed every check): only these
+    /// may be called. A tool the client never saw listed was never inspected.
+    pub(crate) offered: HashSet<String>,
     /// Resources (by URI) and prompts (by name) removed from their lists: reading or getting
     /// them is refused. Keys are `resource:URI` and `prompt:NAME`.
     pub(crate) withheld_entries: HashSet<String>,

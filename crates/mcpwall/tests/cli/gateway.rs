@@ -378,6 +378,9 @@ fn a_silent_server_times_out_and_a_crash_answers_pending_calls() {
     );
     assert_eq!(s.recv()["id"], 1);
     s.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    // Tools are listed before they are called: a tool never listed cannot be.
+    s.send(r#"{"jsonrpc":"2.0","id":10,"method":"tools/list"}"#);
+    assert_eq!(s.recv()["id"], 10);
     // A call the server sits on: mcpwall answers after the timeout and cancels it upstream.
     s.send(r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"slow","arguments":{"seconds":30}}}"#);
     let e = s.recv();
