@@ -11,8 +11,9 @@
 use std::ffi::OsString;
 use std::io::{self, BufReader, Read, Write};
 use std::os::unix::process::CommandExt as _;
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -56,23 +57,99 @@ fn write_frame(out: &mut impl Write, frame: &[u8]) -> io::Result<()> {
     out.flush()
 }
 
-/// Delivers an outcome: `forward` onward, `reply` back to the sender.
-fn deliver(
-    outcome: Outcome<'_>,
-    onward: &Mutex<Option<impl Write>>,
-    back: &Mutex<Option<impl Write>>,
-) {
-    // A peer that went away is noticed by its reader; a failed write only loses what that
-    // peer could no longer receive.
-    if let Some(f) = outcome.forward
-        && let Some(w) = lock(onward).as_mut()
-    {
-        let _ = write_frame(w, &f);
+/// Frames queued for one peer and written by a thread of its own, so that a peer that stops
+/// reading blocks nobody else: not the other direction, not the timeouts.
+struct Outbox {
+    tx: Mutex<Option<SyncSender<Vec<u8>>>>,
+    writer: Mutex<Option<thread::JoinHandle<()>>>,
+    /// How long a full queue may stay full before the peer counts as stuck; `None`: wait.
+    stall: Option<Duration>,
+    /// What to do about a stuck peer (kill the server: everything then winds down).
+    on_stall: Box<dyn Fn() + Send + Sync>,
+}
+
+/// Frames waiting for a peer, beyond what its pipe holds.
+const QUEUE: usize = 256;
+
+impl Outbox {
+    fn new(
+        mut out: impl Write + Send + 'static,
+        stall: Option<Duration>,
+        on_stall: impl Fn() + Send + Sync + 'static,
+    ) -> Arc<Outbox> {
+        let (tx, rx) = sync_channel::<Vec<u8>>(QUEUE);
+        let writer = thread::spawn(move || {
+            for frame in rx {
+                // A peer that went away is noticed by its reader; a failed write only loses
+                // what that peer could no longer receive.
+                if write_frame(&mut out, &frame).is_err() {
+                    break;
+                }
+            }
+        });
+        Arc::new(Outbox {
+            tx: Mutex::new(Some(tx)),
+            writer: Mutex::new(Some(writer)),
+            stall,
+            on_stall: Box::new(on_stall),
+        })
     }
-    if let Some(r) = outcome.reply
-        && let Some(w) = lock(back).as_mut()
-    {
-        let _ = write_frame(w, &r);
+
+    /// Queues a frame; waits while the queue is full, at most the stall time.
+    fn send(&self, frame: Vec<u8>) {
+        let Some(tx) = lock(&self.tx).clone() else {
+            return;
+        };
+        let started = Instant::now();
+        let mut frame = frame;
+        loop {
+            match tx.try_send(frame) {
+                Ok(()) | Err(TrySendError::Disconnected(_)) => return,
+                Err(TrySendError::Full(back)) => frame = back,
+            }
+            if self.stall.is_some_and(|s| started.elapsed() >= s) {
+                (self.on_stall)();
+                return;
+            }
+            thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Queues a frame if there is room at once (advisory frames: cancellations).
+    fn offer(&self, frame: Vec<u8>) {
+        if let Some(tx) = lock(&self.tx).as_ref() {
+            let _ = tx.try_send(frame);
+        }
+    }
+
+    /// No more frames: the writer writes what is queued, then closes the peer's stream.
+    fn close(&self) {
+        lock(&self.tx).take();
+    }
+
+    /// [`Outbox::close`], then waits up to `limit` for the queue to be written.
+    fn close_and_flush(&self, limit: Duration) {
+        self.close();
+        let Some(writer) = lock(&self.writer).take() else {
+            return;
+        };
+        let deadline = Instant::now() + limit;
+        while !writer.is_finished() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(5));
+        }
+        if writer.is_finished() {
+            let _ = writer.join();
+        }
+    }
+}
+
+/// Delivers an outcome: `forward` onward, `reply` back to the sender.
+fn deliver(outcome: Outcome<'_>, onward: &Outbox, back: &Outbox) {
+    if let Some(f) = outcome.forward {
+        onward.send(f.into_owned());
+    }
+    if let Some(r) = outcome.reply {
+        back.send(r);
     }
 }
 
@@ -127,10 +204,18 @@ where
             }
         });
     }
-    let server_in: Shared<Option<ChildStdin>> = Arc::new(Mutex::new(child.stdin.take()));
     let server_out = child.stdout.take();
+    // A peer that leaves its queue full for a whole call timeout is stuck: the server is
+    // killed, and the session winds down as when it exits.
+    let stuck = move || {
+        let _ = kill_process_group(group, Signal::KILL);
+    };
+    let server_in = match child.stdin.take() {
+        Some(stdin) => Outbox::new(stdin, config.call_timeout, stuck),
+        None => Outbox::new(io::sink(), None, || {}),
+    };
     let child: Shared<Child> = Arc::new(Mutex::new(child));
-    let client_out: Shared<Option<O>> = Arc::new(Mutex::new(Some(client_out)));
+    let client_out = Outbox::new(client_out, config.call_timeout, stuck);
 
     {
         let inspector = Arc::clone(&inspector);
@@ -156,7 +241,7 @@ where
                 }
             }
             // The client is gone: closing the server's input asks it to exit.
-            lock(&server_in).take();
+            server_in.close();
             thread::sleep(grace);
             let mut c = lock(&child);
             if matches!(c.try_wait(), Ok(None)) {
@@ -179,12 +264,8 @@ where
             while !done.load(Ordering::Relaxed) {
                 thread::sleep(tick);
                 for (to_client, to_server) in inspector.expire(timeout) {
-                    if let Some(w) = lock(&client_out).as_mut() {
-                        let _ = write_frame(w, &to_client);
-                    }
-                    if let Some(w) = lock(&server_in).as_mut() {
-                        let _ = write_frame(w, &to_server);
-                    }
+                    client_out.send(to_client);
+                    server_in.offer(to_server);
                 }
             }
         });
@@ -209,12 +290,12 @@ where
     // The server closed its output: it is exiting, or must be made to. What it left
     // unanswered is answered now, so that no client waits for ever.
     done.store(true, Ordering::Relaxed);
-    lock(&server_in).take();
+    server_in.close();
     for frame in inspector.abandon() {
-        if let Some(w) = lock(&client_out).as_mut() {
-            let _ = write_frame(w, &frame);
-        }
+        client_out.send(frame);
     }
+    // What the client is owed is written before mcpwall exits.
+    client_out.close_and_flush(config.grace);
     let deadline = Instant::now() + config.grace;
     loop {
         let mut c = lock(&child);

@@ -458,6 +458,65 @@ fn a_signal_reaches_the_server_and_nothing_it_started_outlives_mcpwall() {
 }
 
 #[test]
+fn a_server_that_stops_reading_does_not_freeze_the_gateway() {
+    // It never reads its input and never answers.
+    let mut mcpwall = Command::new(env!("CARGO_BIN_EXE_mcpwall"))
+        .args([
+            "run",
+            "--no-pins",
+            "--call-timeout",
+            "1",
+            "--",
+            "sh",
+            "-c",
+            "sleep 60",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mcpwall starts");
+    let mut input = mcpwall.stdin.take().expect("piped");
+    let output = mcpwall.stdout.take().expect("piped");
+    let (tx, answers) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(output).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // A flood of pings, far more than the server's pipe and mcpwall's queue hold.
+    thread::spawn(move || {
+        let padding = "x".repeat(30_000);
+        for id in 0..2_000 {
+            let ping = format!(
+                r#"{{"jsonrpc":"2.0","id":{id},"method":"ping","params":{{"_meta":{{"pad":"{padding}"}}}}}}"#
+            );
+            if writeln!(input, "{ping}").is_err() {
+                break;
+            }
+        }
+    });
+    // The first pings time out and are answered all the same: the timeouts are not stuck
+    // behind the full pipe.
+    let first = answers
+        .recv_timeout(Duration::from_secs(20))
+        .expect("an answer");
+    let first: Value = serde_json::from_str(&first).expect("JSON");
+    assert_eq!(first["error"]["code"], -32052, "{first}");
+    // The stuck server is killed after a call timeout's worth of full queue, and mcpwall
+    // exits instead of hanging.
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = mcpwall.try_wait().expect("wait") {
+            assert_eq!(status.code(), Some(128 + 9));
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "mcpwall hangs");
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
 fn the_server_exit_status_is_mcpwall_s() {
     let o = Command::new(env!("CARGO_BIN_EXE_mcpwall"))
         .args(["run", "--no-pins", "--", "sh", "-c", "exit 7"])
