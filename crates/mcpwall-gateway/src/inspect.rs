@@ -5,7 +5,7 @@
 //! Nothing that failed to parse, or that the pipeline could not attribute, is forwarded.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -19,6 +19,9 @@ use mcpwall_policy::{Decision, Policy, ToolStatus};
 use crate::PinStore;
 use crate::audit::{Audit, Event, Verdict};
 use crate::session::{MAX_PENDING, Pending, Session};
+
+/// Tools in one `tools/list` result, at most.
+pub const MAX_TOOLS: usize = 10_000;
 
 /// JSON-RPC error codes mcpwall answers with (in the range JSON-RPC leaves to servers).
 pub mod codes {
@@ -1013,6 +1016,11 @@ impl Inspector {
         let Some(tools) = result.get("tools").and_then(Value::as_array) else {
             return self.misshapen(id, "tools");
         };
+        if tools.len() > MAX_TOOLS {
+            // Each tool costs a scan, a pin and a schema: a list this long is an attack on
+            // the gateway, not a tool set a model could use.
+            return self.misshapen(id, "tools");
+        }
         let names: Vec<Option<&str>> = tools
             .iter()
             .map(|t| t.get("name").and_then(Value::as_str))
@@ -1077,6 +1085,16 @@ impl Inspector {
             }
             for (n, schema) in schemas {
                 s.schemas.insert(n.to_owned(), schema);
+            }
+            // A list that comes in one page is the whole tool set: what it does not offer may
+            // not be called, so the session forgets the rest (its sets stay as small as one
+            // list, whatever names a server invents at each listing).
+            if !paged && result.get("nextCursor").is_none_or(Value::is_null) {
+                let offered: HashSet<&str> = passed.iter().map(|&(_, n)| n).collect();
+                let listed: HashSet<&str> = names.iter().flatten().copied().collect();
+                s.offered.clear();
+                s.schemas.retain(|n, _| offered.contains(n.as_str()));
+                s.withheld.retain(|n| listed.contains(n.as_str()));
             }
             // A tool that passes every check again (approved since) may be called again.
             for (_, n) in &passed {
@@ -1787,6 +1805,32 @@ mod tests {
         );
         assert_eq!(fwd["error"]["code"], codes::BLOCKED);
         assert!(!fwd.to_string().contains("AKIAZ4D7"));
+    }
+
+    #[test]
+    fn a_new_complete_list_replaces_the_old_one() {
+        let (i, _) = inspector();
+        offer(&i, &["a", "b"]);
+        offer(&i, &["b", "c"]);
+        let call = |name: &str| {
+            let frame = encode(
+                &json!({"jsonrpc": "2.0", "id": name, "method": "tools/call",
+                "params": {"name": name, "arguments": {}}}),
+            );
+            i.inspect(C2S, &frame).forward.is_some()
+        };
+        assert!(!call("a"), "no longer listed: no longer callable");
+        assert!(call("b") && call("c"));
+        assert_eq!(i.session().offered.len(), 2);
+        // An absurdly long list is refused whole.
+        let many: Vec<Value> = (0..=MAX_TOOLS)
+            .map(|k| json!({"name": format!("t{k}")}))
+            .collect();
+        let req = json!({"jsonrpc": "2.0", "id": "big", "method": "tools/list"});
+        i.inspect(C2S, &encode(&req));
+        let res = encode(&json!({"jsonrpc": "2.0", "id": "big", "result": {"tools": many}}));
+        let fwd = json_of(&i.inspect(S2C, &res).forward.expect("an error"));
+        assert_eq!(fwd["error"]["code"], codes::BLOCKED);
     }
 
     #[test]

@@ -30,6 +30,9 @@ use crate::PolicyError;
 /// The lockfile's format version.
 pub const VERSION: u32 = 1;
 
+/// Changes waiting for approval, at most, per server.
+pub const MAX_PENDING: usize = 1000;
+
 /// Every server's pins.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -204,7 +207,11 @@ impl Lock {
                 Some(_) => ToolStatus::Changed,
                 None => ToolStatus::Added,
             };
-            if !status.allowed() && pins.pending.get(*name) != Some(&pin) {
+            // Pending changes are bounded per server: a server inventing new names at every
+            // listing must not grow a lockfile every mcpwall process re-reads. Beyond the
+            // bound a change is still withheld, just not recorded for approval.
+            let room = pins.pending.len() < MAX_PENDING || pins.pending.contains_key(*name);
+            if !status.allowed() && room && pins.pending.get(*name) != Some(&pin) {
                 pins.pending.insert((*name).to_owned(), pin);
                 out.changed = true;
             }
@@ -298,6 +305,22 @@ mod tests {
         assert_eq!(c.tools[0].1, ToolStatus::Pinned);
         assert!(lock.approve("notes", &["read".to_owned()]).is_err());
         assert!(lock.approve("other", &[]).is_err());
+    }
+
+    #[test]
+    fn pending_changes_are_bounded() {
+        let mut lock = Lock::new();
+        lock.check("s", &[("a", &json!({"name": "a"}))], true);
+        let tools: Vec<(String, Value)> = (0..MAX_PENDING + 50)
+            .map(|k| (format!("t{k}"), json!({"name": format!("t{k}")})))
+            .collect();
+        let listed: Vec<(&str, &Value)> = tools.iter().map(|(n, v)| (n.as_str(), v)).collect();
+        let c = lock.check("s", &listed, true);
+        assert!(
+            c.tools.iter().all(|(_, st)| *st == ToolStatus::Added),
+            "all withheld"
+        );
+        assert_eq!(lock.servers["s"].pending.len(), MAX_PENDING);
     }
 
     #[test]
