@@ -495,36 +495,55 @@ impl Inspector {
             }
             (_, Message::Response { id: None, .. }) => Step::Pass,
             (
-                Direction::ClientToServer,
+                _,
                 Message::Response {
                     id: Some(id),
                     is_error,
                 },
             ) => {
-                let Some(pending) = self.session().from_server.remove(id) else {
-                    return self.unasked(dir, id, "server");
+                let pending = {
+                    let mut s = self.session();
+                    match dir {
+                        Direction::ClientToServer => s.from_server.remove(id),
+                        Direction::ServerToClient => s.from_client.remove(id),
+                    }
                 };
-                if *is_error {
-                    return Step::Pass;
-                }
-                self.answer_to_server(id, &pending, value)
-            }
-            (
-                Direction::ServerToClient,
-                Message::Response {
-                    id: Some(id),
-                    is_error,
-                },
-            ) => {
-                let Some(pending) = self.session().from_client.remove(id) else {
-                    return self.unasked(dir, id, "client");
+                let Some(pending) = pending else {
+                    let asker = match dir {
+                        Direction::ClientToServer => "server",
+                        Direction::ServerToClient => "client",
+                    };
+                    return self.unasked(dir, id, asker);
                 };
-                if *is_error {
-                    return self.server_error(&pending, value);
+                match (dir, *is_error) {
+                    (Direction::ClientToServer, true) => Step::Pass,
+                    (Direction::ClientToServer, false) => {
+                        self.answer_to_server(id, &pending, value)
+                    }
+                    (Direction::ServerToClient, true) => self.server_error(&pending, value),
+                    (Direction::ServerToClient, false) => self.server_result(id, &pending, value),
                 }
-                self.server_result(id, &pending, value)
             }
         }
+    }
+
+    /// Records a refusal and answers the sender with it.
+    // Every argument is a field of the audit event or of the error; a struct for them would
+    // only rename them.
+    #[allow(clippy::too_many_arguments)]
+    fn refuse(
+        &self,
+        dir: Direction,
+        id: &Id,
+        method: &str,
+        tool: Option<&str>,
+        code: i64,
+        rules: Vec<String>,
+        why: String,
+    ) -> Step {
+        let answer = error_response(Some(id), code, &why, &rules);
+        self.event(dir, Some(method), tool, Verdict::Block, rules, why);
+        Step::Refuse(answer)
     }
 
     /// A response to a request `asker` never made (or that was answered already): dropped, as
@@ -582,15 +601,7 @@ impl Inspector {
             && self.session().withheld_entries.contains(&e)
         {
             let why = format!("mcpwall blocked the request: {e} was withheld from its list");
-            self.event(
-                dir,
-                Some(method),
-                None,
-                Verdict::Block,
-                Vec::new(),
-                why.clone(),
-            );
-            return Step::Refuse(error_response(Some(id), codes::BLOCKED, &why, &[]));
+            return self.refuse(dir, id, method, None, codes::BLOCKED, Vec::new(), why);
         }
         if method == "tools/call" {
             let params = value.get("params");
@@ -610,15 +621,7 @@ impl Inspector {
                     "mcpwall blocked the call: tool `{name}` was withheld from the tool list \
                      (see the audit log)"
                 );
-                self.event(
-                    dir,
-                    Some(method),
-                    Some(name),
-                    Verdict::Block,
-                    Vec::new(),
-                    why.clone(),
-                );
-                return Step::Refuse(error_response(Some(id), codes::BLOCKED, &why, &[]));
+                return self.refuse(dir, id, method, Some(name), codes::BLOCKED, Vec::new(), why);
             }
             if !self.session().offered.contains(name) {
                 let why = format!(
@@ -626,15 +629,7 @@ impl Inspector {
                      (list the tools first; a tool that was never listed was never inspected)"
                 );
                 let rules = vec!["gateway.unlisted_tool".to_owned()];
-                self.event(
-                    dir,
-                    Some(method),
-                    Some(name),
-                    Verdict::Block,
-                    rules.clone(),
-                    why.clone(),
-                );
-                return Step::Refuse(error_response(Some(id), codes::BLOCKED, &why, &rules));
+                return self.refuse(dir, id, method, Some(name), codes::BLOCKED, rules, why);
             }
             let decision = {
                 let mut s = self.session();
@@ -654,15 +649,7 @@ impl Inspector {
                 };
                 let why = format!("mcpwall blocked the call: {why}");
                 let rules = vec![rule.to_owned()];
-                self.event(
-                    dir,
-                    Some(method),
-                    Some(name),
-                    Verdict::Block,
-                    rules.clone(),
-                    why.clone(),
-                );
-                return Step::Refuse(error_response(Some(id), code, &why, &rules));
+                return self.refuse(dir, id, method, Some(name), code, rules, why);
             }
             if let Some(refusal) = self.check_schema(id, name, args) {
                 return refusal;
@@ -678,15 +665,7 @@ impl Inspector {
                          or carry a secret ({})",
                         rules.join(", ")
                     );
-                    self.event(
-                        dir,
-                        Some(method),
-                        Some(name),
-                        Verdict::Block,
-                        rules.clone(),
-                        why.clone(),
-                    );
-                    return Step::Refuse(error_response(Some(id), codes::BLOCKED, &why, &rules));
+                    return self.refuse(dir, id, method, Some(name), codes::BLOCKED, rules, why);
                 }
             }
             self.event(
@@ -726,15 +705,7 @@ impl Inspector {
                     "mcpwall blocked the server's {method} request ({})",
                     rules.join(", ")
                 );
-                self.event(
-                    dir,
-                    Some(method),
-                    None,
-                    Verdict::Block,
-                    rules.clone(),
-                    why.clone(),
-                );
-                return Step::Refuse(error_response(Some(id), codes::BLOCKED, &why, &rules));
+                return self.refuse(dir, id, method, None, codes::BLOCKED, rules, why);
             }
         }
         let mut s = self.session();

@@ -496,13 +496,15 @@ fn a_server_that_stops_reading_does_not_freeze_the_gateway() {
             }
         }
     });
-    // The first pings time out and are answered all the same: the timeouts are not stuck
-    // behind the full pipe.
+    // The client is answered while the server's pipe is full: a timeout (-32052), or, when
+    // the stall is noticed first (both take one call timeout), "the server is gone" (-32053).
+    // Which comes first depends on scheduling; that an answer comes is what must hold.
     let first = answers
         .recv_timeout(Duration::from_secs(20))
         .expect("an answer");
     let first: Value = serde_json::from_str(&first).expect("JSON");
-    assert_eq!(first["error"]["code"], -32052, "{first}");
+    let code = first["error"]["code"].as_i64();
+    assert!(matches!(code, Some(-32052 | -32053)), "{first}");
     // The stuck server is killed after a call timeout's worth of full queue, and mcpwall
     // exits instead of hanging.
     let started = std::time::Instant::now();
