@@ -36,6 +36,9 @@ pub struct Event {
     pub direction: &'static str,
     /// The upstream server's name.
     pub server: String,
+    /// The session (`mcpwall serve`'s `Mcp-Session-Id`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
     /// The JSON-RPC method (for a response: the method of the request it answers).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
@@ -275,6 +278,7 @@ mod tests {
             ts_ms: 1,
             direction: "client_to_server",
             server: "s".to_owned(),
+            session: None,
             method: Some("tools/call".to_owned()),
             tool: Some("t".to_owned()),
             verdict: Verdict::Allow,

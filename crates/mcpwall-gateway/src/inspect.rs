@@ -70,6 +70,8 @@ impl Direction {
 pub struct Settings {
     /// The upstream server's name, for audit events.
     pub server: String,
+    /// The session's id, for audit events (`mcpwall serve`; a stdio session has none).
+    pub session: Option<String>,
     /// Replace secrets and personal data in results with typed placeholders.
     pub redact: bool,
     /// Keep forwarding when an audit event cannot be recorded (by default the traffic stops:
@@ -81,6 +83,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             server: "server".to_owned(),
+            session: None,
             redact: true,
             audit_fail_open: false,
         }
@@ -119,7 +122,7 @@ pub struct Inspector {
     /// Tool pins; `None`: tools are not pinned.
     pins: Option<PinStore>,
     /// Which calls may go on at all.
-    policy: Policy,
+    policy: Arc<Policy>,
     /// Everything but secrets and personal data: what blocks.
     threats: ScanOptions,
     /// Every category: results are scanned once for what blocks and what is redacted.
@@ -157,7 +160,7 @@ impl Inspector {
             session: Mutex::new(Session::default()),
             audit_down: AtomicBool::new(false),
             pins: None,
-            policy: Policy::allow_all(),
+            policy: Arc::new(Policy::allow_all()),
             threats,
             everything: ScanOptions::default(),
             outbound,
@@ -173,8 +176,8 @@ impl Inspector {
 
     /// Applies `policy` to tool calls (and hides the tools it denies outright from
     /// `tools/list`).
-    pub fn with_policy(mut self, policy: Policy) -> Self {
-        self.policy = policy;
+    pub fn with_policy(mut self, policy: impl Into<Arc<Policy>>) -> Self {
+        self.policy = policy.into();
         self
     }
 
@@ -195,6 +198,7 @@ impl Inspector {
                 ts_ms: Event::now(),
                 direction: dir.name(),
                 server: self.settings.server.clone(),
+                session: self.settings.session.clone(),
                 method: None,
                 tool: None,
                 verdict: Verdict::Fail,
@@ -1299,6 +1303,7 @@ impl Inspector {
             ts_ms: Event::now(),
             direction: dir.name(),
             server: self.settings.server.clone(),
+            session: self.settings.session.clone(),
             method: method.map(|m| bounded(m).to_owned()),
             tool: tool.map(|t| bounded(t).to_owned()),
             verdict,

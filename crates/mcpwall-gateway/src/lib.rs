@@ -6,11 +6,13 @@
 //!   `tools/call` request, a sampling request ...). The outcome says what to forward and what to
 //!   answer the sender instead.
 //! - [`stdio`]: `mcpwall run`, one stdio server wrapped in place.
+//! - [`http`]: `mcpwall serve`, a Streamable HTTP gateway in front of stdio servers.
 //! - [`PinStore`]: the lockfile of tool pins on disk, shared by every mcpwall process.
 //! - [`audit`]: one event per decision.
 
 pub mod audit;
 mod error;
+pub mod http;
 pub mod inspect;
 mod pinstore;
 mod session;

@@ -18,71 +18,103 @@ pub enum Frame {
     },
 }
 
+/// The framing rules, fed by whatever reads the bytes (a blocking reader or an async one):
+/// newline-delimited frames, never more than `max` bytes of one held, blank lines skipped, a
+/// trailing `\r` removed.
+#[derive(Debug)]
+pub struct FrameSplitter {
+    max: usize,
+    buf: Vec<u8>,
+    /// Bytes of the current frame seen so far.
+    len: usize,
+    oversize: bool,
+}
+
+impl FrameSplitter {
+    /// A splitter with a frame cap of `max` bytes.
+    pub fn new(max: usize) -> Self {
+        FrameSplitter {
+            max,
+            buf: Vec::new(),
+            len: 0,
+            oversize: false,
+        }
+    }
+
+    /// Takes bytes of `chunk` up to and including its first newline. Returns how many bytes
+    /// were used and the frame that newline completed, if any (a blank line completes none).
+    pub fn feed(&mut self, chunk: &[u8]) -> (usize, Option<Frame>) {
+        let (take, done) = match memchr::memchr(b'\n', chunk) {
+            Some(i) => (i, true),
+            None => (chunk.len(), false),
+        };
+        self.len += take;
+        if !self.oversize {
+            if self.len > self.max {
+                self.oversize = true;
+                self.buf = Vec::new();
+            } else {
+                self.buf.extend_from_slice(&chunk[..take]);
+            }
+        }
+        let frame = if done { self.complete() } else { None };
+        (take + usize::from(done), frame)
+    }
+
+    /// The end of the stream: a last frame without a newline counts as a frame.
+    pub fn finish(&mut self) -> Option<Frame> {
+        self.complete()
+    }
+
+    fn complete(&mut self) -> Option<Frame> {
+        let len = std::mem::take(&mut self.len);
+        let mut buf = std::mem::take(&mut self.buf);
+        if std::mem::take(&mut self.oversize) {
+            return Some(Frame::Oversize { len });
+        }
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+        if buf.iter().all(u8::is_ascii_whitespace) {
+            return None;
+        }
+        Some(Frame::Data(buf))
+    }
+}
+
 /// Reads newline-delimited frames, never holding more than `max` bytes of one.
 #[derive(Debug)]
 pub struct FrameReader<R> {
     inner: R,
-    max: usize,
+    splitter: FrameSplitter,
 }
 
 impl<R: BufRead> FrameReader<R> {
     /// A reader with a frame cap of `max` bytes.
     pub fn new(inner: R, max: usize) -> Self {
-        FrameReader { inner, max }
+        FrameReader {
+            inner,
+            splitter: FrameSplitter::new(max),
+        }
     }
 
     /// The next frame, or `None` at the end of the stream. Blank lines are skipped. A last
     /// frame without a newline counts as a frame.
     pub fn next_frame(&mut self) -> io::Result<Option<Frame>> {
         loop {
-            let mut buf = Vec::new();
-            let mut len = 0usize;
-            let mut oversize = false;
-            let mut saw_any = false;
-            loop {
-                let chunk = match self.inner.fill_buf() {
-                    Ok(c) => c,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
-                };
-                if chunk.is_empty() {
-                    if !saw_any {
-                        return Ok(None);
-                    }
-                    break;
-                }
-                saw_any = true;
-                let (take, done) = match memchr::memchr(b'\n', chunk) {
-                    Some(i) => (i, true),
-                    None => (chunk.len(), false),
-                };
-                len += take;
-                if !oversize {
-                    if len > self.max {
-                        oversize = true;
-                        buf = Vec::new();
-                    } else {
-                        buf.extend_from_slice(&chunk[..take]);
-                    }
-                }
-                self.inner.consume(take + usize::from(done));
-                if done {
-                    break;
-                }
+            let chunk = match self.inner.fill_buf() {
+                Ok(c) => c,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if chunk.is_empty() {
+                return Ok(self.splitter.finish());
             }
-            if oversize {
-                return Ok(Some(Frame::Oversize { len }));
+            let (used, frame) = self.splitter.feed(chunk);
+            self.inner.consume(used);
+            if frame.is_some() {
+                return Ok(frame);
             }
-            if buf.last() == Some(&b'\r') {
-                buf.pop();
-            }
-            if buf.iter().all(u8::is_ascii_whitespace) {
-                if saw_any {
-                    continue;
-                }
-                return Ok(None);
-            }
-            return Ok(Some(Frame::Data(buf)));
         }
     }
 }

@@ -86,6 +86,26 @@ is named), 2 the file cannot be read."
     /// Check a policy file.
     #[command(after_help = "Exit status: 0 valid, 2 invalid (the error names the line).")]
     Policy(PolicyArgs),
+    /// Serve MCP servers over Streamable HTTP, inspecting every message.
+    #[command(
+        long_about = "Serve MCP servers over Streamable HTTP, inspecting every message.\n\n\
+Each upstream server in the configuration is served at http://ADDR/mcp/NAME. A client's \
+`initialize` starts a session (the Mcp-Session-Id header) and a process of that server for it \
+alone; every message both ways goes through the same checks as `mcpwall run`. The gateway \
+listens on 127.0.0.1 by default and refuses requests whose Host or Origin header is not local \
+(DNS rebinding); on any other address a bearer token (token_env) is required. Without a \
+policy, `serve` denies every tool: list what may be called.\n\nWithout --config, a built-in \
+demo server with a poisoned tool, an injected result and a leaked key is served at /mcp/demo.\n\n\
+Exit status: 0 after SIGINT or SIGTERM, 2 when it cannot start (bad configuration, address in \
+use).",
+        after_help = "Examples:\n  mcpwall serve                                   # the built-in demo at http://127.0.0.1:8750/mcp/demo\n  \
+mcpwall serve --config mcpwall.toml --audit audit.jsonl\n  \
+claude mcp add --transport http notes http://127.0.0.1:8750/mcp/notes"
+    )]
+    Serve(ServeArgs),
+    /// A small stdio MCP server that misbehaves on purpose (the demo `serve` runs).
+    #[command(hide = true)]
+    DemoServer,
 }
 
 #[derive(Debug, Args)]
@@ -155,8 +175,33 @@ pub(crate) struct RunArgs {
     /// the name: give one, so that pins survive a change of arguments.
     #[arg(long)]
     pub(crate) name: Option<String>,
+    #[command(flatten)]
+    pub(crate) gateway: GatewayArgs,
+    /// The server's command and arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub(crate) command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// The configuration: address, upstream servers, policy, lockfile, audit file (see
+    /// docs/serve.example.toml). Without it, the built-in demo server is served.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// The address to listen on, instead of the configuration's (default 127.0.0.1:8750; port
+    /// 0: any free port).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) listen: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    pub(crate) gateway: GatewayArgs,
+}
+
+/// What `run` and `serve` share: how the pipeline decides and where it reports.
+#[derive(Debug, Args)]
+pub(crate) struct GatewayArgs {
     /// A policy file: which tools may be called, with which arguments, how often (see
-    /// docs/policy.example.toml). Without it every call may go on to the engine's checks.
+    /// docs/policy.example.toml). Without it, `run` lets every call go on to the engine's
+    /// checks, and `serve` denies every tool.
     #[arg(long, value_name = "FILE")]
     pub(crate) policy: Option<PathBuf>,
     /// The lockfile of tool pins (default: $XDG_STATE_HOME/mcpwall/mcpwall.lock).
@@ -185,9 +230,6 @@ pub(crate) struct RunArgs {
     pub(crate) no_redact: bool,
     #[command(flatten)]
     pub(crate) rules: RuleSource,
-    /// The server's command and arguments, after `--`.
-    #[arg(last = true, required = true, value_name = "COMMAND")]
-    pub(crate) command: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -2,11 +2,13 @@
 
 mod analyze;
 mod audit;
+mod demo_server;
 mod eval;
 mod pins;
 mod policy;
 mod rules;
 mod run;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,6 +28,14 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Pins(args) => pins::run(args)?,
         Command::Audit(args) => audit::run(args)?,
         Command::Policy(args) => policy::run(args)?,
+        Command::Serve(args) => {
+            serve::run(args)?;
+            Status::Clean
+        }
+        Command::DemoServer => {
+            demo_server::run()?;
+            Status::Clean
+        }
     };
     Ok(ExitCode::from(status as u8))
 }

@@ -2,6 +2,7 @@
 
 use std::io;
 use std::os::unix::process::ExitStatusExt as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,17 +21,12 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let Some((command, rest)) = args.command.split_first() else {
         anyhow::bail!("no server command: put it after `--`");
     };
-    if args.max_frame < 1024 {
+    let g = &args.gateway;
+    if g.max_frame < 1024 {
         anyhow::bail!("--max-frame must be at least 1024 bytes");
     }
-    let engine = Arc::new(super::engine(&args.rules.rules)?);
-    let audit: Arc<dyn Audit> = match &args.audit {
-        Some(path) => Arc::new(
-            ChainedFile::open(path)
-                .with_context(|| format!("cannot open the audit file {}", path.display()))?,
-        ),
-        None => Arc::new(Stderr),
-    };
+    let engine = Arc::new(super::engine(&g.rules.rules)?);
+    let audit = audit_sink(g.audit.as_ref())?;
     let name = args.name.clone().unwrap_or_else(|| {
         args.command
             .iter()
@@ -40,24 +36,25 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     });
     let settings = Settings {
         server: name,
-        redact: !args.no_redact,
-        audit_fail_open: args.audit_fail_open,
+        session: None,
+        redact: !g.no_redact,
+        audit_fail_open: g.audit_fail_open,
     };
     let mut inspector = Inspector::new(engine, settings, audit);
-    if let Some(path) = &args.policy {
+    if let Some(path) = &g.policy {
         inspector = inspector.with_policy(super::policy::load(path)?);
     }
-    if !args.no_pins {
-        let path = super::pins::lock_path(args.lock.clone())?;
+    if !g.no_pins {
+        let path = super::pins::lock_path(g.lock.clone())?;
         inspector = inspector.with_pins(PinStore::open(&path)?);
     }
     let inspector = Arc::new(inspector);
     let config = RunConfig {
         command: command.clone(),
         args: rest.to_vec(),
-        max_frame: args.max_frame,
+        max_frame: g.max_frame,
         grace: GRACE,
-        call_timeout: (args.call_timeout > 0).then(|| Duration::from_secs(args.call_timeout)),
+        call_timeout: (g.call_timeout > 0).then(|| Duration::from_secs(g.call_timeout)),
     };
     let status = stdio::run(&config, inspector, io::stdin(), io::stdout())?;
     let code = match (status.code(), status.signal()) {
@@ -66,4 +63,15 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         (None, None) => 1,
     };
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+}
+
+/// The audit trail: a hash-chained file, or standard error.
+pub(crate) fn audit_sink(path: Option<&PathBuf>) -> anyhow::Result<Arc<dyn Audit>> {
+    Ok(match path {
+        Some(path) => Arc::new(
+            ChainedFile::open(path)
+                .with_context(|| format!("cannot open the audit file {}", path.display()))?,
+        ),
+        None => Arc::new(Stderr),
+    })
 }

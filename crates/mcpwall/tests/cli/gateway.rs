@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-fn peers() -> PathBuf {
+pub(super) fn peers() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers")
 }
 
 /// The Python that has the MCP SDK: `MCPWALL_TEST_PYTHON`, or the virtual environment
 /// `scripts/test` makes.
-fn python() -> PathBuf {
+pub(super) fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("MCPWALL_TEST_PYTHON") {
         return PathBuf::from(p);
     }
@@ -29,7 +29,7 @@ fn python() -> PathBuf {
     venv
 }
 
-fn server_cmd() -> Vec<String> {
+pub(super) fn server_cmd() -> Vec<String> {
     vec![
         python().display().to_string(),
         peers().join("poisoned_server.py").display().to_string(),
@@ -553,7 +553,7 @@ fn the_server_exit_status_is_mcpwall_s() {
 
 /// The npm peers' `node_modules`: `MCPWALL_TEST_NODE_MODULES`, or where `scripts/test` puts
 /// them.
-fn node_modules() -> PathBuf {
+pub(super) fn node_modules() -> PathBuf {
     if let Some(p) = std::env::var_os("MCPWALL_TEST_NODE_MODULES") {
         return PathBuf::from(p);
     }
@@ -651,7 +651,7 @@ fn the_reference_everything_server_passes_untouched() {
 }
 
 /// A root for the filesystem server: a note, credentials and a page carrying an injection.
-fn filesystem_root(dir: &Path) -> String {
+pub(super) fn filesystem_root(dir: &Path) -> String {
     let root = dir.join("root");
     std::fs::create_dir(&root).expect("root");
     std::fs::write(root.join("notes.txt"), "Meeting notes: ship on Friday.\n").expect("write");
@@ -673,7 +673,7 @@ fn filesystem_root(dir: &Path) -> String {
         .to_string()
 }
 
-fn filesystem_server() -> String {
+pub(super) fn filesystem_server() -> String {
     node_modules()
         .join("@modelcontextprotocol/server-filesystem/dist/index.js")
         .display()

@@ -2,6 +2,7 @@
 //! input without partial output.
 
 mod gateway;
+mod serve;
 
 use std::io::Write as _;
 use std::process::{Command, Output, Stdio};

@@ -2,10 +2,14 @@
 // against a real npm server and prints what it saw as JSON, for the Rust tests to check.
 //
 // Usage: node client.cjs everything|filesystem [ROOT] -- COMMAND [ARGS...]
+//        node client.cjs everything|filesystem [ROOT] -- http://HOST:PORT/mcp/NAME
 // (NODE_PATH must point at the node_modules that scripts/test installs.)
 
 const { Client } = require("@modelcontextprotocol/sdk/client/index.js");
 const { StdioClientTransport } = require("@modelcontextprotocol/sdk/client/stdio.js");
+const {
+  StreamableHTTPClientTransport,
+} = require("@modelcontextprotocol/sdk/client/streamableHttp.js");
 const { McpError } = require("@modelcontextprotocol/sdk/types.js");
 
 const argv = process.argv.slice(2);
@@ -63,7 +67,9 @@ async function filesystem(client, out) {
 }
 
 async function main() {
-  const transport = new StdioClientTransport({ command, args, stderr: "inherit" });
+  const transport = /^https?:\/\//.test(command)
+    ? new StreamableHTTPClientTransport(new URL(command))
+    : new StdioClientTransport({ command, args, stderr: "inherit" });
   const client = new Client({ name: "mcpwall-test", version: "1.0.0" });
   await client.connect(transport);
   const out = { server: client.getServerVersion().name };

@@ -1,0 +1,118 @@
+//! An upstream stdio server started for one HTTP session: its process, and its frames.
+
+use std::io;
+use std::process::Stdio;
+
+use mcpwall_protocol::{Frame, FrameSplitter};
+use rustix::process::{Pid, Signal, kill_process_group};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt as _, AsyncWriteExt as _};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::sync::mpsc;
+
+use super::Upstream;
+use crate::GatewayError;
+
+/// A started server: its pipes, and its process group (the server and whatever it starts).
+pub(super) struct Started {
+    pub(super) child: Child,
+    pub(super) stdin: ChildStdin,
+    pub(super) stdout: ChildStdout,
+    pub(super) group: Option<Pid>,
+}
+
+/// Starts `upstream`'s command in a process group of its own; its standard error is
+/// mcpwall's.
+pub(super) fn start(upstream: &Upstream) -> Result<Started, GatewayError> {
+    let mut cmd = Command::new(&upstream.command);
+    cmd.args(&upstream.args)
+        .envs(upstream.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .process_group(0)
+        .kill_on_drop(true);
+    if let Some(dir) = &upstream.cwd {
+        cmd.current_dir(dir);
+    }
+    let mut child = cmd.spawn().map_err(|source| GatewayError::Spawn {
+        command: upstream.command.to_string_lossy().into_owned(),
+        source,
+    })?;
+    let group = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .and_then(Pid::from_raw);
+    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        kill_group(group);
+        return Err(GatewayError::Io {
+            what: "connecting to the server's standard input and output",
+            source: io::Error::other("a pipe is missing"),
+        });
+    };
+    Ok(Started {
+        child,
+        stdin,
+        stdout,
+        group,
+    })
+}
+
+/// Kills the server and everything it started.
+pub(super) fn kill_group(group: Option<Pid>) {
+    if let Some(g) = group {
+        let _ = kill_process_group(g, Signal::KILL);
+    }
+}
+
+/// Writes queued frames to the server, one line each, until the queue closes (the session
+/// ended: the server then sees the end of its input) or the server stops reading for good.
+pub(super) async fn write_frames(mut stdin: ChildStdin, mut queue: mpsc::Receiver<Vec<u8>>) {
+    while let Some(mut frame) = queue.recv().await {
+        frame.push(b'\n');
+        if stdin.write_all(&frame).await.is_err() || stdin.flush().await.is_err() {
+            break;
+        }
+    }
+}
+
+/// The next frame from an async reader, as [`mcpwall_protocol::FrameReader`] reads them.
+pub(super) async fn next_frame<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    splitter: &mut FrameSplitter,
+) -> io::Result<Option<Frame>> {
+    loop {
+        let chunk = reader.fill_buf().await?;
+        if chunk.is_empty() {
+            return Ok(splitter.finish());
+        }
+        let (used, frame) = splitter.feed(chunk);
+        reader.consume(used);
+        if frame.is_some() {
+            return Ok(frame);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn frames_cross_buffer_edges_and_are_capped() {
+        let input: &[u8] = b"{\"a\":1}\r\n\n0123456789\n{\"b\":2}";
+        let mut reader = tokio::io::BufReader::with_capacity(3, input);
+        let mut splitter = FrameSplitter::new(8);
+        let mut out = Vec::new();
+        while let Some(f) = next_frame(&mut reader, &mut splitter).await.unwrap() {
+            out.push(f);
+        }
+        assert_eq!(
+            out,
+            vec![
+                Frame::Data(b"{\"a\":1}".to_vec()),
+                Frame::Oversize { len: 10 },
+                Frame::Data(b"{\"b\":2}".to_vec()),
+            ]
+        );
+    }
+}

@@ -1,0 +1,675 @@
+//! `mcpwall serve`: a Streamable HTTP gateway in front of stdio MCP servers.
+//!
+//! Each upstream is served at `/mcp/NAME`. An HTTP session (`Mcp-Session-Id`) is one MCP
+//! session: the client's `initialize` starts a process of the upstream's command for that
+//! session alone, with an [`Inspector`] of its own. A stdio server is written for one client,
+//! so nothing one client does (its roots, its subscriptions, its log level) or is sent
+//! reaches another. The price is a process per session; sessions are capped
+//! ([`ServeOptions::max_sessions`]) and ended when idle.
+//!
+//! Transport, per the MCP specification's Streamable HTTP: POST carries client messages (the
+//! answer is an SSE stream, or one JSON body for a client that accepts only JSON), GET opens
+//! the stream for the server's own requests and notifications, DELETE ends the session.
+
+mod child;
+mod guard;
+mod session;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use mcpwall_detect::Engine;
+use mcpwall_policy::Policy;
+use mcpwall_protocol::{Id, Message, Parsed, parse_message};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use self::session::{HttpSession, Out, STREAM_QUEUE};
+use crate::audit::Audit;
+use crate::inspect::codes;
+use crate::{GatewayError, Inspector, PinStore, Settings};
+
+/// Protocol versions whose Streamable HTTP transport this gateway speaks.
+pub const PROTOCOL_VERSIONS: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
+
+const SESSION_HEADER: &str = "mcp-session-id";
+const VERSION_HEADER: &str = "mcp-protocol-version";
+
+/// How the gateway listens and whom it serves.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// The address to listen on (port 0: any free port; [`serve`] reports the one it got).
+    pub listen: SocketAddr,
+    /// Browser origins allowed besides loopback pages (`https://app.example.com`).
+    pub allowed_origins: Vec<String>,
+    /// `Host` names served besides the loopback names (for a gateway behind a proxy).
+    pub allowed_hosts: Vec<String>,
+    /// A bearer token every request must carry.
+    pub token: Option<String>,
+    /// Sessions at once; more are refused (503) until one ends.
+    pub max_sessions: usize,
+    /// A session without requests or open streams for this long is ended.
+    pub idle_timeout: Duration,
+    /// How long a request may wait for its answer; `None`: forever.
+    pub call_timeout: Option<Duration>,
+    /// The largest message accepted either way, in bytes.
+    pub max_frame: usize,
+    /// How long a server may take to exit once its session ends.
+    pub grace: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8750)),
+            allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            token: None,
+            max_sessions: 64,
+            idle_timeout: Duration::from_secs(30 * 60),
+            call_timeout: Some(Duration::from_secs(300)),
+            max_frame: mcpwall_protocol::DEFAULT_MAX_FRAME,
+            grace: Duration::from_secs(3),
+        }
+    }
+}
+
+/// One upstream stdio server, started once per session.
+#[derive(Clone, Debug)]
+pub struct Upstream {
+    /// Its name: its path is `/mcp/NAME`; its pins and policy rules use it.
+    pub name: String,
+    /// Its program.
+    pub command: OsString,
+    /// Its arguments.
+    pub args: Vec<OsString>,
+    /// Variables added to its environment.
+    pub env: Vec<(String, String)>,
+    /// Its working directory.
+    pub cwd: Option<PathBuf>,
+}
+
+/// What every session's [`Inspector`] is built from.
+#[derive(Clone)]
+pub struct InspectorTemplate {
+    /// The detection engine, shared.
+    pub engine: Arc<Engine>,
+    /// The policy, shared (rate limits are counted per session).
+    pub policy: Arc<Policy>,
+    /// Tool pins; `None`: not pinned.
+    pub pins: Option<PinStore>,
+    /// Where audit events go.
+    pub audit: Arc<dyn Audit>,
+    /// Redact secrets and personal data in results.
+    pub redact: bool,
+    /// Keep forwarding when the audit trail cannot be written.
+    pub audit_fail_open: bool,
+}
+
+impl std::fmt::Debug for InspectorTemplate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InspectorTemplate")
+            .field("pins", &self.pins)
+            .field("redact", &self.redact)
+            .finish_non_exhaustive()
+    }
+}
+
+struct App {
+    options: ServeOptions,
+    upstreams: HashMap<String, Upstream>,
+    template: InspectorTemplate,
+    sessions: Mutex<HashMap<String, Arc<HttpSession>>>,
+    /// Sessions ended by the shutdown: their servers are killed after the grace period.
+    stopped: Mutex<Vec<Arc<HttpSession>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A JSON-RPC error as an HTTP response.
+fn rpc_error(status: StatusCode, code: i64, message: &str) -> Response {
+    let body = json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": { "code": code, "message": format!("mcpwall: {message}") }
+    });
+    json_response(status, serde_json::to_vec(&body).unwrap_or_default())
+}
+
+fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+fn session_id() -> Result<String, GatewayError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| GatewayError::Io {
+        what: "drawing a session id",
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn accepts(headers: &HeaderMap, kind: &str) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|v| v.split(';').next().unwrap_or("").trim())
+        .any(|v| v.eq_ignore_ascii_case(kind) || v == "*/*")
+}
+
+impl App {
+    /// Starts a session of `upstream`: its own server process and pipeline.
+    fn start_session(self: &Arc<Self>, upstream: &Upstream) -> Result<Arc<HttpSession>, Response> {
+        let mut sessions = lock(&self.sessions);
+        sessions.retain(|_, s| !s.is_closed());
+        if sessions.len() >= self.options.max_sessions {
+            let mut r = rpc_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                codes::INVALID_REQUEST,
+                "too many sessions; try again when one has ended",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            return Err(r);
+        }
+        let id = session_id().map_err(|e| {
+            rpc_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                codes::INVALID_REQUEST,
+                &e.to_string(),
+            )
+        })?;
+        let started = child::start(upstream).map_err(|e| {
+            rpc_error(
+                StatusCode::BAD_GATEWAY,
+                codes::SERVER_GONE,
+                &format!("the server {} could not be started: {e}", upstream.name),
+            )
+        })?;
+        let t = &self.template;
+        let settings = Settings {
+            server: upstream.name.clone(),
+            session: Some(id.clone()),
+            redact: t.redact,
+            audit_fail_open: t.audit_fail_open,
+        };
+        let mut inspector = Inspector::new(Arc::clone(&t.engine), settings, Arc::clone(&t.audit))
+            .with_policy(Arc::clone(&t.policy));
+        if let Some(pins) = &t.pins {
+            inspector = inspector.with_pins(pins.clone());
+        }
+        let (tx, rx) = mpsc::channel(256);
+        let stall = self
+            .options
+            .call_timeout
+            .unwrap_or(Duration::from_secs(300));
+        let session = Arc::new(HttpSession::new(
+            id.clone(),
+            upstream.name.clone(),
+            Arc::new(inspector),
+            tx,
+            started.group,
+            stall,
+        ));
+        tokio::spawn(child::write_frames(started.stdin, rx));
+        {
+            let session = Arc::clone(&session);
+            let app = Arc::clone(self);
+            let max = self.options.max_frame;
+            tokio::spawn(async move {
+                Arc::clone(&session).pump_server(started.stdout, max).await;
+                app.end(&session.id);
+            });
+        }
+        {
+            // The server is reaped when it exits; what it started goes with it.
+            let mut process = started.child;
+            let session = Arc::clone(&session);
+            tokio::spawn(async move {
+                let _ = process.wait().await;
+                child::kill_group(session.group());
+                session.mark_exited();
+            });
+        }
+        if let Some(timeout) = self.options.call_timeout {
+            let session = Arc::clone(&session);
+            let tick = (timeout / 4).clamp(Duration::from_millis(10), Duration::from_millis(250));
+            tokio::spawn(async move {
+                let mut clock = tokio::time::interval(tick);
+                while !session.is_closed() {
+                    clock.tick().await;
+                    session.expire(timeout);
+                }
+            });
+        }
+        sessions.insert(id, Arc::clone(&session));
+        Ok(session)
+    }
+
+    /// Ends a session: its server's input is closed, and it is killed after the grace period.
+    fn end(&self, id: &str) {
+        let Some(session) = lock(&self.sessions).remove(id) else {
+            return;
+        };
+        session.close();
+        let (group, grace) = (session.group(), self.options.grace);
+        tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            child::kill_group(group);
+        });
+    }
+
+    /// The session a request names, for `upstream`.
+    fn session_of(
+        &self,
+        upstream: &str,
+        headers: &HeaderMap,
+    ) -> Result<Arc<HttpSession>, Response> {
+        let Some(id) = headers.get(SESSION_HEADER) else {
+            return Err(rpc_error(
+                StatusCode::BAD_REQUEST,
+                codes::INVALID_REQUEST,
+                "no Mcp-Session-Id header: start a session with an initialize request",
+            ));
+        };
+        let found = id
+            .to_str()
+            .ok()
+            .and_then(|id| lock(&self.sessions).get(id).cloned())
+            .filter(|s| s.upstream == upstream && !s.is_closed());
+        found.ok_or_else(|| {
+            rpc_error(
+                StatusCode::NOT_FOUND,
+                codes::INVALID_REQUEST,
+                "unknown or ended session: start a new one with an initialize request",
+            )
+        })
+    }
+
+    fn reap_idle(&self) {
+        let idle: Vec<String> = lock(&self.sessions)
+            .values()
+            .filter(|s| s.idle_for() >= self.options.idle_timeout && !s.has_streams())
+            .map(|s| s.id.clone())
+            .collect();
+        for id in idle {
+            self.end(&id);
+        }
+    }
+}
+
+/// The requests in a parsed body (their ids) and the progress tokens they carry.
+fn requests_of(parsed: &Parsed) -> (Vec<Id>, Vec<Value>, bool) {
+    let items: Vec<(&Message, &Value)> = match parsed {
+        Parsed::Single(m, v) => vec![(m, v)],
+        Parsed::Batch(items) => items.iter().map(|(m, v)| (m, v)).collect(),
+    };
+    let mut ids = Vec::new();
+    let mut tokens = Vec::new();
+    let mut initialize = false;
+    for (m, v) in items {
+        if let Message::Request { id, method } = m {
+            ids.push(id.clone());
+            initialize |= method == "initialize";
+            if let Some(t) = v.pointer("/params/_meta/progressToken") {
+                tokens.push(t.clone());
+            }
+        }
+    }
+    (ids, tokens, initialize)
+}
+
+async fn handle(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = guard::check(&app.options, &headers) {
+        return rpc_error(r.status, codes::BLOCKED, &r.why);
+    }
+    let Some(upstream) = app.upstreams.get(&name) else {
+        return rpc_error(
+            StatusCode::NOT_FOUND,
+            codes::INVALID_REQUEST,
+            &format!("no upstream server is named {name:?}"),
+        );
+    };
+    if let Some(v) = headers.get(VERSION_HEADER)
+        && !v
+            .to_str()
+            .is_ok_and(|v| PROTOCOL_VERSIONS.contains(&v.trim()))
+    {
+        return rpc_error(
+            StatusCode::BAD_REQUEST,
+            codes::INVALID_REQUEST,
+            &format!(
+                "unsupported MCP-Protocol-Version {v:?}; supported: {}",
+                PROTOCOL_VERSIONS.join(", ")
+            ),
+        );
+    }
+    match method {
+        Method::POST => post(&app, upstream, &headers, &body).await,
+        Method::GET => get(&app, &name, &headers),
+        Method::DELETE => match app.session_of(&name, &headers) {
+            Ok(s) => {
+                app.end(&s.id);
+                StatusCode::OK.into_response()
+            }
+            Err(r) => r,
+        },
+        _ => {
+            let mut r = rpc_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                codes::INVALID_REQUEST,
+                "use POST, GET or DELETE",
+            );
+            r.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET, POST, DELETE"));
+            r
+        }
+    }
+}
+
+async fn post(app: &Arc<App>, upstream: &Upstream, headers: &HeaderMap, body: &[u8]) -> Response {
+    let json_body = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !json_body {
+        return rpc_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            codes::INVALID_REQUEST,
+            "the body must be Content-Type: application/json",
+        );
+    }
+    let sse = accepts(headers, "text/event-stream");
+    if !sse && !accepts(headers, "application/json") {
+        return rpc_error(
+            StatusCode::NOT_ACCEPTABLE,
+            codes::INVALID_REQUEST,
+            "Accept must include application/json or text/event-stream",
+        );
+    }
+    // A stdio server reads one message per line. Raw line breaks in valid JSON are only ever
+    // whitespace between tokens (inside strings they must be escaped), so they become spaces;
+    // in invalid JSON the parser refuses the frame either way.
+    let frame: Vec<u8> = body
+        .iter()
+        .map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b })
+        .collect();
+    let parsed = parse_message(&frame);
+    let (ids, tokens, initialize) = parsed.as_ref().map(requests_of).unwrap_or_default();
+    let (session, new) = match headers.get(SESSION_HEADER) {
+        Some(_) => match app.session_of(&upstream.name, headers) {
+            Ok(s) => (s, false),
+            Err(r) => return r,
+        },
+        None if initialize && ids.len() == 1 => match app.start_session(upstream) {
+            Ok(s) => (s, true),
+            Err(r) => return r,
+        },
+        None => {
+            return rpc_error(
+                StatusCode::BAD_REQUEST,
+                codes::INVALID_REQUEST,
+                "no Mcp-Session-Id header: only an initialize request starts a session",
+            );
+        }
+    };
+    session.touch();
+    if parsed.is_err() {
+        // The pipeline refuses it (and records why); the answer is its error.
+        let (tx, mut rx) = mpsc::channel(4);
+        session.client_frame(&frame, Some(&tx)).await;
+        drop(tx);
+        let body = match rx.recv().await {
+            Some(Out::Answer(b) | Out::Other(b)) => b,
+            None => Vec::new(),
+        };
+        return json_response(StatusCode::BAD_REQUEST, body);
+    }
+    if ids.is_empty() {
+        // Notifications and responses: nothing to wait for.
+        session.client_frame(&frame, None).await;
+        return StatusCode::ACCEPTED.into_response();
+    }
+    let serial = session.next_serial();
+    let (tx, rx) = mpsc::channel(STREAM_QUEUE);
+    if let Err(dup) = session.expect(serial, &ids, &tokens, &tx, !sse) {
+        return rpc_error(
+            StatusCode::BAD_REQUEST,
+            codes::INVALID_REQUEST,
+            &format!("request id {dup} is already in flight in this session"),
+        );
+    }
+    session.client_frame(&frame, Some(&tx)).await;
+    drop(tx);
+    let stream = PostStream {
+        session: Arc::clone(&session),
+        serial,
+        rx,
+        remaining: ids.len(),
+    };
+    let mut response = if sse {
+        sse_response(stream)
+    } else {
+        json_answers(stream).await
+    };
+    if new && let Ok(v) = HeaderValue::from_str(&session.id) {
+        response.headers_mut().insert(SESSION_HEADER, v);
+    }
+    response
+}
+
+/// A POST's answers: ends when each of its requests has been answered, or when the session
+/// ends. Dropped early (the client went away), it cancels what is still unanswered.
+struct PostStream {
+    session: Arc<HttpSession>,
+    serial: u64,
+    rx: mpsc::Receiver<Out>,
+    remaining: usize,
+}
+
+impl PostStream {
+    async fn next(&mut self) -> Option<Vec<u8>> {
+        if self.remaining == 0 {
+            return None;
+        }
+        match self.rx.recv().await? {
+            Out::Answer(f) => {
+                self.remaining -= 1;
+                Some(f)
+            }
+            Out::Other(f) => Some(f),
+        }
+    }
+}
+
+impl Drop for PostStream {
+    fn drop(&mut self) {
+        if self.remaining > 0 && !self.session.is_closed() {
+            let (session, serial) = (Arc::clone(&self.session), self.serial);
+            tokio::spawn(async move { session.forget(serial).await });
+        }
+    }
+}
+
+fn sse_event(frame: Vec<u8>) -> Result<Event, Infallible> {
+    // Frames are single-line JSON (the pipeline's, or a server's line).
+    Ok(Event::default().data(String::from_utf8_lossy(&frame)))
+}
+
+fn sse_response(stream: PostStream) -> Response {
+    let events = futures_util::stream::unfold(stream, |mut s| async move {
+        let frame = s.next().await?;
+        Some((sse_event(frame), s))
+    });
+    Sse::new(events).into_response()
+}
+
+async fn json_answers(mut stream: PostStream) -> Response {
+    let mut answers = Vec::new();
+    while let Some(f) = stream.next().await {
+        answers.push(f);
+    }
+    let body = if answers.len() == 1 {
+        answers.pop().unwrap_or_default()
+    } else {
+        let mut b = b"[".to_vec();
+        b.extend(answers.join(&b","[..]));
+        b.push(b']');
+        b
+    };
+    json_response(StatusCode::OK, body)
+}
+
+fn get(app: &Arc<App>, upstream: &str, headers: &HeaderMap) -> Response {
+    if !accepts(headers, "text/event-stream") {
+        return rpc_error(
+            StatusCode::NOT_ACCEPTABLE,
+            codes::INVALID_REQUEST,
+            "a GET opens an event stream: Accept must include text/event-stream",
+        );
+    }
+    let session = match app.session_of(upstream, headers) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    session.touch();
+    let (tx, rx) = mpsc::channel(STREAM_QUEUE);
+    session.open_standalone(session.next_serial(), tx);
+    let events = futures_util::stream::unfold(rx, |mut rx| async move {
+        let (Out::Answer(f) | Out::Other(f)) = rx.recv().await?;
+        Some((sse_event(f), rx))
+    });
+    Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}
+
+/// Serves until SIGINT or SIGTERM. `ready` is told the address listened on once the socket
+/// is bound.
+pub fn serve(
+    options: ServeOptions,
+    upstreams: Vec<Upstream>,
+    template: InspectorTemplate,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<(), GatewayError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| GatewayError::Io {
+            what: "starting the async runtime",
+            source,
+        })?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(options.listen)
+            .await
+            .map_err(|source| GatewayError::Io {
+                what: "binding the listen address",
+                source,
+            })?;
+        let local = listener.local_addr().map_err(|source| GatewayError::Io {
+            what: "reading the listen address",
+            source,
+        })?;
+        let app = Arc::new(App {
+            upstreams: upstreams.into_iter().map(|u| (u.name.clone(), u)).collect(),
+            template,
+            sessions: Mutex::new(HashMap::new()),
+            stopped: Mutex::new(Vec::new()),
+            options: ServeOptions {
+                listen: local,
+                ..options
+            },
+        });
+        {
+            let app = Arc::clone(&app);
+            tokio::spawn(async move {
+                let mut clock = tokio::time::interval(Duration::from_secs(10));
+                loop {
+                    clock.tick().await;
+                    app.reap_idle();
+                }
+            });
+        }
+        let router = Router::new()
+            .route("/mcp/{name}", axum::routing::any(handle))
+            .layer(DefaultBodyLimit::max(app.options.max_frame))
+            .with_state(Arc::clone(&app));
+        ready(local);
+        let shutdown = {
+            let app = Arc::clone(&app);
+            async move {
+                wait_for_signal().await;
+                // Open streams end with their sessions, so the server can stop.
+                let ended: Vec<Arc<HttpSession>> =
+                    lock(&app.sessions).drain().map(|(_, s)| s).collect();
+                for s in &ended {
+                    s.close();
+                }
+                lock(&app.stopped).extend(ended);
+            }
+        };
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|source| GatewayError::Io {
+                what: "serving HTTP",
+                source,
+            });
+        // The servers had their input closed; give them the grace period, then kill what is
+        // left of them.
+        let mut left: Vec<Arc<HttpSession>> = lock(&app.stopped).drain(..).collect();
+        left.extend(lock(&app.sessions).drain().map(|(_, s)| s));
+        let deadline = tokio::time::Instant::now() + app.options.grace;
+        while left.iter().any(|s| !s.has_exited()) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        for s in left {
+            child::kill_group(s.group());
+        }
+        served
+    })
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers the gateway runs until killed.
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

@@ -1,0 +1,409 @@
+//! One HTTP session: one client, one upstream server process, one [`Inspector`], and the
+//! streams that carry the server's messages back to the client.
+//!
+//! A response goes to the POST that carried its request. Progress goes to the POST whose
+//! request named its token. Everything else the server sends (its own requests, other
+//! notifications) goes to the client's GET stream, or, when there is none, to a POST stream
+//! still open (the server is most likely asking about that call), or waits, bounded, until a
+//! GET stream opens.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use mcpwall_protocol::{Frame, FrameSplitter, Id};
+use rustix::process::Pid;
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::io::BufReader;
+use tokio::process::ChildStdout;
+use tokio::sync::mpsc;
+
+use super::child::{kill_group, next_frame};
+use crate::inspect::{Direction, Inspector, Outcome};
+
+/// What a client stream receives.
+#[derive(Debug)]
+pub(super) enum Out {
+    /// The response to one of the stream's requests.
+    Answer(Vec<u8>),
+    /// Anything else: a server request or notification.
+    Other(Vec<u8>),
+}
+
+/// Frames waiting for one client stream. A client that leaves this many unread is not
+/// reading; what does not fit is dropped rather than held.
+pub(super) const STREAM_QUEUE: usize = 1024;
+
+/// Server messages kept for a GET stream that is not open yet.
+const BACKLOG: usize = 256;
+
+/// A client stream's end of the routing table.
+#[derive(Clone)]
+struct Sink {
+    /// Which POST (or GET) it is.
+    serial: u64,
+    tx: mpsc::Sender<Out>,
+    /// A POST answered as plain JSON can carry only its responses.
+    answers_only: bool,
+}
+
+#[derive(Default)]
+struct Routes {
+    /// Requests in flight, by id: the stream that waits for each answer.
+    waiting: HashMap<Id, Sink>,
+    /// Progress tokens of requests in flight (as JSON text): the stream that gets the reports.
+    progress: HashMap<String, Sink>,
+    /// The client's GET stream.
+    standalone: Option<Sink>,
+    backlog: VecDeque<Vec<u8>>,
+}
+
+/// Only what routing needs of a message: serde skips the rest without building it.
+#[derive(Deserialize)]
+struct Peek {
+    #[serde(default)]
+    id: Option<Value>,
+    #[serde(default)]
+    method: Option<String>,
+    #[serde(default)]
+    params: Option<PeekParams>,
+}
+
+#[derive(Deserialize)]
+struct PeekParams {
+    #[serde(rename = "progressToken", default)]
+    progress_token: Option<Value>,
+}
+
+pub(super) struct HttpSession {
+    pub(super) id: String,
+    /// The upstream's name (its path).
+    pub(super) upstream: String,
+    pub(super) inspector: Arc<Inspector>,
+    to_server: Mutex<Option<mpsc::Sender<Vec<u8>>>>,
+    group: Option<Pid>,
+    routes: Mutex<Routes>,
+    serials: AtomicU64,
+    last_seen: Mutex<Instant>,
+    closed: AtomicBool,
+    /// The server process has exited (and was reaped).
+    exited: AtomicBool,
+    /// How long a full queue to the server may stay full before the server counts as stuck.
+    stall: Duration,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The messages in a frame, one frame each (a batch is split).
+fn messages(frame: Vec<u8>) -> Vec<Vec<u8>> {
+    if frame.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'[') {
+        return vec![frame];
+    }
+    match serde_json::from_slice::<Vec<Value>>(&frame) {
+        Ok(items) => items
+            .iter()
+            .filter_map(|v| serde_json::to_vec(v).ok())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+impl HttpSession {
+    pub(super) fn new(
+        id: String,
+        upstream: String,
+        inspector: Arc<Inspector>,
+        to_server: mpsc::Sender<Vec<u8>>,
+        group: Option<Pid>,
+        stall: Duration,
+    ) -> Self {
+        HttpSession {
+            id,
+            upstream,
+            inspector,
+            to_server: Mutex::new(Some(to_server)),
+            group,
+            routes: Mutex::new(Routes::default()),
+            serials: AtomicU64::new(1),
+            last_seen: Mutex::new(Instant::now()),
+            closed: AtomicBool::new(false),
+            exited: AtomicBool::new(false),
+            stall,
+        }
+    }
+
+    pub(super) fn touch(&self) {
+        *lock(&self.last_seen) = Instant::now();
+    }
+
+    pub(super) fn idle_for(&self) -> Duration {
+        lock(&self.last_seen).elapsed()
+    }
+
+    pub(super) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+
+    /// Whether a client stream is open (a session with one is not idle).
+    pub(super) fn has_streams(&self) -> bool {
+        let r = lock(&self.routes);
+        r.standalone.as_ref().is_some_and(|s| !s.tx.is_closed())
+            || r.waiting.values().any(|s| !s.tx.is_closed())
+    }
+
+    pub(super) fn next_serial(&self) -> u64 {
+        self.serials.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Registers a POST's requests: their answers (and progress) go to `tx`. Fails, changing
+    /// nothing, when one of the ids is already in flight in this session.
+    pub(super) fn expect(
+        &self,
+        serial: u64,
+        ids: &[Id],
+        tokens: &[Value],
+        tx: &mpsc::Sender<Out>,
+        answers_only: bool,
+    ) -> Result<(), Id> {
+        let mut r = lock(&self.routes);
+        if let Some(dup) = ids.iter().find(|id| r.waiting.contains_key(id)) {
+            return Err(dup.clone());
+        }
+        let sink = Sink {
+            serial,
+            tx: tx.clone(),
+            answers_only,
+        };
+        for id in ids {
+            r.waiting.insert(id.clone(), sink.clone());
+        }
+        for t in tokens {
+            r.progress.insert(t.to_string(), sink.clone());
+        }
+        Ok(())
+    }
+
+    /// A POST stream ended: its requests still unanswered are cancelled at the server (the
+    /// client went away), and its routes are removed.
+    pub(super) async fn forget(&self, serial: u64) {
+        let unanswered: Vec<Id> = {
+            let mut r = lock(&self.routes);
+            let ids = r
+                .waiting
+                .iter()
+                .filter(|(_, s)| s.serial == serial)
+                .map(|(id, _)| id.clone())
+                .collect::<Vec<_>>();
+            for id in &ids {
+                r.waiting.remove(id);
+            }
+            r.progress.retain(|_, s| s.serial != serial);
+            ids
+        };
+        for id in unanswered {
+            let cancel = serde_json::json!({
+                "jsonrpc": "2.0",
+                "method": "notifications/cancelled",
+                "params": {
+                    "requestId": id.to_value(),
+                    "reason": "the client disconnected before the answer"
+                }
+            });
+            let frame = serde_json::to_vec(&cancel).unwrap_or_default();
+            // Through the pipeline, so that the request is forgotten there too.
+            let o = self.inspector.inspect(Direction::ClientToServer, &frame);
+            if let Some(f) = o.forward {
+                self.offer_to_server(f.into_owned());
+            }
+        }
+    }
+
+    /// Opens the client's GET stream (replacing an earlier one) and gives it what waited.
+    pub(super) fn open_standalone(&self, serial: u64, tx: mpsc::Sender<Out>) {
+        let mut r = lock(&self.routes);
+        while let Some(f) = r.backlog.pop_front() {
+            if tx.try_send(Out::Other(f)).is_err() {
+                break;
+            }
+        }
+        r.standalone = Some(Sink {
+            serial,
+            tx,
+            answers_only: false,
+        });
+    }
+
+    /// A frame from the client, inspected; what passes goes to the server, and the
+    /// pipeline's own answers go to `answers` (or are routed like server messages).
+    pub(super) async fn client_frame(&self, frame: &[u8], answers: Option<&mpsc::Sender<Out>>) {
+        let Outcome { forward, reply } = self.inspector.inspect(Direction::ClientToServer, frame);
+        let forward = forward.map(|f| f.into_owned());
+        if let Some(reply) = reply {
+            for m in messages(reply) {
+                match answers {
+                    Some(tx) => {
+                        // The answer is the pipeline's: the request is no longer in flight.
+                        if let Some(id) = peek_id(&m) {
+                            lock(&self.routes).waiting.remove(&id);
+                        }
+                        let _ = tx.try_send(Out::Answer(m));
+                    }
+                    None => self.route(m),
+                }
+            }
+        }
+        // A batch goes on as its messages, one line each: servers on protocol versions after
+        // 2025-03-26 no longer read batches, and the answers are gathered per POST anyway.
+        if let Some(f) = forward {
+            for m in messages(f) {
+                self.send_to_server(m).await;
+            }
+        }
+    }
+
+    /// Queues a frame for the server. A server that leaves its input full for the stall
+    /// time is stuck: it is killed, and the session winds down as when it exits.
+    pub(super) async fn send_to_server(&self, frame: Vec<u8>) {
+        let Some(tx) = lock(&self.to_server).clone() else {
+            return;
+        };
+        if let Err(mpsc::error::SendTimeoutError::Timeout(_)) =
+            tx.send_timeout(frame, self.stall).await
+        {
+            kill_group(self.group);
+        }
+    }
+
+    /// Queues a frame for the server if there is room (cancellations: advisory).
+    fn offer_to_server(&self, frame: Vec<u8>) {
+        if let Some(tx) = lock(&self.to_server).as_ref() {
+            let _ = tx.try_send(frame);
+        }
+    }
+
+    /// Reads and inspects the server's frames until it closes its output, then answers
+    /// what it left unanswered and closes the session.
+    pub(super) async fn pump_server(self: Arc<Self>, stdout: ChildStdout, max: usize) {
+        let mut reader = BufReader::new(stdout);
+        let mut splitter = FrameSplitter::new(max);
+        while let Ok(Some(frame)) = next_frame(&mut reader, &mut splitter).await {
+            let Outcome { forward, reply } = match &frame {
+                Frame::Data(bytes) => {
+                    let o = self.inspector.inspect(Direction::ServerToClient, bytes);
+                    Outcome {
+                        forward: o.forward.map(|f| std::borrow::Cow::Owned(f.into_owned())),
+                        reply: o.reply,
+                    }
+                }
+                Frame::Oversize { len } => {
+                    self.inspector
+                        .oversize(Direction::ServerToClient, *len, max)
+                }
+            };
+            if let Some(r) = reply {
+                self.send_to_server(r).await;
+            }
+            if let Some(f) = forward {
+                for m in messages(f.into_owned()) {
+                    self.route(m);
+                }
+            }
+        }
+        self.close();
+    }
+
+    /// Answers, with errors, the requests that waited longer than `timeout`, and cancels them
+    /// at the server.
+    pub(super) fn expire(&self, timeout: Duration) {
+        for (to_client, to_server) in self.inspector.expire(timeout) {
+            self.route(to_client);
+            self.offer_to_server(to_server);
+        }
+    }
+
+    /// Delivers one message from the server side to the stream it belongs to.
+    fn route(&self, frame: Vec<u8>) {
+        let Ok(peek) = serde_json::from_slice::<Peek>(&frame) else {
+            return;
+        };
+        let mut r = lock(&self.routes);
+        let Some(method) = peek.method else {
+            // A response: to the POST that waits for it, or to nobody (that client left).
+            let waiter = peek
+                .id
+                .as_ref()
+                .and_then(|v| Id::from_json(v).ok())
+                .and_then(|id| r.waiting.remove(&id));
+            if let Some(s) = waiter {
+                let _ = s.tx.try_send(Out::Answer(frame));
+            }
+            return;
+        };
+        if method == "notifications/progress"
+            && let Some(token) = peek.params.and_then(|p| p.progress_token)
+            && let Some(s) = r.progress.get(&token.to_string())
+            && !s.answers_only
+            && s.tx.try_send(Out::Other(frame.clone())).is_ok()
+        {
+            return;
+        }
+        if let Some(s) = r.standalone.as_ref().filter(|s| !s.tx.is_closed()) {
+            let _ = s.tx.try_send(Out::Other(frame));
+            return;
+        }
+        let post = r
+            .waiting
+            .values()
+            .filter(|s| !s.answers_only && !s.tx.is_closed())
+            .max_by_key(|s| s.serial);
+        if let Some(s) = post {
+            let _ = s.tx.try_send(Out::Other(frame));
+            return;
+        }
+        if r.backlog.len() == BACKLOG {
+            r.backlog.pop_front();
+        }
+        r.backlog.push_back(frame);
+    }
+
+    /// Ends the session: the server's input is closed (it should exit), what it left
+    /// unanswered is answered with errors, and every client stream ends.
+    pub(super) fn close(&self) {
+        if self.closed.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        lock(&self.to_server).take();
+        // Nobody waits for ever: what the server left unanswered is answered now.
+        for frame in self.inspector.abandon() {
+            self.route(frame);
+        }
+        {
+            let mut r = lock(&self.routes);
+            r.waiting.clear();
+            r.progress.clear();
+            r.standalone = None;
+            r.backlog.clear();
+        }
+    }
+
+    pub(super) fn mark_exited(&self) {
+        self.exited.store(true, Ordering::Relaxed);
+    }
+
+    pub(super) fn has_exited(&self) -> bool {
+        self.exited.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn group(&self) -> Option<Pid> {
+        self.group
+    }
+}
+
+fn peek_id(frame: &[u8]) -> Option<Id> {
+    let peek: Peek = serde_json::from_slice(frame).ok()?;
+    Id::from_json(&peek.id?).ok()
+}

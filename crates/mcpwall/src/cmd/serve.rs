@@ -1,0 +1,237 @@
+//! `mcpwall serve`: the Streamable HTTP gateway, from a configuration file or the built-in
+//! demo.
+
+use std::ffi::OsString;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use mcpwall_gateway::http::{self, InspectorTemplate, ServeOptions, Upstream};
+use mcpwall_policy::Policy;
+use serde::Deserialize;
+
+use crate::cli::ServeArgs;
+
+/// The configuration file (see docs/serve.example.toml).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    listen: Option<SocketAddr>,
+    #[serde(default)]
+    allowed_origins: Vec<String>,
+    #[serde(default)]
+    allowed_hosts: Vec<String>,
+    /// The environment variable that holds the bearer token (a token is not written in a
+    /// file that may be shared or committed).
+    token_env: Option<String>,
+    max_sessions: Option<usize>,
+    /// Seconds.
+    idle_timeout: Option<u64>,
+    policy: Option<PathBuf>,
+    lock: Option<PathBuf>,
+    audit: Option<PathBuf>,
+    #[serde(default, rename = "upstream")]
+    upstreams: Vec<UpstreamConfig>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpstreamConfig {
+    name: String,
+    command: Vec<String>,
+    #[serde(default)]
+    env: std::collections::BTreeMap<String, String>,
+    cwd: Option<PathBuf>,
+}
+
+/// Names are paths (`/mcp/NAME`) and lockfile keys: plain ones only.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        && name != "."
+        && name != ".."
+}
+
+fn load_config(path: &Path) -> anyhow::Result<Config> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the configuration {}", path.display()))?;
+    let config: Config = toml::from_str(&text)
+        .with_context(|| format!("{} is not a valid configuration", path.display()))?;
+    if config.upstreams.is_empty() {
+        anyhow::bail!(
+            "{}: no [[upstream]]: name at least one server to serve",
+            path.display()
+        );
+    }
+    let mut seen = std::collections::HashSet::new();
+    for u in &config.upstreams {
+        if !valid_name(&u.name) {
+            anyhow::bail!(
+                "{}: upstream name {:?}: use 1 to 64 letters, digits, '-', '_' or '.'",
+                path.display(),
+                u.name
+            );
+        }
+        if !seen.insert(u.name.as_str()) {
+            anyhow::bail!("{}: two upstreams are named {:?}", path.display(), u.name);
+        }
+        if u.command.is_empty() || u.command[0].is_empty() {
+            anyhow::bail!("{}: upstream {:?} has no command", path.display(), u.name);
+        }
+    }
+    Ok(config)
+}
+
+/// A path in the configuration file is relative to the file.
+fn beside(config: &Path, p: &Path) -> PathBuf {
+    match config.parent() {
+        Some(dir) if p.is_relative() => dir.join(p),
+        _ => p.to_path_buf(),
+    }
+}
+
+pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let g = &args.gateway;
+    if g.max_frame < 1024 {
+        anyhow::bail!("--max-frame must be at least 1024 bytes");
+    }
+    let mut options = ServeOptions {
+        call_timeout: (g.call_timeout > 0).then(|| Duration::from_secs(g.call_timeout)),
+        max_frame: g.max_frame,
+        ..ServeOptions::default()
+    };
+    let demo = args.config.is_none();
+    let (upstreams, policy, lock, audit) = match &args.config {
+        Some(path) => {
+            let c = load_config(path)?;
+            if let Some(l) = c.listen {
+                options.listen = l;
+            }
+            options.allowed_origins = c.allowed_origins;
+            options.allowed_hosts = c.allowed_hosts;
+            if let Some(var) = &c.token_env {
+                let token = std::env::var(var).with_context(|| {
+                    format!("token_env names ${var}, which is not set (or not UTF-8)")
+                })?;
+                if token.trim().len() < 16 {
+                    anyhow::bail!("the token in ${var} is shorter than 16 characters");
+                }
+                options.token = Some(token.trim().to_owned());
+            }
+            if let Some(n) = c.max_sessions {
+                options.max_sessions = n.max(1);
+            }
+            if let Some(s) = c.idle_timeout {
+                options.idle_timeout = Duration::from_secs(s.max(1));
+            }
+            let upstreams = c
+                .upstreams
+                .into_iter()
+                .map(|u| Upstream {
+                    name: u.name,
+                    command: OsString::from(&u.command[0]),
+                    args: u.command[1..].iter().map(OsString::from).collect(),
+                    env: u.env.into_iter().collect(),
+                    cwd: u.cwd.map(|d| beside(path, &d)),
+                })
+                .collect();
+            let rel = |p: Option<PathBuf>| p.map(|p| beside(path, &p));
+            (upstreams, rel(c.policy), rel(c.lock), rel(c.audit))
+        }
+        None => {
+            let exe = std::env::current_exe().context("cannot find mcpwall's own executable")?;
+            let demo = Upstream {
+                name: "demo".to_owned(),
+                command: exe.into_os_string(),
+                args: vec![OsString::from("demo-server")],
+                env: Vec::new(),
+                cwd: None,
+            };
+            (vec![demo], None, None, None)
+        }
+    };
+    if let Some(l) = args.listen {
+        options.listen = l;
+    }
+    if !options.listen.ip().is_loopback() && options.token.is_none() {
+        anyhow::bail!(
+            "{} is reachable from other machines: set token_env in the configuration so that \
+             every request must carry a bearer token (or listen on 127.0.0.1)",
+            options.listen
+        );
+    }
+
+    let policy = match g.policy.as_ref().or(policy.as_ref()) {
+        Some(p) => super::policy::load(p)?,
+        // Built-in demo: its one server's tools may be called (the engine still checks them).
+        None if demo => Policy::allow_all(),
+        // Safe default for a gateway others connect to: what is not allowed is denied.
+        None => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "mcpwall serve: no policy: every tool is denied (add rules with --policy FILE \
+                 or `policy` in the configuration; see docs/policy.example.toml)"
+            );
+            Policy::parse("default = \"deny\"\n").context("the built-in deny-all policy")?
+        }
+    };
+    let pins = if g.no_pins {
+        None
+    } else {
+        match g.lock.clone().or(lock) {
+            Some(p) => Some(super::pins::lock_path(Some(p))?),
+            // The demo leaves nothing behind unless asked to.
+            None if demo => None,
+            None => Some(super::pins::lock_path(None)?),
+        }
+    };
+    let template = InspectorTemplate {
+        engine: Arc::new(super::engine(&g.rules.rules)?),
+        policy: Arc::new(policy),
+        pins: pins
+            .map(|p| mcpwall_gateway::PinStore::open(&p))
+            .transpose()?,
+        audit: super::run::audit_sink(g.audit.as_ref().or(audit.as_ref()))?,
+        redact: !g.no_redact,
+        audit_fail_open: g.audit_fail_open,
+    };
+    let names: Vec<String> = upstreams.iter().map(|u| u.name.clone()).collect();
+    http::serve(options, upstreams, template, |addr| {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "mcpwall serve: listening on http://{addr}");
+        for n in &names {
+            let _ = writeln!(err, "  http://{addr}/mcp/{n}");
+        }
+        if demo {
+            let _ = writeln!(
+                err,
+                "The built-in demo server is at /mcp/demo: one poisoned tool, one injected \
+                 result, one leaked key.\nConnect an MCP client to http://{addr}/mcp/demo, for \
+                 example:\n  claude mcp add --transport http mcpwall-demo http://{addr}/mcp/demo\n\
+                 or follow docs/serve.md with curl. Ctrl-C stops."
+            );
+        }
+    })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_plain() {
+        for ok in ["notes", "fs-1", "github_mcp", "a.b"] {
+            assert!(valid_name(ok), "{ok}");
+        }
+        for bad in ["", ".", "..", "a/b", "a b", "é", &"x".repeat(65)] {
+            assert!(!valid_name(bad), "{bad}");
+        }
+    }
+}

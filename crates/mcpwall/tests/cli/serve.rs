@@ -1,0 +1,740 @@
+//! `mcpwall serve` between real MCP peers over Streamable HTTP: the official Python and
+//! TypeScript SDK clients, the Python SDK test server and the npm reference servers behind it,
+//! and raw HTTP requests written by hand for the transport's rules.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::gateway::{filesystem_root, filesystem_server, node_modules, peers, python, server_cmd};
+
+/// A running `mcpwall serve`; stopped with SIGTERM when dropped.
+struct Gateway {
+    child: Child,
+    /// `127.0.0.1:PORT`.
+    addr: String,
+    stderr: Arc<Mutex<String>>,
+}
+
+/// TOML for an upstream running `command`.
+fn upstream(name: &str, command: &[String]) -> String {
+    format!(
+        "[[upstream]]\nname = \"{name}\"\ncommand = {}\n",
+        json!(command)
+    )
+}
+
+fn poisoned(name: &str, extra: &[&str]) -> String {
+    let mut cmd = server_cmd();
+    cmd.extend(extra.iter().map(|s| (*s).to_owned()));
+    upstream(name, &cmd)
+}
+
+/// Starts `mcpwall serve` with `config` (written to `dir`), its lockfile and audit file in
+/// `dir`, on a free port.
+fn serve(dir: &Path, config: &str, args: &[&str]) -> Gateway {
+    let path = dir.join("mcpwall.toml");
+    std::fs::write(&path, config).expect("write config");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mcpwall"))
+        .arg("serve")
+        .arg("--config")
+        .arg(&path)
+        .args(["--listen", "127.0.0.1:0", "--lock"])
+        .arg(dir.join("mcpwall.lock"))
+        .arg("--audit")
+        .arg(dir.join("audit.jsonl"))
+        .args(args)
+        .env("NODE_PATH", node_modules())
+        .env("MCPWALL_TEST_TOKEN", "a-token-for-the-tests-0123456789")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mcpwall starts");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr piped")).lines();
+    let mut seen = String::new();
+    let addr = loop {
+        match lines.next() {
+            Some(Ok(line)) => {
+                seen.push_str(&line);
+                seen.push('\n');
+                if let Some(rest) = line.strip_prefix("mcpwall serve: listening on http://") {
+                    break rest.trim().to_owned();
+                }
+            }
+            _ => panic!("mcpwall serve did not start: {seen}"),
+        }
+    };
+    let stderr = Arc::new(Mutex::new(seen));
+    {
+        let stderr = Arc::clone(&stderr);
+        thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                let mut s = stderr.lock().unwrap_or_else(|p| p.into_inner());
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+    }
+    Gateway {
+        child,
+        addr,
+        stderr,
+    }
+}
+
+impl Gateway {
+    fn url(&self, name: &str) -> String {
+        format!("http://{}/mcp/{name}", self.addr)
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    fn stop(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "mcpwall serve did not stop");
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn log(&self) -> String {
+        self.stderr
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.stop();
+        }
+    }
+}
+
+/// An HTTP response.
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The JSON-RPC messages in the body: SSE `data:` lines, or one JSON document.
+    fn messages(&self) -> Vec<Value> {
+        let text = String::from_utf8_lossy(&self.body);
+        if self
+            .header("content-type")
+            .is_some_and(|c| c.starts_with("text/event-stream"))
+        {
+            return text
+                .lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .map(|d| serde_json::from_str(d.trim()).expect("JSON event"))
+                .collect();
+        }
+        match serde_json::from_str(&text) {
+            Ok(Value::Array(items)) => items,
+            Ok(v) => vec![v],
+            Err(_) => Vec::new(),
+        }
+    }
+
+    fn message(&self) -> Value {
+        let mut m = self.messages();
+        assert_eq!(m.len(), 1, "one message: {self:?}");
+        m.remove(0)
+    }
+}
+
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(end) = body.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
+        let size = std::str::from_utf8(&body[..end])
+            .ok()
+            .and_then(|s| usize::from_str_radix(s.split(';').next().unwrap_or("").trim(), 16).ok())
+            .unwrap_or(0);
+        if size == 0 {
+            return out;
+        }
+        let start = end + 2;
+        out.extend_from_slice(&body[start..(start + size).min(body.len())]);
+        body = &body[(start + size + 2).min(body.len())..];
+    }
+}
+
+/// One request on a fresh connection (`Connection: close`: the body ends with the stream).
+fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        req.push_str(&format!("Host: {addr}\r\n"));
+    }
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let mut bytes = req.into_bytes();
+    bytes.extend_from_slice(body);
+    s.write_all(&bytes).expect("send");
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete response head");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .expect("status line");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    if headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"))
+    {
+        body = dechunk(&body);
+    }
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+const JSON: (&str, &str) = ("Content-Type", "application/json");
+const BOTH: (&str, &str) = ("Accept", "application/json, text/event-stream");
+
+fn initialize(addr: &str, path: &str, extra: &[(&str, &str)]) -> (Reply, String) {
+    let body = json!({
+        "jsonrpc": "2.0", "id": 0, "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": { "name": "raw", "version": "1" }
+        }
+    });
+    let mut headers = vec![JSON, BOTH];
+    headers.extend_from_slice(extra);
+    let r = http(addr, "POST", path, &headers, body.to_string().as_bytes());
+    let sid = r.header("mcp-session-id").unwrap_or_default().to_owned();
+    (r, sid)
+}
+
+/// POSTs `body` in session `sid`.
+fn post(addr: &str, path: &str, sid: &str, body: &Value) -> Reply {
+    http(
+        addr,
+        "POST",
+        path,
+        &[JSON, BOTH, ("Mcp-Session-Id", sid)],
+        body.to_string().as_bytes(),
+    )
+}
+
+fn call(id: u64, tool: &str, args: Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+           "params": {"name": tool, "arguments": args}})
+}
+
+fn allow_all(dir: &Path) -> String {
+    let policy = dir.join("policy.toml");
+    std::fs::write(&policy, "default = \"allow\"\n").expect("write policy");
+    format!("policy = {}\n", json!(policy.display().to_string()))
+}
+
+#[test]
+fn python_sdk_session_through_serve() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = format!("{}{}", allow_all(dir.path()), poisoned("demo", &[]));
+    let gw = serve(dir.path(), &config, &[]);
+    let o = Command::new(python())
+        .arg(peers().join("client.py"))
+        .args(["--http", &gw.url("demo")])
+        .output()
+        .expect("the Python client runs");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "client failed: {err}\n{}", gw.log());
+    let out: Value = serde_json::from_slice(&o.stdout).expect("the client prints JSON");
+
+    assert_eq!(out["server"], "poisoned-demo", "{out}");
+    assert_eq!(
+        out["tools"],
+        json!(["add", "echo", "get_config", "read_page"]),
+        "{out}"
+    );
+    assert_eq!(out["add"], json!({"ok": true, "text": "5"}));
+    assert_eq!(out["fetch_weather"]["code"], -32051, "{out}");
+    assert_eq!(out["read_page"]["ok"], false, "{out}");
+    assert!(!out["read_page"]["text"].to_string().contains("Ignore all"));
+    let config = out["get_config"]["text"].as_str().unwrap_or_default();
+    assert!(config.contains("[REDACTED:aws_access_key_id]"), "{out}");
+    assert!(!config.contains("AKIA"), "{out}");
+    assert_eq!(out["echo_clean"], json!({"ok": true, "text": "hello"}));
+    assert_eq!(out["echo_attack"]["code"], -32051, "{out}");
+    assert_eq!(out["echo_traversal"]["code"], -32051, "{out}");
+    assert_eq!(out["add_bad"]["code"], -32602, "{out}");
+    assert_eq!(out["add_again"], json!({"ok": true, "text": "42"}));
+
+    // Audit events name the session; the chain verifies.
+    let audit = dir.path().join("audit.jsonl");
+    let log = std::fs::read_to_string(&audit).expect("audit written");
+    let events: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON event"))
+        .collect();
+    let block = events
+        .iter()
+        .find(|e| e["verdict"] == "block" && e["tool"] == "read_page")
+        .expect("the blocked result is on record");
+    assert_eq!(block["server"], "demo");
+    assert_eq!(block["session"].as_str().map(str::len), Some(32), "{block}");
+    assert!(!log.contains("AKIA"));
+    let verify = Command::new(env!("CARGO_BIN_EXE_mcpwall"))
+        .args(["audit", "verify"])
+        .arg(&audit)
+        .output()
+        .expect("mcpwall runs");
+    assert!(verify.status.success());
+}
+
+#[test]
+fn typescript_sdk_and_reference_servers_through_serve() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = filesystem_root(dir.path());
+    let everything = node_modules()
+        .join("@modelcontextprotocol/server-everything/dist/index.js")
+        .display()
+        .to_string();
+    let config = format!(
+        "{}{}{}",
+        allow_all(dir.path()),
+        upstream("everything", &["node".into(), everything, "stdio".into()]),
+        upstream(
+            "filesystem",
+            &["node".into(), filesystem_server(), root.clone()]
+        ),
+    );
+    let gw = serve(dir.path(), &config, &[]);
+    let client = |mode: &str, extra: &[&str]| -> Value {
+        let o = Command::new("node")
+            .arg(peers().join("node/client.cjs"))
+            .arg(mode)
+            .args(extra)
+            .arg("--")
+            .arg(gw.url(mode))
+            .env("NODE_PATH", node_modules())
+            .output()
+            .expect("node runs");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "client failed: {err}\n{}", gw.log());
+        serde_json::from_slice(&o.stdout).expect("the client prints JSON")
+    };
+
+    let out = client("everything", &[]);
+    assert_eq!(out["server"], "mcp-servers/everything", "{out}");
+    assert!(
+        out["tools"].as_array().is_some_and(|t| t.len() >= 10),
+        "{out}"
+    );
+    assert_eq!(
+        out["echo"]["text"], "Echo: hello from the gateway test",
+        "{out}"
+    );
+    assert_eq!(out["sum"]["text"], "The sum of 2 and 3 is 5.", "{out}");
+    assert_eq!(out["long"]["ok"], true, "{out}");
+    // Progress reaches the POST stream of the call that asked for it.
+    assert!(out["progress"].as_u64().unwrap_or(0) >= 1, "{out}");
+    assert!(out["resource_text"].as_u64().unwrap_or(0) > 0, "{out}");
+    assert_eq!(out["prompt_messages"], 1, "{out}");
+    assert_eq!(out["ping"], true, "{out}");
+
+    let out = client("filesystem", &[&root]);
+    assert_eq!(out["notes"]["ok"], true, "{out}");
+    let creds = out["creds"]["text"].as_str().unwrap_or_default();
+    assert!(creds.contains("[REDACTED:aws_access_key_id]"), "{out}");
+    assert!(!creds.contains("AKIA"), "{out}");
+    assert_eq!(
+        out["page"]["ok"], false,
+        "the injected page is blocked: {out}"
+    );
+    assert_ne!(out["escape"]["ok"], true, "{out}");
+
+    let events = std::fs::read_to_string(dir.path().join("audit.jsonl")).expect("audit");
+    let noisy: Vec<&str> = events
+        .lines()
+        .filter(|l| l.contains("\"server\":\"everything\"") && !l.contains("\"verdict\":\"allow\""))
+        .collect();
+    assert!(noisy.is_empty(), "false positives on everything: {noisy:?}");
+}
+
+#[test]
+fn http_transport_rules() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = format!("{}{}", allow_all(dir.path()), poisoned("demo", &[]));
+    let gw = serve(dir.path(), &config, &["--max-frame", "8192"]);
+    let a = gw.addr.as_str();
+    let p = "/mcp/demo";
+
+    // initialize starts a session: SSE answer, a 128-bit session id.
+    let (r, sid) = initialize(a, p, &[]);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(
+        r.header("content-type")
+            .is_some_and(|c| c.starts_with("text/event-stream"))
+    );
+    assert_eq!(sid.len(), 32, "{r:?}");
+    assert!(sid.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert_eq!(r.message()["result"]["serverInfo"]["name"], "poisoned-demo");
+
+    // A notification: 202, no body.
+    let r = post(
+        a,
+        p,
+        &sid,
+        &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    );
+    assert_eq!(r.status, 202, "{r:?}");
+
+    // A client that accepts only JSON gets one JSON body.
+    let r = http(
+        a,
+        "POST",
+        p,
+        &[
+            JSON,
+            ("Accept", "application/json"),
+            ("Mcp-Session-Id", &sid),
+        ],
+        br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let tools = r.message()["result"]["tools"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(tools.len(), 4, "fetch_weather is withheld: {r:?}");
+
+    // Pretty-printed JSON is fine (line breaks are whitespace), batches too.
+    let r = http(
+        a,
+        "POST",
+        p,
+        &[JSON, BOTH, ("Mcp-Session-Id", &sid)],
+        b"{\n  \"jsonrpc\": \"2.0\",\n  \"id\": 2,\n  \"method\": \"ping\"\n}\n",
+    );
+    assert_eq!(r.message()["id"], 2, "{r:?}");
+    let r = post(
+        a,
+        p,
+        &sid,
+        &json!([{"jsonrpc":"2.0","id":3,"method":"ping"}, call(4, "add", json!({"a": 1, "b": 2}))]),
+    );
+    let mut ids: Vec<u64> = r
+        .messages()
+        .iter()
+        .filter_map(|m| m["id"].as_u64())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, vec![3, 4], "{r:?}");
+
+    // A refused call is answered on its POST; the session goes on.
+    let r = post(
+        a,
+        p,
+        &sid,
+        &call(5, "echo", json!({"text": "; rm -rf / #"})),
+    );
+    assert_eq!(r.message()["error"]["code"], -32051, "{r:?}");
+
+    // Ambiguous JSON (a duplicate key) is refused and not forwarded.
+    let r = http(
+        a,
+        "POST",
+        p,
+        &[JSON, BOTH, ("Mcp-Session-Id", &sid)],
+        br#"{"jsonrpc":"2.0","id":6,"method":"tools/call","method":"ping","params":{"name":"echo","arguments":{"text":"x"}}}"#,
+    );
+    assert_eq!(r.status, 400, "{r:?}");
+    assert!(
+        r.message()["error"]["code"]
+            .as_i64()
+            .is_some_and(|c| c == -32700 || c == -32600)
+    );
+
+    // Over the size cap: 413, before anything reads it.
+    let big = format!(
+        r#"{{"jsonrpc":"2.0","id":7,"method":"ping","params":{{"x":"{}"}}}}"#,
+        "a".repeat(9000)
+    );
+    let r = http(
+        a,
+        "POST",
+        p,
+        &[JSON, BOTH, ("Mcp-Session-Id", &sid)],
+        big.as_bytes(),
+    );
+    assert_eq!(r.status, 413, "{r:?}");
+
+    // DNS rebinding: a foreign Host or Origin is refused, whatever the request.
+    let r = post_with(a, p, &[("Host", "evil.example"), ("Mcp-Session-Id", &sid)]);
+    assert_eq!(r.status, 403, "{r:?}");
+    let r = post_with(
+        a,
+        p,
+        &[("Origin", "https://evil.example"), ("Mcp-Session-Id", &sid)],
+    );
+    assert_eq!(r.status, 403, "{r:?}");
+    let r = post_with(
+        a,
+        p,
+        &[
+            ("Origin", "http://localhost:6274"),
+            ("Mcp-Session-Id", &sid),
+        ],
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+
+    // Sessions: required, must exist, belong to their upstream.
+    assert_eq!(post_with(a, p, &[]).status, 400);
+    assert_eq!(post_with(a, p, &[("Mcp-Session-Id", "0123")]).status, 404);
+    assert_eq!(
+        post_with(a, "/mcp/nope", &[("Mcp-Session-Id", &sid)]).status,
+        404
+    );
+    let r = post_with(
+        a,
+        p,
+        &[
+            ("Mcp-Session-Id", &sid),
+            ("MCP-Protocol-Version", "1999-01-01"),
+        ],
+    );
+    assert_eq!(r.status, 400, "{r:?}");
+    let r = http(
+        a,
+        "POST",
+        p,
+        &[
+            ("Content-Type", "text/plain"),
+            BOTH,
+            ("Mcp-Session-Id", &sid),
+        ],
+        b"{}",
+    );
+    assert_eq!(r.status, 415);
+    let r = http(
+        a,
+        "GET",
+        p,
+        &[("Accept", "application/json"), ("Mcp-Session-Id", &sid)],
+        b"",
+    );
+    assert_eq!(r.status, 406);
+    let r = http(a, "PUT", p, &[("Mcp-Session-Id", &sid)], b"");
+    assert_eq!(r.status, 405);
+
+    // DELETE ends the session (and its server).
+    let r = http(a, "DELETE", p, &[("Mcp-Session-Id", &sid)], b"");
+    assert_eq!(r.status, 200);
+    assert_eq!(post_with(a, p, &[("Mcp-Session-Id", &sid)]).status, 404);
+}
+
+/// A ping POSTed with `headers` (and the JSON content type and Accept).
+fn post_with(addr: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
+    let mut h = vec![JSON, BOTH];
+    h.extend_from_slice(headers);
+    http(
+        addr,
+        "POST",
+        path,
+        &h,
+        br#"{"jsonrpc":"2.0","id":99,"method":"ping"}"#,
+    )
+}
+
+#[test]
+fn without_a_policy_every_tool_is_denied_and_a_token_is_required() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = format!(
+        "token_env = \"MCPWALL_TEST_TOKEN\"\n{}",
+        poisoned("demo", &[])
+    );
+    let gw = serve(dir.path(), &config, &[]);
+    assert!(
+        gw.log().contains("no policy: every tool is denied"),
+        "{}",
+        gw.log()
+    );
+    let a = gw.addr.as_str();
+    let (r, _) = initialize(a, "/mcp/demo", &[]);
+    assert_eq!(r.status, 401, "{r:?}");
+    assert!(r.header("content-type").is_some());
+    let (r, _) = initialize(
+        a,
+        "/mcp/demo",
+        &[("Authorization", "Bearer wrong-token-0123456789")],
+    );
+    assert_eq!(r.status, 401);
+    let auth = ("Authorization", "Bearer a-token-for-the-tests-0123456789");
+    let (r, sid) = initialize(a, "/mcp/demo", &[auth]);
+    assert_eq!(r.status, 200, "{r:?}");
+    let h = [JSON, BOTH, auth, ("Mcp-Session-Id", sid.as_str())];
+    let r = http(
+        a,
+        "POST",
+        "/mcp/demo",
+        &h,
+        br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
+    );
+    assert_eq!(r.message()["result"]["tools"], json!([]), "{r:?}");
+    let body = call(2, "add", json!({"a": 1, "b": 2})).to_string();
+    let r = http(a, "POST", "/mcp/demo", &h, body.as_bytes());
+    assert_eq!(r.message()["error"]["code"], -32051, "{r:?}");
+}
+
+#[test]
+fn upstream_faults_and_shutdown_in_serve() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).expect("mkdir");
+    let config = format!(
+        "{}{}cwd = {}\n",
+        allow_all(dir.path()),
+        poisoned("demo", &["--faults"]),
+        json!(work.display().to_string())
+    );
+    let mut gw = serve(dir.path(), &config, &["--call-timeout", "2"]);
+    let a = gw.addr.clone();
+    let p = "/mcp/demo";
+    let (_, sid) = initialize(&a, p, &[]);
+    post(
+        &a,
+        p,
+        &sid,
+        &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    );
+    post(
+        &a,
+        p,
+        &sid,
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+    );
+
+    // A call that takes too long is answered with a timeout and cancelled.
+    let started = Instant::now();
+    let r = post(&a, p, &sid, &call(2, "slow", json!({"seconds": 30})));
+    assert_eq!(r.message()["error"]["code"], -32052, "{r:?}");
+    assert!(started.elapsed() < Duration::from_secs(25));
+
+    // The server dies mid-call: the call is answered, the session is over.
+    let r = post(&a, p, &sid, &call(3, "crash", json!({"code": 3})));
+    assert_eq!(r.message()["error"]["code"], -32053, "{r:?}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while post_with(&a, p, &[("Mcp-Session-Id", &sid)]).status != 404 {
+        assert!(Instant::now() < deadline, "the dead session is removed");
+        thread::sleep(Duration::from_millis(50));
+    }
+    // A new session starts a new server.
+    let (r, sid2) = initialize(&a, p, &[]);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_ne!(sid, sid2);
+    // Two more sessions, then SIGTERM: mcpwall exits 0 and no server outlives it.
+    initialize(&a, p, &[]);
+    assert!(servers_in(&work) >= 2, "servers run in {}", work.display());
+    let status = gw.stop();
+    assert_eq!(status.code(), Some(0), "{}", gw.log());
+    assert_eq!(servers_in(&work), 0, "servers outlived mcpwall serve");
+}
+
+/// Processes whose working directory is `dir` (the upstream servers of a test).
+fn servers_in(dir: &Path) -> usize {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    procs
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter(|e| std::fs::read_link(e.path().join("cwd")).is_ok_and(|c| c == dir))
+        .count()
+}
+
+#[test]
+fn serve_refuses_unsafe_or_broken_configurations() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = |config: &str, args: &[&str]| {
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, config).expect("write");
+        Command::new(env!("CARGO_BIN_EXE_mcpwall"))
+            .arg("serve")
+            .arg("--config")
+            .arg(&path)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("mcpwall runs")
+    };
+    let ok = poisoned("demo", &[]);
+    // Reachable from other machines without a token.
+    let o = run(&ok, &["--listen", "0.0.0.0:0"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("token_env"));
+    // A typo is an error that names the line, not an ignored setting.
+    let o = run(
+        &format!("listen = \"127.0.0.1:0\"\nmax_sesions = 3\n{ok}"),
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("max_sesions") && err.contains("line 2"),
+        "{err}"
+    );
+    for bad in [
+        "",
+        "[[upstream]]\nname = \"a/b\"\ncommand = [\"x\"]\n",
+        "[[upstream]]\nname = \"a\"\ncommand = []\n",
+        &format!("{ok}{ok}"),
+    ] {
+        let o = run(bad, &[]);
+        assert_eq!(o.status.code(), Some(2), "{bad}");
+    }
+}
