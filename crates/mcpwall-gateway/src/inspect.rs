@@ -14,7 +14,7 @@ use mcpwall_detect::{Category, CategorySet, Engine, FLAG_THRESHOLD, Report, Scan
 use mcpwall_protocol::{Id, Message, Parsed, ProtocolError, parse_message};
 use serde_json::{Map, Value, json};
 
-use mcpwall_policy::{Decision, Policy, ToolStatus};
+use mcpwall_policy::{Decision, Policy, RateLimits, ToolStatus};
 
 use crate::PinStore;
 use crate::audit::{Audit, Event, Verdict};
@@ -123,6 +123,9 @@ pub struct Inspector {
     pins: Option<PinStore>,
     /// Which calls may go on at all.
     policy: Arc<Policy>,
+    /// The policy's rate-limit buckets: this session's, or shared with others
+    /// ([`Inspector::with_shared_limits`]).
+    limits: Arc<Mutex<RateLimits>>,
     /// Everything but secrets and personal data: what blocks.
     threats: ScanOptions,
     /// Every category: results are scanned once for what blocks and what is redacted.
@@ -161,6 +164,7 @@ impl Inspector {
             audit_down: AtomicBool::new(false),
             pins: None,
             policy: Arc::new(Policy::allow_all()),
+            limits: Arc::default(),
             threats,
             everything: ScanOptions::default(),
             outbound,
@@ -178,6 +182,13 @@ impl Inspector {
     /// `tools/list`).
     pub fn with_policy(mut self, policy: impl Into<Arc<Policy>>) -> Self {
         self.policy = policy.into();
+        self
+    }
+
+    /// Counts rate limits in `limits`, shared with other sessions (`mcpwall serve`: a client
+    /// must not reset its limits by starting a new session).
+    pub fn with_shared_limits(mut self, limits: Arc<Mutex<RateLimits>>) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -636,12 +647,12 @@ impl Inspector {
                 return self.refuse(dir, id, method, Some(name), codes::BLOCKED, rules, why);
             }
             let decision = {
-                let mut s = self.session();
+                let mut limits = self.limits.lock().unwrap_or_else(|p| p.into_inner());
                 self.policy.decide(
                     &self.settings.server,
                     name,
                     args,
-                    &mut s.limits,
+                    &mut limits,
                     Instant::now(),
                 )
             };

@@ -38,6 +38,4 @@ pub(crate) struct Session {
     pub(crate) withheld_entries: HashSet<String>,
     /// Each offered tool's `inputSchema`, compiled (or why it could not be).
     pub(crate) schemas: HashMap<String, Result<std::sync::Arc<jsonschema::Validator>, String>>,
-    /// The policy's rate limits for this session.
-    pub(crate) limits: mcpwall_policy::RateLimits,
 }

@@ -12,11 +12,12 @@ use mcpwall_detect::{Severity, Surface};
     about = "A security firewall for the Model Context Protocol",
     long_about = "mcpwall stands between AI agents and MCP servers. It finds prompt injection, tool \
 poisoning, cross-tool shadowing, exfiltration attempts, leaked secrets and personal data in tool \
-descriptions, arguments and results, and `mcpwall run` enforces that on a live server: put \
-`mcpwall run --` in front of a server's command in your client's configuration.\n\nExit status: \
+descriptions, arguments and results, and enforces that on live servers: put `mcpwall run --` \
+in front of a server's command in your client's configuration, or serve servers over HTTP with \
+`mcpwall serve`.\n\nExit status: \
 0 clean, 1 findings at or above the threshold (or changes waiting for approval), 2 usage or input \
-error; `run` exits with the server's status.",
-    after_help = "Examples:\n  mcpwall run --name notes -- npx -y @modelcontextprotocol/server-filesystem ~/notes\n  mcpwall pins list\n  mcpwall analyze --demo\n  echo 'Ignore previous instructions' | mcpwall analyze --surface tool_result\n  mcpwall analyze --surface tool_description --format json tools.json\n  mcpwall analyze --jsonl records.jsonl > verdicts.jsonl\n  mcpwall eval labelled.jsonl\n  mcpwall rules list --category secrets"
+error; `run` exits with the server's status, `serve` with 0 when stopped by a signal.",
+    after_help = "Examples:\n  mcpwall run --name notes -- npx -y @modelcontextprotocol/server-filesystem ~/notes\n  mcpwall serve --config mcpwall.toml\n  mcpwall pins list\n  mcpwall analyze --demo\n  echo 'Ignore previous instructions' | mcpwall analyze --surface tool_result\n  mcpwall analyze --surface tool_description --format json tools.json\n  mcpwall analyze --jsonl records.jsonl > verdicts.jsonl\n  mcpwall eval labelled.jsonl\n  mcpwall rules list --category secrets"
 )]
 pub(crate) struct Cli {
     #[command(subcommand)]

@@ -20,10 +20,13 @@ pub(super) struct Started {
     pub(super) group: Option<Pid>,
 }
 
-/// Starts `upstream`'s command in a process group of its own; its standard error is
-/// mcpwall's.
-pub(super) fn start(upstream: &Upstream) -> Result<Started, GatewayError> {
+/// Starts `upstream`'s command in a process group of its own, without the variables in
+/// `scrub`; its standard error is mcpwall's.
+pub(super) fn start(upstream: &Upstream, scrub: &[String]) -> Result<Started, GatewayError> {
     let mut cmd = Command::new(&upstream.command);
+    for var in scrub {
+        cmd.env_remove(var);
+    }
     cmd.args(&upstream.args)
         .envs(upstream.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())

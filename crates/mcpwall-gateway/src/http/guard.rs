@@ -21,12 +21,16 @@ fn refuse(status: StatusCode, why: impl Into<String>) -> Refusal {
 
 const LOOPBACK_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
 
-/// `host[:port]` without the port (IPv6 literals keep their brackets).
+/// `host[:port]` without the port (IPv6 literals keep their brackets). Anything else after
+/// a bracketed literal keeps the whole string, which then matches no name.
 fn host_part(authority: &str) -> &str {
     if authority.starts_with('[') {
-        return authority
-            .find(']')
-            .map_or(authority, |end| &authority[..=end]);
+        return match authority.find(']') {
+            Some(end) if end + 1 == authority.len() || authority[end + 1..].starts_with(':') => {
+                &authority[..=end]
+            }
+            _ => authority,
+        };
     }
     authority
         .rsplit_once(':')
@@ -47,6 +51,11 @@ pub(super) fn check(opts: &ServeOptions, headers: &HeaderMap) -> Result<(), Refu
         let ok = host.as_deref().is_some_and(|h| {
             (loopback && LOOPBACK_NAMES.contains(&h))
                 || opts.allowed_hosts.iter().any(|a| a.eq_ignore_ascii_case(h))
+        }) || header_str(headers, header::HOST).is_some_and(|full| {
+            // An allowed host written with its port matches only that port.
+            opts.allowed_hosts
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(full))
         });
         if !ok {
             return Err(refuse(
@@ -142,6 +151,8 @@ mod tests {
             "evil.example:8750",
             "127.0.0.1.evil.example",
             "localhost.evil:80",
+            "[::1]evil",
+            "localhost.",
         ] {
             let r = check(&o, &headers(&[(header::HOST, host)])).unwrap_err();
             assert_eq!(r.status, StatusCode::FORBIDDEN, "{host}");

@@ -18,6 +18,7 @@ mod session;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::ffi::OsString;
+use std::future::IntoFuture as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -25,17 +26,20 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
+use axum::extract::Request;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use axum::serve::ListenerExt as _;
 use mcpwall_detect::Engine;
-use mcpwall_policy::Policy;
+use mcpwall_policy::{Policy, RateLimits};
 use mcpwall_protocol::{Id, Message, Parsed, parse_message};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use self::session::{HttpSession, Out, STREAM_QUEUE};
+use self::session::{HttpSession, Out, Refused, STREAM_QUEUE};
 use crate::audit::Audit;
 use crate::inspect::codes;
 use crate::{GatewayError, Inspector, PinStore, Settings};
@@ -67,6 +71,9 @@ pub struct ServeOptions {
     pub max_frame: usize,
     /// How long a server may take to exit once its session ends.
     pub grace: Duration,
+    /// Environment variables the servers must not inherit (the one holding the token: a
+    /// server must not hold the credential for every other server).
+    pub scrub_env: Vec<String>,
 }
 
 impl Default for ServeOptions {
@@ -81,6 +88,7 @@ impl Default for ServeOptions {
             call_timeout: Some(Duration::from_secs(300)),
             max_frame: mcpwall_protocol::DEFAULT_MAX_FRAME,
             grace: Duration::from_secs(3),
+            scrub_env: Vec::new(),
         }
     }
 }
@@ -131,8 +139,12 @@ struct App {
     upstreams: HashMap<String, Upstream>,
     template: InspectorTemplate,
     sessions: Mutex<HashMap<String, Arc<HttpSession>>>,
-    /// Sessions ended by the shutdown: their servers are killed after the grace period.
+    /// Ended sessions whose servers may still be running: killed after the grace period, or
+    /// at shutdown.
     stopped: Mutex<Vec<Arc<HttpSession>>>,
+    /// Rate-limit buckets, per upstream: shared by its sessions, so that a new session does not
+    /// start with fresh limits.
+    limits: HashMap<String, Arc<Mutex<RateLimits>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -181,9 +193,7 @@ fn accepts(headers: &HeaderMap, kind: &str) -> bool {
 impl App {
     /// Starts a session of `upstream`: its own server process and pipeline.
     fn start_session(self: &Arc<Self>, upstream: &Upstream) -> Result<Arc<HttpSession>, Response> {
-        let mut sessions = lock(&self.sessions);
-        sessions.retain(|_, s| !s.is_closed());
-        if sessions.len() >= self.options.max_sessions {
+        let full = || {
             let mut r = rpc_error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 codes::INVALID_REQUEST,
@@ -191,7 +201,14 @@ impl App {
             );
             r.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-            return Err(r);
+            r
+        };
+        {
+            let mut sessions = lock(&self.sessions);
+            sessions.retain(|_, s| !s.is_closed());
+            if sessions.len() >= self.options.max_sessions {
+                return Err(full());
+            }
         }
         let id = session_id().map_err(|e| {
             rpc_error(
@@ -200,7 +217,8 @@ impl App {
                 &e.to_string(),
             )
         })?;
-        let started = child::start(upstream).map_err(|e| {
+        // Started outside the sessions lock: a fork and exec must not hold up every request.
+        let started = child::start(upstream, &self.options.scrub_env).map_err(|e| {
             rpc_error(
                 StatusCode::BAD_GATEWAY,
                 codes::SERVER_GONE,
@@ -216,6 +234,9 @@ impl App {
         };
         let mut inspector = Inspector::new(Arc::clone(&t.engine), settings, Arc::clone(&t.audit))
             .with_policy(Arc::clone(&t.policy));
+        if let Some(limits) = self.limits.get(&upstream.name) {
+            inspector = inspector.with_shared_limits(Arc::clone(limits));
+        }
         if let Some(pins) = &t.pins {
             inspector = inspector.with_pins(pins.clone());
         }
@@ -263,20 +284,37 @@ impl App {
                 }
             });
         }
-        sessions.insert(id, Arc::clone(&session));
+        {
+            let mut sessions = lock(&self.sessions);
+            if sessions.len() >= self.options.max_sessions {
+                // Others were started meanwhile.
+                drop(sessions);
+                session.close();
+                child::kill_group(session.group());
+                return Err(full());
+            }
+            sessions.insert(id, Arc::clone(&session));
+        }
         Ok(session)
     }
 
     /// Ends a session: its server's input is closed, and it is killed after the grace period.
-    fn end(&self, id: &str) {
+    fn end(self: &Arc<Self>, id: &str) {
         let Some(session) = lock(&self.sessions).remove(id) else {
             return;
         };
         session.close();
-        let (group, grace) = (session.group(), self.options.grace);
+        lock(&self.stopped).push(Arc::clone(&session));
+        let grace = self.options.grace;
+        let app = Arc::clone(self);
         tokio::spawn(async move {
             tokio::time::sleep(grace).await;
-            child::kill_group(group);
+            // Only a server still running: once it exited and was reaped, its process group
+            // was killed then, and the number may belong to another process by now.
+            if !session.has_exited() {
+                child::kill_group(session.group());
+            }
+            lock(&app.stopped).retain(|s| !Arc::ptr_eq(s, &session));
         });
     }
 
@@ -298,16 +336,10 @@ impl App {
             .ok()
             .and_then(|id| lock(&self.sessions).get(id).cloned())
             .filter(|s| s.upstream == upstream && !s.is_closed());
-        found.ok_or_else(|| {
-            rpc_error(
-                StatusCode::NOT_FOUND,
-                codes::INVALID_REQUEST,
-                "unknown or ended session: start a new one with an initialize request",
-            )
-        })
+        found.ok_or_else(gone)
     }
 
-    fn reap_idle(&self) {
+    fn reap_idle(self: &Arc<Self>) {
         let idle: Vec<String> = lock(&self.sessions)
             .values()
             .filter(|s| s.idle_for() >= self.options.idle_timeout && !s.has_streams())
@@ -340,6 +372,15 @@ fn requests_of(parsed: &Parsed) -> (Vec<Id>, Vec<Value>, bool) {
     (ids, tokens, initialize)
 }
 
+/// Host, Origin and token are checked before anything else, the body included: a stranger's
+/// request is turned away before it costs a read of up to `max_frame` bytes.
+async fn guarded(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    if let Err(r) = guard::check(&app.options, request.headers()) {
+        return rpc_error(r.status, codes::BLOCKED, &r.why);
+    }
+    next.run(request).await
+}
+
 async fn handle(
     State(app): State<Arc<App>>,
     Path(name): Path<String>,
@@ -347,9 +388,6 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = guard::check(&app.options, &headers) {
-        return rpc_error(r.status, codes::BLOCKED, &r.why);
-    }
     let Some(upstream) = app.upstreams.get(&name) else {
         return rpc_error(
             StatusCode::NOT_FOUND,
@@ -460,25 +498,37 @@ async fn post(app: &Arc<App>, upstream: &Upstream, headers: &HeaderMap, body: &[
     }
     let serial = session.next_serial();
     let (tx, rx) = mpsc::channel(STREAM_QUEUE);
-    if let Err(dup) = session.expect(serial, &ids, &tokens, &tx, !sse) {
-        return rpc_error(
-            StatusCode::BAD_REQUEST,
-            codes::INVALID_REQUEST,
-            &format!("request id {dup} is already in flight in this session"),
-        );
+    match session.expect(serial, &ids, &tokens, &tx, !sse) {
+        Ok(()) => {}
+        Err(Refused::Closed) => {
+            return app
+                .session_of(&upstream.name, headers)
+                .err()
+                .unwrap_or_else(gone);
+        }
+        Err(Refused::Duplicate(dup)) => {
+            return rpc_error(
+                StatusCode::BAD_REQUEST,
+                codes::INVALID_REQUEST,
+                &format!("request id {dup} is already in flight in this session"),
+            );
+        }
     }
     session.client_frame(&frame, Some(&tx)).await;
     drop(tx);
     let stream = PostStream {
+        app: Arc::clone(app),
         session: Arc::clone(&session),
         serial,
         rx,
         remaining: ids.len(),
+        initialize: new,
     };
+    let batch = matches!(parsed, Ok(Parsed::Batch(_)));
     let mut response = if sse {
         sse_response(stream)
     } else {
-        json_answers(stream).await
+        json_answers(stream, batch).await
     };
     if new && let Ok(v) = HeaderValue::from_str(&session.id) {
         response.headers_mut().insert(SESSION_HEADER, v);
@@ -486,13 +536,25 @@ async fn post(app: &Arc<App>, upstream: &Upstream, headers: &HeaderMap, body: &[
     response
 }
 
+fn gone() -> Response {
+    rpc_error(
+        StatusCode::NOT_FOUND,
+        codes::INVALID_REQUEST,
+        "unknown or ended session: start a new one with an initialize request",
+    )
+}
+
 /// A POST's answers: ends when each of its requests has been answered, or when the session
 /// ends. Dropped early (the client went away), it cancels what is still unanswered.
 struct PostStream {
+    app: Arc<App>,
     session: Arc<HttpSession>,
     serial: u64,
     rx: mpsc::Receiver<Out>,
     remaining: usize,
+    /// It carries the session's `initialize`: a client that leaves before the answer never
+    /// learnt the session's id, so the session (and its server) would only wait to be reaped.
+    initialize: bool,
 }
 
 impl PostStream {
@@ -512,9 +574,10 @@ impl PostStream {
 
 impl Drop for PostStream {
     fn drop(&mut self) {
-        if self.remaining > 0 && !self.session.is_closed() {
-            let (session, serial) = (Arc::clone(&self.session), self.serial);
-            tokio::spawn(async move { session.forget(serial).await });
+        if self.remaining > 0 && self.initialize {
+            self.app.end(&self.session.id);
+        } else if !self.session.is_closed() {
+            self.session.forget(self.serial);
         }
     }
 }
@@ -529,15 +592,26 @@ fn sse_response(stream: PostStream) -> Response {
         let frame = s.next().await?;
         Some((sse_event(frame), s))
     });
-    Sse::new(events).into_response()
+    // Comments every 15 s keep a long call's stream open through proxies, and let a client
+    // that left be noticed (and its call cancelled) without waiting for the answer.
+    Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+        .into_response()
 }
 
-async fn json_answers(mut stream: PostStream) -> Response {
+async fn json_answers(mut stream: PostStream, batch: bool) -> Response {
     let mut answers = Vec::new();
     while let Some(f) = stream.next().await {
         answers.push(f);
     }
-    let body = if answers.len() == 1 {
+    if answers.is_empty() {
+        return rpc_error(
+            StatusCode::BAD_GATEWAY,
+            codes::SERVER_GONE,
+            "the session ended before the server answered",
+        );
+    }
+    let body = if !batch && answers.len() == 1 {
         answers.pop().unwrap_or_default()
     } else {
         let mut b = b"[".to_vec();
@@ -562,15 +636,22 @@ fn get(app: &Arc<App>, upstream: &str, headers: &HeaderMap) -> Response {
     };
     session.touch();
     let (tx, rx) = mpsc::channel(STREAM_QUEUE);
-    session.open_standalone(session.next_serial(), tx);
+    if !session.open_standalone(session.next_serial(), tx) {
+        return gone();
+    }
     let events = futures_util::stream::unfold(rx, |mut rx| async move {
         let (Out::Answer(f) | Out::Other(f)) = rx.recv().await?;
         Some((sse_event(f), rx))
     });
     Sse::new(events)
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
         .into_response()
 }
+
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// How long open connections may take to finish once a shutdown has begun.
+const SHUTDOWN_LIMIT: Duration = Duration::from_secs(5);
 
 /// Serves until SIGINT or SIGTERM. `ready` is told the address listened on once the socket
 /// is bound.
@@ -598,11 +679,21 @@ pub fn serve(
             what: "reading the listen address",
             source,
         })?;
+        // Without TCP_NODELAY, the end of a chunked response waits for the client's delayed
+        // ACK: 40 ms per call.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let limits = upstreams
+            .iter()
+            .map(|u| (u.name.clone(), Arc::default()))
+            .collect();
         let app = Arc::new(App {
             upstreams: upstreams.into_iter().map(|u| (u.name.clone(), u)).collect(),
             template,
             sessions: Mutex::new(HashMap::new()),
             stopped: Mutex::new(Vec::new()),
+            limits,
             options: ServeOptions {
                 listen: local,
                 ..options
@@ -621,8 +712,13 @@ pub fn serve(
         let router = Router::new()
             .route("/mcp/{name}", axum::routing::any(handle))
             .layer(DefaultBodyLimit::max(app.options.max_frame))
+            .route_layer(axum::middleware::from_fn_with_state(
+                Arc::clone(&app),
+                guarded,
+            ))
             .with_state(Arc::clone(&app));
         ready(local);
+        let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
         let shutdown = {
             let app = Arc::clone(&app);
             async move {
@@ -634,24 +730,39 @@ pub fn serve(
                     s.close();
                 }
                 lock(&app.stopped).extend(ended);
+                let _ = stopping.send(());
             }
         };
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(|source| GatewayError::Io {
+        let server = axum::serve(listener, router).with_graceful_shutdown(shutdown);
+        // A client that never finishes reading its response must not keep mcpwall running:
+        // after the first signal, connections get SHUTDOWN_LIMIT to finish, or none after a
+        // second signal.
+        let forced = async {
+            if stopped.await.is_ok() {
+                tokio::select! {
+                    () = tokio::time::sleep(SHUTDOWN_LIMIT) => {}
+                    () = wait_for_signal() => {}
+                }
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        let served = tokio::select! {
+            r = server.into_future() => r.map_err(|source| GatewayError::Io {
                 what: "serving HTTP",
                 source,
-            });
+            }),
+            () = forced => Ok(()),
+        };
         // The servers had their input closed; give them the grace period, then kill what is
-        // left of them.
+        // left of them (a server that exited had its group killed as it was reaped).
         let mut left: Vec<Arc<HttpSession>> = lock(&app.stopped).drain(..).collect();
         left.extend(lock(&app.sessions).drain().map(|(_, s)| s));
         let deadline = tokio::time::Instant::now() + app.options.grace;
         while left.iter().any(|s| !s.has_exited()) && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        for s in left {
+        for s in left.iter().filter(|s| !s.has_exited()) {
             child::kill_group(s.group());
         }
         served

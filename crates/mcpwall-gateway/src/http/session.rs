@@ -7,6 +7,7 @@
 //! still open (the server is most likely asking about that call), or waits, bounded, until a
 //! GET stream opens.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -36,8 +37,13 @@ pub(super) enum Out {
 /// reading; what does not fit is dropped rather than held.
 pub(super) const STREAM_QUEUE: usize = 1024;
 
-/// Server messages kept for a GET stream that is not open yet.
+/// Server messages kept for a GET stream that is not open yet: at most this many, and this
+/// many bytes (a hostile server must not make the gateway hold gigabytes for an absent client).
 const BACKLOG: usize = 256;
+const BACKLOG_BYTES: usize = 8 << 20;
+
+/// Frames larger than this are inspected off the async runtime's scheduling.
+const BLOCKING_FRAME: usize = 64 << 10;
 
 /// A client stream's end of the routing table.
 #[derive(Clone)]
@@ -58,6 +64,16 @@ struct Routes {
     /// The client's GET stream.
     standalone: Option<Sink>,
     backlog: VecDeque<Vec<u8>>,
+    backlog_bytes: usize,
+}
+
+/// Why a POST's requests could not be registered.
+#[derive(Debug)]
+pub(super) enum Refused {
+    /// The session has ended.
+    Closed,
+    /// This id is already in flight.
+    Duplicate(Id),
 }
 
 /// Only what routing needs of a message: serde skips the rest without building it.
@@ -160,7 +176,8 @@ impl HttpSession {
     }
 
     /// Registers a POST's requests: their answers (and progress) go to `tx`. Fails, changing
-    /// nothing, when one of the ids is already in flight in this session.
+    /// nothing, when the session has ended or one of the ids is already in flight (in this
+    /// session, or twice in the POST).
     pub(super) fn expect(
         &self,
         serial: u64,
@@ -168,10 +185,17 @@ impl HttpSession {
         tokens: &[Value],
         tx: &mpsc::Sender<Out>,
         answers_only: bool,
-    ) -> Result<(), Id> {
+    ) -> Result<(), Refused> {
+        // Checked under the routes lock, which `close` takes to set the flag: a POST either
+        // registers before the session's requests are abandoned, or sees it closed.
         let mut r = lock(&self.routes);
-        if let Some(dup) = ids.iter().find(|id| r.waiting.contains_key(id)) {
-            return Err(dup.clone());
+        if self.is_closed() {
+            return Err(Refused::Closed);
+        }
+        for (i, id) in ids.iter().enumerate() {
+            if r.waiting.contains_key(id) || ids[..i].contains(id) {
+                return Err(Refused::Duplicate(id.clone()));
+            }
         }
         let sink = Sink {
             serial,
@@ -187,9 +211,11 @@ impl HttpSession {
         Ok(())
     }
 
-    /// A POST stream ended: its requests still unanswered are cancelled at the server (the
-    /// client went away), and its routes are removed.
-    pub(super) async fn forget(&self, serial: u64) {
+    /// A POST stream ended: its routes are removed, and its requests still unanswered are
+    /// cancelled at the server (the client went away). The session counts as active now: a
+    /// call that outlasted the idle timeout does not get its session reaped as it ends.
+    pub(super) fn forget(&self, serial: u64) {
+        self.touch();
         let unanswered: Vec<Id> = {
             let mut r = lock(&self.routes);
             let ids = r
@@ -223,9 +249,14 @@ impl HttpSession {
     }
 
     /// Opens the client's GET stream (replacing an earlier one) and gives it what waited.
-    pub(super) fn open_standalone(&self, serial: u64, tx: mpsc::Sender<Out>) {
+    /// False when the session has ended.
+    pub(super) fn open_standalone(&self, serial: u64, tx: mpsc::Sender<Out>) -> bool {
         let mut r = lock(&self.routes);
+        if self.is_closed() {
+            return false;
+        }
         while let Some(f) = r.backlog.pop_front() {
+            r.backlog_bytes -= f.len();
             if tx.try_send(Out::Other(f)).is_err() {
                 break;
             }
@@ -235,13 +266,13 @@ impl HttpSession {
             tx,
             answers_only: false,
         });
+        true
     }
 
     /// A frame from the client, inspected; what passes goes to the server, and the
     /// pipeline's own answers go to `answers` (or are routed like server messages).
     pub(super) async fn client_frame(&self, frame: &[u8], answers: Option<&mpsc::Sender<Out>>) {
-        let Outcome { forward, reply } = self.inspector.inspect(Direction::ClientToServer, frame);
-        let forward = forward.map(|f| f.into_owned());
+        let (forward, reply) = self.inspect(Direction::ClientToServer, frame);
         if let Some(reply) = reply {
             for m in messages(reply) {
                 match answers {
@@ -291,24 +322,20 @@ impl HttpSession {
         let mut reader = BufReader::new(stdout);
         let mut splitter = FrameSplitter::new(max);
         while let Ok(Some(frame)) = next_frame(&mut reader, &mut splitter).await {
-            let Outcome { forward, reply } = match &frame {
-                Frame::Data(bytes) => {
-                    let o = self.inspector.inspect(Direction::ServerToClient, bytes);
-                    Outcome {
-                        forward: o.forward.map(|f| std::borrow::Cow::Owned(f.into_owned())),
-                        reply: o.reply,
-                    }
-                }
+            let (forward, reply) = match &frame {
+                Frame::Data(bytes) => self.inspect(Direction::ServerToClient, bytes),
                 Frame::Oversize { len } => {
-                    self.inspector
-                        .oversize(Direction::ServerToClient, *len, max)
+                    let o = self
+                        .inspector
+                        .oversize(Direction::ServerToClient, *len, max);
+                    (o.forward.map(Cow::into_owned), o.reply)
                 }
             };
             if let Some(r) = reply {
                 self.send_to_server(r).await;
             }
             if let Some(f) = forward {
-                for m in messages(f.into_owned()) {
+                for m in messages(f) {
                     self.route(m);
                 }
             }
@@ -322,6 +349,23 @@ impl HttpSession {
         for (to_client, to_server) in self.inspector.expire(timeout) {
             self.route(to_client);
             self.offer_to_server(to_server);
+        }
+    }
+
+    /// Runs a frame through the pipeline. A large frame takes the engine a while (about 10 ms
+    /// a megabyte): the runtime is told, so that other sessions' tasks move to another thread
+    /// meanwhile.
+    fn inspect(&self, dir: Direction, frame: &[u8]) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+        let run = || {
+            let Outcome { forward, reply } = self.inspector.inspect(dir, frame);
+            (forward.map(Cow::into_owned), reply)
+        };
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if frame.len() > BLOCKING_FRAME && multi_thread {
+            tokio::task::block_in_place(run)
+        } else {
+            run()
         }
     }
 
@@ -364,17 +408,24 @@ impl HttpSession {
             let _ = s.tx.try_send(Out::Other(frame));
             return;
         }
-        if r.backlog.len() == BACKLOG {
-            r.backlog.pop_front();
-        }
+        r.backlog_bytes += frame.len();
         r.backlog.push_back(frame);
+        while r.backlog.len() > BACKLOG || r.backlog_bytes > BACKLOG_BYTES {
+            match r.backlog.pop_front() {
+                Some(old) => r.backlog_bytes -= old.len(),
+                None => break,
+            }
+        }
     }
 
     /// Ends the session: the server's input is closed (it should exit), what it left
     /// unanswered is answered with errors, and every client stream ends.
     pub(super) fn close(&self) {
-        if self.closed.swap(true, Ordering::Relaxed) {
-            return;
+        {
+            let _routes = lock(&self.routes);
+            if self.closed.swap(true, Ordering::Relaxed) {
+                return;
+            }
         }
         lock(&self.to_server).take();
         // Nobody waits for ever: what the server left unanswered is answered now.
@@ -387,6 +438,7 @@ impl HttpSession {
             r.progress.clear();
             r.standalone = None;
             r.backlog.clear();
+            r.backlog_bytes = 0;
         }
     }
 

@@ -123,6 +123,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
                     anyhow::bail!("the token in ${var} is shorter than 16 characters");
                 }
                 options.token = Some(token.trim().to_owned());
+                options.scrub_env.push(var.clone());
             }
             if let Some(n) = c.max_sessions {
                 options.max_sessions = n.max(1);
@@ -224,6 +225,18 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_documented_example_loads() {
+        let path = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/serve.example.toml"
+        ));
+        let c = load_config(path).expect("docs/serve.example.toml is valid");
+        assert_eq!(c.upstreams.len(), 2);
+        let policy = c.policy.map(|p| beside(path, &p)).expect("a policy");
+        super::super::policy::load(&policy).expect("the policy it names loads");
+    }
 
     #[test]
     fn names_are_plain() {

@@ -403,7 +403,17 @@ fn typescript_sdk_and_reference_servers_through_serve() {
 #[test]
 fn http_transport_rules() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = format!("{}{}", allow_all(dir.path()), poisoned("demo", &[]));
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "default = \"allow\"\n[[rule]]\ntool = \"add\"\nrate = \"3/minute\"\n",
+    )
+    .expect("write policy");
+    let config = format!(
+        "policy = {}\n{}",
+        json!(policy.display().to_string()),
+        poisoned("demo", &[])
+    );
     let gw = serve(dir.path(), &config, &["--max-frame", "8192"]);
     let a = gw.addr.as_str();
     let p = "/mcp/demo";
@@ -470,6 +480,28 @@ fn http_transport_rules() {
         .collect();
     ids.sort_unstable();
     assert_eq!(ids, vec![3, 4], "{r:?}");
+
+    // A batch that repeats an id is refused whole; a batch answered as JSON is an array even
+    // for one request.
+    let r = post(
+        a,
+        p,
+        &sid,
+        &json!([{"jsonrpc":"2.0","id":8,"method":"ping"}, {"jsonrpc":"2.0","id":8,"method":"ping"}]),
+    );
+    assert_eq!(r.status, 400, "{r:?}");
+    let r = http(
+        a,
+        "POST",
+        p,
+        &[
+            JSON,
+            ("Accept", "application/json"),
+            ("Mcp-Session-Id", &sid),
+        ],
+        br#"[{"jsonrpc":"2.0","id":9,"method":"ping"}]"#,
+    );
+    assert!(r.body.starts_with(b"["), "{r:?}");
 
     // A refused call is answered on its POST; the session goes on.
     let r = post(
@@ -567,6 +599,20 @@ fn http_transport_rules() {
     let r = http(a, "PUT", p, &[("Mcp-Session-Id", &sid)], b"");
     assert_eq!(r.status, 405);
 
+    // Rate limits are counted per upstream, not per session: a new session does not reset
+    // them (one `add` above, two here, the fourth is over 3/minute).
+    let (_, other) = initialize(a, p, &[]);
+    post(
+        a,
+        p,
+        &other,
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+    );
+    for (id, code) in [(2, None), (3, None), (4, Some(-32055))] {
+        let m = post(a, p, &other, &call(id, "add", json!({"a": 1, "b": 1}))).message();
+        assert_eq!(m["error"]["code"].as_i64(), code, "{m}");
+    }
+
     // DELETE ends the session (and its server).
     let r = http(a, "DELETE", p, &[("Mcp-Session-Id", &sid)], b"");
     assert_eq!(r.status, 200);
@@ -589,9 +635,20 @@ fn post_with(addr: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
 #[test]
 fn without_a_policy_every_tool_is_denied_and_a_token_is_required() {
     let dir = tempfile::tempdir().expect("temp dir");
+    // The server writes its environment down first: the token must not be in it.
+    let env = dir.path().join("server-env.txt");
+    let script = format!(
+        "env > '{}'; exec {}",
+        env.display(),
+        server_cmd()
+            .iter()
+            .map(|a| format!("'{a}'"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     let config = format!(
         "token_env = \"MCPWALL_TEST_TOKEN\"\n{}",
-        poisoned("demo", &[])
+        upstream("demo", &["sh".into(), "-c".into(), script])
     );
     let gw = serve(dir.path(), &config, &[]);
     assert!(
@@ -624,6 +681,12 @@ fn without_a_policy_every_tool_is_denied_and_a_token_is_required() {
     let body = call(2, "add", json!({"a": 1, "b": 2})).to_string();
     let r = http(a, "POST", "/mcp/demo", &h, body.as_bytes());
     assert_eq!(r.message()["error"]["code"], -32051, "{r:?}");
+    let env = std::fs::read_to_string(&env).expect("the server wrote its environment");
+    assert!(env.contains("PATH="), "{env}");
+    assert!(
+        !env.contains("MCPWALL_TEST_TOKEN") && !env.contains("a-token-for-the-tests"),
+        "the token leaked to the server"
+    );
 }
 
 #[test]
