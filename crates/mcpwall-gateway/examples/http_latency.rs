@@ -1,7 +1,7 @@
 //! `mcpwall serve`'s latency and throughput: `tools/call` round trips with a 1 KB result over
 //! Streamable HTTP through the gateway to a stdio server (`examples/echo_server`), against the
-//! same server over stdio directly (this gateway has no HTTP upstreams yet, so "direct" is the
-//! server's own transport).
+//! same server straight over HTTP (`echo_server --http`) and over stdio. (The gateway has no
+//! HTTP upstreams yet: through it, the hops are HTTP to mcpwall, then stdio to the server.)
 //!
 //! ```sh
 //! cargo build --release -p mcpwall --bin mcpwall
@@ -9,8 +9,10 @@
 //! target/release/examples/http_latency target/release/mcpwall target/release/examples/echo_server [CALLS]
 //! ```
 //!
-//! Prints: sequential calls (as fast as they go), calls paced at 1,000/s, both answered as one
-//! JSON body and as an SSE stream, and throughput with 2 and 8 concurrent sessions.
+//! Prints: sequential calls (as fast as they go) and calls paced at 1,000/s, straight to the
+//! server and through mcpwall answered as one JSON body and as an SSE stream; then throughput
+//! with 2 and 8 concurrent sessions, through mcpwall and straight over HTTP; then mcpwall's
+//! resident memory.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
@@ -40,64 +42,99 @@ fn main() -> Res<()> {
         ),
     )?;
     let (mut gateway, addr) = start(&mcpwall, &config, &policy)?;
+    let idle = rss(gateway.id())?;
+    let (mut echo, echo_addr) = start_http_echo(&server)?;
 
-    let direct = stdio_times(&server, calls)?;
-    print_times("stdio direct", direct.clone());
-    for (name, sse) in [("http json", false), ("http sse", true)] {
+    print_times("stdio direct", stdio_times(&server, calls)?);
+    let mut c = Client::connect(&echo_addr, false)?;
+    let direct = c.times(calls, None)?;
+    print_times("http direct", direct.clone());
+    let direct_paced = c.times(calls.min(3000), Some(Duration::from_millis(1)))?;
+    print_times("http direct 1000/s", direct_paced.clone());
+    for (name, sse) in [("via mcpwall json", false), ("via mcpwall sse", true)] {
         let mut c = Client::connect(&addr, sse)?;
         let t = c.times(calls, None)?;
         print_times(name, t.clone());
         added(&direct, &t);
         let t = c.times(calls.min(3000), Some(Duration::from_millis(1)))?;
         print_times(&format!("{name} 1000/s"), t.clone());
-        added(&direct, &t);
+        added(&direct_paced, &t);
     }
     for sessions in [2, 8] {
         let per = calls / sessions;
-        let t = Instant::now();
-        let threads: Vec<_> = (0..sessions)
-            .map(|_| {
-                let addr = addr.clone();
-                std::thread::spawn(move || -> Result<(), String> {
-                    let mut c = Client::connect(&addr, false).map_err(|e| e.to_string())?;
-                    c.times(per, None).map_err(|e| e.to_string())?;
-                    Ok(())
-                })
-            })
-            .collect();
-        for th in threads {
-            th.join().map_err(|_| "a client thread panicked")??;
-        }
-        let http = (per * sessions) as f64 / t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        let threads: Vec<_> = (0..sessions)
-            .map(|_| {
-                let server = server.clone();
-                std::thread::spawn(move || {
-                    stdio_times(&server, per)
-                        .map(|_| ())
-                        .map_err(|e| e.to_string())
-                })
-            })
-            .collect();
-        for th in threads {
-            th.join().map_err(|_| "a client thread panicked")??;
-        }
-        let direct = (per * sessions) as f64 / t.elapsed().as_secs_f64();
+        let http = throughput(&addr, sessions, per)?;
+        let direct = throughput(&echo_addr, sessions, per)?;
         println!(
-            "throughput, {sessions} sessions: via mcpwall serve {http:.0} calls/s, stdio direct {direct:.0} calls/s ({:.0}%)",
+            "throughput, {sessions} sessions: via mcpwall {http:.0} calls/s, http direct {direct:.0} calls/s ({:.0}%)",
             100.0 * http / direct
         );
     }
-    let rss = std::fs::read_to_string(format!("/proc/{}/status", gateway.id()))?
+    println!(
+        "mcpwall serve resident memory: idle {idle} kB, after the runs {} kB",
+        rss(gateway.id())?
+    );
+    // Sessions held: how much each idle one costs mcpwall (its server process aside).
+    let before = rss(gateway.id())?;
+    let held: Vec<Client> = (0..50)
+        .map(|_| Client::connect(&addr, false))
+        .collect::<Res<_>>()?;
+    println!(
+        "50 more idle sessions: +{} kB in mcpwall ({:.0} kB each)",
+        rss(gateway.id())? - before,
+        (rss(gateway.id())? - before) as f64 / 50.0
+    );
+    drop(held);
+    for child in [&mut gateway, &mut echo] {
+        child.kill()?;
+        child.wait()?;
+    }
+    Ok(())
+}
+
+/// Calls per second with `sessions` clients in parallel, `per` calls each.
+fn throughput(addr: &str, sessions: usize, per: usize) -> Res<f64> {
+    let t = Instant::now();
+    let threads: Vec<_> = (0..sessions)
+        .map(|_| {
+            let addr = addr.to_owned();
+            std::thread::spawn(move || -> Result<(), String> {
+                let mut c = Client::connect(&addr, false).map_err(|e| e.to_string())?;
+                c.times(per, None).map_err(|e| e.to_string())?;
+                Ok(())
+            })
+        })
+        .collect();
+    for th in threads {
+        th.join().map_err(|_| "a client thread panicked")??;
+    }
+    Ok((per * sessions) as f64 / t.elapsed().as_secs_f64())
+}
+
+fn rss(pid: u32) -> Res<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
         .lines()
         .find(|l| l.starts_with("VmRSS"))
-        .map(str::to_owned)
-        .unwrap_or_default();
-    println!("mcpwall serve after the runs: {rss}");
-    gateway.kill()?;
-    gateway.wait()?;
-    Ok(())
+        .ok_or("no VmRSS")?;
+    Ok(line
+        .split_whitespace()
+        .nth(1)
+        .ok_or("no VmRSS value")?
+        .parse()?)
+}
+
+fn start_http_echo(server: &str) -> Res<(Child, String)> {
+    let mut child = Command::new(server)
+        .arg("--http")
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut lines = BufReader::new(child.stderr.take().ok_or("no stderr")?).lines();
+    let line = lines.next().ok_or("the echo server did not start")??;
+    let addr = line
+        .strip_prefix("listening on ")
+        .ok_or("the echo server said something else")?
+        .to_owned();
+    Ok((child, addr))
 }
 
 fn start(

@@ -5,9 +5,8 @@ use std::process::Stdio;
 
 use mcpwall_protocol::{Frame, FrameSplitter};
 use rustix::process::{Pid, Signal, kill_process_group};
-use tokio::io::{AsyncBufRead, AsyncBufReadExt as _, AsyncWriteExt as _};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt as _};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
-use tokio::sync::mpsc;
 
 use super::Upstream;
 use crate::GatewayError;
@@ -64,17 +63,6 @@ pub(super) fn start(upstream: &Upstream, scrub: &[String]) -> Result<Started, Ga
 pub(super) fn kill_group(group: Option<Pid>) {
     if let Some(g) = group {
         let _ = kill_process_group(g, Signal::KILL);
-    }
-}
-
-/// Writes queued frames to the server, one line each, until the queue closes (the session
-/// ended: the server then sees the end of its input) or the server stops reading for good.
-pub(super) async fn write_frames(mut stdin: ChildStdin, mut queue: mpsc::Receiver<Vec<u8>>) {
-    while let Some(mut frame) = queue.recv().await {
-        frame.push(b'\n');
-        if stdin.write_all(&frame).await.is_err() || stdin.flush().await.is_err() {
-            break;
-        }
     }
 }
 

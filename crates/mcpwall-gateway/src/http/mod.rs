@@ -240,7 +240,6 @@ impl App {
         if let Some(pins) = &t.pins {
             inspector = inspector.with_pins(pins.clone());
         }
-        let (tx, rx) = mpsc::channel(256);
         let stall = self
             .options
             .call_timeout
@@ -249,11 +248,10 @@ impl App {
             id.clone(),
             upstream.name.clone(),
             Arc::new(inspector),
-            tx,
+            started.stdin,
             started.group,
             stall,
         ));
-        tokio::spawn(child::write_frames(started.stdin, rx));
         {
             let session = Arc::clone(&session);
             let app = Arc::clone(self);

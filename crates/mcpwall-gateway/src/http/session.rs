@@ -17,8 +17,9 @@ use mcpwall_protocol::{Frame, FrameSplitter, Id};
 use rustix::process::Pid;
 use serde::Deserialize;
 use serde_json::Value;
+use tokio::io::AsyncWriteExt as _;
 use tokio::io::BufReader;
-use tokio::process::ChildStdout;
+use tokio::process::{ChildStdin, ChildStdout};
 use tokio::sync::mpsc;
 
 use super::child::{kill_group, next_frame};
@@ -98,7 +99,9 @@ pub(super) struct HttpSession {
     /// The upstream's name (its path).
     pub(super) upstream: String,
     pub(super) inspector: Arc<Inspector>,
-    to_server: Mutex<Option<mpsc::Sender<Vec<u8>>>>,
+    /// The server's input, written by whoever has a frame for it (one at a time, in the order
+    /// they asked); `None` once closed.
+    stdin: tokio::sync::Mutex<Option<ChildStdin>>,
     group: Option<Pid>,
     routes: Mutex<Routes>,
     serials: AtomicU64,
@@ -133,7 +136,7 @@ impl HttpSession {
         id: String,
         upstream: String,
         inspector: Arc<Inspector>,
-        to_server: mpsc::Sender<Vec<u8>>,
+        stdin: ChildStdin,
         group: Option<Pid>,
         stall: Duration,
     ) -> Self {
@@ -141,7 +144,7 @@ impl HttpSession {
             id,
             upstream,
             inspector,
-            to_server: Mutex::new(Some(to_server)),
+            stdin: tokio::sync::Mutex::new(Some(stdin)),
             group,
             routes: Mutex::new(Routes::default()),
             serials: AtomicU64::new(1),
@@ -214,7 +217,7 @@ impl HttpSession {
     /// A POST stream ended: its routes are removed, and its requests still unanswered are
     /// cancelled at the server (the client went away). The session counts as active now: a
     /// call that outlasted the idle timeout does not get its session reaped as it ends.
-    pub(super) fn forget(&self, serial: u64) {
+    pub(super) fn forget(self: &Arc<Self>, serial: u64) {
         self.touch();
         let unanswered: Vec<Id> = {
             let mut r = lock(&self.routes);
@@ -296,24 +299,33 @@ impl HttpSession {
         }
     }
 
-    /// Queues a frame for the server. A server that leaves its input full for the stall
-    /// time is stuck: it is killed, and the session winds down as when it exits.
-    pub(super) async fn send_to_server(&self, frame: Vec<u8>) {
-        let Some(tx) = lock(&self.to_server).clone() else {
+    /// Writes a frame to the server. A server that leaves its input full for the stall time
+    /// is stuck: it is killed, and the session winds down as when it exits.
+    pub(super) async fn send_to_server(&self, mut frame: Vec<u8>) {
+        let mut stdin = self.stdin.lock().await;
+        let Some(pipe) = stdin.as_mut() else {
             return;
         };
-        if let Err(mpsc::error::SendTimeoutError::Timeout(_)) =
-            tx.send_timeout(frame, self.stall).await
-        {
-            kill_group(self.group);
+        frame.push(b'\n');
+        let write = async {
+            pipe.write_all(&frame).await?;
+            pipe.flush().await
+        };
+        match tokio::time::timeout(self.stall, write).await {
+            Ok(Ok(())) => {}
+            // The server closed its input: it is exiting, which its output will show.
+            Ok(Err(_)) => *stdin = None,
+            Err(_) => {
+                *stdin = None;
+                kill_group(self.group);
+            }
         }
     }
 
-    /// Queues a frame for the server if there is room (cancellations: advisory).
-    fn offer_to_server(&self, frame: Vec<u8>) {
-        if let Some(tx) = lock(&self.to_server).as_ref() {
-            let _ = tx.try_send(frame);
-        }
+    /// Sends a frame to the server without waiting for it (cancellations).
+    fn offer_to_server(self: &Arc<Self>, frame: Vec<u8>) {
+        let session = Arc::clone(self);
+        tokio::spawn(async move { session.send_to_server(frame).await });
     }
 
     /// Reads and inspects the server's frames until it closes its output, then answers
@@ -345,7 +357,7 @@ impl HttpSession {
 
     /// Answers, with errors, the requests that waited longer than `timeout`, and cancels them
     /// at the server.
-    pub(super) fn expire(&self, timeout: Duration) {
+    pub(super) fn expire(self: &Arc<Self>, timeout: Duration) {
         for (to_client, to_server) in self.inspector.expire(timeout) {
             self.route(to_client);
             self.offer_to_server(to_server);
@@ -420,14 +432,17 @@ impl HttpSession {
 
     /// Ends the session: the server's input is closed (it should exit), what it left
     /// unanswered is answered with errors, and every client stream ends.
-    pub(super) fn close(&self) {
+    pub(super) fn close(self: &Arc<Self>) {
         {
             let _routes = lock(&self.routes);
             if self.closed.swap(true, Ordering::Relaxed) {
                 return;
             }
         }
-        lock(&self.to_server).take();
+        // Closing the server's input asks it to exit; a write in progress finishes first (or
+        // gives up after the stall time).
+        let session = Arc::clone(self);
+        tokio::spawn(async move { session.stdin.lock().await.take() });
         // Nobody waits for ever: what the server left unanswered is answered now.
         for frame in self.inspector.abandon() {
             self.route(frame);

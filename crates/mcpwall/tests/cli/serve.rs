@@ -801,3 +801,41 @@ fn serve_refuses_unsafe_or_broken_configurations() {
         assert_eq!(o.status.code(), Some(2), "{bad}");
     }
 }
+
+#[test]
+fn concurrent_sessions_get_their_own_answers() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = format!("{}{}", allow_all(dir.path()), poisoned("demo", &[]));
+    let gw = serve(dir.path(), &config, &[]);
+    let a = gw.addr.clone();
+    let threads: Vec<_> = (0..3)
+        .map(|s| {
+            let a = a.clone();
+            thread::spawn(move || {
+                let (_, sid) = initialize(&a, "/mcp/demo", &[]);
+                post(
+                    &a,
+                    "/mcp/demo",
+                    &sid,
+                    &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+                );
+                // Every session uses the same ids: answers must still reach their own client.
+                for i in 0..15u64 {
+                    let text = format!("session {s} call {i}");
+                    let m = post(
+                        &a,
+                        "/mcp/demo",
+                        &sid,
+                        &call(100 + i, "echo", json!({"text": text})),
+                    )
+                    .message();
+                    assert_eq!(m["id"], 100 + i, "{m}");
+                    assert_eq!(m["result"]["content"][0]["text"], text, "{m}");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("a session's answers were its own");
+    }
+}
