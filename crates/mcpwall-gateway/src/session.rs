@@ -36,6 +36,11 @@ pub(crate) struct Session {
     /// Resources (by URI) and prompts (by name) removed from their lists: reading or getting
     /// them is refused. Keys are `resource:URI` and `prompt:NAME`.
     pub(crate) withheld_entries: HashSet<String>,
+    /// The labels offered tools' annotations suggest (`openWorldHint`, `readOnlyHint`).
+    pub(crate) hints: HashMap<String, mcpwall_policy::Labels>,
+    /// Why the session is tainted (it read private data, or took in untrusted content): the
+    /// first reason. Sinks may not be called from a tainted session.
+    pub(crate) taint: Option<String>,
     /// Each offered tool's `inputSchema`, compiled (or why it could not be).
     pub(crate) schemas: HashMap<String, Result<std::sync::Arc<jsonschema::Validator>, String>>,
 }

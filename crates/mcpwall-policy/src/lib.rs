@@ -4,13 +4,16 @@
 //!   its hash in a lockfile (`mcpwall.lock`); any later change, a tool added or a pinned one
 //!   changed, is a rug pull and stays withheld until a person approves it.
 //! - [`rules`]: the policy file: which tools may be called, with which arguments, how often.
+//! - [`labels`]: tool labels (private, untrusted, sink) and session taint.
 //! - [`diff`]: line diffs of definitions, for the person approving.
 
 pub mod diff;
 mod error;
+pub mod labels;
 pub mod pins;
 pub mod rules;
 
 pub use error::PolicyError;
+pub use labels::{Labels, Taint};
 pub use pins::{Lock, PinCheck, ToolStatus, sha256_hex};
 pub use rules::{Decision, Policy, RateLimits};

@@ -30,12 +30,15 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::PolicyError;
+use crate::labels::{LabelFile, LabelRule, Labels, Taint, TaintFile};
 
 /// A parsed, checked policy.
 #[derive(Debug)]
 pub struct Policy {
     default_deny: bool,
     rules: Vec<Rule>,
+    labels: Vec<LabelRule>,
+    taint: Taint,
 }
 
 #[derive(Debug)]
@@ -74,6 +77,10 @@ struct File {
     default: Option<String>,
     #[serde(default)]
     rule: Vec<RuleFile>,
+    #[serde(default)]
+    label: Vec<LabelFile>,
+    #[serde(default)]
+    taint: TaintFile,
 }
 
 #[derive(Deserialize)]
@@ -128,6 +135,8 @@ impl Policy {
         Policy {
             default_deny: false,
             rules: Vec::new(),
+            labels: Vec::new(),
+            taint: Taint::default(),
         }
     }
 
@@ -232,10 +241,32 @@ impl Policy {
                 arguments,
             });
         }
+        let labels = file
+            .label
+            .iter()
+            .map(LabelFile::parse)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(PolicyError::Policy)?;
+        let taint = file.taint.parse().map_err(PolicyError::Policy)?;
         Ok(Policy {
             default_deny,
             rules,
+            labels,
+            taint,
         })
+    }
+
+    /// The labels every `[[label]]` matching the tool gives it.
+    pub fn labels(&self, server: &str, tool: &str) -> Labels {
+        self.labels
+            .iter()
+            .filter(|l| glob(&l.server, server) && glob(&l.tool, tool))
+            .fold(Labels::default(), |acc, l| acc.union(l.labels))
+    }
+
+    /// How taint is tracked and enforced.
+    pub fn taint(&self) -> Taint {
+        self.taint
     }
 
     /// Whether calls that no rule matches are denied.
@@ -630,6 +661,34 @@ mod tests {
         bad("[[rule]]\ntool = \"x\"\nactoin = \"deny\"\n", "actoin");
         bad("[[rule]]\naction = \"deny\"\n", "tool");
         bad("[[rule]]\ntool = \"x\"\nrate = \"0/minute\"\n", "deny");
+    }
+
+    #[test]
+    fn labels_add_up_and_taint_is_configured() {
+        let p = Policy::parse(
+            "[[label]]\ntool = \"send_*\"\nlabels = [\"sink\"]\n\
+             [[label]]\nserver = \"mail\"\ntool = \"*\"\nlabels = [\"private\"]\n",
+        )
+        .expect("valid");
+        let l = p.labels("mail", "send_mail");
+        assert!(l.sink && l.private && !l.untrusted);
+        assert_eq!(p.labels("web", "fetch"), Labels::default());
+        assert!(p.labels("web", "send_it").sink);
+        // Labels decide nothing by themselves: the default still allows.
+        assert!(p.offers("mail", "send_mail"));
+        assert_eq!(p.taint(), Taint::default());
+        assert!(p.taint().enforce && p.taint().annotations);
+        let p = Policy::parse("[taint]\naction = \"allow\"\nannotations = false\n").expect("valid");
+        assert!(!p.taint().enforce && !p.taint().annotations);
+        for bad in [
+            "[taint]\naction = \"ask\"\n",
+            "[taint]\naction = \"block\"\n",
+            "[[label]]\ntool = \"x\"\nlabels = [\"secret\"]\n",
+            "[[label]]\ntool = \"x\"\n",
+            "[taint]\nmode = 1\n",
+        ] {
+            assert!(Policy::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
