@@ -25,6 +25,8 @@ pub enum Verdict {
     Drop,
     /// mcpwall answered in the server's place: the call timed out, or the server is gone.
     Fail,
+    /// Held while a person is asked, through the client, whether the call may go on.
+    Ask,
 }
 
 /// One decision.

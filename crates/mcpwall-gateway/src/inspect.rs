@@ -18,7 +18,7 @@ use mcpwall_policy::{Decision, Labels, Policy, RateLimits, ToolStatus};
 
 use crate::PinStore;
 use crate::audit::{Audit, Event, Verdict};
-use crate::session::{MAX_PENDING, Pending, Session};
+use crate::session::{Ask, MAX_PENDING, Pending, Session};
 
 /// Tools in one `tools/list` result, at most.
 pub const MAX_TOOLS: usize = 10_000;
@@ -109,7 +109,18 @@ enum Step {
     Refuse(Value),
     /// Do not forward; nobody to tell.
     Drop,
+    /// Do not forward yet; send the sender this request (a question for its user).
+    Ask(Value),
 }
+
+/// Questions waiting for a person, per session, at most.
+const MAX_ASKS: usize = 64;
+/// Approvals remembered per session, at most.
+const MAX_APPROVALS: usize = 1024;
+/// How long a person's approval of a call covers the same call again.
+const APPROVAL_TTL: Duration = Duration::from_secs(600);
+/// Arguments shown to the person asked, at most (characters).
+const ASK_ARGS_SHOWN: usize = 2000;
 
 /// The pipeline for one session with one server.
 pub struct Inspector {
@@ -126,6 +137,8 @@ pub struct Inspector {
     /// The policy's rate-limit buckets: this session's, or shared with others
     /// ([`Inspector::with_shared_limits`]).
     limits: Arc<Mutex<RateLimits>>,
+    /// Makes mcpwall's own request ids (questions to the client) unguessable to the server.
+    ask_prefix: u64,
     /// Everything but secrets and personal data: what blocks.
     threats: ScanOptions,
     /// Every category: results are scanned once for what blocks and what is redacted.
@@ -162,6 +175,12 @@ impl Inspector {
             audit,
             session: Mutex::new(Session::default()),
             audit_down: AtomicBool::new(false),
+            ask_prefix: {
+                use std::hash::{BuildHasher as _, Hasher as _};
+                std::collections::hash_map::RandomState::new()
+                    .build_hasher()
+                    .finish()
+            },
             pins: None,
             policy: Arc::new(Policy::allow_all()),
             limits: Arc::default(),
@@ -299,6 +318,10 @@ impl Inspector {
                     reply: Some(encode(&r)),
                 },
                 Step::Drop => Outcome::default(),
+                Step::Ask(q) => Outcome {
+                    forward: None,
+                    reply: Some(encode(&q)),
+                },
             },
             Parsed::Batch(items) => {
                 let mut forward = Vec::new();
@@ -316,6 +339,10 @@ impl Inspector {
                             replies.push(r);
                         }
                         Step::Drop => changed = true,
+                        Step::Ask(q) => {
+                            changed = true;
+                            replies.push(q);
+                        }
                     }
                 }
                 let forward = if !changed {
@@ -335,8 +362,45 @@ impl Inspector {
     /// since their last progress report): each is forgotten, so a late answer is dropped, and
     /// gives an error for the client and a cancellation for the server, as `(to_client,
     /// to_server)` frames.
-    pub fn expire(&self, timeout: Duration) -> Vec<(Vec<u8>, Vec<u8>)> {
+    pub fn expire(&self, timeout: Duration) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
         let now = Instant::now();
+        let mut out = Vec::new();
+        // Calls held for a person who did not answer in time: refused (the server never saw
+        // them, so there is nothing to cancel there).
+        let unanswered: Vec<Ask> = {
+            let mut s = self.session();
+            let ids: Vec<Id> = s
+                .asks
+                .iter()
+                .filter(|(_, a)| now.duration_since(a.since) >= timeout)
+                .map(|(id, _)| id.clone())
+                .collect();
+            ids.iter().filter_map(|id| s.asks.remove(id)).collect()
+        };
+        for ask in unanswered {
+            let why = format!(
+                "mcpwall: nobody approved the call to `{}` within {} s; it was not made",
+                ask.tool,
+                timeout.as_secs_f32()
+            );
+            self.event(
+                Direction::ClientToServer,
+                Some("tools/call"),
+                Some(&ask.tool),
+                Verdict::Block,
+                vec!["policy.ask_declined".to_owned()],
+                why.clone(),
+            );
+            out.push((
+                encode(&error_response(
+                    Some(&ask.call_id),
+                    codes::TIMEOUT,
+                    &why,
+                    &[],
+                )),
+                None,
+            ));
+        }
         let expired: Vec<(Id, Pending)> = {
             let mut s = self.session();
             let ids: Vec<Id> = s
@@ -372,15 +436,31 @@ impl Inspector {
                 });
                 (
                     encode(&error_response(Some(&id), codes::TIMEOUT, &why, &[])),
-                    encode(&cancel),
+                    Some(encode(&cancel)),
                 )
             })
+            .chain(out)
             .collect()
     }
 
     /// Every client request still waiting, answered with an error: the server is gone.
     pub fn abandon(&self) -> Vec<Vec<u8>> {
-        let pending: Vec<(Id, Pending)> = self.session().from_client.drain().collect();
+        let pending: Vec<(Id, Pending)> = {
+            let mut s = self.session();
+            let mut pending: Vec<(Id, Pending)> = s.from_client.drain().collect();
+            // Calls still held for a person: they will never be made.
+            pending.extend(s.asks.drain().map(|(_, a)| {
+                let p = Pending {
+                    method: "tools/call".to_owned(),
+                    tool: Some(a.tool),
+                    paged: false,
+                    since: a.since,
+                    progress: None,
+                };
+                (a.call_id, p)
+            }));
+            pending
+        };
         pending
             .into_iter()
             .map(|(id, p)| {
@@ -516,6 +596,12 @@ impl Inspector {
                     is_error,
                 },
             ) => {
+                if dir == Direction::ClientToServer {
+                    let ask = self.session().asks.remove(id);
+                    if let Some(ask) = ask {
+                        return self.answered(ask, value, *is_error);
+                    }
+                }
                 let pending = {
                     let mut s = self.session();
                     match dir {
@@ -579,7 +665,7 @@ impl Inspector {
         let dir = Direction::ClientToServer;
         {
             let s = self.session();
-            if s.from_client.contains_key(id) {
+            if s.from_client.contains_key(id) || s.asks.values().any(|a| &a.call_id == id) {
                 return Step::Refuse(error_response(
                     Some(id),
                     codes::INVALID_REQUEST,
@@ -595,6 +681,12 @@ impl Inspector {
                     &[],
                 ));
             }
+        }
+        if method == "initialize" {
+            // Whether mcpwall can ask the client's user about a call.
+            self.session().client_elicits = value
+                .pointer("/params/capabilities/elicitation")
+                .is_some_and(Value::is_object);
         }
         let mut tool = None;
         let paged = method == "tools/list"
@@ -656,19 +748,38 @@ impl Inspector {
                     Instant::now(),
                 )
             };
-            if let Decision::Deny { rule, why } = decision {
-                let code = if rule == "policy.rate_limit" {
-                    codes::RATE_LIMITED
-                } else {
-                    codes::BLOCKED
-                };
-                let why = format!("mcpwall blocked the call: {why}");
-                let rules = vec![rule.to_owned()];
-                return self.refuse(dir, id, method, Some(name), code, rules, why);
+            // A person is asked last, about a call that passed every other check.
+            let mut ask = None;
+            match decision {
+                Decision::Deny { rule, why } => {
+                    let code = if rule == "policy.rate_limit" {
+                        codes::RATE_LIMITED
+                    } else {
+                        codes::BLOCKED
+                    };
+                    let why = format!("mcpwall blocked the call: {why}");
+                    let rules = vec![rule.to_owned()];
+                    return self.refuse(dir, id, method, Some(name), code, rules, why);
+                }
+                Decision::Ask { why } => ask = Some(("policy.ask", why)),
+                Decision::Allow => {}
             }
-            if let Some(why) = self.tainted_sink(name) {
-                let rules = vec!["policy.taint".to_owned()];
-                return self.refuse(dir, id, method, Some(name), codes::BLOCKED, rules, why);
+            if let Some(taint) = self.tainted_sink(name) {
+                if self.policy.taint().ask {
+                    let why =
+                        format!("`{name}` can send data out, and this session is tainted: {taint}");
+                    ask = Some(("policy.taint", why));
+                } else {
+                    let why = format!(
+                        "mcpwall blocked the call to `{name}`: it can send data out, and this \
+                         session is tainted: {taint}. Private data or an attacker's instructions \
+                         could leave this way. Start a new session for this task, or, if \
+                         `{name}` cannot send data anywhere you do not control, set [taint] \
+                         action = \"allow\" (or \"ask\") in the policy, or stop labelling it a sink"
+                    );
+                    let rules = vec!["policy.taint".to_owned()];
+                    return self.refuse(dir, id, method, Some(name), codes::BLOCKED, rules, why);
+                }
             }
             if let Some(refusal) = self.check_schema(id, name, args) {
                 return refusal;
@@ -687,13 +798,20 @@ impl Inspector {
                     return self.refuse(dir, id, method, Some(name), codes::BLOCKED, rules, why);
                 }
             }
+            let mut forwarded = "call forwarded";
+            if let Some((rule, why)) = ask {
+                match self.ask(id, name, args, value, rule, why) {
+                    Some(step) => return step,
+                    None => forwarded = "call forwarded: a person approved the same call earlier",
+                }
+            }
             self.event(
                 dir,
                 Some(method),
                 Some(name),
                 Verdict::Allow,
                 Vec::new(),
-                "call forwarded".to_owned(),
+                forwarded.to_owned(),
             );
             tool = Some(name.to_owned());
         }
@@ -804,19 +922,163 @@ impl Inspector {
         }
     }
 
-    /// Why a call to `tool` must be refused: it is a sink and the session is tainted.
+    /// What tainted the session, when `tool` is a sink and taint is enforced.
     fn tainted_sink(&self, tool: &str) -> Option<String> {
         if !self.policy.taint().enforce || !self.labels(tool).sink {
             return None;
         }
-        let why = self.session().taint.clone()?;
-        Some(format!(
-            "mcpwall blocked the call to `{tool}`: it can send data out, and this session is \
-             tainted: {why}. Private data or an attacker's instructions could leave this way. \
-             Start a new session for this task, or, if `{tool}` cannot send data anywhere you \
-             do not control, set [taint] action = \"allow\" in the policy (or stop labelling it \
-             a sink)"
-        ))
+        self.session().taint.clone()
+    }
+
+    /// Holds the call `id` and asks the client's user about it (`None`: the same call was
+    /// approved a moment ago, go on). A client that cannot be asked gets a refusal that says
+    /// how to allow such calls.
+    fn ask(
+        &self,
+        id: &Id,
+        tool: &str,
+        args: Option<&Value>,
+        call: &Value,
+        rule: &str,
+        why: String,
+    ) -> Option<Step> {
+        let dir = Direction::ClientToServer;
+        let empty = json!({});
+        let args = args.unwrap_or(&empty);
+        let key = mcpwall_policy::pins::Pin::of(&json!({
+            "server": self.settings.server, "tool": tool, "arguments": args
+        }))
+        .sha256;
+        let now = Instant::now();
+        let mut s = self.session();
+        s.approvals.retain(|_, until| *until > now);
+        if s.approvals.contains_key(&key) {
+            return None;
+        }
+        let rules = vec![rule.to_owned()];
+        if !s.client_elicits || s.asks.len() >= MAX_ASKS {
+            drop(s);
+            let why = format!(
+                "mcpwall blocked the call to `{tool}`: {why}, and this client cannot be asked \
+                 (it did not declare the elicitation capability, or too many questions wait). \
+                 To let such calls through, change the policy: `action = \"allow\"` for the \
+                 rule, or [taint] action = \"allow\""
+            );
+            return Some(self.refuse(
+                dir,
+                id,
+                "tools/call",
+                Some(tool),
+                codes::BLOCKED,
+                rules,
+                why,
+            ));
+        }
+        s.asked += 1;
+        let ask_id = Id::String(format!("mcpwall-ask-{:016x}-{}", self.ask_prefix, s.asked));
+        s.asks.insert(
+            ask_id.clone(),
+            Ask {
+                call_id: id.clone(),
+                call: call.clone(),
+                tool: tool.to_owned(),
+                key,
+                since: now,
+            },
+        );
+        drop(s);
+        self.event(
+            dir,
+            Some("tools/call"),
+            Some(tool),
+            Verdict::Ask,
+            rules,
+            format!("held while a person is asked: {why}"),
+        );
+        // What the person sees is what the server will get: the arguments in full (up to a
+        // bound), invisible and control characters shown, so that nothing hides in them.
+        let shown = serde_json::to_string_pretty(args).unwrap_or_default();
+        let mut shown = mcpwall_detect::visible(&shown);
+        if shown.chars().count() > ASK_ARGS_SHOWN {
+            shown = shown.chars().take(ASK_ARGS_SHOWN).collect::<String>() + "\n[...]";
+        }
+        let message = format!(
+            "mcpwall: may tool `{}` of server `{}` run?\n\nWhy you are asked: {}.\n\nArguments:\n{}",
+            mcpwall_detect::visible(tool),
+            mcpwall_detect::visible(&self.settings.server),
+            mcpwall_detect::visible(&why),
+            shown
+        );
+        Some(Step::Ask(json!({
+            "jsonrpc": "2.0",
+            "id": ask_id.to_value(),
+            "method": "elicitation/create",
+            "params": {
+                "message": message,
+                "requestedSchema": {
+                    "type": "object",
+                    "properties": {
+                        "approve": {
+                            "type": "boolean",
+                            "title": "Allow this call",
+                            "description": "Yes only if you expect this tool to run with these arguments."
+                        }
+                    },
+                    "required": ["approve"]
+                }
+            }
+        })))
+    }
+
+    /// The client's answer to mcpwall's question about a held call: the call goes on only when
+    /// the person accepted and said yes.
+    fn answered(&self, ask: Ask, value: &Value, is_error: bool) -> Step {
+        let dir = Direction::ClientToServer;
+        let approved = !is_error
+            && value.pointer("/result/action").and_then(Value::as_str) == Some("accept")
+            && value.pointer("/result/content/approve") == Some(&Value::Bool(true));
+        if !approved {
+            let why = format!(
+                "mcpwall blocked the call to `{}`: the person asked did not approve it",
+                ask.tool
+            );
+            let rules = vec!["policy.ask_declined".to_owned()];
+            return self.refuse(
+                dir,
+                &ask.call_id,
+                "tools/call",
+                Some(&ask.tool),
+                codes::BLOCKED,
+                rules,
+                why,
+            );
+        }
+        {
+            let mut s = self.session();
+            if s.approvals.len() < MAX_APPROVALS {
+                s.approvals.insert(ask.key, Instant::now() + APPROVAL_TTL);
+            }
+            s.from_client.insert(
+                ask.call_id.clone(),
+                Pending {
+                    method: "tools/call".to_owned(),
+                    tool: Some(ask.tool.clone()),
+                    paged: false,
+                    since: Instant::now(),
+                    progress: ask.call.pointer("/params/_meta/progressToken").cloned(),
+                },
+            );
+        }
+        self.event(
+            dir,
+            Some("tools/call"),
+            Some(&ask.tool),
+            Verdict::Allow,
+            Vec::new(),
+            "call forwarded: a person approved it".to_owned(),
+        );
+        // Checked before the person was asked; it goes on as it was.
+        Step::Replace(ask.call)
     }
 
     /// A server's error response: its message and data reach the model in many clients, so
@@ -1633,6 +1895,117 @@ mod tests {
     }
 
     #[test]
+    fn ask_holds_a_call_until_the_person_answers() {
+        let policy = Arc::new(
+            Policy::parse("[[rule]]\ntool = \"deploy\"\naction = \"ask\"\n").expect("valid"),
+        );
+        let setup = |elicits: bool| {
+            let (i, audit) = inspector();
+            let i = i.with_policy(Arc::clone(&policy));
+            let caps = if elicits {
+                json!({"elicitation": {}})
+            } else {
+                json!({})
+            };
+            let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                "params": {"protocolVersion": "2025-06-18", "capabilities": caps,
+                           "clientInfo": {"name": "t", "version": "1"}}});
+            i.inspect(C2S, &encode(&init));
+            let done = json!({"jsonrpc": "2.0", "id": 0, "result": {"protocolVersion": "2025-06-18",
+                "capabilities": {}, "serverInfo": {"name": "s", "version": "1"}}});
+            i.inspect(S2C, &encode(&done));
+            offer(&i, &["deploy", "status"]);
+            (i, audit)
+        };
+        let call = |id: u64, env: &str| {
+            encode(&json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                           "params": {"name": "deploy", "arguments": {"env": env}}}))
+        };
+        // What the pipeline makes of a frame: (forwarded, replied), parsed.
+        let io = |i: &Inspector, dir: Direction, frame: Vec<u8>| {
+            let o = i.inspect(dir, &frame);
+            (o.forward.map(|f| json_of(&f)), o.reply.map(|r| json_of(&r)))
+        };
+        let answer = |q: &Value, approve: bool| {
+            encode(&json!({"jsonrpc": "2.0", "id": q["id"],
+                           "result": {"action": "accept", "content": {"approve": approve}}}))
+        };
+
+        let (i, audit) = setup(true);
+        // Held: nothing goes to the server; a question goes back to the client.
+        let (fwd, q) = io(&i, C2S, call(1, "prod\u{202e}"));
+        assert!(fwd.is_none());
+        let q = q.expect("a question");
+        assert_eq!(q["method"], "elicitation/create");
+        let message = q["params"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("`deploy`") && message.contains("prod"),
+            "{message}"
+        );
+        assert!(
+            !message.contains('\u{202e}'),
+            "invisible characters are shown, not passed"
+        );
+        assert_eq!(
+            q["params"]["requestedSchema"]["required"],
+            json!(["approve"])
+        );
+        // Its id stays taken while it is held.
+        let again = io(&i, C2S, call(1, "prod")).1.expect("refused");
+        assert_eq!(again["error"]["code"], codes::INVALID_REQUEST);
+        // A yes lets the call go on as it was; its answer reaches the client.
+        let fwd = io(&i, C2S, answer(&q, true)).0.expect("the held call");
+        assert_eq!(fwd["id"], 1);
+        assert_eq!(fwd["params"]["arguments"]["env"], "prod\u{202e}");
+        let res = br#"{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"ok"}]}}"#;
+        assert!(i.inspect(S2C, res).forward.is_some());
+        // The same call again, soon: covered by the approval.
+        assert!(io(&i, C2S, call(2, "prod\u{202e}")).0.is_some());
+        // Other arguments: asked again; a no refuses it.
+        let q = io(&i, C2S, call(3, "staging")).1.expect("a question");
+        let (fwd, r) = io(&i, C2S, answer(&q, false));
+        assert!(fwd.is_none());
+        let r = r.expect("refused");
+        assert_eq!(
+            (r["id"].clone(), r["error"]["code"].clone()),
+            (json!(3), json!(codes::BLOCKED))
+        );
+        // Declining the form, or an error, refuses too.
+        let q = io(&i, C2S, call(4, "qa")).1.expect("a question");
+        let decline = json!({"jsonrpc": "2.0", "id": q["id"], "result": {"action": "decline"}});
+        assert!(i.inspect(C2S, &encode(&decline)).forward.is_none());
+        // The server cannot answer the question in the person's place.
+        let q = io(&i, C2S, call(5, "dev")).1.expect("a question");
+        let forged = json!({"jsonrpc": "2.0", "id": q["id"],
+                            "result": {"action": "accept", "content": {"approve": true}}});
+        assert!(i.inspect(S2C, &encode(&forged)).forward.is_none());
+        // Nobody answers: refused when the call timeout comes.
+        let late = i.expire(Duration::ZERO);
+        let r = late
+            .iter()
+            .map(|(c, s)| (json_of(c), s.is_none()))
+            .find(|(c, _)| c["id"] == 5)
+            .expect("the held call is answered");
+        assert_eq!(r.0["error"]["code"], codes::TIMEOUT);
+        assert!(r.1, "nothing to cancel at the server");
+        // A tool the policy does not ask about goes straight on.
+        let status = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+                            "params": {"name": "status", "arguments": {}}});
+        assert!(i.inspect(C2S, &encode(&status)).forward.is_some());
+        assert!(audit.events().iter().any(|e| e.verdict == Verdict::Ask));
+
+        // A client that cannot be asked: refused, with how to allow it.
+        let (i, _) = setup(false);
+        let r = io(&i, C2S, call(1, "prod")).1.expect("refused");
+        assert_eq!(r["error"]["code"], codes::BLOCKED);
+        let msg = r["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            msg.contains("cannot be asked") && msg.contains("action"),
+            "{msg}"
+        );
+    }
+
+    #[test]
     fn batches_are_judged_per_message() {
         let (i, _) = inspector();
         offer(&i, &["echo"]);
@@ -1742,7 +2115,10 @@ mod tests {
         let expired = i.expire(Duration::ZERO);
         assert_eq!(expired.len(), 2);
         for (to_client, to_server) in &expired {
-            let (e, c) = (json_of(to_client), json_of(to_server));
+            let (e, c) = (
+                json_of(to_client),
+                json_of(to_server.as_deref().unwrap_or_default()),
+            );
             assert_eq!(e["error"]["code"], codes::TIMEOUT);
             assert_eq!(c["method"], "notifications/cancelled");
             assert_eq!(c["params"]["requestId"], e["id"]);

@@ -18,6 +18,19 @@ pub(crate) struct Pending {
     pub(crate) progress: Option<serde_json::Value>,
 }
 
+/// A tool call held while a person is asked about it (through the client's elicitation).
+#[derive(Clone, Debug)]
+pub(crate) struct Ask {
+    /// The call's own id.
+    pub(crate) call_id: Id,
+    /// The call, as it will be forwarded once approved.
+    pub(crate) call: serde_json::Value,
+    pub(crate) tool: String,
+    /// What an approval binds to: the server, the tool and its arguments (a hash).
+    pub(crate) key: String,
+    pub(crate) since: Instant,
+}
+
 /// Bounds: a peer that sends requests without ever reading responses must not grow memory
 /// without limit.
 pub(crate) const MAX_PENDING: usize = 4096;
@@ -41,6 +54,14 @@ pub(crate) struct Session {
     /// Why the session is tainted (it read private data, or took in untrusted content): the
     /// first reason. Sinks may not be called from a tainted session.
     pub(crate) taint: Option<String>,
+    /// The client declared the `elicitation` capability: it can ask its user.
+    pub(crate) client_elicits: bool,
+    /// Calls waiting for a person, by the id of mcpwall's `elicitation/create` request.
+    pub(crate) asks: HashMap<Id, Ask>,
+    /// Approvals a person gave, by call key, with when they lapse.
+    pub(crate) approvals: HashMap<String, Instant>,
+    /// mcpwall's own requests to the client so far (their ids are numbered).
+    pub(crate) asked: u64,
     /// Each offered tool's `inputSchema`, compiled (or why it could not be).
     pub(crate) schemas: HashMap<String, Result<std::sync::Arc<jsonschema::Validator>, String>>,
 }

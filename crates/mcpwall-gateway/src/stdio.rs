@@ -265,7 +265,9 @@ where
                 thread::sleep(tick);
                 for (to_client, to_server) in inspector.expire(timeout) {
                     client_out.send(to_client);
-                    server_in.offer(to_server);
+                    if let Some(f) = to_server {
+                        server_in.offer(f);
+                    }
                 }
             }
         });

@@ -4,7 +4,7 @@
 //!
 //! ```toml
 //! [taint]
-//! action = "deny"          # for a sink called from a tainted session: "deny" (default) or "allow"
+//! action = "deny"          # a sink called from a tainted session: "deny" (default), "ask", "allow"
 //! annotations = true       # also label tools from their MCP annotations (default true)
 //!
 //! [[label]]
@@ -64,8 +64,11 @@ impl Labels {
 /// What the policy says about taint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Taint {
-    /// A sink called from a tainted session is refused.
+    /// A sink called from a tainted session is refused (or asked about).
     pub enforce: bool,
+    /// ... asked about: a person approves each such call through the client, when the client
+    /// can be asked (otherwise it is refused).
+    pub ask: bool,
     /// Tools are labelled from their annotations too.
     pub annotations: bool,
 }
@@ -74,6 +77,7 @@ impl Default for Taint {
     fn default() -> Self {
         Taint {
             enforce: true,
+            ask: false,
             annotations: true,
         }
     }
@@ -90,24 +94,19 @@ pub(crate) struct TaintFile {
 
 impl TaintFile {
     pub(crate) fn parse(&self) -> Result<Taint, String> {
-        let enforce = match self.action.as_deref() {
-            None | Some("deny") => true,
-            Some("allow") => false,
-            Some("ask") => {
-                return Err(
-                    "[taint] action \"ask\" is not available yet: use \"deny\" (the \
-                            call is refused with an explanation) or \"allow\""
-                        .to_owned(),
-                );
-            }
+        let (enforce, ask) = match self.action.as_deref() {
+            None | Some("deny") => (true, false),
+            Some("ask") => (true, true),
+            Some("allow") => (false, false),
             Some(other) => {
                 return Err(format!(
-                    "[taint] action must be \"deny\" or \"allow\", not {other:?}"
+                    "[taint] action must be \"deny\", \"ask\" or \"allow\", not {other:?}"
                 ));
             }
         };
         Ok(Taint {
             enforce,
+            ask,
             annotations: self.annotations.unwrap_or(true),
         })
     }

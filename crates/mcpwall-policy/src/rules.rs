@@ -6,7 +6,7 @@
 //! [[rule]]
 //! server = "notes"             # glob, default "*"
 //! tool = "write_*"             # glob
-//! action = "deny"              # "allow" (default) or "deny"
+//! action = "deny"              # "allow" (default), "deny" or "ask"
 //! reason = "This agent only reads notes."
 //!
 //! [[rule]]
@@ -47,6 +47,8 @@ struct Rule {
     server: String,
     tool: String,
     deny: bool,
+    /// A person approves each call (through the client).
+    ask: bool,
     reason: Option<String>,
     rate: Option<Rate>,
     arguments: Vec<(String, Constraint)>,
@@ -119,6 +121,11 @@ struct ConstraintFile {
 pub enum Decision {
     /// The call may go on (to the engine's checks).
     Allow,
+    /// The call may go on once a person approves it (after the engine's checks).
+    Ask {
+        /// Why a person is asked, for that person.
+        why: String,
+    },
     /// The call is refused: `rule` is `policy.deny`, `policy.default_deny`, `policy.argument`
     /// or `policy.rate_limit`; `why` says it to a person.
     Deny {
@@ -165,12 +172,13 @@ impl Policy {
                     k + 1
                 ))
             };
-            let deny = match r.action.as_deref() {
-                None | Some("allow") => false,
-                Some("deny") => true,
+            let (deny, ask) = match r.action.as_deref() {
+                None | Some("allow") => (false, false),
+                Some("deny") => (true, false),
+                Some("ask") => (false, true),
                 Some(other) => {
                     return Err(at(format!(
-                        "`action` must be \"allow\" or \"deny\", not {other:?}"
+                        "`action` must be \"allow\", \"deny\" or \"ask\", not {other:?}"
                     )));
                 }
             };
@@ -236,6 +244,7 @@ impl Policy {
                 server: r.server.clone().unwrap_or_else(|| "*".to_owned()),
                 tool: tool.clone(),
                 deny,
+                ask,
                 reason: r.reason.clone(),
                 rate,
                 arguments,
@@ -352,6 +361,16 @@ impl Policy {
                     rate.count,
                     rate.per.as_secs()
                 ),
+            };
+        }
+        if rule.ask {
+            return Decision::Ask {
+                why: rule.reason.clone().unwrap_or_else(|| {
+                    format!(
+                        "the policy asks a person before `{tool}` runs (rule {})",
+                        rule.index + 1
+                    )
+                }),
             };
         }
         Decision::Allow
@@ -512,15 +531,20 @@ mod tests {
     fn denied_by(d: &Decision) -> Option<&'static str> {
         match d {
             Decision::Deny { rule, .. } => Some(rule),
-            Decision::Allow => None,
+            Decision::Allow | Decision::Ask { .. } => None,
         }
     }
 
     #[test]
     fn the_example_policy_parses_and_decides() {
         let p = Policy::parse(include_str!("../../../docs/policy.example.toml")).expect("valid");
-        assert_eq!(p.len(), 5);
+        assert_eq!(p.len(), 6);
         assert!(!p.offers("any", "delete_note") && p.offers("any", "read_note"));
+        assert!(p.offers("any", "deploy_site"));
+        assert!(matches!(
+            decide(&p, "any", "deploy_site", json!({})),
+            Decision::Ask { why } if why.contains("approval")
+        ));
         assert!(!p.offers("filesystem", "move_file") && p.offers("other", "move_file"));
         let read = |path: &str| decide(&p, "filesystem", "read_text_file", json!({ "path": path }));
         assert_eq!(read("/home/me/notes/a.md"), Decision::Allow);
@@ -648,7 +672,7 @@ mod tests {
             assert!(e.contains(needle), "{e}");
         };
         bad("default = \"maybe\"", "default");
-        bad("[[rule]]\ntool = \"x\"\naction = \"ask\"\n", "line 2");
+        bad("[[rule]]\ntool = \"x\"\naction = \"maybe\"\n", "line 2");
         bad("\n\n[[rule]]\ntool = \"x\"\nrate = \"often\"\n", "line 4");
         bad(
             "[[rule]]\ntool = \"x\"\n[rule.arguments.p]\nwithin = [\"rel/dir\"]\n",
@@ -680,8 +704,9 @@ mod tests {
         assert!(p.taint().enforce && p.taint().annotations);
         let p = Policy::parse("[taint]\naction = \"allow\"\nannotations = false\n").expect("valid");
         assert!(!p.taint().enforce && !p.taint().annotations);
+        let p = Policy::parse("[taint]\naction = \"ask\"\n").expect("valid");
+        assert!(p.taint().enforce && p.taint().ask);
         for bad in [
-            "[taint]\naction = \"ask\"\n",
             "[taint]\naction = \"block\"\n",
             "[[label]]\ntool = \"x\"\nlabels = [\"secret\"]\n",
             "[[label]]\ntool = \"x\"\n",

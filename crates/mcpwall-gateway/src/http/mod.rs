@@ -556,17 +556,15 @@ struct PostStream {
 }
 
 impl PostStream {
-    async fn next(&mut self) -> Option<Vec<u8>> {
+    async fn next(&mut self) -> Option<Out> {
         if self.remaining == 0 {
             return None;
         }
-        match self.rx.recv().await? {
-            Out::Answer(f) => {
-                self.remaining -= 1;
-                Some(f)
-            }
-            Out::Other(f) => Some(f),
+        let out = self.rx.recv().await?;
+        if matches!(out, Out::Answer(_)) {
+            self.remaining -= 1;
         }
+        Some(out)
     }
 }
 
@@ -587,7 +585,7 @@ fn sse_event(frame: Vec<u8>) -> Result<Event, Infallible> {
 
 fn sse_response(stream: PostStream) -> Response {
     let events = futures_util::stream::unfold(stream, |mut s| async move {
-        let frame = s.next().await?;
+        let (Out::Answer(frame) | Out::Other(frame)) = s.next().await?;
         Some((sse_event(frame), s))
     });
     // Comments every 15 s keep a long call's stream open through proxies, and let a client
@@ -599,8 +597,13 @@ fn sse_response(stream: PostStream) -> Response {
 
 async fn json_answers(mut stream: PostStream, batch: bool) -> Response {
     let mut answers = Vec::new();
-    while let Some(f) = stream.next().await {
-        answers.push(f);
+    while let Some(out) = stream.next().await {
+        match out {
+            Out::Answer(f) => answers.push(f),
+            // A JSON body carries responses only: a question for the client goes to its GET
+            // stream (or waits for one).
+            Out::Other(f) => stream.session.route(f),
+        }
     }
     if answers.is_empty() {
         return rpc_error(

@@ -278,7 +278,14 @@ impl HttpSession {
         let (forward, reply) = self.inspect(Direction::ClientToServer, frame);
         if let Some(reply) = reply {
             for m in messages(reply) {
+                // A request (mcpwall asking the client's user about a call) is no answer.
+                let question = serde_json::from_slice::<Peek>(&m).is_ok_and(|p| p.method.is_some());
                 match answers {
+                    Some(tx) if question => {
+                        // On the POST that carries the call it is about, when that stream can
+                        // carry requests.
+                        let _ = tx.try_send(Out::Other(m));
+                    }
                     Some(tx) => {
                         // The answer is the pipeline's: the request is no longer in flight.
                         if let Some(id) = peek_id(&m) {
@@ -360,7 +367,9 @@ impl HttpSession {
     pub(super) fn expire(self: &Arc<Self>, timeout: Duration) {
         for (to_client, to_server) in self.inspector.expire(timeout) {
             self.route(to_client);
-            self.offer_to_server(to_server);
+            if let Some(f) = to_server {
+                self.offer_to_server(f);
+            }
         }
     }
 
@@ -382,7 +391,7 @@ impl HttpSession {
     }
 
     /// Delivers one message from the server side to the stream it belongs to.
-    fn route(&self, frame: Vec<u8>) {
+    pub(super) fn route(&self, frame: Vec<u8>) {
         let Ok(peek) = serde_json::from_slice::<Peek>(&frame) else {
             return;
         };

@@ -839,3 +839,63 @@ fn concurrent_sessions_get_their_own_answers() {
         t.join().expect("a session's answers were its own");
     }
 }
+
+#[test]
+fn a_person_is_asked_through_the_client_in_both_faces() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let policy = dir.path().join("ask.toml");
+    std::fs::write(
+        &policy,
+        "[[rule]]\ntool = \"add\"\naction = \"ask\"\n[[rule]]\ntool = \"echo\"\naction = \"ask\"\n",
+    )
+    .expect("write policy");
+    let check = |o: std::process::Output| {
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "client failed: {err}");
+        let out: Value = serde_json::from_slice(&o.stdout).expect("the client prints JSON");
+        // Approved by the person: the call runs.
+        assert_eq!(out["add"], json!({"ok": true, "text": "5"}), "{out}");
+        // The same call a moment later is covered by that approval.
+        assert_eq!(out["add_again"], json!({"ok": true, "text": "5"}), "{out}");
+        // Declined: refused, and the server never sees it.
+        assert_eq!(out["echo"]["code"], -32051, "{out}");
+        let asked = out["asked"].as_array().expect("questions");
+        assert_eq!(asked.len(), 2, "{out}");
+        let first = asked[0].as_str().unwrap_or_default();
+        assert!(
+            first.contains("`add`") && first.contains("\"a\": 2"),
+            "{out}"
+        );
+    };
+
+    // mcpwall run: the question goes back up standard output.
+    let o = Command::new(python())
+        .arg(peers().join("ask_client.py"))
+        .arg(env!("CARGO_BIN_EXE_mcpwall"))
+        .args(["run", "--no-pins", "--policy"])
+        .arg(&policy)
+        .arg("--audit")
+        .arg(dir.path().join("run-audit.jsonl"))
+        .arg("--")
+        .args(server_cmd())
+        .output()
+        .expect("the Python client runs");
+    check(o);
+    let audit = std::fs::read_to_string(dir.path().join("run-audit.jsonl")).expect("audit");
+    assert!(audit.contains("\"verdict\":\"ask\""), "{audit}");
+    assert!(audit.contains("policy.ask_declined"), "{audit}");
+
+    // mcpwall serve: the question travels on the call's own SSE stream.
+    let config = format!(
+        "policy = {}\n{}",
+        json!(policy.display().to_string()),
+        poisoned("demo", &[])
+    );
+    let gw = serve(dir.path(), &config, &[]);
+    let o = Command::new(python())
+        .arg(peers().join("ask_client.py"))
+        .args(["--http", &gw.url("demo")])
+        .output()
+        .expect("the Python client runs");
+    check(o);
+}
