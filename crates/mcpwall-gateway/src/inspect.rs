@@ -478,6 +478,19 @@ impl Inspector {
             .collect()
     }
 
+    /// Whether `id` names a request this session waits on the client to answer: a server's
+    /// request, or mcpwall's own question about a held call.
+    pub fn awaits_client(&self, id: &Id) -> bool {
+        let s = self.session();
+        s.from_server.contains_key(id) || s.asks.contains_key(id)
+    }
+
+    /// Whether the client's request `id` is in flight here (sent on, or held for a person).
+    pub fn has_client_request(&self, id: &Id) -> bool {
+        let s = self.session();
+        s.from_client.contains_key(id) || s.asks.values().any(|a| &a.call_id == id)
+    }
+
     /// A frame longer than the transport's cap.
     pub fn oversize(&self, dir: Direction, len: usize, max: usize) -> Outcome<'static> {
         let why = format!("a frame of {len} bytes exceeds the {max}-byte limit");

@@ -11,6 +11,7 @@
 //! answer is an SSE stream, or one JSON body for a client that accepts only JSON), GET opens
 //! the stream for the server's own requests and notifications, DELETE ends the session.
 
+mod aggregate;
 mod child;
 mod guard;
 mod session;
@@ -39,6 +40,7 @@ use mcpwall_protocol::{Id, Message, Parsed, parse_message};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use self::aggregate::{Aggregate, Member};
 use self::session::{HttpSession, Out, Refused, STREAM_QUEUE};
 use crate::audit::Audit;
 use crate::inspect::codes;
@@ -137,6 +139,8 @@ impl std::fmt::Debug for InspectorTemplate {
 struct App {
     options: ServeOptions,
     upstreams: HashMap<String, Upstream>,
+    /// Upstream names in configuration order (the aggregated endpoint's member order).
+    order: Vec<String>,
     template: InspectorTemplate,
     sessions: Mutex<HashMap<String, Arc<HttpSession>>>,
     /// Ended sessions whose servers may still be running: killed after the grace period, or
@@ -145,6 +149,8 @@ struct App {
     /// Rate-limit buckets, per upstream: shared by its sessions, so that a new session does not
     /// start with fresh limits.
     limits: HashMap<String, Arc<Mutex<RateLimits>>>,
+    /// Sessions of the aggregated endpoint, `/mcp`.
+    aggregates: Mutex<HashMap<String, Arc<Aggregate>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -171,6 +177,36 @@ fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
     r
 }
 
+fn too_many() -> Response {
+    let mut r = rpc_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        codes::INVALID_REQUEST,
+        "too many sessions; try again when one has ended",
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    r
+}
+
+/// A new session id, or the response that says none could be drawn.
+fn new_session_id() -> Result<String, Response> {
+    session_id().map_err(|e| {
+        rpc_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            codes::INVALID_REQUEST,
+            &e.to_string(),
+        )
+    })
+}
+
+fn cannot_start(upstream: &Upstream, e: &GatewayError) -> Response {
+    rpc_error(
+        StatusCode::BAD_GATEWAY,
+        codes::SERVER_GONE,
+        &format!("the server {} could not be started: {e}", upstream.name),
+    )
+}
+
 fn session_id() -> Result<String, GatewayError> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).map_err(|e| GatewayError::Io {
@@ -193,38 +229,51 @@ fn accepts(headers: &HeaderMap, kind: &str) -> bool {
 impl App {
     /// Starts a session of `upstream`: its own server process and pipeline.
     fn start_session(self: &Arc<Self>, upstream: &Upstream) -> Result<Arc<HttpSession>, Response> {
-        let full = || {
-            let mut r = rpc_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                codes::INVALID_REQUEST,
-                "too many sessions; try again when one has ended",
-            );
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-            r
-        };
+        if !self.has_room(1) {
+            return Err(too_many());
+        }
+        let id = new_session_id()?;
+        // Started outside the sessions lock: a fork and exec must not hold up every request.
+        let session = self
+            .spawn_session(upstream, id.clone())
+            .map_err(|e| cannot_start(upstream, &e))?;
         {
             let mut sessions = lock(&self.sessions);
-            sessions.retain(|_, s| !s.is_closed());
-            if sessions.len() >= self.options.max_sessions {
-                return Err(full());
+            if sessions.len() + self.aggregated_members() >= self.options.max_sessions {
+                // Others were started meanwhile.
+                drop(sessions);
+                session.close();
+                child::kill_group(session.group());
+                return Err(too_many());
             }
+            sessions.insert(id, Arc::clone(&session));
         }
-        let id = session_id().map_err(|e| {
-            rpc_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                codes::INVALID_REQUEST,
-                &e.to_string(),
-            )
-        })?;
-        // Started outside the sessions lock: a fork and exec must not hold up every request.
-        let started = child::start(upstream, &self.options.scrub_env).map_err(|e| {
-            rpc_error(
-                StatusCode::BAD_GATEWAY,
-                codes::SERVER_GONE,
-                &format!("the server {} could not be started: {e}", upstream.name),
-            )
-        })?;
+        Ok(session)
+    }
+
+    /// Whether `n` more server processes fit under `max_sessions` (an aggregated session
+    /// counts one per upstream).
+    fn has_room(&self, n: usize) -> bool {
+        let sessions = {
+            let mut sessions = lock(&self.sessions);
+            sessions.retain(|_, s| !s.is_closed());
+            sessions.len()
+        };
+        sessions + self.aggregated_members() + n <= self.options.max_sessions
+    }
+
+    fn aggregated_members(&self) -> usize {
+        lock(&self.aggregates).values().map(|a| a.members()).sum()
+    }
+
+    /// Starts `upstream`'s server for the session `id`, with its pipeline and tasks. The
+    /// session ends when its server does.
+    fn spawn_session(
+        self: &Arc<Self>,
+        upstream: &Upstream,
+        id: String,
+    ) -> Result<Arc<HttpSession>, GatewayError> {
+        let started = child::start(upstream, &self.options.scrub_env)?;
         let t = &self.template;
         let settings = Settings {
             server: upstream.name.clone(),
@@ -282,17 +331,6 @@ impl App {
                 }
             });
         }
-        {
-            let mut sessions = lock(&self.sessions);
-            if sessions.len() >= self.options.max_sessions {
-                // Others were started meanwhile.
-                drop(sessions);
-                session.close();
-                child::kill_group(session.group());
-                return Err(full());
-            }
-            sessions.insert(id, Arc::clone(&session));
-        }
         Ok(session)
     }
 
@@ -301,6 +339,11 @@ impl App {
         let Some(session) = lock(&self.sessions).remove(id) else {
             return;
         };
+        self.retire(session);
+    }
+
+    /// Closes a session and kills its server after the grace period, if it is still there.
+    fn retire(self: &Arc<Self>, session: Arc<HttpSession>) {
         session.close();
         lock(&self.stopped).push(Arc::clone(&session));
         let grace = self.options.grace;
@@ -314,6 +357,63 @@ impl App {
             }
             lock(&app.stopped).retain(|s| !Arc::ptr_eq(s, &session));
         });
+    }
+
+    /// Starts an aggregated session: one server of each upstream, in configuration order.
+    fn start_aggregate(self: &Arc<Self>) -> Result<Arc<Aggregate>, Response> {
+        let n = self.order.len();
+        if !self.has_room(n) {
+            return Err(too_many());
+        }
+        let id = new_session_id()?;
+        let mut members = Vec::with_capacity(n);
+        for name in &self.order {
+            let Some(upstream) = self.upstreams.get(name) else {
+                continue;
+            };
+            match self.spawn_session(upstream, format!("{id}/{name}")) {
+                Ok(session) => members.push(Member {
+                    name: name.clone(),
+                    session,
+                }),
+                Err(e) => {
+                    for m in members {
+                        self.retire(m.session);
+                    }
+                    return Err(cannot_start(upstream, &e));
+                }
+            }
+        }
+        let call_timeout = self
+            .options
+            .call_timeout
+            .unwrap_or(Duration::from_secs(300));
+        let agg = Aggregate::new(
+            id.clone(),
+            members,
+            call_timeout,
+            Arc::clone(&self.template.audit),
+        );
+        lock(&self.aggregates).insert(id, Arc::clone(&agg));
+        Ok(agg)
+    }
+
+    fn aggregate_of(&self, headers: &HeaderMap) -> Option<Arc<Aggregate>> {
+        let id = headers.get(SESSION_HEADER)?.to_str().ok()?;
+        lock(&self.aggregates)
+            .get(id)
+            .filter(|a| !a.is_closed())
+            .cloned()
+    }
+
+    fn end_aggregate(self: &Arc<Self>, id: &str) {
+        let Some(agg) = lock(&self.aggregates).remove(id) else {
+            return;
+        };
+        agg.close();
+        for m in &agg.members {
+            self.retire(Arc::clone(&m.session));
+        }
     }
 
     /// The session a request names, for `upstream`.
@@ -346,6 +446,14 @@ impl App {
         for id in idle {
             self.end(&id);
         }
+        let idle: Vec<String> = lock(&self.aggregates)
+            .values()
+            .filter(|a| a.idle_for() >= self.options.idle_timeout && !a.has_streams())
+            .map(|a| a.id.clone())
+            .collect();
+        for id in idle {
+            self.end_aggregate(&id);
+        }
     }
 }
 
@@ -368,6 +476,72 @@ fn requests_of(parsed: &Parsed) -> (Vec<Id>, Vec<Value>, bool) {
         }
     }
     (ids, tokens, initialize)
+}
+
+fn check_version(headers: &HeaderMap) -> Result<(), Response> {
+    match headers.get(VERSION_HEADER) {
+        Some(v)
+            if !v
+                .to_str()
+                .is_ok_and(|v| PROTOCOL_VERSIONS.contains(&v.trim())) =>
+        {
+            Err(rpc_error(
+                StatusCode::BAD_REQUEST,
+                codes::INVALID_REQUEST,
+                &format!(
+                    "unsupported MCP-Protocol-Version {v:?}; supported: {}",
+                    PROTOCOL_VERSIONS.join(", ")
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn not_allowed() -> Response {
+    let mut r = rpc_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        codes::INVALID_REQUEST,
+        "use POST, GET or DELETE",
+    );
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, POST, DELETE"));
+    r
+}
+
+async fn handle_aggregate(
+    State(app): State<Arc<App>>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = check_version(&headers) {
+        return r;
+    }
+    match method {
+        Method::POST => aggregate::post(&app, &headers, &body).await,
+        Method::GET => {
+            if !accepts(&headers, "text/event-stream") {
+                return rpc_error(
+                    StatusCode::NOT_ACCEPTABLE,
+                    codes::INVALID_REQUEST,
+                    "a GET opens an event stream: Accept must include text/event-stream",
+                );
+            }
+            match app.aggregate_of(&headers) {
+                Some(a) => aggregate::get(&a),
+                None => gone(),
+            }
+        }
+        Method::DELETE => match app.aggregate_of(&headers) {
+            Some(a) => {
+                app.end_aggregate(&a.id);
+                StatusCode::OK.into_response()
+            }
+            None => gone(),
+        },
+        _ => not_allowed(),
+    }
 }
 
 /// Host, Origin and token are checked before anything else, the body included: a stranger's
@@ -393,19 +567,8 @@ async fn handle(
             &format!("no upstream server is named {name:?}"),
         );
     };
-    if let Some(v) = headers.get(VERSION_HEADER)
-        && !v
-            .to_str()
-            .is_ok_and(|v| PROTOCOL_VERSIONS.contains(&v.trim()))
-    {
-        return rpc_error(
-            StatusCode::BAD_REQUEST,
-            codes::INVALID_REQUEST,
-            &format!(
-                "unsupported MCP-Protocol-Version {v:?}; supported: {}",
-                PROTOCOL_VERSIONS.join(", ")
-            ),
-        );
+    if let Err(r) = check_version(&headers) {
+        return r;
     }
     match method {
         Method::POST => post(&app, upstream, &headers, &body).await,
@@ -417,47 +580,50 @@ async fn handle(
             }
             Err(r) => r,
         },
-        _ => {
-            let mut r = rpc_error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                codes::INVALID_REQUEST,
-                "use POST, GET or DELETE",
-            );
-            r.headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("GET, POST, DELETE"));
-            r
-        }
+        _ => not_allowed(),
     }
 }
 
-async fn post(app: &Arc<App>, upstream: &Upstream, headers: &HeaderMap, body: &[u8]) -> Response {
+/// Checks a POST's `Content-Type` and `Accept`; true when the client takes an SSE stream.
+fn post_headers(headers: &HeaderMap) -> Result<bool, Response> {
     let json_body = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
     if !json_body {
-        return rpc_error(
+        return Err(rpc_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             codes::INVALID_REQUEST,
             "the body must be Content-Type: application/json",
-        );
+        ));
     }
     let sse = accepts(headers, "text/event-stream");
     if !sse && !accepts(headers, "application/json") {
-        return rpc_error(
+        return Err(rpc_error(
             StatusCode::NOT_ACCEPTABLE,
             codes::INVALID_REQUEST,
             "Accept must include application/json or text/event-stream",
-        );
+        ));
     }
-    // A stdio server reads one message per line. Raw line breaks in valid JSON are only ever
-    // whitespace between tokens (inside strings they must be escaped), so they become spaces;
-    // in invalid JSON the parser refuses the frame either way.
-    let frame: Vec<u8> = body
-        .iter()
+    Ok(sse)
+}
+
+/// A POSTed body as one stdio line. Raw line breaks in valid JSON are only ever whitespace
+/// between tokens (inside strings they must be escaped), so they become spaces; in invalid JSON
+/// the parser refuses the frame either way.
+fn one_line(body: &[u8]) -> Vec<u8> {
+    body.iter()
         .map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b })
-        .collect();
+        .collect()
+}
+
+async fn post(app: &Arc<App>, upstream: &Upstream, headers: &HeaderMap, body: &[u8]) -> Response {
+    let sse = match post_headers(headers) {
+        Ok(sse) => sse,
+        Err(r) => return r,
+    };
+    let frame = one_line(body);
     let parsed = parse_message(&frame);
     let (ids, tokens, initialize) = parsed.as_ref().map(requests_of).unwrap_or_default();
     let (session, new) = match headers.get(SESSION_HEADER) {
@@ -690,11 +856,13 @@ pub fn serve(
             .map(|u| (u.name.clone(), Arc::default()))
             .collect();
         let app = Arc::new(App {
+            order: upstreams.iter().map(|u| u.name.clone()).collect(),
             upstreams: upstreams.into_iter().map(|u| (u.name.clone(), u)).collect(),
             template,
             sessions: Mutex::new(HashMap::new()),
             stopped: Mutex::new(Vec::new()),
             limits,
+            aggregates: Mutex::new(HashMap::new()),
             options: ServeOptions {
                 listen: local,
                 ..options
@@ -712,6 +880,7 @@ pub fn serve(
         }
         let router = Router::new()
             .route("/mcp/{name}", axum::routing::any(handle))
+            .route("/mcp", axum::routing::any(handle_aggregate))
             .layer(DefaultBodyLimit::max(app.options.max_frame))
             .route_layer(axum::middleware::from_fn_with_state(
                 Arc::clone(&app),
@@ -731,6 +900,15 @@ pub fn serve(
                     s.close();
                 }
                 lock(&app.stopped).extend(ended);
+                let aggregates: Vec<Arc<Aggregate>> =
+                    lock(&app.aggregates).drain().map(|(_, a)| a).collect();
+                for a in aggregates {
+                    a.close();
+                    for m in &a.members {
+                        m.session.close();
+                        lock(&app.stopped).push(Arc::clone(&m.session));
+                    }
+                }
                 let _ = stopping.send(());
             }
         };

@@ -56,6 +56,8 @@ fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
         && name != "."
         && name != ".."
+        // `__` separates a server's name from its tools' on the aggregated endpoint.
+        && !name.contains("__")
 }
 
 fn load_config(path: &Path) -> anyhow::Result<Config> {
@@ -73,7 +75,8 @@ fn load_config(path: &Path) -> anyhow::Result<Config> {
     for u in &config.upstreams {
         if !valid_name(&u.name) {
             anyhow::bail!(
-                "{}: upstream name {:?}: use 1 to 64 letters, digits, '-', '_' or '.'",
+                "{}: upstream name {:?}: use 1 to 64 letters, digits, '-', '_' or '.' (not \
+                 \"__\")",
                 path.display(),
                 u.name
             );
@@ -243,7 +246,7 @@ mod tests {
         for ok in ["notes", "fs-1", "github_mcp", "a.b"] {
             assert!(valid_name(ok), "{ok}");
         }
-        for bad in ["", ".", "..", "a/b", "a b", "é", &"x".repeat(65)] {
+        for bad in ["", ".", "..", "a/b", "a b", "é", "a__b", &"x".repeat(65)] {
             assert!(!valid_name(bad), "{bad}");
         }
     }

@@ -899,3 +899,87 @@ fn a_person_is_asked_through_the_client_in_both_faces() {
         .expect("the Python client runs");
     check(o);
 }
+
+#[test]
+fn the_aggregated_endpoint_merges_servers_and_catches_shadowing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let everything = node_modules()
+        .join("@modelcontextprotocol/server-everything/dist/index.js")
+        .display()
+        .to_string();
+    let shadow = vec![
+        python().display().to_string(),
+        peers().join("shadow_server.py").display().to_string(),
+    ];
+    let config = format!(
+        "{}{}{}{}",
+        allow_all(dir.path()),
+        poisoned("demo", &[]),
+        upstream("shadow", &shadow),
+        upstream("everything", &["node".into(), everything, "stdio".into()]),
+    );
+    let gw = serve(dir.path(), &config, &[]);
+    let o = Command::new(python())
+        .arg(peers().join("aggregate_client.py"))
+        .arg(format!("http://{}/mcp", gw.addr))
+        .output()
+        .expect("the Python client runs");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "client failed: {err}\n{}", gw.log());
+    let out: Value = serde_json::from_slice(&o.stdout).expect("the client prints JSON");
+
+    assert_eq!(out["server"], "mcpwall-aggregate", "{out}");
+    let instructions = out["instructions"].as_str().unwrap_or_default();
+    assert!(instructions.contains("Server demo"), "{out}");
+    let tools: Vec<&str> = out["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    // Every name says its server; the poisoned tool and the shadowing one are withheld.
+    assert!(tools.iter().all(|t| t.contains("__")), "{out}");
+    for t in [
+        "demo__add",
+        "demo__get_config",
+        "shadow__word_count",
+        "everything__echo",
+    ] {
+        assert!(tools.contains(&t), "{t} missing: {out}");
+    }
+    assert!(!tools.contains(&"demo__fetch_weather"), "{out}");
+    assert!(!tools.contains(&"shadow__summarize"), "{out}");
+    assert_eq!(out["add"], json!({"ok": true, "text": "5"}));
+    assert_eq!(out["poisoned"]["code"], -32051, "{out}");
+    assert_eq!(out["shadowing"]["code"], -32051, "{out}");
+    assert_eq!(out["count"], json!({"ok": true, "text": "3"}));
+    let config = out["config"]["text"].as_str().unwrap_or_default();
+    assert!(config.contains("[REDACTED:aws_access_key_id]"), "{out}");
+    assert_eq!(out["unknown"]["code"], -32602, "{out}");
+    assert_eq!(out["bare"]["code"], -32602, "{out}");
+    assert_eq!(out["echo"]["text"], "Echo: hi", "{out}");
+    assert!(
+        out["prompts"]
+            .as_array()
+            .is_some_and(|p| p.contains(&json!("everything__simple-prompt"))),
+        "{out}"
+    );
+    assert_eq!(out["prompt_messages"], 1, "{out}");
+    assert!(out["resources"].as_u64().unwrap_or(0) > 0, "{out}");
+    assert_eq!(out["resource_read"], 1, "{out}");
+    assert_eq!(out["ping"], true);
+
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).expect("audit");
+    let shadowing = audit
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("JSON event"))
+        .find(|e| e["rules"] == json!(["gateway.cross_server_shadowing"]))
+        .expect("the shadowing is on record");
+    assert_eq!(shadowing["server"], "shadow");
+    assert_eq!(shadowing["tool"], "summarize");
+    assert!(
+        shadowing["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("demo__get_config"))
+    );
+}

@@ -1,0 +1,53 @@
+"""An MCP client (official Python SDK) for mcpwall serve's aggregated endpoint: one session in
+front of several servers, whose tools are named SERVER__TOOL. Prints what it saw as JSON.
+
+Usage: aggregate_client.py URL
+"""
+
+import asyncio
+import json
+import sys
+
+from mcp.client.session import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+
+
+async def call(session, name, args):
+    try:
+        r = await session.call_tool(name, args)
+        return {"ok": not r.is_error, "text": "".join(getattr(c, "text", "") for c in r.content)}
+    except MCPError as e:
+        return {"ok": False, "code": e.code, "error": e.message}
+
+
+async def main():
+    out = {}
+    async with streamable_http_client(sys.argv[1]) as (read, write):
+        async with ClientSession(read, write) as session:
+            init = await session.initialize()
+            out["server"] = init.server_info.name
+            out["instructions"] = init.instructions
+            out["tools"] = sorted(t.name for t in (await session.list_tools()).tools)
+            out["add"] = await call(session, "demo__add", {"a": 2, "b": 3})
+            out["poisoned"] = await call(session, "demo__fetch_weather", {"city": "Paris"})
+            out["shadowing"] = await call(session, "shadow__summarize", {"text": "hello"})
+            out["count"] = await call(session, "shadow__word_count", {"text": "one two three"})
+            out["config"] = await call(session, "demo__get_config", {"name": "prod"})
+            out["unknown"] = await call(session, "nobody__add", {"a": 1, "b": 1})
+            out["bare"] = await call(session, "add", {"a": 1, "b": 1})
+            out["echo"] = await call(session, "everything__echo", {"message": "hi"})
+            prompts = (await session.list_prompts()).prompts
+            out["prompts"] = sorted(p.name for p in prompts)
+            got = await session.get_prompt("everything__simple-prompt")
+            out["prompt_messages"] = len(got.messages)
+            resources = (await session.list_resources()).resources
+            out["resources"] = len(resources)
+            read = await session.read_resource(resources[0].uri)
+            out["resource_read"] = len(read.contents)
+            await session.send_ping()
+            out["ping"] = True
+    print(json.dumps(out))
+
+
+asyncio.run(main())
