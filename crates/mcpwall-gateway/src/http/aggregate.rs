@@ -21,8 +21,8 @@ use tokio::sync::mpsc;
 
 use super::session::{HttpSession, Out, Refused, STREAM_QUEUE};
 use super::{
-    App, KEEP_ALIVE, PostStream, SESSION_HEADER, gone, json_answers, json_response, one_line,
-    post_headers, rpc_error, sse_event, sse_response,
+    App, PostStream, SESSION_HEADER, gone, initialize_first, json_answers, json_response, one_line,
+    post_headers, rpc_error, sse_event, sse_response, standalone_stream,
 };
 use crate::audit::{Audit, Event, Verdict};
 use crate::inspect::codes;
@@ -673,13 +673,7 @@ pub(super) async fn post(app: &Arc<App>, headers: &HeaderMap, body: &[u8]) -> Re
                 Err(r) => return r,
             }
         }
-        None => {
-            return rpc_error(
-                StatusCode::BAD_REQUEST,
-                codes::INVALID_REQUEST,
-                "no Mcp-Session-Id header: only an initialize request starts a session",
-            );
-        }
+        None => return initialize_first(),
     };
     agg.touch();
     let (id, method) = match msg {
@@ -798,13 +792,7 @@ pub(super) fn get(agg: &Arc<Aggregate>) -> Response {
     if !agg.open_standalone(tx) {
         return gone();
     }
-    let events = futures_util::stream::unfold(rx, |mut rx| async move {
-        let (Out::Answer(f) | Out::Other(f)) = rx.recv().await?;
-        Some((sse_event(f), rx))
-    });
-    Sse::new(events)
-        .keep_alive(axum::response::sse::KeepAlive::new().interval(KEEP_ALIVE))
-        .into_response()
+    standalone_stream(rx)
 }
 
 #[cfg(test)]

@@ -635,13 +635,7 @@ async fn post(app: &Arc<App>, upstream: &Upstream, headers: &HeaderMap, body: &[
             Ok(s) => (s, true),
             Err(r) => return r,
         },
-        None => {
-            return rpc_error(
-                StatusCode::BAD_REQUEST,
-                codes::INVALID_REQUEST,
-                "no Mcp-Session-Id header: only an initialize request starts a session",
-            );
-        }
+        None => return initialize_first(),
     };
     session.touch();
     if parsed.is_err() {
@@ -698,6 +692,14 @@ async fn post(app: &Arc<App>, upstream: &Upstream, headers: &HeaderMap, body: &[
         response.headers_mut().insert(SESSION_HEADER, v);
     }
     response
+}
+
+fn initialize_first() -> Response {
+    rpc_error(
+        StatusCode::BAD_REQUEST,
+        codes::INVALID_REQUEST,
+        "no Mcp-Session-Id header: only an initialize request starts a session",
+    )
 }
 
 fn gone() -> Response {
@@ -806,6 +808,11 @@ fn get(app: &Arc<App>, upstream: &str, headers: &HeaderMap) -> Response {
     if !session.open_standalone(session.next_serial(), tx) {
         return gone();
     }
+    standalone_stream(rx)
+}
+
+/// The SSE response of a GET: what arrives on `rx`, with keep-alive comments.
+fn standalone_stream(rx: mpsc::Receiver<Out>) -> Response {
     let events = futures_util::stream::unfold(rx, |mut rx| async move {
         let (Out::Answer(f) | Out::Other(f)) = rx.recv().await?;
         Some((sse_event(f), rx))

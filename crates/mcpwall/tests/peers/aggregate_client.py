@@ -10,15 +10,8 @@ import sys
 
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.exceptions import MCPError
 
-
-async def call(session, name, args):
-    try:
-        r = await session.call_tool(name, args)
-        return {"ok": not r.is_error, "text": "".join(getattr(c, "text", "") for c in r.content)}
-    except MCPError as e:
-        return {"ok": False, "code": e.code, "error": e.message}
+from calls import call
 
 
 async def main():

@@ -10,9 +10,8 @@ import sys
 
 from mcp import types
 from mcp.client.session import ClientSession
-from mcp.client.stdio import StdioServerParameters, stdio_client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.exceptions import MCPError
+
+from calls import call, connected
 
 asked = []
 
@@ -21,14 +20,6 @@ async def on_elicit(context, params):
     asked.append(params.message)
     approve = "`add`" in params.message
     return types.ElicitResult(action="accept", content={"approve": approve})
-
-
-async def call(session, name, args):
-    try:
-        r = await session.call_tool(name, args)
-        return {"ok": not r.is_error, "text": "".join(getattr(c, "text", "") for c in r.content)}
-    except MCPError as e:
-        return {"ok": False, "code": e.code, "error": e.message}
 
 
 async def run(read, write, out):
@@ -43,13 +34,7 @@ async def run(read, write, out):
 
 async def main():
     out = {}
-    if sys.argv[1] == "--http":
-        async with streamable_http_client(sys.argv[2]) as (read, write):
-            await run(read, write, out)
-    else:
-        params = StdioServerParameters(command=sys.argv[1], args=sys.argv[2:])
-        async with stdio_client(params) as (read, write):
-            await run(read, write, out)
+    await connected(sys.argv[1:], lambda read, write: run(read, write, out))
     print(json.dumps(out))
 
 

@@ -10,21 +10,8 @@ import json
 import sys
 
 from mcp.client.session import ClientSession
-from mcp.client.stdio import StdioServerParameters, stdio_client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.exceptions import MCPError
 
-
-def text_of(result):
-    return "".join(getattr(c, "text", "") for c in result.content)
-
-
-async def call(session, name, args):
-    try:
-        r = await session.call_tool(name, args)
-        return {"ok": not r.is_error, "text": text_of(r)}
-    except MCPError as e:
-        return {"ok": False, "code": e.code, "error": e.message}
+from calls import call, connected
 
 
 async def session_calls(read, write, out):
@@ -51,13 +38,7 @@ async def session_calls(read, write, out):
 
 async def main():
     out = {}
-    if sys.argv[1] == "--http":
-        async with streamable_http_client(sys.argv[2]) as (read, write):
-            await session_calls(read, write, out)
-    else:
-        params = StdioServerParameters(command=sys.argv[1], args=sys.argv[2:])
-        async with stdio_client(params) as (read, write):
-            await session_calls(read, write, out)
+    await connected(sys.argv[1:], lambda read, write: session_calls(read, write, out))
     print(json.dumps(out))
 
 
