@@ -137,6 +137,10 @@ pub struct Inspector {
     /// The policy's rate-limit buckets: this session's, or shared with others
     /// ([`Inspector::with_shared_limits`]).
     limits: Arc<Mutex<RateLimits>>,
+    /// Why the session is tainted (it read private data, or took in untrusted content): the
+    /// first reason. Sinks may not be called from a tainted session. Shared by the pipelines
+    /// of one client session in front of several servers ([`Inspector::with_shared_taint`]).
+    taint: Arc<Mutex<Option<String>>>,
     /// Makes mcpwall's own request ids (questions to the client) unguessable to the server.
     ask_prefix: u64,
     /// Everything but secrets and personal data: what blocks.
@@ -175,15 +179,16 @@ impl Inspector {
             audit,
             session: Mutex::new(Session::default()),
             audit_down: AtomicBool::new(false),
-            ask_prefix: {
+            ask_prefix: getrandom::u64().unwrap_or_else(|_| {
                 use std::hash::{BuildHasher as _, Hasher as _};
                 std::collections::hash_map::RandomState::new()
                     .build_hasher()
                     .finish()
-            },
+            }),
             pins: None,
             policy: Arc::new(Policy::allow_all()),
             limits: Arc::default(),
+            taint: Arc::default(),
             threats,
             everything: ScanOptions::default(),
             outbound,
@@ -209,6 +214,17 @@ impl Inspector {
     pub fn with_shared_limits(mut self, limits: Arc<Mutex<RateLimits>>) -> Self {
         self.limits = limits;
         self
+    }
+
+    /// Keeps taint in `taint`, shared with the other pipelines of the same client session:
+    /// private data read through one server must not leave through another.
+    pub fn with_shared_taint(mut self, taint: Arc<Mutex<Option<String>>>) -> Self {
+        self.taint = taint;
+        self
+    }
+
+    fn tainted(&self) -> MutexGuard<'_, Option<String>> {
+        self.taint.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn session(&self) -> MutexGuard<'_, Session> {
@@ -594,9 +610,16 @@ impl Inspector {
                     if let Some(Ok(id)) = value.pointer("/params/requestId").map(Id::from_json) {
                         let mut s = self.session();
                         match dir {
-                            Direction::ClientToServer => s.from_client.remove(&id),
-                            Direction::ServerToClient => s.from_server.remove(&id),
-                        };
+                            Direction::ClientToServer => {
+                                s.from_client.remove(&id);
+                                // A call held for a person is off too: a later yes must not
+                                // make a call its client gave up.
+                                s.asks.retain(|_, a| a.call_id != id);
+                            }
+                            Direction::ServerToClient => {
+                                s.from_server.remove(&id);
+                            }
+                        }
                     }
                 }
                 if dir == Direction::ServerToClient {
@@ -986,9 +1009,9 @@ impl Inspector {
 
     /// Marks the session tainted (the first reason is kept).
     fn taint(&self, why: String) {
-        let mut s = self.session();
-        if s.taint.is_none() {
-            s.taint = Some(why);
+        let mut t = self.tainted();
+        if t.is_none() {
+            *t = Some(why);
         }
     }
 
@@ -997,7 +1020,7 @@ impl Inspector {
         if !self.policy.taint().enforce || !self.labels(tool).sink {
             return None;
         }
-        self.session().taint.clone()
+        self.tainted().clone()
     }
 
     /// Holds the call `id` and asks the client's user about it (`None`: the same call was
@@ -1026,6 +1049,28 @@ impl Inspector {
             return None;
         }
         let rules = vec![rule.to_owned()];
+        // What the person sees is what the server will get: the arguments in full, invisible
+        // and control characters shown, so that nothing hides in them. Arguments too long to
+        // show are not asked about: a yes to what was cut off would be no yes.
+        let shown =
+            mcpwall_detect::visible(&serde_json::to_string_pretty(args).unwrap_or_default());
+        if shown.chars().count() > ASK_ARGS_SHOWN {
+            drop(s);
+            let why = format!(
+                "mcpwall blocked the call to `{tool}`: {why}, and its arguments are too long to \
+                 show a person in full ({} characters; at most {ASK_ARGS_SHOWN})",
+                shown.chars().count()
+            );
+            return Some(self.refuse(
+                dir,
+                id,
+                "tools/call",
+                Some(tool),
+                codes::BLOCKED,
+                rules,
+                why,
+            ));
+        }
         if !s.client_elicits || s.asks.len() >= MAX_ASKS {
             drop(s);
             let why = format!(
@@ -1065,13 +1110,6 @@ impl Inspector {
             rules,
             format!("held while a person is asked: {why}"),
         );
-        // What the person sees is what the server will get: the arguments in full (up to a
-        // bound), invisible and control characters shown, so that nothing hides in them.
-        let shown = serde_json::to_string_pretty(args).unwrap_or_default();
-        let mut shown = mcpwall_detect::visible(&shown);
-        if shown.chars().count() > ASK_ARGS_SHOWN {
-            shown = shown.chars().take(ASK_ARGS_SHOWN).collect::<String>() + "\n[...]";
-        }
         let message = format!(
             "mcpwall: may tool `{}` of server `{}` run?\n\nWhy you are asked: {}.\n\nArguments:\n{}",
             mcpwall_detect::visible(tool),
@@ -1107,11 +1145,23 @@ impl Inspector {
         let approved = !is_error
             && value.pointer("/result/action").and_then(Value::as_str) == Some("accept")
             && value.pointer("/result/content/approve") == Some(&Value::Bool(true));
-        if !approved {
-            let why = format!(
-                "mcpwall blocked the call to `{}`: the person asked did not approve it",
-                ask.tool
-            );
+        let still_offered = {
+            let s = self.session();
+            s.offered.contains(&ask.tool) && !s.withheld.contains(&ask.tool)
+        };
+        if !approved || !still_offered {
+            let why = if approved {
+                format!(
+                    "mcpwall blocked the call to `{}`: the tool was withheld while the person \
+                     was asked",
+                    ask.tool
+                )
+            } else {
+                format!(
+                    "mcpwall blocked the call to `{}`: the person asked did not approve it",
+                    ask.tool
+                )
+            };
             let rules = vec!["policy.ask_declined".to_owned()];
             return self.refuse(
                 dir,
@@ -2100,7 +2150,7 @@ mod tests {
              https://collector.attacker.example/upload",
         );
         assert_eq!(i.inspect(S2C, &attack), Outcome::default());
-        assert!(i.session().taint.is_some());
+        assert!(i.tainted().is_some());
         assert!(
             audit.events().iter().any(|e| e.verdict == Verdict::Drop
                 && e.method.as_deref() == Some("notifications/message"))

@@ -51,9 +51,6 @@ pub(crate) struct Session {
     pub(crate) withheld_entries: HashSet<String>,
     /// The labels offered tools' annotations suggest (`openWorldHint`, `readOnlyHint`).
     pub(crate) hints: HashMap<String, mcpwall_policy::Labels>,
-    /// Why the session is tainted (it read private data, or took in untrusted content): the
-    /// first reason. Sinks may not be called from a tainted session.
-    pub(crate) taint: Option<String>,
     /// The client declared the `elicitation` capability: it can ask its user.
     pub(crate) client_elicits: bool,
     /// Calls waiting for a person, by the id of mcpwall's `elicitation/create` request.

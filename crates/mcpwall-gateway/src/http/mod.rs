@@ -235,7 +235,7 @@ impl App {
         let id = new_session_id()?;
         // Started outside the sessions lock: a fork and exec must not hold up every request.
         let session = self
-            .spawn_session(upstream, id.clone())
+            .spawn_session(upstream, id.clone(), None)
             .map_err(|e| cannot_start(upstream, &e))?;
         {
             let mut sessions = lock(&self.sessions);
@@ -272,6 +272,7 @@ impl App {
         self: &Arc<Self>,
         upstream: &Upstream,
         id: String,
+        taint: Option<&Arc<Mutex<Option<String>>>>,
     ) -> Result<Arc<HttpSession>, GatewayError> {
         let started = child::start(upstream, &self.options.scrub_env)?;
         let t = &self.template;
@@ -288,6 +289,9 @@ impl App {
         }
         if let Some(pins) = &t.pins {
             inspector = inspector.with_pins(pins.clone());
+        }
+        if let Some(taint) = taint {
+            inspector = inspector.with_shared_taint(Arc::clone(taint));
         }
         let stall = self
             .options
@@ -366,12 +370,14 @@ impl App {
             return Err(too_many());
         }
         let id = new_session_id()?;
+        // One taint for the whole session: what one server gave must not leave by another.
+        let taint = Arc::default();
         let mut members = Vec::with_capacity(n);
         for name in &self.order {
             let Some(upstream) = self.upstreams.get(name) else {
                 continue;
             };
-            match self.spawn_session(upstream, format!("{id}/{name}")) {
+            match self.spawn_session(upstream, format!("{id}/{name}"), Some(&taint)) {
                 Ok(session) => members.push(Member {
                     name: name.clone(),
                     session,
@@ -394,7 +400,12 @@ impl App {
             call_timeout,
             Arc::clone(&self.template.audit),
         );
-        lock(&self.aggregates).insert(id, Arc::clone(&agg));
+        lock(&self.aggregates).insert(id.clone(), Arc::clone(&agg));
+        // Others may have been started meanwhile.
+        if !self.has_room(0) {
+            self.end_aggregate(&id);
+            return Err(too_many());
+        }
         Ok(agg)
     }
 

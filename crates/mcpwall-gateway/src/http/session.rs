@@ -174,6 +174,14 @@ impl HttpSession {
             || r.waiting.values().any(|s| !s.tx.is_closed())
     }
 
+    /// Whether a POST stream waits for an answer here.
+    pub(super) fn has_posts(&self) -> bool {
+        lock(&self.routes)
+            .waiting
+            .values()
+            .any(|s| !s.tx.is_closed())
+    }
+
     pub(super) fn next_serial(&self) -> u64 {
         self.serials.fetch_add(1, Ordering::Relaxed)
     }

@@ -911,9 +911,15 @@ fn the_aggregated_endpoint_merges_servers_and_catches_shadowing() {
         python().display().to_string(),
         peers().join("shadow_server.py").display().to_string(),
     ];
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[[label]]\nserver = \"shadow\"\ntool = \"word_count\"\nlabels = [\"sink\"]\n",
+    )
+    .expect("write policy");
     let config = format!(
-        "{}{}{}{}",
-        allow_all(dir.path()),
+        "policy = {}\n{}{}{}",
+        json!(policy.display().to_string()),
         poisoned("demo", &[]),
         upstream("shadow", &shadow),
         upstream("everything", &["node".into(), everything, "stdio".into()]),
@@ -968,6 +974,15 @@ fn the_aggregated_endpoint_merges_servers_and_catches_shadowing() {
     assert!(out["resources"].as_u64().unwrap_or(0) > 0, "{out}");
     assert_eq!(out["resource_read"], 1, "{out}");
     assert_eq!(out["ping"], true);
+    // Taint is the session's, across servers.
+    assert_eq!(out["page"]["ok"], false, "{out}");
+    assert_eq!(out["count_after"]["code"], -32051, "{out}");
+    assert!(
+        out["count_after"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("tainted")),
+        "{out}"
+    );
 
     let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).expect("audit");
     let shadowing = audit

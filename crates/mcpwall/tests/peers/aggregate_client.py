@@ -40,6 +40,10 @@ async def main():
             out["resource_read"] = len(read.contents)
             await session.send_ping()
             out["ping"] = True
+            # An injection blocked in one server's result taints the whole session: a sink of
+            # another server may not be called after it.
+            out["page"] = await call(session, "demo__read_page", {"url": "https://example.com"})
+            out["count_after"] = await call(session, "shadow__word_count", {"text": "a b"})
     print(json.dumps(out))
 
 
