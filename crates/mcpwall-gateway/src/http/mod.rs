@@ -15,6 +15,7 @@ mod aggregate;
 mod child;
 mod guard;
 mod session;
+mod tls;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -73,6 +74,8 @@ pub struct ServeOptions {
     pub max_frame: usize,
     /// How long a server may take to exit once its session ends.
     pub grace: Duration,
+    /// HTTPS: the certificate chain and private key (PEM files); `None`: plain HTTP.
+    pub tls: Option<(PathBuf, PathBuf)>,
     /// Environment variables the servers must not inherit (the one holding the token: a
     /// server must not hold the credential for every other server).
     pub scrub_env: Vec<String>,
@@ -90,6 +93,7 @@ impl Default for ServeOptions {
             call_timeout: Some(Duration::from_secs(300)),
             max_frame: mcpwall_protocol::DEFAULT_MAX_FRAME,
             grace: Duration::from_secs(3),
+            tls: None,
             scrub_env: Vec::new(),
         }
     }
@@ -864,11 +868,10 @@ pub fn serve(
             what: "reading the listen address",
             source,
         })?;
-        // Without TCP_NODELAY, the end of a chunked response waits for the client's delayed
-        // ACK: 40 ms per call.
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
+        let acceptor = match &options.tls {
+            Some((cert, key)) => Some(tls::acceptor(cert, key)?),
+            None => None,
+        };
         let limits = upstreams
             .iter()
             .map(|u| (u.name.clone(), Arc::default()))
@@ -930,7 +933,26 @@ pub fn serve(
                 let _ = stopping.send(());
             }
         };
-        let server = axum::serve(listener, router).with_graceful_shutdown(shutdown);
+        type Served = std::pin::Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>;
+        let server: Served = match acceptor {
+            Some(acceptor) => Box::pin(
+                axum::serve(tls::TlsListener::new(listener, acceptor), router)
+                    .with_graceful_shutdown(shutdown)
+                    .into_future(),
+            ),
+            // Without TCP_NODELAY, the end of a chunked response waits for the client's
+            // delayed ACK: 40 ms per call.
+            None => Box::pin(
+                axum::serve(
+                    listener.tap_io(|tcp| {
+                        let _ = tcp.set_nodelay(true);
+                    }),
+                    router,
+                )
+                .with_graceful_shutdown(shutdown)
+                .into_future(),
+            ),
+        };
         // A client that never finishes reading its response must not keep mcpwall running:
         // after the first signal, connections get SHUTDOWN_LIMIT to finish, or none after a
         // second signal.
@@ -945,7 +967,7 @@ pub fn serve(
             }
         };
         let served = tokio::select! {
-            r = server.into_future() => r.map_err(|source| GatewayError::Io {
+            r = server => r.map_err(|source| GatewayError::Io {
                 what: "serving HTTP",
                 source,
             }),

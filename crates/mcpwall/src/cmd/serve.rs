@@ -27,6 +27,9 @@ struct Config {
     /// The environment variable that holds the bearer token (a token is not written in a
     /// file that may be shared or committed).
     token_env: Option<String>,
+    /// HTTPS: the certificate chain and its private key, PEM files.
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     max_sessions: Option<usize>,
     /// Seconds.
     idle_timeout: Option<u64>,
@@ -128,6 +131,14 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
                 options.token = Some(token.trim().to_owned());
                 options.scrub_env.push(var.clone());
             }
+            options.tls = match (c.tls_cert, c.tls_key) {
+                (Some(cert), Some(key)) => Some((beside(path, &cert), beside(path, &key))),
+                (None, None) => None,
+                _ => anyhow::bail!(
+                    "{}: tls_cert and tls_key go together (the certificate and its key)",
+                    path.display()
+                ),
+            };
             if let Some(n) = c.max_sessions {
                 options.max_sessions = n.max(1);
             }
@@ -171,6 +182,14 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
 
+    if !options.listen.ip().is_loopback() && options.tls.is_none() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "mcpwall serve: warning: {} without TLS: the bearer token and every message cross \
+             the network in clear text (set tls_cert and tls_key, or put a TLS proxy in front)",
+            options.listen
+        );
+    }
     let policy = match g.policy.as_ref().or(policy.as_ref()) {
         Some(p) => super::policy::load(p)?,
         // Built-in demo: its one server's tools may be called (the engine still checks them).
@@ -206,11 +225,19 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         audit_fail_open: g.audit_fail_open,
     };
     let names: Vec<String> = upstreams.iter().map(|u| u.name.clone()).collect();
+    let scheme = if options.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     http::serve(options, upstreams, template, |addr| {
         let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "mcpwall serve: listening on http://{addr}");
+        let _ = writeln!(err, "mcpwall serve: listening on {scheme}://{addr}");
         for n in &names {
-            let _ = writeln!(err, "  http://{addr}/mcp/{n}");
+            let _ = writeln!(err, "  {scheme}://{addr}/mcp/{n}");
+        }
+        if names.len() > 1 {
+            let _ = writeln!(err, "  {scheme}://{addr}/mcp (all of them, as one server)");
         }
         if demo {
             let _ = writeln!(

@@ -64,7 +64,10 @@ fn serve(dir: &Path, config: &str, args: &[&str]) -> Gateway {
             Some(Ok(line)) => {
                 seen.push_str(&line);
                 seen.push('\n');
-                if let Some(rest) = line.strip_prefix("mcpwall serve: listening on http://") {
+                if let Some(rest) = line
+                    .strip_prefix("mcpwall serve: listening on http://")
+                    .or_else(|| line.strip_prefix("mcpwall serve: listening on https://"))
+                {
                     break rest.trim().to_owned();
                 }
             }
@@ -776,6 +779,10 @@ fn serve_refuses_unsafe_or_broken_configurations() {
             .expect("mcpwall runs")
     };
     let ok = poisoned("demo", &[]);
+    // A certificate without its key.
+    let o = run(&format!("tls_cert = \"cert.pem\"\n{ok}"), &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("tls_key"));
     // Reachable from other machines without a token.
     let o = run(&ok, &["--listen", "0.0.0.0:0"]);
     assert_eq!(o.status.code(), Some(2));
@@ -996,5 +1003,54 @@ fn the_aggregated_endpoint_merges_servers_and_catches_shadowing() {
         shadowing["detail"]
             .as_str()
             .is_some_and(|d| d.contains("demo__get_config"))
+    );
+}
+
+#[test]
+fn serve_over_tls() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let o = Command::new(python())
+        .arg(peers().join("tls_client.py"))
+        .arg("gen")
+        .args([&cert, &key])
+        .output()
+        .expect("python runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let config = format!(
+        "tls_cert = {}\ntls_key = {}\n{}{}",
+        json!(cert.display().to_string()),
+        json!(key.display().to_string()),
+        allow_all(dir.path()),
+        poisoned("demo", &[])
+    );
+    let gw = serve(dir.path(), &config, &[]);
+    assert!(gw.log().contains("listening on https://"), "{}", gw.log());
+    // A whole session with the Python SDK over HTTPS, trusting only this certificate.
+    let o = Command::new(python())
+        .arg(peers().join("tls_client.py"))
+        .arg("session")
+        .arg(format!("https://{}/mcp/demo", gw.addr))
+        .arg(&cert)
+        .output()
+        .expect("python runs");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "client failed: {err}\n{}", gw.log());
+    let out: Value = serde_json::from_slice(&o.stdout).expect("the client prints JSON");
+    assert_eq!(out["server"], "poisoned-demo", "{out}");
+    assert!(!out["tools"].to_string().contains("fetch_weather"), "{out}");
+    assert_eq!(out["add"], json!({"ok": true, "text": "5"}));
+    // Plain HTTP on the TLS port gets no HTTP answer.
+    let mut s = TcpStream::connect(&gw.addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(15)))
+        .expect("timeout");
+    let _ =
+        s.write_all(b"POST /mcp/demo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\n{}");
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    assert!(
+        !answer.starts_with(b"HTTP/1.1 2"),
+        "{}",
+        String::from_utf8_lossy(&answer)
     );
 }
