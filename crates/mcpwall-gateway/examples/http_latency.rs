@@ -34,25 +34,25 @@ fn main() -> Res<()> {
     let config = dir.path().join("serve.toml");
     let policy = dir.path().join("policy.toml");
     std::fs::write(&policy, "default = \"allow\"\n")?;
+    let (mut echo, echo_addr) = start_http_echo(&server)?;
     std::fs::write(
         &config,
         format!(
-            "max_sessions = 64\n[[upstream]]\nname = \"echo\"\ncommand = [{:?}]\n",
-            server
+            "max_sessions = 2000\n[[upstream]]\nname = \"echo\"\ncommand = [{server:?}]\n\
+             [[upstream]]\nname = \"remote\"\nurl = \"http://{echo_addr}/mcp/echo\"\n"
         ),
     )?;
     let (mut gateway, addr) = start(&mcpwall, &config, &policy)?;
     let idle = rss(gateway.id())?;
-    let (mut echo, echo_addr) = start_http_echo(&server)?;
 
     print_times("stdio direct", stdio_times(&server, calls)?);
-    let mut c = Client::connect(&echo_addr, false)?;
+    let mut c = Client::connect(&echo_addr, "/mcp/echo", false)?;
     let direct = c.times(calls, None)?;
     print_times("http direct", direct.clone());
     let direct_paced = c.times(calls.min(3000), Some(Duration::from_millis(1)))?;
     print_times("http direct 1000/s", direct_paced.clone());
     for (name, sse) in [("via mcpwall json", false), ("via mcpwall sse", true)] {
-        let mut c = Client::connect(&addr, sse)?;
+        let mut c = Client::connect(&addr, "/mcp/echo", sse)?;
         let t = c.times(calls, None)?;
         print_times(name, t.clone());
         added(&direct, &t);
@@ -76,12 +76,28 @@ fn main() -> Res<()> {
     // Sessions held: how much each idle one costs mcpwall (its server process aside).
     let before = rss(gateway.id())?;
     let held: Vec<Client> = (0..50)
-        .map(|_| Client::connect(&addr, false))
+        .map(|_| Client::connect(&addr, "/mcp/echo", false))
         .collect::<Res<_>>()?;
     println!(
         "50 more idle sessions: +{} kB in mcpwall ({:.0} kB each)",
         rss(gateway.id())? - before,
         (rss(gateway.id())? - before) as f64 / 50.0
+    );
+    drop(held);
+    // A remote upstream (Streamable HTTP): no process per session.
+    let mut c = Client::connect(&addr, "/mcp/remote", false)?;
+    let t = c.times(calls.min(3000), None)?;
+    print_times("via mcpwall remote", t.clone());
+    added(&direct, &t);
+    let before = rss(gateway.id())?;
+    let held: Vec<Client> = (0..1000)
+        .map(|_| Client::connect(&addr, "/mcp/remote", false))
+        .collect::<Res<_>>()?;
+    let after = rss(gateway.id())?;
+    println!(
+        "1000 idle sessions of the remote upstream held: +{} kB in mcpwall ({:.1} kB each)",
+        after - before,
+        (after - before) as f64 / 1000.0
     );
     drop(held);
     for child in [&mut gateway, &mut echo] {
@@ -98,7 +114,8 @@ fn throughput(addr: &str, sessions: usize, per: usize) -> Res<f64> {
         .map(|_| {
             let addr = addr.to_owned();
             std::thread::spawn(move || -> Result<(), String> {
-                let mut c = Client::connect(&addr, false).map_err(|e| e.to_string())?;
+                let mut c =
+                    Client::connect(&addr, "/mcp/echo", false).map_err(|e| e.to_string())?;
                 c.times(per, None).map_err(|e| e.to_string())?;
                 Ok(())
             })
@@ -241,18 +258,20 @@ fn stdio_times(server: &str, calls: usize) -> Res<Vec<Duration>> {
 struct Client {
     conn: BufReader<TcpStream>,
     addr: String,
+    path: &'static str,
     session: String,
     sse: bool,
     next_id: usize,
 }
 
 impl Client {
-    fn connect(addr: &str, sse: bool) -> Res<Client> {
+    fn connect(addr: &str, path: &'static str, sse: bool) -> Res<Client> {
         let conn = TcpStream::connect(addr)?;
         conn.set_nodelay(true)?;
         let mut c = Client {
             conn: BufReader::new(conn),
             addr: addr.to_owned(),
+            path,
             session: String::new(),
             sse,
             next_id: 1,
@@ -308,7 +327,8 @@ impl Client {
             format!("Mcp-Session-Id: {}\r\n", self.session)
         };
         let req = format!(
-            "POST /mcp/echo HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nAccept: {accept}\r\n{session}Content-Length: {}\r\n\r\n{body}",
+            "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nAccept: {accept}\r\n{session}Content-Length: {}\r\n\r\n{body}",
+            self.path,
             self.addr,
             body.len()
         );

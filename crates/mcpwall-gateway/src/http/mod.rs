@@ -14,6 +14,7 @@
 mod aggregate;
 mod child;
 mod guard;
+mod remote;
 mod session;
 mod tls;
 
@@ -42,7 +43,9 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use self::aggregate::{Aggregate, Member};
-use self::session::{HttpSession, Out, Refused, STREAM_QUEUE};
+use self::remote::Remote;
+pub use self::remote::RemoteUpstream;
+use self::session::{HttpSession, Link, Out, Refused, STREAM_QUEUE};
 use crate::audit::Audit;
 use crate::inspect::codes;
 use crate::{GatewayError, Inspector, PinStore, Settings};
@@ -112,6 +115,9 @@ pub struct Upstream {
     pub env: Vec<(String, String)>,
     /// Its working directory.
     pub cwd: Option<PathBuf>,
+    /// A remote server to speak to over Streamable HTTP instead of a command to start (the
+    /// command is then not used).
+    pub remote: Option<RemoteUpstream>,
 }
 
 /// What every session's [`Inspector`] is built from.
@@ -155,6 +161,8 @@ struct App {
     limits: HashMap<String, Arc<Mutex<RateLimits>>>,
     /// Sessions of the aggregated endpoint, `/mcp`.
     aggregates: Mutex<HashMap<String, Arc<Aggregate>>>,
+    /// The HTTP client of remote upstreams (one connection pool for all sessions).
+    client: reqwest::Client,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -278,7 +286,6 @@ impl App {
         id: String,
         taint: Option<&Arc<Mutex<Option<String>>>>,
     ) -> Result<Arc<HttpSession>, GatewayError> {
-        let started = child::start(upstream, &self.options.scrub_env)?;
         let t = &self.template;
         let settings = Settings {
             server: upstream.name.clone(),
@@ -301,11 +308,32 @@ impl App {
             .options
             .call_timeout
             .unwrap_or(Duration::from_secs(300));
+        let inspector = Arc::new(inspector);
+        if let Some(remote) = &upstream.remote {
+            // No process: the server is elsewhere, and has a session of its own for this one.
+            let link = Link::Remote(Arc::new(Remote::new(
+                self.client.clone(),
+                remote.clone(),
+                self.options.max_frame,
+            )));
+            let session = Arc::new(HttpSession::new(
+                id,
+                upstream.name.clone(),
+                inspector,
+                link,
+                None,
+                stall,
+            ));
+            session.mark_exited();
+            self.start_timeouts(&session);
+            return Ok(session);
+        }
+        let started = child::start(upstream, &self.options.scrub_env)?;
         let session = Arc::new(HttpSession::new(
             id.clone(),
             upstream.name.clone(),
-            Arc::new(inspector),
-            started.stdin,
+            inspector,
+            Link::stdio(started.stdin),
             started.group,
             stall,
         ));
@@ -328,8 +356,14 @@ impl App {
                 session.mark_exited();
             });
         }
+        self.start_timeouts(&session);
+        Ok(session)
+    }
+
+    /// Answers the session's requests that outlive the call timeout.
+    fn start_timeouts(&self, session: &Arc<HttpSession>) {
         if let Some(timeout) = self.options.call_timeout {
-            let session = Arc::clone(&session);
+            let session = Arc::clone(session);
             let tick = (timeout / 4).clamp(Duration::from_millis(10), Duration::from_millis(250));
             tokio::spawn(async move {
                 let mut clock = tokio::time::interval(tick);
@@ -339,7 +373,6 @@ impl App {
                 }
             });
         }
-        Ok(session)
     }
 
     /// Ends a session: its server's input is closed, and it is killed after the grace period.
@@ -872,6 +905,12 @@ pub fn serve(
             Some((cert, key)) => Some(tls::acceptor(cert, key)?),
             None => None,
         };
+        let client = reqwest::Client::builder()
+            .build()
+            .map_err(|e| GatewayError::Io {
+                what: "starting the HTTP client",
+                source: std::io::Error::other(e.to_string()),
+            })?;
         let limits = upstreams
             .iter()
             .map(|u| (u.name.clone(), Arc::default()))
@@ -884,6 +923,7 @@ pub fn serve(
             stopped: Mutex::new(Vec::new()),
             limits,
             aggregates: Mutex::new(HashMap::new()),
+            client,
             options: ServeOptions {
                 listen: local,
                 ..options

@@ -23,6 +23,7 @@ use tokio::process::{ChildStdin, ChildStdout};
 use tokio::sync::mpsc;
 
 use super::child::{kill_group, next_frame};
+use super::remote::Remote;
 use crate::inspect::{Direction, Inspector, Outcome};
 
 /// What a client stream receives.
@@ -99,9 +100,8 @@ pub(super) struct HttpSession {
     /// The upstream's name (its path).
     pub(super) upstream: String,
     pub(super) inspector: Arc<Inspector>,
-    /// The server's input, written by whoever has a frame for it (one at a time, in the order
-    /// they asked); `None` once closed.
-    stdin: tokio::sync::Mutex<Option<ChildStdin>>,
+    /// The way to the server.
+    link: Link,
     group: Option<Pid>,
     routes: Mutex<Routes>,
     serials: AtomicU64,
@@ -111,6 +111,21 @@ pub(super) struct HttpSession {
     exited: AtomicBool,
     /// How long a full queue to the server may stay full before the server counts as stuck.
     stall: Duration,
+}
+
+/// How frames reach the server.
+pub(super) enum Link {
+    /// A stdio server's input, written by whoever has a frame for it (one at a time, in the
+    /// order they asked); `None` once closed.
+    Stdio(tokio::sync::Mutex<Option<ChildStdin>>),
+    /// A remote server, over Streamable HTTP.
+    Remote(Arc<Remote>),
+}
+
+impl Link {
+    pub(super) fn stdio(stdin: ChildStdin) -> Link {
+        Link::Stdio(tokio::sync::Mutex::new(Some(stdin)))
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -136,7 +151,7 @@ impl HttpSession {
         id: String,
         upstream: String,
         inspector: Arc<Inspector>,
-        stdin: ChildStdin,
+        link: Link,
         group: Option<Pid>,
         stall: Duration,
     ) -> Self {
@@ -144,7 +159,7 @@ impl HttpSession {
             id,
             upstream,
             inspector,
-            stdin: tokio::sync::Mutex::new(Some(stdin)),
+            link,
             group,
             routes: Mutex::new(Routes::default()),
             serials: AtomicU64::new(1),
@@ -282,7 +297,11 @@ impl HttpSession {
 
     /// A frame from the client, inspected; what passes goes to the server, and the
     /// pipeline's own answers go to `answers` (or are routed like server messages).
-    pub(super) async fn client_frame(&self, frame: &[u8], answers: Option<&mpsc::Sender<Out>>) {
+    pub(super) async fn client_frame(
+        self: &Arc<Self>,
+        frame: &[u8],
+        answers: Option<&mpsc::Sender<Out>>,
+    ) {
         let (forward, reply) = self.inspect(Direction::ClientToServer, frame);
         if let Some(reply) = reply {
             for m in messages(reply) {
@@ -316,8 +335,17 @@ impl HttpSession {
 
     /// Writes a frame to the server. A server that leaves its input full for the stall time
     /// is stuck: it is killed, and the session winds down as when it exits.
-    pub(super) async fn send_to_server(&self, mut frame: Vec<u8>) {
-        let mut stdin = self.stdin.lock().await;
+    pub(super) async fn send_to_server(self: &Arc<Self>, mut frame: Vec<u8>) {
+        let stdin = match &self.link {
+            Link::Stdio(stdin) => stdin,
+            Link::Remote(remote) => {
+                if !self.is_closed() {
+                    remote.send(self, frame);
+                }
+                return;
+            }
+        };
+        let mut stdin = stdin.lock().await;
         let Some(pipe) = stdin.as_mut() else {
             return;
         };
@@ -349,25 +377,31 @@ impl HttpSession {
         let mut reader = BufReader::new(stdout);
         let mut splitter = FrameSplitter::new(max);
         while let Ok(Some(frame)) = next_frame(&mut reader, &mut splitter).await {
-            let (forward, reply) = match &frame {
-                Frame::Data(bytes) => self.inspect(Direction::ServerToClient, bytes),
-                Frame::Oversize { len } => {
-                    let o = self
-                        .inspector
-                        .oversize(Direction::ServerToClient, *len, max);
-                    (o.forward.map(Cow::into_owned), o.reply)
-                }
-            };
-            if let Some(r) = reply {
-                self.send_to_server(r).await;
-            }
-            if let Some(f) = forward {
-                for m in messages(f) {
-                    self.route(m);
-                }
-            }
+            self.server_frame(frame, max).await;
         }
         self.close();
+    }
+
+    /// One frame from the server, through the pipeline: what passes goes to the client's
+    /// streams, the pipeline's answers back to the server.
+    pub(super) async fn server_frame(self: &Arc<Self>, frame: Frame, max: usize) {
+        let (forward, reply) = match &frame {
+            Frame::Data(bytes) => self.inspect(Direction::ServerToClient, bytes),
+            Frame::Oversize { len } => {
+                let o = self
+                    .inspector
+                    .oversize(Direction::ServerToClient, *len, max);
+                (o.forward.map(Cow::into_owned), o.reply)
+            }
+        };
+        if let Some(r) = reply {
+            self.send_to_server(r).await;
+        }
+        if let Some(f) = forward {
+            for m in messages(f) {
+                self.route(m);
+            }
+        }
     }
 
     /// Answers, with errors, the requests that waited longer than `timeout`, and cancels them
@@ -456,10 +490,19 @@ impl HttpSession {
                 return;
             }
         }
-        // Closing the server's input asks it to exit; a write in progress finishes first (or
-        // gives up after the stall time).
-        let session = Arc::clone(self);
-        tokio::spawn(async move { session.stdin.lock().await.take() });
+        match &self.link {
+            // Closing the server's input asks it to exit; a write in progress finishes first
+            // (or gives up after the stall time).
+            Link::Stdio(_) => {
+                let session = Arc::clone(self);
+                tokio::spawn(async move {
+                    if let Link::Stdio(stdin) = &session.link {
+                        stdin.lock().await.take();
+                    }
+                });
+            }
+            Link::Remote(remote) => remote.close(),
+        }
         // Nobody waits for ever: what the server left unanswered is answered now.
         for frame in self.inspector.abandon() {
             self.route(frame);

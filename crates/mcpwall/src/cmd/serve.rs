@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use mcpwall_gateway::http::{self, InspectorTemplate, ServeOptions, Upstream};
+use mcpwall_gateway::http::{self, InspectorTemplate, RemoteUpstream, ServeOptions, Upstream};
 use mcpwall_policy::Policy;
 use serde::Deserialize;
 
@@ -44,10 +44,18 @@ struct Config {
 #[serde(deny_unknown_fields)]
 struct UpstreamConfig {
     name: String,
+    /// A stdio server: its command and arguments.
+    #[serde(default)]
     command: Vec<String>,
     #[serde(default)]
     env: std::collections::BTreeMap<String, String>,
     cwd: Option<PathBuf>,
+    /// Or a remote server: its Streamable HTTP URL.
+    url: Option<String>,
+    /// Headers for the remote server, each from an environment variable (a credential is not
+    /// written in a file that may be shared): `{ Authorization = "NOTES_AUTH" }`.
+    #[serde(default)]
+    headers_env: std::collections::BTreeMap<String, String>,
 }
 
 /// Names are paths (`/mcp/NAME`) and lockfile keys: plain ones only.
@@ -87,11 +95,75 @@ fn load_config(path: &Path) -> anyhow::Result<Config> {
         if !seen.insert(u.name.as_str()) {
             anyhow::bail!("{}: two upstreams are named {:?}", path.display(), u.name);
         }
-        if u.command.is_empty() || u.command[0].is_empty() {
-            anyhow::bail!("{}: upstream {:?} has no command", path.display(), u.name);
+        match (&u.url, u.command.first()) {
+            (Some(_), Some(_)) => anyhow::bail!(
+                "{}: upstream {:?} has both a command and a url: it is one or the other",
+                path.display(),
+                u.name
+            ),
+            (Some(url), None) => {
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    anyhow::bail!(
+                        "{}: upstream {:?}: url must start with https:// or http://",
+                        path.display(),
+                        u.name
+                    );
+                }
+                if !u.env.is_empty() || u.cwd.is_some() {
+                    anyhow::bail!(
+                        "{}: upstream {:?}: env and cwd are for commands, not urls",
+                        path.display(),
+                        u.name
+                    );
+                }
+            }
+            (None, Some(c)) if !c.is_empty() => {
+                if !u.headers_env.is_empty() {
+                    anyhow::bail!(
+                        "{}: upstream {:?}: headers_env is for urls, not commands",
+                        path.display(),
+                        u.name
+                    );
+                }
+            }
+            _ => anyhow::bail!(
+                "{}: upstream {:?} has no command (or url)",
+                path.display(),
+                u.name
+            ),
         }
     }
     Ok(config)
+}
+
+/// An upstream as the gateway takes it: headers read from their variables now, so that a
+/// missing one stops the start, not a session.
+fn upstream(config: &Path, u: UpstreamConfig) -> anyhow::Result<Upstream> {
+    let remote = match u.url {
+        Some(url) => {
+            let mut headers = Vec::new();
+            for (name, var) in &u.headers_env {
+                let value = std::env::var(var).with_context(|| {
+                    format!(
+                        "upstream {:?}: header {name} names ${var}, which is not set",
+                        u.name
+                    )
+                })?;
+                headers.push((name.clone(), value));
+            }
+            Some(RemoteUpstream { url, headers })
+        }
+        None => None,
+    };
+    let mut command = u.command.into_iter().map(OsString::from);
+    Ok(Upstream {
+        name: u.name,
+        command: command.next().unwrap_or_default(),
+        args: command.collect(),
+        env: u.env.into_iter().collect(),
+        cwd: u.cwd.map(|d| beside(config, &d)),
+        remote,
+    })
 }
 
 /// A path in the configuration file is relative to the file.
@@ -148,14 +220,8 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
             let upstreams = c
                 .upstreams
                 .into_iter()
-                .map(|u| Upstream {
-                    name: u.name,
-                    command: OsString::from(&u.command[0]),
-                    args: u.command[1..].iter().map(OsString::from).collect(),
-                    env: u.env.into_iter().collect(),
-                    cwd: u.cwd.map(|d| beside(path, &d)),
-                })
-                .collect();
+                .map(|u| upstream(path, u))
+                .collect::<anyhow::Result<Vec<_>>>()?;
             let rel = |p: Option<PathBuf>| p.map(|p| beside(path, &p));
             (upstreams, rel(c.policy), rel(c.lock), rel(c.audit))
         }
@@ -167,6 +233,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
                 args: vec![OsString::from("demo-server")],
                 env: Vec::new(),
                 cwd: None,
+                remote: None,
             };
             (vec![demo], None, None, None)
         }

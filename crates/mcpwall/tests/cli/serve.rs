@@ -291,25 +291,7 @@ fn python_sdk_session_through_serve() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "client failed: {err}\n{}", gw.log());
     let out: Value = serde_json::from_slice(&o.stdout).expect("the client prints JSON");
-
-    assert_eq!(out["server"], "poisoned-demo", "{out}");
-    assert_eq!(
-        out["tools"],
-        json!(["add", "echo", "get_config", "read_page"]),
-        "{out}"
-    );
-    assert_eq!(out["add"], json!({"ok": true, "text": "5"}));
-    assert_eq!(out["fetch_weather"]["code"], -32051, "{out}");
-    assert_eq!(out["read_page"]["ok"], false, "{out}");
-    assert!(!out["read_page"]["text"].to_string().contains("Ignore all"));
-    let config = out["get_config"]["text"].as_str().unwrap_or_default();
-    assert!(config.contains("[REDACTED:aws_access_key_id]"), "{out}");
-    assert!(!config.contains("AKIA"), "{out}");
-    assert_eq!(out["echo_clean"], json!({"ok": true, "text": "hello"}));
-    assert_eq!(out["echo_attack"]["code"], -32051, "{out}");
-    assert_eq!(out["echo_traversal"]["code"], -32051, "{out}");
-    assert_eq!(out["add_bad"]["code"], -32602, "{out}");
-    assert_eq!(out["add_again"], json!({"ok": true, "text": "42"}));
+    check_python_session(&out);
 
     // Audit events name the session; the chain verifies.
     let audit = dir.path().join("audit.jsonl");
@@ -331,6 +313,83 @@ fn python_sdk_session_through_serve() {
         .output()
         .expect("mcpwall runs");
     assert!(verify.status.success());
+}
+
+/// What the Python client (`client.py`) must see of the test server through mcpwall.
+fn check_python_session(out: &Value) {
+    assert_eq!(out["server"], "poisoned-demo", "{out}");
+    assert_eq!(
+        out["tools"],
+        json!(["add", "echo", "get_config", "read_page"]),
+        "{out}"
+    );
+    assert_eq!(out["add"], json!({"ok": true, "text": "5"}));
+    assert_eq!(out["fetch_weather"]["code"], -32051, "{out}");
+    assert_eq!(out["read_page"]["ok"], false, "{out}");
+    assert!(!out["read_page"]["text"].to_string().contains("Ignore all"));
+    let config = out["get_config"]["text"].as_str().unwrap_or_default();
+    assert!(config.contains("[REDACTED:aws_access_key_id]"), "{out}");
+    assert!(!config.contains("AKIA"), "{out}");
+    assert_eq!(out["echo_clean"], json!({"ok": true, "text": "hello"}));
+    assert_eq!(out["echo_attack"]["code"], -32051, "{out}");
+    assert_eq!(out["echo_traversal"]["code"], -32051, "{out}");
+    assert_eq!(out["add_bad"]["code"], -32602, "{out}");
+    assert_eq!(out["add_again"], json!({"ok": true, "text": "42"}));
+}
+
+/// A child process killed when dropped.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_remote_upstream_over_streamable_http() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The same Python SDK test server, this time listening on HTTP.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let _server = Killed(
+        Command::new(python())
+            .arg(peers().join("poisoned_server.py"))
+            .args(["--http", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the server starts"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the HTTP test server did not start"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    let config = format!(
+        "{}[[upstream]]\nname = \"remote\"\nurl = \"http://127.0.0.1:{port}/mcp\"\n\
+         headers_env = {{ \"X-Mcpwall-Test\" = \"MCPWALL_TEST_TOKEN\" }}\n",
+        allow_all(dir.path())
+    );
+    let gw = serve(dir.path(), &config, &[]);
+    let o = Command::new(python())
+        .arg(peers().join("client.py"))
+        .args(["--http", &gw.url("remote")])
+        .output()
+        .expect("the Python client runs");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "client failed: {err}\n{}", gw.log());
+    let out: Value = serde_json::from_slice(&o.stdout).expect("the client prints JSON");
+    check_python_session(&out);
+    // No process was started for the session: the server is the one above.
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).expect("audit");
+    assert!(audit.contains("\"server\":\"remote\""), "{audit}");
 }
 
 #[test]

@@ -1,6 +1,6 @@
 """An MCP server (official Python SDK) that misbehaves in the ways mcpwall must stop.
 
-Run over stdio (`--rug-pull`: the same server after a silent update; `--faults`: adds `slow` and
+Run over stdio (or Streamable HTTP with `--http PORT`; `--rug-pull`: the same server after a silent update; `--faults`: adds `slow` and
 `crash`). Tools:
 - add: clean.
 - fetch_weather: a poisoned description (hidden instructions to read an SSH key).
@@ -94,4 +94,10 @@ if "--faults" in sys.argv:
 
 
 if __name__ == "__main__":
-    server.run()
+    # `--http PORT`: the same server over Streamable HTTP at http://127.0.0.1:PORT/mcp, for
+    # mcpwall serve's remote upstreams.
+    if "--http" in sys.argv:
+        port = int(sys.argv[sys.argv.index("--http") + 1])
+        server.run("streamable-http", host="127.0.0.1", port=port)
+    else:
+        server.run()
