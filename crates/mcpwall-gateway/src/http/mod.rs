@@ -905,7 +905,10 @@ pub fn serve(
             Some((cert, key)) => Some(tls::acceptor(cert, key)?),
             None => None,
         };
+        // Redirects are not followed: a server must not send mcpwall, with the headers it was
+        // given for that server, somewhere else.
         let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| GatewayError::Io {
                 what: "starting the HTTP client",
