@@ -28,6 +28,9 @@ pub enum GatewayError {
         /// Why.
         source: std::io::Error,
     },
+    /// The configuration cannot be used.
+    #[error("{0}")]
+    Config(String),
     /// Reading from or writing to a peer failed.
     #[error("{what}: {source}")]
     Io {

@@ -311,20 +311,18 @@ impl App {
         let inspector = Arc::new(inspector);
         if let Some(remote) = &upstream.remote {
             // No process: the server is elsewhere, and has a session of its own for this one.
-            let link = Link::Remote(Arc::new(Remote::new(
-                self.client.clone(),
-                remote.clone(),
-                self.options.max_frame,
-            )));
+            let (remote, queue) =
+                Remote::start(self.client.clone(), remote, self.options.max_frame);
             let session = Arc::new(HttpSession::new(
                 id,
                 upstream.name.clone(),
                 inspector,
-                link,
+                Link::Remote(Arc::clone(&remote)),
                 None,
                 stall,
             ));
             session.mark_exited();
+            tokio::spawn(remote.run(Arc::clone(&session), queue));
             self.start_timeouts(&session);
             return Ok(session);
         }
@@ -907,6 +905,12 @@ pub fn serve(
         };
         // Redirects are not followed: a server must not send mcpwall, with the headers it was
         // given for that server, somewhere else.
+        for u in &upstreams {
+            if let Some(r) = &u.remote {
+                r.check()
+                    .map_err(|why| GatewayError::Config(format!("upstream {}: {why}", u.name)))?;
+            }
+        }
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -6,12 +6,15 @@
 //! a stdio server's output. Once the upstream session exists, a GET stream carries the
 //! server's own requests and notifications.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use mcpwall_protocol::Frame;
+use reqwest::header::{HeaderName, HeaderValue};
 use serde_json::{Value, json};
-use tokio::task::JoinHandle;
+use tokio::sync::mpsc;
+use tokio::task::{JoinHandle, JoinSet};
 
 use super::session::HttpSession;
 use crate::inspect::codes;
@@ -28,12 +31,47 @@ pub struct RemoteUpstream {
     pub headers: Vec<(String, String)>,
 }
 
+/// Headers mcpwall sets itself: configuration may not send them too.
+const RESERVED: [&str; 7] = [
+    "accept",
+    "content-type",
+    "content-length",
+    "host",
+    "mcp-session-id",
+    "mcp-protocol-version",
+    "last-event-id",
+];
+
+/// Messages queued for one remote server, at most: a client that sends faster than the
+/// server takes them waits.
+const QUEUE: usize = 64;
+
+impl RemoteUpstream {
+    /// Checks the configured headers: valid names and values, none that mcpwall sets itself.
+    pub fn check(&self) -> Result<(), String> {
+        for (k, v) in &self.headers {
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| format!("{:?} is not a valid header name", k))?;
+            if RESERVED.contains(&name.as_str()) {
+                return Err(format!("the header {k} is mcpwall's to set"));
+            }
+            HeaderValue::from_str(v).map_err(|_| {
+                format!("the value of header {k} is not valid (a line break in the variable?)")
+            })?;
+        }
+        Ok(())
+    }
+}
+
 /// One client session's link to a remote server.
 pub(super) struct Remote {
     client: reqwest::Client,
-    upstream: RemoteUpstream,
+    url: String,
+    headers: Vec<(HeaderName, HeaderValue)>,
     max: usize,
     state: Mutex<State>,
+    /// To the task that sends messages in order; `None` once closed.
+    queue: Mutex<Option<mpsc::Sender<Vec<u8>>>>,
 }
 
 #[derive(Default)]
@@ -42,8 +80,11 @@ struct State {
     session: Option<String>,
     /// The protocol version the server chose at `initialize`.
     version: Option<String>,
+    closed: bool,
     /// The GET stream's task.
     listener: Option<JoinHandle<()>>,
+    /// Tasks reading answers that stream.
+    readers: JoinSet<()>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -67,6 +108,20 @@ fn requests(frame: &[u8]) -> (Vec<Value>, bool) {
         })
         .collect();
     (ids, init)
+}
+
+/// The ids a frame answers (as JSON text).
+fn answered(frame: &[u8], into: &mut HashSet<String>) {
+    let items = match serde_json::from_slice::<Value>(frame) {
+        Ok(Value::Array(items)) => items,
+        Ok(v) => vec![v],
+        Err(_) => return,
+    };
+    for m in items.iter().filter(|m| m.get("method").is_none()) {
+        if let Some(id) = m.get("id") {
+            into.insert(id.to_string());
+        }
+    }
 }
 
 /// Events of a `text/event-stream`, from chunks as they arrive: each event's data, its lines
@@ -116,18 +171,37 @@ impl SseReader {
 }
 
 impl Remote {
-    pub(super) fn new(client: reqwest::Client, upstream: RemoteUpstream, max: usize) -> Self {
-        Remote {
+    /// A link to `upstream` for `session`; its messages are sent in order by a task of its own.
+    pub(super) fn start(
+        client: reqwest::Client,
+        upstream: &RemoteUpstream,
+        max: usize,
+    ) -> (Arc<Self>, mpsc::Receiver<Vec<u8>>) {
+        let headers = upstream
+            .headers
+            .iter()
+            .filter_map(|(k, v)| {
+                let name = HeaderName::from_bytes(k.as_bytes()).ok()?;
+                let mut value = HeaderValue::from_str(v).ok()?;
+                value.set_sensitive(true);
+                Some((name, value))
+            })
+            .collect();
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let remote = Arc::new(Remote {
             client,
-            upstream,
+            url: upstream.url.clone(),
+            headers,
             max,
             state: Mutex::new(State::default()),
-        }
+            queue: Mutex::new(Some(tx)),
+        });
+        (remote, rx)
     }
 
     fn request(&self, method: reqwest::Method) -> reqwest::RequestBuilder {
-        let mut r = self.client.request(method, &self.upstream.url);
-        for (k, v) in &self.upstream.headers {
+        let mut r = self.client.request(method, &self.url);
+        for (k, v) in &self.headers {
             r = r.header(k, v);
         }
         let s = lock(&self.state);
@@ -140,73 +214,118 @@ impl Remote {
         r
     }
 
-    /// POSTs a frame for the server; what comes back goes through `session`'s pipeline.
-    pub(super) fn send(self: &Arc<Self>, session: &Arc<HttpSession>, frame: Vec<u8>) {
-        let (ids, init) = requests(&frame);
-        let (remote, session) = (Arc::clone(self), Arc::clone(session));
-        tokio::spawn(async move {
-            let sent = remote
+    /// Queues a frame for the server (waiting while the queue is full).
+    pub(super) async fn send(&self, frame: Vec<u8>) {
+        let tx = lock(&self.queue).clone();
+        if let Some(tx) = tx {
+            let _ = tx.send(frame).await;
+        }
+    }
+
+    /// Sends the queued frames, one after the other, until the link closes. Each answer is
+    /// read beside the next sends, as its body may stream for as long as the call takes;
+    /// `initialize`'s is read first, so that what follows carries the session and version.
+    pub(super) async fn run(
+        self: Arc<Self>,
+        session: Arc<HttpSession>,
+        mut queue: mpsc::Receiver<Vec<u8>>,
+    ) {
+        while let Some(frame) = queue.recv().await {
+            let (ids, init) = requests(&frame);
+            let had_session = lock(&self.state).session.is_some();
+            let sent = self
                 .request(reqwest::Method::POST)
                 .header("content-type", "application/json")
                 .header("accept", "application/json, text/event-stream")
                 .body(frame);
             let response = match tokio::time::timeout(CONNECT, sent.send()).await {
                 Ok(Ok(r)) => r,
-                Ok(Err(e)) => return fail(&session, &ids, &format!("cannot reach it: {e}")).await,
-                Err(_) => return fail(&session, &ids, "it did not answer").await,
-            };
-            if let Some(id) = response
-                .headers()
-                .get("mcp-session-id")
-                .and_then(|v| v.to_str().ok())
-            {
-                let mut s = lock(&remote.state);
-                if s.session.is_none() {
-                    s.session = Some(id.to_owned());
+                Ok(Err(e)) => {
+                    let why = format!("cannot reach it: {}", e.without_url());
+                    fail(&session, &ids, &why).await;
+                    continue;
                 }
-            }
+                Err(_) => {
+                    fail(&session, &ids, "it did not answer").await;
+                    continue;
+                }
+            };
             let status = response.status();
-            if status == reqwest::StatusCode::NOT_FOUND && lock(&remote.state).session.is_some() {
+            if init && status.is_success() {
+                let id = response
+                    .headers()
+                    .get("mcp-session-id")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                lock(&self.state).session = id;
+            }
+            if status == reqwest::StatusCode::NOT_FOUND && had_session {
                 // The server ended its session: so does this one.
                 fail(&session, &ids, "it ended the session").await;
                 session.close();
                 return;
             }
             if !status.is_success() {
-                return fail(&session, &ids, &format!("it answered HTTP {status}")).await;
+                fail(&session, &ids, &format!("it answered HTTP {status}")).await;
+                continue;
             }
-            let versions = remote.read(&session, response).await;
-            if init && let Some(v) = versions {
-                lock(&remote.state).version = Some(v);
-                remote.listen(&session);
+            let reader = {
+                let (remote, session) = (Arc::clone(&self), Arc::clone(&session));
+                async move {
+                    let seen = remote.read(&session, response, &ids, init).await;
+                    let missing: Vec<Value> = ids
+                        .into_iter()
+                        .filter(|id| !seen.contains(&id.to_string()))
+                        .collect();
+                    fail(&session, &missing, "it sent no answer").await;
+                }
+            };
+            if init {
+                reader.await;
+            } else {
+                let mut s = lock(&self.state);
+                if s.closed {
+                    return;
+                }
+                while s.readers.try_join_next().is_some() {}
+                s.readers.spawn(reader);
             }
-        });
+        }
     }
 
-    /// Reads a response's messages into the pipeline; returns the protocol version an
-    /// `initialize` result names, if one came.
+    /// Reads a response's messages into the pipeline, until it ends or every one of `ids` is
+    /// answered; returns the ids answered. An `initialize` result fixes the protocol version
+    /// (and opens the GET stream) before it reaches the client, so that the client's next
+    /// message goes out with both.
     async fn read(
-        &self,
+        self: &Arc<Self>,
         session: &Arc<HttpSession>,
         mut response: reqwest::Response,
-    ) -> Option<String> {
+        ids: &[Value],
+        init: bool,
+    ) -> HashSet<String> {
         let sse = response
             .headers()
             .get("content-type")
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|c| c.starts_with("text/event-stream"));
-        let mut version = None;
+            .is_some_and(|c| c.to_ascii_lowercase().starts_with("text/event-stream"));
+        let mut seen = HashSet::new();
+        let done = |seen: &HashSet<String>| {
+            !ids.is_empty() && ids.iter().all(|id| seen.contains(&id.to_string()))
+        };
+        let mut frames = Vec::new();
         if sse {
             let mut reader = SseReader::default();
             while let Ok(Some(chunk)) = response.chunk().await {
-                let mut events = Vec::new();
-                reader.feed(&chunk, self.max, &mut events);
-                for e in events {
-                    version = version.or_else(|| version_of(&e));
-                    session.server_frame(Frame::Data(e), self.max).await;
+                reader.feed(&chunk, self.max, &mut frames);
+                for frame in frames.drain(..) {
+                    self.deliver(session, frame, init, &mut seen).await;
+                }
+                if done(&seen) {
+                    break;
                 }
             }
-            return version;
+            return seen;
         }
         let mut body = Vec::new();
         while let Ok(Some(chunk)) = response.chunk().await {
@@ -216,44 +335,63 @@ impl Remote {
                 session
                     .server_frame(Frame::Oversize { len }, self.max)
                     .await;
-                return None;
+                return seen;
             }
         }
         if body.iter().any(|b| !b.is_ascii_whitespace()) {
-            version = version_of(&body);
-            session.server_frame(Frame::Data(body), self.max).await;
+            self.deliver(session, body, init, &mut seen).await;
         }
-        version
+        seen
+    }
+
+    async fn deliver(
+        self: &Arc<Self>,
+        session: &Arc<HttpSession>,
+        frame: Vec<u8>,
+        init: bool,
+        seen: &mut HashSet<String>,
+    ) {
+        answered(&frame, seen);
+        if init && let Some(v) = version_of(&frame) {
+            lock(&self.state).version = Some(v);
+            self.listen(session);
+        }
+        session.server_frame(Frame::Data(frame), self.max).await;
     }
 
     /// Opens the GET stream for the server's own messages (once; a server without one
     /// answers 405, and that is that).
     fn listen(self: &Arc<Self>, session: &Arc<HttpSession>) {
+        let mut s = lock(&self.state);
+        if s.closed || s.listener.is_some() {
+            return;
+        }
         let (remote, session) = (Arc::clone(self), Arc::clone(session));
-        let task = tokio::spawn(async move {
+        s.listener = Some(tokio::spawn(async move {
             let sent = remote
                 .request(reqwest::Method::GET)
                 .header("accept", "text/event-stream");
             if let Ok(Ok(r)) = tokio::time::timeout(CONNECT, sent.send()).await
                 && r.status().is_success()
             {
-                remote.read(&session, r).await;
+                remote.read(&session, r, &[], false).await;
             }
-        });
-        if let Some(old) = lock(&self.state).listener.replace(task) {
-            old.abort();
-        }
+        }));
     }
 
-    /// Ends the upstream session: the GET stream stops, and the server is told (DELETE).
+    /// Ends the upstream session: nothing more is sent or read, and the server is told
+    /// (DELETE).
     pub(super) fn close(self: &Arc<Self>) {
-        let (listener, id) = {
+        let id = {
             let mut s = lock(&self.state);
-            (s.listener.take(), s.session.clone())
+            s.closed = true;
+            if let Some(l) = s.listener.take() {
+                l.abort();
+            }
+            s.readers.abort_all();
+            s.session.clone()
         };
-        if let Some(l) = listener {
-            l.abort();
-        }
+        lock(&self.queue).take();
         if id.is_some() {
             let remote = Arc::clone(self);
             tokio::spawn(async move {
@@ -300,6 +438,19 @@ mod tests {
             r.feed(chunk, 8, &mut out);
         }
         assert_eq!(out, vec![b"{\"a\":\n1}".to_vec(), b"x".to_vec()]);
+    }
+
+    #[test]
+    fn configured_headers_are_checked() {
+        let up = |k: &str, v: &str| RemoteUpstream {
+            url: "https://x.example/mcp".to_owned(),
+            headers: vec![(k.to_owned(), v.to_owned())],
+        };
+        assert!(up("Authorization", "Bearer abc").check().is_ok());
+        assert!(up("Mcp-Session-Id", "x").check().is_err());
+        assert!(up("Accept", "x").check().is_err());
+        assert!(up("Bad Name", "x").check().is_err());
+        assert!(up("X-Key", "abc\n").check().is_err());
     }
 
     #[test]

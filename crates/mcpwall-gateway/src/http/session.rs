@@ -340,7 +340,7 @@ impl HttpSession {
             Link::Stdio(stdin) => stdin,
             Link::Remote(remote) => {
                 if !self.is_closed() {
-                    remote.send(self, frame);
+                    remote.send(frame).await;
                 }
                 return;
             }

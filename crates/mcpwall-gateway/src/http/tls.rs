@@ -79,11 +79,10 @@ impl axum::serve::Listener for TlsListener {
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
             tokio::select! {
-                accepted = self.tcp.accept() => match accepted {
+                // With every handshake slot taken, new connections wait in the kernel's
+                // backlog rather than being dropped.
+                accepted = self.tcp.accept(), if self.pending.len() < MAX_HANDSHAKES => match accepted {
                     Ok((tcp, addr)) => {
-                        if self.pending.len() >= MAX_HANDSHAKES {
-                            continue;
-                        }
                         let _ = tcp.set_nodelay(true);
                         let acceptor = self.acceptor.clone();
                         self.pending.spawn(async move {
