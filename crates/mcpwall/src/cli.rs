@@ -90,12 +90,15 @@ is named), 2 the file cannot be read."
     /// Serve MCP servers over Streamable HTTP, inspecting every message.
     #[command(
         long_about = "Serve MCP servers over Streamable HTTP, inspecting every message.\n\n\
-Each upstream server in the configuration is served at http://ADDR/mcp/NAME. A client's \
-`initialize` starts a session (the Mcp-Session-Id header) and a process of that server for it \
-alone; every message both ways goes through the same checks as `mcpwall run`. The gateway \
-listens on 127.0.0.1 by default and refuses requests whose Host or Origin header is not local \
-(DNS rebinding); on any other address a bearer token (token_env) is required. Without a \
-policy, `serve` denies every tool: list what may be called.\n\nWithout --config, a built-in \
+Each upstream server in the configuration is served at http://ADDR/mcp/NAME, and all of them \
+as one server at http://ADDR/mcp (tools named UPSTREAM__TOOL; a tool whose definition names \
+another server's tool is withheld). A client's `initialize` starts a session (the \
+Mcp-Session-Id header): a process of a stdio server for that session alone, or a session of its \
+own on a remote server (`url`). Every message both ways goes through the same checks as \
+`mcpwall run`. The gateway listens on 127.0.0.1 by default and refuses requests whose Host or \
+Origin header is not local (DNS rebinding); on any other address a bearer token (token_env) is \
+required; tls_cert and tls_key turn on HTTPS. Without a policy, `serve` denies every tool: list \
+what may be called.\n\nWithout --config, a built-in \
 demo server with a poisoned tool, an injected result and a leaked key is served at /mcp/demo.\n\n\
 Exit status: 0 after SIGINT or SIGTERM, 2 when it cannot start (bad configuration, address in \
 use).",
