@@ -974,25 +974,7 @@ impl Inspector {
             );
             return Step::Drop;
         }
-        if !self.settings.redact {
-            return Step::Pass;
-        }
-        let Some(p) = value.get_mut("params") else {
-            return Step::Pass;
-        };
-        let count = self.engine.redact_json_from(&report, p);
-        if count == 0 {
-            return Step::Pass;
-        }
-        self.event(
-            Direction::ServerToClient,
-            Some(method),
-            None,
-            Verdict::Redact,
-            Vec::new(),
-            format!("{count} secret or personal value(s) replaced with placeholders"),
-        );
-        Step::Replace(std::mem::take(value))
+        self.redact_member(&report, value, "params", Some(method), None)
     }
 
     /// A tool's labels: the policy's, and (unless the policy says not to) those its
@@ -1233,16 +1215,13 @@ impl Inspector {
             }
             return Step::Replace(std::mem::take(value));
         }
-        if !self.settings.redact {
-            return Step::Pass;
-        }
-        let Some(e) = value.get_mut("error") else {
-            return Step::Pass;
-        };
-        if self.engine.redact_json_from(&report, e) == 0 {
-            return Step::Pass;
-        }
-        Step::Replace(std::mem::take(value))
+        self.redact_member(
+            &report,
+            value,
+            "error",
+            Some(&pending.method),
+            pending.tool.as_deref(),
+        )
     }
 
     /// The client's answer to a server's sampling or elicitation request: what the client's
@@ -1721,21 +1700,33 @@ impl Inspector {
             };
             return Step::Replace(replacement);
         }
+        self.redact_member(&report, value, "result", Some(method), tool)
+    }
+
+    /// Redacts, in place, the secrets and personal data `report` found in `value[member]` (a
+    /// server's message). A message with nothing to redact is left as it was, and forwarded
+    /// as the server's bytes.
+    fn redact_member(
+        &self,
+        report: &Report,
+        value: &mut Value,
+        member: &str,
+        method: Option<&str>,
+        tool: Option<&str>,
+    ) -> Step {
         if !self.settings.redact {
             return Step::Pass;
         }
-        // Redacted in place: a result with nothing to redact is left as it was and forwarded
-        // as the server's bytes.
-        let Some(r) = value.get_mut("result") else {
+        let Some(v) = value.get_mut(member) else {
             return Step::Pass;
         };
-        let count = self.engine.redact_json_from(&report, r);
+        let count = self.engine.redact_json_from(report, v);
         if count == 0 {
             return Step::Pass;
         }
         self.event(
-            dir,
-            Some(method),
+            Direction::ServerToClient,
+            method,
             tool,
             Verdict::Redact,
             Vec::new(),

@@ -75,12 +75,9 @@ fn pins(dir: &Path, args: &[&str]) -> std::process::Output {
         .expect("mcpwall runs")
 }
 
-#[test]
-fn python_sdk_session_through_run() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let audit = dir.path().join("audit.jsonl");
-    let out = session(dir.path(), &[]);
-
+/// What the Python client (`client.py`) must see of the test server through mcpwall, whichever
+/// face (`run`, `serve`, a remote upstream).
+pub(super) fn check_python_session(out: &Value) {
     assert_eq!(out["server"], "poisoned-demo");
     assert_eq!(out["instructions"], "Tools for the mcpwall gateway tests.");
     // The poisoned tool is withheld; the others are listed.
@@ -119,6 +116,15 @@ fn python_sdk_session_through_run() {
     );
     // Refusals do not end the session.
     assert_eq!(out["add_again"], json!({"ok": true, "text": "42"}));
+}
+
+#[test]
+fn python_sdk_session_through_run() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let audit = dir.path().join("audit.jsonl");
+    let out = session(dir.path(), &[]);
+
+    check_python_session(&out);
 
     let log = std::fs::read_to_string(&audit).expect("audit file written");
     let events: Vec<Value> = log

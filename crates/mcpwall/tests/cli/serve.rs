@@ -12,7 +12,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::gateway::{filesystem_root, filesystem_server, node_modules, peers, python, server_cmd};
+use super::gateway::{
+    check_python_session, filesystem_root, filesystem_server, node_modules, peers, python,
+    server_cmd,
+};
 
 /// A running `mcpwall serve`; stopped with SIGTERM when dropped.
 struct Gateway {
@@ -313,28 +316,6 @@ fn python_sdk_session_through_serve() {
         .output()
         .expect("mcpwall runs");
     assert!(verify.status.success());
-}
-
-/// What the Python client (`client.py`) must see of the test server through mcpwall.
-fn check_python_session(out: &Value) {
-    assert_eq!(out["server"], "poisoned-demo", "{out}");
-    assert_eq!(
-        out["tools"],
-        json!(["add", "echo", "get_config", "read_page"]),
-        "{out}"
-    );
-    assert_eq!(out["add"], json!({"ok": true, "text": "5"}));
-    assert_eq!(out["fetch_weather"]["code"], -32051, "{out}");
-    assert_eq!(out["read_page"]["ok"], false, "{out}");
-    assert!(!out["read_page"]["text"].to_string().contains("Ignore all"));
-    let config = out["get_config"]["text"].as_str().unwrap_or_default();
-    assert!(config.contains("[REDACTED:aws_access_key_id]"), "{out}");
-    assert!(!config.contains("AKIA"), "{out}");
-    assert_eq!(out["echo_clean"], json!({"ok": true, "text": "hello"}));
-    assert_eq!(out["echo_attack"]["code"], -32051, "{out}");
-    assert_eq!(out["echo_traversal"]["code"], -32051, "{out}");
-    assert_eq!(out["add_bad"]["code"], -32602, "{out}");
-    assert_eq!(out["add_again"], json!({"ok": true, "text": "42"}));
 }
 
 /// A child process killed when dropped.
