@@ -41,8 +41,14 @@ fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).map(|v| v.to_str().unwrap_or("\u{fffd}"))
 }
 
-/// Checks a request's `Host`, `Origin` and `Authorization` headers.
-pub(super) fn check(opts: &ServeOptions, headers: &HeaderMap) -> Result<(), Refusal> {
+/// Checks a request's `Host`, `Origin` and (unless `preflight`) `Authorization` headers. A
+/// browser's CORS preflight carries no credentials; it is answered with what may be sent, and
+/// the request that follows is checked in full.
+pub(super) fn check(
+    opts: &ServeOptions,
+    headers: &HeaderMap,
+    preflight: bool,
+) -> Result<(), Refusal> {
     let loopback = opts.listen.ip().is_loopback();
     // Host: on a loopback address only loopback names (and the configured ones) are served; a
     // DNS-rebinding page reaches us under its own name.
@@ -88,7 +94,7 @@ pub(super) fn check(opts: &ServeOptions, headers: &HeaderMap) -> Result<(), Refu
             ));
         }
     }
-    if let Some(token) = &opts.token {
+    if let Some(token) = opts.token.as_ref().filter(|_| !preflight) {
         let given = header_str(headers, header::AUTHORIZATION)
             .and_then(|v| v.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
@@ -115,6 +121,29 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+
+    fn check(o: &ServeOptions, h: &HeaderMap) -> Result<(), Refusal> {
+        super::check(o, h, false)
+    }
+
+    #[test]
+    fn a_preflight_needs_no_token_but_a_good_origin() {
+        let o = opts("127.0.0.1:8750", Some("s3cret-token"));
+        let local = headers(&[
+            (header::HOST, "localhost"),
+            (header::ORIGIN, "http://localhost:6274"),
+        ]);
+        assert_eq!(super::check(&o, &local, true), Ok(()));
+        assert!(
+            super::check(&o, &local, false).is_err(),
+            "the request itself needs it"
+        );
+        let evil = headers(&[
+            (header::HOST, "localhost"),
+            (header::ORIGIN, "https://evil.example"),
+        ]);
+        assert!(super::check(&o, &evil, true).is_err());
+    }
 
     fn opts(listen: &str, token: Option<&str>) -> ServeOptions {
         ServeOptions {

@@ -592,11 +592,47 @@ async fn handle_aggregate(
 
 /// Host, Origin and token are checked before anything else, the body included: a stranger's
 /// request is turned away before it costs a read of up to `max_frame` bytes.
+///
+/// Browsers get CORS: a page whose origin passed the check may call the gateway and read the
+/// `Mcp-Session-Id` it answers with; its preflight is answered here.
 async fn guarded(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
-    if let Err(r) = guard::check(&app.options, request.headers()) {
+    let preflight = request.method() == Method::OPTIONS;
+    if let Err(r) = guard::check(&app.options, request.headers(), preflight) {
         return rpc_error(r.status, codes::BLOCKED, &r.why);
     }
-    next.run(request).await
+    let origin = request.headers().get(header::ORIGIN).cloned();
+    let mut response = if preflight {
+        let mut r = StatusCode::NO_CONTENT.into_response();
+        let h = r.headers_mut();
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST, DELETE"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static(
+                "content-type, accept, authorization, mcp-session-id, mcp-protocol-version, \
+                 last-event-id",
+            ),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
+        r
+    } else {
+        next.run(request).await
+    };
+    if let Some(origin) = origin {
+        let h = response.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("mcp-session-id"),
+        );
+        h.insert(header::VARY, HeaderValue::from_static("origin"));
+    }
+    response
 }
 
 async fn handle(

@@ -602,6 +602,32 @@ fn http_transport_rules() {
         ],
     );
     assert_eq!(r.status, 200, "{r:?}");
+    // CORS for a page that may call: it may read the session id; its preflight is answered.
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("http://localhost:6274")
+    );
+    assert_eq!(
+        r.header("access-control-expose-headers"),
+        Some("mcp-session-id")
+    );
+    let pre = [
+        ("Origin", "http://localhost:6274"),
+        ("Access-Control-Request-Method", "POST"),
+        (
+            "Access-Control-Request-Headers",
+            "content-type, mcp-session-id",
+        ),
+    ];
+    let r = http(a, "OPTIONS", p, &pre, b"");
+    assert_eq!(r.status, 204, "{r:?}");
+    assert!(
+        r.header("access-control-allow-headers")
+            .is_some_and(|h| h.contains("mcp-session-id"))
+    );
+    let r = http(a, "OPTIONS", p, &[("Origin", "https://evil.example")], b"");
+    assert_eq!(r.status, 403, "{r:?}");
+    assert!(r.header("access-control-allow-origin").is_none());
 
     // Sessions: required, must exist, belong to their upstream.
     assert_eq!(post_with(a, p, &[]).status, 400);
