@@ -39,6 +39,8 @@ pub struct Policy {
     rules: Vec<Rule>,
     labels: Vec<LabelRule>,
     taint: Taint,
+    /// Replace only the parts of a result that carry instructions, rather than block it.
+    quarantine: bool,
 }
 
 #[derive(Debug)]
@@ -83,6 +85,16 @@ struct File {
     label: Vec<LabelFile>,
     #[serde(default)]
     taint: TaintFile,
+    #[serde(default)]
+    results: ResultsFile,
+}
+
+/// `[results]`: what becomes of content that carries instructions for the model.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResultsFile {
+    #[serde(default)]
+    on_injection: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -144,6 +156,7 @@ impl Policy {
             rules: Vec::new(),
             labels: Vec::new(),
             taint: Taint::default(),
+            quarantine: false,
         }
     }
 
@@ -257,11 +270,21 @@ impl Policy {
             .collect::<Result<Vec<_>, _>>()
             .map_err(PolicyError::Policy)?;
         let taint = file.taint.parse().map_err(PolicyError::Policy)?;
+        let quarantine = match file.results.on_injection.as_deref() {
+            None | Some("block") => false,
+            Some("quarantine") => true,
+            Some(other) => {
+                return Err(PolicyError::Policy(format!(
+                    "[results] on_injection must be \"block\" or \"quarantine\", not {other:?}"
+                )));
+            }
+        };
         Ok(Policy {
             default_deny,
             rules,
             labels,
             taint,
+            quarantine,
         })
     }
 
@@ -271,6 +294,12 @@ impl Policy {
             .iter()
             .filter(|l| glob(&l.server, server) && glob(&l.tool, tool))
             .fold(Labels::default(), |acc, l| acc.union(l.labels))
+    }
+
+    /// Whether the parts of a result that carry instructions for the model are replaced with a
+    /// notice (the rest kept), rather than the whole result blocked.
+    pub fn quarantines(&self) -> bool {
+        self.quarantine
     }
 
     /// How taint is tracked and enforced.
