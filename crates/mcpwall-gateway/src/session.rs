@@ -51,6 +51,8 @@ pub(crate) struct Session {
     pub(crate) withheld_entries: HashSet<String>,
     /// The labels offered tools' annotations suggest (`openWorldHint`, `readOnlyHint`).
     pub(crate) hints: HashMap<String, mcpwall_policy::Labels>,
+    /// Withholding decisions already on record (their sentences).
+    pub(crate) reported: HashSet<String>,
     /// The client declared the `elicitation` capability: it can ask its user.
     pub(crate) client_elicits: bool,
     /// Calls waiting for a person, by the id of mcpwall's `elicitation/create` request.
