@@ -544,7 +544,9 @@ impl Aggregate {
                         strings(v, &mut text);
                     }
                 }
-                let mut named: Vec<&str> = identifiers(&text)
+                // Read as the model would: invisible characters gone, look-alike letters folded
+                // (`send\u{200b}_email`, `ѕend_email` name `send_email` too).
+                let mut named: Vec<&str> = identifiers(mcpwall_detect::normalize(&text).as_str())
                     .iter()
                     .filter_map(|word| lookup.get(word))
                     .flatten()
@@ -930,5 +932,9 @@ mod tests {
             assert!(ids.contains(w), "{w}: {ids:?}");
         }
         assert!(!identifiers("resend_email_later send_emails").contains("send_email"));
+        for disguised in ["send\u{200b}_email", "\u{455}end_email", "ｓｅｎｄ_email"] {
+            let ids = identifiers(mcpwall_detect::normalize(disguised).as_str());
+            assert!(ids.contains("send_email"), "{disguised:?}: {ids:?}");
+        }
     }
 }
