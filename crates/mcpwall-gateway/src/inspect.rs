@@ -950,14 +950,9 @@ impl Inspector {
         let Some(params) = value.get("params") else {
             return Step::Pass;
         };
-        let opts = if self.settings.redact {
-            &self.everything
-        } else {
-            &self.threats
-        };
         let report = self
             .engine
-            .scan_json_with(Surface::ToolResult, params, opts);
+            .scan_json_with(Surface::ToolResult, params, self.content_scan());
         let threats = self.threats.categories;
         if report.score_in(threats) >= FLAG_THRESHOLD {
             let rules = rule_ids_in(&report, threats);
@@ -977,6 +972,16 @@ impl Inspector {
             return Step::Drop;
         }
         self.redact_member(&report, value, "params", Some(method), None)
+    }
+
+    /// What a server's content is scanned for: one scan serves both decisions when redacting
+    /// (threats block, secrets are replaced); without redaction, threats only.
+    fn content_scan(&self) -> &ScanOptions {
+        if self.settings.redact {
+            &self.everything
+        } else {
+            &self.threats
+        }
     }
 
     /// A tool's labels: the policy's, and (unless the policy says not to) those its
@@ -1658,13 +1663,9 @@ impl Inspector {
         let Some(result) = value.get("result") else {
             return Step::Pass;
         };
-        // One scan serves both decisions when redacting: threats block, secrets are replaced.
-        let opts = if self.settings.redact {
-            &self.everything
-        } else {
-            &self.threats
-        };
-        let report = self.engine.scan_json_with(surface, result, opts);
+        let report = self
+            .engine
+            .scan_json_with(surface, result, self.content_scan());
         let threats = self.threats.categories;
         let what = match tool {
             Some(t) => format!("the result of `{t}`"),

@@ -694,10 +694,14 @@ fn post_headers(headers: &HeaderMap) -> Result<bool, Response> {
 /// A POSTed body as one stdio line. Raw line breaks in valid JSON are only ever whitespace
 /// between tokens (inside strings they must be escaped), so they become spaces; in invalid JSON
 /// the parser refuses the frame either way.
-fn one_line(body: &[u8]) -> Vec<u8> {
+fn one_line(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if !body.iter().any(|&b| b == b'\n' || b == b'\r') {
+        return std::borrow::Cow::Borrowed(body);
+    }
     body.iter()
         .map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b })
-        .collect()
+        .collect::<Vec<u8>>()
+        .into()
 }
 
 async fn post(app: &Arc<App>, upstream: &Upstream, headers: &HeaderMap, body: &[u8]) -> Response {

@@ -482,15 +482,10 @@ fn http_transport_rules() {
     assert_eq!(r.status, 202, "{r:?}");
 
     // A client that accepts only JSON gets one JSON body.
-    let r = http(
+    let r = post_json_only(
         a,
-        "POST",
         p,
-        &[
-            JSON,
-            ("Accept", "application/json"),
-            ("Mcp-Session-Id", &sid),
-        ],
+        &sid,
         br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
     );
     assert_eq!(r.status, 200);
@@ -533,17 +528,7 @@ fn http_transport_rules() {
         &json!([{"jsonrpc":"2.0","id":8,"method":"ping"}, {"jsonrpc":"2.0","id":8,"method":"ping"}]),
     );
     assert_eq!(r.status, 400, "{r:?}");
-    let r = http(
-        a,
-        "POST",
-        p,
-        &[
-            JSON,
-            ("Accept", "application/json"),
-            ("Mcp-Session-Id", &sid),
-        ],
-        br#"[{"jsonrpc":"2.0","id":9,"method":"ping"}]"#,
-    );
+    let r = post_json_only(a, p, &sid, br#"[{"jsonrpc":"2.0","id":9,"method":"ping"}]"#);
     assert!(r.body.starts_with(b"["), "{r:?}");
 
     // A refused call is answered on its POST; the session goes on.
@@ -686,6 +671,16 @@ fn http_transport_rules() {
     let r = http(a, "DELETE", p, &[("Mcp-Session-Id", &sid)], b"");
     assert_eq!(r.status, 200);
     assert_eq!(post_with(a, p, &[("Mcp-Session-Id", &sid)]).status, 404);
+}
+
+/// `body` POSTed in session `sid` by a client that accepts only JSON answers.
+fn post_json_only(addr: &str, path: &str, sid: &str, body: &[u8]) -> Reply {
+    let headers = [
+        JSON,
+        ("Accept", "application/json"),
+        ("Mcp-Session-Id", sid),
+    ];
+    http(addr, "POST", path, &headers, body)
 }
 
 /// A ping POSTed with `headers` (and the JSON content type and Accept).
