@@ -44,7 +44,7 @@ use tokio::sync::mpsc;
 
 use self::aggregate::{Aggregate, Member};
 use self::remote::Remote;
-pub use self::remote::RemoteUpstream;
+pub use self::remote::{RemoteTransport, RemoteUpstream};
 use self::session::{HttpSession, Link, Out, Refused, STREAM_QUEUE};
 use crate::audit::Audit;
 use crate::inspect::codes;

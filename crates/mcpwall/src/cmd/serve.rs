@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use mcpwall_gateway::http::{self, InspectorTemplate, RemoteUpstream, ServeOptions, Upstream};
+use mcpwall_gateway::http::{
+    self, InspectorTemplate, RemoteTransport, RemoteUpstream, ServeOptions, Upstream,
+};
 use mcpwall_policy::Policy;
 use serde::Deserialize;
 
@@ -52,10 +54,20 @@ struct UpstreamConfig {
     cwd: Option<PathBuf>,
     /// Or a remote server: its Streamable HTTP URL.
     url: Option<String>,
+    /// How the remote server speaks: "streamable-http" (the default) or "sse" (the HTTP+SSE
+    /// transport of protocol 2024-11-05; `url` is then its stream's).
+    transport: Option<TransportName>,
     /// Headers for the remote server, each from an environment variable (a credential is not
     /// written in a file that may be shared): `{ Authorization = "NOTES_AUTH" }`.
     #[serde(default)]
     headers_env: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum TransportName {
+    StreamableHttp,
+    Sse,
 }
 
 /// Names are paths (`/mcp/NAME`) and lockfile keys: plain ones only.
@@ -118,9 +130,9 @@ fn load_config(path: &Path) -> anyhow::Result<Config> {
                 }
             }
             (None, Some(c)) if !c.is_empty() => {
-                if !u.headers_env.is_empty() {
+                if !u.headers_env.is_empty() || u.transport.is_some() {
                     anyhow::bail!(
-                        "{}: upstream {:?}: headers_env is for urls, not commands",
+                        "{}: upstream {:?}: headers_env and transport are for urls, not commands",
                         path.display(),
                         u.name
                     );
@@ -151,7 +163,15 @@ fn upstream(config: &Path, u: UpstreamConfig) -> anyhow::Result<Upstream> {
                 })?;
                 headers.push((name.clone(), value));
             }
-            Some(RemoteUpstream { url, headers })
+            let transport = match u.transport {
+                Some(TransportName::Sse) => RemoteTransport::Sse,
+                Some(TransportName::StreamableHttp) | None => RemoteTransport::StreamableHttp,
+            };
+            Some(RemoteUpstream {
+                url,
+                headers,
+                transport,
+            })
         }
         None => None,
     };

@@ -328,18 +328,20 @@ impl Drop for Killed {
     }
 }
 
-#[test]
-fn a_remote_upstream_over_streamable_http() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    // The same Python SDK test server, this time listening on HTTP.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+/// A free port on the loopback interface.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
-        .port();
-    let _server = Killed(
+        .port()
+}
+
+/// A Python test server on HTTP at `port` (`script` with `args`), once it accepts.
+fn http_test_server(script: &str, args: &[&str], port: u16) -> Killed {
+    let server = Killed(
         Command::new(python())
-            .arg(peers().join("poisoned_server.py"))
-            .args(["--http", &port.to_string()])
+            .arg(peers().join(script))
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -353,24 +355,56 @@ fn a_remote_upstream_over_streamable_http() {
         );
         thread::sleep(Duration::from_millis(100));
     }
+    server
+}
+
+#[test]
+fn remote_upstreams_over_streamable_http_and_legacy_sse() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The same Python SDK test server, listening on HTTP, once per transport.
+    let (port, sse_port, liar_port) = (free_port(), free_port(), free_port());
+    let server = |transport: &str, port: u16| {
+        http_test_server("poisoned_server.py", &[transport, &port.to_string()], port)
+    };
+    let (_server, _sse_server) = (server("--http", port), server("--sse", sse_port));
+    // And one that names an endpoint on another origin.
+    let _liar = http_test_server("sse_liar.py", &[&liar_port.to_string()], liar_port);
     let config = format!(
         "{}[[upstream]]\nname = \"remote\"\nurl = \"http://127.0.0.1:{port}/mcp\"\n\
-         headers_env = {{ \"X-Mcpwall-Test\" = \"MCPWALL_TEST_TOKEN\" }}\n",
+         headers_env = {{ \"X-Mcpwall-Test\" = \"MCPWALL_TEST_TOKEN\" }}\n\
+         [[upstream]]\nname = \"legacy\"\nurl = \"http://127.0.0.1:{sse_port}/sse\"\n\
+         transport = \"sse\"\n\
+         [[upstream]]\nname = \"liar\"\nurl = \"http://127.0.0.1:{liar_port}/sse\"\n\
+         transport = \"sse\"\n",
         allow_all(dir.path())
     );
     let gw = serve(dir.path(), &config, &[]);
-    let o = Command::new(python())
-        .arg(peers().join("client.py"))
-        .args(["--http", &gw.url("remote")])
-        .output()
-        .expect("the Python client runs");
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "client failed: {err}\n{}", gw.log());
-    let out: Value = serde_json::from_slice(&o.stdout).expect("the client prints JSON");
-    check_python_session(&out);
-    // No process was started for the session: the server is the one above.
+    for name in ["remote", "legacy"] {
+        let o = Command::new(python())
+            .arg(peers().join("client.py"))
+            .args(["--http", &gw.url(name)])
+            .output()
+            .expect("the Python client runs");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            o.status.success(),
+            "{name}: client failed: {err}\n{}",
+            gw.log()
+        );
+        let out: Value = serde_json::from_slice(&o.stdout).expect("the client prints JSON");
+        check_python_session(&out);
+    }
+    // No process was started for the sessions: the servers are the ones above.
     let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).expect("audit");
     assert!(audit.contains("\"server\":\"remote\""), "{audit}");
+    assert!(audit.contains("\"server\":\"legacy\""), "{audit}");
+    // The endpoint elsewhere is not followed: the client's initialize is answered with an
+    // error that says why.
+    let (r, _) = initialize(&gw.addr, "/mcp/liar", &[]);
+    let m = r.message();
+    assert_eq!(m["error"]["code"], -32053, "{m}");
+    let why = m["error"]["message"].as_str().unwrap_or_default();
+    assert!(why.contains("another origin"), "{m}");
 }
 
 #[test]

@@ -1,7 +1,7 @@
 """An MCP server (official Python SDK) that misbehaves in the ways mcpwall must stop.
 
-Run over stdio (or Streamable HTTP with `--http PORT`; `--rug-pull`: the same server after a silent update; `--faults`: adds `slow` and
-`crash`). Tools:
+Run over stdio (or Streamable HTTP with `--http PORT`, or HTTP+SSE with `--sse PORT`;
+`--rug-pull`: the same server after a silent update; `--faults`: adds `slow` and `crash`). Tools:
 - add: clean.
 - fetch_weather: a poisoned description (hidden instructions to read an SSH key).
 - read_page: returns a prompt injection.
@@ -99,5 +99,9 @@ if __name__ == "__main__":
     if "--http" in sys.argv:
         port = int(sys.argv[sys.argv.index("--http") + 1])
         server.run("streamable-http", host="127.0.0.1", port=port)
+    # `--sse PORT`: over the legacy HTTP+SSE transport, stream at http://127.0.0.1:PORT/sse.
+    elif "--sse" in sys.argv:
+        port = int(sys.argv[sys.argv.index("--sse") + 1])
+        server.run("sse", host="127.0.0.1", port=port)
     else:
         server.run()

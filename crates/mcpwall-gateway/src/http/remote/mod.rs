@@ -1,10 +1,14 @@
-//! A remote upstream: an MCP server at a Streamable HTTP URL. Each client session of the
-//! gateway has an upstream session of its own there; no process is started.
+//! A remote upstream: an MCP server at a Streamable HTTP URL (or at a legacy HTTP+SSE one,
+//! in [`legacy`]). Each client session of the gateway has an upstream session of its own
+//! there; no process is started.
 //!
 //! Every message for the server is POSTed (after inspection), concurrently; what comes back, a
 //! JSON body or an SSE stream, is read as server frames and goes through the same pipeline as
 //! a stdio server's output. Once the upstream session exists, a GET stream carries the
 //! server's own requests and notifications.
+
+mod legacy;
+mod sse;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -16,6 +20,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 
+use self::sse::SseReader;
 use super::session::HttpSession;
 use crate::inspect::codes;
 
@@ -29,6 +34,18 @@ pub struct RemoteUpstream {
     pub url: String,
     /// Headers sent with every request (an `Authorization`, for instance).
     pub headers: Vec<(String, String)>,
+    /// How the server speaks HTTP.
+    pub transport: RemoteTransport,
+}
+
+/// The HTTP transports of MCP.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RemoteTransport {
+    /// Streamable HTTP (protocol 2025-03-26 and later): one endpoint for POST, GET, DELETE.
+    #[default]
+    StreamableHttp,
+    /// HTTP+SSE (protocol 2024-11-05): a GET stream that names where to POST.
+    Sse,
 }
 
 /// Headers mcpwall sets itself: configuration may not send them too.
@@ -67,6 +84,7 @@ impl RemoteUpstream {
 pub(super) struct Remote {
     client: reqwest::Client,
     url: String,
+    transport: RemoteTransport,
     headers: Vec<(HeaderName, HeaderValue)>,
     max: usize,
     state: Mutex<State>,
@@ -124,52 +142,6 @@ fn answered(frame: &[u8], into: &mut HashSet<String>) {
     }
 }
 
-/// Events of a `text/event-stream`, from chunks as they arrive: each event's data, its lines
-/// joined. An event larger than `max` is dropped whole.
-#[derive(Default)]
-struct SseReader {
-    line: Vec<u8>,
-    data: Vec<u8>,
-    over: bool,
-}
-
-impl SseReader {
-    fn feed(&mut self, chunk: &[u8], max: usize, out: &mut Vec<Vec<u8>>) {
-        for &b in chunk {
-            if b != b'\n' {
-                // A line longer than any event may be is not kept: its event is dropped.
-                if self.line.len() > max.saturating_add(16) {
-                    self.over = true;
-                } else {
-                    self.line.push(b);
-                }
-                continue;
-            }
-            let mut line = std::mem::take(&mut self.line);
-            if line.last() == Some(&b'\r') {
-                line.pop();
-            }
-            if line.is_empty() {
-                let data = std::mem::take(&mut self.data);
-                if !std::mem::take(&mut self.over) && !data.is_empty() {
-                    out.push(data);
-                }
-            } else if let Some(rest) = line.strip_prefix(b"data:") {
-                let rest = rest.strip_prefix(b" ").unwrap_or(rest);
-                if !self.data.is_empty() {
-                    self.data.push(b'\n');
-                }
-                self.data.extend_from_slice(rest);
-                if self.data.len() > max {
-                    self.over = true;
-                    self.data.clear();
-                }
-            }
-            // `event:`, `id:`, `retry:` and comments carry nothing to inspect.
-        }
-    }
-}
-
 impl Remote {
     /// A link to `upstream` for `session`; its messages are sent in order by a task of its own.
     pub(super) fn start(
@@ -191,6 +163,7 @@ impl Remote {
         let remote = Arc::new(Remote {
             client,
             url: upstream.url.clone(),
+            transport: upstream.transport,
             headers,
             max,
             state: Mutex::new(State::default()),
@@ -200,7 +173,11 @@ impl Remote {
     }
 
     fn request(&self, method: reqwest::Method) -> reqwest::RequestBuilder {
-        let mut r = self.client.request(method, &self.url);
+        self.request_to(method, &self.url)
+    }
+
+    fn request_to(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+        let mut r = self.client.request(method, url);
         for (k, v) in &self.headers {
             r = r.header(k, v);
         }
@@ -230,6 +207,9 @@ impl Remote {
         session: Arc<HttpSession>,
         mut queue: mpsc::Receiver<Vec<u8>>,
     ) {
+        if self.transport == RemoteTransport::Sse {
+            return self.run_legacy(session, queue).await;
+        }
         while let Some(frame) = queue.recv().await {
             let (ids, init) = requests(&frame);
             let had_session = lock(&self.state).session.is_some();
@@ -318,8 +298,15 @@ impl Remote {
             let mut reader = SseReader::default();
             while let Ok(Some(chunk)) = response.chunk().await {
                 reader.feed(&chunk, self.max, &mut frames);
-                for frame in frames.drain(..) {
-                    self.deliver(session, frame, init, &mut seen).await;
+                for event in frames.drain(..).filter(sse::Event::is_message) {
+                    match event.oversize {
+                        Some(len) => {
+                            session
+                                .server_frame(Frame::Oversize { len }, self.max)
+                                .await
+                        }
+                        None => self.deliver(session, event.data, init, &mut seen).await,
+                    }
                 }
                 if done(&seen) {
                     break;
@@ -430,21 +417,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sse_events_across_chunks() {
-        let mut r = SseReader::default();
-        let mut out = Vec::new();
-        let stream = b": comment\r\nevent: message\r\nid: 1\r\ndata: {\"a\":\r\ndata: 1}\r\n\r\ndata: x\n\ndata: 0123456789\n\n";
-        for chunk in stream.chunks(3) {
-            r.feed(chunk, 8, &mut out);
-        }
-        assert_eq!(out, vec![b"{\"a\":\n1}".to_vec(), b"x".to_vec()]);
-    }
-
-    #[test]
     fn configured_headers_are_checked() {
         let up = |k: &str, v: &str| RemoteUpstream {
             url: "https://x.example/mcp".to_owned(),
             headers: vec![(k.to_owned(), v.to_owned())],
+            transport: RemoteTransport::default(),
         };
         assert!(up("Authorization", "Bearer abc").check().is_ok());
         assert!(up("Mcp-Session-Id", "x").check().is_err());

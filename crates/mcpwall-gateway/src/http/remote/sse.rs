@@ -1,0 +1,114 @@
+//! Reading a `text/event-stream` from a server, chunk by chunk, with a size cap.
+
+/// One event: its type (empty for the default, `message`) and its data, lines joined.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Event {
+    pub(super) kind: Vec<u8>,
+    pub(super) data: Vec<u8>,
+    /// Set when the event was larger than the cap: its data was dropped, and this says how
+    /// many bytes of its lines were seen.
+    pub(super) oversize: Option<usize>,
+}
+
+impl Event {
+    /// Whether the event carries a JSON-RPC message: the default type, or `message` by name.
+    pub(super) fn is_message(&self) -> bool {
+        self.kind.is_empty() || self.kind == b"message"
+    }
+}
+
+/// Events of a stream, from chunks as they arrive. An event larger than `max` comes without
+/// its data (`oversize`); one without data is skipped.
+#[derive(Default)]
+pub(super) struct SseReader {
+    line: Vec<u8>,
+    kind: Vec<u8>,
+    data: Vec<u8>,
+    over: bool,
+    /// Bytes of the current event's lines.
+    seen: usize,
+}
+
+/// An event type longer than this is not one mcpwall knows: the event is dropped.
+const MAX_KIND: usize = 64;
+
+impl SseReader {
+    pub(super) fn feed(&mut self, chunk: &[u8], max: usize, out: &mut Vec<Event>) {
+        for &b in chunk {
+            self.seen = self.seen.saturating_add(1);
+            if b != b'\n' {
+                // A line longer than any event may be is not kept: its event is dropped.
+                if self.line.len() > max.saturating_add(16) {
+                    self.over = true;
+                } else {
+                    self.line.push(b);
+                }
+                continue;
+            }
+            let mut line = std::mem::take(&mut self.line);
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            if line.is_empty() {
+                let data = std::mem::take(&mut self.data);
+                let kind = std::mem::take(&mut self.kind);
+                let seen = std::mem::take(&mut self.seen);
+                if std::mem::take(&mut self.over) {
+                    out.push(Event {
+                        kind,
+                        data: Vec::new(),
+                        oversize: Some(seen),
+                    });
+                } else if !data.is_empty() {
+                    out.push(Event {
+                        kind,
+                        data,
+                        oversize: None,
+                    });
+                }
+            } else if let Some(rest) = line.strip_prefix(b"data:") {
+                let rest = rest.strip_prefix(b" ").unwrap_or(rest);
+                if !self.data.is_empty() {
+                    self.data.push(b'\n');
+                }
+                self.data.extend_from_slice(rest);
+                if self.data.len() > max {
+                    self.over = true;
+                    self.data.clear();
+                }
+            } else if let Some(rest) = line.strip_prefix(b"event:") {
+                let rest = rest.strip_prefix(b" ").unwrap_or(rest);
+                if rest.len() > MAX_KIND {
+                    self.over = true;
+                }
+                self.kind = rest.iter().copied().take(MAX_KIND).collect();
+            }
+            // `id:`, `retry:` and comments carry nothing to inspect.
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_across_chunks() {
+        let mut r = SseReader::default();
+        let mut out = Vec::new();
+        let stream = b": comment\r\nevent: message\r\nid: 1\r\ndata: {\"a\":\r\ndata: 1}\r\n\r\nevent:endpoint\ndata: x\n\ndata: 0123456789\n\ndata: y\n\n";
+        for chunk in stream.chunks(3) {
+            r.feed(chunk, 8, &mut out);
+        }
+        let data: Vec<&[u8]> = out.iter().map(|e| e.data.as_slice()).collect();
+        assert_eq!(data, vec![&b"{\"a\":\n1}"[..], b"x", b"", b"y"]);
+        assert!(out[0].is_message());
+        assert_eq!(out[1].kind, b"endpoint");
+        assert!(!out[1].is_message());
+        // Too large: said, without its data.
+        assert_eq!(out[2].oversize, Some(18));
+        // The type belongs to one event only.
+        assert!(out[3].is_message());
+        assert_eq!(out[3].oversize, None);
+    }
+}
