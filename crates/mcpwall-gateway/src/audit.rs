@@ -27,6 +27,8 @@ pub enum Verdict {
     Fail,
     /// Held while a person is asked, through the client, whether the call may go on.
     Ask,
+    /// The server exited on its own and was started again (`mcpwall serve`).
+    Restart,
 }
 
 /// One decision.

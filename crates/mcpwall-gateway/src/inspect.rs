@@ -509,6 +509,18 @@ impl Inspector {
         s.from_client.contains_key(id) || s.asks.values().any(|a| &a.call_id == id)
     }
 
+    /// Records that the server exited on its own and was started again (or could not be).
+    pub fn restarted(&self, detail: String) {
+        self.event(
+            Direction::ServerToClient,
+            None,
+            None,
+            Verdict::Restart,
+            vec!["gateway.server_restart".to_owned()],
+            detail,
+        );
+    }
+
     /// A frame longer than the transport's cap.
     pub fn oversize(&self, dir: Direction, len: usize, max: usize) -> Outcome<'static> {
         let why = format!("a frame of {len} bytes exceeds the {max}-byte limit");

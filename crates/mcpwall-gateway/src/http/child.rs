@@ -5,7 +5,7 @@ use std::process::Stdio;
 
 use mcpwall_protocol::{Frame, FrameSplitter};
 use rustix::process::{Pid, Signal, kill_process_group};
-use tokio::io::{AsyncBufRead, AsyncBufReadExt as _};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 use super::Upstream;
@@ -66,8 +66,31 @@ pub(super) fn kill_group(group: Option<Pid>) {
     }
 }
 
+/// A server's output, read frame by frame.
+pub(super) struct ServerOut {
+    reader: BufReader<ChildStdout>,
+    splitter: FrameSplitter,
+}
+
+impl ServerOut {
+    pub(super) fn new(stdout: ChildStdout, max: usize) -> Self {
+        ServerOut {
+            reader: BufReader::new(stdout),
+            splitter: FrameSplitter::new(max),
+        }
+    }
+
+    /// The next frame; `None` once the server closed its output.
+    pub(super) async fn next(&mut self) -> Option<Frame> {
+        next_frame(&mut self.reader, &mut self.splitter)
+            .await
+            .ok()
+            .flatten()
+    }
+}
+
 /// The next frame from an async reader, as [`mcpwall_protocol::FrameReader`] reads them.
-pub(super) async fn next_frame<R: AsyncBufRead + Unpin>(
+async fn next_frame<R: AsyncBufRead + Unpin>(
     reader: &mut R,
     splitter: &mut FrameSplitter,
 ) -> io::Result<Option<Frame>> {

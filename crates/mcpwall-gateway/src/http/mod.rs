@@ -15,6 +15,7 @@ mod aggregate;
 mod child;
 mod guard;
 mod remote;
+mod restart;
 mod session;
 mod tls;
 
@@ -77,6 +78,10 @@ pub struct ServeOptions {
     pub max_frame: usize,
     /// How long a server may take to exit once its session ends.
     pub grace: Duration,
+    /// How many times in a row a session's stdio server is started again after it exits on
+    /// its own (a server that ran a minute starts the count afresh); 0: never, the session
+    /// ends with it.
+    pub max_restarts: u32,
     /// HTTPS: the certificate chain and private key (PEM files); `None`: plain HTTP.
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Environment variables the servers must not inherit (the one holding the token: a
@@ -96,6 +101,7 @@ impl Default for ServeOptions {
             call_timeout: Some(Duration::from_secs(300)),
             max_frame: mcpwall_protocol::DEFAULT_MAX_FRAME,
             grace: Duration::from_secs(3),
+            max_restarts: 5,
             tls: None,
             scrub_env: Vec::new(),
         }
@@ -336,24 +342,22 @@ impl App {
             stall,
         ));
         {
-            let session = Arc::clone(&session);
-            let app = Arc::clone(self);
-            let max = self.options.max_frame;
-            tokio::spawn(async move {
-                Arc::clone(&session).pump_server(started.stdout, max).await;
-                app.end(&session.id);
-            });
-        }
-        {
             // The server is reaped when it exits; what it started goes with it.
-            let mut process = started.child;
+            let (mut process, group) = (started.child, started.group);
             let session = Arc::clone(&session);
             tokio::spawn(async move {
                 let _ = process.wait().await;
-                child::kill_group(session.group());
-                session.mark_exited();
+                child::kill_group(group);
+                session.reaped(group);
             });
         }
+        let out = child::ServerOut::new(started.stdout, self.options.max_frame);
+        tokio::spawn(restart::supervise(
+            Arc::clone(self),
+            Arc::clone(&session),
+            upstream.clone(),
+            out,
+        ));
         self.start_timeouts(&session);
         Ok(session)
     }

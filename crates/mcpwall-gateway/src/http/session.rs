@@ -13,16 +13,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use mcpwall_protocol::{Frame, FrameSplitter, Id};
+use mcpwall_protocol::{Frame, Id};
 use rustix::process::Pid;
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt as _;
-use tokio::io::BufReader;
-use tokio::process::{ChildStdin, ChildStdout};
+use tokio::process::ChildStdin;
 use tokio::sync::mpsc;
 
-use super::child::{kill_group, next_frame};
+use super::child::{ServerOut, kill_group};
 use super::remote::Remote;
 use crate::inspect::{Direction, Inspector, Outcome};
 
@@ -101,16 +100,28 @@ pub(super) struct HttpSession {
     pub(super) upstream: String,
     pub(super) inspector: Arc<Inspector>,
     /// The way to the server.
-    link: Link,
-    group: Option<Pid>,
+    pub(super) link: Link,
+    /// The server process now (a crashed one is started again).
+    process: Mutex<Process>,
+    /// The client's `initialize` as the server got it: replayed to a restarted server.
+    init: Mutex<Option<Vec<u8>>>,
+    /// Held for reading while a client message is inspected and sent; for writing while the
+    /// server is restarted and its tools listed again, so that no message crosses a restart.
+    gate: Arc<tokio::sync::RwLock<()>>,
     routes: Mutex<Routes>,
     serials: AtomicU64,
     last_seen: Mutex<Instant>,
     closed: AtomicBool,
-    /// The server process has exited (and was reaped).
-    exited: AtomicBool,
     /// How long a full queue to the server may stay full before the server counts as stuck.
     stall: Duration,
+}
+
+/// A server process: its group, and whether it has exited (and was reaped: from then on the
+/// group's number may be another process's, and is not to be signalled).
+#[derive(Clone, Copy, Default)]
+struct Process {
+    group: Option<Pid>,
+    exited: bool,
 }
 
 /// How frames reach the server.
@@ -160,12 +171,16 @@ impl HttpSession {
             upstream,
             inspector,
             link,
-            group,
+            process: Mutex::new(Process {
+                group,
+                exited: false,
+            }),
+            init: Mutex::new(None),
+            gate: Arc::default(),
             routes: Mutex::new(Routes::default()),
             serials: AtomicU64::new(1),
             last_seen: Mutex::new(Instant::now()),
             closed: AtomicBool::new(false),
-            exited: AtomicBool::new(false),
             stall,
         }
     }
@@ -302,6 +317,21 @@ impl HttpSession {
         frame: &[u8],
         answers: Option<&mpsc::Sender<Out>>,
     ) {
+        let _gate = self.gate.read().await;
+        self.client_frame_ungated(frame, answers).await;
+    }
+
+    /// Closes the gate to client messages: those under way are sent first.
+    pub(super) async fn close_gate(&self) -> tokio::sync::OwnedRwLockWriteGuard<()> {
+        Arc::clone(&self.gate).write_owned().await
+    }
+
+    /// [`HttpSession::client_frame`] while the gate is closed: mcpwall's own messages.
+    pub(super) async fn client_frame_ungated(
+        self: &Arc<Self>,
+        frame: &[u8],
+        answers: Option<&mpsc::Sender<Out>>,
+    ) {
         let (forward, reply) = self.inspect(Direction::ClientToServer, frame);
         if let Some(reply) = reply {
             for m in messages(reply) {
@@ -328,9 +358,20 @@ impl HttpSession {
         // 2025-03-26 no longer read batches, and the answers are gathered per POST anyway.
         if let Some(f) = forward {
             for m in messages(f) {
+                if lock(&self.init).is_none()
+                    && serde_json::from_slice::<Peek>(&m)
+                        .is_ok_and(|p| p.method.as_deref() == Some("initialize"))
+                {
+                    *lock(&self.init) = Some(m.clone());
+                }
                 self.send_to_server(m).await;
             }
         }
+    }
+
+    /// The client's `initialize`, once it was sent on.
+    pub(super) fn initialize_frame(&self) -> Option<Vec<u8>> {
+        lock(&self.init).clone()
     }
 
     /// Writes a frame to the server. A server that leaves its input full for the stall time
@@ -360,7 +401,7 @@ impl HttpSession {
             Ok(Err(_)) => *stdin = None,
             Err(_) => {
                 *stdin = None;
-                kill_group(self.group);
+                kill_group(self.group());
             }
         }
     }
@@ -371,15 +412,11 @@ impl HttpSession {
         tokio::spawn(async move { session.send_to_server(frame).await });
     }
 
-    /// Reads and inspects the server's frames until it closes its output, then answers
-    /// what it left unanswered and closes the session.
-    pub(super) async fn pump_server(self: Arc<Self>, stdout: ChildStdout, max: usize) {
-        let mut reader = BufReader::new(stdout);
-        let mut splitter = FrameSplitter::new(max);
-        while let Ok(Some(frame)) = next_frame(&mut reader, &mut splitter).await {
+    /// Reads and inspects the server's frames until it closes its output.
+    pub(super) async fn pump_server(self: &Arc<Self>, out: &mut ServerOut, max: usize) {
+        while let Some(frame) = out.next().await {
             self.server_frame(frame, max).await;
         }
-        self.close();
     }
 
     /// One frame from the server, through the pipeline: what passes goes to the client's
@@ -517,16 +554,34 @@ impl HttpSession {
         }
     }
 
+    /// There is no server process (any more).
     pub(super) fn mark_exited(&self) {
-        self.exited.store(true, Ordering::Relaxed);
+        lock(&self.process).exited = true;
+    }
+
+    /// The process of `group` was reaped: if it is still the session's, the session has no
+    /// server process now.
+    pub(super) fn reaped(&self, group: Option<Pid>) {
+        let mut p = lock(&self.process);
+        if p.group == group {
+            p.exited = true;
+        }
+    }
+
+    /// A new server process for the session.
+    pub(super) fn set_process(&self, group: Option<Pid>) {
+        *lock(&self.process) = Process {
+            group,
+            exited: false,
+        };
     }
 
     pub(super) fn has_exited(&self) -> bool {
-        self.exited.load(Ordering::Relaxed)
+        lock(&self.process).exited
     }
 
     pub(super) fn group(&self) -> Option<Pid> {
-        self.group
+        lock(&self.process).group
     }
 }
 

@@ -33,6 +33,8 @@ struct Config {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     max_sessions: Option<usize>,
+    /// Restarts in a row of a session's stdio server that keeps exiting; 0: none.
+    max_restarts: Option<u32>,
     /// Seconds.
     idle_timeout: Option<u64>,
     policy: Option<PathBuf>,
@@ -231,6 +233,9 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
                     path.display()
                 ),
             };
+            if let Some(n) = c.max_restarts {
+                options.max_restarts = n;
+            }
             if let Some(n) = c.max_sessions {
                 options.max_sessions = n.max(1);
             }

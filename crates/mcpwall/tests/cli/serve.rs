@@ -793,9 +793,9 @@ fn upstream_faults_and_shutdown_in_serve() {
     let work = dir.path().join("work");
     std::fs::create_dir(&work).expect("mkdir");
     let config = format!(
-        "{}{}cwd = {}\n",
+        "max_restarts = 1\n{}{}cwd = {}\n",
         allow_all(dir.path()),
-        poisoned("demo", &["--faults"]),
+        poisoned("demo", &["--faults", "--changed-after-crash"]),
         json!(work.display().to_string())
     );
     let mut gw = serve(dir.path(), &config, &["--call-timeout", "2"]);
@@ -821,8 +821,24 @@ fn upstream_faults_and_shutdown_in_serve() {
     assert_eq!(r.message()["error"]["code"], -32052, "{r:?}");
     assert!(started.elapsed() < Duration::from_secs(25));
 
-    // The server dies mid-call: the call is answered, the session is over.
+    // The server dies mid-call: the call is answered, and the session goes on with a new
+    // server, set up with the client's initialize, its tools listed again by mcpwall. This
+    // one comes back changed (`add` has a new description): a rug pull, withheld.
     let r = post(&a, p, &sid, &call(3, "crash", json!({"code": 3})));
+    assert_eq!(r.message()["error"]["code"], -32053, "{r:?}");
+    let r = post(&a, p, &sid, &call(4, "echo", json!({"text": "still here"})));
+    assert_eq!(
+        r.message()["result"]["content"][0]["text"],
+        "still here",
+        "{r:?}"
+    );
+    let r = post(&a, p, &sid, &call(5, "add", json!({"a": 2, "b": 3})));
+    assert!(r.message()["error"].is_object(), "{r:?}");
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).expect("audit");
+    assert!(audit.contains("\"verdict\":\"restart\""), "{audit}");
+    assert!(audit.contains("pins.tool_changed"), "{audit}");
+    // It dies again at once: max_restarts = 1, so the session is over.
+    let r = post(&a, p, &sid, &call(6, "crash", json!({"code": 3})));
     assert_eq!(r.message()["error"]["code"], -32053, "{r:?}");
     let deadline = Instant::now() + Duration::from_secs(10);
     while post_with(&a, p, &[("Mcp-Session-Id", &sid)]).status != 404 {
