@@ -424,6 +424,9 @@ impl Inspector {
             let ids: Vec<Id> = s
                 .from_client
                 .iter()
+                // A subscription (protocol 2026-07-28) is a request answered only when it
+                // ends: its stream of notifications is not a call that stalls.
+                .filter(|(_, p)| p.method != "subscriptions/listen")
                 .filter(|(_, p)| now.duration_since(p.since) >= timeout)
                 .map(|(id, _)| id.clone())
                 .collect();
@@ -930,7 +933,11 @@ impl Inspector {
             return self.misshapen(id, "result");
         }
         match pending.method.as_str() {
-            "initialize" => self.initialize_result(value, result),
+            // `server/discover` is protocol 2026-07-28's `initialize`, and carries the same
+            // instructions.
+            "initialize" | "server/discover" => {
+                self.initialize_result(&pending.method, value, result)
+            }
             "tools/list" => self.tools_list_result(id, value, result, pending.paged),
             "resources/list" => {
                 self.entries_result(id, value, result, "resources", "uri", "resource")
@@ -1412,7 +1419,7 @@ impl Inspector {
         );
     }
 
-    fn initialize_result(&self, value: &Value, result: &Value) -> Step {
+    fn initialize_result(&self, method: &str, value: &Value, result: &Value) -> Step {
         let Some(instructions) = result.get("instructions") else {
             return Step::Pass;
         };
@@ -1425,7 +1432,7 @@ impl Inspector {
         let rules = rule_ids(&report);
         self.event(
             Direction::ServerToClient,
-            Some("initialize"),
+            Some(method),
             None,
             Verdict::Filter,
             rules,
@@ -1678,6 +1685,7 @@ impl Inspector {
         let report = self
             .engine
             .scan_json_with(surface, result, self.content_scan());
+        let typed = result.get("resultType").is_some();
         let threats = self.threats.categories;
         let what = match tool {
             Some(t) => format!("the result of `{t}`"),
@@ -1721,14 +1729,16 @@ impl Inspector {
             // A tool's failure is reported as a tool result, so that the model sees it and
             // the client keeps the session; other methods get a JSON-RPC error.
             let replacement = if method == "tools/call" {
-                json!({
-                    "jsonrpc": "2.0",
-                    "id": id.to_value(),
-                    "result": {
-                        "content": [{ "type": "text", "text": why }],
-                        "isError": true
-                    }
-                })
+                let mut failed = json!({
+                    "content": [{ "type": "text", "text": why }],
+                    "isError": true
+                });
+                // Protocol 2026-07-28 requires the kind of every result; this one is final
+                // (a server asking for input is blocked too: it is no longer asking).
+                if typed {
+                    failed["resultType"] = json!("complete");
+                }
+                json!({"jsonrpc": "2.0", "id": id.to_value(), "result": failed})
             } else {
                 error_response(Some(id), codes::BLOCKED, &why, &rules)
             };
@@ -2455,6 +2465,11 @@ mod tests {
         offer(&i, &["slow"]);
         i.inspect(C2S, br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"slow","_meta":{"progressToken":"p1"}}}"#);
         i.inspect(C2S, br#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#);
+        // A subscription (2026-07-28) is answered when it ends, not when it stalls.
+        i.inspect(
+            C2S,
+            br#"{"jsonrpc":"2.0","id":3,"method":"subscriptions/listen","params":{}}"#,
+        );
         // Nothing is older than a minute.
         assert!(i.expire(Duration::from_secs(60)).is_empty());
         let expired = i.expire(Duration::ZERO);

@@ -39,8 +39,14 @@ pub(super) fn server_cmd() -> Vec<String> {
 /// Runs the Python client's session through `mcpwall run --name demo` with the lockfile and
 /// audit file in `dir`; `server_args` go to the server. Returns what the client saw.
 fn session(dir: &Path, server_args: &[&str]) -> Value {
-    let mut args = vec![
-        peers().join("client.py").display().to_string(),
+    session_with(dir, &[], server_args)
+}
+
+/// [`session`], with arguments for the client first (`--modern`).
+fn session_with(dir: &Path, client_args: &[&str], server_args: &[&str]) -> Value {
+    let mut args = vec![peers().join("client.py").display().to_string()];
+    args.extend(client_args.iter().map(|a| (*a).to_owned()));
+    args.extend([
         env!("CARGO_BIN_EXE_mcpwall").to_owned(),
         "run".to_owned(),
         "--name".to_owned(),
@@ -50,7 +56,7 @@ fn session(dir: &Path, server_args: &[&str]) -> Value {
         "--audit".to_owned(),
         dir.join("audit.jsonl").display().to_string(),
         "--".to_owned(),
-    ];
+    ]);
     args.extend(server_cmd());
     args.extend(server_args.iter().map(|a| (*a).to_owned()));
     let o = Command::new(python())
@@ -177,6 +183,26 @@ fn python_sdk_session_through_run() {
     let broken = verify();
     assert_eq!(broken.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&broken.stdout).contains("chain broken at line 2"));
+}
+
+#[test]
+fn protocol_2026_07_28_without_initialize_through_run() {
+    // The SDK's `Client` probes `server/discover`, which mcpwall passes on, and the server
+    // answers for the 2026-07-28 protocol: every request then carries its own version, and
+    // there is no `initialize`. The same inspection holds, and what mcpwall writes in a
+    // result is what that protocol requires (`resultType`).
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut out = session_with(dir.path(), &["--modern"], &["--poisoned-instructions"]);
+    assert_eq!(out["version"], "2026-07-28", "{out}");
+    // The instructions in `server/discover` carried orders for the model: removed.
+    assert_eq!(out["instructions"], Value::Null, "{out}");
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).expect("audit");
+    assert!(
+        audit.contains("\"method\":\"server/discover\",\"verdict\":\"filter\""),
+        "{audit}"
+    );
+    out["instructions"] = json!("Tools for the mcpwall gateway tests.");
+    check_python_session(&out);
 }
 
 #[test]
