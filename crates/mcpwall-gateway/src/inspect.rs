@@ -738,6 +738,24 @@ impl Inspector {
                 ));
             }
         }
+        // Protocol 2026-07-28: a request retried with the answers to the server's questions
+        // (what the client's model wrote, or its user typed) sends them to the server, as a
+        // client's answer to `sampling/createMessage` or `elicitation/create` did before.
+        if let Some(answers) = value.pointer("/params/inputResponses") {
+            let report =
+                self.engine
+                    .scan_json_with(Surface::ToolArguments, answers, &self.outbound);
+            if report.flagged() {
+                let rules = rule_ids(&report);
+                let why = format!(
+                    "mcpwall blocked the {method} request: the answers it carries to the \
+                     server's questions (inputResponses) look like an attack or carry a secret \
+                     ({})",
+                    rules.join(", ")
+                );
+                return self.refuse(dir, id, method, None, codes::BLOCKED, rules, why);
+            }
+        }
         if method == "initialize" {
             // Whether mcpwall can ask the client's user about a call.
             self.session().client_elicits = value
@@ -2457,6 +2475,30 @@ mod tests {
                 .iter()
                 .any(|e| e.rules == ["pins.lockfile_unusable"])
         );
+    }
+
+    #[test]
+    fn answers_to_a_servers_questions_are_scanned_on_their_way_out() {
+        let (i, _) = inspector();
+        offer(&i, &["deploy"]);
+        let retry = |id: u32, answer: &str| {
+            let frame = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
+                "name": "deploy", "arguments": {},
+                "inputResponses": {"confirm": {"action": "accept", "content": {"note": answer}}},
+                "requestState": "opaque"
+            }});
+            let bytes = frame.to_string().into_bytes();
+            let o = i.inspect(C2S, &bytes);
+            (o.forward.is_some(), o.reply)
+        };
+        assert!(retry(1, "yes, go ahead").0);
+        let (forwarded, reply) = retry(
+            2,
+            "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ4Vb7sQ2p",
+        );
+        assert!(!forwarded);
+        let e = json_of(&reply.expect("refused"));
+        assert_eq!(e["error"]["code"], codes::BLOCKED, "{e}");
     }
 
     #[test]
