@@ -16,6 +16,7 @@ mod child;
 mod guard;
 mod remote;
 mod restart;
+mod resume;
 mod session;
 mod tls;
 
@@ -46,10 +47,12 @@ use tokio::sync::mpsc;
 use self::aggregate::{Aggregate, Member};
 use self::remote::Remote;
 pub use self::remote::{RemoteTransport, RemoteUpstream};
+use self::resume::Resumed;
 use self::session::{HttpSession, Link, Out, Refused, STREAM_QUEUE};
 use crate::audit::Audit;
 use crate::inspect::codes;
 use crate::{GatewayError, Inspector, PinStore, Settings};
+use futures_util::StreamExt as _;
 
 /// Protocol versions whose Streamable HTTP transport this gateway speaks.
 pub const PROTOCOL_VERSIONS: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
@@ -362,19 +365,24 @@ impl App {
         Ok(session)
     }
 
-    /// Answers the session's requests that outlive the call timeout.
+    /// Answers the session's requests that outlive the call timeout, and forgets its streams
+    /// past the resumption window.
     fn start_timeouts(&self, session: &Arc<HttpSession>) {
-        if let Some(timeout) = self.options.call_timeout {
-            let session = Arc::clone(session);
-            let tick = (timeout / 4).clamp(Duration::from_millis(10), Duration::from_millis(250));
-            tokio::spawn(async move {
-                let mut clock = tokio::time::interval(tick);
-                while !session.is_closed() {
-                    clock.tick().await;
+        let timeout = self.options.call_timeout;
+        let session = Arc::clone(session);
+        let tick = timeout.map_or(Duration::from_millis(250), |t| {
+            (t / 4).clamp(Duration::from_millis(10), Duration::from_millis(250))
+        });
+        tokio::spawn(async move {
+            let mut clock = tokio::time::interval(tick);
+            while !session.is_closed() {
+                clock.tick().await;
+                if let Some(timeout) = timeout {
                     session.expire(timeout);
                 }
-            });
-        }
+                session.expire_streams();
+            }
+        });
     }
 
     /// Ends a session: its server's input is closed, and it is killed after the grace period.
@@ -764,6 +772,14 @@ async fn post(app: &Arc<App>, upstream: &Upstream, headers: &HeaderMap, body: &[
     }
     session.client_frame(&frame, Some(&tx)).await;
     drop(tx);
+    if sse && !new {
+        // Resumable: the answers go to the stream's log, which this connection follows (and
+        // another may, with `Last-Event-ID`, if this one breaks).
+        session.open_stream(serial);
+        let follower = Follower::new(Arc::clone(&session), serial, 1);
+        tokio::spawn(Arc::clone(&session).log_stream(serial, rx, ids.len()));
+        return follow_response(follower, true);
+    }
     let stream = PostStream {
         app: Arc::clone(app),
         session: Arc::clone(&session),
@@ -836,15 +852,38 @@ impl Drop for PostStream {
     }
 }
 
-fn sse_event(frame: Vec<u8>) -> Result<Event, Infallible> {
+fn sse_event(frame: &[u8], id: Option<String>) -> Result<Event, Infallible> {
     // Frames are single-line JSON (the pipeline's, or a server's line).
-    Ok(Event::default().data(String::from_utf8_lossy(&frame)))
+    let event = Event::default().data(String::from_utf8_lossy(frame));
+    Ok(match id {
+        Some(id) => event.id(id),
+        None => event,
+    })
 }
 
+/// The first event of a stream: an id and no message, so that a client whose connection
+/// breaks before the first message can still resume the stream.
+fn priming_event(serial: u64) -> Result<Event, Infallible> {
+    Ok(Event::default().id(resume::event_id(serial, 0)).data(""))
+}
+
+/// The events a resumed stream starts with: what the client missed, or a priming event.
+fn first_events(serial: u64, replay: Vec<(String, Vec<u8>)>) -> Vec<Result<Event, Infallible>> {
+    if replay.is_empty() {
+        return vec![priming_event(serial)];
+    }
+    replay
+        .into_iter()
+        .map(|(id, f)| sse_event(&f, Some(id)))
+        .collect()
+}
+
+/// A POST stream's events, without ids: the stream of an `initialize` (a client that left
+/// before its answer never learnt the session), and of the aggregated endpoint.
 fn sse_response(stream: PostStream) -> Response {
     let events = futures_util::stream::unfold(stream, |mut s| async move {
         let (Out::Answer(frame) | Out::Other(frame)) = s.next().await?;
-        Some((sse_event(frame), s))
+        Some((sse_event(&frame, None), s))
     });
     // Comments every 15 s keep a long call's stream open through proxies, and let a client
     // that left be noticed (and its call cancelled) without waiting for the answer.
@@ -894,19 +933,106 @@ fn get(app: &Arc<App>, upstream: &str, headers: &HeaderMap) -> Response {
         Err(r) => return r,
     };
     session.touch();
+    let resumed = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(resume::parse_event_id)
+        .map(|(serial, seq)| (serial, (seq, session.resume(serial, seq))));
+    let mut replay = Vec::new();
+    match resumed {
+        Some((serial, (seq, Resumed::Post))) => {
+            // A POST stream: what the client missed of it, then the rest as it comes.
+            let follower = Follower::new(session, serial, seq.saturating_add(1));
+            return follow_response(follower, false);
+        }
+        Some((_, (_, Resumed::Standalone(r)))) => replay = r,
+        Some((_, (_, Resumed::Gone))) => {
+            return rpc_error(
+                StatusCode::BAD_REQUEST,
+                codes::INVALID_REQUEST,
+                "cannot resume: that stream's events are no longer kept (they are for 30 s)",
+            );
+        }
+        Some((_, (_, Resumed::Unknown))) | None => {}
+    }
     let (tx, rx) = mpsc::channel(STREAM_QUEUE);
-    if !session.open_standalone(session.next_serial(), tx) {
+    let serial = session.next_serial();
+    if !session.open_standalone(serial, tx) {
         return gone();
     }
-    standalone_stream(rx)
+    standalone_stream(session, serial, rx, replay)
 }
 
-/// The SSE response of a GET: what arrives on `rx`, with keep-alive comments.
-fn standalone_stream(rx: mpsc::Receiver<Out>) -> Response {
+/// A connection following a POST stream's log (see [`resume`]).
+struct Follower {
+    session: Arc<HttpSession>,
+    serial: u64,
+    /// The sequence number of the next event it sends.
+    next: u64,
+}
+
+impl Follower {
+    fn new(session: Arc<HttpSession>, serial: u64, next: u64) -> Self {
+        session.follow(serial, true);
+        Follower {
+            session,
+            serial,
+            next,
+        }
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        // A stream nobody follows for a while has its calls cancelled.
+        self.session.follow(self.serial, false);
+    }
+}
+
+/// The SSE response of a follower: a priming event first when asked (an id, so that a client
+/// whose connection breaks before any message can still resume), then the stream's events.
+fn follow_response(follower: Follower, priming: bool) -> Response {
+    let first = priming.then(|| priming_event(follower.serial));
+    let rest = futures_util::stream::unfold(follower, |mut f| async move {
+        let frame = f.session.next_event(f.serial, f.next).await?;
+        let id = resume::event_id(f.serial, f.next);
+        f.next += 1;
+        Some((sse_event(&frame, Some(id)), f))
+    });
+    let events = futures_util::stream::iter(first).chain(rest);
+    Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+        .into_response()
+}
+
+/// An SSE response of what arrives on `rx`, without ids (not resumable), with keep-alive
+/// comments.
+fn plain_stream(rx: mpsc::Receiver<Out>) -> Response {
     let events = futures_util::stream::unfold(rx, |mut rx| async move {
         let (Out::Answer(f) | Out::Other(f)) = rx.recv().await?;
-        Some((sse_event(f), rx))
+        Some((sse_event(&f, None), rx))
     });
+    Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+        .into_response()
+}
+
+/// The SSE response of a GET: what it resumes with (`replay`), then what arrives on `rx`, with
+/// keep-alive comments.
+fn standalone_stream(
+    session: Arc<HttpSession>,
+    serial: u64,
+    rx: mpsc::Receiver<Out>,
+    replay: Vec<(String, Vec<u8>)>,
+) -> Response {
+    let first = first_events(serial, replay);
+    let rest = futures_util::stream::unfold((session, rx), move |(session, mut rx)| async move {
+        let (Out::Answer(f) | Out::Other(f)) = rx.recv().await?;
+        let f = Arc::new(f);
+        let id = session.record_event(serial, true, Arc::clone(&f));
+        Some((sse_event(&f, Some(id)), (session, rx)))
+    });
+    let events = futures_util::stream::iter(first).chain(rest);
     Sse::new(events)
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
         .into_response()

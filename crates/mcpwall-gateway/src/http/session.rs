@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 
 use super::child::{ServerOut, kill_group};
 use super::remote::Remote;
+use super::resume::{Next, Resumed, Streams};
 use crate::inspect::{Direction, Inspector, Outcome};
 
 /// What a client stream receives.
@@ -105,6 +106,10 @@ pub(super) struct HttpSession {
     process: Mutex<Process>,
     /// The client's `initialize` as the server got it: replayed to a restarted server.
     init: Mutex<Option<Vec<u8>>>,
+    /// The client streams' last events (see [`super::resume`]).
+    streams: Mutex<Streams>,
+    /// Told when a stream has a new event or ends.
+    streams_changed: tokio::sync::Notify,
     /// Held for reading while a client message is inspected and sent; for writing while the
     /// server is restarted and its tools listed again, so that no message crosses a restart.
     gate: Arc<tokio::sync::RwLock<()>>,
@@ -177,6 +182,8 @@ impl HttpSession {
             }),
             init: Mutex::new(None),
             gate: Arc::default(),
+            streams: Mutex::default(),
+            streams_changed: tokio::sync::Notify::new(),
             routes: Mutex::new(Routes::default()),
             serials: AtomicU64::new(1),
             last_seen: Mutex::new(Instant::now()),
@@ -366,6 +373,84 @@ impl HttpSession {
                 }
                 self.send_to_server(m).await;
             }
+        }
+    }
+
+    /// Keeps an event of client stream `serial`; returns its id.
+    pub(super) fn record_event(
+        &self,
+        serial: u64,
+        standalone: bool,
+        frame: Arc<Vec<u8>>,
+    ) -> String {
+        let id = lock(&self.streams).record(serial, standalone, frame);
+        self.streams_changed.notify_waiters();
+        id
+    }
+
+    /// Reads a POST stream's answers into its log until each has come, for the connections
+    /// that follow it (the one that asked, or one that resumed).
+    pub(super) async fn log_stream(
+        self: Arc<Self>,
+        serial: u64,
+        mut rx: mpsc::Receiver<Out>,
+        mut remaining: usize,
+    ) {
+        while remaining > 0 {
+            let Some(out) = rx.recv().await else {
+                break;
+            };
+            let frame = match out {
+                Out::Answer(f) => {
+                    remaining -= 1;
+                    f
+                }
+                Out::Other(f) => f,
+            };
+            self.record_event(serial, false, Arc::new(frame));
+        }
+        lock(&self.streams).end(serial);
+        self.streams_changed.notify_waiters();
+    }
+
+    /// Event `seq` of stream `serial`, waiting for it if it has not come yet; `None` when the
+    /// stream has ended.
+    pub(super) async fn next_event(&self, serial: u64, seq: u64) -> Option<Arc<Vec<u8>>> {
+        loop {
+            let changed = self.streams_changed.notified();
+            tokio::pin!(changed);
+            // Registered before looking, so that an event recorded in between still wakes it.
+            changed.as_mut().enable();
+            match lock(&self.streams).next(serial, seq) {
+                Next::Event(frame) => return Some(frame),
+                Next::End => return None,
+                Next::Wait => {}
+            }
+            changed.await;
+        }
+    }
+
+    /// Starts the log of POST stream `serial` (before anyone follows it).
+    pub(super) fn open_stream(&self, serial: u64) {
+        lock(&self.streams).open(serial);
+    }
+
+    /// A connection starts or stops following stream `serial`.
+    pub(super) fn follow(&self, serial: u64, joined: bool) {
+        lock(&self.streams).follow(serial, joined);
+    }
+
+    /// What `Last-Event-ID` names in this session.
+    pub(super) fn resume(&self, serial: u64, seq: u64) -> Resumed {
+        lock(&self.streams).resume(serial, seq)
+    }
+
+    /// Forgets streams past the resumption window; the calls of a parked stream nobody
+    /// resumed are cancelled.
+    pub(super) fn expire_streams(self: &Arc<Self>) {
+        let abandoned = lock(&self.streams).expire(Instant::now());
+        for serial in abandoned {
+            self.forget(serial);
         }
     }
 

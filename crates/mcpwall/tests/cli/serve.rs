@@ -157,6 +157,8 @@ impl Reply {
             return text
                 .lines()
                 .filter_map(|l| l.strip_prefix("data:"))
+                // A priming event has an id and no message.
+                .filter(|d| !d.trim().is_empty())
                 .map(|d| serde_json::from_str(d.trim()).expect("JSON event"))
                 .collect();
         }
@@ -728,6 +730,101 @@ fn post_with(addr: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
         &h,
         br#"{"jsonrpc":"2.0","id":99,"method":"ping"}"#,
     )
+}
+
+/// POSTs `body` in session `sid` asking for SSE, reads up to the stream's first event id, and
+/// leaves (the connection is closed): what a client whose network broke does.
+fn post_and_leave(addr: &str, path: &str, sid: &str, body: &Value) -> String {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let body = body.to_string();
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\nMcp-Session-Id: {sid}\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).expect("send");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = s.read(&mut buf).expect("read");
+        assert!(n > 0, "the stream ended before an event id");
+        seen.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&seen);
+        if let Some(id) = text
+            .lines()
+            .find_map(|l| l.strip_prefix("id:"))
+            .filter(|_| text.contains("\n\n"))
+        {
+            return id.trim().to_owned();
+        }
+    }
+}
+
+#[test]
+fn a_broken_sse_stream_is_resumed_with_last_event_id() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = format!(
+        "{}{}",
+        allow_all(dir.path()),
+        poisoned("demo", &["--faults"])
+    );
+    let gw = serve(dir.path(), &config, &[]);
+    let (a, p) = (gw.addr.as_str(), "/mcp/demo");
+    let (_, sid) = initialize(a, p, &[]);
+    post(
+        a,
+        p,
+        &sid,
+        &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    );
+    post(
+        a,
+        p,
+        &sid,
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+    );
+    // The client's connection breaks after the stream's first event (an id, no message).
+    let id = post_and_leave(a, p, &sid, &call(2, "slow", json!({"seconds": 1})));
+    assert!(id.ends_with("-0"), "{id}");
+    // The call goes on; the client comes back for the rest of that stream.
+    let resume = |last: &str| {
+        http(
+            a,
+            "GET",
+            p,
+            &[
+                ("Accept", "text/event-stream"),
+                ("Mcp-Session-Id", &sid),
+                ("Last-Event-ID", last),
+            ],
+            b"",
+        )
+    };
+    let r = resume(&id);
+    assert_eq!(r.status, 200, "{r:?}");
+    let m = r.message();
+    assert_eq!(m["id"], 2, "{m}");
+    assert_eq!(m["result"]["content"][0]["text"], "done", "{m}");
+    // Its events have ids of their own: asked again from the start, the stream's answer is
+    // replayed (it is kept for 30 s), and only it.
+    let again = resume(&id);
+    assert_eq!(again.message()["id"], 2, "{again:?}");
+    // Streams are a session's own: resuming one in a session that does not exist gets 404.
+    let r = http(
+        a,
+        "GET",
+        p,
+        &[
+            ("Accept", "text/event-stream"),
+            ("Mcp-Session-Id", "nope"),
+            ("Last-Event-ID", &id),
+        ],
+        b"",
+    );
+    assert_eq!(r.status, 404, "{r:?}");
 }
 
 #[test]
