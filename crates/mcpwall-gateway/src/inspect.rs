@@ -18,6 +18,7 @@ use mcpwall_policy::{Decision, Labels, Policy, RateLimits, ToolStatus};
 
 use crate::PinStore;
 use crate::audit::{Audit, Event, Verdict};
+use crate::quarantine::QuarantineStore;
 use crate::session::{Ask, MAX_PENDING, Pending, Session};
 
 /// Tools in one `tools/list` result, at most.
@@ -143,6 +144,9 @@ pub struct Inspector {
     /// first reason. Sinks may not be called from a tainted session. Shared by the pipelines
     /// of one client session in front of several servers ([`Inspector::with_shared_taint`]).
     taint: Arc<Mutex<Option<String>>>,
+    /// Where the originals of quarantined parts are kept; `None`: only their hashes are
+    /// recorded.
+    quarantined: Option<Arc<QuarantineStore>>,
     /// Makes mcpwall's own request ids (questions to the client) unguessable to the server.
     ask_prefix: u64,
     /// Everything but secrets and personal data: what blocks.
@@ -191,6 +195,7 @@ impl Inspector {
             policy: Arc::new(Policy::allow_all()),
             limits: Arc::default(),
             taint: Arc::default(),
+            quarantined: None,
             threats,
             everything: ScanOptions::default(),
             outbound,
@@ -222,6 +227,13 @@ impl Inspector {
     /// private data read through one server must not leave through another.
     pub fn with_shared_taint(mut self, taint: Arc<Mutex<Option<String>>>) -> Self {
         self.taint = taint;
+        self
+    }
+
+    /// Keeps the originals of quarantined parts in `store` (a part that cannot be kept there
+    /// is not quarantined: its result is blocked).
+    pub fn with_quarantine_store(mut self, store: Arc<QuarantineStore>) -> Self {
+        self.quarantined = Some(store);
         self
     }
 
@@ -1800,8 +1812,7 @@ impl Inspector {
                  ({})]",
                 rules.join(", ")
             );
-            // The original is identified in the audit trail by its hash, never kept in it.
-            digests.push(mcpwall_policy::sha256_hex(&encode(item))[..16].to_owned());
+            digests.push(self.keep_original(item, method, tool, what)?);
             *item = match list {
                 "contents" => json!({
                     "uri": item.get("uri").cloned().unwrap_or(Value::Null),
@@ -1819,11 +1830,14 @@ impl Inspector {
         if digests.is_empty() {
             return None;
         }
-        // Structured content repeats what the text says: it goes when it carries them too.
-        if result.get("structuredContent").and_then(&flagged).is_some()
-            && let Some(r) = result.as_object_mut()
+        // Structured content repeats what the text says: its strings that carry them are
+        // replaced too. Its shape stays: a tool with an `outputSchema` must return it.
+        if let Some(structured) = result.get_mut("structuredContent")
+            && flagged(structured).is_some()
         {
-            r.remove("structuredContent");
+            digests.push(self.keep_original(structured, method, tool, what)?);
+            let notice = format!("[mcpwall quarantined this value of {what}]");
+            quarantine_strings(structured, &flagged, &notice);
         }
         if flagged(&result).is_some() {
             return None;
@@ -1837,9 +1851,13 @@ impl Inspector {
             Verdict::Filter,
             all_rules,
             format!(
-                "mcpwall quarantined {} part(s) of {what} (sha256 {})",
+                "mcpwall quarantined {} part(s) of {what} (sha256 {}{})",
                 digests.len(),
-                digests.join(", ")
+                digests.join(", "),
+                match &self.quarantined {
+                    Some(store) => format!("; originals in {}", store.dir().display()),
+                    None => String::new(),
+                }
             ),
         );
         if self.settings.redact {
@@ -1850,6 +1868,41 @@ impl Inspector {
         }
         value["result"] = result;
         Some(Step::Replace(std::mem::take(value)))
+    }
+
+    /// Names a quarantined part by its hash (a prefix, for the audit event), and keeps it in the
+    /// quarantine store when there is one. `None` when it cannot be kept there: then nothing
+    /// is quarantined, and the result is blocked instead.
+    fn keep_original(
+        &self,
+        part: &Value,
+        method: &str,
+        tool: Option<&str>,
+        what: &str,
+    ) -> Option<String> {
+        // Named in the audit trail by its hash, never written in it.
+        let original = encode(part);
+        let hash = match &self.quarantined {
+            None => mcpwall_policy::sha256_hex(&original),
+            Some(store) => match store.keep(&original) {
+                Ok(hash) => hash,
+                Err(e) => {
+                    self.event(
+                        Direction::ServerToClient,
+                        Some(method),
+                        tool,
+                        Verdict::Block,
+                        vec!["gateway.quarantine_store".to_owned()],
+                        format!(
+                            "a quarantined original could not be kept ({e}): {what} is blocked \
+                             instead"
+                        ),
+                    );
+                    return None;
+                }
+            },
+        };
+        Some(hash[..16].to_owned())
     }
 
     /// Redacts, in place, the secrets and personal data `report` found in `value[member]` (a
@@ -1909,6 +1962,28 @@ impl Inspector {
         if recorded.is_err() && !self.settings.audit_fail_open {
             self.audit_down.store(true, Ordering::Relaxed);
         }
+    }
+}
+
+/// Replaces, in `value`, each string that `flagged` flags with `notice`.
+fn quarantine_strings(
+    value: &mut Value,
+    flagged: &dyn Fn(&Value) -> Option<Vec<String>>,
+    notice: &str,
+) {
+    match value {
+        Value::String(_) if flagged(value).is_some() => *value = Value::String(notice.to_owned()),
+        Value::Array(items) => {
+            for v in items {
+                quarantine_strings(v, flagged, notice);
+            }
+        }
+        Value::Object(members) => {
+            for v in members.values_mut() {
+                quarantine_strings(v, flagged, notice);
+            }
+        }
+        _ => {}
     }
 }
 

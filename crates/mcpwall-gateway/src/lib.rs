@@ -8,13 +8,14 @@
 //! - [`stdio`]: `mcpwall run`, one stdio server wrapped in place.
 //! - [`http`]: `mcpwall serve`, a Streamable HTTP gateway in front of stdio servers.
 //! - [`PinStore`]: the lockfile of tool pins on disk, shared by every mcpwall process.
-//! - [`audit`]: one event per decision.
+//! - [`audit`]: one event per decision; [`quarantine`]: the originals of quarantined parts.
 
 pub mod audit;
 mod error;
 pub mod http;
 pub mod inspect;
 mod pinstore;
+pub mod quarantine;
 mod session;
 pub mod stdio;
 

@@ -144,6 +144,8 @@ pub struct InspectorTemplate {
     pub redact: bool,
     /// Keep forwarding when the audit trail cannot be written.
     pub audit_fail_open: bool,
+    /// Where the originals of quarantined parts are kept.
+    pub quarantine: Option<Arc<crate::quarantine::QuarantineStore>>,
 }
 
 impl std::fmt::Debug for InspectorTemplate {
@@ -312,6 +314,9 @@ impl App {
         }
         if let Some(taint) = taint {
             inspector = inspector.with_shared_taint(Arc::clone(taint));
+        }
+        if let Some(store) = &t.quarantine {
+            inspector = inspector.with_quarantine_store(Arc::clone(store));
         }
         let stall = self
             .options

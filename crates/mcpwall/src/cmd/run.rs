@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use mcpwall_gateway::audit::{Audit, ChainedFile, Stderr};
+use mcpwall_gateway::quarantine::QuarantineStore;
 use mcpwall_gateway::stdio::{self, RunConfig};
 use mcpwall_gateway::{Inspector, PinStore, Settings};
 
@@ -42,7 +43,11 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let mut inspector = Inspector::new(engine, settings, audit);
     if let Some(path) = &g.policy {
-        inspector = inspector.with_policy(super::policy::load(path)?);
+        let policy = super::policy::load(path)?;
+        if let Some(store) = quarantine_store(&policy, g.audit.as_ref())? {
+            inspector = inspector.with_quarantine_store(store);
+        }
+        inspector = inspector.with_policy(policy);
     }
     if !g.no_pins {
         let path = super::pins::lock_path(g.lock.clone())?;
@@ -63,6 +68,23 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         (None, None) => 1,
     };
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+}
+
+/// Where a policy that quarantines keeps the originals: beside the audit file, in
+/// `AUDIT.quarantine/`. Without an audit file only their hashes are recorded.
+pub(crate) fn quarantine_store(
+    policy: &mcpwall_policy::Policy,
+    audit: Option<&PathBuf>,
+) -> anyhow::Result<Option<Arc<QuarantineStore>>> {
+    let Some(audit) = audit.filter(|_| policy.quarantines()) else {
+        return Ok(None);
+    };
+    let mut dir = audit.clone().into_os_string();
+    dir.push(".quarantine");
+    let dir = PathBuf::from(dir);
+    let store = QuarantineStore::open(&dir, mcpwall_gateway::quarantine::DEFAULT_MAX_BYTES)
+        .with_context(|| format!("cannot open the quarantine store {}", dir.display()))?;
+    Ok(Some(Arc::new(store)))
 }
 
 /// The audit trail: a hash-chained file, or standard error.

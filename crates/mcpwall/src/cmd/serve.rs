@@ -306,13 +306,15 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
             None => Some(super::pins::lock_path(None)?),
         }
     };
+    let audit = g.audit.as_ref().or(audit.as_ref());
     let template = InspectorTemplate {
+        quarantine: super::run::quarantine_store(&policy, audit)?,
         engine: Arc::new(super::engine(&g.rules.rules)?),
         policy: Arc::new(policy),
         pins: pins
             .map(|p| mcpwall_gateway::PinStore::open(&p))
             .transpose()?,
-        audit: super::run::audit_sink(g.audit.as_ref().or(audit.as_ref()))?,
+        audit: super::run::audit_sink(audit)?,
         redact: !g.no_redact,
         audit_fail_open: g.audit_fail_open,
     };

@@ -44,6 +44,16 @@ fn session(dir: &Path, server_args: &[&str]) -> Value {
 
 /// [`session`], with arguments for the client first (`--modern`).
 fn session_with(dir: &Path, client_args: &[&str], server_args: &[&str]) -> Value {
+    session_through(dir, client_args, &[], server_args)
+}
+
+/// [`session_with`], with more arguments for `mcpwall run`.
+fn session_through(
+    dir: &Path,
+    client_args: &[&str],
+    mcpwall_args: &[&str],
+    server_args: &[&str],
+) -> Value {
     let mut args = vec![peers().join("client.py").display().to_string()];
     args.extend(client_args.iter().map(|a| (*a).to_owned()));
     args.extend([
@@ -55,8 +65,9 @@ fn session_with(dir: &Path, client_args: &[&str], server_args: &[&str]) -> Value
         dir.join("mcpwall.lock").display().to_string(),
         "--audit".to_owned(),
         dir.join("audit.jsonl").display().to_string(),
-        "--".to_owned(),
     ]);
+    args.extend(mcpwall_args.iter().map(|a| (*a).to_owned()));
+    args.push("--".to_owned());
     args.extend(server_cmd());
     args.extend(server_args.iter().map(|a| (*a).to_owned()));
     let o = Command::new(python())
@@ -203,6 +214,38 @@ fn protocol_2026_07_28_without_initialize_through_run() {
     );
     out["instructions"] = json!("Tools for the mcpwall gateway tests.");
     check_python_session(&out);
+}
+
+#[test]
+fn a_quarantined_original_is_kept_beside_the_audit_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "[results]\non_injection = \"quarantine\"\n").expect("policy");
+    let policy = policy.display().to_string();
+    let out = session_through(dir.path(), &[], &["--policy", &policy], &[]);
+    // The page's text is replaced with a notice; the model never sees the instructions.
+    let text = out["read_page"]["text"].as_str().unwrap_or_default();
+    assert!(text.contains("[mcpwall quarantined this part"), "{out}");
+    assert!(!text.contains("Ignore all previous"), "{out}");
+    // The originals (the content item, and the structured content that repeats it) are kept
+    // whole, each named by its hash, which the audit event gives.
+    let store = dir.path().join("audit.jsonl.quarantine");
+    let files: Vec<PathBuf> = std::fs::read_dir(&store)
+        .expect("the store exists")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(files.len(), 2, "{files:?}");
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).expect("audit");
+    for file in &files {
+        let kept = std::fs::read_to_string(file).expect("kept");
+        assert!(kept.contains("Ignore all previous instructions"), "{kept}");
+        let name = file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        assert!(audit.contains(&name[..16]), "{audit}");
+    }
+    assert!(!audit.contains("Ignore all previous"), "{audit}");
 }
 
 #[test]
