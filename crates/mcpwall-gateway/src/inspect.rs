@@ -511,6 +511,30 @@ impl Inspector {
             .collect()
     }
 
+    /// The server's requests still waiting for the client, forgotten (the server that asked is
+    /// gone): a `notifications/cancelled` for the client for each, so that it stops asking its
+    /// user or model, and so that a late answer is not taken for one to a new server.
+    pub fn abandon_server_requests(&self) -> Vec<Vec<u8>> {
+        let ids: Vec<Id> = self
+            .session()
+            .from_server
+            .drain()
+            .map(|(id, _)| id)
+            .collect();
+        ids.into_iter()
+            .map(|id| {
+                encode(&json!({
+                    "jsonrpc": "2.0",
+                    "method": "notifications/cancelled",
+                    "params": {
+                        "requestId": id.to_value(),
+                        "reason": "the server that asked has exited"
+                    }
+                }))
+            })
+            .collect()
+    }
+
     /// Whether `id` names a request this session waits on the client to answer: a server's
     /// request, or mcpwall's own question about a held call.
     pub fn awaits_client(&self, id: &Id) -> bool {
@@ -2550,6 +2574,21 @@ mod tests {
                 .iter()
                 .any(|e| e.rules == ["pins.lockfile_unusable"])
         );
+    }
+
+    #[test]
+    fn a_gone_servers_questions_are_withdrawn_and_late_answers_dropped() {
+        let (i, _) = inspector();
+        let ask = br#"{"jsonrpc":"2.0","id":"r1","method":"roots/list"}"#;
+        assert!(i.inspect(S2C, ask).forward.is_some());
+        let withdrawn = i.abandon_server_requests();
+        assert_eq!(withdrawn.len(), 1);
+        let c = json_of(&withdrawn[0]);
+        assert_eq!(c["method"], "notifications/cancelled");
+        assert_eq!(c["params"]["requestId"], "r1");
+        // The client's late answer is for a server that is no longer there.
+        let late = br#"{"jsonrpc":"2.0","id":"r1","result":{"roots":[]}}"#;
+        assert!(i.inspect(C2S, late).forward.is_none());
     }
 
     #[test]

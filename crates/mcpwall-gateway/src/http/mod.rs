@@ -780,9 +780,9 @@ async fn post(app: &Arc<App>, upstream: &Upstream, headers: &HeaderMap, body: &[
     if sse && !new {
         // Resumable: the answers go to the stream's log, which this connection follows (and
         // another may, with `Last-Event-ID`, if this one breaks).
-        session.open_stream(serial);
+        session.open_stream(serial, false);
         let follower = Follower::new(Arc::clone(&session), serial, 1);
-        tokio::spawn(Arc::clone(&session).log_stream(serial, rx, ids.len()));
+        tokio::spawn(Arc::clone(&session).log_stream(serial, rx, Some(ids.len())));
         return follow_response(follower, true);
     }
     let stream = PostStream {
@@ -872,17 +872,6 @@ fn priming_event(serial: u64) -> Result<Event, Infallible> {
     Ok(Event::default().id(resume::event_id(serial, 0)).data(""))
 }
 
-/// The events a resumed stream starts with: what the client missed, or a priming event.
-fn first_events(serial: u64, replay: Vec<(String, Vec<u8>)>) -> Vec<Result<Event, Infallible>> {
-    if replay.is_empty() {
-        return vec![priming_event(serial)];
-    }
-    replay
-        .into_iter()
-        .map(|(id, f)| sse_event(&f, Some(id)))
-        .collect()
-}
-
 /// A POST stream's events, without ids: the stream of an `initialize` (a client that left
 /// before its answer never learnt the session), and of the aggregated endpoint.
 fn sse_response(stream: PostStream) -> Response {
@@ -942,33 +931,38 @@ fn get(app: &Arc<App>, upstream: &str, headers: &HeaderMap) -> Response {
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(resume::parse_event_id)
-        .map(|(serial, seq)| (serial, (seq, session.resume(serial, seq))));
-    let mut replay = Vec::new();
+        .map(|(serial, seq)| (serial, seq, session.resume(serial)));
     match resumed {
-        Some((serial, (seq, Resumed::Post))) => {
-            // A POST stream: what the client missed of it, then the rest as it comes.
+        Some((serial, seq, Resumed::Follow { standalone }))
+            if !standalone || session.is_standalone(serial) =>
+        {
+            // What the client missed of that stream, then the rest as it comes.
             let follower = Follower::new(session, serial, seq.saturating_add(1));
             return follow_response(follower, false);
         }
-        Some((_, (_, Resumed::Standalone(r)))) => replay = r,
-        Some((_, (_, Resumed::Gone))) => {
+        Some((_, _, Resumed::Gone { standalone: false })) => {
             return rpc_error(
                 StatusCode::BAD_REQUEST,
                 codes::INVALID_REQUEST,
-                "cannot resume: that stream's events are no longer kept (they are for 30 s)",
+                "cannot resume: that stream's events are no longer kept (a stream nobody \
+                 follows is kept for 30 s)",
             );
         }
-        Some((_, (_, Resumed::Unknown))) | None => {}
+        // A GET stream that was replaced or is gone, or one mcpwall does not know: a new one
+        // (which starts with what nobody has had of the last).
+        _ => {}
     }
-    let (tx, rx) = mpsc::channel(STREAM_QUEUE);
     let serial = session.next_serial();
-    if !session.open_standalone(serial, tx) {
+    let (tx, rx) = mpsc::channel(STREAM_QUEUE);
+    session.open_stream(serial, true);
+    if !session.open_standalone_logged(serial, tx) {
         return gone();
     }
-    standalone_stream(session, serial, rx, replay)
+    tokio::spawn(Arc::clone(&session).log_stream(serial, rx, None));
+    follow_response(Follower::new(session, serial, 1), true)
 }
 
-/// A connection following a POST stream's log (see [`resume`]).
+/// A connection following a stream's log (see [`resume`]).
 struct Follower {
     session: Arc<HttpSession>,
     serial: u64,
@@ -999,10 +993,9 @@ impl Drop for Follower {
 fn follow_response(follower: Follower, priming: bool) -> Response {
     let first = priming.then(|| priming_event(follower.serial));
     let rest = futures_util::stream::unfold(follower, |mut f| async move {
-        let frame = f.session.next_event(f.serial, f.next).await?;
-        let id = resume::event_id(f.serial, f.next);
-        f.next += 1;
-        Some((sse_event(&frame, Some(id)), f))
+        let (seq, frame) = f.session.next_event(f.serial, f.next).await?;
+        f.next = seq + 1;
+        Some((sse_event(&frame, Some(resume::event_id(f.serial, seq))), f))
     });
     let events = futures_util::stream::iter(first).chain(rest);
     Sse::new(events)
@@ -1017,27 +1010,6 @@ fn plain_stream(rx: mpsc::Receiver<Out>) -> Response {
         let (Out::Answer(f) | Out::Other(f)) = rx.recv().await?;
         Some((sse_event(&f, None), rx))
     });
-    Sse::new(events)
-        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
-        .into_response()
-}
-
-/// The SSE response of a GET: what it resumes with (`replay`), then what arrives on `rx`, with
-/// keep-alive comments.
-fn standalone_stream(
-    session: Arc<HttpSession>,
-    serial: u64,
-    rx: mpsc::Receiver<Out>,
-    replay: Vec<(String, Vec<u8>)>,
-) -> Response {
-    let first = first_events(serial, replay);
-    let rest = futures_util::stream::unfold((session, rx), move |(session, mut rx)| async move {
-        let (Out::Answer(f) | Out::Other(f)) = rx.recv().await?;
-        let f = Arc::new(f);
-        let id = session.record_event(serial, true, Arc::clone(&f));
-        Some((sse_event(&f, Some(id)), (session, rx)))
-    });
-    let events = futures_util::stream::iter(first).chain(rest);
     Sse::new(events)
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
         .into_response()

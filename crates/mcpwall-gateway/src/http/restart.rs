@@ -65,6 +65,11 @@ pub(super) async fn supervise(
         let pause = FIRST_PAUSE
             .saturating_mul(1 << (quick - 1).min(10))
             .min(LONGEST_PAUSE);
+        // A server that closed its output may still run: it is not left to take more input
+        // (client messages under way would wait on its full pipe, or run after their error).
+        if !session.has_exited() {
+            child::kill_group(session.group());
+        }
         // What the dead server had in flight is answered now (a listing of mcpwall's that
         // holds the gate among it). Client messages under way are sent (to the dead server:
         // they fail, and are answered in `restart`); the next ones wait for the new server.
@@ -112,10 +117,6 @@ async fn restart(
     };
     let mut stdin = stdin.lock().await;
     *stdin = None;
-    // A server that closed its output may still run: it is not left beside the new one.
-    if !session.has_exited() {
-        child::kill_group(session.group());
-    }
     abandon(session);
     tokio::time::sleep(pause).await;
     if session.is_closed() {
@@ -149,9 +150,15 @@ async fn restart(
     Ok(out)
 }
 
-/// Answers, with errors, what the session's server left unanswered.
+/// Answers, with errors, what the session's server left unanswered, and withdraws the
+/// questions it had put to the client.
 fn abandon(session: &HttpSession) {
-    for frame in session.inspector.abandon() {
+    let inspector = &session.inspector;
+    for frame in inspector
+        .abandon()
+        .into_iter()
+        .chain(inspector.abandon_server_requests())
+    {
         session.route(frame);
     }
 }

@@ -3,28 +3,37 @@
 //! client whose connection broke GETs the session with `Last-Event-ID` and gets what it missed
 //! on that stream, then the rest.
 //!
-//! A POST stream's answers are read into its log by a task of its own, not by the connection
-//! that asked: the connection, and any that resume it, follow the log. So a client may come
-//! back before mcpwall has noticed that its first connection died. The calls of a stream that
-//! nobody follows for [`WINDOW`] are cancelled.
+//! A stream's messages are read into its log by a task of its own as they are routed, not by
+//! the connection that shows them: connections *follow* the log. So a client may come back
+//! before mcpwall has noticed that its first connection died, and loses nothing that was
+//! routed meanwhile. A POST stream nobody follows for [`WINDOW`] has its calls cancelled; the
+//! GET stream nobody follows for that long is closed, and what nobody has had of it goes back
+//! to the session's backlog for the next GET.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How long a stream nobody follows may be resumed, and a finished one's last events are kept.
+/// How long a stream nobody follows may be resumed.
 pub(super) const WINDOW: Duration = Duration::from_secs(30);
-/// Events kept per stream, at most, and bytes (the last event is kept whatever its size).
+/// Events kept per stream besides answers, at most, and their bytes. Answers (one per request
+/// of the POST) are always kept: a client that resumes must get them.
 const KEPT_EVENTS: usize = 32;
 const KEPT_BYTES: usize = 256 << 10;
-/// Streams with kept events per session, at most (the oldest go first).
+/// Streams whose logs are kept, beyond those still under way or followed.
 const KEPT_STREAMS: usize = 16;
 /// Streams known to be gone for good, remembered so that resuming one fails clearly.
 const GONE: usize = 256;
 
+struct Kept {
+    seq: u64,
+    frame: Arc<Vec<u8>>,
+    answer: bool,
+}
+
 struct Log {
-    /// Sequence numbers and frames of the last events.
-    events: VecDeque<(u64, Arc<Vec<u8>>)>,
+    events: VecDeque<Kept>,
+    /// Bytes of the kept events that are not answers.
     bytes: usize,
     next: u64,
     standalone: bool,
@@ -32,51 +41,48 @@ struct Log {
     ended: bool,
     /// Connections following it.
     followers: usize,
-    /// The last event, follower come or gone.
-    active: Instant,
-}
-
-impl Log {
-    fn new(standalone: bool) -> Self {
-        Log {
-            events: VecDeque::new(),
-            bytes: 0,
-            next: 1,
-            standalone,
-            ended: false,
-            followers: 0,
-            active: Instant::now(),
-        }
-    }
+    /// Since when nobody follows it (`None` while someone does).
+    alone_since: Option<Instant>,
+    /// The first event recorded while nobody followed: nobody has had it, nor the later ones.
+    undelivered_from: Option<u64>,
 }
 
 /// What a `Last-Event-ID` names.
 pub(super) enum Resumed {
-    /// A POST stream of this session's: follow it from the event after the one named.
-    Post,
-    /// The session's GET stream: the events after the one named, as `(id, frame)`.
-    Standalone(Vec<(String, Vec<u8>)>),
+    /// A stream whose log is kept: follow it.
+    Follow { standalone: bool },
     /// A stream whose events are no longer kept.
-    Gone,
+    Gone { standalone: bool },
     /// No stream of this session's.
     Unknown,
 }
 
 /// What a follower gets next.
 pub(super) enum Next {
-    /// The event asked for.
-    Event(Arc<Vec<u8>>),
+    /// The event asked for, or the first kept after it (what was between is no longer kept),
+    /// with its sequence number.
+    Event(u64, Arc<Vec<u8>>),
     /// Nothing yet: wait for the session's notice.
     Wait,
-    /// The stream has ended (or what comes next is no longer kept).
+    /// The stream has ended.
     End,
+}
+
+/// Streams nobody followed for [`WINDOW`], still under way.
+#[derive(Default, Debug, PartialEq)]
+pub(super) struct Expired {
+    /// POST streams: their calls are to be cancelled.
+    pub(super) posts: Vec<u64>,
+    /// GET streams, with what nobody has had of them: they are to be closed, and that kept
+    /// for the next one.
+    pub(super) gets: Vec<(u64, Vec<Vec<u8>>)>,
 }
 
 /// A session's resumable streams.
 #[derive(Default)]
 pub(super) struct Streams {
     logs: HashMap<u64, Log>,
-    gone: VecDeque<u64>,
+    gone: VecDeque<(u64, bool)>,
 }
 
 /// The id of event `seq` of stream `serial`.
@@ -91,54 +97,70 @@ pub(super) fn parse_event_id(id: &str) -> Option<(u64, u64)> {
 }
 
 impl Streams {
-    fn log(&mut self, serial: u64, standalone: bool) -> &mut Log {
-        if !self.logs.contains_key(&serial) {
-            self.make_room();
-        }
-        self.logs
-            .entry(serial)
-            .or_insert_with(|| Log::new(standalone))
+    /// Starts the log of stream `serial` (its followers come with [`Streams::follow`]).
+    pub(super) fn open(&mut self, serial: u64, standalone: bool) {
+        self.make_room();
+        self.logs.insert(
+            serial,
+            Log {
+                events: VecDeque::new(),
+                bytes: 0,
+                next: 1,
+                standalone,
+                ended: false,
+                followers: 0,
+                alone_since: Some(Instant::now()),
+                undelivered_from: Some(1),
+            },
+        );
     }
 
-    /// Starts the log of a POST stream (its followers come with [`Streams::follow`]).
-    pub(super) fn open(&mut self, serial: u64) {
-        self.log(serial, false);
-    }
-
-    /// Keeps an event of stream `serial`; returns its id.
-    pub(super) fn record(&mut self, serial: u64, standalone: bool, frame: Arc<Vec<u8>>) -> String {
-        let log = self.log(serial, standalone);
+    /// Keeps an event of stream `serial` (nothing when its log is gone).
+    pub(super) fn record(&mut self, serial: u64, frame: Arc<Vec<u8>>, answer: bool) {
+        let Some(log) = self.logs.get_mut(&serial) else {
+            return;
+        };
         let seq = log.next;
         log.next += 1;
-        log.active = Instant::now();
-        log.bytes += frame.len();
-        log.events.push_back((seq, frame));
-        while log.events.len() > 1 && (log.events.len() > KEPT_EVENTS || log.bytes > KEPT_BYTES) {
-            match log.events.pop_front() {
-                Some((_, f)) => log.bytes -= f.len(),
-                None => break,
+        if !answer {
+            log.bytes += frame.len();
+        }
+        log.events.push_back(Kept { seq, frame, answer });
+        loop {
+            let others = log.events.iter().filter(|k| !k.answer).count();
+            if others <= KEPT_EVENTS && log.bytes <= KEPT_BYTES {
+                break;
+            }
+            // The oldest that is not an answer, and not the last event.
+            let last = log.events.len() - 1;
+            let Some(i) = log
+                .events
+                .iter()
+                .position(|k| !k.answer)
+                .filter(|&i| i < last)
+            else {
+                break;
+            };
+            if let Some(k) = log.events.remove(i) {
+                log.bytes -= k.frame.len();
             }
         }
-        event_id(serial, seq)
     }
 
     /// No more events will come on stream `serial`.
     pub(super) fn end(&mut self, serial: u64) {
         if let Some(log) = self.logs.get_mut(&serial) {
             log.ended = true;
-            log.active = Instant::now();
         }
     }
 
-    /// The event of stream `serial` numbered `seq` or the next one kept after it.
+    /// The event of stream `serial` numbered `seq`, or the first kept after it.
     pub(super) fn next(&self, serial: u64, seq: u64) -> Next {
         let Some(log) = self.logs.get(&serial) else {
             return Next::End;
         };
-        match log.events.iter().find(|(s, _)| *s >= seq) {
-            // Events between were dropped (a follower far behind): it cannot go on whole.
-            Some((s, _)) if *s > seq => Next::End,
-            Some((_, f)) => Next::Event(Arc::clone(f)),
+        match log.events.iter().find(|k| k.seq >= seq) {
+            Some(k) => Next::Event(k.seq, Arc::clone(&k.frame)),
             None if log.ended => Next::End,
             None => Next::Wait,
         }
@@ -146,77 +168,104 @@ impl Streams {
 
     /// A connection starts or stops following stream `serial`.
     pub(super) fn follow(&mut self, serial: u64, joined: bool) {
-        if let Some(log) = self.logs.get_mut(&serial) {
-            match joined {
-                true => log.followers += 1,
-                false => log.followers = log.followers.saturating_sub(1),
+        let Some(log) = self.logs.get_mut(&serial) else {
+            return;
+        };
+        if joined {
+            log.followers += 1;
+            log.alone_since = None;
+            log.undelivered_from = None;
+        } else {
+            log.followers = log.followers.saturating_sub(1);
+            if log.followers == 0 {
+                log.alone_since = Some(Instant::now());
+                log.undelivered_from = Some(log.next);
             }
-            log.active = Instant::now();
         }
     }
 
-    /// At most [`KEPT_STREAMS`] logs: the least recently active one nobody follows goes.
+    /// Takes what nobody has had of GET stream `serial` (it is being replaced).
+    pub(super) fn take_undelivered(&mut self, serial: u64) -> Vec<Vec<u8>> {
+        let Some(log) = self.logs.get_mut(&serial) else {
+            return Vec::new();
+        };
+        let Some(from) = log.undelivered_from.filter(|_| log.followers == 0) else {
+            return Vec::new();
+        };
+        log.undelivered_from = Some(log.next);
+        log.events
+            .iter()
+            .filter(|k| k.seq >= from)
+            .map(|k| k.frame.to_vec())
+            .collect()
+    }
+
+    /// Keeps at most [`KEPT_STREAMS`] logs of ended streams nobody follows (the oldest go).
     fn make_room(&mut self) {
-        while self.logs.len() >= KEPT_STREAMS {
-            let oldest = self
+        loop {
+            let idle: Vec<(u64, Instant)> = self
                 .logs
                 .iter()
-                .filter(|(_, l)| l.followers == 0)
-                .min_by_key(|(k, l)| (l.active, **k))
-                .map(|(k, _)| *k);
-            match oldest {
-                Some(k) => self.drop_log(k),
+                .filter(|(_, l)| l.ended && l.followers == 0)
+                .filter_map(|(k, l)| Some((*k, l.alone_since?)))
+                .collect();
+            if idle.len() < KEPT_STREAMS {
+                return;
+            }
+            match idle.iter().min_by_key(|(k, t)| (*t, *k)) {
+                Some(&(k, _)) => self.drop_log(k),
                 None => return,
             }
         }
     }
 
     fn drop_log(&mut self, serial: u64) {
-        self.logs.remove(&serial);
-        self.gone.push_back(serial);
-        while self.gone.len() > GONE {
-            self.gone.pop_front();
+        if let Some(log) = self.logs.remove(&serial) {
+            self.gone.push_back((serial, log.standalone));
+            while self.gone.len() > GONE {
+                self.gone.pop_front();
+            }
         }
     }
 
-    /// What resuming after event `seq` of stream `serial` gives.
-    pub(super) fn resume(&mut self, serial: u64, seq: u64) -> Resumed {
-        let Some(log) = self.logs.get_mut(&serial) else {
-            return match self.gone.contains(&serial) {
-                true => Resumed::Gone,
-                false => Resumed::Unknown,
+    /// What resuming stream `serial` gives.
+    pub(super) fn resume(&self, serial: u64) -> Resumed {
+        if let Some(log) = self.logs.get(&serial) {
+            return Resumed::Follow {
+                standalone: log.standalone,
             };
-        };
-        log.active = Instant::now();
-        if !log.standalone {
-            return Resumed::Post;
         }
-        let replay = log
-            .events
-            .iter()
-            .filter(|(s, _)| *s > seq)
-            .map(|(s, f)| (event_id(serial, *s), f.to_vec()))
-            .collect();
-        Resumed::Standalone(replay)
+        match self.gone.iter().find(|(k, _)| *k == serial) {
+            Some(&(_, standalone)) => Resumed::Gone { standalone },
+            None => Resumed::Unknown,
+        }
     }
 
-    /// Forgets the streams nobody followed for [`WINDOW`]; returns those of them that had not
-    /// ended (their calls are to be cancelled).
-    pub(super) fn expire(&mut self, now: Instant) -> Vec<u64> {
+    /// Forgets the streams nobody followed for [`WINDOW`].
+    pub(super) fn expire(&mut self, now: Instant) -> Expired {
         let old: Vec<u64> = self
             .logs
             .iter()
-            .filter(|(_, l)| l.followers == 0 && now.duration_since(l.active) >= WINDOW)
+            .filter(|(_, l)| {
+                l.alone_since
+                    .is_some_and(|t| now.duration_since(t) >= WINDOW)
+            })
             .map(|(k, _)| *k)
             .collect();
-        let mut abandoned = Vec::new();
+        let mut expired = Expired::default();
+        let (posts, gets) = (&mut expired.posts, &mut expired.gets);
         for k in old {
-            if self.logs.get(&k).is_some_and(|l| !l.ended && !l.standalone) {
-                abandoned.push(k);
+            match self.logs.get(&k) {
+                Some(l) if !l.ended && l.standalone => {
+                    let undelivered = self.take_undelivered(k);
+                    gets.push((k, undelivered));
+                }
+                Some(l) if !l.ended => posts.push(k),
+                _ => {}
             }
             self.drop_log(k);
         }
-        abandoned
+        expired
     }
 }
 
@@ -224,9 +273,9 @@ impl Streams {
 mod tests {
     use super::*;
 
-    fn event(n: Next) -> Option<Vec<u8>> {
+    fn event(n: Next) -> Option<(u64, Vec<u8>)> {
         match n {
-            Next::Event(f) => Some(f.to_vec()),
+            Next::Event(seq, f) => Some((seq, f.to_vec())),
             _ => None,
         }
     }
@@ -238,64 +287,70 @@ mod tests {
     #[test]
     fn followers_read_the_log_and_resume_where_they_were() {
         let mut s = Streams::default();
-        s.open(7);
+        s.open(7, false);
+        s.follow(7, true);
         assert!(matches!(s.next(7, 1), Next::Wait));
-        let id = s.record(7, false, f(b"a"));
-        assert_eq!(id, "7-1");
-        assert_eq!(parse_event_id(&id), Some((7, 1)));
-        assert_eq!(parse_event_id("7-x"), None);
-        s.record(7, false, f(b"b"));
-        assert_eq!(event(s.next(7, 2)), Some(b"b".to_vec()));
+        s.record(7, f(b"a"), false);
+        s.record(7, f(b"b"), true);
+        assert_eq!(event(s.next(7, 2)), Some((2, b"b".to_vec())));
         assert!(matches!(s.next(7, 3), Next::Wait));
         s.end(7);
         assert!(matches!(s.next(7, 3), Next::End));
-        // A second connection resumes after event 1, and reads from event 2.
-        assert!(matches!(s.resume(7, 1), Resumed::Post));
-        assert_eq!(event(s.next(7, 2)), Some(b"b".to_vec()));
-        assert!(matches!(s.resume(8, 0), Resumed::Unknown));
+        assert!(matches!(s.resume(7), Resumed::Follow { standalone: false }));
+        assert!(matches!(s.resume(8), Resumed::Unknown));
+        assert_eq!(event_id(7, 2), "7-2");
+        assert_eq!(parse_event_id("7-2"), Some((7, 2)));
+        assert_eq!(parse_event_id("7-x"), None);
     }
 
     #[test]
-    fn logs_are_bounded_and_a_follower_far_behind_is_ended() {
+    fn answers_are_kept_however_much_else_comes() {
         let mut s = Streams::default();
-        s.open(1);
-        s.follow(1, true);
+        s.open(1, false);
+        s.record(1, f(b"progress"), false);
+        // An answer larger than the byte bound, then many notifications: the answer stays.
+        s.record(1, f(&vec![b'x'; KEPT_BYTES + 1]), true);
         for i in 0..40u8 {
-            s.record(1, false, f(&[i]));
+            s.record(1, f(&[i]), false);
         }
-        // Events 1 to 8 are no longer kept: a follower that wanted 2 cannot go on whole.
-        assert!(matches!(s.next(1, 2), Next::End));
-        assert!(event(s.next(1, 9)).is_some());
-        // One event larger than the byte bound is still kept: it is the last.
-        s.record(1, false, f(&vec![0; KEPT_BYTES + 1]));
-        assert!(event(s.next(1, 41)).is_some());
-        for serial in 100..120 {
-            s.record(serial, true, f(b"x"));
-        }
-        assert_eq!(s.logs.len(), KEPT_STREAMS);
-        // The followed stream stays; the oldest unfollowed went.
-        assert!(s.logs.contains_key(&1));
-        assert!(matches!(s.resume(100, 0), Resumed::Gone));
+        // A follower far behind skips what is gone and still gets the answer.
+        assert_eq!(event(s.next(1, 1)).map(|e| e.0), Some(2));
+        assert_eq!(event(s.next(1, 3)).map(|e| e.0), Some(11));
     }
 
     #[test]
-    fn a_stream_nobody_follows_is_forgotten_and_its_calls_abandoned() {
+    fn a_stream_nobody_follows_is_forgotten_by_when_it_was_left() {
         let mut s = Streams::default();
-        s.open(3);
-        s.open(4);
-        s.record(5, true, f(b"x"));
+        s.open(3, false);
         s.follow(3, true);
+        s.open(4, true);
         s.follow(4, true);
+        s.record(4, f(b"seen"), false);
         s.follow(3, false);
         s.follow(4, false);
-        s.end(4);
-        assert!(s.expire(Instant::now()).is_empty());
-        // Stream 3 had not ended: its calls are to be cancelled. 4 ended; 5 is a GET stream.
-        assert_eq!(s.expire(Instant::now() + WINDOW), vec![3]);
-        assert!(matches!(s.resume(3, 0), Resumed::Gone));
-        match s.resume(5, 0) {
-            Resumed::Gone => {}
-            _ => panic!("stream 5 is gone"),
+        s.record(4, f(b"unseen"), false);
+        // Events after the last follower left do not keep a stream alive.
+        let later = Instant::now() + WINDOW;
+        s.record(3, f(b"progress"), false);
+        let expired = s.expire(later);
+        assert_eq!(expired.posts, vec![3]);
+        assert_eq!(expired.gets, vec![(4, vec![b"unseen".to_vec()])]);
+        assert!(matches!(s.resume(3), Resumed::Gone { standalone: false }));
+        assert!(matches!(s.resume(4), Resumed::Gone { standalone: true }));
+    }
+
+    #[test]
+    fn ended_streams_nobody_follows_are_kept_sixteen_at_most() {
+        let mut s = Streams::default();
+        s.open(100, false);
+        s.follow(100, true);
+        for serial in 0..20 {
+            s.open(serial, false);
+            s.end(serial);
         }
+        // Under way or followed: kept whatever the count.
+        assert!(s.logs.contains_key(&100));
+        assert!(s.logs.len() <= KEPT_STREAMS + 1);
+        assert!(matches!(s.resume(0), Resumed::Gone { standalone: false }));
     }
 }

@@ -376,53 +376,54 @@ impl HttpSession {
         }
     }
 
-    /// Keeps an event of client stream `serial`; returns its id.
-    pub(super) fn record_event(
-        &self,
-        serial: u64,
-        standalone: bool,
-        frame: Arc<Vec<u8>>,
-    ) -> String {
-        let id = lock(&self.streams).record(serial, standalone, frame);
-        self.streams_changed.notify_waiters();
-        id
+    /// Starts the log of client stream `serial` (a POST's, or the GET stream's).
+    pub(super) fn open_stream(&self, serial: u64, standalone: bool) {
+        lock(&self.streams).open(serial, standalone);
     }
 
-    /// Reads a POST stream's answers into its log until each has come, for the connections
-    /// that follow it (the one that asked, or one that resumed).
+    /// Reads a stream's messages into its log, for the connections that follow it: a POST
+    /// stream's until each of its `answers` has come, the GET stream's until it is replaced or
+    /// closed.
     pub(super) async fn log_stream(
         self: Arc<Self>,
         serial: u64,
         mut rx: mpsc::Receiver<Out>,
-        mut remaining: usize,
+        answers: Option<usize>,
     ) {
-        while remaining > 0 {
+        let mut remaining = answers;
+        while remaining != Some(0) {
             let Some(out) = rx.recv().await else {
                 break;
             };
-            let frame = match out {
-                Out::Answer(f) => {
-                    remaining -= 1;
-                    f
-                }
-                Out::Other(f) => f,
+            let (frame, answer) = match out {
+                Out::Answer(f) => (f, true),
+                Out::Other(f) => (f, false),
             };
-            self.record_event(serial, false, Arc::new(frame));
+            if answer {
+                remaining = remaining.map(|n| n.saturating_sub(1));
+            }
+            lock(&self.streams).record(serial, Arc::new(frame), answer);
+            self.streams_changed.notify_waiters();
         }
         lock(&self.streams).end(serial);
         self.streams_changed.notify_waiters();
+        // The stream's progress routes go with it; the session was active until now.
+        lock(&self.routes)
+            .progress
+            .retain(|_, s| s.serial != serial);
+        self.touch();
     }
 
-    /// Event `seq` of stream `serial`, waiting for it if it has not come yet; `None` when the
-    /// stream has ended.
-    pub(super) async fn next_event(&self, serial: u64, seq: u64) -> Option<Arc<Vec<u8>>> {
+    /// Event `seq` of stream `serial` (or the first kept after it), waiting for it if it has
+    /// not come yet; `None` when the stream has ended.
+    pub(super) async fn next_event(&self, serial: u64, seq: u64) -> Option<(u64, Arc<Vec<u8>>)> {
         loop {
             let changed = self.streams_changed.notified();
             tokio::pin!(changed);
             // Registered before looking, so that an event recorded in between still wakes it.
             changed.as_mut().enable();
             match lock(&self.streams).next(serial, seq) {
-                Next::Event(frame) => return Some(frame),
+                Next::Event(seq, frame) => return Some((seq, frame)),
                 Next::End => return None,
                 Next::Wait => {}
             }
@@ -430,27 +431,59 @@ impl HttpSession {
         }
     }
 
-    /// Starts the log of POST stream `serial` (before anyone follows it).
-    pub(super) fn open_stream(&self, serial: u64) {
-        lock(&self.streams).open(serial);
-    }
-
     /// A connection starts or stops following stream `serial`.
     pub(super) fn follow(&self, serial: u64, joined: bool) {
         lock(&self.streams).follow(serial, joined);
+        self.touch();
     }
 
     /// What `Last-Event-ID` names in this session.
-    pub(super) fn resume(&self, serial: u64, seq: u64) -> Resumed {
-        lock(&self.streams).resume(serial, seq)
+    pub(super) fn resume(&self, serial: u64) -> Resumed {
+        lock(&self.streams).resume(serial)
     }
 
-    /// Forgets streams past the resumption window; the calls of a parked stream nobody
-    /// resumed are cancelled.
+    /// Whether `serial` is the session's GET stream now.
+    pub(super) fn is_standalone(&self, serial: u64) -> bool {
+        lock(&self.routes)
+            .standalone
+            .as_ref()
+            .is_some_and(|s| s.serial == serial)
+    }
+
+    /// Opens a new GET stream (see [`HttpSession::open_standalone`]), logged: it starts with
+    /// what nobody has had of the one it replaces.
+    pub(super) fn open_standalone_logged(&self, serial: u64, tx: mpsc::Sender<Out>) -> bool {
+        let previous = lock(&self.routes).standalone.as_ref().map(|s| s.serial);
+        if let Some(p) = previous {
+            for f in lock(&self.streams).take_undelivered(p) {
+                let _ = tx.try_send(Out::Other(f));
+            }
+        }
+        self.open_standalone(serial, tx)
+    }
+
+    /// Forgets streams nobody followed for the resumption window. A POST stream's calls are
+    /// cancelled; a GET stream is closed, and what nobody had of it waits for the next.
     pub(super) fn expire_streams(self: &Arc<Self>) {
-        let abandoned = lock(&self.streams).expire(Instant::now());
-        for serial in abandoned {
+        let expired = lock(&self.streams).expire(Instant::now());
+        for serial in expired.posts {
             self.forget(serial);
+        }
+        for (serial, undelivered) in expired.gets {
+            let mut r = lock(&self.routes);
+            if r.standalone.as_ref().is_some_and(|s| s.serial == serial) {
+                r.standalone = None;
+            }
+            for f in undelivered.into_iter().rev() {
+                r.backlog_bytes += f.len();
+                r.backlog.push_front(f);
+            }
+            while r.backlog.len() > BACKLOG || r.backlog_bytes > BACKLOG_BYTES {
+                match r.backlog.pop_front() {
+                    Some(f) => r.backlog_bytes -= f.len(),
+                    None => break,
+                }
+            }
         }
     }
 
