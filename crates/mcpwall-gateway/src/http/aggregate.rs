@@ -67,6 +67,10 @@ struct State {
     backlog_bytes: usize,
     /// Which member lists each resource URI.
     resources: HashMap<String, usize>,
+    /// The literal beginning of each listed resource template (up to its first `{`), and the
+    /// member that lists it: a URI not listed as such goes to the member whose template
+    /// prefix it has, the longest.
+    templates: Vec<(String, usize)>,
     /// Tools withheld for naming another server's tools (prefixed names): not callable.
     shadowing: HashSet<String>,
 }
@@ -429,6 +433,7 @@ impl Aggregate {
             "tools" => self.merge_tools(&per),
             "prompts" => prefixed(&self.members, &per, "name"),
             "resources" => self.merge_resources(&per),
+            "resourceTemplates" => self.merge_templates(&per),
             _ => per.into_iter().flat_map(|(_, items)| items).collect(),
         };
         json!({ key: items })
@@ -478,6 +483,54 @@ impl Aggregate {
         }
         // What this listing says replaces what the last one said.
         lock(&self.state).resources = routes;
+        out
+    }
+
+    /// Resource templates, each owned by the one server that lists it (one two servers list
+    /// is withheld, as a resource is); their literal prefixes route the URIs they expand to.
+    fn merge_templates(&self, per: &[(usize, Vec<Value>)]) -> Vec<Value> {
+        let template = |t: &Value| {
+            t.get("uriTemplate")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let mut listers: HashMap<String, HashSet<usize>> = HashMap::new();
+        for (k, items) in per {
+            for t in items.iter().filter_map(template) {
+                listers.entry(t).or_default().insert(*k);
+            }
+        }
+        let mut routes = Vec::new();
+        let mut out = Vec::new();
+        let mut reported = HashSet::new();
+        for (k, items) in per {
+            for item in items {
+                let Some(t) = template(item) else { continue };
+                if listers.get(&t).is_some_and(|l| l.len() > 1) {
+                    if reported.insert(t.clone()) {
+                        self.event(
+                            &self.members[*k].name,
+                            None,
+                            Verdict::Filter,
+                            "gateway.resource_conflict",
+                            format!(
+                                "resource template {t:?} was withheld: more than one server \
+                                 lists it"
+                            ),
+                        );
+                    }
+                    continue;
+                }
+                let prefix = t.split('{').next().unwrap_or_default();
+                // A template that starts with a variable could expand to any URI: it routes
+                // nothing (its URIs must be listed to be read).
+                if prefix.contains("://") {
+                    routes.push((prefix.to_owned(), *k));
+                }
+                out.push(item.clone());
+            }
+        }
+        lock(&self.state).templates = routes;
         out
     }
 
@@ -607,11 +660,30 @@ impl Aggregate {
             Ok((k, rest.to_owned()))
         };
         let by_uri = |uri: &str| -> Result<usize, String> {
-            lock(&self.state)
-                .resources
-                .get(uri)
-                .copied()
-                .ok_or_else(|| format!("resource {uri:?} was not listed (list resources first)"))
+            let state = lock(&self.state);
+            if let Some(&k) = state.resources.get(uri) {
+                return Ok(k);
+            }
+            // The longest template prefix the URI has; two servers with it: nobody's.
+            let matching = state
+                .templates
+                .iter()
+                .filter(|(p, _)| uri.starts_with(p.as_str()));
+            let longest = matching.clone().map(|(p, _)| p.len()).max();
+            let owners: HashSet<usize> = matching
+                .filter(|(p, _)| Some(p.len()) == longest)
+                .map(|&(_, k)| k)
+                .collect();
+            match owners.iter().next() {
+                Some(&k) if owners.len() == 1 => Ok(k),
+                Some(_) => Err(format!(
+                    "resource {uri:?} matches templates of more than one server"
+                )),
+                None => Err(format!(
+                    "resource {uri:?} was not listed, nor does it match a listed template (list \
+                     resources or templates first)"
+                )),
+            }
         };
         let mut v = value.clone();
         let k = match method {

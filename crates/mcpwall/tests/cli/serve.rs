@@ -1188,6 +1188,7 @@ fn the_aggregated_endpoint_merges_servers_and_catches_shadowing() {
     assert_eq!(out["prompt_messages"], 1, "{out}");
     assert!(out["resources"].as_u64().unwrap_or(0) > 0, "{out}");
     assert_eq!(out["resource_read"], 1, "{out}");
+    assert_eq!(out["template_read"], 1, "{out}");
     assert_eq!(out["ping"], true);
     // Taint is the session's, across servers.
     assert_eq!(out["page"]["ok"], false, "{out}");

@@ -38,6 +38,11 @@ async def main():
             out["resources"] = len(resources)
             read = await session.read_resource(resources[0].uri)
             out["resource_read"] = len(read.contents)
+            # A URI expanded from a listed template goes to the server that lists the template.
+            templates = (await session.list_resource_templates()).resource_templates
+            text = next(t.uri_template for t in templates if "text" in t.uri_template)
+            read = await session.read_resource(text.replace("{resourceId}", "7"))
+            out["template_read"] = len(read.contents)
             await session.send_ping()
             out["ping"] = True
             # An injection blocked in one server's result taints the whole session: a sink of
