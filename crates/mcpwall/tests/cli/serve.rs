@@ -365,10 +365,15 @@ fn remote_upstreams_over_streamable_http_and_legacy_sse() {
     let dir = tempfile::tempdir().expect("temp dir");
     // The same Python SDK test server, listening on HTTP, once per transport.
     let (port, sse_port, liar_port) = (free_port(), free_port(), free_port());
-    let server = |transport: &str, port: u16| {
-        http_test_server("poisoned_server.py", &[transport, &port.to_string()], port)
+    let polling_port = free_port();
+    let server = |args: &[&str], port: u16| {
+        let mut args = args.to_vec();
+        let port_arg = port.to_string();
+        args.insert(1, &port_arg);
+        http_test_server("poisoned_server.py", &args, port)
     };
-    let (_server, _sse_server) = (server("--http", port), server("--sse", sse_port));
+    let (_server, _sse_server) = (server(&["--http"], port), server(&["--sse"], sse_port));
+    let _polling = server(&["--http", "--polling"], polling_port);
     // And one that names an endpoint on another origin.
     let _liar = http_test_server("sse_liar.py", &[&liar_port.to_string()], liar_port);
     let config = format!(
@@ -377,7 +382,8 @@ fn remote_upstreams_over_streamable_http_and_legacy_sse() {
          [[upstream]]\nname = \"legacy\"\nurl = \"http://127.0.0.1:{sse_port}/sse\"\n\
          transport = \"sse\"\n\
          [[upstream]]\nname = \"liar\"\nurl = \"http://127.0.0.1:{liar_port}/sse\"\n\
-         transport = \"sse\"\n",
+         transport = \"sse\"\n\
+         [[upstream]]\nname = \"polling\"\nurl = \"http://127.0.0.1:{polling_port}/mcp\"\n",
         allow_all(dir.path())
     );
     let gw = serve(dir.path(), &config, &[]);
@@ -400,6 +406,38 @@ fn remote_upstreams_over_streamable_http_and_legacy_sse() {
     let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).expect("audit");
     assert!(audit.contains("\"server\":\"remote\""), "{audit}");
     assert!(audit.contains("\"server\":\"legacy\""), "{audit}");
+    // A server that closes a call's stream before answering (it keeps the answer for a client
+    // that resumes): mcpwall resumes it with Last-Event-ID, and the client gets the answer.
+    // (The server does so for clients of protocol 2025-11-25.)
+    let (a, p) = (gw.addr.as_str(), "/mcp/polling");
+    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "raw", "version": "1"}}});
+    let r = http(a, "POST", p, &[JSON, BOTH], init.to_string().as_bytes());
+    assert_eq!(
+        r.message()["result"]["protocolVersion"],
+        "2025-11-25",
+        "{r:?}"
+    );
+    let sid = r.header("mcp-session-id").unwrap_or_default().to_owned();
+    post(
+        a,
+        p,
+        &sid,
+        &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    );
+    post(
+        a,
+        p,
+        &sid,
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+    );
+    let r = post(a, p, &sid, &call(2, "poll", json!({})));
+    let m = r.message();
+    assert_eq!(
+        m["result"]["content"][0]["text"], "answered after the stream was closed",
+        "{m}"
+    );
     // The endpoint elsewhere is not followed: the client's initialize is answered with an
     // error that says why.
     let (r, _) = initialize(&gw.addr, "/mcp/liar", &[]);

@@ -15,7 +15,7 @@ import random
 import string
 import sys
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 
 rng = random.SystemRandom()
 ACCESS_KEY = "AKIA" + "".join(rng.choice(string.ascii_uppercase + "234567") for _ in range(16))
@@ -106,12 +106,59 @@ if "--faults" in sys.argv:
         os._exit(code)
 
 
+# With --polling (over Streamable HTTP): a tool that closes its own answer's stream before
+# answering (the "polling" of protocol 2025-11-25): the client must resume the stream with
+# Last-Event-ID to get the answer, which the server keeps in its event store meanwhile.
+if "--polling" in sys.argv:
+
+    @server.tool()
+    async def poll(ctx: Context) -> str:
+        """Answer after closing the stream the answer was to come on."""
+        await ctx.close_sse_stream()
+        await asyncio.sleep(0.3)
+        return "answered after the stream was closed"
+
+
+def event_store():
+    from mcp.server.streamable_http import EventMessage, EventStore
+
+    class MemoryEventStore(EventStore):
+        """Every event, in order, with its stream (a test server's whole life is short)."""
+
+        def __init__(self):
+            self.events = []
+
+        async def store_event(self, stream_id, message):
+            event_id = str(len(self.events) + 1)
+            self.events.append((event_id, stream_id, message))
+            return event_id
+
+        async def replay_events_after(self, last_event_id, send_callback):
+            ids = [e[0] for e in self.events]
+            if last_event_id not in ids:
+                return None
+            i = ids.index(last_event_id)
+            stream = self.events[i][1]
+            for event_id, stream_id, message in self.events[i + 1 :]:
+                if stream_id == stream and message is not None:
+                    await send_callback(EventMessage(message, event_id))
+            return stream
+
+    return MemoryEventStore()
+
+
 if __name__ == "__main__":
     # `--http PORT`: the same server over Streamable HTTP at http://127.0.0.1:PORT/mcp, for
     # mcpwall serve's remote upstreams.
     if "--http" in sys.argv:
         port = int(sys.argv[sys.argv.index("--http") + 1])
-        server.run("streamable-http", host="127.0.0.1", port=port)
+        server.run(
+            "streamable-http",
+            host="127.0.0.1",
+            port=port,
+            event_store=event_store(),
+            retry_interval=100,
+        )
     # `--sse PORT`: over the legacy HTTP+SSE transport, stream at http://127.0.0.1:PORT/sse.
     elif "--sse" in sys.argv:
         port = int(sys.argv[sys.argv.index("--sse") + 1])

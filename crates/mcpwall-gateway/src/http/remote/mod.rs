@@ -296,23 +296,34 @@ impl Remote {
         let mut frames = Vec::new();
         if sse {
             let mut reader = SseReader::default();
-            while let Ok(Some(chunk)) = response.chunk().await {
-                reader.feed(&chunk, self.max, &mut frames);
-                for event in frames.drain(..).filter(sse::Event::is_message) {
-                    match event.oversize {
-                        Some(len) => {
-                            session
-                                .server_frame(Frame::Oversize { len }, self.max)
-                                .await
+            let mut tries = 0;
+            loop {
+                while let Ok(Some(chunk)) = response.chunk().await {
+                    reader.feed(&chunk, self.max, &mut frames);
+                    for event in frames.drain(..).filter(sse::Event::is_message) {
+                        tries = 0;
+                        match event.oversize {
+                            Some(len) => {
+                                session
+                                    .server_frame(Frame::Oversize { len }, self.max)
+                                    .await
+                            }
+                            None => self.deliver(session, event.data, init, &mut seen).await,
                         }
-                        None => self.deliver(session, event.data, init, &mut seen).await,
+                    }
+                    if done(&seen) {
+                        return seen;
                     }
                 }
-                if done(&seen) {
-                    break;
-                }
+                // The stream ended with answers still to come (the GET stream: at all). A
+                // server that gave event ids may be asked for the rest.
+                let Some(next) = self.resume_stream(&reader, tries, ids.is_empty()).await else {
+                    return seen;
+                };
+                response = next;
+                tries += 1;
+                reader = reader.resumed();
             }
-            return seen;
         }
         let mut body = Vec::new();
         while let Ok(Some(chunk)) = response.chunk().await {
@@ -329,6 +340,44 @@ impl Remote {
             self.deliver(session, body, init, &mut seen).await;
         }
         seen
+    }
+
+    /// Reopens a stream that ended early: a GET with `Last-Event-ID` (the server sends what
+    /// came after), after the wait the server asked for, or a second, doubling up to 30 s. A
+    /// POST's stream is resumed only when the server gave an id, and 5 times at most; the GET
+    /// stream for as long as the session lasts.
+    async fn resume_stream(
+        &self,
+        reader: &SseReader,
+        mut tries: u32,
+        listening: bool,
+    ) -> Option<reqwest::Response> {
+        let base = Duration::from_millis(reader.retry.unwrap_or(1000).clamp(10, 30_000));
+        loop {
+            if !listening && (reader.last_id.is_none() || tries >= 5) {
+                return None;
+            }
+            let wait = base
+                .saturating_mul(1 << tries.min(5))
+                .min(Duration::from_secs(30));
+            tokio::time::sleep(wait).await;
+            if lock(&self.state).closed {
+                return None;
+            }
+            let mut sent = self
+                .request(reqwest::Method::GET)
+                .header("accept", "text/event-stream");
+            if let Some(id) = &reader.last_id {
+                sent = sent.header("last-event-id", id);
+            }
+            match tokio::time::timeout(CONNECT, sent.send()).await {
+                Ok(Ok(r)) if r.status().is_success() => return Some(r),
+                // No GET stream (405), or the session is gone (404): nothing to resume.
+                Ok(Ok(_)) => return None,
+                // Unreachable for now: tried again, later.
+                _ => tries += 1,
+            }
+        }
     }
 
     async fn deliver(

@@ -27,12 +27,31 @@ pub(super) struct SseReader {
     over: bool,
     /// Bytes of the current event's lines.
     seen: usize,
+    /// The id of the current event, if it has one.
+    id: Option<String>,
+    /// The last event id the stream gave (events without data count: a priming event is
+    /// how a server makes a stream resumable), to resume it with `Last-Event-ID`.
+    pub(super) last_id: Option<String>,
+    /// How long the server asked a client to wait before reconnecting, in milliseconds.
+    pub(super) retry: Option<u64>,
 }
 
 /// An event type longer than this is not one mcpwall knows: the event is dropped.
 const MAX_KIND: usize = 64;
+/// An event id longer than this is not kept (it would go back to the server as a header).
+const MAX_ID: usize = 256;
 
 impl SseReader {
+    /// A reader for the same stream reopened: it starts afresh, but remembers where the stream
+    /// was and what wait the server asked for.
+    pub(super) fn resumed(&self) -> SseReader {
+        SseReader {
+            last_id: self.last_id.clone(),
+            retry: self.retry,
+            ..SseReader::default()
+        }
+    }
+
     pub(super) fn feed(&mut self, chunk: &[u8], max: usize, out: &mut Vec<Event>) {
         for &b in chunk {
             self.seen = self.seen.saturating_add(1);
@@ -53,6 +72,9 @@ impl SseReader {
                 let data = std::mem::take(&mut self.data);
                 let kind = std::mem::take(&mut self.kind);
                 let seen = std::mem::take(&mut self.seen);
+                if let Some(id) = self.id.take() {
+                    self.last_id = Some(id);
+                }
                 if std::mem::take(&mut self.over) {
                     out.push(Event {
                         kind,
@@ -76,6 +98,17 @@ impl SseReader {
                     self.over = true;
                     self.data.clear();
                 }
+            } else if let Some(rest) = line.strip_prefix(b"id:") {
+                let rest = rest.strip_prefix(b" ").unwrap_or(rest);
+                // A value that could not be sent back as a header is not an id mcpwall keeps.
+                self.id = std::str::from_utf8(rest)
+                    .ok()
+                    .filter(|v| v.len() <= MAX_ID && v.bytes().all(|b| (0x20..0x7f).contains(&b)))
+                    .map(str::to_owned);
+            } else if let Some(rest) = line.strip_prefix(b"retry:") {
+                self.retry = std::str::from_utf8(rest)
+                    .ok()
+                    .and_then(|v| v.trim().parse().ok());
             } else if let Some(rest) = line.strip_prefix(b"event:") {
                 let rest = rest.strip_prefix(b" ").unwrap_or(rest);
                 if rest.len() > MAX_KIND {
@@ -83,7 +116,7 @@ impl SseReader {
                 }
                 self.kind = rest.iter().copied().take(MAX_KIND).collect();
             }
-            // `id:`, `retry:` and comments carry nothing to inspect.
+            // Comments carry nothing.
         }
     }
 }
@@ -110,5 +143,12 @@ mod tests {
         // The type belongs to one event only.
         assert!(out[3].is_message());
         assert_eq!(out[3].oversize, None);
+        // The last id given, to resume with.
+        assert_eq!(r.last_id.as_deref(), Some("1"));
+        r.feed(b"id: 7-0\nretry: 500\ndata:\n\n", 8, &mut out);
+        assert_eq!(out.len(), 4, "a priming event carries no message");
+        assert_eq!((r.last_id.as_deref(), r.retry), (Some("7-0"), Some(500)));
+        r.feed(b"id: bad\x01\ndata: z\n\n", 8, &mut out);
+        assert_eq!(r.last_id.as_deref(), Some("7-0"));
     }
 }
