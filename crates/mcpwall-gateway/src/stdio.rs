@@ -10,15 +10,17 @@
 
 use std::ffi::OsString;
 use std::io::{self, BufReader, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::CommandExt as _;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use mcpwall_protocol::{Frame, FrameReader};
+use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::process::{Pid, Signal, kill_process_group};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -48,7 +50,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn write_frame(out: &mut impl Write, frame: &[u8]) -> io::Result<()> {
+fn write_frame(out: &mut (impl Write + ?Sized), frame: &[u8]) -> io::Result<()> {
     // One write per frame: the child's input is unbuffered, and two writes were two syscalls.
     let mut line = Vec::with_capacity(frame.len() + 1);
     line.extend_from_slice(frame);
@@ -59,8 +61,18 @@ fn write_frame(out: &mut impl Write, frame: &[u8]) -> io::Result<()> {
 
 /// Frames queued for one peer and written by a thread of its own, so that a peer that stops
 /// reading blocks nobody else: not the other direction, not the timeouts.
+///
+/// A small frame, when nothing waits before it and the peer's pipe has room, is written by
+/// the thread that has it instead: a write of at most `PIPE_BUF` bytes to a pipe with room does
+/// not block, and a hop through the writer thread is a thread wake-up on every message.
 struct Outbox {
     tx: Mutex<Option<SyncSender<Vec<u8>>>>,
+    /// The peer's stream, written by the writer thread and by the direct path, one frame at a
+    /// time; `None` once closed (the writer thread drops it after the last queued frame, so
+    /// that the peer sees the end of its input).
+    out: Arc<Mutex<Option<Stream>>>,
+    /// Frames handed to the writer thread and not yet written.
+    queued: Arc<AtomicUsize>,
     writer: Mutex<Option<thread::JoinHandle<()>>>,
     /// How long a full queue may stay full before the peer counts as stuck; `None`: wait.
     stall: Option<Duration>,
@@ -71,23 +83,65 @@ struct Outbox {
 /// Frames waiting for a peer, beyond what its pipe holds.
 const QUEUE: usize = 256;
 
+/// What a pipe takes in one write without splitting it, or blocking when it has room (POSIX).
+const PIPE_BUF: usize = 4096;
+
+/// A peer's stream, and a duplicate of its descriptor to ask whether its pipe has room.
+struct Stream {
+    out: Box<dyn Write + Send>,
+    fd: Option<OwnedFd>,
+}
+
 impl Outbox {
     fn new(
-        mut out: impl Write + Send + 'static,
+        out: impl Write + AsFd + Send + 'static,
+        stall: Option<Duration>,
+        on_stall: impl Fn() + Send + Sync + 'static,
+    ) -> Arc<Outbox> {
+        let fd = out.as_fd().try_clone_to_owned().ok();
+        Self::with_stream(Box::new(out), fd, stall, on_stall)
+    }
+
+    /// An outbox to a stream that is not a descriptor (always through the writer thread).
+    fn unfiled(
+        out: impl Write + Send + 'static,
+        stall: Option<Duration>,
+        on_stall: impl Fn() + Send + Sync + 'static,
+    ) -> Arc<Outbox> {
+        Self::with_stream(Box::new(out), None, stall, on_stall)
+    }
+
+    fn with_stream(
+        out: Box<dyn Write + Send>,
+        fd: Option<OwnedFd>,
         stall: Option<Duration>,
         on_stall: impl Fn() + Send + Sync + 'static,
     ) -> Arc<Outbox> {
         let (tx, rx) = sync_channel::<Vec<u8>>(QUEUE);
-        let writer = thread::spawn(move || {
-            for frame in rx {
-                // A peer that went away is noticed by its reader; a failed write only loses
-                // what that peer could no longer receive.
-                if write_frame(&mut out, &frame).is_err() {
-                    break;
+        let out = Arc::new(Mutex::new(Some(Stream { out, fd })));
+        let queued = Arc::new(AtomicUsize::new(0));
+        let writer = {
+            let (out, queued) = (Arc::clone(&out), Arc::clone(&queued));
+            thread::spawn(move || {
+                for frame in rx {
+                    // A peer that went away is noticed by its reader; a failed write only
+                    // loses what that peer could no longer receive.
+                    let written = match lock(&out).as_mut() {
+                        Some(s) => write_frame(&mut *s.out, &frame),
+                        None => Ok(()),
+                    };
+                    queued.fetch_sub(1, Ordering::AcqRel);
+                    if written.is_err() {
+                        break;
+                    }
                 }
-            }
-        });
+                // Closed (or gone): the peer's input ends here.
+                lock(&out).take();
+            })
+        };
         Arc::new(Outbox {
+            out,
+            queued,
             tx: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(writer)),
             stall,
@@ -95,30 +149,66 @@ impl Outbox {
         })
     }
 
-    /// Queues a frame; waits while the queue is full, at most the stall time.
+    /// Writes a small frame at once if nothing waits before it and the pipe has room;
+    /// otherwise queues it, waiting while the queue is full, at most the stall time.
     fn send(&self, frame: Vec<u8>) {
         let Some(tx) = lock(&self.tx).clone() else {
             return;
         };
+        if self.write_now(&frame) {
+            return;
+        }
+        self.queued.fetch_add(1, Ordering::AcqRel);
         let started = Instant::now();
         let mut frame = frame;
         loop {
             match tx.try_send(frame) {
-                Ok(()) | Err(TrySendError::Disconnected(_)) => return,
+                Ok(()) => return,
+                Err(TrySendError::Disconnected(_)) => break,
                 Err(TrySendError::Full(back)) => frame = back,
             }
             if self.stall.is_some_and(|s| started.elapsed() >= s) {
                 (self.on_stall)();
-                return;
+                break;
             }
             thread::sleep(Duration::from_millis(2));
         }
+        self.queued.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// The direct path: true when the frame was written (or its peer is gone).
+    fn write_now(&self, frame: &[u8]) -> bool {
+        if frame.len() >= PIPE_BUF || self.queued.load(Ordering::Acquire) > 0 {
+            return false;
+        }
+        let Ok(mut stream) = self.out.try_lock() else {
+            return false;
+        };
+        // Under the lock: a frame queued meanwhile goes first.
+        if self.queued.load(Ordering::Acquire) > 0 {
+            return false;
+        }
+        let Some(Stream { out, fd: Some(fd) }) = stream.as_mut() else {
+            return false;
+        };
+        let mut polled = [PollFd::new(fd, PollFlags::OUT)];
+        let ready = rustix::event::poll(&mut polled, Some(&Timespec::default())).is_ok()
+            && polled[0].revents().contains(PollFlags::OUT);
+        if !ready {
+            return false;
+        }
+        // A peer that went away is noticed by its reader, as for the writer thread.
+        let _ = write_frame(&mut **out, frame);
+        true
     }
 
     /// Queues a frame if there is room at once (advisory frames: cancellations).
     fn offer(&self, frame: Vec<u8>) {
         if let Some(tx) = lock(&self.tx).as_ref() {
-            let _ = tx.try_send(frame);
+            self.queued.fetch_add(1, Ordering::AcqRel);
+            if tx.try_send(frame).is_err() {
+                self.queued.fetch_sub(1, Ordering::AcqRel);
+            }
         }
     }
 
@@ -163,7 +253,7 @@ pub fn run<I, O>(
 ) -> Result<ExitStatus, GatewayError>
 where
     I: Read + Send + 'static,
-    O: Write + Send + 'static,
+    O: Write + AsFd + Send + 'static,
 {
     // Registered before the child exists: a signal in between is not lost.
     let mut signals =
@@ -212,7 +302,7 @@ where
     };
     let server_in = match child.stdin.take() {
         Some(stdin) => Outbox::new(stdin, config.call_timeout, stuck),
-        None => Outbox::new(io::sink(), None, || {}),
+        None => Outbox::unfiled(io::sink(), None, || {}),
     };
     let child: Shared<Child> = Arc::new(Mutex::new(child));
     let client_out = Outbox::new(client_out, config.call_timeout, stuck);
