@@ -1178,6 +1178,10 @@ pub fn serve(
         for s in left.iter().filter(|s| !s.has_exited()) {
             child::kill_group(s.group());
         }
+        // Remote servers are told their sessions are over (DELETE), within the same limit as
+        // connections.
+        let farewells = futures_util::future::join_all(left.iter().map(|s| s.farewell()));
+        let _ = tokio::time::timeout(SHUTDOWN_LIMIT, farewells).await;
         served
     })
 }

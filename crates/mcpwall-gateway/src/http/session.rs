@@ -673,6 +673,13 @@ impl HttpSession {
     }
 
     /// There is no server process (any more).
+    /// For a remote server: waits for it to have been told that the session is over.
+    pub(super) async fn farewell(&self) {
+        if let Link::Remote(remote) = &self.link {
+            remote.farewell().await;
+        }
+    }
+
     pub(super) fn mark_exited(&self) {
         lock(&self.process).exited = true;
     }

@@ -90,6 +90,8 @@ pub(super) struct Remote {
     state: Mutex<State>,
     /// To the task that sends messages in order; `None` once closed.
     queue: Mutex<Option<mpsc::Sender<Vec<u8>>>>,
+    /// The DELETE that tells the server its session is over, once sent.
+    farewell: Mutex<Option<JoinHandle<()>>>,
 }
 
 #[derive(Default)]
@@ -168,6 +170,7 @@ impl Remote {
             max,
             state: Mutex::new(State::default()),
             queue: Mutex::new(Some(tx)),
+            farewell: Mutex::new(None),
         });
         (remote, rx)
     }
@@ -430,10 +433,19 @@ impl Remote {
         lock(&self.queue).take();
         if id.is_some() {
             let remote = Arc::clone(self);
-            tokio::spawn(async move {
+            let task = tokio::spawn(async move {
                 let sent = remote.request(reqwest::Method::DELETE);
                 let _ = tokio::time::timeout(Duration::from_secs(5), sent.send()).await;
             });
+            *lock(&self.farewell) = Some(task);
+        }
+    }
+
+    /// Waits for the DELETE sent at [`Remote::close`] to be answered (or to give up).
+    pub(super) async fn farewell(&self) {
+        let task = lock(&self.farewell).take();
+        if let Some(task) = task {
+            let _ = task.await;
         }
     }
 }
