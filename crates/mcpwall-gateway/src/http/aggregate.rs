@@ -73,6 +73,27 @@ struct State {
     templates: Vec<(String, usize)>,
     /// Tools withheld for naming another server's tools (prefixed names): not callable.
     shadowing: HashSet<String>,
+    /// The names of every member's tools at the last listing, as definitions could mention
+    /// them (see [`Aggregate::merge_tools`]): prompts are checked against them.
+    tool_names: NameLookup,
+}
+
+/// Each name (lower-cased) a text could mention, with the members' full names it stands for.
+type NameLookup = HashMap<String, Vec<(usize, String)>>;
+
+/// The other members' tools that `text`, of member `k`, names (read as the model would:
+/// invisible characters gone, look-alike letters folded).
+fn names_of_others(lookup: &NameLookup, k: usize, text: &str) -> Vec<String> {
+    let mut named: Vec<String> = identifiers(mcpwall_detect::normalize(text).as_str())
+        .iter()
+        .filter_map(|word| lookup.get(word))
+        .flatten()
+        .filter(|(other, _)| *other != k)
+        .map(|(_, full)| full.clone())
+        .collect();
+    named.sort_unstable();
+    named.dedup();
+    named
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -398,9 +419,35 @@ impl Aggregate {
                 }
             }
             if let Some(i) = r.get("instructions").and_then(Value::as_str) {
-                instructions.push(format!(
-                    "Server {name} (its tools are named {name}{SEP}...):\n{i}"
-                ));
+                // Instructions come before any tool is listed: what they can be checked for
+                // is another server's prefix (`other__`), how its tools are named here.
+                let text = mcpwall_detect::normalize(i).as_str().to_ascii_lowercase();
+                let others: Vec<&str> = self
+                    .members
+                    .iter()
+                    .enumerate()
+                    .filter(|&(j, m)| {
+                        j != k && text.contains(&format!("{}{SEP}", m.name.to_ascii_lowercase()))
+                    })
+                    .map(|(_, m)| m.name.as_str())
+                    .collect();
+                if others.is_empty() {
+                    instructions.push(format!(
+                        "Server {name} (its tools are named {name}{SEP}...):\n{i}"
+                    ));
+                } else {
+                    self.event(
+                        name,
+                        None,
+                        Verdict::Filter,
+                        "gateway.cross_server_shadowing",
+                        format!(
+                            "the instructions of {name} were removed: they name the tools of \
+                             other servers ({})",
+                            others.join(", ")
+                        ),
+                    );
+                }
             }
         }
         let Some(version) = version else {
@@ -431,7 +478,7 @@ impl Aggregate {
         let per: Vec<(usize, Vec<Value>)> = ks.into_iter().zip(lists).collect();
         let items = match key {
             "tools" => self.merge_tools(&per),
-            "prompts" => prefixed(&self.members, &per, "name"),
+            "prompts" => self.merge_prompts(&per),
             "resources" => self.merge_resources(&per),
             "resourceTemplates" => self.merge_templates(&per),
             _ => per.into_iter().flat_map(|(_, items)| items).collect(),
@@ -558,7 +605,7 @@ impl Aggregate {
         // Each name (lower-cased) a definition could mention, with the full name it stands for.
         // A definition's identifiers are looked up in it: each definition is read once,
         // whatever the number of tools.
-        let mut lookup: HashMap<String, Vec<(usize, String)>> = HashMap::new();
+        let mut lookup: NameLookup = HashMap::new();
         for (k, tools) in per {
             for n in tools
                 .iter()
@@ -597,17 +644,8 @@ impl Aggregate {
                         strings(v, &mut text);
                     }
                 }
-                // Read as the model would: invisible characters gone, look-alike letters folded
-                // (`send\u{200b}_email`, `ѕend_email` name `send_email` too).
-                let mut named: Vec<&str> = identifiers(mcpwall_detect::normalize(&text).as_str())
-                    .iter()
-                    .filter_map(|word| lookup.get(word))
-                    .flatten()
-                    .filter(|(other, _)| other != k)
-                    .map(|(_, full)| full.as_str())
-                    .collect();
-                named.sort_unstable();
-                named.dedup();
+                // `send\u{200b}_email`, `ѕend_email` name `send_email` too.
+                let named = names_of_others(&lookup, *k, &text);
                 if !named.is_empty() {
                     shadowing.insert(format!("{server}{SEP}{name}"));
                     self.event(
@@ -629,8 +667,49 @@ impl Aggregate {
             }
         }
         // What this listing says replaces what the last one said.
-        lock(&self.state).shadowing = shadowing;
+        let mut state = lock(&self.state);
+        state.shadowing = shadowing;
+        state.tool_names = lookup;
         out
+    }
+
+    /// Prompts, prefixed; a prompt whose description or arguments name another server's tool
+    /// (as the last tool listing named them) is withheld: it would give orders about them.
+    fn merge_prompts(&self, per: &[(usize, Vec<Value>)]) -> Vec<Value> {
+        let lookup = lock(&self.state).tool_names.clone();
+        let kept: Vec<(usize, Vec<Value>)> = per
+            .iter()
+            .map(|(k, prompts)| {
+                let server = &self.members[*k].name;
+                let fine = prompts.iter().filter(|p| {
+                    let mut text = String::new();
+                    for field in ["description", "title", "arguments"] {
+                        if let Some(v) = p.get(field) {
+                            strings(v, &mut text);
+                        }
+                    }
+                    let named = names_of_others(&lookup, *k, &text);
+                    if named.is_empty() {
+                        return true;
+                    }
+                    let name = p.get("name").and_then(Value::as_str).unwrap_or_default();
+                    self.event(
+                        server,
+                        None,
+                        Verdict::Filter,
+                        "gateway.cross_server_shadowing",
+                        format!(
+                            "prompt `{name}` of {server} was withheld: it names another \
+                             server's tools ({})",
+                            named.join(", ")
+                        ),
+                    );
+                    false
+                });
+                (*k, fine.cloned().collect())
+            })
+            .collect();
+        prefixed(&self.members, &kept, "name")
     }
 
     /// The member a request goes to, and the request as that member must see it.

@@ -1190,6 +1190,9 @@ fn the_aggregated_endpoint_merges_servers_and_catches_shadowing() {
     assert_eq!(out["server"], "mcpwall-aggregate", "{out}");
     let instructions = out["instructions"].as_str().unwrap_or_default();
     assert!(instructions.contains("Server demo"), "{out}");
+    // The shadow server's instructions give orders about demo's tools: removed.
+    assert!(!instructions.contains("Server shadow"), "{out}");
+    assert!(!instructions.contains("demo__echo"), "{out}");
     let tools: Vec<&str> = out["tools"]
         .as_array()
         .expect("tools")
@@ -1220,7 +1223,10 @@ fn the_aggregated_endpoint_merges_servers_and_catches_shadowing() {
     assert!(
         out["prompts"]
             .as_array()
-            .is_some_and(|p| p.contains(&json!("everything__simple-prompt"))),
+            .is_some_and(|p| p.contains(&json!("everything__simple-prompt"))
+                && p.contains(&json!("shadow__haiku"))
+                // It names another server's tool.
+                && !p.contains(&json!("shadow__digest"))),
         "{out}"
     );
     assert_eq!(out["prompt_messages"], 1, "{out}");
@@ -1239,13 +1245,23 @@ fn the_aggregated_endpoint_merges_servers_and_catches_shadowing() {
     );
 
     let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).expect("audit");
-    let shadowing = audit
+    let shadowings: Vec<Value> = audit
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).expect("JSON event"))
-        .find(|e| e["rules"] == json!(["gateway.cross_server_shadowing"]))
+        .filter(|e| e["rules"] == json!(["gateway.cross_server_shadowing"]))
+        .collect();
+    let about = |what: &str| {
+        shadowings
+            .iter()
+            .any(|e| e["detail"].as_str().is_some_and(|d| d.contains(what)))
+    };
+    assert!(about("the instructions of shadow were removed"), "{audit}");
+    assert!(about("prompt `digest` of shadow was withheld"), "{audit}");
+    let shadowing = shadowings
+        .iter()
+        .find(|e| e["tool"] == "summarize")
         .expect("the shadowing is on record");
     assert_eq!(shadowing["server"], "shadow");
-    assert_eq!(shadowing["tool"], "summarize");
     assert!(
         shadowing["detail"]
             .as_str()
