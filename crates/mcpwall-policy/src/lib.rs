@@ -12,8 +12,10 @@ mod error;
 pub mod labels;
 pub mod pins;
 pub mod rules;
+mod servers;
 
 pub use error::PolicyError;
 pub use labels::{Labels, Taint};
 pub use pins::{Lock, PinCheck, ToolStatus, sha256_hex};
 pub use rules::{Decision, Policy, RateLimits};
+pub use servers::{DEFAULT_THRESHOLD, ServerSettings};

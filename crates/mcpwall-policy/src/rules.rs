@@ -31,6 +31,7 @@ use serde_json::Value;
 
 use crate::PolicyError;
 use crate::labels::{LabelFile, LabelRule, Labels, Taint, TaintFile};
+use crate::servers::{ServerFile, ServerRule, ServerSettings, any_quarantines, settings_for};
 
 /// A parsed, checked policy.
 #[derive(Debug)]
@@ -41,6 +42,7 @@ pub struct Policy {
     taint: Taint,
     /// Replace only the parts of a result that carry instructions, rather than block it.
     quarantine: bool,
+    servers: Vec<ServerRule>,
 }
 
 #[derive(Debug)]
@@ -87,6 +89,8 @@ struct File {
     taint: TaintFile,
     #[serde(default)]
     results: ResultsFile,
+    #[serde(default)]
+    server: Vec<ServerFile>,
 }
 
 /// `[results]`: what becomes of content that carries instructions for the model.
@@ -157,6 +161,7 @@ impl Policy {
             labels: Vec::new(),
             taint: Taint::default(),
             quarantine: false,
+            servers: Vec::new(),
         }
     }
 
@@ -279,12 +284,19 @@ impl Policy {
                 )));
             }
         };
+        let servers = file
+            .server
+            .into_iter()
+            .map(|s| s.parse(text))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(PolicyError::Policy)?;
         Ok(Policy {
             default_deny,
             rules,
             labels,
             taint,
             quarantine,
+            servers,
         })
     }
 
@@ -297,9 +309,16 @@ impl Policy {
     }
 
     /// Whether the parts of a result that carry instructions for the model are replaced with a
-    /// notice (the rest kept), rather than the whole result blocked.
+    /// notice (the rest kept), rather than the whole result blocked, anywhere: by default, or
+    /// for some server ([`Policy::for_server`] says which).
     pub fn quarantines(&self) -> bool {
-        self.quarantine
+        self.quarantine || any_quarantines(&self.servers)
+    }
+
+    /// What applies to `server`'s traffic: the first `[[server]]` section whose name matches,
+    /// over the defaults (threshold 0.5, redaction on, `[results] on_injection`).
+    pub fn for_server(&self, server: &str) -> ServerSettings {
+        settings_for(&self.servers, server, self.quarantine)
     }
 
     /// How taint is tracked and enforced.
@@ -492,7 +511,7 @@ fn parse_rate(s: &str) -> Result<Rate, String> {
 }
 
 /// `*` (any run of characters) and `?` (one character); everything else literal.
-fn glob(pattern: &str, text: &str) -> bool {
+pub(crate) fn glob(pattern: &str, text: &str) -> bool {
     let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
     let (mut pi, mut ti) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
