@@ -348,7 +348,18 @@ impl Inspector {
     fn inspect_frame<'a>(&self, dir: Direction, frame: &'a [u8]) -> Outcome<'a> {
         let parsed = match parse_message(frame) {
             Ok(p) => p,
-            Err(e) => return self.unreadable(dir, &e.to_string(), e, Some(frame)),
+            Err(e) => {
+                // A server's answer refused for its form may still name its request (a
+                // lenient parse: duplicate keys, unknown members). A client's is not trusted.
+                let id = match dir {
+                    Direction::ServerToClient => serde_json::from_slice::<Value>(frame)
+                        .ok()
+                        .and_then(|v| v.get("id").map(Id::from_json))
+                        .and_then(Result::ok),
+                    Direction::ClientToServer => None,
+                };
+                return self.unreadable(dir, &e.to_string(), e, id);
+            }
         };
         match parsed {
             Parsed::Single(msg, mut value) => match self.step(dir, &msg, &mut value) {
@@ -578,9 +589,22 @@ impl Inspector {
     }
 
     /// A frame longer than the transport's cap.
-    pub fn oversize(&self, dir: Direction, len: usize, max: usize) -> Outcome<'static> {
+    /// `head` is the frame's beginning: the id of the request it is or answers, when it
+    /// comes before anything nested, is read there, so that the request gets its error now.
+    pub fn oversize(
+        &self,
+        dir: Direction,
+        len: usize,
+        max: usize,
+        head: &[u8],
+    ) -> Outcome<'static> {
         let why = format!("a frame of {len} bytes exceeds the {max}-byte limit");
-        self.unreadable(dir, &why, ProtocolError::Invalid(why.clone()), None)
+        self.unreadable(
+            dir,
+            &why,
+            ProtocolError::Invalid(why.clone()),
+            leading_id(head),
+        )
     }
 
     /// A frame that cannot be read: the client is told; a server frame is dropped (its
@@ -590,7 +614,7 @@ impl Inspector {
         dir: Direction,
         why: &str,
         e: ProtocolError,
-        frame: Option<&[u8]>,
+        id: Option<Id>,
     ) -> Outcome<'static> {
         self.event(dir, None, None, Verdict::Drop, Vec::new(), why.to_owned());
         match dir {
@@ -599,10 +623,11 @@ impl Inspector {
                     ProtocolError::Json(_) => codes::PARSE_ERROR,
                     _ => codes::INVALID_REQUEST,
                 };
+                // The request was not taken in: its id, if it could be read, is free to answer.
                 Outcome {
                     forward: None,
                     reply: Some(encode(&error_response(
-                        None,
+                        id.as_ref(),
                         code,
                         &format!("mcpwall refused the message: {why}"),
                         &[],
@@ -611,13 +636,8 @@ impl Inspector {
             }
             Direction::ServerToClient => {
                 // A refused answer must not leave its request waiting for the call timeout:
-                // if an id can still be read (a lenient parse: duplicate keys, unknown members)
-                // and names a request in flight, the client gets an error for it now. Nothing
-                // of the frame itself is forwarded.
-                let id = frame
-                    .and_then(|f| serde_json::from_slice::<Value>(f).ok())
-                    .and_then(|v| v.get("id").map(Id::from_json))
-                    .and_then(Result::ok);
+                // if an id can still be read and names a request in flight, the client gets
+                // an error for it now. Nothing of the frame itself is forwarded.
                 let Some(id) = id.filter(|id| self.session().from_client.remove(id).is_some())
                 else {
                     return Outcome::default();
@@ -2051,6 +2071,69 @@ impl Inspector {
     }
 }
 
+/// The top-level `id` of the JSON object `head` begins, when it comes before any member whose
+/// value is an object or an array (all a truncated frame can show for sure). An escaped key is
+/// not read as `id`.
+fn leading_id(head: &[u8]) -> Option<Id> {
+    let ws = |mut i: usize| {
+        while head.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i += 1;
+        }
+        i
+    };
+    // The index after the string that starts at `i`, and its raw content.
+    let string = |i: usize| -> Option<(usize, &[u8])> {
+        if head.get(i) != Some(&b'"') {
+            return None;
+        }
+        let mut j = i + 1;
+        loop {
+            match head.get(j)? {
+                b'\\' => j += 2,
+                b'"' => return Some((j + 1, &head[i + 1..j])),
+                _ => j += 1,
+            }
+        }
+    };
+    let mut i = ws(0);
+    if head.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    loop {
+        let (next, key) = string(ws(i))?;
+        i = ws(next);
+        if head.get(i) != Some(&b':') {
+            return None;
+        }
+        i = ws(i + 1);
+        let start = i;
+        match head.get(i)? {
+            b'"' => i = string(i)?.0,
+            b'{' | b'[' => return None,
+            _ => {
+                while head
+                    .get(i)
+                    .is_some_and(|&b| !matches!(b, b',' | b'}') && !b.is_ascii_whitespace())
+                {
+                    i += 1;
+                }
+                // A value cut off by the end of the head is not read.
+                head.get(i)?;
+            }
+        }
+        if key == b"id" {
+            let v: Value = serde_json::from_slice(&head[start..i]).ok()?;
+            return Id::from_json(&v).ok();
+        }
+        i = ws(i);
+        if head.get(i) != Some(&b',') {
+            return None;
+        }
+        i += 1;
+    }
+}
+
 /// Replaces, in `value`, each string that `flagged` flags with `notice`.
 fn quarantine_strings(
     value: &mut Value,
@@ -2695,6 +2778,45 @@ mod tests {
     }
 
     #[test]
+    fn the_id_at_the_head_of_a_cut_frame_is_read_only_when_sure() {
+        let id = |h: &str| leading_id(h.as_bytes()).map(|i| i.to_value());
+        assert_eq!(
+            id(r#"{"jsonrpc":"2.0","id":7,"result":{"content":[{"#),
+            Some(json!(7))
+        );
+        assert_eq!(
+            id(r#" { "jsonrpc" : "2.0" , "id" : "a\"b" , "#),
+            Some(json!("a\"b"))
+        );
+        // After something nested, an `id` may be anyone's.
+        assert_eq!(id(r#"{"result":{"id":1},"id":2"#), None);
+        assert_eq!(id(r#"{"jsonrpc":"2.0","result":{"id":1"#), None);
+        // Cut inside the id, escaped key, not an object: nothing.
+        assert_eq!(id(r#"{"id":12"#), None);
+        assert_eq!(id(r#"{"\u0069d":1,"#), None);
+        assert_eq!(id(r#"[{"id":1}]"#), None);
+        assert_eq!(id(""), None);
+    }
+
+    #[test]
+    fn an_oversize_answer_fails_its_request_at_once() {
+        let (i, _) = inspector();
+        i.inspect(
+            C2S,
+            br#"{"jsonrpc":"2.0","id":9,"method":"resources/read","params":{"uri":"file:///big"}}"#,
+        );
+        let head = br#"{"jsonrpc":"2.0","id":9,"result":{"contents":[{"text":"aaaa"#;
+        let o = i.oversize(S2C, 5 << 20, 4 << 20, head);
+        let e = json_of(&o.forward.expect("answered"));
+        assert_eq!(
+            (e["id"].clone(), e["error"]["code"].clone()),
+            (json!(9), json!(codes::INVALID_REQUEST))
+        );
+        // Answered once: a second such frame names nobody.
+        assert!(i.oversize(S2C, 5 << 20, 4 << 20, head).forward.is_none());
+    }
+
+    #[test]
     fn questions_a_result_asks_are_checked_like_a_servers_requests() {
         let (i, _) = inspector();
         offer(&i, &["deploy"]);
@@ -3065,8 +3187,8 @@ mod tests {
     fn oversize_and_invalid_frames_from_the_server_reach_nobody() {
         let (i, audit) = inspector();
         assert_eq!(i.inspect(S2C, b"not json"), Outcome::default());
-        assert_eq!(i.oversize(S2C, 10, 5), Outcome::default());
-        let o = i.oversize(C2S, 10, 5);
+        assert_eq!(i.oversize(S2C, 10, 5, b""), Outcome::default());
+        let o = i.oversize(C2S, 10, 5, b"");
         assert_eq!(
             json_of(&o.reply.expect("told"))["error"]["code"],
             codes::INVALID_REQUEST

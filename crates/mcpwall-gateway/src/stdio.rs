@@ -323,8 +323,8 @@ where
                         &server_in,
                         &client_out,
                     ),
-                    Frame::Oversize { len } => deliver(
-                        inspector.oversize(Direction::ClientToServer, len, max),
+                    Frame::Oversize { len, head } => deliver(
+                        inspector.oversize(Direction::ClientToServer, len, max, &head),
                         &server_in,
                         &client_out,
                     ),
@@ -371,8 +371,9 @@ where
                     let o = inspector.inspect(Direction::ServerToClient, &bytes);
                     deliver(o, &client_out, &server_in);
                 }
-                Ok(Some(Frame::Oversize { len })) => {
-                    let o = inspector.oversize(Direction::ServerToClient, len, config.max_frame);
+                Ok(Some(Frame::Oversize { len, head })) => {
+                    let max = config.max_frame;
+                    let o = inspector.oversize(Direction::ServerToClient, len, max, &head);
                     deliver(o, &client_out, &server_in);
                 }
                 Ok(None) | Err(_) => break,

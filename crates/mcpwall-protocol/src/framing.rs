@@ -15,8 +15,13 @@ pub enum Frame {
     Oversize {
         /// How many bytes the frame had.
         len: usize,
+        /// Its first bytes (at most [`OVERSIZE_HEAD`]), where its id may still be read.
+        head: Vec<u8>,
     },
 }
+
+/// How much of an oversize frame is kept: enough for `{"jsonrpc":"2.0","id":...`.
+pub const OVERSIZE_HEAD: usize = 256;
 
 /// The framing rules, fed by whatever reads the bytes (a blocking reader or an async one):
 /// newline-delimited frames, never more than `max` bytes of one held, blank lines skipped, a
@@ -52,10 +57,19 @@ impl FrameSplitter {
         if !self.oversize {
             if self.len > self.max {
                 self.oversize = true;
-                self.buf = Vec::new();
+                // The head is kept (the rest is released): the frame's id may be in it.
+                let held = std::mem::take(&mut self.buf);
+                let mut head = held[..held.len().min(OVERSIZE_HEAD)].to_vec();
+                drop(held);
+                let room = OVERSIZE_HEAD - head.len();
+                head.extend_from_slice(&chunk[..take.min(room)]);
+                self.buf = head;
             } else {
                 self.buf.extend_from_slice(&chunk[..take]);
             }
+        } else if self.buf.len() < OVERSIZE_HEAD {
+            let room = OVERSIZE_HEAD - self.buf.len();
+            self.buf.extend_from_slice(&chunk[..take.min(room)]);
         }
         let frame = if done { self.complete() } else { None };
         (take + usize::from(done), frame)
@@ -70,7 +84,7 @@ impl FrameSplitter {
         let len = std::mem::take(&mut self.len);
         let mut buf = std::mem::take(&mut self.buf);
         if std::mem::take(&mut self.oversize) {
-            return Some(Frame::Oversize { len });
+            return Some(Frame::Oversize { len, head: buf });
         }
         if buf.last() == Some(&b'\r') {
             buf.pop();
@@ -145,7 +159,13 @@ mod tests {
         );
         assert_eq!(
             frames(b"0123456789\nabc\n", 5),
-            vec![Frame::Oversize { len: 10 }, Frame::Data(b"abc".to_vec())]
+            vec![
+                Frame::Oversize {
+                    len: 10,
+                    head: b"0123456789".to_vec()
+                },
+                Frame::Data(b"abc".to_vec())
+            ]
         );
         assert_eq!(frames(b"12345\n", 5), vec![Frame::Data(b"12345".to_vec())]);
         assert_eq!(frames(b"", 5), vec![]);

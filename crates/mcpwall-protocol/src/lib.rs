@@ -14,6 +14,6 @@ mod message;
 mod strict;
 
 pub use error::ProtocolError;
-pub use framing::{DEFAULT_MAX_FRAME, Frame, FrameReader, FrameSplitter};
+pub use framing::{DEFAULT_MAX_FRAME, Frame, FrameReader, FrameSplitter, OVERSIZE_HEAD};
 pub use message::{Id, Message, Parsed, parse_message};
 pub use strict::{MAX_DEPTH, parse_strict};

@@ -124,7 +124,10 @@ mod tests {
             out,
             vec![
                 Frame::Data(b"{\"a\":1}".to_vec()),
-                Frame::Oversize { len: 10 },
+                Frame::Oversize {
+                    len: 10,
+                    head: b"0123456789".to_vec()
+                },
                 Frame::Data(b"{\"b\":2}".to_vec()),
             ]
         );

@@ -542,10 +542,10 @@ impl HttpSession {
     pub(super) async fn server_frame(self: &Arc<Self>, frame: Frame, max: usize) {
         let (forward, reply) = match &frame {
             Frame::Data(bytes) => self.inspect(Direction::ServerToClient, bytes),
-            Frame::Oversize { len } => {
+            Frame::Oversize { len, head } => {
                 let o = self
                     .inspector
-                    .oversize(Direction::ServerToClient, *len, max);
+                    .oversize(Direction::ServerToClient, *len, max, head);
                 (o.forward.map(Cow::into_owned), o.reply)
             }
         };

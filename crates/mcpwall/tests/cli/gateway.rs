@@ -447,7 +447,10 @@ fn bad_frames_are_refused_and_the_session_goes_on() {
 
 #[test]
 fn a_silent_server_times_out_and_a_crash_answers_pending_calls() {
-    let mut s = Raw::start_with(&["--call-timeout", "1"], &["--faults"]);
+    let mut s = Raw::start_with(
+        &["--call-timeout", "1", "--max-frame", "8192"],
+        &["--faults"],
+    );
     s.send(
         r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}"#,
     );
@@ -456,6 +459,15 @@ fn a_silent_server_times_out_and_a_crash_answers_pending_calls() {
     // Tools are listed before they are called: a tool never listed cannot be.
     s.send(r#"{"jsonrpc":"2.0","id":10,"method":"tools/list"}"#);
     assert_eq!(s.recv()["id"], 10);
+    // An answer over the size cap is refused, and its call answered at once (its id is read
+    // in the frame's first bytes), not left to the timeout (which would answer -32052).
+    s.send(r#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"big","arguments":{"size":20000}}}"#);
+    let e = s.recv();
+    assert_eq!(
+        (e["id"].clone(), e["error"]["code"].clone()),
+        (json!(5), json!(-32600)),
+        "{e}"
+    );
     // A call the server sits on: mcpwall answers after the timeout and cancels it upstream.
     s.send(r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"slow","arguments":{"seconds":30}}}"#);
     let e = s.recv();

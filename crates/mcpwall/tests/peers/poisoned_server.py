@@ -99,6 +99,11 @@ if "--faults" in sys.argv:
         return "done"
 
     @server.tool()
+    def big(size: int) -> str:
+        """Answer with `size` letters."""
+        return "x" * size
+
+    @server.tool()
     def crash(code: int) -> str:
         """Exit the server at once with the given status."""
         if AFTER_CRASH:

@@ -128,7 +128,13 @@ impl Remote {
                     }
                 } else if let Some(len) = event.oversize.filter(|_| event.is_message()) {
                     session
-                        .server_frame(Frame::Oversize { len }, self.max)
+                        .server_frame(
+                            Frame::Oversize {
+                                len,
+                                head: Vec::new(),
+                            },
+                            self.max,
+                        )
                         .await;
                 } else if event.is_message() {
                     session

@@ -308,7 +308,13 @@ impl Remote {
                         match event.oversize {
                             Some(len) => {
                                 session
-                                    .server_frame(Frame::Oversize { len }, self.max)
+                                    .server_frame(
+                                        Frame::Oversize {
+                                            len,
+                                            head: Vec::new(),
+                                        },
+                                        self.max,
+                                    )
                                     .await
                             }
                             None => self.deliver(session, event.data, init, &mut seen).await,
@@ -333,8 +339,9 @@ impl Remote {
             body.extend_from_slice(&chunk);
             if body.len() > self.max {
                 let len = body.len();
+                body.truncate(mcpwall_protocol::OVERSIZE_HEAD);
                 session
-                    .server_frame(Frame::Oversize { len }, self.max)
+                    .server_frame(Frame::Oversize { len, head: body }, self.max)
                     .await;
                 return seen;
             }
