@@ -228,9 +228,16 @@ impl Inspector {
         self
     }
 
-    /// Whether the engine's report counts as an attack for this server.
+    /// Whether the engine's report of what this server sent counts as an attack.
     fn flags(&self, report: &Report) -> bool {
         report.score >= self.threshold
+    }
+
+    /// Whether the engine's report of what goes *to* this server counts as an attack: a
+    /// server's threshold may make its own content stricter, never what leaves for it looser
+    /// (a credential must not go out because a server's pages are misread).
+    fn flags_outbound(&self, report: &Report) -> bool {
+        report.score >= self.threshold.min(FLAG_THRESHOLD)
     }
 
     /// Counts rate limits in `limits`, shared with other sessions (`mcpwall serve`: a client
@@ -588,9 +595,9 @@ impl Inspector {
         );
     }
 
-    /// A frame longer than the transport's cap.
-    /// `head` is the frame's beginning: the id of the request it is or answers, when it
-    /// comes before anything nested, is read there, so that the request gets its error now.
+    /// A frame longer than the transport's cap. `head` is the frame's beginning: when it shows
+    /// the frame's id and whether it is a request or an answer, the request concerned gets its
+    /// error now, from whichever side waits for it.
     pub fn oversize(
         &self,
         dir: Direction,
@@ -599,12 +606,44 @@ impl Inspector {
         head: &[u8],
     ) -> Outcome<'static> {
         let why = format!("a frame of {len} bytes exceeds the {max}-byte limit");
-        self.unreadable(
-            dir,
-            &why,
-            ProtocolError::Invalid(why.clone()),
-            leading_id(head),
-        )
+        let invalid = || ProtocolError::Invalid(why.clone());
+        match (dir, leading_member(head)) {
+            // A client's request, or a server's answer: as any unreadable frame with its id.
+            (Direction::ClientToServer, Some((id, Lead::Request)))
+            | (Direction::ServerToClient, Some((id, Lead::Answer))) => {
+                self.unreadable(dir, &why, invalid(), Some(id))
+            }
+            // A client's answer to the server's question: the server is told it will not come.
+            (Direction::ClientToServer, Some((id, Lead::Answer)))
+                if self.session().from_server.remove(&id).is_some() =>
+            {
+                self.event(dir, None, None, Verdict::Drop, Vec::new(), why.clone());
+                let answer = error_response(
+                    Some(&id),
+                    codes::INVALID_REQUEST,
+                    &format!("mcpwall refused the client's answer: {why}"),
+                    &[],
+                );
+                Outcome {
+                    forward: Some(Cow::Owned(encode(&answer))),
+                    reply: None,
+                }
+            }
+            // A server's question: refused to the server.
+            (Direction::ServerToClient, Some((id, Lead::Request))) => {
+                self.event(dir, None, None, Verdict::Drop, Vec::new(), why.clone());
+                Outcome {
+                    forward: None,
+                    reply: Some(encode(&error_response(
+                        Some(&id),
+                        codes::INVALID_REQUEST,
+                        &format!("mcpwall refused the request: {why}"),
+                        &[],
+                    ))),
+                }
+            }
+            _ => self.unreadable(dir, &why, invalid(), None),
+        }
     }
 
     /// A frame that cannot be read: the client is told; a server frame is dropped (its
@@ -818,7 +857,7 @@ impl Inspector {
             let report =
                 self.engine
                     .scan_json_with(Surface::ToolArguments, answers, &self.outbound);
-            if self.flags(&report) {
+            if self.flags_outbound(&report) {
                 let rules = rule_ids(&report);
                 let why = format!(
                     "mcpwall blocked the {method} request: the answers it carries to the \
@@ -935,7 +974,7 @@ impl Inspector {
                 let report =
                     self.engine
                         .scan_json_with(Surface::ToolArguments, args, &self.outbound);
-                if self.flags(&report) {
+                if self.flags_outbound(&report) {
                     let rules = rule_ids(&report);
                     let why = format!(
                         "mcpwall blocked the call to `{name}`: its arguments look like an attack \
@@ -1402,7 +1441,7 @@ impl Inspector {
         let report = self
             .engine
             .scan_json_with(Surface::ToolArguments, result, &self.outbound);
-        if !self.flags(&report) {
+        if !self.flags_outbound(&report) {
             return Step::Pass;
         }
         let rules = rule_ids(&report);
@@ -1907,6 +1946,15 @@ impl Inspector {
             (r.score_in(threats) >= self.threshold).then(|| rule_ids_in(&r, threats))
         };
         let mut result = value.get("result")?.clone();
+        // Each part is scanned on its own: a result of very many parts is blocked whole
+        // rather than scanned a million times.
+        if result.get(list)?.as_array()?.len() > MAX_QUARANTINE_PARTS
+            || result
+                .get("structuredContent")
+                .is_some_and(|s| strings_in(s) > MAX_QUARANTINE_PARTS)
+        {
+            return None;
+        }
         let mut all_rules = Vec::new();
         let mut digests = Vec::new();
         for item in result.get_mut(list)?.as_array_mut()? {
@@ -2071,10 +2119,19 @@ impl Inspector {
     }
 }
 
-/// The top-level `id` of the JSON object `head` begins, when it comes before any member whose
-/// value is an object or an array (all a truncated frame can show for sure). An escaped key is
-/// not read as `id`.
-fn leading_id(head: &[u8]) -> Option<Id> {
+/// What the beginning of a cut frame shows it is.
+#[derive(Debug, PartialEq, Eq)]
+enum Lead {
+    /// It has a `method` (or `params`).
+    Request,
+    /// It has a `result` or an `error`.
+    Answer,
+}
+
+/// The top-level `id` of the JSON object `head` begins, and whether the object is a request or
+/// an answer, when both show before the head ends or a nested value is passed (all a truncated
+/// frame can show for sure). An escaped key is not read as any of these.
+fn leading_member(head: &[u8]) -> Option<(Id, Lead)> {
     let ws = |mut i: usize| {
         while head.get(i).is_some_and(u8::is_ascii_whitespace) {
             i += 1;
@@ -2095,13 +2152,22 @@ fn leading_id(head: &[u8]) -> Option<Id> {
             }
         }
     };
+    let (mut id, mut lead) = (None, None);
     let mut i = ws(0);
     if head.get(i) != Some(&b'{') {
         return None;
     }
     i += 1;
     loop {
+        if let (Some(_), Some(_)) = (&id, &lead) {
+            return id.zip(lead);
+        }
         let (next, key) = string(ws(i))?;
+        match key {
+            b"method" | b"params" => lead = Some(Lead::Request),
+            b"result" | b"error" => lead = Some(Lead::Answer),
+            _ => {}
+        }
         i = ws(next);
         if head.get(i) != Some(&b':') {
             return None;
@@ -2110,7 +2176,8 @@ fn leading_id(head: &[u8]) -> Option<Id> {
         let start = i;
         match head.get(i)? {
             b'"' => i = string(i)?.0,
-            b'{' | b'[' => return None,
+            // Past a nested value nothing more is sure.
+            b'{' | b'[' => return id.zip(lead),
             _ => {
                 while head
                     .get(i)
@@ -2124,13 +2191,27 @@ fn leading_id(head: &[u8]) -> Option<Id> {
         }
         if key == b"id" {
             let v: Value = serde_json::from_slice(&head[start..i]).ok()?;
-            return Id::from_json(&v).ok();
+            id = Some(Id::from_json(&v).ok()?);
         }
         i = ws(i);
-        if head.get(i) != Some(&b',') {
-            return None;
+        match head.get(i) {
+            Some(b',') => i += 1,
+            _ => return id.zip(lead),
         }
-        i += 1;
+    }
+}
+
+/// Parts of a result (items, strings of its structured content) quarantined one by one, at
+/// most.
+const MAX_QUARANTINE_PARTS: usize = 1000;
+
+/// How many strings `value` holds.
+fn strings_in(value: &Value) -> usize {
+    match value {
+        Value::String(_) => 1,
+        Value::Array(items) => items.iter().map(strings_in).sum(),
+        Value::Object(members) => members.values().map(strings_in).sum(),
+        _ => 0,
     }
 }
 
@@ -2583,6 +2664,25 @@ mod tests {
         assert_eq!(kept["result"]["content"][0]["text"], key, "{kept}");
         let redacted = through("strict", key);
         assert!(redacted.to_string().contains("[REDACTED:"), "{redacted}");
+        // What goes to the lenient server is checked as strictly as ever: a credential in
+        // its arguments does not leave.
+        let i = Inspector::new(
+            Arc::clone(&engine),
+            Settings {
+                server: "lenient".to_owned(),
+                ..Settings::default()
+            },
+            Arc::new(Memory::default()),
+        )
+        .with_policy(Arc::clone(&policy));
+        offer(&i, &["fetch"]);
+        let leak = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": "fetch", "arguments": {"q": "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ4Vb7sQ2p"}}});
+        assert!(
+            i.inspect(C2S, leak.to_string().as_bytes())
+                .forward
+                .is_none()
+        );
     }
 
     #[test]
@@ -2778,24 +2878,28 @@ mod tests {
     }
 
     #[test]
-    fn the_id_at_the_head_of_a_cut_frame_is_read_only_when_sure() {
-        let id = |h: &str| leading_id(h.as_bytes()).map(|i| i.to_value());
+    fn the_head_of_a_cut_frame_is_read_only_when_sure() {
+        let lead = |h: &str| leading_member(h.as_bytes()).map(|(i, l)| (i.to_value(), l));
         assert_eq!(
-            id(r#"{"jsonrpc":"2.0","id":7,"result":{"content":[{"#),
-            Some(json!(7))
+            lead(r#"{"jsonrpc":"2.0","id":7,"result":{"content":[{"#),
+            Some((json!(7), Lead::Answer))
         );
         assert_eq!(
-            id(r#" { "jsonrpc" : "2.0" , "id" : "a\"b" , "#),
-            Some(json!("a\"b"))
+            lead(r#" { "jsonrpc" : "2.0" , "id" : "a\"b" , "method" : "x", "params": {"#),
+            Some((json!("a\"b"), Lead::Request))
         );
-        // After something nested, an `id` may be anyone's.
-        assert_eq!(id(r#"{"result":{"id":1},"id":2"#), None);
-        assert_eq!(id(r#"{"jsonrpc":"2.0","result":{"id":1"#), None);
+        assert_eq!(
+            lead(r#"{"jsonrpc":"2.0","method":"sampling/createMessage","id":3,"params":{"#),
+            Some((json!(3), Lead::Request))
+        );
+        // After something nested, an `id` may be anyone's; without a kind, nothing is sure.
+        assert_eq!(lead(r#"{"result":{"id":1},"id":2"#), None);
+        assert_eq!(lead(r#"{"jsonrpc":"2.0","id":1,"#), None);
         // Cut inside the id, escaped key, not an object: nothing.
-        assert_eq!(id(r#"{"id":12"#), None);
-        assert_eq!(id(r#"{"\u0069d":1,"#), None);
-        assert_eq!(id(r#"[{"id":1}]"#), None);
-        assert_eq!(id(""), None);
+        assert_eq!(lead(r#"{"result":1,"id":12"#), None);
+        assert_eq!(lead(r#"{"\u0069d":1,"result":{"#), None);
+        assert_eq!(lead(r#"[{"id":1}]"#), None);
+        assert_eq!(lead(""), None);
     }
 
     #[test]
@@ -2814,6 +2918,23 @@ mod tests {
         );
         // Answered once: a second such frame names nobody.
         assert!(i.oversize(S2C, 5 << 20, 4 << 20, head).forward.is_none());
+        // A server's oversize question is refused to the server, and fails no client request.
+        i.inspect(C2S, br#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#);
+        let ask = br#"{"jsonrpc":"2.0","id":3,"method":"sampling/createMessage","params":{"#;
+        let o = i.oversize(S2C, 5 << 20, 4 << 20, ask);
+        assert!(o.forward.is_none());
+        assert_eq!(json_of(&o.reply.expect("refused"))["id"], 3);
+        assert!(i.has_client_request(&Id::Number("3".to_owned())));
+        // A client's oversize answer to the server's question: the server is told.
+        assert!(
+            i.inspect(S2C, br#"{"jsonrpc":"2.0","id":"q","method":"roots/list"}"#)
+                .forward
+                .is_some()
+        );
+        let answer = br#"{"jsonrpc":"2.0","id":"q","result":{"roots":["#;
+        let o = i.oversize(C2S, 5 << 20, 4 << 20, answer);
+        assert_eq!(json_of(&o.forward.expect("to the server"))["id"], "q");
+        assert!(o.reply.is_none());
     }
 
     #[test]

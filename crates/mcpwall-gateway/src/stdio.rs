@@ -178,7 +178,12 @@ impl Outbox {
 
     /// The direct path: true when the frame was written (or its peer is gone).
     fn write_now(&self, frame: &[u8]) -> bool {
-        if frame.len() >= PIPE_BUF || self.queued.load(Ordering::Acquire) > 0 {
+        // Linux: a pipe polls writable with a page free, so a write under PIPE_BUF does not
+        // block (elsewhere POLLOUT may mean as little as 512 bytes).
+        if !cfg!(target_os = "linux")
+            || frame.len() >= PIPE_BUF
+            || self.queued.load(Ordering::Acquire) > 0
+        {
             return false;
         }
         let Ok(mut stream) = self.out.try_lock() else {

@@ -8,9 +8,10 @@
 //! on_injection = "quarantine"  # or "block" (default: [results] on_injection)
 //! ```
 //!
-//! A lower threshold is stricter (more is blocked); a higher one lets more through, for a
-//! server whose ordinary content the engine misreads. Nothing here switches a check off for
-//! a server that no section names.
+//! A lower threshold is stricter (more is blocked); a higher one lets more through of what the
+//! server sends, for a server whose ordinary content the engine misreads (what goes to it is
+//! never checked more loosely than by default). Nothing here switches a check off for a
+//! server that no section names.
 
 use serde::Deserialize;
 

@@ -69,10 +69,12 @@ struct State {
     resources: HashMap<String, usize>,
     /// The literal beginning of each listed resource template (up to its first `{`), and the
     /// member that lists it: a URI not listed as such goes to the member whose template
-    /// prefix it has, the longest.
+    /// prefix it has (when it has only that member's).
     templates: Vec<(String, usize)>,
-    /// Tools withheld for naming another server's tools (prefixed names): not callable.
+    /// Tools and prompts withheld for naming another server's tools (prefixed names): not
+    /// callable, not to be fetched.
     shadowing: HashSet<String>,
+    shadowing_prompts: HashSet<String>,
     /// The names of every member's tools at the last listing, as definitions could mention
     /// them (see [`Aggregate::merge_tools`]): prompts are checked against them.
     tool_names: NameLookup,
@@ -219,6 +221,7 @@ impl Aggregate {
 
     fn event(
         &self,
+        method: &str,
         server: &str,
         tool: Option<&str>,
         verdict: Verdict,
@@ -230,7 +233,7 @@ impl Aggregate {
             direction: "server_to_client",
             server: server.to_owned(),
             session: Some(self.id.clone()),
-            method: Some("tools/list".to_owned()),
+            method: Some(method.to_owned()),
             tool: tool.map(str::to_owned),
             verdict,
             rules: vec![rule.to_owned()],
@@ -437,6 +440,7 @@ impl Aggregate {
                     ));
                 } else {
                     self.event(
+                        "initialize",
                         name,
                         None,
                         Verdict::Filter,
@@ -518,6 +522,7 @@ impl Aggregate {
                         out.push(r.clone());
                     }
                     Some(None) if conflicts.insert(uri) => self.event(
+                        "resources/list",
                         &self.members[*k].name,
                         None,
                         Verdict::Filter,
@@ -556,6 +561,7 @@ impl Aggregate {
                 if listers.get(&t).is_some_and(|l| l.len() > 1) {
                     if reported.insert(t.clone()) {
                         self.event(
+                            "resources/templates/list",
                             &self.members[*k].name,
                             None,
                             Verdict::Filter,
@@ -649,6 +655,7 @@ impl Aggregate {
                 if !named.is_empty() {
                     shadowing.insert(format!("{server}{SEP}{name}"));
                     self.event(
+                        "tools/list",
                         server,
                         Some(name),
                         Verdict::Filter,
@@ -677,6 +684,7 @@ impl Aggregate {
     /// (as the last tool listing named them) is withheld: it would give orders about them.
     fn merge_prompts(&self, per: &[(usize, Vec<Value>)]) -> Vec<Value> {
         let lookup = lock(&self.state).tool_names.clone();
+        let mut withheld = HashSet::new();
         let kept: Vec<(usize, Vec<Value>)> = per
             .iter()
             .map(|(k, prompts)| {
@@ -693,7 +701,9 @@ impl Aggregate {
                         return true;
                     }
                     let name = p.get("name").and_then(Value::as_str).unwrap_or_default();
+                    withheld.insert(format!("{server}{SEP}{name}"));
                     self.event(
+                        "prompts/list",
                         server,
                         None,
                         Verdict::Filter,
@@ -706,9 +716,12 @@ impl Aggregate {
                     );
                     false
                 });
-                (*k, fine.cloned().collect())
+                let fine: Vec<Value> = fine.cloned().collect();
+                (*k, fine)
             })
             .collect();
+        // What this listing says replaces what the last one said.
+        lock(&self.state).shadowing_prompts = withheld;
         prefixed(&self.members, &kept, "name")
     }
 
@@ -743,14 +756,12 @@ impl Aggregate {
             if let Some(&k) = state.resources.get(uri) {
                 return Ok(k);
             }
-            // The longest template prefix the URI has; two servers with it: nobody's.
-            let matching = state
+            // The server whose templates it fits; when it fits two servers' (at any length: a
+            // longer prefix must not take another's URIs), nobody's.
+            let owners: HashSet<usize> = state
                 .templates
                 .iter()
-                .filter(|(p, _)| uri.starts_with(p.as_str()));
-            let longest = matching.clone().map(|(p, _)| p.len()).max();
-            let owners: HashSet<usize> = matching
-                .filter(|(p, _)| Some(p.len()) == longest)
+                .filter(|(p, _)| uri.starts_with(p.as_str()))
                 .map(|&(_, k)| k)
                 .collect();
             match owners.iter().next() {
@@ -776,6 +787,11 @@ impl Aggregate {
                         "tool `{name}` was withheld: its definition names another server's tools"
                     ));
                 }
+                if method == "prompts/get" && lock(&self.state).shadowing_prompts.contains(name) {
+                    return Err(format!(
+                        "prompt `{name}` was withheld: it names another server's tools"
+                    ));
+                }
                 let (k, rest) = by_name(name)?;
                 v["params"]["name"] = Value::String(rest);
                 k
@@ -794,6 +810,11 @@ impl Aggregate {
                             .pointer("/params/ref/name")
                             .and_then(Value::as_str)
                             .ok_or("a prompt name is required")?;
+                        if lock(&self.state).shadowing_prompts.contains(name) {
+                            return Err(format!(
+                                "prompt `{name}` was withheld: it names another server's tools"
+                            ));
+                        }
                         let (k, rest) = by_name(name)?;
                         v["params"]["ref"]["name"] = Value::String(rest);
                         k

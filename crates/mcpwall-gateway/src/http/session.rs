@@ -672,7 +672,6 @@ impl HttpSession {
         }
     }
 
-    /// There is no server process (any more).
     /// For a remote server: waits for it to have been told that the session is over.
     pub(super) async fn farewell(&self) {
         if let Link::Remote(remote) = &self.link {
@@ -680,6 +679,7 @@ impl HttpSession {
         }
     }
 
+    /// There is no server process (any more).
     pub(super) fn mark_exited(&self) {
         lock(&self.process).exited = true;
     }

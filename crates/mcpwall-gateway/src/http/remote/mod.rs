@@ -255,7 +255,7 @@ impl Remote {
             let reader = {
                 let (remote, session) = (Arc::clone(&self), Arc::clone(&session));
                 async move {
-                    let seen = remote.read(&session, response, &ids, init).await;
+                    let seen = remote.read(&session, response, &ids, init, false).await;
                     let missing: Vec<Value> = ids
                         .into_iter()
                         .filter(|id| !seen.contains(&id.to_string()))
@@ -279,13 +279,14 @@ impl Remote {
     /// Reads a response's messages into the pipeline, until it ends or every one of `ids` is
     /// answered; returns the ids answered. An `initialize` result fixes the protocol version
     /// (and opens the GET stream) before it reaches the client, so that the client's next
-    /// message goes out with both.
+    /// message goes out with both. `listening`: it is the GET stream, reopened when it ends.
     async fn read(
         self: &Arc<Self>,
         session: &Arc<HttpSession>,
         mut response: reqwest::Response,
         ids: &[Value],
         init: bool,
+        listening: bool,
     ) -> HashSet<String> {
         let sse = response
             .headers()
@@ -317,7 +318,11 @@ impl Remote {
                                     )
                                     .await
                             }
-                            None => self.deliver(session, event.data, init, &mut seen).await,
+                            None => {
+                                let track = !ids.is_empty();
+                                self.deliver(session, event.data, init, &mut seen, track)
+                                    .await
+                            }
                         }
                     }
                     if done(&seen) {
@@ -326,7 +331,11 @@ impl Remote {
                 }
                 // The stream ended with answers still to come (the GET stream: at all). A
                 // server that gave event ids may be asked for the rest.
-                let Some(next) = self.resume_stream(&reader, tries, ids.is_empty()).await else {
+                // A POST that asked nothing (notifications, answers) has nothing to resume.
+                if !listening && ids.is_empty() {
+                    return seen;
+                }
+                let Some(next) = self.resume_stream(&reader, tries, listening).await else {
                     return seen;
                 };
                 response = next;
@@ -347,7 +356,7 @@ impl Remote {
             }
         }
         if body.iter().any(|b| !b.is_ascii_whitespace()) {
-            self.deliver(session, body, init, &mut seen).await;
+            self.deliver(session, body, init, &mut seen, true).await;
         }
         seen
     }
@@ -382,9 +391,12 @@ impl Remote {
             }
             match tokio::time::timeout(CONNECT, sent.send()).await {
                 Ok(Ok(r)) if r.status().is_success() => return Some(r),
-                // No GET stream (405), or the session is gone (404): nothing to resume.
-                Ok(Ok(_)) => return None,
-                // Unreachable for now: tried again, later.
+                // No GET stream (405), the session is gone (404), or mcpwall may not (400,
+                // 401, 403): nothing to resume.
+                Ok(Ok(r)) if matches!(r.status().as_u16(), 400 | 401 | 403 | 404 | 405) => {
+                    return None;
+                }
+                // Unreachable, busy (409: the old stream not yet gone; 429; 5xx): later.
                 _ => tries += 1,
             }
         }
@@ -396,8 +408,12 @@ impl Remote {
         frame: Vec<u8>,
         init: bool,
         seen: &mut HashSet<String>,
+        track: bool,
     ) {
-        answered(&frame, seen);
+        // Only a POST's own requests are tracked (the GET stream's set would only grow).
+        if track {
+            answered(&frame, seen);
+        }
         if init && let Some(v) = version_of(&frame) {
             lock(&self.state).version = Some(v);
             self.listen(session);
@@ -420,7 +436,7 @@ impl Remote {
             if let Ok(Ok(r)) = tokio::time::timeout(CONNECT, sent.send()).await
                 && r.status().is_success()
             {
-                remote.read(&session, r, &[], false).await;
+                remote.read(&session, r, &[], false, true).await;
             }
         }));
     }
