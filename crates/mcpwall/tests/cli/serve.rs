@@ -272,6 +272,23 @@ fn post(addr: &str, path: &str, sid: &str, body: &Value) -> Reply {
     )
 }
 
+/// The rest of a session's start after `initialize`: `notifications/initialized`, then
+/// `tools/list` (id 1; a tool never listed cannot be called).
+fn initialized_and_listed(addr: &str, path: &str, sid: &str) {
+    post(
+        addr,
+        path,
+        sid,
+        &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    );
+    post(
+        addr,
+        path,
+        sid,
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+    );
+}
+
 fn call(id: u64, tool: &str, args: Value) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
            "params": {"name": tool, "arguments": args}})
@@ -420,18 +437,7 @@ fn remote_upstreams_over_streamable_http_and_legacy_sse() {
         "{r:?}"
     );
     let sid = r.header("mcp-session-id").unwrap_or_default().to_owned();
-    post(
-        a,
-        p,
-        &sid,
-        &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-    );
-    post(
-        a,
-        p,
-        &sid,
-        &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
-    );
+    initialized_and_listed(a, p, &sid);
     let r = post(a, p, &sid, &call(2, "poll", json!({})));
     let m = r.message();
     assert_eq!(
@@ -812,18 +818,7 @@ fn a_broken_sse_stream_is_resumed_with_last_event_id() {
     let gw = serve(dir.path(), &config, &[]);
     let (a, p) = (gw.addr.as_str(), "/mcp/demo");
     let (_, sid) = initialize(a, p, &[]);
-    post(
-        a,
-        p,
-        &sid,
-        &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-    );
-    post(
-        a,
-        p,
-        &sid,
-        &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
-    );
+    initialized_and_listed(a, p, &sid);
     // The client's connection breaks after the stream's first event (an id, no message).
     let id = post_and_leave(a, p, &sid, &call(2, "slow", json!({"seconds": 1})));
     assert!(id.ends_with("-0"), "{id}");

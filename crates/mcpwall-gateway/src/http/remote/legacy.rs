@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::timeout;
 
 use super::sse::{Event, SseReader};
-use super::{CONNECT, Remote, fail, lock, requests};
+use super::{CONNECT, Remote, cut, fail, lock, requests};
 use crate::http::session::HttpSession;
 
 impl Remote {
@@ -127,15 +127,7 @@ impl Remote {
                         let _ = tx.send(event.data);
                     }
                 } else if let Some(len) = event.oversize.filter(|_| event.is_message()) {
-                    session
-                        .server_frame(
-                            Frame::Oversize {
-                                len,
-                                head: Vec::new(),
-                            },
-                            self.max,
-                        )
-                        .await;
+                    session.server_frame(cut(len), self.max).await;
                 } else if event.is_message() {
                     session
                         .server_frame(Frame::Data(event.data), self.max)

@@ -307,17 +307,7 @@ impl Remote {
                     for event in frames.drain(..).filter(sse::Event::is_message) {
                         tries = 0;
                         match event.oversize {
-                            Some(len) => {
-                                session
-                                    .server_frame(
-                                        Frame::Oversize {
-                                            len,
-                                            head: Vec::new(),
-                                        },
-                                        self.max,
-                                    )
-                                    .await
-                            }
+                            Some(len) => session.server_frame(cut(len), self.max).await,
                             None => {
                                 let track = !ids.is_empty();
                                 self.deliver(session, event.data, init, &mut seen, track)
@@ -470,6 +460,14 @@ impl Remote {
         if let Some(task) = task {
             let _ = task.await;
         }
+    }
+}
+
+/// What an SSE event over the size cap becomes (its data was not kept).
+fn cut(len: usize) -> Frame {
+    Frame::Oversize {
+        len,
+        head: Vec::new(),
     }
 }
 
