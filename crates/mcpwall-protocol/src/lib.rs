@@ -5,15 +5,18 @@
 //! - [`Message`]: what a parsed frame is (request, notification, response), checked against
 //!   JSON-RPC's rules, so that a malformed message cannot pass as something it is not.
 //! - [`FrameReader`]: newline-delimited stdio frames with a size cap.
+//! - [`SseReader`]: server-sent events (MCP's HTTP transports), with a size cap.
 //!
 //! It makes no policy decisions: that is the gateway's job.
 
 mod error;
 mod framing;
 mod message;
+mod sse;
 mod strict;
 
 pub use error::ProtocolError;
 pub use framing::{DEFAULT_MAX_FRAME, Frame, FrameReader, FrameSplitter, OVERSIZE_HEAD};
 pub use message::{Id, Message, Parsed, parse_message};
+pub use sse::{SseEvent, SseReader};
 pub use strict::{MAX_DEPTH, parse_strict};

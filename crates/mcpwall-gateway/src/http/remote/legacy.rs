@@ -7,12 +7,11 @@
 
 use std::sync::Arc;
 
-use mcpwall_protocol::Frame;
+use mcpwall_protocol::{Frame, SseEvent, SseReader};
 use reqwest::{Method, StatusCode, Url};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::timeout;
 
-use super::sse::{Event, SseReader};
 use super::{CONNECT, Remote, cut, fail, lock, requests};
 use crate::http::session::HttpSession;
 
@@ -116,7 +115,7 @@ impl Remote {
     ) {
         let mut endpoint = Some(endpoint);
         let mut reader = SseReader::default();
-        let mut events: Vec<Event> = Vec::new();
+        let mut events: Vec<SseEvent> = Vec::new();
         while let Ok(Some(chunk)) = response.chunk().await {
             reader.feed(&chunk, self.max, &mut events);
             for event in events.drain(..) {

@@ -8,19 +8,17 @@
 //! server's own requests and notifications.
 
 mod legacy;
-mod sse;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use mcpwall_protocol::Frame;
+use mcpwall_protocol::{Frame, SseEvent, SseReader};
 use reqwest::header::{HeaderName, HeaderValue};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::task::{JoinHandle, JoinSet};
 
-use self::sse::SseReader;
 use super::session::HttpSession;
 use crate::inspect::codes;
 
@@ -304,7 +302,7 @@ impl Remote {
             loop {
                 while let Ok(Some(chunk)) = response.chunk().await {
                     reader.feed(&chunk, self.max, &mut frames);
-                    for event in frames.drain(..).filter(sse::Event::is_message) {
+                    for event in frames.drain(..).filter(SseEvent::is_message) {
                         tries = 0;
                         match event.oversize {
                             Some(len) => session.server_frame(cut(len), self.max).await,

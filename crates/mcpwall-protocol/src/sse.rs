@@ -1,26 +1,29 @@
-//! Reading a `text/event-stream` from a server, chunk by chunk, with a size cap.
+//! Server-sent events (`text/event-stream`) read chunk by chunk, with a size cap: how MCP's
+//! HTTP transports carry messages from a server.
 
 /// One event: its type (empty for the default, `message`) and its data, lines joined.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) struct Event {
-    pub(super) kind: Vec<u8>,
-    pub(super) data: Vec<u8>,
+pub struct SseEvent {
+    /// The `event:` field.
+    pub kind: Vec<u8>,
+    /// The `data:` lines, joined with `\n`.
+    pub data: Vec<u8>,
     /// Set when the event was larger than the cap: its data was dropped, and this says how
     /// many bytes of its lines were seen.
-    pub(super) oversize: Option<usize>,
+    pub oversize: Option<usize>,
 }
 
-impl Event {
+impl SseEvent {
     /// Whether the event carries a JSON-RPC message: the default type, or `message` by name.
-    pub(super) fn is_message(&self) -> bool {
+    pub fn is_message(&self) -> bool {
         self.kind.is_empty() || self.kind == b"message"
     }
 }
 
 /// Events of a stream, from chunks as they arrive. An event larger than `max` comes without
 /// its data (`oversize`); one without data is skipped.
-#[derive(Default)]
-pub(super) struct SseReader {
+#[derive(Debug, Default)]
+pub struct SseReader {
     line: Vec<u8>,
     kind: Vec<u8>,
     data: Vec<u8>,
@@ -31,9 +34,9 @@ pub(super) struct SseReader {
     id: Option<String>,
     /// The last event id the stream gave (events without data count: a priming event is
     /// how a server makes a stream resumable), to resume it with `Last-Event-ID`.
-    pub(super) last_id: Option<String>,
+    pub last_id: Option<String>,
     /// How long the server asked a client to wait before reconnecting, in milliseconds.
-    pub(super) retry: Option<u64>,
+    pub retry: Option<u64>,
 }
 
 /// An event type longer than this is not one mcpwall knows: the event is dropped.
@@ -44,7 +47,7 @@ const MAX_ID: usize = 256;
 impl SseReader {
     /// A reader for the same stream reopened: it starts afresh, but remembers where the stream
     /// was and what wait the server asked for.
-    pub(super) fn resumed(&self) -> SseReader {
+    pub fn resumed(&self) -> SseReader {
         SseReader {
             last_id: self.last_id.clone(),
             retry: self.retry,
@@ -52,7 +55,9 @@ impl SseReader {
         }
     }
 
-    pub(super) fn feed(&mut self, chunk: &[u8], max: usize, out: &mut Vec<Event>) {
+    /// Takes a chunk of the stream; the events it completes go to `out`. `max`: the largest
+    /// event's data kept.
+    pub fn feed(&mut self, chunk: &[u8], max: usize, out: &mut Vec<SseEvent>) {
         for &b in chunk {
             self.seen = self.seen.saturating_add(1);
             if b != b'\n' {
@@ -76,13 +81,13 @@ impl SseReader {
                     self.last_id = Some(id);
                 }
                 if std::mem::take(&mut self.over) {
-                    out.push(Event {
+                    out.push(SseEvent {
                         kind,
                         data: Vec::new(),
                         oversize: Some(seen),
                     });
                 } else if !data.is_empty() {
-                    out.push(Event {
+                    out.push(SseEvent {
                         kind,
                         data,
                         oversize: None,
