@@ -1,15 +1,17 @@
 //! Server-sent events (`text/event-stream`) read chunk by chunk, with a size cap: how MCP's
 //! HTTP transports carry messages from a server.
 
+use crate::framing::OVERSIZE_HEAD;
+
 /// One event: its type (empty for the default, `message`) and its data, lines joined.
 #[derive(Debug, PartialEq, Eq)]
 pub struct SseEvent {
     /// The `event:` field.
     pub kind: Vec<u8>,
-    /// The `data:` lines, joined with `\n`.
+    /// The `data:` lines, joined with `\n` (of an oversize event, its first bytes only).
     pub data: Vec<u8>,
-    /// Set when the event was larger than the cap: its data was dropped, and this says how
-    /// many bytes of its lines were seen.
+    /// Set when the event was larger than the cap: its data was dropped but for its first
+    /// bytes (where its id may be read), and this says how many bytes of its lines were seen.
     pub oversize: Option<usize>,
 }
 
@@ -32,6 +34,8 @@ pub struct SseReader {
     seen: usize,
     /// The id of the current event, if it has one.
     id: Option<String>,
+    /// The first bytes of the current event's data, once it is over the cap.
+    head: Vec<u8>,
     /// The last event id the stream gave (events without data count: a priming event is
     /// how a server makes a stream resumable), to resume it with `Last-Event-ID`.
     pub last_id: Option<String>,
@@ -80,10 +84,11 @@ impl SseReader {
                 if let Some(id) = self.id.take() {
                     self.last_id = Some(id);
                 }
+                let head = std::mem::take(&mut self.head);
                 if std::mem::take(&mut self.over) {
                     out.push(SseEvent {
                         kind,
-                        data: Vec::new(),
+                        data: head,
                         oversize: Some(seen),
                     });
                 } else if !data.is_empty() {
@@ -100,6 +105,11 @@ impl SseReader {
                 }
                 self.data.extend_from_slice(rest);
                 if self.data.len() > max {
+                    if self.head.is_empty() {
+                        // Where the message's id may still be read.
+                        let keep = self.data.len().min(OVERSIZE_HEAD);
+                        self.head = self.data[..keep].to_vec();
+                    }
                     self.over = true;
                     self.data.clear();
                 }
@@ -139,11 +149,11 @@ mod tests {
             r.feed(chunk, 8, &mut out);
         }
         let data: Vec<&[u8]> = out.iter().map(|e| e.data.as_slice()).collect();
-        assert_eq!(data, vec![&b"{\"a\":\n1}"[..], b"x", b"", b"y"]);
+        assert_eq!(data, vec![&b"{\"a\":\n1}"[..], b"x", b"0123456789", b"y"]);
         assert!(out[0].is_message());
         assert_eq!(out[1].kind, b"endpoint");
         assert!(!out[1].is_message());
-        // Too large: said, without its data.
+        // Too large: said, with only its first bytes.
         assert_eq!(out[2].oversize, Some(18));
         // The type belongs to one event only.
         assert!(out[3].is_message());
@@ -155,5 +165,15 @@ mod tests {
         assert_eq!((r.last_id.as_deref(), r.retry), (Some("7-0"), Some(500)));
         r.feed(b"id: bad\x01\ndata: z\n\n", 8, &mut out);
         assert_eq!(r.last_id.as_deref(), Some("7-0"));
+        // A line far over the cap: its event still shows its first bytes (the message's id).
+        let mut r = SseReader::default();
+        let mut out = Vec::new();
+        r.feed(
+            b"data: {\"id\":5,\"result\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}\n\n",
+            8,
+            &mut out,
+        );
+        assert!(out[0].oversize.is_some());
+        assert!(out[0].data.starts_with(b"{\"id\":5"), "{:?}", out[0]);
     }
 }

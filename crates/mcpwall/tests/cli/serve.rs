@@ -390,7 +390,7 @@ fn remote_upstreams_over_streamable_http_and_legacy_sse() {
         http_test_server("poisoned_server.py", &args, port)
     };
     let (_server, _sse_server) = (server(&["--http"], port), server(&["--sse"], sse_port));
-    let _polling = server(&["--http", "--polling"], polling_port);
+    let _polling = server(&["--http", "--polling", "--faults"], polling_port);
     // And one that names an endpoint on another origin.
     let _liar = http_test_server("sse_liar.py", &[&liar_port.to_string()], liar_port);
     let config = format!(
@@ -403,7 +403,11 @@ fn remote_upstreams_over_streamable_http_and_legacy_sse() {
          [[upstream]]\nname = \"polling\"\nurl = \"http://127.0.0.1:{polling_port}/mcp\"\n",
         allow_all(dir.path())
     );
-    let gw = serve(dir.path(), &config, &[]);
+    let gw = serve(
+        dir.path(),
+        &config,
+        &["--max-frame", "65536", "--call-timeout", "30"],
+    );
     for name in ["remote", "legacy"] {
         let o = Command::new(python())
             .arg(peers().join("client.py"))
@@ -442,6 +446,15 @@ fn remote_upstreams_over_streamable_http_and_legacy_sse() {
     let m = r.message();
     assert_eq!(
         m["result"]["content"][0]["text"], "answered after the stream was closed",
+        "{m}"
+    );
+    // An answer over the size cap, in an SSE event: refused, and its call answered at once (its
+    // id is read in the event's first bytes), not left to the timeout.
+    let r = post(a, p, &sid, &call(3, "big", json!({"size": 100_000})));
+    let m = r.message();
+    assert_eq!(
+        (m["id"].clone(), m["error"]["code"].clone()),
+        (json!(3), json!(-32600)),
         "{m}"
     );
     // The endpoint elsewhere is not followed: the client's initialize is answered with an

@@ -305,7 +305,7 @@ impl Remote {
                     for event in frames.drain(..).filter(SseEvent::is_message) {
                         tries = 0;
                         match event.oversize {
-                            Some(len) => session.server_frame(cut(len), self.max).await,
+                            Some(len) => session.server_frame(cut(len, event.data), self.max).await,
                             None => {
                                 let track = !ids.is_empty();
                                 self.deliver(session, event.data, init, &mut seen, track)
@@ -461,12 +461,9 @@ impl Remote {
     }
 }
 
-/// What an SSE event over the size cap becomes (its data was not kept).
-fn cut(len: usize) -> Frame {
-    Frame::Oversize {
-        len,
-        head: Vec::new(),
-    }
+/// What an SSE event over the size cap becomes: its first bytes are all that was kept.
+fn cut(len: usize, head: Vec<u8>) -> Frame {
+    Frame::Oversize { len, head }
 }
 
 /// The protocol version an `initialize` result names.
