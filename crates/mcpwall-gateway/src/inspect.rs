@@ -1237,40 +1237,26 @@ impl Inspector {
         // show are not asked about: a yes to what was cut off would be no yes.
         let shown =
             mcpwall_detect::visible(&serde_json::to_string_pretty(args).unwrap_or_default());
-        if shown.chars().count() > ASK_ARGS_SHOWN {
-            drop(s);
-            let why = format!(
+        let cannot_ask = if shown.chars().count() > ASK_ARGS_SHOWN {
+            Some(format!(
                 "mcpwall blocked the call to `{tool}`: {why}, and its arguments are too long to \
                  show a person in full ({} characters; at most {ASK_ARGS_SHOWN})",
                 shown.chars().count()
-            );
-            return Some(self.refuse(
-                dir,
-                id,
-                "tools/call",
-                Some(tool),
-                codes::BLOCKED,
-                rules,
-                why,
-            ));
-        }
-        if !s.client_elicits || s.asks.len() >= MAX_ASKS {
-            drop(s);
-            let why = format!(
+            ))
+        } else if !s.client_elicits || s.asks.len() >= MAX_ASKS {
+            Some(format!(
                 "mcpwall blocked the call to `{tool}`: {why}, and this client cannot be asked \
                  (it did not declare the elicitation capability, or too many questions wait). \
                  To let such calls through, change the policy: `action = \"allow\"` for the \
                  rule, or [taint] action = \"allow\""
-            );
-            return Some(self.refuse(
-                dir,
-                id,
-                "tools/call",
-                Some(tool),
-                codes::BLOCKED,
-                rules,
-                why,
-            ));
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = cannot_ask {
+            drop(s);
+            let tool = Some(tool);
+            return Some(self.refuse(dir, id, "tools/call", tool, codes::BLOCKED, rules, why));
         }
         s.asked += 1;
         let ask_id = Id::String(format!("mcpwall-ask-{:016x}-{}", self.ask_prefix, s.asked));

@@ -105,7 +105,7 @@ pub(super) struct HttpSession {
     /// The server process now (a crashed one is started again).
     process: Mutex<Process>,
     /// The client's `initialize` as the server got it: replayed to a restarted server.
-    init: Mutex<Option<Vec<u8>>>,
+    init: std::sync::OnceLock<Vec<u8>>,
     /// The client streams' last events (see [`super::resume`]).
     streams: Mutex<Streams>,
     /// Told when a stream has a new event or ends.
@@ -180,7 +180,7 @@ impl HttpSession {
                 group,
                 exited: false,
             }),
-            init: Mutex::new(None),
+            init: std::sync::OnceLock::new(),
             gate: Arc::default(),
             streams: Mutex::default(),
             streams_changed: tokio::sync::Notify::new(),
@@ -365,11 +365,11 @@ impl HttpSession {
         // 2025-03-26 no longer read batches, and the answers are gathered per POST anyway.
         if let Some(f) = forward {
             for m in messages(f) {
-                if lock(&self.init).is_none()
+                if self.init.get().is_none()
                     && serde_json::from_slice::<Peek>(&m)
                         .is_ok_and(|p| p.method.as_deref() == Some("initialize"))
                 {
-                    *lock(&self.init) = Some(m.clone());
+                    let _ = self.init.set(m.clone());
                 }
                 self.send_to_server(m).await;
             }
@@ -489,7 +489,7 @@ impl HttpSession {
 
     /// The client's `initialize`, once it was sent on.
     pub(super) fn initialize_frame(&self) -> Option<Vec<u8>> {
-        lock(&self.init).clone()
+        self.init.get().cloned()
     }
 
     /// Writes a frame to the server. A server that leaves its input full for the stall time
