@@ -14,7 +14,7 @@
 //! A pattern tried inline at its hits has its anchors all in the tries or all in the automaton,
 //! so that its hits come in one order: the inline tries of the scan rely on that.
 
-use aho_corasick::automaton::Automaton;
+use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::dfa::DFA;
 use aho_corasick::{Anchored, MatchKind, Span, StartKind};
 
@@ -67,6 +67,19 @@ static STEP: [u16; 2048] = {
             i += 1;
         }
         prev += 1;
+    }
+    t
+};
+
+/// Per byte, its kind as [`STEP`] has it, times 256: the row of `STEP` for the next byte. Taken
+/// from the byte itself rather than from the step, so that each step's lookup waits for no
+/// other: the loop is not one chain of dependent loads.
+static KIND: [u16; 256] = {
+    let mut t = [0u16; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = (STEP[i] & 7) << 8;
+        i += 1;
     }
     t
 };
@@ -139,6 +152,14 @@ fn edge_whitespace_variants(lit: &[u8]) -> Vec<Vec<u8>> {
     out.dedup();
     out
 }
+
+/// A hit of the automaton: start, end, and the slot of its literal or [`HEAD`].
+type ExactHit = (usize, usize, u32);
+
+/// Pieces of a long text the automaton walks side by side (see [`LiteralFinder::find_exact`]).
+const LANES: usize = 4;
+/// Text shorter than this many bytes per piece is walked in one.
+const MIN_LANE: usize = 512;
 
 /// What the automaton found: a literal of its own, or the head of literals holding whitespace.
 const HEAD: u32 = u32::MAX;
@@ -327,11 +348,11 @@ impl LiteralFinder {
         let mut state = 0usize;
         for (i, &b) in hay.iter().enumerate() {
             // The mask keeps the index inside the table without a bounds check.
-            let step = STEP[(state << 8 | usize::from(b)) & 2047];
+            let step = STEP[(state | usize::from(b)) & 2047];
             if step & STARTS_WORD != 0 {
                 self.words.walk(hay, i, &mut on_slot);
             }
-            state = usize::from(step & 7);
+            state = usize::from(KIND[usize::from(b)]);
         }
         self.find_exact(hay, &mut on_slot);
     }
@@ -360,7 +381,7 @@ impl LiteralFinder {
         let mut flags = 0u16;
         let mut state = 0usize;
         for (i, &b) in hay.iter().enumerate() {
-            let step = STEP[(state << 8 | usize::from(b)) & 2047];
+            let step = STEP[(state | usize::from(b)) & 2047];
             if step & EDGES != 0 {
                 if step & RUN_END != 0 {
                     let class = (flags >> 8) as u8;
@@ -382,7 +403,7 @@ impl LiteralFinder {
                 }
             }
             flags |= step;
-            state = usize::from(step & 7);
+            state = usize::from(KIND[usize::from(b)]);
         }
         if state != 0 {
             let hi = end_of_string(strings, &mut string, hay.len(), hay.len());
@@ -420,12 +441,98 @@ impl LiteralFinder {
     }
 
     /// The automaton's part of [`LiteralFinder::find`].
+    ///
+    /// One walk of a DFA is a chain of dependent loads, a few cycles each, whatever the
+    /// processor could do besides. Long text is therefore cut into [`LANES`] pieces walked side
+    /// by side in one loop, each piece started the longest literal's length early so that it
+    /// finds every literal ending inside it. The hits of the first piece are reported as they
+    /// come, those of the others kept until it is done: the order is that of one walk.
     fn find_exact(&self, hay: &[u8], on_slot: &mut impl FnMut(usize, usize, usize)) {
         let Some(dfa) = &self.exact else { return };
         // An unanchored start state exists: the DFA was built with one.
-        let Ok(mut sid) = dfa.start_state(Anchored::No) else {
+        let Ok(start) = dfa.start_state(Anchored::No) else {
             return;
         };
+        let lane = hay.len() / LANES;
+        let overlap = dfa.max_pattern_len();
+        if lane < MIN_LANE.max(overlap) {
+            return self.find_exact_one(dfa, start, hay, on_slot);
+        }
+        // Piece k walks `from[k]..to[k]` and owns the literals ending after `own[k]`.
+        let own: [usize; LANES] = std::array::from_fn(|k| k * lane);
+        let from: [usize; LANES] = std::array::from_fn(|k| own[k].saturating_sub(overlap));
+        let to: [usize; LANES] =
+            std::array::from_fn(|k| own.get(k + 1).copied().unwrap_or(hay.len()));
+        let mut sid = [start; LANES];
+        let mut later: [Vec<ExactHit>; LANES] = std::array::from_fn(|_| Vec::new());
+        let mut hit = |k: usize, sid: StateID, i: usize, later: &mut [Vec<ExactHit>; LANES]| {
+            if i < own[k] {
+                return;
+            }
+            let end = i + 1;
+            for m in 0..dfa.match_len(sid) {
+                let pid = dfa.match_pattern(sid, m);
+                let hit = (
+                    end - dfa.pattern_len(pid),
+                    end,
+                    self.exact_slots[pid.as_usize()],
+                );
+                if k == 0 {
+                    self.exact_hit(hay, hit, on_slot);
+                } else {
+                    later[k].push(hit);
+                }
+            }
+        };
+        // Every piece but the first is `overlap` bytes longer than `lane`, and the last may be
+        // longer still: all walk `lane` bytes together, then each its own rest.
+        for j in 0..lane {
+            for k in 0..LANES {
+                let i = from[k] + j;
+                let Some(&b) = hay.get(i) else { continue };
+                sid[k] = dfa.next_state(Anchored::No, sid[k], b);
+                if dfa.is_match(sid[k]) {
+                    hit(k, sid[k], i, &mut later);
+                }
+            }
+        }
+        for k in 0..LANES {
+            for (i, &b) in hay.iter().enumerate().take(to[k]).skip(from[k] + lane) {
+                sid[k] = dfa.next_state(Anchored::No, sid[k], b);
+                if dfa.is_match(sid[k]) {
+                    hit(k, sid[k], i, &mut later);
+                }
+            }
+        }
+        for hits in &later[1..] {
+            for &h in hits {
+                self.exact_hit(hay, h, on_slot);
+            }
+        }
+    }
+
+    /// A literal of the automaton, or the head of spaced literals to walk on from.
+    fn exact_hit(
+        &self,
+        hay: &[u8],
+        (start, end, slot): ExactHit,
+        on_slot: &mut impl FnMut(usize, usize, usize),
+    ) {
+        match slot {
+            HEAD => self.spaced.walk(hay, start, on_slot),
+            slot => on_slot(start, end, slot as usize),
+        }
+    }
+
+    /// [`LiteralFinder::find_exact`] for short text: one walk, skipping ahead with the
+    /// automaton's prefilter whenever it is back at its start.
+    fn find_exact_one(
+        &self,
+        dfa: &DFA,
+        mut sid: StateID,
+        hay: &[u8],
+        on_slot: &mut impl FnMut(usize, usize, usize),
+    ) {
         let prefilter = dfa.prefilter();
         let mut i = 0;
         while let Some(&b) = hay.get(i) {
@@ -436,11 +543,12 @@ impl LiteralFinder {
                     let end = i + 1;
                     for k in 0..dfa.match_len(sid) {
                         let pid = dfa.match_pattern(sid, k);
-                        let start = end - dfa.pattern_len(pid);
-                        match self.exact_slots[pid.as_usize()] {
-                            HEAD => self.spaced.walk(hay, start, on_slot),
-                            slot => on_slot(start, end, slot as usize),
-                        }
+                        let hit = (
+                            end - dfa.pattern_len(pid),
+                            end,
+                            self.exact_slots[pid.as_usize()],
+                        );
+                        self.exact_hit(hay, hit, on_slot);
                     }
                 } else if let Some(pre) = prefilter {
                     // Back at the start state (the only other special state with a prefilter):
@@ -675,7 +783,67 @@ mod tests {
         assert_eq!(edge_whitespace_variants(b" ").len(), SPACES.len());
     }
 
+    /// Text long enough to be walked in [`LANES`] pieces, with `filler` repeated around `lit`
+    /// placed across every boundary between pieces and at both ends.
+    fn across_lanes(filler: &str, lit: &str, shift: usize) -> Vec<u8> {
+        let len = LANES * MIN_LANE + 37;
+        let mut hay: Vec<u8> = filler.bytes().cycle().take(len).collect();
+        let lane = len / LANES;
+        let mut at: Vec<usize> = (1..LANES)
+            .map(|k| (k * lane).saturating_sub(shift))
+            .collect();
+        at.extend([0, len - lit.len()]);
+        for a in at {
+            hay[a..a + lit.len()].copy_from_slice(lit.as_bytes());
+        }
+        hay
+    }
+
+    #[test]
+    fn literals_across_the_pieces_of_a_long_text() {
+        let (lits, atoms, ordered) = sample();
+        let f = LiteralFinder::build(&lits, &atoms, &ordered, |_| true);
+        let texts: Vec<String> = lits
+            .iter()
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .chain(["' \t or", "data@x", "co-x", "turn\t\ton"].map(String::from))
+            .collect();
+        for lit in &texts {
+            for shift in 0..=lit.len() + 1 {
+                let hay = across_lanes("Use the user's config; ", lit, shift);
+                assert_eq!(
+                    found(&f, &hay),
+                    expected(&lits, &atoms, &hay),
+                    "{lit:?} shifted {shift}"
+                );
+            }
+        }
+    }
+
+    /// The hits of the automaton, in the order they are reported: by pieces, and in one walk.
+    fn exact_in_order(f: &LiteralFinder, hay: &[u8]) -> [Vec<(usize, usize, usize)>; 2] {
+        let (mut pieces, mut one) = (Vec::new(), Vec::new());
+        f.find_exact(hay, &mut |s, e, slot| pieces.push((s, e, slot)));
+        let dfa = f.exact.as_ref().expect("the sample has sub-word literals");
+        let start = dfa.start_state(Anchored::No).expect("unanchored start");
+        f.find_exact_one(dfa, start, hay, &mut |s, e, slot| one.push((s, e, slot)));
+        [pieces, one]
+    }
+
     proptest! {
+        #[test]
+        fn same_as_brute_force_in_long_text(
+            pieces in proptest::collection::vec("[a-zA-Z@ '\t.-]{1,40}", 1..8),
+            len in (LANES * MIN_LANE)..(LANES * MIN_LANE + 300),
+        ) {
+            let (lits, atoms, ordered) = sample();
+            let f = LiteralFinder::build(&lits, &atoms, &ordered, |_| true);
+            let hay: Vec<u8> = pieces.concat().into_bytes().into_iter().cycle().take(len).collect();
+            prop_assert_eq!(found(&f, &hay), expected(&lits, &atoms, &hay));
+            let [pieces, one] = exact_in_order(&f, &hay);
+            prop_assert_eq!(pieces, one);
+        }
+
         #[test]
         fn same_as_brute_force(hay in "[a-zA-Z@ '\t.-]{0,80}") {
             let (lits, atoms, ordered) = sample();
