@@ -145,8 +145,7 @@ impl WordTrie {
     #[inline]
     pub(super) fn walk(&self, hay: &[u8], at: usize, f: &mut impl FnMut(usize, usize, usize)) {
         let mut state = ROOT as usize;
-        let mut i = at;
-        while let Some(&b) = hay.get(i) {
+        for (i, &b) in hay.iter().enumerate().skip(at) {
             let class = usize::from(self.classes[usize::from(b)]);
             // Every state has a full row of `stride` classes: the lookup never misses.
             let next = self
@@ -157,7 +156,7 @@ impl WordTrie {
             if next == DEAD {
                 return;
             }
-            i += 1;
+            let i = i + 1;
             state = (next & !HAS_OUTPUT) as usize;
             if next & HAS_OUTPUT != 0 {
                 let (lo, hi) = self.out[state];
