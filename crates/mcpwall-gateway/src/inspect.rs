@@ -14,7 +14,7 @@ use mcpwall_detect::{Category, CategorySet, Engine, FLAG_THRESHOLD, Report, Scan
 use mcpwall_protocol::{Id, Message, Parsed, ProtocolError, parse_message};
 use serde_json::{Map, Value, json};
 
-use mcpwall_policy::{Decision, Labels, Policy, RateLimits, ToolStatus};
+use mcpwall_policy::{Decision, Labels, Listing, Policy, RateLimits, ToolStatus};
 
 use crate::PinStore;
 use crate::audit::{Audit, Event, Verdict};
@@ -581,6 +581,15 @@ impl Inspector {
     pub fn has_client_request(&self, id: &Id) -> bool {
         let s = self.session();
         s.from_client.contains_key(id) || s.asks.values().any(|a| &a.call_id == id)
+    }
+
+    /// Forgets which tools the server offered: a new process of it offers only what it lists
+    /// again. Until then its tools may not be called (they were never inspected as its).
+    pub fn forget_tools(&self) {
+        let mut s = self.session();
+        s.offered.clear();
+        s.schemas.clear();
+        s.hints.clear();
     }
 
     /// Records that the server exited on its own and was started again (or could not be).
@@ -1659,8 +1668,13 @@ impl Inspector {
         }
         // Then the pins, on what changed since a person last looked.
         if let Some(store) = &self.pins {
-            let complete = !paged && result.get("nextCursor").is_none_or(Value::is_null);
-            passed = self.check_pins(store, tools, passed, complete, &mut withheld);
+            let last = result.get("nextCursor").is_none_or(Value::is_null);
+            let listing = match (paged, last) {
+                (false, true) => Listing::Whole,
+                (_, false) => Listing::Page,
+                (true, true) => Listing::LastPage,
+            };
+            passed = self.check_pins(store, tools, passed, listing, &mut withheld);
         }
         // The schemas of the tools offered, for checking calls' arguments. Compiled outside the
         // session lock.
@@ -1725,12 +1739,12 @@ impl Inspector {
         store: &PinStore,
         tools: &'t [Value],
         passed: Vec<(usize, &'t str)>,
-        complete: bool,
+        listing: Listing,
         withheld: &mut Vec<(Option<&'t str>, Vec<String>, String)>,
     ) -> Vec<(usize, &'t str)> {
         let server = self.settings.server.as_str();
         let listed: Vec<(&str, &Value)> = passed.iter().map(|&(k, n)| (n, &tools[k])).collect();
-        let check = match store.update(|lock| lock.check(server, &listed, complete)) {
+        let check = match store.update(|lock| lock.check(server, &listed, listing)) {
             Ok(c) => c,
             Err(e) => {
                 for &(_, n) in &passed {

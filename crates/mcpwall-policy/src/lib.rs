@@ -16,6 +16,6 @@ mod servers;
 
 pub use error::PolicyError;
 pub use labels::{Labels, Taint};
-pub use pins::{Lock, PinCheck, ToolStatus, sha256_hex};
+pub use pins::{Listing, Lock, PinCheck, ToolStatus, sha256_hex};
 pub use rules::{Decision, Policy, RateLimits};
 pub use servers::{DEFAULT_THRESHOLD, ServerSettings};

@@ -17,17 +17,21 @@ use mcpwall_protocol::{Frame, Id};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt as _;
 use tokio::process::ChildStdin;
+use tokio::sync::mpsc;
 
 use super::child::{self, ServerOut};
-use super::session::{HttpSession, Link};
+use super::session::{HttpSession, Link, Out};
 use super::{App, Upstream};
 
 /// A server that ran this long before it exited crashed "once", not again.
 const STABLE: Duration = Duration::from_secs(60);
 const FIRST_PAUSE: Duration = Duration::from_millis(250);
 const LONGEST_PAUSE: Duration = Duration::from_secs(8);
-/// How long a restarted server may take to answer `initialize`.
+/// How long a restarted server may take to answer `initialize`, and to list its tools.
 const INITIALIZE: Duration = Duration::from_secs(30);
+/// Pages of tools listed after a restart; a server that pages on has the rest of its tools
+/// withheld until the client lists them.
+const MAX_PAGES: usize = 64;
 
 /// Pumps the session's server output through the pipeline for as long as the session lasts,
 /// restarting the server when it exits on its own; then ends the session.
@@ -204,20 +208,50 @@ async fn initialize(
     pipe.flush().await.map_err(io)
 }
 
-/// Lists the restarted server's tools through the pipeline, in the session's place, and waits
-/// (a while) for the answer: the session may then call what the new server offers and the pins
-/// allow. The answer goes to nobody (no client stream waits for this id).
+/// Lists the restarted server's tools through the pipeline, in the session's place, every page
+/// of them, and waits (a while) for the answers: the session may then call what the new server
+/// offers and the pins allow, and nothing else. The tools of the old process are forgotten
+/// first: one the new process no longer lists, or lists on a page past [`MAX_PAGES`] or after
+/// the time is up, may not be called until a listing of the client's offers it.
 async fn relist(session: &Arc<HttpSession>, attempt: u32) {
-    let id = format!("mcpwall-relist-{attempt}");
-    let list = json!({"jsonrpc": "2.0", "id": id, "method": "tools/list"});
-    let frame = serde_json::to_vec(&list).unwrap_or_default();
-    session.client_frame_ungated(&frame, None).await;
-    let id = Id::String(id);
-    let deadline = Instant::now() + INITIALIZE;
-    while session.inspector.has_client_request(&id) && Instant::now() < deadline {
-        if session.is_closed() {
+    session.inspector.forget_tools();
+    let serial = session.next_serial();
+    let (tx, mut rx) = mpsc::channel(4);
+    let deadline = tokio::time::Instant::now() + INITIALIZE;
+    let mut cursor: Option<String> = None;
+    for page in 0..MAX_PAGES {
+        let id = format!("mcpwall-relist-{attempt}-{page}");
+        let mut list = json!({"jsonrpc": "2.0", "id": id, "method": "tools/list"});
+        if let Some(c) = cursor.take() {
+            list["params"] = json!({ "cursor": c });
+        }
+        if session
+            .expect(serial, &[Id::String(id.clone())], &[], &tx, true)
+            .is_err()
+        {
             return;
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        let frame = serde_json::to_vec(&list).unwrap_or_default();
+        session.client_frame_ungated(&frame, Some(&tx)).await;
+        let answer = loop {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(Out::Answer(a))) => break Some(a),
+                Ok(Some(Out::Other(_))) => {}
+                Ok(None) | Err(_) => break None,
+            }
+        };
+        let Some(answer) = answer else {
+            // Out of time: the listing is cancelled at the server.
+            session.forget(serial);
+            return;
+        };
+        cursor = serde_json::from_slice::<Value>(&answer).ok().and_then(|v| {
+            v.pointer("/result/nextCursor")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        });
+        if cursor.is_none() {
+            return;
+        }
     }
 }

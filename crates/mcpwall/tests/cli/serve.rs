@@ -938,7 +938,7 @@ fn upstream_faults_and_shutdown_in_serve() {
     let config = format!(
         "max_restarts = 1\n{}{}cwd = {}\n",
         allow_all(dir.path()),
-        poisoned("demo", &["--faults", "--changed-after-crash"]),
+        poisoned("demo", &["--faults", "--changed-after-crash", "--paged"]),
         json!(work.display().to_string())
     );
     let mut gw = serve(dir.path(), &config, &["--call-timeout", "2"]);
@@ -951,12 +951,27 @@ fn upstream_faults_and_shutdown_in_serve() {
         &sid,
         &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
     );
-    post(
-        &a,
-        p,
-        &sid,
-        &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
-    );
+    // Every page of the tools (two to a page, `add` on the last one).
+    let mut cursor = Value::Null;
+    let mut listed = Vec::new();
+    for page in 0..10 {
+        let mut list = json!({"jsonrpc": "2.0", "id": 100 + page, "method": "tools/list"});
+        if !cursor.is_null() {
+            list["params"] = json!({ "cursor": cursor });
+        }
+        let r = post(&a, p, &sid, &list);
+        let result = &r.message()["result"];
+        for t in result["tools"].as_array().expect("tools") {
+            listed.push(t["name"].as_str().unwrap_or_default().to_owned());
+        }
+        cursor = result["nextCursor"].clone();
+        if cursor.is_null() {
+            break;
+        }
+    }
+    assert_eq!(listed.last().map(String::as_str), Some("add"), "{listed:?}");
+    let r = post(&a, p, &sid, &call(1, "add", json!({"a": 1, "b": 1})));
+    assert_eq!(r.message()["result"]["content"][0]["text"], "2", "{r:?}");
 
     // A call that takes too long is answered with a timeout and cancelled.
     let started = Instant::now();
@@ -965,8 +980,9 @@ fn upstream_faults_and_shutdown_in_serve() {
     assert!(started.elapsed() < Duration::from_secs(25));
 
     // The server dies mid-call: the call is answered, and the session goes on with a new
-    // server, set up with the client's initialize, its tools listed again by mcpwall. This
-    // one comes back changed (`add` has a new description): a rug pull, withheld.
+    // server, set up with the client's initialize, its tools listed again by mcpwall, every
+    // page. This one comes back changed (`add`, on the last page, has a new description): a
+    // rug pull, withheld.
     let r = post(&a, p, &sid, &call(3, "crash", json!({"code": 3})));
     assert_eq!(r.message()["error"]["code"], -32053, "{r:?}");
     let r = post(&a, p, &sid, &call(4, "echo", json!({"text": "still here"})));
@@ -976,7 +992,9 @@ fn upstream_faults_and_shutdown_in_serve() {
         "{r:?}"
     );
     let r = post(&a, p, &sid, &call(5, "add", json!({"a": 2, "b": 3})));
-    assert!(r.message()["error"].is_object(), "{r:?}");
+    assert_eq!(r.message()["error"]["code"], -32051, "{r:?}");
+    let text = r.message()["error"]["message"].to_string();
+    assert!(text.contains("withheld"), "{r:?}");
     let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).expect("audit");
     assert!(audit.contains("\"verdict\":\"restart\""), "{audit}");
     assert!(audit.contains("pins.tool_changed"), "{audit}");
