@@ -390,7 +390,18 @@ fn remote_upstreams_over_streamable_http_and_legacy_sse() {
         http_test_server("poisoned_server.py", &args, port)
     };
     let (_server, _sse_server) = (server(&["--http"], port), server(&["--sse"], sse_port));
-    let _polling = server(&["--http", "--polling", "--faults"], polling_port);
+    let requests = dir.path().join("polling-requests.log");
+    let requests_arg = requests.display().to_string();
+    let _polling = server(
+        &[
+            "--http",
+            "--polling",
+            "--faults",
+            "--log-requests",
+            &requests_arg,
+        ],
+        polling_port,
+    );
     // And one that names an endpoint on another origin.
     let _liar = http_test_server("sse_liar.py", &[&liar_port.to_string()], liar_port);
     let config = format!(
@@ -403,7 +414,7 @@ fn remote_upstreams_over_streamable_http_and_legacy_sse() {
          [[upstream]]\nname = \"polling\"\nurl = \"http://127.0.0.1:{polling_port}/mcp\"\n",
         allow_all(dir.path())
     );
-    let gw = serve(
+    let mut gw = serve(
         dir.path(),
         &config,
         &["--max-frame", "65536", "--call-timeout", "30"],
@@ -464,6 +475,20 @@ fn remote_upstreams_over_streamable_http_and_legacy_sse() {
     assert_eq!(m["error"]["code"], -32053, "{m}");
     let why = m["error"]["message"].as_str().unwrap_or_default();
     assert!(why.contains("another origin"), "{m}");
+    // Shut down, mcpwall ends its sessions at the remote servers: a DELETE with the session id
+    // the server gave.
+    let status = gw.stop();
+    assert_eq!(status.code(), Some(0), "{}", gw.log());
+    let log = std::fs::read_to_string(&requests).expect("the server logged its requests");
+    let session = log
+        .lines()
+        .filter_map(|l| l.strip_prefix("POST /mcp "))
+        .find(|s| *s != "-")
+        .unwrap_or_else(|| panic!("no session at the server: {log}"));
+    assert!(
+        log.lines().any(|l| l == format!("DELETE /mcp {session}")),
+        "{log}"
+    );
 }
 
 #[test]

@@ -2,7 +2,8 @@
 
 Run over stdio (or Streamable HTTP with `--http PORT`, or HTTP+SSE with `--sse PORT`;
 `--rug-pull`: the same server after a silent update; `--faults`: adds `slow` and `crash`;
-`--paged`: lists its tools two to a page, `add` on the last). Tools:
+`--paged`: lists its tools two to a page, `add` on the last; `--log-requests FILE` with `--http`:
+writes each HTTP request's method, path and session id to FILE). Tools:
 - add: clean.
 - fetch_weather: a poisoned description (hidden instructions to read an SSH key).
 - read_page: returns a prompt injection.
@@ -170,7 +171,23 @@ def event_store():
 if __name__ == "__main__":
     # `--http PORT`: the same server over Streamable HTTP at http://127.0.0.1:PORT/mcp, for
     # mcpwall serve's remote upstreams.
-    if "--http" in sys.argv:
+    if "--http" in sys.argv and "--log-requests" in sys.argv:
+        # `--log-requests FILE`: each HTTP request's method, path and session id, a line each.
+        import uvicorn
+
+        log = open(sys.argv[sys.argv.index("--log-requests") + 1], "a", buffering=1)
+        port = int(sys.argv[sys.argv.index("--http") + 1])
+        app = server.streamable_http_app(event_store=event_store(), retry_interval=100, host="127.0.0.1")
+
+        async def logged(scope, receive, send):
+            if scope["type"] == "http":
+                headers = dict(scope["headers"])
+                session = headers.get(b"mcp-session-id", b"-").decode()
+                log.write(f"{scope['method']} {scope['path']} {session}\n")
+            await app(scope, receive, send)
+
+        uvicorn.run(logged, host="127.0.0.1", port=port, log_level="warning")
+    elif "--http" in sys.argv:
         port = int(sys.argv[sys.argv.index("--http") + 1])
         server.run(
             "streamable-http",
