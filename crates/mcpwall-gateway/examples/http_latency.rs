@@ -1,7 +1,8 @@
 //! `mcpwall serve`'s latency and throughput: `tools/call` round trips with a 1 KB result over
 //! Streamable HTTP through the gateway to a stdio server (`examples/echo_server`), against the
-//! same server straight over HTTP (`echo_server --http`) and over stdio. (The gateway has no
-//! HTTP upstreams yet: through it, the hops are HTTP to mcpwall, then stdio to the server.)
+//! same server straight over HTTP (`echo_server --http`) and over stdio. Through the gateway the
+//! hops are HTTP to mcpwall, then stdio to a server process of the session's; the last runs go
+//! to the same server as a remote (Streamable HTTP) upstream instead.
 //!
 //! ```sh
 //! cargo build --release -p mcpwall --bin mcpwall
@@ -12,7 +13,8 @@
 //! Prints: sequential calls (as fast as they go) and calls paced at 1,000/s, straight to the
 //! server and through mcpwall answered as one JSON body and as an SSE stream; then throughput
 //! with 2 and 8 concurrent sessions, through mcpwall and straight over HTTP; then mcpwall's
-//! resident memory.
+//! resident memory; then calls through the remote upstream, and the memory of 1,000 sessions
+//! held open through it.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
