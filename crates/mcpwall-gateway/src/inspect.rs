@@ -1674,7 +1674,7 @@ impl Inspector {
                 (_, false) => Listing::Page,
                 (true, true) => Listing::LastPage,
             };
-            passed = self.check_pins(store, tools, passed, listing, &mut withheld);
+            passed = self.check_pins(store, tools, passed, listing, paged, &mut withheld);
         }
         // The schemas of the tools offered, for checking calls' arguments. Compiled outside the
         // session lock.
@@ -1740,11 +1740,18 @@ impl Inspector {
         tools: &'t [Value],
         passed: Vec<(usize, &'t str)>,
         listing: Listing,
+        paged: bool,
         withheld: &mut Vec<(Option<&'t str>, Vec<String>, String)>,
     ) -> Vec<(usize, &'t str)> {
         let server = self.settings.server.as_str();
         let listed: Vec<(&str, &Value)> = passed.iter().map(|&(k, n)| (n, &tools[k])).collect();
-        let check = match store.update(|lock| lock.check(server, &listed, listing)) {
+        // Only this session's own chain of pages goes on with a first sight, never a listing
+        // in a later session or process: the server cannot keep it open.
+        let first_listing = paged && self.session().first_listing;
+        let check = store.update(|lock| lock.check(server, &listed, listing, first_listing));
+        self.session().first_listing =
+            listing == Listing::Page && check.as_ref().is_ok_and(|c| c.new_server || first_listing);
+        let check = match check {
             Ok(c) => c,
             Err(e) => {
                 for &(_, n) in &passed {
@@ -2860,6 +2867,62 @@ mod tests {
                 .iter()
                 .any(|e| e.rules == ["pins.lockfile_unusable"])
         );
+    }
+
+    /// A `tools/list` page: the request (with `cursor`, if any) and its answer (with
+    /// `next`, if any); the names offered.
+    fn list_page(
+        i: &Inspector,
+        id: u32,
+        cursor: Option<&str>,
+        tools: Value,
+        next: Option<&str>,
+    ) -> Vec<String> {
+        let mut req = json!({"jsonrpc": "2.0", "id": id, "method": "tools/list"});
+        if let Some(c) = cursor {
+            req["params"] = json!({ "cursor": c });
+        }
+        i.inspect(C2S, &encode(&req));
+        let mut res = json!({"jsonrpc": "2.0", "id": id, "result": {"tools": tools}});
+        if let Some(n) = next {
+            res["result"]["nextCursor"] = json!(n);
+        }
+        let fwd = json_of(&i.inspect(S2C, &encode(&res)).forward.expect("forwarded"));
+        fwd["result"]["tools"]
+            .as_array()
+            .expect("tools")
+            .iter()
+            .filter_map(|t| t["name"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    #[test]
+    fn first_sight_covers_the_pages_of_its_own_listing_only() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("mcpwall.lock");
+        let open = || PinStore::open(&path).expect("lock");
+        let (first, _) = inspector();
+        let first = first.with_pins(open());
+        let (a, b, c) = (
+            json!([{"name": "a"}]),
+            json!([{"name": "b"}]),
+            json!([{"name": "c"}]),
+        );
+        assert_eq!(list_page(&first, 1, None, a.clone(), Some("p2")), ["a"]);
+        // Another session goes on paging, while the first is still at it: not its first sight.
+        let (other, _) = inspector();
+        let other = other.with_pins(open());
+        assert!(list_page(&other, 1, Some("p2"), c.clone(), None).is_empty());
+        // The first session's next page is.
+        assert_eq!(
+            list_page(&first, 2, Some("p2"), b.clone(), Some("p3")),
+            ["b"]
+        );
+        // A new listing in the same session ends it: a tool not pinned on a later page is an
+        // addition.
+        assert_eq!(list_page(&first, 3, None, a, Some("p2")), ["a"]);
+        assert_eq!(list_page(&first, 4, Some("p2"), b, Some("p3")), ["b"]);
+        assert!(list_page(&first, 5, Some("p3"), c, None).is_empty());
     }
 
     #[test]

@@ -46,6 +46,9 @@ pub(crate) struct Session {
     /// Tools offered to the client in a `tools/list` (that passed every check): only these
     /// may be called. A tool the client never saw listed was never inspected.
     pub(crate) offered: HashSet<String>,
+    /// The last `tools/list` page was of the listing in which the server was first seen, and
+    /// more pages follow: the tools on the next (asked for with its cursor) are first seen too.
+    pub(crate) first_listing: bool,
     /// Resources (by URI) and prompts (by name) removed from their lists: reading or getting
     /// them is refused. Keys are `resource:URI` and `prompt:NAME`.
     pub(crate) withheld_entries: HashSet<String>,

@@ -158,6 +158,8 @@ type ExactHit = (usize, usize, u32);
 
 /// Pieces of a long text the automaton walks side by side (see [`LiteralFinder::find_exact`]).
 const LANES: usize = 4;
+/// Bytes walked in pieces at a time (see [`LiteralFinder::find_exact`]).
+const WINDOW: usize = 32 << 10;
 /// Text shorter than this many bytes per piece is walked in one.
 const MIN_LANE: usize = 512;
 
@@ -453,18 +455,50 @@ impl LiteralFinder {
         let Ok(start) = dfa.start_state(Anchored::No) else {
             return;
         };
-        let lane = hay.len() / LANES;
         let overlap = dfa.max_pattern_len();
-        if lane < MIN_LANE.max(overlap) {
+        if hay.len() / LANES < MIN_LANE.max(overlap) {
             return self.find_exact_one(dfa, start, hay, on_slot);
         }
+        // Window by window, so that the hits kept meanwhile stay few (a text of nothing but
+        // a literal's head has one at every byte); the last window takes the rest.
+        let mut later: [Vec<ExactHit>; LANES] = std::array::from_fn(|_| Vec::new());
+        let mut lo = 0;
+        while lo < hay.len() {
+            let hi = if hay.len() - lo < 2 * WINDOW {
+                hay.len()
+            } else {
+                lo + WINDOW
+            };
+            self.find_exact_window(dfa, start, hay, lo..hi, &mut later, on_slot);
+            for hits in &mut later[1..] {
+                for &h in hits.iter() {
+                    self.exact_hit(hay, h, on_slot);
+                }
+                hits.clear();
+            }
+            lo = hi;
+        }
+    }
+
+    /// The literals ending in `window` (after its first byte's start, up to its end), in
+    /// [`LANES`] pieces: those of the first reported, the others' kept in `later`.
+    fn find_exact_window(
+        &self,
+        dfa: &DFA,
+        start: StateID,
+        hay: &[u8],
+        window: Range<usize>,
+        later: &mut [Vec<ExactHit>; LANES],
+        on_slot: &mut impl FnMut(usize, usize, usize),
+    ) {
+        let overlap = dfa.max_pattern_len();
+        let lane = window.len() / LANES;
         // Piece k walks `from[k]..to[k]` and owns the literals ending after `own[k]`.
-        let own: [usize; LANES] = std::array::from_fn(|k| k * lane);
+        let own: [usize; LANES] = std::array::from_fn(|k| window.start + k * lane);
         let from: [usize; LANES] = std::array::from_fn(|k| own[k].saturating_sub(overlap));
         let to: [usize; LANES] =
-            std::array::from_fn(|k| own.get(k + 1).copied().unwrap_or(hay.len()));
+            std::array::from_fn(|k| own.get(k + 1).copied().unwrap_or(window.end));
         let mut sid = [start; LANES];
-        let mut later: [Vec<ExactHit>; LANES] = std::array::from_fn(|_| Vec::new());
         let mut hit = |k: usize, sid: StateID, i: usize, later: &mut [Vec<ExactHit>; LANES]| {
             if i < own[k] {
                 return;
@@ -484,15 +518,15 @@ impl LiteralFinder {
                 }
             }
         };
-        // Every piece but the first is `overlap` bytes longer than `lane`, and the last may be
-        // longer still: all walk `lane` bytes together, then each its own rest.
+        // Each piece is at least `lane` bytes long (those that start early, and the last, are
+        // longer): all walk `lane` bytes together, then each its own rest.
         for j in 0..lane {
             for k in 0..LANES {
                 let i = from[k] + j;
                 let Some(&b) = hay.get(i) else { continue };
                 sid[k] = dfa.next_state(Anchored::No, sid[k], b);
                 if dfa.is_match(sid[k]) {
-                    hit(k, sid[k], i, &mut later);
+                    hit(k, sid[k], i, later);
                 }
             }
         }
@@ -500,13 +534,8 @@ impl LiteralFinder {
             for (i, &b) in hay.iter().enumerate().take(to[k]).skip(from[k] + lane) {
                 sid[k] = dfa.next_state(Anchored::No, sid[k], b);
                 if dfa.is_match(sid[k]) {
-                    hit(k, sid[k], i, &mut later);
+                    hit(k, sid[k], i, later);
                 }
-            }
-        }
-        for hits in &later[1..] {
-            for &h in hits {
-                self.exact_hit(hay, h, on_slot);
             }
         }
     }
@@ -785,14 +814,21 @@ mod tests {
 
     /// Text long enough to be walked in [`LANES`] pieces, with `filler` repeated around `lit`
     /// placed across every boundary between pieces and at both ends.
-    fn across_lanes(filler: &str, lit: &str, shift: usize) -> Vec<u8> {
-        let len = LANES * MIN_LANE + 37;
+    fn across_lanes(filler: &str, lit: &str, shift: usize, len: usize) -> Vec<u8> {
         let mut hay: Vec<u8> = filler.bytes().cycle().take(len).collect();
-        let lane = len / LANES;
-        let mut at: Vec<usize> = (1..LANES)
-            .map(|k| (k * lane).saturating_sub(shift))
-            .collect();
-        at.extend([0, len - lit.len()]);
+        // Where pieces start, as `find_exact` cuts the text: in windows, then in LANES.
+        let mut at = vec![0, len - lit.len()];
+        let mut lo = 0;
+        while lo < len {
+            let hi = if len - lo < 2 * WINDOW {
+                len
+            } else {
+                lo + WINDOW
+            };
+            let lane = (hi - lo) / LANES;
+            at.extend((0..LANES).map(|k| (lo + k * lane).saturating_sub(shift)));
+            lo = hi;
+        }
         for a in at {
             hay[a..a + lit.len()].copy_from_slice(lit.as_bytes());
         }
@@ -810,12 +846,22 @@ mod tests {
             .collect();
         for lit in &texts {
             for shift in 0..=lit.len() + 1 {
-                let hay = across_lanes("Use the user's config; ", lit, shift);
+                let hay =
+                    across_lanes("Use the user's config; ", lit, shift, LANES * MIN_LANE + 37);
                 assert_eq!(
                     found(&f, &hay),
                     expected(&lits, &atoms, &hay),
                     "{lit:?} shifted {shift}"
                 );
+            }
+        }
+        // Several windows: the literals across their edges too, in the order of one walk.
+        for lit in ["sk-", "' \t or", "turn\t\ton", "a@"] {
+            for shift in [0, 1, 2, lit.len()] {
+                let hay = across_lanes("x' or sk-a co ", lit, shift, 3 * WINDOW + 1234);
+                let [pieces, one] = exact_in_order(&f, &hay);
+                assert!(!one.is_empty());
+                assert_eq!(pieces, one, "{lit:?} shifted {shift}");
             }
         }
     }

@@ -32,6 +32,8 @@ const INITIALIZE: Duration = Duration::from_secs(30);
 /// Pages of tools listed after a restart; a server that pages on has the rest of its tools
 /// withheld until the client lists them.
 const MAX_PAGES: usize = 64;
+/// How often a relisting checks that its server and session are still there.
+const WATCH: Duration = Duration::from_millis(100);
 
 /// Pumps the session's server output through the pipeline for as long as the session lasts,
 /// restarting the server when it exits on its own; then ends the session.
@@ -233,15 +235,22 @@ async fn relist(session: &Arc<HttpSession>, attempt: u32) {
         }
         let frame = serde_json::to_vec(&list).unwrap_or_default();
         session.client_frame_ungated(&frame, Some(&tx)).await;
+        // Until the answer comes, the time is up, or the server is gone (a page sent after
+        // it exited is answered by nobody, and the restart that follows waits for this).
         let answer = loop {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
+            let tick = (tokio::time::Instant::now() + WATCH).min(deadline);
+            match tokio::time::timeout_at(tick, rx.recv()).await {
                 Ok(Some(Out::Answer(a))) => break Some(a),
                 Ok(Some(Out::Other(_))) => {}
-                Ok(None) | Err(_) => break None,
+                Ok(None) => break None,
+                Err(_) if tick >= deadline || session.has_exited() || session.is_closed() => {
+                    break None;
+                }
+                Err(_) => {}
             }
         };
         let Some(answer) = answer else {
-            // Out of time: the listing is cancelled at the server.
+            // The listing is cancelled at the server, if it is still there.
             session.forget(serial);
             return;
         };
