@@ -64,6 +64,21 @@ mcpwall run --name github --audit ~/.mcpwall/audit.jsonl -- docker run -i --rm g
 Claude Desktop / Cursor configuration:\n  \"command\": \"mcpwall\",\n  \"args\": [\"run\", \"--\", \"npx\", \"-y\", \"@modelcontextprotocol/server-filesystem\", \"/Users/me/notes\"]"
     )]
     Run(RunArgs),
+    /// Run a command confined: Landlock, seccomp, resource limits, a scrubbed environment.
+    #[command(
+        long_about = "Run a command confined, for an MCP server you do not trust.\n\nThe command \
+may read and execute from the system's program and library trees (unless --no-system) and the \
+--ro trees; read and write, but not execute, in the --rw trees; nothing else. It gets no network \
+(Internet sockets are refused; Unix sockets work) unless --net allow, an environment cut down to \
+PATH, HOME, USER, LOGNAME, LANG, LC_*, TERM, TZ and TMPDIR (and each --env NAME), no descriptors \
+but standard input, output and error, resource limits, no new privileges, and no tracing, \
+mounts, namespaces, io_uring, bpf or kernel modules. It is killed when the process that started \
+mcpwall exits. What cannot be enforced on this kernel stops the launch: the command does not \
+run.\n\nExit status: the command's; 125 when the sandbox could not be set up (the command did \
+not run); 126 when the command cannot be executed, 127 when it is not found.",
+        after_help = "Examples:\n  mcpwall sandbox --ro ~/notes -- npx -y @modelcontextprotocol/server-filesystem ~/notes\n  mcpwall sandbox --ro ./server --rw ./data --limit memory=1G -- python3 server/main.py\n  mcpwall sandbox --probe"
+    )]
+    Sandbox(SandboxArgs),
     /// Review and approve changes to pinned tool definitions (rug pulls).
     #[command(
         long_about = "Review and approve changes to pinned tool definitions.\n\nThe first time \
@@ -371,4 +386,41 @@ fn parse_surface(s: &str) -> Result<Surface, String> {
 fn parse_severity(s: &str) -> Result<Severity, String> {
     s.parse()
         .map_err(|e: mcpwall_detect::UnknownSeverity| e.to_string())
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SandboxArgs {
+    /// A tree the command may read and execute from (repeatable). It must exist.
+    #[arg(long = "ro", value_name = "PATH")]
+    pub(crate) read_only: Vec<PathBuf>,
+    /// A tree the command may read and write, but not execute from (repeatable). It must exist.
+    #[arg(long = "rw", value_name = "PATH")]
+    pub(crate) read_write: Vec<PathBuf>,
+    /// Network: `none` (Internet sockets refused) or `allow`.
+    #[arg(long, value_enum, default_value = "none")]
+    pub(crate) net: Net,
+    /// Leave out the system's read-only trees (/usr, /lib, /bin, certificates, time zones...):
+    /// only --ro and --rw, for a static binary.
+    #[arg(long)]
+    pub(crate) no_system: bool,
+    /// Pass this environment variable on too (repeatable).
+    #[arg(long = "env", value_name = "NAME")]
+    pub(crate) env: Vec<String>,
+    /// A resource limit, KEY=VALUE (repeatable): memory=4G (data), processes=256 (more than the
+    /// user runs now), file-size=1G, cpu=SECONDS, open-files=1024; `none` lifts one. The
+    /// values shown are the defaults (cpu: none). Core dumps are always off.
+    #[arg(long = "limit", value_name = "KEY=VALUE")]
+    pub(crate) limits: Vec<String>,
+    /// Say what this kernel can enforce, and exit.
+    #[arg(long, conflicts_with = "command")]
+    pub(crate) probe: bool,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required_unless_present = "probe", value_name = "COMMAND")]
+    pub(crate) command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Net {
+    None,
+    Allow,
 }

@@ -8,6 +8,7 @@ mod pins;
 mod policy;
 mod rules;
 mod run;
+mod sandbox;
 mod serve;
 
 use std::path::PathBuf;
@@ -25,6 +26,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => eval::run(args)?,
         Command::Rules(args) => rules::run(args)?,
         Command::Run(args) => return run::run(args),
+        Command::Sandbox(args) => return sandbox::run(args),
         Command::Pins(args) => pins::run(args)?,
         Command::Audit(args) => audit::run(args)?,
         Command::Policy(args) => policy::run(args)?,

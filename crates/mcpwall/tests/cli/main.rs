@@ -2,6 +2,7 @@
 //! input without partial output.
 
 mod gateway;
+mod sandbox;
 mod serve;
 
 use std::io::Write as _;

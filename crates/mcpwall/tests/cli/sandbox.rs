@@ -1,0 +1,219 @@
+//! `mcpwall sandbox`: what a confined command can and cannot do, tried for real.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+use super::gateway::{check_python_session, peers, python};
+use super::{code, stderr, stdout};
+
+/// `mcpwall sandbox ARGS -- COMMAND...`, with an extra variable in the environment.
+fn sandbox(args: &[&str], command: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mcpwall"))
+        .arg("sandbox")
+        .args(args)
+        .arg("--")
+        .args(command)
+        .env("NO_COLOR", "1")
+        .env("GITHUB_TOKEN", "ghp_not_a_real_token_for_the_test")
+        .env("MCPWALL_TEST_KEPT", "kept")
+        .stdin(Stdio::null())
+        .output()
+        .expect("mcpwall runs")
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("a UTF-8 temp path")
+}
+
+#[test]
+fn the_file_system_is_confined_to_the_trees_given() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (inside, data, outside) = (
+        dir.path().join("inside"),
+        dir.path().join("data"),
+        dir.path().join("outside"),
+    );
+    for d in [&inside, &data, &outside] {
+        std::fs::create_dir(d).expect("mkdir");
+    }
+    std::fs::write(inside.join("a.txt"), "readable").expect("write");
+    std::fs::write(outside.join("secret.txt"), "secret").expect("write");
+    let trees = ["--ro", path(&inside), "--rw", path(&data)];
+    let sh = |script: &str| sandbox(&trees, &["sh", "-c", script]);
+
+    let o = sh(&format!("cat {}/a.txt", path(&inside)));
+    assert_eq!(
+        (code(&o), stdout(&o).as_str()),
+        (0, "readable"),
+        "{}",
+        stderr(&o)
+    );
+    let o = sh(&format!("cat {}/secret.txt", path(&outside)));
+    assert_ne!(code(&o), 0);
+    assert!(stderr(&o).contains("Permission denied"), "{}", stderr(&o));
+    assert!(!stdout(&o).contains("secret"));
+    // Not the directory listing either.
+    let o = sh(&format!("ls {}", path(&outside)));
+    assert_ne!(code(&o), 0, "{}", stdout(&o));
+    // Written where allowed, nowhere else.
+    let o = sh(&format!("echo x > {}/out.txt", path(&data)));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(data.join("out.txt").exists());
+    let o = sh(&format!("echo y > {}/b.txt", path(&inside)));
+    assert_ne!(code(&o), 0);
+    assert!(!inside.join("b.txt").exists());
+    let o = sh(&format!("mv {}/a.txt {}/a.txt", path(&inside), path(&data)));
+    assert_ne!(code(&o), 0);
+    assert!(inside.join("a.txt").exists());
+    // A program in a writable tree is not executed: what the command writes, it cannot run.
+    std::fs::copy("/bin/true", data.join("true")).expect("copy");
+    let o = sandbox(&trees, &[path(&data.join("true"))]);
+    assert_eq!(code(&o), 126, "{}", stderr(&o));
+    // Other processes' /proc entries (their environments) are not readable; its own are.
+    let o = sh("cat /proc/1/environ");
+    assert_ne!(code(&o), 0);
+    let o = sandbox(&trees, &["cat", "/proc/self/status"]);
+    let status = stdout(&o);
+    assert!(status.contains("NoNewPrivs:\t1"), "{status}");
+    assert!(status.contains("Seccomp:\t2"), "{status}");
+}
+
+#[test]
+fn environment_descriptors_and_limits() {
+    let o = sandbox(&["--env", "MCPWALL_TEST_KEPT"], &["env"]);
+    let env = stdout(&o);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(env.contains("MCPWALL_TEST_KEPT=kept"), "{env}");
+    assert!(env.contains("PATH="), "{env}");
+    assert!(!env.contains("GITHUB_TOKEN"), "the token leaked: {env}");
+    // A descriptor the caller left open (7, from the shell) is closed for the command.
+    let mcpwall = env!("CARGO_BIN_EXE_mcpwall");
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "exec 7</etc/hostname; ls /proc/self/fd >&2; {mcpwall} sandbox -- ls /proc/self/fd"
+        ))
+        .output()
+        .expect("sh runs");
+    assert!(String::from_utf8_lossy(&o.stderr).lines().any(|l| l == "7"));
+    let fds: Vec<String> = stdout(&o).lines().map(str::to_owned).collect();
+    assert!(!fds.iter().any(|f| f == "7"), "{fds:?}");
+    // Limits, soft and hard; core dumps off.
+    let o = sandbox(
+        &["--limit", "memory=1G", "--limit", "cpu=60"],
+        &["cat", "/proc/self/limits"],
+    );
+    let limits = stdout(&o);
+    let row = |name: &str| {
+        limits
+            .lines()
+            .find(|l| l.starts_with(name))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    };
+    assert!(
+        row("Max data size").contains("1073741824 1073741824"),
+        "{limits}"
+    );
+    assert!(row("Max cpu time").contains("60 60"), "{limits}");
+    assert!(row("Max core file size").contains("0 0"), "{limits}");
+}
+
+#[test]
+fn no_network_no_namespaces_unless_asked() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let port = listener.local_addr().expect("addr").port();
+    let connect = format!("echo hi > /dev/tcp/127.0.0.1/{port}");
+    let o = sandbox(&[], &["bash", "-c", &connect]);
+    assert_ne!(code(&o), 0);
+    assert!(stderr(&o).contains("not permitted"), "{}", stderr(&o));
+    assert!(listener.accept().is_err(), "a connection got through");
+    let o = sandbox(&["--net", "allow"], &["bash", "-c", &connect]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    listener.set_nonblocking(false).expect("blocking");
+    assert!(listener.accept().is_ok());
+    // Unix sockets still work (a pipe pair for the command's own use).
+    let o = sandbox(&[], &["bash", "-c", "echo ok | cat"]);
+    assert_eq!(stdout(&o), "ok\n");
+    // No new namespaces (a way around every rule above).
+    let o = sandbox(&[], &["unshare", "--user", "--map-root-user", "true"]);
+    assert_ne!(code(&o), 0, "{}", stdout(&o));
+}
+
+#[test]
+fn what_cannot_be_set_up_stops_the_launch() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let marker = dir.path().join("ran");
+    let touch = format!("touch {}", path(&marker));
+    // A tree that does not exist: nothing runs.
+    let o = sandbox(
+        &["--ro", "/no/such/tree", "--rw", path(dir.path())],
+        &["sh", "-c", &touch],
+    );
+    assert_eq!(code(&o), 125, "{}", stderr(&o));
+    assert!(stderr(&o).contains("/no/such/tree"), "{}", stderr(&o));
+    assert!(!marker.exists());
+    let o = sandbox(&["--limit", "memory=lots"], &["true"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let o = sandbox(&[], &["/no/such/command"]);
+    assert_eq!(code(&o), 127, "{}", stderr(&o));
+    let o = Command::new(env!("CARGO_BIN_EXE_mcpwall"))
+        .args(["sandbox", "--probe"])
+        .output()
+        .expect("runs");
+    assert!(stdout(&o).contains("Landlock"), "{}", stdout(&o));
+}
+
+/// The test server, confined, behind `mcpwall run`: the official Python client sees it work.
+#[test]
+fn an_mcp_server_runs_confined_behind_mcpwall_run() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let python = python();
+    // The interpreter's own tree (a virtual environment points at its base installation).
+    let base = Command::new(&python)
+        .args(["-c", "import sys; print(sys.base_prefix)"])
+        .output()
+        .expect("python runs");
+    let base = String::from_utf8_lossy(&base.stdout).trim().to_owned();
+    let venv = python
+        .parent()
+        .and_then(Path::parent)
+        .expect("a virtual environment")
+        .to_path_buf();
+    let peers = peers();
+    let mut args: Vec<String> = vec![peers.join("client.py").display().to_string()];
+    args.extend(
+        [
+            env!("CARGO_BIN_EXE_mcpwall"),
+            "run",
+            "--no-pins",
+            "--audit",
+            path(&dir.path().join("audit.jsonl")),
+            "--",
+            env!("CARGO_BIN_EXE_mcpwall"),
+            "sandbox",
+            "--ro",
+            &base,
+            "--ro",
+            path(&venv),
+            "--ro",
+            path(&peers),
+            "--",
+        ]
+        .map(str::to_owned),
+    );
+    args.push(python.display().to_string());
+    args.push(peers.join("poisoned_server.py").display().to_string());
+    let o = Command::new(&python)
+        .args(&args)
+        .output()
+        .expect("the Python client runs");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "client failed: {err}");
+    let out: Value = serde_json::from_slice(&o.stdout).expect("the client prints JSON");
+    check_python_session(&out);
+}
