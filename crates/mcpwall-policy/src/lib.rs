@@ -18,4 +18,4 @@ pub use error::PolicyError;
 pub use labels::{Labels, Taint};
 pub use pins::{Listing, Lock, PinCheck, ToolStatus, sha256_hex};
 pub use rules::{Decision, Policy, RateLimits};
-pub use servers::{DEFAULT_THRESHOLD, ServerSettings};
+pub use servers::{DEFAULT_THRESHOLD, SandboxSettings, ServerSettings};

@@ -31,7 +31,10 @@ use serde_json::Value;
 
 use crate::PolicyError;
 use crate::labels::{LabelFile, LabelRule, Labels, Taint, TaintFile};
-use crate::servers::{ServerFile, ServerRule, ServerSettings, any_quarantines, settings_for};
+use crate::servers::{
+    SandboxSettings, ServerFile, ServerRule, ServerSettings, any_quarantines, sandbox_for,
+    settings_for,
+};
 
 /// A parsed, checked policy.
 #[derive(Debug)]
@@ -319,6 +322,12 @@ impl Policy {
     /// over the defaults (threshold 0.5, redaction on, `[results] on_injection`).
     pub fn for_server(&self, server: &str) -> ServerSettings {
         settings_for(&self.servers, server, self.quarantine)
+    }
+
+    /// How `server`'s stdio process is confined, when the first `[[server]]` section whose
+    /// name matches has a `[server.sandbox]`.
+    pub fn sandbox_for(&self, server: &str) -> Option<&SandboxSettings> {
+        sandbox_for(&self.servers, server)
     }
 
     /// How taint is tracked and enforced.

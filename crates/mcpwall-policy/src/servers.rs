@@ -6,6 +6,14 @@
 //! threshold = 0.4              # engine score from which content counts as an attack (0.5)
 //! redact = true                # replace secrets and personal data in its results (true)
 //! on_injection = "quarantine"  # or "block" (default: [results] on_injection)
+//!
+//! [server.sandbox]             # start its stdio process confined (`mcpwall sandbox`)
+//! ro = ["~/notes"]             # trees it may read and execute from (absolute, or ~/...)
+//! rw = ["~/notes/inbox"]       # trees it may write to (not execute from)
+//! network = false              # Internet sockets (default false)
+//! env = ["NOTES_TOKEN"]        # variables passed on besides the allow-list
+//! limits = { memory = "1G" }   # memory, processes, file-size, cpu, open-files ("none" lifts)
+//! system = true                # the system's program and library trees (default true)
 //! ```
 //!
 //! A lower threshold is stricter (more is blocked); a higher one lets more through of what the
@@ -19,6 +27,107 @@ use crate::rules::glob;
 
 /// The engine's score from which content counts as an attack, unless a section says otherwise.
 pub const DEFAULT_THRESHOLD: f32 = 0.5;
+
+/// How a server's stdio process is confined (`[server.sandbox]`): the arguments of
+/// `mcpwall sandbox`, checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SandboxSettings {
+    /// Trees it may read and execute from, as written (absolute, or `~/...`).
+    pub read_only: Vec<String>,
+    /// Trees it may read and write, not execute from.
+    pub read_write: Vec<String>,
+    /// Whether it may open Internet sockets.
+    pub network: bool,
+    /// Environment variables passed on besides the sandbox's allow-list.
+    pub env: Vec<String>,
+    /// Resource limits, `(key, value)` as `mcpwall sandbox --limit key=value` takes them.
+    pub limits: Vec<(String, String)>,
+    /// Whether the system's program and library trees are readable.
+    pub system: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SandboxFile {
+    #[serde(default)]
+    ro: Vec<String>,
+    #[serde(default)]
+    rw: Vec<String>,
+    #[serde(default)]
+    network: bool,
+    #[serde(default)]
+    env: Vec<String>,
+    #[serde(default)]
+    limits: std::collections::BTreeMap<String, String>,
+    #[serde(default = "yes")]
+    system: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Limits `mcpwall sandbox` knows, and whether each is a size (`512M`, `4G`) or a count.
+const LIMITS: &[(&str, bool)] = &[
+    ("memory", true),
+    ("processes", false),
+    ("file-size", true),
+    ("cpu", false),
+    ("open-files", false),
+];
+
+impl SandboxFile {
+    fn parse(self) -> Result<SandboxSettings, String> {
+        for p in self.ro.iter().chain(&self.rw) {
+            if !(p.starts_with('/') || p.starts_with("~/")) {
+                return Err(format!(
+                    "sandbox path {p:?} must be absolute or start with ~/ (a relative path would \
+                     depend on where mcpwall runs)"
+                ));
+            }
+        }
+        for name in &self.env {
+            let ok = name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !ok {
+                return Err(format!("sandbox env {name:?} is not a variable name"));
+            }
+        }
+        for (key, value) in &self.limits {
+            let Some(&(_, size)) = LIMITS.iter().find(|(k, _)| k == key) else {
+                return Err(format!(
+                    "sandbox limit {key:?} is not one of memory, processes, file-size, cpu, \
+                     open-files"
+                ));
+            };
+            let digits = if size {
+                value.trim_end_matches(['K', 'M', 'G', 'T', 'k', 'm', 'g', 't'])
+            } else {
+                value.as_str()
+            };
+            let number = !digits.is_empty()
+                && digits.len() + 1 >= value.len()
+                && digits.bytes().all(|b| b.is_ascii_digit());
+            if value != "none" && !number {
+                return Err(format!(
+                    "sandbox limit {key} = {value:?}: expected a number{} or \"none\"",
+                    if size { " of bytes (512M, 4G)" } else { "" }
+                ));
+            }
+        }
+        Ok(SandboxSettings {
+            read_only: self.ro,
+            read_write: self.rw,
+            network: self.network,
+            env: self.env,
+            limits: self.limits.into_iter().collect(),
+            system: self.system,
+        })
+    }
+}
 
 /// What applies to one server.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -41,6 +150,8 @@ pub(crate) struct ServerFile {
     redact: Option<bool>,
     #[serde(default)]
     on_injection: Option<String>,
+    #[serde(default)]
+    sandbox: Option<SandboxFile>,
 }
 
 #[derive(Debug)]
@@ -49,6 +160,7 @@ pub(crate) struct ServerRule {
     threshold: Option<f32>,
     redact: Option<bool>,
     quarantine: Option<bool>,
+    sandbox: Option<SandboxSettings>,
 }
 
 impl ServerFile {
@@ -77,13 +189,32 @@ impl ServerFile {
                 )));
             }
         };
+        let sandbox = self
+            .sandbox
+            .map(SandboxFile::parse)
+            .transpose()
+            .map_err(|e| at(&e))?;
         Ok(ServerRule {
             name,
             threshold: self.threshold,
             redact: self.redact,
             quarantine,
+            sandbox,
         })
     }
+}
+
+/// How `server`'s process is confined: the first section whose name matches says, and without
+/// a `[server.sandbox]` there it is not.
+pub(crate) fn sandbox_for<'r>(
+    rules: &'r [ServerRule],
+    server: &str,
+) -> Option<&'r SandboxSettings> {
+    rules
+        .iter()
+        .find(|r| glob(&r.name, server))?
+        .sandbox
+        .as_ref()
 }
 
 /// The settings for `server`: the first section whose name matches, over the defaults.
@@ -138,6 +269,32 @@ mod tests {
     }
 
     #[test]
+    fn a_sandbox_belongs_to_the_first_matching_section() {
+        let p = Policy::parse(
+            "[[server]]\nname = \"trusted\"\n\n\
+             [[server]]\nname = \"*\"\n[server.sandbox]\nro = [\"~/notes\", \"/srv/a\"]\n\
+             rw = [\"/tmp/x\"]\nenv = [\"TOKEN\"]\nlimits = { memory = \"1G\", cpu = \"none\" }\n",
+        )
+        .expect("valid");
+        assert!(p.sandbox_for("trusted").is_none());
+        let s = p.sandbox_for("notes").expect("the catch-all confines it");
+        assert_eq!(s.read_only, ["~/notes", "/srv/a"]);
+        assert_eq!(s.read_write, ["/tmp/x"]);
+        assert!(!s.network && s.system);
+        assert_eq!(s.env, ["TOKEN"]);
+        assert_eq!(
+            s.limits,
+            [
+                ("cpu".to_owned(), "none".to_owned()),
+                ("memory".to_owned(), "1G".to_owned())
+            ]
+        );
+        // The empty table: the defaults of `mcpwall sandbox`.
+        let p = Policy::parse("[[server]]\nname = \"a\"\nsandbox = {}\n").expect("valid");
+        assert_eq!(p.sandbox_for("a").map(|s| s.system), Some(true));
+    }
+
+    #[test]
     fn bad_sections_are_refused_with_their_line() {
         for (text, says) in [
             ("[[server]]\nname = \"a\"\nthreshold = 0\n", "line 2"),
@@ -151,6 +308,26 @@ mod tests {
                 "unknown field",
             ),
             ("[[server]]\nthreshold = 0.4\n", "name"),
+            (
+                "[[server]]\nname = \"a\"\n[server.sandbox]\nro = [\"notes\"]\n",
+                "absolute",
+            ),
+            (
+                "[[server]]\nname = \"a\"\n[server.sandbox]\nlimits = { memory = \"1GB\" }\n",
+                "memory",
+            ),
+            (
+                "[[server]]\nname = \"a\"\n[server.sandbox]\nlimits = { disk = \"1\" }\n",
+                "disk",
+            ),
+            (
+                "[[server]]\nname = \"a\"\n[server.sandbox]\nenv = [\"A=B\"]\n",
+                "variable",
+            ),
+            (
+                "[[server]]\nname = \"a\"\n[server.sandbox]\nnet = true\n",
+                "unknown field",
+            ),
         ] {
             let e = Policy::parse(text).expect_err(text).to_string();
             assert!(e.contains(says), "{text}: {e}");

@@ -35,8 +35,9 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             .collect::<Vec<_>>()
             .join(" ")
     });
+    let mut launch = (command.clone(), rest.to_vec());
     let settings = Settings {
-        server: name,
+        server: name.clone(),
         session: None,
         redact: !g.no_redact,
         audit_fail_open: g.audit_fail_open,
@@ -44,6 +45,9 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut inspector = Inspector::new(engine, settings, audit);
     if let Some(path) = &g.policy {
         let policy = super::policy::load(path)?;
+        if let Some(sandbox) = policy.sandbox_for(&name) {
+            launch = super::sandbox::wrap(sandbox, command, rest, &[])?;
+        }
         if let Some(store) = quarantine_store(&policy, g.audit.as_ref())? {
             inspector = inspector.with_quarantine_store(store);
         }
@@ -54,9 +58,10 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         inspector = inspector.with_pins(PinStore::open(&path)?);
     }
     let inspector = Arc::new(inspector);
+    let (command, args) = launch;
     let config = RunConfig {
-        command: command.clone(),
-        args: rest.to_vec(),
+        command,
+        args,
         max_frame: g.max_frame,
         grace: GRACE,
         call_timeout: (g.call_timeout > 0).then(|| Duration::from_secs(g.call_timeout)),

@@ -3,7 +3,11 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 
+use std::ffi::{OsStr, OsString};
+use std::path::Path;
+
 use anyhow::{Context as _, bail};
+use mcpwall_policy::SandboxSettings;
 use mcpwall_sandbox::{Limits, SandboxError, Spec};
 
 use crate::cli::{Net, SandboxArgs};
@@ -46,6 +50,55 @@ pub(crate) fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
     let style = crate::output::error_style();
     let _ = writeln!(err, "{style}error:{style:#} mcpwall sandbox: {e}");
     Ok(ExitCode::from(code))
+}
+
+/// The command line that starts `program args` confined as a policy's `[server.sandbox]`
+/// says: this binary's `sandbox` command in front. `also_env`: more variables to pass on (those
+/// a `serve` upstream sets for its server).
+pub(crate) fn wrap(
+    s: &SandboxSettings,
+    program: &OsStr,
+    args: &[OsString],
+    also_env: &[String],
+) -> anyhow::Result<(OsString, Vec<OsString>)> {
+    let exe = std::env::current_exe()
+        .context("cannot find the mcpwall binary, to start the server in its sandbox")?;
+    let home = std::env::var_os("HOME");
+    let expand = |p: &str| -> anyhow::Result<OsString> {
+        match p.strip_prefix("~/") {
+            Some(rest) => {
+                let home = home
+                    .as_ref()
+                    .with_context(|| format!("sandbox path {p:?}: HOME is not set"))?;
+                Ok(Path::new(home).join(rest).into_os_string())
+            }
+            None => Ok(p.into()),
+        }
+    };
+    let mut out: Vec<OsString> = vec!["sandbox".into()];
+    for (flag, paths) in [("--ro", &s.read_only), ("--rw", &s.read_write)] {
+        for p in paths {
+            out.push(flag.into());
+            out.push(expand(p)?);
+        }
+    }
+    out.push("--net".into());
+    out.push(if s.network { "allow" } else { "none" }.into());
+    if !s.system {
+        out.push("--no-system".into());
+    }
+    for e in s.env.iter().chain(also_env) {
+        out.push("--env".into());
+        out.push(e.into());
+    }
+    for (k, v) in &s.limits {
+        out.push("--limit".into());
+        out.push(format!("{k}={v}").into());
+    }
+    out.push("--".into());
+    out.push(program.to_owned());
+    out.extend(args.iter().cloned());
+    Ok((exe.into_os_string(), out))
 }
 
 /// `KEY=VALUE` limits over the defaults.

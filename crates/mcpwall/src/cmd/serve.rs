@@ -207,7 +207,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         ..ServeOptions::default()
     };
     let demo = args.config.is_none();
-    let (upstreams, policy, lock, audit) = match &args.config {
+    let (mut upstreams, policy, lock, audit) = match &args.config {
         Some(path) => {
             let c = load_config(path)?;
             if let Some(l) = c.listen {
@@ -296,6 +296,14 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
             Policy::parse("default = \"deny\"\n").context("the built-in deny-all policy")?
         }
     };
+    // Servers the policy confines start through `mcpwall sandbox`, with the variables their
+    // upstream sets passed on.
+    for u in upstreams.iter_mut().filter(|u| u.remote.is_none()) {
+        if let Some(sandbox) = policy.sandbox_for(&u.name) {
+            let names: Vec<String> = u.env.iter().map(|(k, _)| k.clone()).collect();
+            (u.command, u.args) = super::sandbox::wrap(sandbox, &u.command, &u.args, &names)?;
+        }
+    }
     let pins = if g.no_pins {
         None
     } else {

@@ -168,40 +168,127 @@ fn what_cannot_be_set_up_stops_the_launch() {
     assert!(stdout(&o).contains("Landlock"), "{}", stdout(&o));
 }
 
-/// The test server, confined, behind `mcpwall run`: the official Python client sees it work.
-#[test]
-fn an_mcp_server_runs_confined_behind_mcpwall_run() {
-    let dir = tempfile::tempdir().expect("temp dir");
+/// What the test server needs to read: the interpreter's base installation (a virtual
+/// environment points at it), the virtual environment, and the peers' directory.
+pub(super) fn python_trees() -> [String; 3] {
     let python = python();
-    // The interpreter's own tree (a virtual environment points at its base installation).
     let base = Command::new(&python)
         .args(["-c", "import sys; print(sys.base_prefix)"])
         .output()
         .expect("python runs");
-    let base = String::from_utf8_lossy(&base.stdout).trim().to_owned();
     let venv = python
         .parent()
         .and_then(Path::parent)
-        .expect("a virtual environment")
-        .to_path_buf();
+        .expect("a virtual environment");
+    [
+        String::from_utf8_lossy(&base.stdout).trim().to_owned(),
+        venv.display().to_string(),
+        peers().display().to_string(),
+    ]
+}
+
+/// `mcpwall run` under a policy, for a "server" that prints its own status (or a file) to
+/// standard error and exits; with no client (standard input closed).
+fn run_with_policy(policy: &Path, name: &str, script: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mcpwall"))
+        .args([
+            "run",
+            "--no-pins",
+            "--audit",
+            "/dev/null",
+            "--name",
+            name,
+            "--policy",
+        ])
+        .arg(policy)
+        .args(["--", "sh", "-c", script])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("mcpwall runs")
+}
+
+#[test]
+fn a_policy_confines_the_servers_the_gateway_starts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (notes, outside) = (dir.path().join("notes"), dir.path().join("outside"));
+    std::fs::create_dir(&notes).expect("mkdir");
+    std::fs::create_dir(&outside).expect("mkdir");
+    std::fs::write(notes.join("n.txt"), "a note").expect("write");
+    std::fs::write(outside.join("s.txt"), "a secret").expect("write");
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "[[server]]\nname = \"notes\"\n[server.sandbox]\nro = [{:?}]\n\
+             limits = {{ cpu = \"30\" }}\n",
+            path(&notes)
+        ),
+    )
+    .expect("write");
+    let status = "exec cat /proc/self/status >&2";
+    let o = run_with_policy(&policy, "notes", status);
+    assert!(stderr(&o).contains("Seccomp:\t2"), "{}", stderr(&o));
+    let o = run_with_policy(
+        &policy,
+        "notes",
+        &format!("exec cat {}/n.txt >&2", path(&notes)),
+    );
+    assert!(stderr(&o).contains("a note"), "{}", stderr(&o));
+    let o = run_with_policy(
+        &policy,
+        "notes",
+        &format!("exec cat {}/s.txt >&2", path(&outside)),
+    );
+    let err = stderr(&o);
+    assert!(
+        err.contains("Permission denied") && !err.contains("a secret"),
+        "{err}"
+    );
+    // A server no section confines runs as before.
+    let o = run_with_policy(&policy, "other", status);
+    assert!(stderr(&o).contains("Seccomp:\t0"), "{}", stderr(&o));
+    // A policy whose sandbox cannot be set up: the server does not start.
+    std::fs::write(
+        &policy,
+        "[[server]]\nname = \"*\"\n[server.sandbox]\nro = [\"/no/such/tree\"]\n",
+    )
+    .expect("write");
+    let marker = dir.path().join("ran");
+    let o = run_with_policy(&policy, "notes", &format!("touch {}", path(&marker)));
+    assert_ne!(code(&o), 0);
+    assert!(stderr(&o).contains("/no/such/tree"), "{}", stderr(&o));
+    assert!(!marker.exists());
+}
+
+/// The test server, confined by a policy, behind `mcpwall run`: the official Python client
+/// sees it work.
+#[test]
+fn an_mcp_server_runs_confined_behind_mcpwall_run() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let python = python();
     let peers = peers();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "[[server]]\nname = \"demo\"\n[server.sandbox]\nro = {:?}\n",
+            python_trees()
+        ),
+    )
+    .expect("write");
     let mut args: Vec<String> = vec![peers.join("client.py").display().to_string()];
     args.extend(
         [
             env!("CARGO_BIN_EXE_mcpwall"),
             "run",
+            "--name",
+            "demo",
+            "--policy",
+            path(&policy),
             "--no-pins",
             "--audit",
             path(&dir.path().join("audit.jsonl")),
-            "--",
-            env!("CARGO_BIN_EXE_mcpwall"),
-            "sandbox",
-            "--ro",
-            &base,
-            "--ro",
-            path(&venv),
-            "--ro",
-            path(&peers),
             "--",
         ]
         .map(str::to_owned),

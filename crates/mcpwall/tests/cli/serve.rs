@@ -303,7 +303,27 @@ fn allow_all(dir: &Path) -> String {
 #[test]
 fn python_sdk_session_through_serve() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = format!("{}{}", allow_all(dir.path()), poisoned("demo", &[]));
+    // The policy confines the server: it reports its confinement in a file of the one tree it
+    // may write to.
+    let report = dir.path().join("report");
+    std::fs::create_dir(&report).expect("mkdir");
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "default = \"allow\"\n[[server]]\nname = \"demo\"\n[server.sandbox]\n\
+             ro = {:?}\nrw = [{:?}]\n",
+            super::sandbox::python_trees(),
+            report.display().to_string()
+        ),
+    )
+    .expect("write policy");
+    let status = report.join("status");
+    let config = format!(
+        "policy = {}\n{}",
+        json!(policy.display().to_string()),
+        poisoned("demo", &["--status-file", &status.display().to_string()])
+    );
     let gw = serve(dir.path(), &config, &[]);
     let o = Command::new(python())
         .arg(peers().join("client.py"))
@@ -314,6 +334,9 @@ fn python_sdk_session_through_serve() {
     assert!(o.status.success(), "client failed: {err}\n{}", gw.log());
     let out: Value = serde_json::from_slice(&o.stdout).expect("the client prints JSON");
     check_python_session(&out);
+    let status = std::fs::read_to_string(&status).expect("the server reported its status");
+    assert!(status.contains("Seccomp:\t2"), "{status}");
+    assert!(status.contains("NoNewPrivs:\t1"), "{status}");
 
     // Audit events name the session; the chain verifies.
     let audit = dir.path().join("audit.jsonl");

@@ -23,6 +23,12 @@ rng = random.SystemRandom()
 ACCESS_KEY = "AKIA" + "".join(rng.choice(string.ascii_uppercase + "234567") for _ in range(16))
 SECRET_KEY = "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(40))
 
+# `--status-file FILE`: the server copies its /proc/self/status there as it starts (a test sees
+# how it is confined).
+if "--status-file" in sys.argv:
+    with open("/proc/self/status") as src, open(sys.argv[sys.argv.index("--status-file") + 1], "w") as dst:
+        dst.write(src.read())
+
 INSTRUCTIONS = "Tools for the mcpwall gateway tests."
 # With --poisoned-instructions the server's instructions (initialize, server/discover) carry
 # orders for the model: mcpwall must remove them.
