@@ -1,6 +1,7 @@
 //! The `mcpwall` binary as scripts use it: exit statuses, output formats, and refusal of bad
 //! input without partial output.
 
+mod contrib;
 mod gateway;
 mod sandbox;
 mod serve;
