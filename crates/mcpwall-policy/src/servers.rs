@@ -11,6 +11,7 @@
 //! ro = ["~/notes"]             # trees it may read and execute from (absolute, or ~/...)
 //! rw = ["~/notes/inbox"]       # trees it may write to (not execute from)
 //! network = false              # Internet sockets (default false)
+//! unix = false                 # Unix sockets, to local daemons (default false)
 //! env = ["NOTES_TOKEN"]        # variables passed on besides the allow-list
 //! limits = { memory = "1G" }   # memory, processes, file-size, cpu, open-files ("none" lifts)
 //! system = true                # the system's program and library trees (default true)
@@ -38,6 +39,8 @@ pub struct SandboxSettings {
     pub read_write: Vec<String>,
     /// Whether it may open Internet sockets.
     pub network: bool,
+    /// Whether it may open Unix sockets (to local daemons).
+    pub unix: bool,
     /// Environment variables passed on besides the sandbox's allow-list.
     pub env: Vec<String>,
     /// Resource limits, `(key, value)` as `mcpwall sandbox --limit key=value` takes them.
@@ -55,6 +58,8 @@ struct SandboxFile {
     rw: Vec<String>,
     #[serde(default)]
     network: bool,
+    #[serde(default)]
+    unix: bool,
     #[serde(default)]
     env: Vec<String>,
     #[serde(default)]
@@ -122,6 +127,7 @@ impl SandboxFile {
             read_only: self.ro,
             read_write: self.rw,
             network: self.network,
+            unix: self.unix,
             env: self.env,
             limits: self.limits.into_iter().collect(),
             system: self.system,

@@ -5,9 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use landlock::{
-    ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd,
-    Ruleset, RulesetAttr, RulesetCreated, RulesetCreatedAttr, RulesetStatus, Scope,
+    ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath, Ruleset,
+    RulesetAttr, RulesetCreated, RulesetCreatedAttr, RulesetStatus, Scope,
 };
+use rustix::fs::{Mode, OFlags, ResolveFlags};
 
 use crate::{SandboxError, Spec};
 
@@ -54,8 +55,23 @@ const SYSTEM: &[&str] = &[
 /// Devices every program may write to.
 const SYSTEM_RW: &[&str] = &["/dev/null"];
 
+/// Entries of its own `/proc/PID` a program may read (what the C library and interpreters read
+/// about themselves: the main thread's stack in `maps`, memory in `statm`, limits, its
+/// descriptors). Not `net/` (it lists every Unix socket path of the machine) nor `task/`
+/// (which holds `net/` again).
+const OWN_PROC: &[&str] = &[
+    "status", "stat", "statm", "maps", "limits", "cmdline", "environ", "auxv", "cgroup", "fd",
+    "fdinfo",
+];
+
+/// A rule's handle: the path opened without following symlinks for the trees a person gives
+/// (one a confined program could have planted would widen the grant), following them for the
+/// system's own (`/lib64` is one on most systems).
+type Handle = std::os::fd::OwnedFd;
+
 /// The rules, built while the file system is still open to this process: each path is opened
-/// here, so a path given that does not exist stops the launch.
+/// here, once, so a path given that does not exist, or that goes through a symlink, stops the
+/// launch.
 pub(crate) fn ruleset(spec: &Spec) -> Result<RulesetCreated, SandboxError> {
     let landlock = |e: landlock::RulesetError| SandboxError::Landlock(e.to_string());
     let mut ruleset = Ruleset::default()
@@ -81,77 +97,100 @@ pub(crate) fn ruleset(spec: &Spec) -> Result<RulesetCreated, SandboxError> {
     let mut created = ruleset.create().map_err(landlock)?;
     let read = AccessFs::from_read(WANTED);
     let write = AccessFs::from_all(WANTED) & !AccessFs::Execute;
+    let mut rules: Vec<(Handle, BitFlags<AccessFs>)> = Vec::new();
     if spec.system {
         for p in SYSTEM {
-            if let Some(rule) = rule(Path::new(p), read, true)? {
-                created = created.add_rule(rule).map_err(landlock)?;
-            }
+            rules.extend(system(p)?.map(|h| (h, read)));
         }
         for p in SYSTEM_RW {
-            if let Some(rule) = rule(Path::new(p), write, true)? {
-                created = created.add_rule(rule).map_err(landlock)?;
-            }
+            rules.extend(system(p)?.map(|h| (h, write)));
         }
-        // Its own entries in /proc (what interpreters read about themselves), not those of
-        // other processes (their environments hold secrets). The exec keeps the process id.
-        let own = PathBuf::from(format!("/proc/{}", std::process::id()));
-        if let Some(rule) = rule(&own, read, true)? {
-            created = created.add_rule(rule).map_err(landlock)?;
+        // Its own entries in /proc, not those of other processes (their environments hold
+        // secrets). The exec keeps the process id; its children's entries stay closed.
+        for entry in OWN_PROC {
+            let p = format!("/proc/{}/{entry}", std::process::id());
+            rules.extend(system(&p)?.map(|h| (h, read)));
         }
     }
     for p in &spec.read_only {
-        if let Some(rule) = rule(p, read, false)? {
-            created = created.add_rule(rule).map_err(landlock)?;
-        }
+        rules.push((given(p)?, read));
     }
     for p in &spec.read_write {
-        if let Some(rule) = rule(p, write, false)? {
-            created = created.add_rule(rule).map_err(landlock)?;
-        }
+        rules.push((given(p)?, write));
+    }
+    for (handle, access) in rules {
+        // A file gets the rights that apply to files.
+        let is_dir = rustix::fs::fstat(&handle)
+            .map(|st| {
+                rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Directory
+            })
+            .unwrap_or(false);
+        let access = if is_dir {
+            access
+        } else {
+            access & AccessFs::from_file(WANTED)
+        };
+        created = created
+            .add_rule(PathBeneath::new(handle, access))
+            .map_err(landlock)?;
     }
     Ok(created)
 }
 
-/// The rule for `path` with `access` (narrowed to what applies to a file, for a file);
-/// `None` for a missing path that may be missing.
-fn rule(
-    path: &Path,
-    access: BitFlags<AccessFs>,
-    optional: bool,
-) -> Result<Option<PathBeneath<PathFd>>, SandboxError> {
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(_) if optional => return Ok(None),
-        Err(source) => {
-            return Err(SandboxError::Path {
-                path: path.to_owned(),
-                source,
-            });
-        }
-    };
-    let access = if meta.is_dir() {
-        access
-    } else {
-        access & AccessFs::from_file(WANTED)
-    };
-    let fd = PathFd::new(path).map_err(|e| SandboxError::Path {
-        path: path.to_owned(),
-        source: std::io::Error::other(e.to_string()),
-    })?;
-    Ok(Some(PathBeneath::new(fd, access)))
+/// A system path, following symlinks; `None` when this machine has none.
+fn system(path: &str) -> Result<Option<Handle>, SandboxError> {
+    match rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty()) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(rustix::io::Errno::NOENT | rustix::io::Errno::NOTDIR) => Ok(None),
+        Err(e) => Err(SandboxError::Path {
+            path: PathBuf::from(path),
+            source: e.into(),
+        }),
+    }
 }
 
-/// Enforces the rules on this thread and what it execs. Refuses a kernel that enforced none.
-pub(crate) fn restrict(created: RulesetCreated) -> Result<(), SandboxError> {
+/// A path a person gave: it must exist and be reached without symlinks.
+fn given(path: &Path) -> Result<Handle, SandboxError> {
+    let flags = OFlags::PATH | OFlags::CLOEXEC;
+    rustix::fs::openat2(
+        rustix::fs::CWD,
+        path,
+        flags,
+        Mode::empty(),
+        ResolveFlags::NO_SYMLINKS,
+    )
+    .map_err(|e| {
+        let mut source: std::io::Error = e.into();
+        if e == rustix::io::Errno::LOOP {
+            let real = std::fs::canonicalize(path)
+                .map(|r| format!("; give its real path, {}", r.display()))
+                .unwrap_or_default();
+            source = std::io::Error::other(format!(
+                "it is reached through a symlink, which a confined program could have \
+                     planted{real}"
+            ));
+        }
+        SandboxError::Path {
+            path: path.to_owned(),
+            source,
+        }
+    })
+}
+
+/// Enforces the rules on this thread and what it execs. Refuses a kernel that enforced none;
+/// says whether all were (those of later Landlock versions, like signal scoping, may be
+/// missing on an older kernel).
+pub(crate) fn restrict(created: RulesetCreated) -> Result<bool, SandboxError> {
     let status = created
         .restrict_self()
         .map_err(|e| SandboxError::Landlock(e.to_string()))?;
-    if status.ruleset == RulesetStatus::NotEnforced {
-        return Err(SandboxError::Landlock(
+    match status.ruleset {
+        RulesetStatus::NotEnforced => Err(SandboxError::Landlock(
             "the kernel enforced none of the rules".to_owned(),
-        ));
+        )),
+        RulesetStatus::FullyEnforced => Ok(true),
+        RulesetStatus::PartiallyEnforced => Ok(false),
     }
-    Ok(())
 }
 
 /// The newest Landlock version this kernel has, of those this crate knows.

@@ -7,8 +7,8 @@
 //! death of the parent is signalled, Landlock confines the file system (and TCP, signals and
 //! abstract sockets where the kernel scopes them), and seccomp filters refuse the system calls
 //! an MCP server has no use for (tracing, mounts, namespaces, io_uring, bpf, kernel modules,
-//! and with no network, Internet sockets). What was asked and cannot be enforced stops the
-//! launch: the command does not run.
+//! typing into a terminal, and sockets but those allowed). What was asked and cannot be
+//! enforced stops the launch: the command does not run.
 //!
 //! The calling process must have a single thread: Landlock and seccomp restrict the calling
 //! thread (and what it execs), and the kernel here may lack the flag that restricts them all.
@@ -36,8 +36,11 @@ pub struct Spec {
     /// Add the system's read-only trees (programs, libraries, certificates, time zones): what
     /// most interpreters need to start. Those missing on this machine are skipped.
     pub system: bool,
-    /// Whether it may use the network (Internet sockets). Without, it has Unix sockets only.
+    /// Whether it may use the network (Internet sockets, and netlink for address lookups).
     pub network: bool,
+    /// Whether it may open Unix sockets (to local daemons: the user's session bus, a Docker
+    /// socket, an SSH agent; each a way out of the sandbox). Socket pairs are always allowed.
+    pub unix: bool,
     pub limits: Limits,
     /// Names of environment variables passed on besides the allow-list ([`env::KEPT`]).
     pub keep_env: Vec<String>,
@@ -108,10 +111,16 @@ pub enum SandboxError {
 }
 
 /// Confines this process as `spec` says and replaces it with `program`: returns only if that
-/// fails, before or at the exec, with the reason.
+/// fails, before or at the exec, with the reason. `notice` hears of protections this kernel
+/// lacks that were only wanted where available (signal and abstract-socket scoping).
 #[cfg(target_os = "linux")]
-pub fn exec(spec: &Spec, program: &std::ffi::OsStr, args: &[std::ffi::OsString]) -> SandboxError {
-    match confine(spec) {
+pub fn exec(
+    spec: &Spec,
+    program: &std::ffi::OsStr,
+    args: &[std::ffi::OsString],
+    notice: &mut dyn FnMut(&str),
+) -> SandboxError {
+    match confine(spec, notice) {
         Ok(env) => {
             use std::os::unix::process::CommandExt as _;
             let source = std::process::Command::new(program)
@@ -129,7 +138,12 @@ pub fn exec(spec: &Spec, program: &std::ffi::OsStr, args: &[std::ffi::OsString])
 }
 
 #[cfg(not(target_os = "linux"))]
-pub fn exec(_: &Spec, _: &std::ffi::OsStr, _: &[std::ffi::OsString]) -> SandboxError {
+pub fn exec(
+    _: &Spec,
+    _: &std::ffi::OsStr,
+    _: &[std::ffi::OsString],
+    _: &mut dyn FnMut(&str),
+) -> SandboxError {
     SandboxError::Unsupported
 }
 
@@ -137,11 +151,14 @@ pub fn exec(_: &Spec, _: &std::ffi::OsStr, _: &[std::ffi::OsString]) -> SandboxE
 /// directory handles, the descriptor list) before Landlock shuts it, what needs privileges
 /// before they are frozen, seccomp last. Returns the environment to exec with.
 #[cfg(target_os = "linux")]
-fn confine(spec: &Spec) -> Result<Vec<(std::ffi::OsString, std::ffi::OsString)>, SandboxError> {
+fn confine(
+    spec: &Spec,
+    notice: &mut dyn FnMut(&str),
+) -> Result<Vec<(std::ffi::OsString, std::ffi::OsString)>, SandboxError> {
     let parent = rustix::process::getppid();
     let env = env::kept(std::env::vars_os(), &spec.keep_env);
     let ruleset = fs::ruleset(spec)?;
-    let filters = syscalls::filters(spec.network)?;
+    let filters = syscalls::filters(spec.network, spec.unix)?;
     limits::apply(&spec.limits)?;
     fds::close_on_exec()?;
     let process = |what| {
@@ -157,7 +174,13 @@ fn confine(spec: &Spec) -> Result<Vec<(std::ffi::OsString, std::ffi::OsString)>,
         return Err(SandboxError::ParentGone);
     }
     rustix::thread::set_no_new_privs(true).map_err(process("set no_new_privs"))?;
-    fs::restrict(ruleset)?;
+    if !fs::restrict(ruleset)? {
+        notice(
+            "this kernel's Landlock lacks some of what the sandbox asks where available (signal \
+             and abstract-socket scoping, TCP rules): the command may signal other processes of \
+             the user; the rest is enforced",
+        );
+    }
     syscalls::install(&filters)?;
     Ok(env)
 }

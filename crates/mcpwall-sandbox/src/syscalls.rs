@@ -1,9 +1,11 @@
 //! Seccomp: the system calls refused to a sandboxed command. A deny-list, since interpreters
 //! use hundreds of calls that differ by version; what it holds has no place in an MCP server:
 //! tracing and reading other processes, mounts and namespaces (new views of the system),
-//! io_uring (whose operations seccomp cannot see) and bpf, kernel modules and keyrings, and
-//! without network, Internet and raw sockets. Refused calls fail with `EPERM`; the process
-//! goes on.
+//! io_uring (whose operations seccomp cannot see) and bpf, kernel modules and keyrings, typing
+//! into the terminal it inherited (`TIOCSTI`), and sockets of every family but those allowed
+//! (an allow-list: Internet and netlink with network, Unix when asked; Unix sockets reach the
+//! user's session bus, which starts programs outside any sandbox). Refused calls fail with
+//! `EPERM`; the process goes on.
 
 use std::collections::BTreeMap;
 
@@ -69,8 +71,12 @@ const NEW_NAMESPACES: &[libc::c_int] = &[
     libc::CLONE_NEWCGROUP,
 ];
 
-/// Socket families refused without network.
-const INTERNET: &[libc::c_int] = &[libc::AF_INET, libc::AF_INET6, libc::AF_PACKET];
+/// Socket families opened with network.
+const INTERNET: &[libc::c_int] = &[libc::AF_INET, libc::AF_INET6, libc::AF_NETLINK];
+
+/// Terminal requests that put input into a terminal (its owner's shell runs it) or reach the
+/// console.
+const TTY_INPUT: &[u64] = &[libc::TIOCSTI, libc::TIOCLINUX];
 
 /// The compiled filters, installed by [`install`]: built before the file system closes (the
 /// compiler allocates; nothing else needs it).
@@ -93,7 +99,7 @@ fn rule(arg: u8, op: SeccompCmpOp, value: u64) -> Result<SeccompRule, SandboxErr
     SeccompRule::new(vec![cond]).map_err(bad)
 }
 
-pub(crate) fn filters(network: bool) -> Result<Filters, SandboxError> {
+pub(crate) fn filters(network: bool, unix: bool) -> Result<Filters, SandboxError> {
     let bad = |e: seccompiler::BackendError| SandboxError::Seccomp(e.to_string());
     let arch = arch()?;
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
@@ -107,14 +113,39 @@ pub(crate) fn filters(network: bool) -> Result<Filters, SandboxError> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     rules.insert(libc::SYS_clone, clone);
-    if !network {
-        let families = INTERNET
-            .iter()
-            .map(|&family| rule(0, SeccompCmpOp::Eq, u64::from(family.unsigned_abs())))
-            .collect::<Result<Vec<_>, _>>()?;
-        rules.insert(libc::SYS_socket, families.clone());
-        rules.insert(libc::SYS_socketpair, families);
+    // `socket` of a family not allowed: one rule, all its conditions (not this family, not
+    // that one) together; with none allowed, every `socket`.
+    let mut allowed: Vec<libc::c_int> = Vec::new();
+    if network {
+        allowed.extend(INTERNET);
     }
+    if unix {
+        allowed.push(libc::AF_UNIX);
+    }
+    let others = allowed
+        .iter()
+        .map(|&f| {
+            SeccompCondition::new(
+                0,
+                SeccompCmpArgLen::Dword,
+                SeccompCmpOp::Ne,
+                u64::from(f.unsigned_abs()),
+            )
+            .map_err(bad)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let socket = if others.is_empty() {
+        Vec::new()
+    } else {
+        vec![SeccompRule::new(others).map_err(bad)?]
+    };
+    rules.insert(libc::SYS_socket, socket);
+    // The request number is 32 bits wide for the kernel, whatever the register holds.
+    let tty = TTY_INPUT
+        .iter()
+        .map(|&request| rule(1, SeccompCmpOp::Eq, request))
+        .collect::<Result<Vec<_>, _>>()?;
+    rules.insert(libc::SYS_ioctl, tty);
     let eperm = SeccompAction::Errno(libc::EPERM.unsigned_abs());
     let denied = SeccompFilter::new(rules, SeccompAction::Allow, eperm, arch).map_err(bad)?;
     let denied: BpfProgram = denied.try_into().map_err(bad)?;

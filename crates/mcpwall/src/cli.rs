@@ -69,7 +69,8 @@ Claude Desktop / Cursor configuration:\n  \"command\": \"mcpwall\",\n  \"args\":
         long_about = "Run a command confined, for an MCP server you do not trust.\n\nThe command \
 may read and execute from the system's program and library trees (unless --no-system) and the \
 --ro trees; read and write, but not execute, in the --rw trees; nothing else. It gets no network \
-(Internet sockets are refused; Unix sockets work) unless --net allow, an environment cut down to \
+nor Unix sockets (a way to daemons outside it) unless --net allow and --unix allow, an \
+environment cut down to \
 PATH, HOME, USER, LOGNAME, LANG, LC_*, TERM, TZ and TMPDIR (and each --env NAME), no descriptors \
 but standard input, output and error, resource limits, no new privileges, and no tracing, \
 mounts, namespaces, io_uring, bpf or kernel modules. It is killed when the process that started \
@@ -399,6 +400,10 @@ pub(crate) struct SandboxArgs {
     /// Network: `none` (Internet sockets refused) or `allow`.
     #[arg(long, value_enum, default_value = "none")]
     pub(crate) net: Net,
+    /// Unix sockets: `none` (refused: they reach the user's session bus, Docker, SSH agents,
+    /// each a way out) or `allow`. Socket pairs always work.
+    #[arg(long, value_enum, default_value = "none")]
+    pub(crate) unix: Net,
     /// Leave out the system's read-only trees (/usr, /lib, /bin, certificates, time zones...):
     /// only --ro and --rw, for a static binary.
     #[arg(long)]

@@ -34,11 +34,16 @@ pub(crate) fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
         read_write: args.read_write,
         system: !args.no_system,
         network: args.net == Net::Allow,
+        unix: args.unix == Net::Allow,
         limits,
         keep_env: args.env,
     };
     // Returns only when the command could not be started.
-    let e = mcpwall_sandbox::exec(&spec, program, rest);
+    let mut notice = |text: &str| {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "mcpwall sandbox: warning: {text}");
+    };
+    let e = mcpwall_sandbox::exec(&spec, program, rest, &mut notice);
     let code = match &e {
         SandboxError::Exec { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
             NOT_FOUND
@@ -84,6 +89,8 @@ pub(crate) fn wrap(
     }
     out.push("--net".into());
     out.push(if s.network { "allow" } else { "none" }.into());
+    out.push("--unix".into());
+    out.push(if s.unix { "allow" } else { "none" }.into());
     if !s.system {
         out.push("--no-system".into());
     }

@@ -136,9 +136,37 @@ fn no_network_no_namespaces_unless_asked() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     listener.set_nonblocking(false).expect("blocking");
     assert!(listener.accept().is_ok());
-    // Unix sockets still work (a pipe pair for the command's own use).
+    // Pipes work.
     let o = sandbox(&[], &["bash", "-c", "echo ok | cat"]);
     assert_eq!(stdout(&o), "ok\n");
+    // Sockets of every other family are refused (an allow-list, not a list of the known
+    // dangerous ones), Unix ones too: they reach daemons outside the sandbox. Socket pairs
+    // work. Typing into the terminal it came from is refused.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let socket = dir.path().join("daemon.sock");
+    let _daemon = std::os::unix::net::UnixListener::bind(&socket).expect("bind");
+    let probe = format!(
+        "import socket, fcntl, termios, errno\n\
+         def tries(f):\n    try:\n        f(); return 'ok'\n    except OSError as e:\n        return errno.errorcode[e.errno]\n\
+         def unix():\n    s = socket.socket(socket.AF_UNIX); s.connect({:?})\n\
+         print(tries(unix), tries(lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW)),\n\
+         tries(lambda: socket.socket(socket.AF_VSOCK)), tries(lambda: socket.socketpair()),\n\
+         tries(lambda: fcntl.ioctl(0, termios.TIOCSTI, b'x')))\n",
+        path(&socket)
+    );
+    let python = ["/usr/bin/python3", "-c", &probe];
+    let o = sandbox(&[], &python);
+    assert_eq!(
+        stdout(&o).trim(),
+        "EPERM EPERM EPERM ok EPERM",
+        "{}",
+        stderr(&o)
+    );
+    let o = sandbox(&["--unix", "allow", "--rw", path(dir.path())], &python);
+    assert_eq!(stdout(&o).split(' ').next(), Some("ok"), "{}", stderr(&o));
+    // Nor does its own /proc list the machine's socket paths.
+    let o = sandbox(&[], &["cat", "/proc/self/net/unix"]);
+    assert_ne!(code(&o), 0, "{}", stdout(&o));
     // No new namespaces (a way around every rule above).
     let o = sandbox(&[], &["unshare", "--user", "--map-root-user", "true"]);
     assert_ne!(code(&o), 0, "{}", stdout(&o));
@@ -156,6 +184,15 @@ fn what_cannot_be_set_up_stops_the_launch() {
     );
     assert_eq!(code(&o), 125, "{}", stderr(&o));
     assert!(stderr(&o).contains("/no/such/tree"), "{}", stderr(&o));
+    assert!(!marker.exists());
+    // A tree reached through a symlink (one a confined program could have planted): refused.
+    let real = dir.path().join("real");
+    std::fs::create_dir(&real).expect("mkdir");
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&real, &link).expect("symlink");
+    let o = sandbox(&["--ro", path(&link)], &["sh", "-c", &touch]);
+    assert_eq!(code(&o), 125, "{}", stderr(&o));
+    assert!(stderr(&o).contains("symlink"), "{}", stderr(&o));
     assert!(!marker.exists());
     let o = sandbox(&["--limit", "memory=lots"], &["true"]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
