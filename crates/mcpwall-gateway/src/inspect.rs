@@ -2818,16 +2818,7 @@ mod tests {
     }
 
     fn list_tools(i: &Inspector, id: u32, tools: Value) -> Vec<String> {
-        let req = json!({"jsonrpc": "2.0", "id": id, "method": "tools/list"});
-        i.inspect(C2S, &encode(&req));
-        let res = json!({"jsonrpc": "2.0", "id": id, "result": {"tools": tools}});
-        let fwd = json_of(&i.inspect(S2C, &encode(&res)).forward.expect("forwarded"));
-        fwd["result"]["tools"]
-            .as_array()
-            .expect("tools")
-            .iter()
-            .filter_map(|t| t["name"].as_str().map(str::to_owned))
-            .collect()
+        list_page(i, id, None, tools, None)
     }
 
     #[test]

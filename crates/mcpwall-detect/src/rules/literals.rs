@@ -503,14 +503,7 @@ impl LiteralFinder {
             if i < own[k] {
                 return;
             }
-            let end = i + 1;
-            for m in 0..dfa.match_len(sid) {
-                let pid = dfa.match_pattern(sid, m);
-                let hit = (
-                    end - dfa.pattern_len(pid),
-                    end,
-                    self.exact_slots[pid.as_usize()],
-                );
+            for hit in self.hits_at(dfa, sid, i + 1) {
                 if k == 0 {
                     self.exact_hit(hay, hit, on_slot);
                 } else {
@@ -538,6 +531,21 @@ impl LiteralFinder {
                 }
             }
         }
+    }
+
+    /// The literals a match state of the automaton holds, all ending at `end` (with standard
+    /// semantics a match state holds every literal ending there).
+    fn hits_at<'a>(
+        &'a self,
+        dfa: &'a DFA,
+        sid: StateID,
+        end: usize,
+    ) -> impl Iterator<Item = ExactHit> + 'a {
+        (0..dfa.match_len(sid)).map(move |m| {
+            let pid = dfa.match_pattern(sid, m);
+            let slot = self.exact_slots[pid.as_usize()];
+            (end - dfa.pattern_len(pid), end, slot)
+        })
     }
 
     /// A literal of the automaton, or the head of spaced literals to walk on from.
@@ -569,14 +577,7 @@ impl LiteralFinder {
             if dfa.is_special(sid) {
                 if dfa.is_match(sid) {
                     // With standard semantics a match state holds every literal ending here.
-                    let end = i + 1;
-                    for k in 0..dfa.match_len(sid) {
-                        let pid = dfa.match_pattern(sid, k);
-                        let hit = (
-                            end - dfa.pattern_len(pid),
-                            end,
-                            self.exact_slots[pid.as_usize()],
-                        );
+                    for hit in self.hits_at(dfa, sid, i + 1) {
                         self.exact_hit(hay, hit, on_slot);
                     }
                 } else if let Some(pre) = prefilter {
