@@ -185,6 +185,32 @@ fn confine(
     Ok(env)
 }
 
+/// Confines this process in place, for a server that confines itself (`mcpwall fs`): read-only
+/// access to `read_only` and nothing else of the file system, no sockets, no exec, the same
+/// refused system calls as [`exec`]. The process must have one thread. Returns whether every
+/// Landlock right was enforced (scoping needs a newer kernel).
+#[cfg(target_os = "linux")]
+pub fn restrict_self(read_only: &[PathBuf]) -> Result<bool, SandboxError> {
+    let spec = Spec {
+        read_only: read_only.to_vec(),
+        ..Spec::default()
+    };
+    let ruleset = fs::ruleset(&spec)?;
+    let filters = syscalls::filters_for(false, false, false)?;
+    rustix::thread::set_no_new_privs(true).map_err(|e| SandboxError::Process {
+        what: "set no_new_privs",
+        source: e.into(),
+    })?;
+    let full = fs::restrict(ruleset)?;
+    syscalls::install(&filters)?;
+    Ok(full)
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn restrict_self(_: &[PathBuf]) -> Result<bool, SandboxError> {
+    Err(SandboxError::Unsupported)
+}
+
 /// What this kernel can enforce, for `mcpwall sandbox --probe` and the tests.
 #[cfg(target_os = "linux")]
 pub fn probe() -> String {

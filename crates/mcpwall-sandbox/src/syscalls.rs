@@ -100,6 +100,12 @@ fn rule(arg: u8, op: SeccompCmpOp, value: u64) -> Result<SeccompRule, SandboxErr
 }
 
 pub(crate) fn filters(network: bool, unix: bool) -> Result<Filters, SandboxError> {
+    filters_for(network, unix, true)
+}
+
+/// [`filters`], and with `exec` false, no `execve` or `execveat` either (a server that has no
+/// program to run).
+pub(crate) fn filters_for(network: bool, unix: bool, exec: bool) -> Result<Filters, SandboxError> {
     let bad = |e: seccompiler::BackendError| SandboxError::Seccomp(e.to_string());
     let arch = arch()?;
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
@@ -113,6 +119,10 @@ pub(crate) fn filters(network: bool, unix: bool) -> Result<Filters, SandboxError
         })
         .collect::<Result<Vec<_>, _>>()?;
     rules.insert(libc::SYS_clone, clone);
+    if !exec {
+        rules.insert(libc::SYS_execve, Vec::new());
+        rules.insert(libc::SYS_execveat, Vec::new());
+    }
     // `socket` of a family not allowed: one rule, all its conditions (not this family, not
     // that one) together; with none allowed, every `socket`.
     let mut allowed: Vec<libc::c_int> = Vec::new();

@@ -80,6 +80,23 @@ not run); 126 when the command cannot be executed, 127 when it is not found.",
         after_help = "Examples:\n  mcpwall sandbox --ro ~/notes -- npx -y @modelcontextprotocol/server-filesystem ~/notes\n  mcpwall sandbox --ro ./server --rw ./data --limit memory=1G -- python3 server/main.py\n  mcpwall sandbox --probe"
     )]
     Sandbox(SandboxArgs),
+    /// A filesystem MCP server (stdio) that cannot be walked out of its roots.
+    #[command(
+        long_about = "A filesystem MCP server over standard input and output, with the tools \
+and argument shapes of the reference filesystem server (read_text_file, read_media_file, \
+read_multiple_files, list_directory, list_directory_with_sizes, directory_tree, search_files, \
+get_file_info, list_allowed_directories), hardened: every path is resolved by the kernel beneath \
+a handle to its root opened at start, never through a symlink; `..`, control and bidirectional \
+characters and prefix tricks are refused as text; only regular files with a single link are \
+read, up to a size cap; listings and searches are bounded; calls are rate limited. Refusals \
+carry stable codes (outside_root, dotdot, symlink, not_regular, hardlink, too_large, \
+invalid_path, not_found, rate_limited, limit_exceeded) and never a host path of the server's. The \
+server confines itself before serving (Landlock: read-only to its roots; seccomp: no sockets, no \
+exec) and refuses to start when it cannot, unless --allow-unconfined.\n\nThis version is \
+read-only: the write tools are not offered.",
+        after_help = "Claude Desktop / Cursor configuration:\n  \"command\": \"mcpwall\",\n  \"args\": [\"fs\", \"--root\", \"/Users/me/notes\"]"
+    )]
+    Fs(FsArgs),
     /// Review and approve changes to pinned tool definitions (rug pulls).
     #[command(
         long_about = "Review and approve changes to pinned tool definitions.\n\nThe first time \
@@ -428,4 +445,21 @@ pub(crate) struct SandboxArgs {
 pub(crate) enum Net {
     None,
     Allow,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FsArgs {
+    /// A directory the server may read (repeatable; at least one). Relative paths in calls are
+    /// taken from the first.
+    #[arg(long = "root", value_name = "DIR", required = true)]
+    pub(crate) roots: Vec<PathBuf>,
+    /// Offer the tools that write (not available in this version).
+    #[arg(long)]
+    pub(crate) allow_write: bool,
+    /// Serve even when the process cannot confine itself (a warning says so).
+    #[arg(long)]
+    pub(crate) allow_unconfined: bool,
+    /// Largest file read, in bytes (default 10 MiB).
+    #[arg(long, value_name = "BYTES")]
+    pub(crate) max_file_size: Option<u64>,
 }

@@ -4,6 +4,7 @@ mod analyze;
 mod audit;
 mod demo_server;
 mod eval;
+mod fs;
 mod pins;
 mod policy;
 mod rules;
@@ -27,6 +28,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rules(args) => rules::run(args)?,
         Command::Run(args) => return run::run(args),
         Command::Sandbox(args) => return sandbox::run(args),
+        Command::Fs(args) => return fs::run(args),
         Command::Pins(args) => pins::run(args)?,
         Command::Audit(args) => audit::run(args)?,
         Command::Policy(args) => policy::run(args)?,

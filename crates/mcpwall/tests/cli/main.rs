@@ -2,6 +2,7 @@
 //! input without partial output.
 
 mod contrib;
+mod fs;
 mod gateway;
 mod sandbox;
 mod serve;

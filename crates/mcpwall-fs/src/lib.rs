@@ -1,0 +1,83 @@
+//! `mcpwall fs`: a filesystem MCP server that cannot be walked out of its roots.
+//!
+//! Each root is opened once, at start, as a directory handle; every path is first judged as
+//! text (`path`: no `..`, no control or bidirectional characters, no prefix tricks), then
+//! resolved by the kernel beneath that handle without following any symlink (`open`), and the
+//! handle that was checked (a regular file with one link, under the size cap) is the one read.
+//! Refusals carry stable codes (`denial`). Read-only in this version: the tools that write are
+//! not offered.
+
+pub mod denial;
+mod open;
+pub mod path;
+mod server;
+mod tools;
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+
+use rustix::fs::{Mode, OFlags};
+
+pub use tools::Caps;
+
+/// Why the server cannot start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FsError {
+    #[error("no --root given: the server would have nothing to serve")]
+    NoRoot,
+    #[error("root {path}: {source}")]
+    Root {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("standard input or output failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A server over `roots`, opened now.
+#[derive(Debug)]
+pub struct Server(tools::Fs);
+
+impl Server {
+    pub fn open(roots: &[PathBuf], caps: Caps) -> Result<Server, FsError> {
+        if roots.is_empty() {
+            return Err(FsError::NoRoot);
+        }
+        let mut opened = Vec::new();
+        for given in roots {
+            let err = |source: std::io::Error| FsError::Root {
+                path: given.clone(),
+                source,
+            };
+            let abs = std::path::absolute(given).map_err(err)?;
+            let real = std::fs::canonicalize(&abs).map_err(err)?;
+            let fd = rustix::fs::open(
+                &real,
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| err(e.into()))?;
+            opened.push(open::Root {
+                names: path::RootNames { given: abs, real },
+                fd,
+            });
+        }
+        Ok(Server(tools::Fs::new(opened, caps)))
+    }
+
+    /// The roots' real paths (for confining the process to them).
+    pub fn real_roots(&self) -> Vec<PathBuf> {
+        self.0.real_roots()
+    }
+
+    /// Serves one client on `input` and `output` until it closes its side.
+    pub fn serve(
+        &mut self,
+        input: impl BufRead,
+        output: impl Write,
+        max_frame: usize,
+    ) -> Result<(), FsError> {
+        server::serve(&mut self.0, input, output, max_frame).map_err(FsError::Io)
+    }
+}

@@ -1,0 +1,97 @@
+//! The MCP conversation over standard input and output: newline-delimited JSON-RPC, strict
+//! JSON (duplicate keys refused), frames over the size cap refused without being held.
+
+use std::io::{BufRead, Write};
+
+use mcpwall_protocol::{Frame, FrameReader, parse_strict};
+use serde_json::{Value, json};
+
+use crate::tools::{self, Fs};
+
+/// Protocol versions this server speaks; a client asking for another gets the newest.
+const VERSIONS: &[&str] = &["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
+
+fn error(id: Value, code: i64, message: &str) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
+}
+
+/// Serves until the client closes its side.
+pub(crate) fn serve(
+    fs: &mut Fs,
+    input: impl BufRead,
+    mut output: impl Write,
+    max_frame: usize,
+) -> std::io::Result<()> {
+    let mut frames = FrameReader::new(input, max_frame);
+    while let Some(frame) = frames.next_frame()? {
+        let reply = match frame {
+            Frame::Oversize { len, .. } => Some(error(
+                Value::Null,
+                -32600,
+                &format!("a message of {len} bytes is over the {max_frame}-byte limit"),
+            )),
+            Frame::Data(bytes) => match parse_strict(&bytes) {
+                Err(e) => Some(error(Value::Null, -32700, &e.to_string())),
+                Ok(msg) => answer(fs, &msg),
+            },
+        };
+        if let Some(reply) = reply {
+            let mut line = serde_json::to_vec(&reply).unwrap_or_default();
+            line.push(b'\n');
+            output.write_all(&line)?;
+            output.flush()?;
+        }
+    }
+    Ok(())
+}
+
+/// The answer to one message (`None` for notifications and answers).
+fn answer(fs: &mut Fs, msg: &Value) -> Option<Value> {
+    let method = msg.get("method").and_then(Value::as_str);
+    let id = msg.get("id").cloned();
+    let (Some(method), Some(id)) = (method, id) else {
+        return match msg.get("id") {
+            // A request without a method, or a batch: not for this server.
+            Some(id) if msg.get("result").is_none() && msg.get("error").is_none() => {
+                Some(error(id.clone(), -32600, "not a JSON-RPC request"))
+            }
+            None if !msg.is_object() => Some(error(Value::Null, -32600, "not a JSON-RPC message")),
+            _ => None,
+        };
+    };
+    let params = msg.get("params").cloned().unwrap_or(Value::Null);
+    let result = match method {
+        "initialize" => {
+            let asked = params.get("protocolVersion").and_then(Value::as_str);
+            let version = asked
+                .filter(|v| VERSIONS.contains(v))
+                .unwrap_or(VERSIONS[VERSIONS.len() - 1]);
+            json!({
+                "protocolVersion": version,
+                "capabilities": {"tools": {"listChanged": false}},
+                "serverInfo": {"name": "mcpwall-fs", "version": env!("CARGO_PKG_VERSION")},
+            })
+        }
+        "ping" => json!({}),
+        "tools/list" => tools::list(),
+        "tools/call" => {
+            let name = params
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let args = params
+                .get("arguments")
+                .cloned()
+                .unwrap_or_else(|| json!({}));
+            if !args.is_object() {
+                return Some(error(id, -32602, "`arguments` must be an object"));
+            }
+            match fs.call(name, &args) {
+                Some(r) => r,
+                None => return Some(error(id, -32602, &format!("no tool named {name:?}"))),
+            }
+        }
+        _ => return Some(error(id, -32601, &format!("method {method:?} not found"))),
+    };
+    Some(json!({"jsonrpc": "2.0", "id": id, "result": result}))
+}

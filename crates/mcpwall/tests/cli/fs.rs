@@ -1,0 +1,443 @@
+//! `mcpwall fs` against the attack cases of ../shared/security/fs-attack-cases.md (the ones of
+//! a read-only server) and more, driven over stdio as a client would; and through the official
+//! Python SDK client, directly and behind `mcpwall run`.
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::gateway::{peers, python};
+
+/// The fixture `F` of the attack cases, in a fresh temporary directory.
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let t = dir.path();
+        let p = |s: &str| t.join(s);
+        for d in ["root/sub", "root_evil", "outside", "root/.git/hooks"] {
+            std::fs::create_dir_all(p(d)).expect("mkdir");
+        }
+        std::fs::write(p("root/sub/ok.txt"), "ok\n").expect("write");
+        std::fs::write(p("root_evil/x.txt"), "EVILSIBLING\n").expect("write");
+        std::fs::write(p("outside/secret.txt"), "TOPSECRET\n").expect("write");
+        std::fs::write(p("root/.git/config"), "[core]\n").expect("write");
+        let link = |target: &Path, name: &str| {
+            std::os::unix::fs::symlink(target, p(name)).expect("symlink");
+        };
+        link(&p("outside/secret.txt"), "root/link_abs");
+        link(Path::new("../outside/secret.txt"), "root/link_rel");
+        link(&p("outside"), "root/link_dir");
+        link(&p("outside/created.txt"), "root/dangling");
+        let procroot = format!("/proc/self/root{}", p("outside/secret.txt").display());
+        link(Path::new(&procroot), "root/procroot");
+        link(Path::new("/proc/self/cwd"), "root/cwdlink");
+        link(Path::new("loop"), "root/loop");
+        link(Path::new("/dev/zero"), "root/zero");
+        link(Path::new("sub/ok.txt"), "root/inner_link");
+        std::fs::hard_link(p("outside/secret.txt"), p("root/hard")).expect("hard link");
+        let fifo = Command::new("mkfifo")
+            .arg(p("root/pipe"))
+            .status()
+            .expect("mkfifo");
+        assert!(fifo.success());
+        // A sparse 300 MB file.
+        let big = std::fs::File::create(p("root/big.bin")).expect("create");
+        big.set_len(300 << 20).expect("truncate");
+        // A name that is not UTF-8.
+        let bad = <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b"bad\xff");
+        std::fs::write(p("root").join(bad), "x").expect("write");
+        Fixture { dir }
+    }
+
+    fn path(&self, rel: &str) -> String {
+        self.dir.path().join(rel).display().to_string()
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    /// What lies outside the root, to check that nothing there changed.
+    fn outside(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut out = Vec::new();
+        for d in ["outside", "root_evil"] {
+            for e in std::fs::read_dir(self.dir.path().join(d))
+                .expect("read_dir")
+                .flatten()
+            {
+                out.push((e.path(), std::fs::read(e.path()).unwrap_or_default()));
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+/// A session with `mcpwall fs`, its working directory the fixture's top (so that `../`
+/// relative to it would reach `outside`).
+struct Server {
+    child: Child,
+    input: ChildStdin,
+    output: BufReader<ChildStdout>,
+    next: u64,
+}
+
+impl Server {
+    fn start(f: &Fixture, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mcpwall"))
+            .args(["fs", "--root"])
+            .arg(f.root())
+            .args(extra)
+            .current_dir(f.dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("mcpwall fs starts");
+        let input = child.stdin.take().expect("stdin");
+        let output = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut s = Server {
+            child,
+            input,
+            output,
+            next: 0,
+        };
+        let init = s.request(
+            "initialize",
+            json!({"protocolVersion": "2025-06-18",
+            "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}),
+        );
+        assert_eq!(init["result"]["serverInfo"]["name"], "mcpwall-fs", "{init}");
+        s
+    }
+
+    fn send(&mut self, line: &str) -> Value {
+        writeln!(self.input, "{line}").expect("write");
+        self.input.flush().expect("flush");
+        let mut reply = String::new();
+        self.output.read_line(&mut reply).expect("read");
+        serde_json::from_str(&reply).unwrap_or_else(|e| panic!("{e}: {reply:?}"))
+    }
+
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        self.next += 1;
+        let msg = json!({"jsonrpc": "2.0", "id": self.next, "method": method, "params": params});
+        self.send(&msg.to_string())
+    }
+
+    /// A tool call: `Ok(text)`, or `Err(code)` for a refusal (whose message must not name a
+    /// host path the client did not give).
+    fn call(&mut self, tool: &str, args: Value) -> Result<String, String> {
+        let r = self.request("tools/call", json!({"name": tool, "arguments": args}));
+        let result = &r["result"];
+        let text = result["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if result["isError"] == true {
+            let code = result["structuredContent"]["error"]
+                .as_str()
+                .unwrap_or("?")
+                .to_owned();
+            assert!(
+                !text.contains("/outside/secret.txt") || args.to_string().contains("outside"),
+                "{text}"
+            );
+            Err(code)
+        } else {
+            Ok(text)
+        }
+    }
+
+    fn read(&mut self, path: &str) -> Result<String, String> {
+        self.call("read_text_file", json!({ "path": path }))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn err(code: &str) -> Result<String, String> {
+    Err(code.to_owned())
+}
+
+#[test]
+fn paths_are_judged_as_text_then_resolved_beneath_the_root() {
+    let f = Fixture::new();
+    let before = f.outside();
+    let mut s = Server::start(&f, &[]);
+    // A: lexical and prefix.
+    assert_eq!(s.read(&f.path("root/sub/ok.txt")), Ok("ok\n".into()));
+    assert_eq!(s.read("sub/ok.txt"), Ok("ok\n".into()));
+    assert_eq!(
+        s.read(&f.path("root_evil/x.txt")),
+        err("outside_root"),
+        "A1"
+    );
+    assert_eq!(
+        s.call("list_directory", json!({"path": f.path("root_evil")})),
+        err("outside_root"),
+        "A3"
+    );
+    assert_eq!(
+        s.call("directory_tree", json!({"path": f.path("root_evil")})),
+        err("outside_root"),
+        "A4"
+    );
+    assert_eq!(
+        s.read(&f.path("root/../outside/secret.txt")),
+        err("dotdot"),
+        "A6"
+    );
+    assert_eq!(s.read("../outside/secret.txt"), err("dotdot"), "A7");
+    assert_eq!(s.read("sub/../sub/ok.txt"), err("dotdot"), "A8");
+    assert_eq!(s.read("/etc/passwd"), err("outside_root"), "A9");
+    assert_eq!(s.read("~/.ssh/id_rsa"), err("outside_root"), "A9");
+    let messy = format!("{}//sub///./ok.txt", f.path("root"));
+    assert_eq!(s.read(&messy), Ok("ok\n".into()), "A11");
+    // B: symlinks, never followed, wherever they are on the way.
+    for name in [
+        "link_abs",
+        "link_rel",
+        "procroot",
+        "cwdlink",
+        "loop",
+        "inner_link",
+    ] {
+        assert_eq!(
+            s.read(&f.path(&format!("root/{name}"))),
+            err("symlink"),
+            "B {name}"
+        );
+    }
+    assert_eq!(
+        s.call("list_directory", json!({"path": f.path("root/link_dir")})),
+        err("symlink"),
+        "B3"
+    );
+    assert_eq!(
+        s.read(&f.path("root/link_dir/secret.txt")),
+        err("symlink"),
+        "B4"
+    );
+    assert_eq!(s.read(&f.path("root/dangling")), err("symlink"), "B6");
+    let info = s.call("get_file_info", json!({"path": f.path("root/link_abs")}));
+    let info = info.expect("B8: the link itself is described");
+    assert!(
+        info.contains("type: symlink") && !info.contains("size"),
+        "B8 {info}"
+    );
+    let started = Instant::now();
+    assert_eq!(s.read(&f.path("root/loop")), err("symlink"), "B12");
+    assert!(started.elapsed() < Duration::from_secs(1));
+    // B14: links listed as links, never descended, no target size.
+    let list = s
+        .call("list_directory_with_sizes", json!({"path": f.path("root")}))
+        .expect("list");
+    assert!(
+        list.contains("[LINK] link_abs") && list.contains("[LINK] link_dir"),
+        "{list}"
+    );
+    assert!(!list.contains("secret"), "{list}");
+    let tree = s
+        .call("directory_tree", json!({"path": f.path("root")}))
+        .expect("tree");
+    assert!(
+        !tree.contains("secret.txt"),
+        "the tree went through a link: {tree}"
+    );
+    let found = s
+        .call(
+            "search_files",
+            json!({"path": f.path("root"), "pattern": "**/secret*"}),
+        )
+        .expect("search");
+    assert_eq!(found, "No matches found", "{found}");
+    // C: hard links and special files.
+    assert_eq!(s.read(&f.path("root/hard")), err("hardlink"), "C1");
+    assert_eq!(s.read(&f.path("root/zero")), err("symlink"), "C4");
+    let started = Instant::now();
+    assert_eq!(
+        s.call("read_media_file", json!({"path": f.path("root/pipe")})),
+        err("not_regular"),
+        "C6"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "a FIFO is never waited on"
+    );
+    let info = s
+        .call("get_file_info", json!({"path": f.path("root/pipe")}))
+        .expect("C6 info");
+    assert!(info.contains("type: fifo"), "{info}");
+    // D: encodings and names.
+    let long = format!("{}/{}", f.path("root"), "a".repeat(5000));
+    for p in [
+        "sub/ok.txt\u{0}/../../outside/secret.txt",
+        long.as_str(),
+        "a\nb",
+        "x\u{202E}txt.exe",
+        "",
+        "sub\\ok.txt",
+    ] {
+        assert_eq!(s.read(p), err("invalid_path"), "D {p:?}");
+    }
+    let list = s
+        .call("list_directory", json!({"path": f.path("root")}))
+        .expect("list");
+    assert!(list.contains("[FILE] bad\\xff"), "D4: {list}");
+    // F: limits.
+    let started = Instant::now();
+    assert_eq!(s.read(&f.path("root/big.bin")), err("too_large"), "F1");
+    assert!(started.elapsed() < Duration::from_millis(500));
+    let many: Vec<String> = (0..10_000).map(|_| f.path("root/sub/ok.txt")).collect();
+    assert_eq!(
+        s.call("read_multiple_files", json!({ "paths": many })),
+        err("limit_exceeded"),
+        "F4"
+    );
+    let batch = s
+        .call(
+            "read_multiple_files",
+            json!({"paths": [f.path("root/sub/ok.txt"), f.path("root/hard")]}),
+        )
+        .expect("a batch answers each path");
+    assert!(
+        batch.contains("ok\n") && batch.contains("hardlink"),
+        "{batch}"
+    );
+    // H3: read-only: no write tool offered.
+    let tools = s.request("tools/list", json!({}));
+    let names: Vec<&str> = tools["result"]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"read_text_file") && !names.contains(&"write_file"),
+        "{names:?}"
+    );
+    // Protocol hygiene: strict JSON, bad requests answered, not dropped.
+    let dup = s.send(r#"{"jsonrpc":"2.0","id":99,"id":100,"method":"ping"}"#);
+    assert_eq!(dup["error"]["code"], -32700, "{dup}");
+    let unknown = s.request("tools/call", json!({"name": "write_file", "arguments": {}}));
+    assert_eq!(unknown["error"]["code"], -32602, "{unknown}");
+    // Nothing outside changed.
+    assert_eq!(f.outside(), before);
+    // The server confined itself.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", s.child.id())).expect("status");
+    assert!(
+        status.contains("Seccomp:\t2") && status.contains("NoNewPrivs:\t1"),
+        "{status}"
+    );
+}
+
+#[test]
+fn limits_and_refusals_at_start() {
+    let f = Fixture::new();
+    // F6: a burst beyond the bucket is refused, with a time to retry.
+    let mut s = Server::start(&f, &[]);
+    let refused = (0..200)
+        .filter(|_| s.read("sub/ok.txt") == err("rate_limited"))
+        .count();
+    assert!(refused >= 50, "{refused} of 200 refused");
+    drop(s);
+    // F5: a deep tree is cut at the depth cap, and says so.
+    let mut deep = f.root();
+    for _ in 0..100 {
+        deep.push("d");
+    }
+    std::fs::create_dir_all(&deep).expect("deep");
+    let mut s = Server::start(&f, &[]);
+    let tree = s
+        .call("directory_tree", json!({"path": f.path("root")}))
+        .expect("tree");
+    assert!(
+        tree.contains("\"truncated\": true"),
+        "{}",
+        &tree[..tree.len().min(300)]
+    );
+    drop(s);
+    // E4: no root, no server; --allow-write is refused in this version.
+    let o = Command::new(env!("CARGO_BIN_EXE_mcpwall"))
+        .arg("fs")
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(2));
+    let o = Command::new(env!("CARGO_BIN_EXE_mcpwall"))
+        .args(["fs", "--allow-write", "--root"])
+        .arg(f.root())
+        .stdin(Stdio::null())
+        .output()
+        .expect("runs");
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.stdout.is_empty());
+}
+
+/// The official Python SDK client, straight to the server and behind `mcpwall run`.
+#[test]
+fn the_python_sdk_client_uses_it_directly_and_through_mcpwall_run() {
+    let f = Fixture::new();
+    let root = f.path("root");
+    let mcpwall = env!("CARGO_BIN_EXE_mcpwall");
+    let audit = f.path("audit.jsonl");
+    let fs_cmd = [mcpwall, "fs", "--root", &root];
+    let through_run: Vec<&str> = [mcpwall, "run", "--no-pins", "--audit", &audit, "--"]
+        .into_iter()
+        .chain(fs_cmd)
+        .collect();
+    for cmd in [fs_cmd.to_vec(), through_run] {
+        let o = Command::new(python())
+            .arg(peers().join("fs_client.py"))
+            .arg(&root)
+            .arg("--")
+            .args(&cmd)
+            .output()
+            .expect("the Python client runs");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let out: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+        assert!(
+            out["tools"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|n| n == "read_text_file")),
+            "{out}"
+        );
+        assert_eq!(out["ok"], json!({"ok": true, "text": "ok\n"}), "{out}");
+        assert_eq!(out["link"]["ok"], false, "{out}");
+        assert!(
+            out["link"]["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("symlink")),
+            "{out}"
+        );
+        assert!(
+            out["list"]["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("[DIR] sub")),
+            "{out}"
+        );
+        assert!(
+            out["roots"]["text"]
+                .as_str()
+                .is_some_and(|t| t.contains(&root)),
+            "{out}"
+        );
+    }
+}
