@@ -51,6 +51,17 @@ impl Server {
                 source,
             };
             let abs = std::path::absolute(given).map_err(err)?;
+            // `..` or a name that is not UTF-8 in the root as given would make a path in a call
+            // name another place than the one served.
+            if abs
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+                || abs.to_str().is_none()
+            {
+                return Err(err(std::io::Error::other(
+                    "give the root without `..` and in UTF-8",
+                )));
+            }
             let real = std::fs::canonicalize(&abs).map_err(err)?;
             let fd = rustix::fs::open(
                 &real,

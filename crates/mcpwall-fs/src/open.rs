@@ -21,9 +21,12 @@ pub(crate) struct Root {
     pub(crate) fd: OwnedFd,
 }
 
+/// Also `RESOLVE_NO_XDEV`: no crossing into another mount inside a root (a user's FUSE mount
+/// there could block every lookup, and with it the server).
 const RESOLVE: ResolveFlags = ResolveFlags::BENEATH
     .union(ResolveFlags::NO_SYMLINKS)
-    .union(ResolveFlags::NO_MAGICLINKS);
+    .union(ResolveFlags::NO_MAGICLINKS)
+    .union(ResolveFlags::NO_XDEV);
 
 fn open_beneath(dir: &OwnedFd, rel: &Path, flags: OFlags, shown: &str) -> Result<OwnedFd, Denial> {
     let rel = if rel.as_os_str().is_empty() {

@@ -22,7 +22,7 @@ pub struct RootNames {
 }
 
 /// Characters that hide or reorder text (bidirectional controls, zero-width marks).
-fn invisible(c: char) -> bool {
+pub(crate) fn invisible(c: char) -> bool {
     matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{061C}' | '\u{FEFF}')
 }
 
@@ -51,7 +51,7 @@ pub fn check<R: std::borrow::Borrow<RootNames>>(
     path: &str,
     roots: &[R],
 ) -> Result<(usize, PathBuf), Denial> {
-    let invalid = |why: &str| Denial::new(Code::InvalidPath, format!("{}: {why}", shown(path)));
+    let invalid = |why: &str| Denial::new(Code::InvalidPath, format!("invalid path: {why}"));
     if path.is_empty() {
         return Err(invalid("an empty path"));
     }
@@ -77,10 +77,7 @@ pub fn check<R: std::borrow::Borrow<RootNames>>(
     if path.starts_with('~') {
         return Err(Denial::new(
             Code::OutsideRoot,
-            format!(
-                "{}: `~` is not expanded; give a path inside the allowed directories",
-                shown(path)
-            ),
+            "`~` is not expanded; give a path inside the allowed directories".to_owned(),
         ));
     }
     let mut parts: Vec<&str> = Vec::new();
@@ -90,7 +87,7 @@ pub fn check<R: std::borrow::Borrow<RootNames>>(
             ".." => {
                 return Err(Denial::new(
                     Code::DotDot,
-                    format!("{}: `..` is not allowed in paths", shown(path)),
+                    "`..` is not allowed in paths".to_owned(),
                 ));
             }
             p if p.len() > MAX_NAME => return Err(invalid("a name in it is too long")),
@@ -100,17 +97,26 @@ pub fn check<R: std::borrow::Borrow<RootNames>>(
     if !path.starts_with('/') {
         return Ok((0, parts.iter().collect()));
     }
+    // The deepest root that holds it (roots may nest).
+    let mut best: Option<(usize, PathBuf)> = None;
     for (k, r) in roots.iter().enumerate() {
         let r = r.borrow();
         for spelling in [&r.given, &r.real] {
-            if let Some(rest) = beneath(spelling, &parts) {
-                return Ok((k, rest));
+            if let Some(rest) = beneath(spelling, &parts)
+                && best
+                    .as_ref()
+                    .is_none_or(|(_, b)| rest.components().count() < b.components().count())
+            {
+                best = Some((k, rest));
             }
         }
     }
+    if let Some(found) = best {
+        return Ok(found);
+    }
     Err(Denial::new(
         Code::OutsideRoot,
-        format!("{}: outside the allowed directories", shown(path)),
+        "the path is outside the allowed directories".to_owned(),
     ))
 }
 

@@ -135,12 +135,16 @@ fn string_arg<'a>(args: &'a Value, key: &str) -> Result<&'a str, Denial> {
     })
 }
 
+/// Exclusion patterns: at most this many are used (each is tried on every entry).
+const MAX_PATTERNS: usize = 64;
+
 fn patterns(args: &Value) -> Vec<String> {
     args.get("excludePatterns")
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
                 .filter_map(Value::as_str)
+                .take(MAX_PATTERNS)
                 .map(str::to_owned)
                 .collect()
         })
@@ -173,16 +177,21 @@ pub(crate) fn glob(pattern: &str, text: &str) -> bool {
 /// A directory entry's name as text: UTF-8 as is, other bytes escaped as `\xNN` (and a
 /// backslash as `\\`), so that no two names look alike.
 fn name_text(name: &CStr) -> String {
+    // Escaped too: control characters (a newline would fake a listing line) and bidirectional
+    // or zero-width marks (which hide an extension).
+    let plain = |c: char| c != '\\' && !c.is_control() && !path::invisible(c);
     match name.to_str() {
-        Ok(s) if !s.contains('\\') => s.to_owned(),
+        Ok(s) if s.chars().all(plain) => s.to_owned(),
         _ => {
             let mut out = String::new();
             for chunk in name.to_bytes().utf8_chunks() {
                 for c in chunk.valid().chars() {
                     if c == '\\' {
                         out.push_str("\\\\");
-                    } else {
+                    } else if plain(c) {
                         out.push(c);
+                    } else {
+                        out.push_str(&format!("\\u{{{:04x}}}", u32::from(c)));
                     }
                 }
                 for b in chunk.invalid() {
@@ -224,7 +233,8 @@ fn entries(dir: &OwnedFd, max: usize, sizes: bool) -> Result<(Vec<Entry>, bool),
             && let Some(st) = open::entry_stat(dir, raw)
         {
             kind = FileType::from_raw_mode(st.st_mode);
-            if kind == FileType::RegularFile {
+            // A file with other names may be one outside: its size is not told.
+            if kind == FileType::RegularFile && st.st_nlink == 1 {
                 size = u64::try_from(st.st_size).ok();
             }
         }
@@ -317,7 +327,13 @@ impl Fs {
     fn place(&self, path: &str) -> Result<(&Root, PathBuf, String), Denial> {
         let names: Vec<&path::RootNames> = self.roots.iter().map(|r| &r.names).collect();
         let (k, rel) = path::check(path, &names)?;
-        Ok((&self.roots[k], rel, shown(path)))
+        // Messages name it relative to its root: no host path of the server's in them.
+        let shown = if rel.as_os_str().is_empty() {
+            "(the root)".to_owned()
+        } else {
+            shown(&rel.to_string_lossy())
+        };
+        Ok((&self.roots[k], rel, shown))
     }
 
     fn read_bytes(&self, path: &str) -> Result<Vec<u8>, Denial> {
@@ -345,8 +361,16 @@ impl Fs {
         let out = match (head, tail) {
             (Some(n), _) => s.split_inclusive('\n').take(n).collect::<String>(),
             (_, Some(n)) => {
-                let lines: Vec<&str> = s.split_inclusive('\n').collect();
-                lines[lines.len().saturating_sub(n)..].concat()
+                // From the end: where the n-th line before it starts (no list of every line).
+                let body = s.strip_suffix('\n').unwrap_or(&s);
+                let start = if n == 0 {
+                    s.len()
+                } else {
+                    body.rmatch_indices('\n')
+                        .nth(n - 1)
+                        .map_or(0, |(i, _)| i + 1)
+                };
+                s[start..].to_owned()
             }
             _ => s.into_owned(),
         };
@@ -400,7 +424,7 @@ impl Fs {
                 continue;
             };
             match self.read_bytes(p) {
-                Ok(b) if total + b.len() as u64 > self.caps.max_file => {
+                Ok(b) if total.saturating_add(b.len() as u64) > self.caps.max_file => {
                     parts.push(format!(
                         "{}: Error - the answer would pass the size limit (too_large)",
                         shown(p)
@@ -445,7 +469,10 @@ impl Fs {
                 .iter()
                 .filter(|e| e.kind == FileType::Directory)
                 .count();
-            let bytes: u64 = list.iter().filter_map(|e| e.size).sum();
+            let bytes = list
+                .iter()
+                .filter_map(|e| e.size)
+                .fold(0u64, u64::saturating_add);
             lines.push(String::new());
             lines.push(format!(
                 "Total: {files} files, {dirs} directories, {bytes} bytes"
@@ -506,8 +533,13 @@ impl Fs {
         let st = open::stat(root, &rel, &shown)?;
         let kind = FileType::from_raw_mode(st.st_mode);
         let mut lines = vec![format!("type: {}", open::kind(kind))];
-        // A link's own size is its target's length: not shown, like the target itself.
-        if kind != FileType::Symlink {
+        // A link's own size is its target's length: not shown, like the target itself; nor
+        // the size and times of a file with other names (one may lie outside).
+        let linked = kind == FileType::RegularFile && st.st_nlink > 1;
+        if linked {
+            lines.push("hardlink: true".to_owned());
+        }
+        if kind != FileType::Symlink && !linked {
             lines.push(format!("size: {}", st.st_size));
             lines.push(format!("modified: {}", st.st_mtime));
             lines.push(format!("accessed: {}", st.st_atime));
@@ -528,6 +560,7 @@ struct Walk {
     exclude: Vec<String>,
     search: Option<String>,
     seen: usize,
+    pending: usize,
     truncated: bool,
     found: Vec<String>,
 }
@@ -541,6 +574,7 @@ impl Walk {
             exclude,
             search: None,
             seen: 0,
+            pending: 0,
             truncated: false,
             found: Vec::new(),
         }
@@ -549,13 +583,17 @@ impl Walk {
     /// The entries under `dir` (at `prefix`, `depth` levels down). Recursion is bounded by
     /// `max_depth`.
     fn tree(&mut self, dir: &OwnedFd, prefix: &str, depth: usize) -> Vec<Value> {
-        let left = self.max_entries.saturating_sub(self.seen);
+        // Entries read but not yet walked (those of the directories above) count too: what is
+        // held at once stays within the cap.
+        let left = self.max_entries.saturating_sub(self.seen + self.pending);
         let Ok((list, more)) = entries(dir, left, false) else {
             return Vec::new();
         };
         self.truncated |= more;
+        self.pending += list.len();
         let mut out = Vec::new();
         for e in list {
+            self.pending -= 1;
             if self.seen >= self.max_entries || Instant::now() > self.deadline {
                 self.truncated = true;
                 break;
@@ -613,5 +651,10 @@ mod tests {
         assert_eq!(name_text(&n), "bad\\xff");
         let n = std::ffi::CString::new(b"a\\xff".to_vec()).expect("no NUL");
         assert_eq!(name_text(&n), "a\\\\xff");
+        // A newline would fake a listing line; a right-to-left mark would hide an extension.
+        let n = std::ffi::CString::new("a\n[DIR] fake".as_bytes().to_vec()).expect("no NUL");
+        assert_eq!(name_text(&n), "a\\u{000a}[DIR] fake");
+        let n = std::ffi::CString::new("x\u{202E}txt.exe".as_bytes().to_vec()).expect("no NUL");
+        assert_eq!(name_text(&n), "x\\u{202e}txt.exe");
     }
 }

@@ -187,7 +187,8 @@ fn confine(
 
 /// Confines this process in place, for a server that confines itself (`mcpwall fs`): read-only
 /// access to `read_only` and nothing else of the file system, no sockets, no exec, the same
-/// refused system calls as [`exec`]. The process must have one thread. Returns whether every
+/// refused system calls as [`exec`] (installed even when Landlock fails, with its error). The
+/// process must have one thread. Returns whether every
 /// Landlock right was enforced (scoping needs a newer kernel).
 #[cfg(target_os = "linux")]
 pub fn restrict_self(read_only: &[PathBuf]) -> Result<bool, SandboxError> {
@@ -195,15 +196,16 @@ pub fn restrict_self(read_only: &[PathBuf]) -> Result<bool, SandboxError> {
         read_only: read_only.to_vec(),
         ..Spec::default()
     };
-    let ruleset = fs::ruleset(&spec)?;
     let filters = syscalls::filters_for(false, false, false)?;
     rustix::thread::set_no_new_privs(true).map_err(|e| SandboxError::Process {
         what: "set no_new_privs",
         source: e.into(),
     })?;
-    let full = fs::restrict(ruleset)?;
+    // The system calls are refused whatever becomes of Landlock: a caller that goes on
+    // without it (`--allow-unconfined`) keeps that much.
+    let landlock = fs::ruleset(&spec).and_then(fs::restrict);
     syscalls::install(&filters)?;
-    Ok(full)
+    landlock
 }
 
 #[cfg(not(target_os = "linux"))]

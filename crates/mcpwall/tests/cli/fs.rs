@@ -87,6 +87,8 @@ struct Server {
     input: ChildStdin,
     output: BufReader<ChildStdout>,
     next: u64,
+    /// The fixture's directory: no refusal may name it.
+    top: String,
 }
 
 impl Server {
@@ -108,6 +110,7 @@ impl Server {
             input,
             output,
             next: 0,
+            top: f.dir.path().display().to_string(),
         };
         let init = s.request(
             "initialize",
@@ -146,8 +149,9 @@ impl Server {
                 .as_str()
                 .unwrap_or("?")
                 .to_owned();
+            // A refusal names no host path: not even the one the client gave.
             assert!(
-                !text.contains("/outside/secret.txt") || args.to_string().contains("outside"),
+                !text.contains(&self.top) && !text.contains("/etc"),
                 "{text}"
             );
             Err(code)
@@ -361,6 +365,16 @@ fn limits_and_refusals_at_start() {
     }
     std::fs::create_dir_all(&deep).expect("deep");
     let mut s = Server::start(&f, &[]);
+    let tail = s.call("read_text_file", json!({"path": "sub/ok.txt", "tail": 1}));
+    assert_eq!(tail, Ok("ok\n".into()));
+    // A hard-linked file's size is not told (it may be a file outside).
+    let info = s
+        .call("get_file_info", json!({"path": "hard"}))
+        .expect("info");
+    assert!(
+        info.contains("hardlink: true") && !info.contains("size"),
+        "{info}"
+    );
     let tree = s
         .call("directory_tree", json!({"path": f.path("root")}))
         .expect("tree");
