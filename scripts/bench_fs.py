@@ -42,3 +42,6 @@ for name, cmd in servers.items():
     text = r["result"]["content"][0]["text"]
     print(f"{name:22} idle RSS {int(rss)/1024:.1f} MB; read_text_file 4 KB median {statistics.median(xs)*1e6:.0f} µs p90 {sorted(xs)[80]*1e6:.0f} µs; directory_tree 9,999 entries {t*1e3:.1f} ms ({len(text)} bytes{', truncated' if 'truncated' in text else ''})")
     p.kill()
+
+import shutil
+shutil.rmtree(d)
