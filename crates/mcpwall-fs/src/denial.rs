@@ -16,6 +16,9 @@ pub enum Code {
     RateLimited,
     LimitExceeded,
     ReadOnly,
+    Protected,
+    NoMatch,
+    Exists,
     Io,
 }
 
@@ -33,6 +36,9 @@ impl Code {
             Code::RateLimited => "rate_limited",
             Code::LimitExceeded => "limit_exceeded",
             Code::ReadOnly => "read_only",
+            Code::Protected => "protected",
+            Code::NoMatch => "no_match",
+            Code::Exists => "exists",
             Code::Io => "io",
         }
     }

@@ -4,14 +4,15 @@
 //! text (`path`: no `..`, no control or bidirectional characters, no prefix tricks), then
 //! resolved by the kernel beneath that handle without following any symlink (`open`), and the
 //! handle that was checked (a regular file with one link, under the size cap) is the one read.
-//! Refusals carry stable codes (`denial`). Read-only in this version: the tools that write are
-//! not offered.
+//! Refusals carry stable codes (`denial`). The tools that write (`writes`) are offered only when
+//! asked for.
 
 pub mod denial;
 mod open;
 pub mod path;
 mod server;
 mod tools;
+mod writes;
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;

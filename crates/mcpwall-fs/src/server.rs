@@ -73,7 +73,7 @@ fn answer(fs: &mut Fs, msg: &Value) -> Option<Value> {
             })
         }
         "ping" => json!({}),
-        "tools/list" => tools::list(),
+        "tools/list" => tools::list(fs.caps()),
         "tools/call" => {
             let name = params
                 .get("name")

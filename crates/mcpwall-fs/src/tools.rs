@@ -1,6 +1,6 @@
 //! The tools, with the names and argument shapes of the reference filesystem server, so that
-//! a client's configuration can switch servers without other changes. Read-only for now: the
-//! write tools come with `--allow-write` in a later version.
+//! a client's configuration can switch servers without other changes (those that write are in
+//! `writes`).
 
 use std::ffi::CStr;
 use std::os::fd::OwnedFd;
@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 use crate::denial::{Code, Denial};
 use crate::open::{self, Root};
 use crate::path::{self, shown};
+use crate::writes;
 
 /// Limits, with safe defaults (see [`Caps::default`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -32,6 +33,10 @@ pub struct Caps {
     pub rate: f64,
     /// Tool calls in a burst.
     pub burst: f64,
+    /// The tools that write are offered.
+    pub write: bool,
+    /// `move_file` is offered too.
+    pub destructive: bool,
 }
 
 impl Default for Caps {
@@ -46,6 +51,8 @@ impl Default for Caps {
             walk_time: Duration::from_secs(5),
             rate: 20.0,
             burst: 100.0,
+            write: false,
+            destructive: false,
         }
     }
 }
@@ -108,15 +115,55 @@ const TOOLS: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// The tools that write (with `--allow-write`); the last, `move_file`, needs
+/// `--allow-destructive` too.
+const WRITE_TOOLS: &[(&str, &str, &str)] = &[
+    (
+        "write_file",
+        "Create a file, or replace one, with the given content (written whole, then renamed into place).",
+        r#"{"type":"object","properties":{"path":{"type":"string"},"content":{"type":"string"}},"required":["path","content"]}"#,
+    ),
+    (
+        "edit_file",
+        "Replace text in a file: each edit's oldText (which must occur) by its newText, in order. Answers with a diff; dryRun writes nothing.",
+        r#"{"type":"object","properties":{"path":{"type":"string"},"edits":{"type":"array","items":{"type":"object","properties":{"oldText":{"type":"string"},"newText":{"type":"string"}},"required":["oldText","newText"]}},"dryRun":{"type":"boolean"}},"required":["path","edits"]}"#,
+    ),
+    (
+        "create_directory",
+        "Create a directory, and those missing on the way.",
+        r#"{"type":"object","properties":{"path":{"type":"string"}},"required":["path"]}"#,
+    ),
+    (
+        "move_file",
+        "Move or rename a file or directory within the allowed directories; never over an existing name.",
+        r#"{"type":"object","properties":{"source":{"type":"string"},"destination":{"type":"string"}},"required":["source","destination"]}"#,
+    ),
+];
+
+/// The tools offered under `caps`.
+fn offered(
+    caps: &Caps,
+) -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {
+    let writes = if !caps.write {
+        0
+    } else if caps.destructive {
+        WRITE_TOOLS.len()
+    } else {
+        WRITE_TOOLS.len() - 1
+    };
+    TOOLS.iter().chain(&WRITE_TOOLS[..writes])
+}
+
 /// The `tools/list` result.
-pub(crate) fn list() -> Value {
-    let tools: Vec<Value> = TOOLS
-        .iter()
+pub(crate) fn list(caps: &Caps) -> Value {
+    let tools: Vec<Value> = offered(caps)
         .map(|(name, description, schema)| {
             let schema: Value =
                 serde_json::from_str(schema).unwrap_or_else(|_| json!({"type": "object"}));
+            let read_only = TOOLS.iter().any(|(n, ..)| n == name);
             json!({"name": name, "description": description, "inputSchema": schema,
-                   "annotations": {"readOnlyHint": true, "openWorldHint": false}})
+                   "annotations": {"readOnlyHint": read_only, "destructiveHint": *name == "move_file",
+                                   "openWorldHint": false}})
         })
         .collect();
     json!({ "tools": tools })
@@ -268,6 +315,11 @@ impl Fs {
         }
     }
 
+    /// The limits and what is offered.
+    pub(crate) fn caps(&self) -> &Caps {
+        &self.caps
+    }
+
     /// The roots' real paths.
     pub(crate) fn real_roots(&self) -> Vec<PathBuf> {
         self.roots.iter().map(|r| r.names.real.clone()).collect()
@@ -281,7 +333,7 @@ impl Fs {
     /// The result of a `tools/call` (a refusal is a tool error with its code); `None` for a
     /// tool this server does not have.
     pub(crate) fn call(&mut self, name: &str, args: &Value) -> Option<Value> {
-        if !TOOLS.iter().any(|(n, ..)| *n == name) {
+        if !offered(&self.caps).any(|(n, ..)| *n == name) {
             return None;
         }
         if let Err(d) = self.take_token() {
@@ -296,6 +348,17 @@ impl Fs {
             "directory_tree" => self.directory_tree(args),
             "search_files" => self.search_files(args),
             "get_file_info" => self.get_file_info(args),
+            "write_file" => self.write(args, |root, rel, shown, max| {
+                let content = string_arg(args, "content")?;
+                writes::write_file(root, rel, shown, content, max)
+            }),
+            "edit_file" => self.write(args, |root, rel, shown, max| {
+                writes::edit_file(root, rel, shown, args, max)
+            }),
+            "create_directory" => self.write(args, |root, rel, shown, _| {
+                writes::create_directory(root, rel, shown)
+            }),
+            "move_file" => self.move_file(args),
             _ => Ok(text(format!(
                 "Allowed directories:\n{}",
                 self.root_names()
@@ -334,6 +397,22 @@ impl Fs {
             shown(&rel.to_string_lossy())
         };
         Ok((&self.roots[k], rel, shown))
+    }
+
+    /// A write tool on the `path` argument.
+    fn write(
+        &self,
+        args: &Value,
+        tool: impl FnOnce(&Root, &Path, &str, u64) -> Result<Value, Denial>,
+    ) -> Result<Value, Denial> {
+        let (root, rel, shown) = self.place(string_arg(args, "path")?)?;
+        tool(root, &rel, &shown, self.caps.max_file)
+    }
+
+    fn move_file(&self, args: &Value) -> Result<Value, Denial> {
+        let (r1, rel1, shown1) = self.place(string_arg(args, "source")?)?;
+        let (r2, rel2, shown2) = self.place(string_arg(args, "destination")?)?;
+        writes::move_file((r1, &rel1, &shown1), (r2, &rel2, &shown2))
     }
 
     fn read_bytes(&self, path: &str) -> Result<Vec<u8>, Denial> {

@@ -185,15 +185,17 @@ fn confine(
     Ok(env)
 }
 
-/// Confines this process in place, for a server that confines itself (`mcpwall fs`): read-only
-/// access to `read_only` and nothing else of the file system, no sockets, no exec, the same
+/// Confines this process in place, for a server that confines itself (`mcpwall fs`): read
+/// access to `read_only`, read and write (not execute) to `read_write`, nothing else of the file
+/// system, no sockets, no exec, the same
 /// refused system calls as [`exec`] (installed even when Landlock fails, with its error). The
 /// process must have one thread. Returns whether every
 /// Landlock right was enforced (scoping needs a newer kernel).
 #[cfg(target_os = "linux")]
-pub fn restrict_self(read_only: &[PathBuf]) -> Result<bool, SandboxError> {
+pub fn restrict_self(read_only: &[PathBuf], read_write: &[PathBuf]) -> Result<bool, SandboxError> {
     let spec = Spec {
         read_only: read_only.to_vec(),
+        read_write: read_write.to_vec(),
         ..Spec::default()
     };
     let filters = syscalls::filters_for(false, false, false)?;
@@ -209,7 +211,7 @@ pub fn restrict_self(read_only: &[PathBuf]) -> Result<bool, SandboxError> {
 }
 
 #[cfg(not(target_os = "linux"))]
-pub fn restrict_self(_: &[PathBuf]) -> Result<bool, SandboxError> {
+pub fn restrict_self(_: &[PathBuf], _: &[PathBuf]) -> Result<bool, SandboxError> {
     Err(SandboxError::Unsupported)
 }
 

@@ -92,8 +92,10 @@ read, up to a size cap; listings and searches are bounded; calls are rate limite
 carry stable codes (outside_root, dotdot, symlink, not_regular, hardlink, too_large, \
 invalid_path, not_found, rate_limited, limit_exceeded) and never a host path of the server's. The \
 server confines itself before serving (Landlock: read-only to its roots; seccomp: no sockets, no \
-exec) and refuses to start when it cannot, unless --allow-unconfined.\n\nThis version is \
-read-only: the write tools are not offered.",
+exec) and refuses to start when it cannot, unless --allow-unconfined.\n\nWith --allow-write \
+it offers write_file, edit_file and create_directory (a file is written whole to a temporary \
+file and renamed into place; protected paths such as .git, .vscode, .claude, .mcp.json and \
+shell start-up files are refused, code `protected`); move_file needs --allow-destructive too.",
         after_help = "Claude Desktop / Cursor configuration:\n  \"command\": \"mcpwall\",\n  \"args\": [\"fs\", \"--root\", \"/Users/me/notes\"]"
     )]
     Fs(FsArgs),
@@ -453,9 +455,13 @@ pub(crate) struct FsArgs {
     /// taken from the first.
     #[arg(long = "root", value_name = "DIR", required = true)]
     pub(crate) roots: Vec<PathBuf>,
-    /// Offer the tools that write (not available in this version).
+    /// Offer the tools that write: write_file, edit_file, create_directory (never on protected
+    /// paths: .git, agent and editor settings, shell start-up files).
     #[arg(long)]
     pub(crate) allow_write: bool,
+    /// Offer move_file too (with --allow-write).
+    #[arg(long)]
+    pub(crate) allow_destructive: bool,
     /// Serve even when the process cannot confine itself (a warning says so).
     #[arg(long)]
     pub(crate) allow_unconfined: bool,

@@ -8,24 +8,33 @@ use mcpwall_fs::{Caps, Server};
 
 use crate::cli::FsArgs;
 
-/// Largest JSON-RPC message read from the client.
-const MAX_FRAME: usize = 1 << 20;
-
 pub(crate) fn run(args: FsArgs) -> anyhow::Result<ExitCode> {
-    if args.allow_write {
-        bail!(
-            "--allow-write: this version of mcpwall fs is read-only (its write tools are not built yet)"
-        );
+    if args.allow_destructive && !args.allow_write {
+        bail!("--allow-destructive needs --allow-write");
     }
     let mut caps = Caps::default();
     if let Some(n) = args.max_file_size {
         caps.max_file = n;
     }
+    caps.write = args.allow_write;
+    caps.destructive = args.allow_destructive;
+    // Room for a file's content, escaped, in a write: a larger one is refused by the tool, with
+    // its code, rather than as a frame.
+    let max_frame = usize::try_from(caps.max_file)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(2)
+        .saturating_add(1 << 20);
     let mut server = Server::open(&args.roots, caps)?;
-    // Before serving, and before any thread exists: the process reads its roots and nothing
-    // else, opens no socket, runs no program.
+    // Before serving, and before any thread exists: the process reaches its roots (read-only
+    // unless writes are allowed) and nothing else, opens no socket, runs no program.
+    let roots = server.real_roots();
+    let (ro, rw) = if args.allow_write {
+        (Vec::new(), roots)
+    } else {
+        (roots, Vec::new())
+    };
     let mut err = std::io::stderr().lock();
-    match mcpwall_sandbox::restrict_self(&server.real_roots()) {
+    match mcpwall_sandbox::restrict_self(&ro, &rw) {
         Ok(true) => {}
         Ok(false) => {
             let _ = writeln!(
@@ -36,7 +45,7 @@ pub(crate) fn run(args: FsArgs) -> anyhow::Result<ExitCode> {
         Err(e) if args.allow_unconfined => {
             let _ = writeln!(
                 err,
-                "mcpwall fs: WARNING: serving UNCONFINED ({e}): only the server's own checks stand between a client and the machine"
+                "mcpwall fs: WARNING: serving without Landlock ({e}): only the server's own checks (and seccomp) stand between a client and the machine"
             );
         }
         Err(e) => bail!(
@@ -46,7 +55,7 @@ pub(crate) fn run(args: FsArgs) -> anyhow::Result<ExitCode> {
     drop(err);
     let (stdin, stdout) = (std::io::stdin(), std::io::stdout());
     server
-        .serve(stdin.lock(), stdout.lock(), MAX_FRAME)
+        .serve(stdin.lock(), stdout.lock(), max_frame)
         .context("mcpwall fs")?;
     Ok(ExitCode::SUCCESS)
 }

@@ -384,14 +384,14 @@ fn limits_and_refusals_at_start() {
         &tree[..tree.len().min(300)]
     );
     drop(s);
-    // E4: no root, no server; --allow-write is refused in this version.
+    // E4: no root, no server; --allow-destructive needs --allow-write.
     let o = Command::new(env!("CARGO_BIN_EXE_mcpwall"))
         .arg("fs")
         .output()
         .expect("runs");
     assert_eq!(o.status.code(), Some(2));
     let o = Command::new(env!("CARGO_BIN_EXE_mcpwall"))
-        .args(["fs", "--allow-write", "--root"])
+        .args(["fs", "--allow-destructive", "--root"])
         .arg(f.root())
         .stdin(Stdio::null())
         .output()
@@ -454,4 +454,176 @@ fn the_python_sdk_client_uses_it_directly_and_through_mcpwall_run() {
             "{out}"
         );
     }
+}
+
+#[test]
+fn writes_stay_inside_and_off_protected_paths() {
+    let f = Fixture::new();
+    let before = f.outside();
+    let mut s = Server::start(&f, &["--allow-write"]);
+    let names = |s: &mut Server| -> Vec<String> {
+        let t = s.request("tools/list", json!({}));
+        t["result"]["tools"]
+            .as_array()
+            .expect("tools")
+            .iter()
+            .filter_map(|t| t["name"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let offered = names(&mut s);
+    assert!(offered.iter().any(|n| n == "write_file"), "{offered:?}");
+    assert!(
+        !offered.iter().any(|n| n == "move_file"),
+        "move_file needs --allow-destructive"
+    );
+    let write = |s: &mut Server, path: &str, content: &str| {
+        s.call("write_file", json!({"path": path, "content": content}))
+    };
+    // What works.
+    assert!(write(&mut s, "new.txt", "hello\n").is_ok());
+    assert_eq!(
+        std::fs::read_to_string(f.root().join("new.txt")).ok(),
+        Some("hello\n".into())
+    );
+    assert!(write(&mut s, &f.path("root/sub/ok.txt"), "replaced\n").is_ok());
+    assert_eq!(s.read("sub/ok.txt"), Ok("replaced\n".into()));
+    let edit = s.call(
+        "edit_file",
+        json!({"path": "sub/ok.txt", "edits": [{"oldText": "replaced", "newText": "edited"}], "dryRun": true}),
+    );
+    assert!(
+        edit.as_ref()
+            .is_ok_and(|d| d.contains("-replaced") && d.contains("+edited")),
+        "{edit:?}"
+    );
+    assert_eq!(
+        s.read("sub/ok.txt"),
+        Ok("replaced\n".into()),
+        "a dry run writes nothing"
+    );
+    let edit = s.call(
+        "edit_file",
+        json!({"path": "sub/ok.txt", "edits": [{"oldText": "replaced", "newText": "edited"}]}),
+    );
+    assert!(edit.is_ok(), "{edit:?}");
+    assert_eq!(s.read("sub/ok.txt"), Ok("edited\n".into()));
+    assert_eq!(
+        s.call(
+            "edit_file",
+            json!({"path": "sub/ok.txt", "edits": [{"oldText": "absent", "newText": "x"}]})
+        ),
+        err("no_match")
+    );
+    assert!(
+        s.call("create_directory", json!({"path": "made/deep/er"}))
+            .is_ok()
+    );
+    assert!(f.root().join("made/deep/er").is_dir());
+    // A: outside, prefix siblings, `..`.
+    assert_eq!(
+        write(&mut s, &f.path("root_evil/pwn.txt"), "x"),
+        err("outside_root"),
+        "A2"
+    );
+    assert_eq!(
+        s.call(
+            "create_directory",
+            json!({"path": f.path("root_evil/newdir")})
+        ),
+        err("outside_root"),
+        "A4"
+    );
+    assert_eq!(write(&mut s, "../outside/pwn.txt", "x"), err("dotdot"));
+    // B: symlinks are replaced never written through, and never followed on the way.
+    assert_eq!(
+        write(&mut s, "link_abs", "OVERWRITTEN"),
+        err("symlink"),
+        "B5"
+    );
+    assert_eq!(write(&mut s, "dangling", "CREATED"), err("symlink"), "B6");
+    assert_eq!(
+        s.call(
+            "edit_file",
+            json!({"path": "link_rel", "edits": [{"oldText": "TOPSECRET", "newText": "EDITED"}]})
+        ),
+        err("symlink"),
+        "B7"
+    );
+    assert_eq!(
+        write(&mut s, "link_dir/new.txt", "x"),
+        err("symlink"),
+        "B11"
+    );
+    assert_eq!(
+        s.call("create_directory", json!({"path": "link_dir/d"})),
+        err("symlink"),
+        "B11"
+    );
+    // C2: a hard link to a file outside is not written through.
+    assert_eq!(write(&mut s, "hard", "X"), err("hardlink"), "C2");
+    // F3: too large, and nothing left behind.
+    let big = "a".repeat(20 << 20);
+    assert_eq!(write(&mut s, "big.txt", &big), err("too_large"), "F3");
+    assert!(!f.root().join("big.txt").exists());
+    // G: protected paths.
+    for p in [
+        ".git/hooks/pre-commit",
+        ".git/config",
+        ".mcp.json",
+        ".cursor/mcp.json",
+        ".vscode/tasks.json",
+        ".claude/settings.json",
+        ".bashrc",
+        ".GIT/hooks/post-checkout",
+    ] {
+        assert_eq!(
+            write(&mut s, p, "#!/bin/sh\nid\n"),
+            err("protected"),
+            "G1/G2 {p}"
+        );
+    }
+    assert_eq!(
+        s.call("create_directory", json!({"path": ".vscode"})),
+        err("protected"),
+        "G3"
+    );
+    assert!(!f.root().join(".git/hooks/pre-commit").exists());
+    assert_eq!(
+        std::fs::read_to_string(f.root().join(".git/config")).ok(),
+        Some("[core]\n".into())
+    );
+    drop(s);
+    // move_file, with --allow-destructive: within the roots, never over a name, never protected.
+    let mut s = Server::start(&f, &["--allow-write", "--allow-destructive"]);
+    assert!(names(&mut s).iter().any(|n| n == "move_file"));
+    let mv = |s: &mut Server, a: &str, b: &str| {
+        s.call("move_file", json!({"source": a, "destination": b}))
+    };
+    assert!(mv(&mut s, "new.txt", "moved.txt").is_ok());
+    assert!(f.root().join("moved.txt").exists() && !f.root().join("new.txt").exists());
+    assert_eq!(
+        mv(&mut s, &f.path("root_evil/x.txt"), "stolen.txt"),
+        err("outside_root"),
+        "A5"
+    );
+    assert_eq!(mv(&mut s, "moved.txt", "sub/ok.txt"), err("exists"));
+    assert_eq!(
+        mv(&mut s, "moved.txt", ".git/hooks/post-checkout"),
+        err("protected"),
+        "G3"
+    );
+    assert_eq!(
+        mv(&mut s, "sub/ok.txt", "link_dir/m.txt"),
+        err("symlink"),
+        "B11"
+    );
+    // No temporary file left; nothing outside changed; nothing new outside the root.
+    let leftovers: Vec<_> = std::fs::read_dir(f.root())
+        .expect("read_dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("mcpwall-write"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert_eq!(f.outside(), before);
+    assert!(!f.dir.path().join("outside/created.txt").exists());
 }

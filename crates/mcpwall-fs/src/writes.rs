@@ -1,0 +1,338 @@
+//! The tools that write, offered with `--allow-write` (and `move_file` with
+//! `--allow-destructive` as well). A file is written whole to a new temporary file in the same
+//! directory, then renamed over the name: a reader sees the old content or the new, never a
+//! part, and a symlink or hard link put in place meanwhile is replaced, never written through.
+//! Paths that steer other programs (git hooks and config, agent and editor settings, shell
+//! start-up files) are refused.
+
+use std::io::Write as _;
+use std::os::fd::OwnedFd;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags};
+use serde_json::{Value, json};
+
+use crate::denial::{Code, Denial, from_errno};
+use crate::open::{self, Root};
+
+/// Names (any component, any case) whose files other programs run or obey: writing them is a
+/// way to run code or to reconfigure an agent.
+const PROTECTED: &[&str] = &[
+    ".git",
+    ".mcp.json",
+    ".cursor",
+    ".vscode",
+    ".claude",
+    ".idea",
+    ".windsurf",
+    ".gemini",
+    ".codex",
+    ".continue",
+    ".bashrc",
+    ".bash_profile",
+    ".bash_login",
+    ".zshrc",
+    ".zprofile",
+    ".zshenv",
+    ".profile",
+    ".gitconfig",
+    ".npmrc",
+    ".pypirc",
+    ".envrc",
+    ".ssh",
+];
+
+/// Whether `rel` is, or lies beneath, a protected name.
+pub(crate) fn protected(rel: &Path) -> bool {
+    rel.components().any(|c| {
+        let name = c.as_os_str().to_string_lossy().to_ascii_lowercase();
+        // "name." and "name " are the same file on some systems a share may reach.
+        let name = name.trim_end_matches(['.', ' ']);
+        PROTECTED.contains(&name)
+    })
+}
+
+fn refuse_protected(rel: &Path, shown: &str) -> Result<(), Denial> {
+    if protected(rel) {
+        return Err(Denial::new(
+            Code::Protected,
+            format!(
+                "{shown}: a protected path (git hooks and config, agent and editor settings, shell start-up files) is not written"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The directory holding `rel`, opened, and the last name.
+fn parent<'a>(
+    root: &Root,
+    rel: &'a Path,
+    shown: &str,
+) -> Result<(OwnedFd, &'a std::ffi::OsStr), Denial> {
+    let name = rel.file_name().ok_or_else(|| {
+        Denial::new(
+            Code::InvalidPath,
+            format!("{shown}: not a file name (the root itself?)"),
+        )
+    })?;
+    let dir = open::dir(root, rel.parent().unwrap_or(Path::new("")), shown)?;
+    Ok((dir, name))
+}
+
+/// What `name` in `dir` is now, without following it: `None` when absent.
+fn existing(
+    dir: &OwnedFd,
+    name: &std::ffi::OsStr,
+    shown: &str,
+) -> Result<Option<rustix::fs::Stat>, Denial> {
+    match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => Ok(Some(st)),
+        Err(rustix::io::Errno::NOENT) => Ok(None),
+        Err(e) => Err(from_errno(e, shown)),
+    }
+}
+
+/// Refuses to replace anything but a regular file with a single link.
+fn replaceable(st: &rustix::fs::Stat, shown: &str) -> Result<(), Denial> {
+    match FileType::from_raw_mode(st.st_mode) {
+        FileType::RegularFile if st.st_nlink > 1 => Err(Denial::new(
+            Code::HardLink,
+            format!("{shown}: the file has other names (hard links) that may lie outside"),
+        )),
+        FileType::RegularFile => Ok(()),
+        FileType::Symlink => Err(Denial::new(
+            Code::Symlink,
+            format!("{shown}: a symbolic link, not written through"),
+        )),
+        other => Err(Denial::new(
+            Code::NotRegular,
+            format!("{shown}: not a regular file ({})", open::kind(other)),
+        )),
+    }
+}
+
+static SERIAL: AtomicU64 = AtomicU64::new(0);
+
+/// Writes `bytes` as `name` in `dir`: to a new temporary file beside it, synced, then renamed
+/// over it. The mode of a file replaced is kept (without set-id bits).
+fn replace(
+    dir: &OwnedFd,
+    name: &std::ffi::OsStr,
+    bytes: &[u8],
+    mode: u32,
+    shown: &str,
+) -> Result<(), Denial> {
+    let io = |e: rustix::io::Errno| from_errno(e, shown);
+    let tmp = format!(
+        ".mcpwall-write-{}-{}.tmp",
+        std::process::id(),
+        SERIAL.fetch_add(1, Ordering::Relaxed)
+    );
+    let fd = rustix::fs::openat(
+        dir,
+        tmp.as_str(),
+        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(mode & 0o777),
+    )
+    .map_err(io)?;
+    let mut file = std::fs::File::from(fd);
+    let written = file
+        .write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| Denial::new(Code::Io, format!("{shown}: {}", e.kind())))
+        .and_then(|()| rustix::fs::renameat(dir, tmp.as_str(), dir, name).map_err(io));
+    if written.is_err() {
+        let _ = rustix::fs::unlinkat(dir, tmp.as_str(), AtFlags::empty());
+    }
+    written
+}
+
+/// `write_file`: creates or replaces a file.
+pub(crate) fn write_file(
+    root: &Root,
+    rel: &Path,
+    shown: &str,
+    content: &str,
+    max: u64,
+) -> Result<Value, Denial> {
+    if content.len() as u64 > max {
+        return Err(Denial::new(
+            Code::TooLarge,
+            format!("{shown}: the content is larger than the {max}-byte limit"),
+        ));
+    }
+    refuse_protected(rel, shown)?;
+    let (dir, name) = parent(root, rel, shown)?;
+    let mode = match existing(&dir, name, shown)? {
+        Some(st) => {
+            replaceable(&st, shown)?;
+            st.st_mode
+        }
+        None => 0o644,
+    };
+    replace(&dir, name, content.as_bytes(), mode, shown)?;
+    Ok(
+        json!({"content": [{"type": "text", "text": format!("Wrote {} bytes to {shown}", content.len())}]}),
+    )
+}
+
+/// `edit_file`: replaces each `oldText` (which must occur) with its `newText`, in order, and
+/// answers with a diff; with `dryRun`, writes nothing.
+pub(crate) fn edit_file(
+    root: &Root,
+    rel: &Path,
+    shown: &str,
+    args: &Value,
+    max: u64,
+) -> Result<Value, Denial> {
+    let edits = args.get("edits").and_then(Value::as_array).ok_or_else(|| {
+        Denial::new(
+            Code::InvalidPath,
+            "the argument `edits` must be a list of {oldText, newText}",
+        )
+    })?;
+    let dry = args.get("dryRun").and_then(Value::as_bool).unwrap_or(false);
+    if !dry {
+        refuse_protected(rel, shown)?;
+    }
+    let (file, _) = open::file(root, rel, shown, max)?;
+    let old = String::from_utf8(open::read(file, shown, max)?)
+        .map_err(|_| Denial::new(Code::NotRegular, format!("{shown}: not UTF-8 text")))?;
+    let mut new = old.clone();
+    for (k, e) in edits.iter().enumerate() {
+        let (Some(from), Some(to)) = (
+            e.get("oldText").and_then(Value::as_str),
+            e.get("newText").and_then(Value::as_str),
+        ) else {
+            return Err(Denial::new(
+                Code::InvalidPath,
+                format!("edit {k}: needs string `oldText` and `newText`"),
+            ));
+        };
+        if from.is_empty() || !new.contains(from) {
+            return Err(Denial::new(
+                Code::NoMatch,
+                format!("{shown}: edit {k}: its oldText is not in the file"),
+            ));
+        }
+        new = new.replacen(from, to, 1);
+        if new.len() as u64 > max {
+            return Err(Denial::new(
+                Code::TooLarge,
+                format!("{shown}: the edited file would pass the {max}-byte limit"),
+            ));
+        }
+    }
+    let diff = mcpwall_policy::diff::lines(&old, &new);
+    if !dry {
+        let (dir, name) = parent(root, rel, shown)?;
+        let st = existing(&dir, name, shown)?
+            .ok_or_else(|| Denial::new(Code::NotFound, format!("{shown}: removed meanwhile")))?;
+        replaceable(&st, shown)?;
+        replace(&dir, name, new.as_bytes(), st.st_mode, shown)?;
+    }
+    Ok(json!({"content": [{"type": "text", "text": format!("```diff\n{diff}```\n")}]}))
+}
+
+/// `create_directory`: every missing directory on the way is made.
+pub(crate) fn create_directory(root: &Root, rel: &Path, shown: &str) -> Result<Value, Denial> {
+    refuse_protected(rel, shown)?;
+    let mut dir = open::dir(root, Path::new(""), shown)?;
+    for part in rel.components() {
+        let name = part.as_os_str();
+        match existing(&dir, name, shown)? {
+            None => match rustix::fs::mkdirat(&dir, name, Mode::from_raw_mode(0o755)) {
+                Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                Err(e) => return Err(from_errno(e, shown)),
+            },
+            Some(st) => match FileType::from_raw_mode(st.st_mode) {
+                FileType::Directory => {}
+                FileType::Symlink => {
+                    return Err(Denial::new(
+                        Code::Symlink,
+                        format!("{shown}: a symbolic link is on the way"),
+                    ));
+                }
+                other => {
+                    return Err(Denial::new(
+                        Code::NotRegular,
+                        format!("{shown}: a {} is on the way", open::kind(other)),
+                    ));
+                }
+            },
+        }
+        let c = std::ffi::CString::new(name.as_encoded_bytes())
+            .map_err(|_| Denial::new(Code::InvalidPath, format!("{shown}: a NUL in a name")))?;
+        dir = open::subdir(&dir, &c, shown)?;
+    }
+    Ok(json!({"content": [{"type": "text", "text": format!("Created {shown}")}]}))
+}
+
+/// `move_file`: renames within the roots; never over an existing name.
+pub(crate) fn move_file(
+    from: (&Root, &Path, &str),
+    to: (&Root, &Path, &str),
+) -> Result<Value, Denial> {
+    refuse_protected(from.1, from.2)?;
+    refuse_protected(to.1, to.2)?;
+    let (src_dir, src) = parent(from.0, from.1, from.2)?;
+    let st = existing(&src_dir, src, from.2)?.ok_or_else(|| {
+        Denial::new(
+            Code::NotFound,
+            format!("{}: no such file or directory", from.2),
+        )
+    })?;
+    if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
+        return Err(Denial::new(
+            Code::Symlink,
+            format!("{}: a symbolic link is not moved", from.2),
+        ));
+    }
+    let (dst_dir, dst) = parent(to.0, to.1, to.2)?;
+    match rustix::fs::renameat_with(&src_dir, src, &dst_dir, dst, RenameFlags::NOREPLACE) {
+        Ok(()) => Ok(
+            json!({"content": [{"type": "text", "text": format!("Moved {} to {}", from.2, to.2)}]}),
+        ),
+        Err(rustix::io::Errno::EXIST) => Err(Denial::new(
+            Code::Exists,
+            format!("{}: already exists", to.2),
+        )),
+        Err(e) => Err(from_errno(e, to.2)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protected_names_in_any_case_and_spelling() {
+        for p in [
+            ".git/hooks/pre-commit",
+            ".GIT/config",
+            ".Git/hooks/x",
+            "sub/.git",
+            ".mcp.json",
+            ".cursor/mcp.json",
+            ".vscode/tasks.json",
+            ".claude/settings.json",
+            ".bashrc",
+            "a/.zshrc",
+            ".git./config",
+            ".bashrc ",
+        ] {
+            assert!(protected(Path::new(p)), "{p}");
+        }
+        for p in [
+            "notes/git/x",
+            "bashrc",
+            "sub/ok.txt",
+            ".gitignore",
+            "my.git",
+        ] {
+            assert!(!protected(Path::new(p)), "{p}");
+        }
+    }
+}
