@@ -162,7 +162,7 @@ pub(crate) fn list(caps: &Caps) -> Value {
                 serde_json::from_str(schema).unwrap_or_else(|_| json!({"type": "object"}));
             let read_only = TOOLS.iter().any(|(n, ..)| n == name);
             json!({"name": name, "description": description, "inputSchema": schema,
-                   "annotations": {"readOnlyHint": read_only, "destructiveHint": *name == "move_file",
+                   "annotations": {"readOnlyHint": read_only, "destructiveHint": !read_only && *name != "create_directory",
                                    "openWorldHint": false}})
         })
         .collect();

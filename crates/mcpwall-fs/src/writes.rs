@@ -41,15 +41,73 @@ const PROTECTED: &[&str] = &[
     ".pypirc",
     ".envrc",
     ".ssh",
+    ".claude.json",
+    ".config",
+    ".local",
+    ".zlogin",
+    ".bash_logout",
+    ".cargo",
+    ".github",
+    ".husky",
+    "claude.md",
+    "agents.md",
+    ".cursorrules",
+    ".windsurfrules",
 ];
+
+/// Characters a case-folding file system ignores or folds into ASCII letters, by what they
+/// become (`None`: dropped): a name spelled with them is the protected one there.
+fn fold(c: char) -> Option<Option<char>> {
+    match c {
+        '\u{017F}' => Some(Some('s')),              // long s
+        '\u{212A}' => Some(Some('k')),              // Kelvin sign
+        '\u{0130}' | '\u{0131}' => Some(Some('i')), // dotted capital I, dotless i
+        '\u{00AD}'
+        | '\u{034F}'
+        | '\u{180E}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{FE00}'..='\u{FE0F}' => Some(None),
+        c if crate::path::invisible(c) => Some(None),
+        _ => None,
+    }
+}
+
+/// A name as a case-folding file system may see it: ASCII lower case, folded letters, ignored
+/// characters dropped, trailing dots and spaces gone.
+fn folded(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        match fold(c) {
+            Some(Some(f)) => out.push(f),
+            Some(None) => {}
+            None => out.push(c.to_ascii_lowercase()),
+        }
+    }
+    out.trim_end_matches(['.', ' ']).to_owned()
+}
+
+/// An 8.3 short name (`GIT~1`) whose stem starts a protected name: the same file on FAT and
+/// NTFS.
+fn short_name(name: &str) -> bool {
+    let Some((stem, n)) = name.split_once('~') else {
+        return false;
+    };
+    let stem = stem.trim_start_matches('.');
+    !stem.is_empty()
+        && n.split('.')
+            .next()
+            .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+        && PROTECTED
+            .iter()
+            .any(|p| p.trim_start_matches('.').starts_with(stem))
+}
 
 /// Whether `rel` is, or lies beneath, a protected name.
 pub(crate) fn protected(rel: &Path) -> bool {
     rel.components().any(|c| {
-        let name = c.as_os_str().to_string_lossy().to_ascii_lowercase();
-        // "name." and "name " are the same file on some systems a share may reach.
-        let name = name.trim_end_matches(['.', ' ']);
-        PROTECTED.contains(&name)
+        let name = c.as_os_str().to_string_lossy();
+        let f = folded(&name);
+        PROTECTED.contains(&f.as_str()) || short_name(&f)
     })
 }
 
@@ -94,14 +152,26 @@ fn existing(
     }
 }
 
-/// Refuses to replace anything but a regular file with a single link.
-fn replaceable(st: &rustix::fs::Stat, shown: &str) -> Result<(), Denial> {
+/// Refuses to replace anything but a regular file with a single link that this process could
+/// write in place (a rename needs only the directory's permission: a read-only file would be
+/// replaced all the same).
+fn replaceable(
+    dir: &OwnedFd,
+    name: &std::ffi::OsStr,
+    st: &rustix::fs::Stat,
+    shown: &str,
+) -> Result<(), Denial> {
     match FileType::from_raw_mode(st.st_mode) {
         FileType::RegularFile if st.st_nlink > 1 => Err(Denial::new(
             Code::HardLink,
             format!("{shown}: the file has other names (hard links) that may lie outside"),
         )),
-        FileType::RegularFile => Ok(()),
+        FileType::RegularFile => {
+            let access = rustix::fs::Access::WRITE_OK;
+            let flags = AtFlags::SYMLINK_NOFOLLOW | AtFlags::EACCESS;
+            rustix::fs::accessat(dir, name, access, flags)
+                .map_err(|_| Denial::new(Code::ReadOnly, format!("{shown}: the file is read-only")))
+        }
         FileType::Symlink => Err(Denial::new(
             Code::Symlink,
             format!("{shown}: a symbolic link, not written through"),
@@ -137,12 +207,18 @@ fn replace(
         Mode::from_raw_mode(mode & 0o777),
     )
     .map_err(io)?;
+    // The mode exactly (the umask narrowed the one given at creation).
+    let _ = rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode & 0o777));
     let mut file = std::fs::File::from(fd);
     let written = file
         .write_all(bytes)
         .and_then(|()| file.sync_all())
         .map_err(|e| Denial::new(Code::Io, format!("{shown}: {}", e.kind())))
-        .and_then(|()| rustix::fs::renameat(dir, tmp.as_str(), dir, name).map_err(io));
+        .and_then(|()| rustix::fs::renameat(dir, tmp.as_str(), dir, name).map_err(io))
+        // The new name, durably.
+        .map(|()| {
+            let _ = rustix::fs::fsync(dir);
+        });
     if written.is_err() {
         let _ = rustix::fs::unlinkat(dir, tmp.as_str(), AtFlags::empty());
     }
@@ -167,7 +243,7 @@ pub(crate) fn write_file(
     let (dir, name) = parent(root, rel, shown)?;
     let mode = match existing(&dir, name, shown)? {
         Some(st) => {
-            replaceable(&st, shown)?;
+            replaceable(&dir, name, &st, shown)?;
             st.st_mode
         }
         None => 0o644,
@@ -177,6 +253,9 @@ pub(crate) fn write_file(
         json!({"content": [{"type": "text", "text": format!("Wrote {} bytes to {shown}", content.len())}]}),
     )
 }
+
+/// Edits in one `edit_file` (each copies the file).
+const MAX_EDITS: usize = 100;
 
 /// `edit_file`: replaces each `oldText` (which must occur) with its `newText`, in order, and
 /// answers with a diff; with `dryRun`, writes nothing.
@@ -193,11 +272,18 @@ pub(crate) fn edit_file(
             "the argument `edits` must be a list of {oldText, newText}",
         )
     })?;
+    if edits.len() > MAX_EDITS {
+        return Err(Denial::new(
+            Code::LimitExceeded,
+            format!("{} edits; at most {MAX_EDITS} at once", edits.len()),
+        ));
+    }
     let dry = args.get("dryRun").and_then(Value::as_bool).unwrap_or(false);
     if !dry {
         refuse_protected(rel, shown)?;
     }
     let (file, _) = open::file(root, rel, shown, max)?;
+    let before = rustix::fs::fstat(&file).map_err(|e| from_errno(e, shown))?;
     let old = String::from_utf8(open::read(file, shown, max)?)
         .map_err(|_| Denial::new(Code::NotRegular, format!("{shown}: not UTF-8 text")))?;
     let mut new = old.clone();
@@ -230,7 +316,28 @@ pub(crate) fn edit_file(
         let (dir, name) = parent(root, rel, shown)?;
         let st = existing(&dir, name, shown)?
             .ok_or_else(|| Denial::new(Code::NotFound, format!("{shown}: removed meanwhile")))?;
-        replaceable(&st, shown)?;
+        // The file edited must be the one read, unchanged: another writer's work is not
+        // silently undone.
+        let same = (
+            st.st_dev,
+            st.st_ino,
+            st.st_size,
+            st.st_mtime,
+            st.st_mtime_nsec,
+        ) == (
+            before.st_dev,
+            before.st_ino,
+            before.st_size,
+            before.st_mtime,
+            before.st_mtime_nsec,
+        );
+        if !same {
+            return Err(Denial::new(
+                Code::Io,
+                format!("{shown}: changed while being edited; try again"),
+            ));
+        }
+        replaceable(&dir, name, &st, shown)?;
         replace(&dir, name, new.as_bytes(), st.st_mode, shown)?;
     }
     Ok(json!({"content": [{"type": "text", "text": format!("```diff\n{diff}```\n")}]}))
@@ -284,6 +391,21 @@ pub(crate) fn move_file(
             format!("{}: no such file or directory", from.2),
         )
     })?;
+    if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+        let c = std::ffi::CString::new(src.as_encoded_bytes())
+            .map_err(|_| Denial::new(Code::InvalidPath, format!("{}: a NUL in a name", from.2)))?;
+        let sub = open::subdir(&src_dir, &c, from.2)?;
+        let mut budget = MAX_MOVED_ENTRIES;
+        if holds_protected(&sub, 0, &mut budget) {
+            return Err(Denial::new(
+                Code::Protected,
+                format!(
+                    "{}: the directory holds protected names (or more than {MAX_MOVED_ENTRIES} entries to check): moving it would put them in place",
+                    from.2
+                ),
+            ));
+        }
+    }
     if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
         return Err(Denial::new(
             Code::Symlink,
@@ -301,6 +423,41 @@ pub(crate) fn move_file(
         )),
         Err(e) => Err(from_errno(e, to.2)),
     }
+}
+
+/// Entries of a directory looked at before it is moved.
+const MAX_MOVED_ENTRIES: usize = 10_000;
+
+/// Whether `dir` holds a protected name at any depth, or is too big to tell (`budget` entries,
+/// 32 levels).
+fn holds_protected(dir: &OwnedFd, depth: usize, budget: &mut usize) -> bool {
+    let Ok(list) = rustix::fs::Dir::read_from(dir) else {
+        return true;
+    };
+    for entry in list {
+        let Ok(entry) = entry else { return true };
+        let raw = entry.file_name();
+        if raw.to_bytes() == b"." || raw.to_bytes() == b".." {
+            continue;
+        }
+        if *budget == 0 || depth >= 32 {
+            return true;
+        }
+        *budget -= 1;
+        let name = String::from_utf8_lossy(raw.to_bytes());
+        if protected(Path::new(name.as_ref())) {
+            return true;
+        }
+        if entry.file_type() == FileType::Directory || entry.file_type() == FileType::Unknown {
+            // Not a directory after all (or a symlink): nothing beneath to move.
+            if let Ok(sub) = open::subdir(dir, raw, "")
+                && holds_protected(&sub, depth + 1, budget)
+            {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -322,6 +479,11 @@ mod tests {
             "a/.zshrc",
             ".git./config",
             ".bashrc ",
+            ".v\u{17F}code/tasks.json",
+            ".g\u{AD}it/hooks/pre-commit",
+            "GIT~1/hooks/pre-commit",
+            "CLAUDE.md",
+            ".github/workflows/ci.yml",
         ] {
             assert!(protected(Path::new(p)), "{p}");
         }

@@ -18,12 +18,16 @@ pub(crate) fn run(args: FsArgs) -> anyhow::Result<ExitCode> {
     }
     caps.write = args.allow_write;
     caps.destructive = args.allow_destructive;
-    // Room for a file's content, escaped, in a write: a larger one is refused by the tool, with
-    // its code, rather than as a frame.
-    let max_frame = usize::try_from(caps.max_file)
-        .unwrap_or(usize::MAX)
-        .saturating_mul(2)
-        .saturating_add(1 << 20);
+    // With writes, room for a file's content, escaped: a larger one is refused by the tool,
+    // with its code, rather than as a frame. Reads need 1 MiB.
+    let max_frame = if caps.write {
+        usize::try_from(caps.max_file)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(2)
+            .saturating_add(1 << 20)
+    } else {
+        1 << 20
+    };
     let mut server = Server::open(&args.roots, caps)?;
     // Before serving, and before any thread exists: the process reaches its roots (read-only
     // unless writes are allowed) and nothing else, opens no socket, runs no program.

@@ -519,6 +519,36 @@ fn writes_stay_inside_and_off_protected_paths() {
             .is_ok()
     );
     assert!(f.root().join("made/deep/er").is_dir());
+    // A read-only file is not replaced (a rename needs only the directory's permission).
+    std::fs::write(f.root().join("ro.txt"), "keep").expect("write");
+    let mut perms = std::fs::metadata(f.root().join("ro.txt"))
+        .expect("meta")
+        .permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o444);
+    std::fs::set_permissions(f.root().join("ro.txt"), perms).expect("chmod");
+    let ro = write(&mut s, "ro.txt", "changed");
+    // As root every file is writable: then the write goes through.
+    if is_root() {
+        assert!(ro.is_ok(), "{ro:?}");
+    } else {
+        assert_eq!(ro, err("read_only"));
+    }
+    let many: Vec<Value> = (0..101)
+        .map(|_| json!({"oldText": "edited", "newText": "edited"}))
+        .collect();
+    assert_eq!(
+        s.call("edit_file", json!({"path": "sub/ok.txt", "edits": many})),
+        err("limit_exceeded")
+    );
+    // Protected names as a case-folding file system spells them.
+    for p in [
+        ".v\u{17F}code/tasks.json",
+        ".g\u{AD}it/hooks/pre-commit",
+        "GIT~1/hooks/x",
+        "CLAUDE.md",
+    ] {
+        assert_eq!(write(&mut s, p, "x"), err("protected"), "{p:?}");
+    }
     // A: outside, prefix siblings, `..`.
     assert_eq!(
         write(&mut s, &f.path("root_evil/pwn.txt"), "x"),
@@ -617,6 +647,20 @@ fn writes_stay_inside_and_off_protected_paths() {
         err("symlink"),
         "B11"
     );
+    // A directory holding protected names is not moved into place (an unpacked repository
+    // whose .git/config runs commands).
+    std::fs::create_dir_all(f.root().join("dl/x/.git")).expect("mkdir");
+    std::fs::write(
+        f.root().join("dl/x/.git/config"),
+        "[core]\nfsmonitor = evil\n",
+    )
+    .expect("write");
+    assert_eq!(mv(&mut s, "dl/x", "app"), err("protected"));
+    assert!(f.root().join("dl/x/.git/config").exists() && !f.root().join("app").exists());
+    assert!(
+        mv(&mut s, "made", "made2").is_ok(),
+        "a clean directory moves"
+    );
     // No temporary file left; nothing outside changed; nothing new outside the root.
     let leftovers: Vec<_> = std::fs::read_dir(f.root())
         .expect("read_dir")
@@ -626,4 +670,16 @@ fn writes_stay_inside_and_off_protected_paths() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
     assert_eq!(f.outside(), before);
     assert!(!f.dir.path().join("outside/created.txt").exists());
+}
+
+/// Whether the tests run as root (who may write any file).
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
 }
