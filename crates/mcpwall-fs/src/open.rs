@@ -23,6 +23,20 @@ pub(crate) struct Root {
 
 /// Also `RESOLVE_NO_XDEV`: no crossing into another mount inside a root (a user's FUSE mount
 /// there could block every lookup, and with it the server).
+impl Root {
+    /// Another handle to the same root.
+    pub(crate) fn duplicate(&self) -> Option<Root> {
+        let fd = rustix::io::fcntl_dupfd_cloexec(&self.fd, 0).ok()?;
+        Some(Root {
+            names: RootNames {
+                given: self.names.given.clone(),
+                real: self.names.real.clone(),
+            },
+            fd,
+        })
+    }
+}
+
 const RESOLVE: ResolveFlags = ResolveFlags::BENEATH
     .union(ResolveFlags::NO_SYMLINKS)
     .union(ResolveFlags::NO_MAGICLINKS)

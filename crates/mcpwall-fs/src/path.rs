@@ -46,6 +46,29 @@ pub fn shown(path: &str) -> String {
     }
 }
 
+/// The local path of a `file://` URI (host empty or `localhost`; `%XX` decoded), if it is one.
+pub(crate) fn file_uri(uri: &str) -> Option<String> {
+    let rest = uri.strip_prefix("file://")?;
+    let rest = rest.strip_prefix("localhost").unwrap_or(rest);
+    if !rest.starts_with('/') {
+        return None;
+    }
+    let b = rest.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// The root (index into `roots`) and the relative path beneath it (empty: the root itself).
 pub fn check<R: std::borrow::Borrow<RootNames>>(
     path: &str,
@@ -186,6 +209,16 @@ mod tests {
         ] {
             assert_eq!(code(p), Err(Code::InvalidPath), "{p:?}");
         }
+    }
+
+    #[test]
+    fn file_uris() {
+        assert_eq!(file_uri("file:///t/root/sub"), Some("/t/root/sub".into()));
+        assert_eq!(file_uri("file://localhost/t/a%20b"), Some("/t/a b".into()));
+        assert_eq!(file_uri("file://host/t"), None);
+        assert_eq!(file_uri("https://example.com/"), None);
+        assert_eq!(file_uri("file:///t/%zz"), None);
+        assert_eq!(file_uri("file:///t/%ff"), None, "not UTF-8");
     }
 
     #[test]

@@ -15,6 +15,51 @@ fn error(id: Value, code: i64, message: &str) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
 }
 
+/// What the conversation remembers: whether the client has roots to tell, and the id of the
+/// `roots/list` request waiting for its answer.
+#[derive(Debug, Default)]
+struct Conversation {
+    client_roots: bool,
+    asked: u64,
+    waiting: Option<Value>,
+}
+
+impl Conversation {
+    /// Asks the client for its roots (the answer narrows the server's).
+    fn ask_roots(&mut self) -> Value {
+        self.asked += 1;
+        let id = json!(format!("mcpwall-fs-roots-{}", self.asked));
+        self.waiting = Some(id.clone());
+        json!({"jsonrpc": "2.0", "id": id, "method": "roots/list"})
+    }
+
+    /// What a message that is not a request means here: a notification that the client's roots
+    /// are (or changed), or the answer with them.
+    fn other(&mut self, fs: &mut Fs, msg: &Value) -> Option<Value> {
+        match msg.get("method").and_then(Value::as_str) {
+            Some("notifications/initialized" | "notifications/roots/list_changed")
+                if self.client_roots =>
+            {
+                return Some(self.ask_roots());
+            }
+            Some(_) => return None,
+            None => {}
+        }
+        if self.waiting.is_none() || msg.get("id") != self.waiting.as_ref() {
+            return None;
+        }
+        self.waiting = None;
+        // An error, or an answer without a list: the roots stay as they were.
+        let roots = msg.pointer("/result/roots").and_then(Value::as_array)?;
+        let uris: Vec<&str> = roots
+            .iter()
+            .filter_map(|r| r.get("uri").and_then(Value::as_str))
+            .collect();
+        fs.narrow(&uris);
+        None
+    }
+}
+
 /// Serves until the client closes its side.
 pub(crate) fn serve(
     fs: &mut Fs,
@@ -23,6 +68,7 @@ pub(crate) fn serve(
     max_frame: usize,
 ) -> std::io::Result<()> {
     let mut frames = FrameReader::new(input, max_frame);
+    let mut conv = Conversation::default();
     while let Some(frame) = frames.next_frame()? {
         let reply = match frame {
             Frame::Oversize { len, .. } => Some(error(
@@ -32,7 +78,14 @@ pub(crate) fn serve(
             )),
             Frame::Data(bytes) => match parse_strict(&bytes) {
                 Err(e) => Some(error(Value::Null, -32700, &e.to_string())),
-                Ok(msg) => answer(fs, &msg),
+                Ok(msg) => {
+                    if msg.get("method").and_then(Value::as_str) == Some("initialize") {
+                        conv.client_roots = msg
+                            .pointer("/params/capabilities/roots")
+                            .is_some_and(Value::is_object);
+                    }
+                    answer(fs, &msg).or_else(|| conv.other(fs, &msg))
+                }
             },
         };
         if let Some(reply) = reply {

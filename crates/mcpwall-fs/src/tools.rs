@@ -60,6 +60,10 @@ impl Default for Caps {
 /// The server's state: its roots (their handles), its caps and the rate bucket.
 #[derive(Debug)]
 pub(crate) struct Fs {
+    /// The roots given at start: the most the server may ever reach.
+    configured: Vec<Root>,
+    /// The roots in force: the configured ones, or those of the client's (MCP roots) that lie
+    /// inside them.
     roots: Vec<Root>,
     caps: Caps,
     tokens: f64,
@@ -306,8 +310,10 @@ fn mark(kind: FileType) -> &'static str {
 }
 
 impl Fs {
-    pub(crate) fn new(roots: Vec<Root>, caps: Caps) -> Self {
+    pub(crate) fn new(configured: Vec<Root>, caps: Caps) -> Self {
+        let roots = configured.iter().filter_map(Root::duplicate).collect();
         Fs {
+            configured,
             roots,
             caps,
             tokens: caps.burst,
@@ -320,9 +326,46 @@ impl Fs {
         &self.caps
     }
 
-    /// The roots' real paths.
+    /// The configured roots' real paths.
     pub(crate) fn real_roots(&self) -> Vec<PathBuf> {
-        self.roots.iter().map(|r| r.names.real.clone()).collect()
+        self.configured
+            .iter()
+            .map(|r| r.names.real.clone())
+            .collect()
+    }
+
+    /// The client's roots (`file://` URIs) in force from now on, each narrowed to lie inside a
+    /// configured root: one outside them all, or not a local path, is left out (never a
+    /// widening). A list with none left leaves the server nothing to serve. Returns how many
+    /// are in force.
+    pub(crate) fn narrow(&mut self, uris: &[&str]) -> usize {
+        let names: Vec<&path::RootNames> = self.configured.iter().map(|r| &r.names).collect();
+        let mut roots = Vec::new();
+        for uri in uris {
+            let Some(p) = path::file_uri(uri) else {
+                continue;
+            };
+            // Only absolute paths: a relative one would be taken from the first root.
+            let Some((k, rel)) = p
+                .starts_with('/')
+                .then(|| path::check(&p, &names).ok())
+                .flatten()
+            else {
+                continue;
+            };
+            let base = &self.configured[k];
+            if let Ok(fd) = open::dir(base, &rel, "") {
+                roots.push(Root {
+                    names: path::RootNames {
+                        given: PathBuf::from(&p),
+                        real: base.names.real.join(&rel),
+                    },
+                    fd,
+                });
+            }
+        }
+        self.roots = roots;
+        self.roots.len()
     }
 
     /// The roots' given names, for `list_allowed_directories`.

@@ -93,6 +93,11 @@ struct Server {
 
 impl Server {
     fn start(f: &Fixture, extra: &[&str]) -> Server {
+        Server::start_with(f, extra, json!({}))
+    }
+
+    /// [`Server::start`], the client declaring `capabilities`.
+    fn start_with(f: &Fixture, extra: &[&str], capabilities: Value) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mcpwall"))
             .args(["fs", "--root"])
             .arg(f.root())
@@ -115,15 +120,25 @@ impl Server {
         let init = s.request(
             "initialize",
             json!({"protocolVersion": "2025-06-18",
-            "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}),
+            "capabilities": capabilities, "clientInfo": {"name": "test", "version": "1"}}),
         );
         assert_eq!(init["result"]["serverInfo"]["name"], "mcpwall-fs", "{init}");
         s
     }
 
     fn send(&mut self, line: &str) -> Value {
+        self.tell(line);
+        self.receive()
+    }
+
+    /// A line to the server, nothing awaited.
+    fn tell(&mut self, line: &str) {
         writeln!(self.input, "{line}").expect("write");
         self.input.flush().expect("flush");
+    }
+
+    /// The server's next line.
+    fn receive(&mut self) -> Value {
         let mut reply = String::new();
         self.output.read_line(&mut reply).expect("read");
         serde_json::from_str(&reply).unwrap_or_else(|e| panic!("{e}: {reply:?}"))
@@ -682,4 +697,43 @@ fn is_root() -> bool {
                 .and_then(|l| l.split_whitespace().nth(1).map(|u| u == "0"))
         })
         .unwrap_or(false)
+}
+
+/// E2: roots the client sends narrow the server's, and never widen them.
+#[test]
+fn client_roots_narrow_and_never_widen() {
+    let f = Fixture::new();
+    let mut s = Server::start_with(&f, &[], json!({"roots": {"listChanged": true}}));
+    // Before the client answers, the configured root is in force.
+    assert_eq!(s.read("link_abs"), err("symlink"));
+    s.tell(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    let ask = s.receive();
+    assert_eq!(ask["method"], "roots/list", "{ask}");
+    let roots = json!([
+        {"uri": format!("file://{}", f.path("root/sub"))},
+        // Outside every configured root: ignored, not added.
+        {"uri": format!("file://{}", f.path("outside"))},
+        {"uri": "file:///etc"},
+        {"uri": "https://example.com/"},
+    ]);
+    s.tell(&json!({"jsonrpc": "2.0", "id": ask["id"], "result": {"roots": roots}}).to_string());
+    assert_eq!(s.read(&f.path("root/sub/ok.txt")), Ok("ok\n".into()));
+    assert_eq!(s.read(&f.path("root/link_abs")), err("outside_root"));
+    assert_eq!(s.read(&f.path("root/.git/config")), err("outside_root"));
+    assert_eq!(s.read(&f.path("outside/secret.txt")), err("outside_root"));
+    assert_eq!(s.read("/etc/hostname"), err("outside_root"));
+    let listed = s
+        .call("list_allowed_directories", json!({}))
+        .expect("roots");
+    assert!(
+        listed.contains("/root/sub") && !listed.contains("outside"),
+        "{listed}"
+    );
+    // The client's roots change: asked again; none inside leaves nothing.
+    s.tell(r#"{"jsonrpc":"2.0","method":"notifications/roots/list_changed"}"#);
+    let ask = s.receive();
+    assert_eq!(ask["method"], "roots/list", "{ask}");
+    let roots = json!([{"uri": "file:///etc"}]);
+    s.tell(&json!({"jsonrpc": "2.0", "id": ask["id"], "result": {"roots": roots}}).to_string());
+    assert_eq!(s.read(&f.path("root/sub/ok.txt")), err("outside_root"));
 }
