@@ -15,6 +15,7 @@ use crate::denial::{Code, Denial};
 use crate::open::{self, Root};
 use crate::path::{self, shown};
 use crate::writes;
+use mcpwall_policy::glob;
 
 /// Limits, with safe defaults (see [`Caps::default`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -200,29 +201,6 @@ fn patterns(args: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// `*` any run of characters (slashes too), `?` one; linear in practice (one backtrack point).
-pub(crate) fn glob(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
 }
 
 /// A directory entry's name as text: UTF-8 as is, other bytes escaped as `\xNN` (and a

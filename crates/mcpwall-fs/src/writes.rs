@@ -183,6 +183,13 @@ fn replaceable(
     }
 }
 
+/// A name from a path as the C string the `*at` calls take (paths checked as text hold no NUL;
+/// this is the check the type needs).
+fn cname(name: &std::ffi::OsStr, shown: &str) -> Result<std::ffi::CString, Denial> {
+    std::ffi::CString::new(name.as_encoded_bytes())
+        .map_err(|_| Denial::new(Code::InvalidPath, format!("{shown}: a NUL in a name")))
+}
+
 static SERIAL: AtomicU64 = AtomicU64::new(0);
 
 /// Writes `bytes` as `name` in `dir`: to a new temporary file beside it, synced, then renamed
@@ -370,8 +377,7 @@ pub(crate) fn create_directory(root: &Root, rel: &Path, shown: &str) -> Result<V
                 }
             },
         }
-        let c = std::ffi::CString::new(name.as_encoded_bytes())
-            .map_err(|_| Denial::new(Code::InvalidPath, format!("{shown}: a NUL in a name")))?;
+        let c = cname(name, shown)?;
         dir = open::subdir(&dir, &c, shown)?;
     }
     Ok(json!({"content": [{"type": "text", "text": format!("Created {shown}")}]}))
@@ -392,8 +398,7 @@ pub(crate) fn move_file(
         )
     })?;
     if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
-        let c = std::ffi::CString::new(src.as_encoded_bytes())
-            .map_err(|_| Denial::new(Code::InvalidPath, format!("{}: a NUL in a name", from.2)))?;
+        let c = cname(src, from.2)?;
         let sub = open::subdir(&src_dir, &c, from.2)?;
         let mut budget = MAX_MOVED_ENTRIES;
         if holds_protected(&sub, 0, &mut budget) {

@@ -17,5 +17,5 @@ mod servers;
 pub use error::PolicyError;
 pub use labels::{Labels, Taint};
 pub use pins::{Listing, Lock, PinCheck, ToolStatus, sha256_hex};
-pub use rules::{Decision, Policy, RateLimits};
+pub use rules::{Decision, Policy, RateLimits, glob};
 pub use servers::{DEFAULT_THRESHOLD, SandboxSettings, ServerSettings};

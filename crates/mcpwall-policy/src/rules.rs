@@ -520,7 +520,7 @@ fn parse_rate(s: &str) -> Result<Rate, String> {
 }
 
 /// `*` (any run of characters) and `?` (one character); everything else literal.
-pub(crate) fn glob(pattern: &str, text: &str) -> bool {
+pub fn glob(pattern: &str, text: &str) -> bool {
     let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
     let (mut pi, mut ti) = (0, 0);
     let mut star: Option<(usize, usize)> = None;

@@ -150,6 +150,17 @@ impl Server {
         self.send(&msg.to_string())
     }
 
+    /// The names `tools/list` offers.
+    fn tool_names(&mut self) -> Vec<String> {
+        let t = self.request("tools/list", json!({}));
+        t["result"]["tools"]
+            .as_array()
+            .expect("tools")
+            .iter()
+            .filter_map(|t| t["name"].as_str().map(str::to_owned))
+            .collect()
+    }
+
     /// A tool call: `Ok(text)`, or `Err(code)` for a refusal (whose message must not name a
     /// host path the client did not give).
     fn call(&mut self, tool: &str, args: Value) -> Result<String, String> {
@@ -337,15 +348,9 @@ fn paths_are_judged_as_text_then_resolved_beneath_the_root() {
         "{batch}"
     );
     // H3: read-only: no write tool offered.
-    let tools = s.request("tools/list", json!({}));
-    let names: Vec<&str> = tools["result"]["tools"]
-        .as_array()
-        .expect("tools")
-        .iter()
-        .filter_map(|t| t["name"].as_str())
-        .collect();
+    let names = s.tool_names();
     assert!(
-        names.contains(&"read_text_file") && !names.contains(&"write_file"),
+        names.iter().any(|n| n == "read_text_file") && !names.iter().any(|n| n == "write_file"),
         "{names:?}"
     );
     // Protocol hygiene: strict JSON, bad requests answered, not dropped.
@@ -476,16 +481,7 @@ fn writes_stay_inside_and_off_protected_paths() {
     let f = Fixture::new();
     let before = f.outside();
     let mut s = Server::start(&f, &["--allow-write"]);
-    let names = |s: &mut Server| -> Vec<String> {
-        let t = s.request("tools/list", json!({}));
-        t["result"]["tools"]
-            .as_array()
-            .expect("tools")
-            .iter()
-            .filter_map(|t| t["name"].as_str().map(str::to_owned))
-            .collect()
-    };
-    let offered = names(&mut s);
+    let offered = s.tool_names();
     assert!(offered.iter().any(|n| n == "write_file"), "{offered:?}");
     assert!(
         !offered.iter().any(|n| n == "move_file"),
@@ -640,7 +636,7 @@ fn writes_stay_inside_and_off_protected_paths() {
     drop(s);
     // move_file, with --allow-destructive: within the roots, never over a name, never protected.
     let mut s = Server::start(&f, &["--allow-write", "--allow-destructive"]);
-    assert!(names(&mut s).iter().any(|n| n == "move_file"));
+    assert!(s.tool_names().iter().any(|n| n == "move_file"));
     let mv = |s: &mut Server, a: &str, b: &str| {
         s.call("move_file", json!({"source": a, "destination": b}))
     };
