@@ -44,6 +44,10 @@ pub struct Spec {
     pub limits: Limits,
     /// Names of environment variables passed on besides the allow-list ([`env::KEPT`]).
     pub keep_env: Vec<String>,
+    /// Run the command even when this kernel has no Landlock (the file system then open to
+    /// it), with a warning through the notice; the rest is still enforced. Off: no Landlock,
+    /// no launch.
+    pub allow_degraded: bool,
 }
 
 /// Resource limits: each `None` leaves the caller's.
@@ -157,7 +161,14 @@ fn confine(
 ) -> Result<Vec<(std::ffi::OsString, std::ffi::OsString)>, SandboxError> {
     let parent = rustix::process::getppid();
     let env = env::kept(std::env::vars_os(), &spec.keep_env);
-    let ruleset = fs::ruleset(spec)?;
+    let ruleset = match fs::ruleset(spec) {
+        Ok(r) => Some(r),
+        Err(SandboxError::Landlock(why)) if spec.allow_degraded => {
+            notice(&degraded(&why));
+            None
+        }
+        Err(e) => return Err(e),
+    };
     let filters = syscalls::filters(spec.network, spec.unix)?;
     limits::apply(&spec.limits)?;
     fds::close_on_exec()?;
@@ -174,7 +185,15 @@ fn confine(
         return Err(SandboxError::ParentGone);
     }
     rustix::thread::set_no_new_privs(true).map_err(process("set no_new_privs"))?;
-    if !fs::restrict(ruleset)? {
+    let enforced = match ruleset.map(fs::restrict) {
+        Some(Err(SandboxError::Landlock(why))) if spec.allow_degraded => {
+            notice(&degraded(&why));
+            true
+        }
+        Some(r) => r?,
+        None => true,
+    };
+    if !enforced {
         notice(
             "this kernel's Landlock lacks some of what the sandbox asks where available (signal \
              and abstract-socket scoping, TCP rules): the command may signal other processes of \
@@ -183,6 +202,16 @@ fn confine(
     }
     syscalls::install(&filters)?;
     Ok(env)
+}
+
+/// The warning of a launch without Landlock.
+#[cfg(target_os = "linux")]
+fn degraded(why: &str) -> String {
+    format!(
+        "Landlock cannot confine the command ({why}); with --allow-degraded it runs with the \
+         WHOLE FILE SYSTEM open to it, as far as its user's permissions go. Seccomp, the limits \
+         and the environment are still enforced"
+    )
 }
 
 /// Confines this process in place, for a server that confines itself (`mcpwall fs`): read

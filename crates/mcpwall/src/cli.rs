@@ -435,6 +435,11 @@ pub(crate) struct SandboxArgs {
     /// values shown are the defaults (cpu: none). Core dumps are always off.
     #[arg(long = "limit", value_name = "KEY=VALUE")]
     pub(crate) limits: Vec<String>,
+    /// Run the command even when this kernel cannot enforce Landlock (Linux before 6.2, or
+    /// Landlock turned off), the file system then open to it, with a warning. Without this
+    /// flag, no Landlock means no launch (exit status 125).
+    #[arg(long)]
+    pub(crate) allow_degraded: bool,
     /// Say what this kernel can enforce, and exit.
     #[arg(long, conflicts_with = "command")]
     pub(crate) probe: bool,

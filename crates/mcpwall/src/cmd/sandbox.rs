@@ -37,6 +37,7 @@ pub(crate) fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
         unix: args.unix == Net::Allow,
         limits,
         keep_env: args.env,
+        allow_degraded: args.allow_degraded,
     };
     // Returns only when the command could not be started.
     let mut notice = |text: &str| {

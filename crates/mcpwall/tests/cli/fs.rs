@@ -733,3 +733,141 @@ fn client_roots_narrow_and_never_widen() {
     s.tell(&json!({"jsonrpc": "2.0", "id": ask["id"], "result": {"roots": roots}}).to_string());
     assert_eq!(s.read(&f.path("root/sub/ok.txt")), err("outside_root"));
 }
+
+/// The four ways of meeting the attacks: {the vulnerable test server, `mcpwall fs`} ×
+/// {unconfined, in `mcpwall sandbox`}, each driven by the official Python SDK client. Only the
+/// vulnerable server unconfined leaks (each attack is seen to work there, so the checks can see
+/// a leak); the kernel stops the vulnerable server in the sandbox, except for a hard link made
+/// before it started (Landlock judges paths, and that path is inside); `mcpwall fs` refuses
+/// every attack with its code, confined or not.
+#[test]
+fn only_the_vulnerable_server_unconfined_leaks() {
+    let mcpwall = env!("CARGO_BIN_EXE_mcpwall");
+    let bin_dir = Path::new(mcpwall)
+        .parent()
+        .expect("a directory")
+        .display()
+        .to_string();
+    let python = python().display().to_string();
+    let vulnerable = peers()
+        .join("vulnerable_fs_server.py")
+        .display()
+        .to_string();
+    for (hardened, confined) in [(false, false), (false, true), (true, false), (true, true)] {
+        let way = format!(
+            "{} {}",
+            if hardened { "mcpwall fs" } else { "vulnerable" },
+            if confined {
+                "in the sandbox"
+            } else {
+                "unconfined"
+            }
+        );
+        let f = Fixture::new();
+        let before = f.outside();
+        let root = f.path("root");
+        let mut cmd: Vec<String> = Vec::new();
+        if confined {
+            cmd.extend([mcpwall, "sandbox", "--rw", &root, "--ro", &bin_dir].map(str::to_owned));
+            for tree in super::sandbox::python_trees() {
+                cmd.extend(["--ro".to_owned(), tree]);
+            }
+            cmd.extend(["--env", "MCPWALL_VULNERABLE_FS_SERVER", "--"].map(str::to_owned));
+        }
+        if hardened {
+            cmd.extend([mcpwall, "fs", "--allow-write", "--root", &root].map(str::to_owned));
+        } else {
+            cmd.extend([&python, &vulnerable, "--root", &root].map(str::to_owned));
+        }
+        let o = Command::new(&python)
+            .arg(peers().join("fs_attacks.py"))
+            .arg(f.dir.path())
+            .arg("--")
+            .args(&cmd)
+            .current_dir(f.dir.path())
+            .env("MCPWALL_VULNERABLE_FS_SERVER", "tests-only")
+            .output()
+            .expect("the Python client runs");
+        assert!(
+            o.status.success(),
+            "{way}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let out: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+        assert_eq!(out["inside"]["text"], "ok\n", "{way}: {out}");
+        let read = |name: &str, marker: &str| {
+            out[name]["ok"] == true
+                && out[name]["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains(marker))
+        };
+        let leaks = [
+            ("prefix_read", read("prefix_read", "EVILSIBLING")),
+            ("prefix_list", read("prefix_list", "x.txt")),
+            ("link_abs", read("link_abs", "TOPSECRET")),
+            ("link_rel", read("link_rel", "TOPSECRET")),
+            ("link_dir", read("link_dir", "TOPSECRET")),
+            ("procroot", read("procroot", "TOPSECRET")),
+            ("hard", read("hard", "TOPSECRET")),
+            (
+                "write_prefix",
+                Path::new(&f.path("root_evil/pwn.txt")).exists(),
+            ),
+            (
+                "write_link",
+                std::fs::read_to_string(f.path("outside/secret.txt")).ok()
+                    != Some("TOPSECRET\n".to_owned()),
+            ),
+            (
+                "write_dangling",
+                Path::new(&f.path("outside/created.txt")).exists(),
+            ),
+        ];
+        for (name, leaked) in leaks {
+            let expected = match (hardened, confined) {
+                (false, false) => true,
+                (false, true) => name == "hard",
+                (true, _) => false,
+            };
+            assert_eq!(leaked, expected, "{way}: {name}: {}", out[name]);
+        }
+        if hardened {
+            let codes: Vec<(&str, &str)> = [
+                ("prefix_read", "outside_root"),
+                ("prefix_list", "outside_root"),
+                ("link_abs", "symlink"),
+                ("link_rel", "symlink"),
+                ("link_dir", "symlink"),
+                ("procroot", "symlink"),
+                ("hard", "hardlink"),
+                ("write_prefix", "outside_root"),
+                ("write_link", "symlink"),
+                ("write_dangling", "symlink"),
+            ]
+            .into();
+            for (name, code) in codes {
+                assert_eq!(out[name]["code"], code, "{way}: {name}: {}", out[name]);
+            }
+        } else if confined {
+            // The server's own check let each one through; the kernel refused it.
+            for name in [
+                "prefix_read",
+                "link_abs",
+                "link_rel",
+                "procroot",
+                "write_link",
+            ] {
+                assert!(
+                    out[name]["text"]
+                        .as_str()
+                        .is_some_and(|t| t.contains("Permission denied")),
+                    "{way}: {name}: {}",
+                    out[name]
+                );
+            }
+        }
+        if (hardened, confined) != (false, false) {
+            assert_eq!(f.outside(), before, "{way}: something outside changed");
+        }
+    }
+}

@@ -341,3 +341,118 @@ fn an_mcp_server_runs_confined_behind_mcpwall_run() {
     let out: Value = serde_json::from_slice(&o.stdout).expect("the client prints JSON");
     check_python_session(&out);
 }
+
+/// Attack case S3: a hard link to a file outside (to read it through a tree it may write), or a
+/// file moved out of its trees: refused by the kernel.
+#[test]
+fn no_links_or_moves_across_the_walls() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (root, outside) = (dir.path().join("root"), dir.path().join("outside"));
+    let work = root.join("work");
+    std::fs::create_dir_all(&work).expect("mkdir");
+    std::fs::create_dir(&outside).expect("mkdir");
+    std::fs::write(outside.join("secret.txt"), "TOPSECRET").expect("write");
+    std::fs::write(work.join("a"), "a").expect("write");
+    let probe = format!(
+        "import os, errno\n\
+         def tries(f):\n    try:\n        f(); return 'ok'\n    except OSError as e:\n        return errno.errorcode[e.errno]\n\
+         print(tries(lambda: os.link({secret:?}, {work:?} + '/h')),\n\
+         tries(lambda: os.rename({work:?} + '/a', {top:?} + '/moved')),\n\
+         tries(lambda: os.symlink({secret:?}, {work:?} + '/s')))\n",
+        secret = path(&outside.join("secret.txt")),
+        work = path(&work),
+        top = path(dir.path()),
+    );
+    let o = sandbox(
+        &["--ro", path(&root), "--rw", path(&work)],
+        &["/usr/bin/python3", "-c", &probe],
+    );
+    // The move out is refused as a write where it may not write. A symlink may be made (it
+    // grants nothing: reading through it is judged at its target).
+    assert_eq!(stdout(&o).trim(), "EXDEV EACCES ok", "{}", stderr(&o));
+    assert!(!work.join("h").exists());
+    assert!(work.join("a").exists() && !dir.path().join("moved").exists());
+    let o = sandbox(
+        &["--ro", path(&root), "--rw", path(&work)],
+        &["cat", path(&work.join("s"))],
+    );
+    assert_ne!(code(&o), 0);
+    assert!(!stdout(&o).contains("TOPSECRET"));
+}
+
+/// Attack case S6: the system calls that get out of any sandbox (new namespaces, tracing,
+/// io_uring, mounts, bpf, file handles) fail with EPERM, clone3 with ENOSYS (its flags cannot
+/// be inspected; libcs fall back to clone). Called with null arguments: unfiltered, each would
+/// fail with EFAULT or EINVAL instead, so the errors seen are the filter's.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn the_system_calls_that_escape_are_refused() {
+    let probe = "import ctypes, os, errno\n\
+        libc = ctypes.CDLL(None, use_errno=True)\n\
+        libc.syscall.restype = ctypes.c_long\n\
+        def sys(nr, *args):\n    r = libc.syscall(ctypes.c_long(nr), *[ctypes.c_long(a) for a in args])\n    \
+            if r == 0 and nr == 56:\n        os._exit(0)\n    \
+            return 'ok' if r >= 0 else errno.errorcode[ctypes.get_errno()]\n\
+        print(' '.join([\n\
+          sys(272, 0x10000000),\n\
+          sys(272, 0x20000),\n\
+          sys(56, 0x20000 | 17, 0, 0, 0, 0),\n\
+          sys(435, 0, 0),\n\
+          sys(101, 0, 0, 0, 0),\n\
+          sys(425, 1, 0),\n\
+          sys(165, 0, 0, 0, 0, 0),\n\
+          sys(321, 0, 0, 0),\n\
+          sys(304, 0, 0, 0),\n\
+        ]))\n";
+    let o = sandbox(&[], &["/usr/bin/python3", "-c", probe]);
+    assert_eq!(
+        stdout(&o).trim(),
+        "EPERM EPERM EPERM ENOSYS EPERM EPERM EPERM EPERM EPERM",
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// Attack case S9: on a kernel without Landlock (made here by a seccomp filter that fails the
+/// Landlock calls with ENOSYS, as a kernel without it does), the launcher stops before the
+/// command, and so does `mcpwall fs`; `--allow-degraded` (and `--allow-unconfined`) run it with
+/// a loud warning, the system call filter still on.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn no_landlock_no_launch_unless_degraded_is_allowed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let marker = dir.path().join("ran");
+    let mcpwall = env!("CARGO_BIN_EXE_mcpwall");
+    // BPF: landlock_create_ruleset, landlock_add_rule and landlock_restrict_self (444-446)
+    // fail with ENOSYS; everything else is allowed. Then exec the rest of the arguments.
+    let without_landlock = "import ctypes, os, sys\n\
+        libc = ctypes.CDLL(None, use_errno=True)\n\
+        class F(ctypes.Structure):\n    _fields_ = [('code', ctypes.c_ushort), ('jt', ctypes.c_ubyte), ('jf', ctypes.c_ubyte), ('k', ctypes.c_uint)]\n\
+        class P(ctypes.Structure):\n    _fields_ = [('len', ctypes.c_ushort), ('filter', ctypes.POINTER(F))]\n\
+        prog = (F * 5)(F(0x20, 0, 0, 0), F(0x35, 0, 2, 444), F(0x25, 1, 0, 446), F(0x06, 0, 0, 0x50000 | 38), F(0x06, 0, 0, 0x7fff0000))\n\
+        assert libc.prctl(38, 1, 0, 0, 0) == 0\n\
+        assert libc.prctl(22, 2, ctypes.byref(P(5, prog)), 0, 0) == 0, ctypes.get_errno()\n\
+        os.execv(sys.argv[1], sys.argv[1:])\n";
+    let run = |args: &[&str]| {
+        Command::new("/usr/bin/python3")
+            .args(["-c", without_landlock, mcpwall])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("python runs")
+    };
+    let touch = format!("touch {}; grep Seccomp: /proc/self/status", path(&marker));
+    let o = run(&["sandbox", "--", "sh", "-c", &touch]);
+    assert_eq!(code(&o), 125, "{}", stderr(&o));
+    assert!(stderr(&o).contains("Landlock"), "{}", stderr(&o));
+    assert!(!marker.exists());
+    let o = run(&["sandbox", "--allow-degraded", "--", "sh", "-c", &touch]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(marker.exists());
+    assert!(stderr(&o).contains("WHOLE FILE SYSTEM"), "{}", stderr(&o));
+    assert!(stdout(&o).contains("Seccomp:\t2"), "{}", stdout(&o));
+    // The file server too: no Landlock, no server.
+    let o = run(&["fs", "--root", path(dir.path())]);
+    assert_ne!(code(&o), 0);
+    assert!(stderr(&o).contains("Landlock"), "{}", stderr(&o));
+}

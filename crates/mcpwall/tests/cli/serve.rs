@@ -1391,3 +1391,61 @@ fn serve_over_tls() {
         String::from_utf8_lossy(&answer)
     );
 }
+
+/// `mcpwall fs` as an upstream of `serve` (and alone), for the official TypeScript SDK client:
+/// the same session as with the reference filesystem server, with the gateway's checks on top.
+#[test]
+fn typescript_sdk_and_mcpwall_fs_alone_and_behind_serve() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = filesystem_root(dir.path());
+    let fs_cmd = [env!("CARGO_BIN_EXE_mcpwall"), "fs", "--root", &root].map(str::to_owned);
+    let config = format!("{}{}", allow_all(dir.path()), upstream("files", &fs_cmd));
+    let gw = serve(dir.path(), &config, &[]);
+    let client = |target: &[String]| -> Value {
+        let o = Command::new("node")
+            .arg(peers().join("node/client.cjs"))
+            .args(["filesystem", &root, "--"])
+            .args(target)
+            .env("NODE_PATH", node_modules())
+            .output()
+            .expect("node runs");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "client failed: {err}\n{}", gw.log());
+        serde_json::from_slice(&o.stdout).expect("the client prints JSON")
+    };
+    for (through_serve, out) in [(false, client(&fs_cmd)), (true, client(&[gw.url("files")]))] {
+        assert_eq!(out["server"], "mcpwall-fs", "{out}");
+        assert_eq!(
+            out["notes"]["text"], "Meeting notes: ship on Friday.\n",
+            "{out}"
+        );
+        assert!(
+            out["allowed"]["text"]
+                .as_str()
+                .is_some_and(|t| t.contains(&root)),
+            "{out}"
+        );
+        // `..` is refused: by the gateway's argument check first, else by the server, as text.
+        assert_eq!(out["escape"]["ok"], false, "{out}");
+        if through_serve {
+            assert_eq!(out["escape"]["code"], -32051, "{out}");
+        } else {
+            assert!(
+                out["escape"]["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("dotdot")),
+                "{out}"
+            );
+        }
+        let creds = out["creds"]["text"].as_str().unwrap_or_default();
+        if through_serve {
+            // The gateway redacts the keys and blocks the page that carries an injection.
+            assert!(creds.contains("[REDACTED:aws_access_key_id]"), "{out}");
+            assert!(!creds.contains("AKIA"), "{out}");
+            assert_eq!(out["page"]["ok"], false, "{out}");
+        } else {
+            assert!(creds.contains("AKIA"), "{out}");
+            assert_eq!(out["page"]["ok"], true, "{out}");
+        }
+    }
+}
