@@ -19,6 +19,7 @@ use std::path::PathBuf;
 
 use rustix::fs::{Mode, OFlags};
 
+pub use open::Links;
 pub use tools::Caps;
 
 /// Why the server cannot start.

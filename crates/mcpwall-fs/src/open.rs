@@ -42,7 +42,43 @@ const RESOLVE: ResolveFlags = ResolveFlags::BENEATH
     .union(ResolveFlags::NO_MAGICLINKS)
     .union(ResolveFlags::NO_XDEV);
 
-fn open_beneath(dir: &OwnedFd, rel: &Path, flags: OFlags, shown: &str) -> Result<OwnedFd, Denial> {
+/// Symlinks on the way to what a path names.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Links {
+    /// Every symlink refused (`symlink`).
+    #[default]
+    Refuse,
+    /// Symlinks followed while their resolution stays beneath the root (relative ones; an
+    /// absolute symlink, or one climbing out, is refused by the kernel with `outside_root`).
+    /// For what is read only: what writes never follows a symlink (the protected-path checks
+    /// judge the path as written).
+    Beneath,
+}
+
+impl Links {
+    fn resolve(self) -> ResolveFlags {
+        match self {
+            Links::Refuse => RESOLVE,
+            Links::Beneath => RESOLVE.difference(ResolveFlags::NO_SYMLINKS),
+        }
+    }
+
+    /// `O_NOFOLLOW` for the last component, where symlinks are refused.
+    fn last(self) -> OFlags {
+        match self {
+            Links::Refuse => OFlags::NOFOLLOW,
+            Links::Beneath => OFlags::empty(),
+        }
+    }
+}
+
+fn open_beneath(
+    dir: &OwnedFd,
+    rel: &Path,
+    flags: OFlags,
+    shown: &str,
+    links: Links,
+) -> Result<OwnedFd, Denial> {
     let rel = if rel.as_os_str().is_empty() {
         Path::new(".")
     } else {
@@ -54,18 +90,25 @@ fn open_beneath(dir: &OwnedFd, rel: &Path, flags: OFlags, shown: &str) -> Result
     } else {
         OFlags::CLOEXEC | OFlags::NOCTTY
     };
-    rustix::fs::openat2(dir, rel, flags | extra, Mode::empty(), RESOLVE)
+    rustix::fs::openat2(dir, rel, flags | extra, Mode::empty(), links.resolve())
         .map_err(|e| from_errno(e, shown))
 }
 
 /// A regular file with a single link and at most `max` bytes, opened for reading (without
 /// blocking: a FIFO is opened and refused, never waited on).
-pub(crate) fn file(root: &Root, rel: &Path, shown: &str, max: u64) -> Result<(File, u64), Denial> {
+pub(crate) fn file(
+    root: &Root,
+    rel: &Path,
+    shown: &str,
+    max: u64,
+    links: Links,
+) -> Result<(File, u64), Denial> {
     let fd = open_beneath(
         &root.fd,
         rel,
-        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK,
+        OFlags::RDONLY | links.last() | OFlags::NONBLOCK,
         shown,
+        links,
     )?;
     let st = rustix::fs::fstat(&fd).map_err(|e| from_errno(e, shown))?;
     match FileType::from_raw_mode(st.st_mode) {
@@ -116,15 +159,15 @@ pub(crate) fn read(file: File, shown: &str, max: u64) -> Result<Vec<u8>, Denial>
 }
 
 /// A directory, opened for listing.
-pub(crate) fn dir(root: &Root, rel: &Path, shown: &str) -> Result<OwnedFd, Denial> {
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW;
-    open_beneath(&root.fd, rel, flags, shown).map_err(|d| {
+pub(crate) fn dir(root: &Root, rel: &Path, shown: &str, links: Links) -> Result<OwnedFd, Denial> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | links.last();
+    open_beneath(&root.fd, rel, flags, shown, links).map_err(|d| {
         // The kernel says "not a directory" before "a symlink" for the last component: say
         // which it is.
         if d.code != Code::NotFound {
             return d;
         }
-        match stat(root, rel, shown).map(|st| FileType::from_raw_mode(st.st_mode)) {
+        match stat(root, rel, shown, links).map(|st| FileType::from_raw_mode(st.st_mode)) {
             Ok(FileType::Symlink) => Denial::new(
                 Code::Symlink,
                 format!("{shown}: a symbolic link, not followed"),
@@ -152,10 +195,10 @@ pub(crate) fn subdir(dir: &OwnedFd, name: &CStr, shown: &str) -> Result<OwnedFd,
 
 /// What a path names, without following it if it is a symlink (the link itself is described,
 /// never its target).
-pub(crate) fn stat(root: &Root, rel: &Path, shown: &str) -> Result<Stat, Denial> {
-    // O_PATH with O_NOFOLLOW gives the symlink itself as the last component; any symlink
-    // before it is still refused.
-    let fd = open_beneath(&root.fd, rel, OFlags::PATH | OFlags::NOFOLLOW, shown)?;
+pub(crate) fn stat(root: &Root, rel: &Path, shown: &str, links: Links) -> Result<Stat, Denial> {
+    // O_PATH with O_NOFOLLOW gives the symlink itself as the last component; a symlink before
+    // it is refused, or followed beneath the root, as `links` says.
+    let fd = open_beneath(&root.fd, rel, OFlags::PATH | OFlags::NOFOLLOW, shown, links)?;
     rustix::fs::fstat(&fd).map_err(|e| from_errno(e, shown))
 }
 

@@ -38,6 +38,8 @@ pub struct Caps {
     pub write: bool,
     /// `move_file` is offered too.
     pub destructive: bool,
+    /// Symlinks in the paths of the tools that read: refused, or followed beneath the root.
+    pub links: crate::Links,
 }
 
 impl Default for Caps {
@@ -54,6 +56,7 @@ impl Default for Caps {
             burst: 100.0,
             write: false,
             destructive: false,
+            links: crate::Links::Refuse,
         }
     }
 }
@@ -332,7 +335,7 @@ impl Fs {
                 continue;
             };
             let base = &self.configured[k];
-            if let Ok(fd) = open::dir(base, &rel, "") {
+            if let Ok(fd) = open::dir(base, &rel, "", open::Links::Refuse) {
                 roots.push(Root {
                     names: path::RootNames {
                         given: PathBuf::from(&p),
@@ -438,7 +441,7 @@ impl Fs {
 
     fn read_bytes(&self, path: &str) -> Result<Vec<u8>, Denial> {
         let (root, rel, shown) = self.place(path)?;
-        let (file, _) = open::file(root, &rel, &shown, self.caps.max_file)?;
+        let (file, _) = open::file(root, &rel, &shown, self.caps.max_file, self.caps.links)?;
         open::read(file, &shown, self.caps.max_file)
     }
 
@@ -548,7 +551,7 @@ impl Fs {
     fn list_directory(&self, args: &Value, sizes: bool) -> Result<Value, Denial> {
         let path = string_arg(args, "path")?;
         let (root, rel, shown) = self.place(path)?;
-        let dir = open::dir(root, &rel, &shown)?;
+        let dir = open::dir(root, &rel, &shown, self.caps.links)?;
         let (mut list, more) = entries(&dir, self.caps.max_entries, sizes)?;
         if sizes && args.get("sortBy").and_then(Value::as_str) == Some("size") {
             list.sort_by_key(|e| std::cmp::Reverse(e.size.unwrap_or(0)));
@@ -590,7 +593,7 @@ impl Fs {
     fn directory_tree(&self, args: &Value) -> Result<Value, Denial> {
         let path = string_arg(args, "path")?;
         let (root, rel, shown) = self.place(path)?;
-        let dir = open::dir(root, &rel, &shown)?;
+        let dir = open::dir(root, &rel, &shown, self.caps.links)?;
         let mut walk = Walk::new(&self.caps, patterns(args));
         let tree = walk.tree(&dir, "", 0);
         let mut out = Map::new();
@@ -608,7 +611,7 @@ impl Fs {
         let path = string_arg(args, "path")?;
         let pattern = string_arg(args, "pattern")?;
         let (root, rel, shown) = self.place(path)?;
-        let dir = open::dir(root, &rel, &shown)?;
+        let dir = open::dir(root, &rel, &shown, self.caps.links)?;
         let mut walk = Walk::new(&self.caps, patterns(args));
         walk.search = Some(pattern.to_owned());
         walk.tree(&dir, "", 0);
@@ -630,7 +633,7 @@ impl Fs {
     fn get_file_info(&self, args: &Value) -> Result<Value, Denial> {
         let path = string_arg(args, "path")?;
         let (root, rel, shown) = self.place(path)?;
-        let st = open::stat(root, &rel, &shown)?;
+        let st = open::stat(root, &rel, &shown, self.caps.links)?;
         let kind = FileType::from_raw_mode(st.st_mode);
         let mut lines = vec![format!("type: {}", open::kind(kind))];
         // A link's own size is its target's length: not shown, like the target itself; nor

@@ -14,7 +14,7 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags};
 use serde_json::{Value, json};
 
 use crate::denial::{Code, Denial, from_errno};
-use crate::open::{self, Root};
+use crate::open::{self, Links, Root};
 
 /// Names (any component, any case) whose files other programs run or obey: writing them is a
 /// way to run code or to reconfigure an agent.
@@ -135,7 +135,12 @@ fn parent<'a>(
             format!("{shown}: not a file name (the root itself?)"),
         )
     })?;
-    let dir = open::dir(root, rel.parent().unwrap_or(Path::new("")), shown)?;
+    let dir = open::dir(
+        root,
+        rel.parent().unwrap_or(Path::new("")),
+        shown,
+        Links::Refuse,
+    )?;
     Ok((dir, name))
 }
 
@@ -289,7 +294,7 @@ pub(crate) fn edit_file(
     if !dry {
         refuse_protected(rel, shown)?;
     }
-    let (file, _) = open::file(root, rel, shown, max)?;
+    let (file, _) = open::file(root, rel, shown, max, Links::Refuse)?;
     let before = rustix::fs::fstat(&file).map_err(|e| from_errno(e, shown))?;
     let old = String::from_utf8(open::read(file, shown, max)?)
         .map_err(|_| Denial::new(Code::NotRegular, format!("{shown}: not UTF-8 text")))?;
@@ -353,7 +358,7 @@ pub(crate) fn edit_file(
 /// `create_directory`: every missing directory on the way is made.
 pub(crate) fn create_directory(root: &Root, rel: &Path, shown: &str) -> Result<Value, Denial> {
     refuse_protected(rel, shown)?;
-    let mut dir = open::dir(root, Path::new(""), shown)?;
+    let mut dir = open::dir(root, Path::new(""), shown, Links::Refuse)?;
     for part in rel.components() {
         let name = part.as_os_str();
         match existing(&dir, name, shown)? {

@@ -473,4 +473,16 @@ pub(crate) struct FsArgs {
     /// Largest file read, in bytes (default 10 MiB).
     #[arg(long, value_name = "BYTES")]
     pub(crate) max_file_size: Option<u64>,
+    /// Symlinks in the paths of reads and listings: `refuse` every one (code `symlink`), or
+    /// follow those whose resolution stays beneath the root (`beneath`: relative links
+    /// only; the kernel refuses an absolute one or one that climbs out, code `outside_root`).
+    /// Writes never follow a symlink; listings and searches never descend into one.
+    #[arg(long, value_enum, default_value = "refuse")]
+    pub(crate) symlinks: Symlinks,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Symlinks {
+    Refuse,
+    Beneath,
 }

@@ -4,9 +4,9 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use mcpwall_fs::{Caps, Server};
+use mcpwall_fs::{Caps, Links, Server};
 
-use crate::cli::FsArgs;
+use crate::cli::{FsArgs, Symlinks};
 
 pub(crate) fn run(args: FsArgs) -> anyhow::Result<ExitCode> {
     if args.allow_destructive && !args.allow_write {
@@ -18,6 +18,10 @@ pub(crate) fn run(args: FsArgs) -> anyhow::Result<ExitCode> {
     }
     caps.write = args.allow_write;
     caps.destructive = args.allow_destructive;
+    caps.links = match args.symlinks {
+        Symlinks::Refuse => Links::Refuse,
+        Symlinks::Beneath => Links::Beneath,
+    };
     // With writes, room for a file's content, escaped: a larger one is refused by the tool,
     // with its code, rather than as a frame. Reads need 1 MiB.
     let max_frame = if caps.write {

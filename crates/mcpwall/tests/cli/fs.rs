@@ -871,3 +871,74 @@ fn only_the_vulnerable_server_unconfined_leaks() {
         }
     }
 }
+
+/// B13: `--symlinks beneath` follows the symlinks whose resolution stays beneath the root, for
+/// reading only; every way out is still refused (by the kernel), and writes still refuse links.
+#[test]
+fn symlinks_beneath_the_root_are_followed_only_when_asked_and_only_to_read() {
+    let f = Fixture::new();
+    let before = f.outside();
+    let root = f.root();
+    std::os::unix::fs::symlink("sub", root.join("sub_link")).expect("symlink");
+    // Relative, but it climbs out through `..`.
+    std::os::unix::fs::symlink("sub/../../outside/secret.txt", root.join("climb"))
+        .expect("symlink");
+    let mut s = Server::start(&f, &["--allow-write"]);
+    assert_eq!(s.read(&f.path("root/inner_link")), err("symlink"));
+    drop(s);
+    let mut s = Server::start(&f, &["--allow-write", "--symlinks", "beneath"]);
+    assert_eq!(s.read(&f.path("root/inner_link")), Ok("ok\n".into()), "B13");
+    assert_eq!(s.read(&f.path("root/sub_link/ok.txt")), Ok("ok\n".into()));
+    let list = s
+        .call("list_directory", json!({"path": f.path("root/sub_link")}))
+        .expect("list");
+    assert!(list.contains("ok.txt"), "{list}");
+    for name in [
+        "link_abs",
+        "link_rel",
+        "link_dir/secret.txt",
+        "procroot",
+        "zero",
+        "climb",
+    ] {
+        assert_eq!(
+            s.read(&f.path(&format!("root/{name}"))),
+            err("outside_root"),
+            "{name}"
+        );
+    }
+    assert_eq!(s.read(&f.path("root/loop")), err("symlink"));
+    assert_eq!(s.read(&f.path("root/hard")), err("hardlink"));
+    // A link is still described as itself, and walks still do not go through one.
+    let info = s
+        .call("get_file_info", json!({"path": f.path("root/inner_link")}))
+        .expect("info");
+    assert!(info.contains("type: symlink"), "{info}");
+    let found = s
+        .call(
+            "search_files",
+            json!({"path": f.path("root"), "pattern": "**/secret*"}),
+        )
+        .expect("search");
+    assert_eq!(found, "No matches found", "{found}");
+    // Writes never go through a link: not the last component, not one on the way (a link
+    // could lead into a protected directory under another name).
+    std::os::unix::fs::symlink(".git/hooks", root.join("hooks_link")).expect("symlink");
+    for path in ["inner_link", "sub_link/new.txt", "hooks_link/pre-commit"] {
+        assert_eq!(
+            s.call(
+                "write_file",
+                json!({"path": f.path(&format!("root/{path}")), "content": "x"})
+            ),
+            err("symlink"),
+            "{path}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(root.join("sub/ok.txt")).ok(),
+        Some("ok\n".to_owned())
+    );
+    assert!(!root.join("sub/new.txt").exists());
+    assert!(!root.join(".git/hooks/pre-commit").exists());
+    assert_eq!(f.outside(), before);
+}
