@@ -473,6 +473,25 @@ pub(crate) struct FsArgs {
     /// Largest file read, in bytes (default 10 MiB).
     #[arg(long, value_name = "BYTES")]
     pub(crate) max_file_size: Option<u64>,
+    /// Most paths in one read_multiple_files (default 64).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub(crate) max_batch: Option<u32>,
+    /// Most levels a tree or a search goes down (default 32).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub(crate) max_depth: Option<u32>,
+    /// Most entries a listing, tree or search reports (default 10,000).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub(crate) max_entries: Option<u32>,
+    /// Most seconds a tree or a search may take (default 5).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub(crate) walk_seconds: Option<u32>,
+    /// Tool calls a second, on average, before calls are refused with `rate_limited`
+    /// (default 20), in bursts of up to --burst (default 100).
+    #[arg(long, value_name = "CALLS", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub(crate) rate: Option<u32>,
+    /// Tool calls in a burst (default 100).
+    #[arg(long, value_name = "CALLS", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub(crate) burst: Option<u32>,
     /// Symlinks in the paths of reads and listings: `refuse` every one (code `symlink`), or
     /// follow those whose resolution stays beneath the root (`beneath`: relative links
     /// only; the kernel refuses an absolute one or one that climbs out, code `outside_root`).

@@ -16,6 +16,25 @@ pub(crate) fn run(args: FsArgs) -> anyhow::Result<ExitCode> {
     if let Some(n) = args.max_file_size {
         caps.max_file = n;
     }
+    let count = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
+    if let Some(n) = args.max_batch {
+        caps.max_batch = count(n);
+    }
+    if let Some(n) = args.max_depth {
+        caps.max_depth = count(n);
+    }
+    if let Some(n) = args.max_entries {
+        caps.max_entries = count(n);
+    }
+    if let Some(n) = args.walk_seconds {
+        caps.walk_time = std::time::Duration::from_secs(n.into());
+    }
+    if let Some(n) = args.rate {
+        caps.rate = n.into();
+    }
+    if let Some(n) = args.burst {
+        caps.burst = n.into();
+    }
     caps.write = args.allow_write;
     caps.destructive = args.allow_destructive;
     caps.links = match args.symlinks {

@@ -98,9 +98,14 @@ impl Server {
 
     /// [`Server::start`], the client declaring `capabilities`.
     fn start_with(f: &Fixture, extra: &[&str], capabilities: Value) -> Server {
+        Server::start_at(f, &f.root(), extra, capabilities)
+    }
+
+    /// [`Server::start_with`], serving `root`.
+    fn start_at(f: &Fixture, root: &Path, extra: &[&str], capabilities: Value) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mcpwall"))
             .args(["fs", "--root"])
-            .arg(f.root())
+            .arg(root)
             .args(extra)
             .current_dir(f.dir.path())
             .stdin(Stdio::piped())
@@ -941,4 +946,89 @@ fn symlinks_beneath_the_root_are_followed_only_when_asked_and_only_to_read() {
     assert!(!root.join("sub/new.txt").exists());
     assert!(!root.join(".git/hooks/pre-commit").exists());
     assert_eq!(f.outside(), before);
+}
+
+/// The caps as flags (each refused at 0), a root given through a symlink (D8), a name over
+/// 255 bytes (D2), and a search pattern made to blow up (F8).
+#[test]
+fn caps_are_flags_and_odd_inputs_end_fast() {
+    let f = Fixture::new();
+    let mut s = Server::start(
+        &f,
+        &[
+            "--max-batch",
+            "2",
+            "--max-entries",
+            "3",
+            "--rate",
+            "1",
+            "--burst",
+            "5",
+        ],
+    );
+    let ok = f.path("root/sub/ok.txt");
+    assert_eq!(
+        s.call("read_multiple_files", json!({"paths": [&ok, &ok, &ok]})),
+        err("limit_exceeded")
+    );
+    let list = s
+        .call("list_directory", json!({"path": f.path("root")}))
+        .expect("list");
+    assert_eq!(
+        list.lines().filter(|l| l.starts_with('[')).count(),
+        3,
+        "{list}"
+    );
+    // Two calls spent; the burst of 5 leaves 3, then the bucket refills at 1 a second.
+    let answered = (0..10).filter(|_| s.read(&ok).is_ok()).count();
+    assert!((3..=4).contains(&answered), "{answered} of 10 answered");
+    drop(s);
+    for flag in [
+        "--max-batch",
+        "--max-depth",
+        "--max-entries",
+        "--walk-seconds",
+        "--rate",
+        "--burst",
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_mcpwall"))
+            .args(["fs", flag, "0", "--root"])
+            .arg(f.root())
+            .stdin(Stdio::null())
+            .output()
+            .expect("runs");
+        assert_eq!(o.status.code(), Some(2), "{flag} 0");
+    }
+    // D8: the root given as a symlink to it; both spellings name the same files, resolved
+    // from the one handle.
+    let alias = f.dir.path().join("rootlink");
+    std::os::unix::fs::symlink(f.root(), &alias).expect("symlink");
+    let mut s = Server::start_at(&f, &alias, &[], json!({}));
+    assert_eq!(
+        s.read(&f.path("rootlink/sub/ok.txt")),
+        Ok("ok\n".into()),
+        "D8"
+    );
+    assert_eq!(s.read(&f.path("root/sub/ok.txt")), Ok("ok\n".into()), "D8");
+    assert_eq!(s.read(&f.path("rootlink/link_abs")), err("symlink"), "D8");
+    // D2: one name of 300 bytes.
+    let long = format!("{}/{}", f.path("root"), "n".repeat(300));
+    assert_eq!(s.read(&long), err("invalid_path"), "D2");
+    // F8: a pattern of many `**` over a deep tree ends within the walk budget.
+    let mut deep = f.root();
+    for i in 0..40 {
+        deep.push(format!("d{i}"));
+    }
+    std::fs::create_dir_all(&deep).expect("deep");
+    let started = Instant::now();
+    let found = s.call(
+        "search_files",
+        json!({"path": f.path("root"), "pattern": "**/**/**/**/**/**/**/**/**/**/*x"}),
+    );
+    assert!(found.is_ok(), "{found:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
 }
