@@ -689,7 +689,7 @@ fn writes_stay_inside_and_off_protected_paths() {
 }
 
 /// Whether the tests run as root (who may write any file).
-fn is_root() -> bool {
+pub(super) fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

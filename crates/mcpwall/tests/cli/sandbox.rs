@@ -456,3 +456,41 @@ fn no_landlock_no_launch_unless_degraded_is_allowed() {
     assert_ne!(code(&o), 0);
     assert!(stderr(&o).contains("Landlock"), "{}", stderr(&o));
 }
+
+/// Attack case S7: a set-user-id program run in the sandbox gains nothing (`no_new_privs`).
+/// Needs root, to make a set-user-id-root copy of `id` that an unprivileged user runs; the
+/// same copy run outside the sandbox shows the bit works on this file system.
+#[test]
+fn set_user_id_programs_gain_nothing() {
+    if !super::fs::is_root() {
+        eprintln!("skipped: making a set-user-id-root program needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let id = dir.path().join("id");
+    std::fs::copy("/usr/bin/id", &id).expect("copy");
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&id, std::fs::Permissions::from_mode(0o4755)).expect("chmod");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let as_nobody = |cmd: &[&str]| {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .args(cmd)
+            .stdin(Stdio::null())
+            .output()
+            .expect("setpriv runs")
+    };
+    let o = as_nobody(&[path(&id), "-u"]);
+    assert_eq!(stdout(&o).trim(), "0", "the bit works here: {}", stderr(&o));
+    let mcpwall = env!("CARGO_BIN_EXE_mcpwall");
+    let o = as_nobody(&[
+        mcpwall,
+        "sandbox",
+        "--ro",
+        path(dir.path()),
+        "--",
+        path(&id),
+        "-u",
+    ]);
+    assert_eq!(stdout(&o).trim(), "65534", "{}", stderr(&o));
+}
