@@ -4,7 +4,6 @@
 //! Only the ranking matters, not the numbers: a pattern whose required words are "add", "end"
 //! and "your" should be anchored on its rarer words ("memory", "verbatim") when it has some.
 
-use std::collections::HashSet;
 use std::sync::OnceLock;
 
 /// The most frequent words of English prose.
@@ -36,11 +35,35 @@ string support system table take test text than thing things think three time ti
 today tool tools two type under until update url use used user users uses using value values \
 version view want way week well without work works write year years yes yet";
 
-type Lists = [HashSet<&'static str>; 3];
+/// The listed words as keys (see [`key`]) with their frequency, sorted for binary search: a
+/// hash of each word, or comparing it byte by byte, cost more, and the planner looks up words
+/// for every literal it weighs.
+fn listed() -> &'static [(u128, f64)] {
+    static LISTED: OnceLock<Vec<(u128, f64)>> = OnceLock::new();
+    LISTED.get_or_init(|| {
+        let mut all: Vec<(u128, f64)> = [(TOP, 1000.0), (VERY_COMMON, 150.0), (COMMON, 25.0)]
+            .into_iter()
+            .flat_map(|(list, n)| {
+                list.split_whitespace()
+                    .filter_map(move |w| key(w.as_bytes()).map(|k| (k, n)))
+            })
+            .collect();
+        // A word in two lists counts as the more frequent.
+        all.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
+        all.dedup_by_key(|e| e.0);
+        all
+    })
+}
 
-fn lists() -> &'static Lists {
-    static LISTS: OnceLock<Lists> = OnceLock::new();
-    LISTS.get_or_init(|| [TOP, VERY_COMMON, COMMON].map(|l| l.split_whitespace().collect()))
+/// A word of at most 16 bytes, lower-cased, as one number (zero bytes after it: no word has
+/// one).
+fn key(w: &[u8]) -> Option<u128> {
+    let mut b = [0u8; 16];
+    b.get_mut(..w.len())?
+        .iter_mut()
+        .zip(w)
+        .for_each(|(d, s)| *d = s.to_ascii_lowercase());
+    Some(u128::from_le_bytes(b))
 }
 
 /// Punctuated tokens that ordinary content (URLs, Markdown, HTML) is full of.
@@ -48,38 +71,41 @@ const FREQUENT_TOKENS: [&str; 10] = [
     "http://", "https://", "://", "http", "https", "www.", "](http", "](https", "</", "/>",
 ];
 
-/// Estimated occurrences of the literal per 100 KB of ordinary text (lower is rarer).
+/// Bytes of non-ASCII text count as word bytes: "忽略" is a word.
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b >= 0x80
+}
+
+/// Estimated occurrences of the literal per 100 KB of ordinary text (lower is rarer). Called
+/// for every literal the planner weighs, many times each: it allocates nothing.
 pub(crate) fn literal_cost(lit: &[u8]) -> f64 {
-    let lower = lit.to_ascii_lowercase();
     if FREQUENT_TOKENS
         .iter()
-        .any(|t| t.as_bytes() == lower.as_slice())
+        .any(|t| t.as_bytes().eq_ignore_ascii_case(lit))
     {
         return 100.0;
     }
-    // Bytes of non-ASCII text count as word bytes: "忽略" is a word.
-    let is_word = |b: &u8| b.is_ascii_alphanumeric() || *b >= 0x80;
-    let words: Vec<&[u8]> = lower
-        .split(|b| !is_word(b))
-        .filter(|w| !w.is_empty())
-        .collect();
-    let text = match words.as_slice() {
-        [] => return by_length(lower.len()),
+    let mut words = lit.split(|&b| !is_word(b)).filter(|w| !w.is_empty());
+    let text = match (words.next(), words.next()) {
+        (None, _) => return by_length(lit.len()),
         // Delimited on both sides (" st ", "<b>"): the whole word, not a piece of longer ones.
-        [w] if !is_word(&lower[0]) && !lower.last().is_some_and(is_word) => whole_word_cost(w),
-        [w] => word_cost(w),
+        (Some(w), None) if !is_word(lit[0]) && !lit.last().is_some_and(|&b| is_word(b)) => {
+            whole_word_cost(w)
+        }
+        (Some(w), None) => word_cost(w),
         // A phrase is at most as frequent as its rarest word, and usually much rarer.
-        _ => {
-            0.3 * words
-                .iter()
-                .map(|w| word_cost(w))
+        (Some(a), Some(b)) => {
+            0.3 * [a, b]
+                .into_iter()
+                .chain(words)
+                .map(word_cost)
                 .fold(f64::INFINITY, f64::min)
         }
     };
     // Punctuation around words (`<important>`, `api_key=`) makes a literal rarer.
-    let punctuation: f64 = lower
+    let punctuation: f64 = lit
         .iter()
-        .filter(|b| !is_word(b))
+        .filter(|&&b| !is_word(b))
         .map(|&b| match b {
             b' ' => 0.7,
             b'.' | b',' | b'-' | b'_' | b'\'' => 0.5,
@@ -93,19 +119,13 @@ pub(crate) fn literal_cost(lit: &[u8]) -> f64 {
 /// A literal equal to a frequent word is at least as frequent; a short one is also found inside
 /// longer words ("on" in "one", "add" in "address").
 fn word_cost(w: &[u8]) -> f64 {
-    let [top, very, common] = lists();
-    let n = w.len();
-    let w = std::str::from_utf8(w).unwrap_or("");
-    let listed = if top.contains(w) {
-        1000.0
-    } else if very.contains(w) {
-        150.0
-    } else if common.contains(w) {
-        25.0
-    } else {
-        0.0
-    };
-    by_length(n).max(listed)
+    let listed = key(w)
+        .and_then(|k| {
+            let l = listed();
+            l.binary_search_by(|e| e.0.cmp(&k)).ok().map(|i| l[i].1)
+        })
+        .unwrap_or(0.0);
+    by_length(w.len()).max(listed)
 }
 
 /// A word standing alone: listed words as frequent as listed, other short words far rarer than
@@ -152,5 +172,20 @@ mod tests {
         assert!(literal_cost(b"use the") < literal_cost(b"use"));
         assert!(literal_cost(b"<important>") < literal_cost(b"important"));
         assert!(literal_cost(b"ab") > literal_cost(b"akia"));
+    }
+
+    #[test]
+    fn every_listed_word_is_looked_up() {
+        let words = [super::TOP, super::VERY_COMMON, super::COMMON]
+            .iter()
+            .flat_map(|l| l.split_whitespace())
+            .count();
+        // Words in two lists count once.
+        assert!(
+            super::listed().len() > words * 9 / 10,
+            "a word longer than a key"
+        );
+        assert_eq!(literal_cost(b"The"), literal_cost(b"the"));
+        assert!(literal_cost(b"Important") > literal_cost(b"verbatim"));
     }
 }
