@@ -36,6 +36,25 @@ tool_description, secret, argument or a surface name; each output line is {\"id\
 status: 0 clean, 1 a finding at or above --fail-on (batch: a flagged record), 2 usage or input error."
     )]
     Analyze(AnalyzeArgs),
+    /// Find the MCP servers configured on this machine (and in a project) and check them.
+    #[command(
+        long_about = "Find the MCP servers configured on this machine and check them, offline.\n\n\
+Reads the configuration files of Claude Desktop, Claude Code (~/.claude.json and a project's \
+.mcp.json), Cursor, VS Code (user mcp.json and settings, a workspace's .vscode/mcp.json), \
+Windsurf, Gemini CLI, Codex CLI (TOML), Zed, Continue (JSON), Cline, Roo Code and LM Studio, \
+on Linux, macOS or Windows paths, plus any file given with --config. Each server is checked \
+without being started: packages run without an exact version (npx -y pkg, uvx pkg), \
+credentials written into the file (shown redacted), remote servers over plain http, containers \
+run with the host's privileges, network or files, command lines handed to a shell, programs \
+anyone may replace. Each issue comes with a one-line fix.",
+        after_help = "Examples:\n  mcpwall scan                       # this machine's clients and the current directory's project files\n  \
+mcpwall scan --list                # where it looked, what it found\n  \
+mcpwall scan --config ./mcp.json --format sarif > mcpwall.sarif\n  \
+mcpwall scan --client cursor --fail-on medium\n\nExit status: 0 no issue at or above \
+--fail-on, 1 one or more, 2 usage error or a --config file that cannot be read. A discovered \
+file that cannot be parsed is reported and does not change the status."
+    )]
+    Scan(ScanArgs),
     /// Measure detection quality on a labelled JSON-lines file.
     #[command(
         after_help = "Each line is {\"id\", \"kind\", \"text\", \"label\"} with label 1 for \
@@ -320,6 +339,56 @@ pub(crate) struct AnalyzeArgs {
     pub(crate) max_bytes: u64,
     #[command(flatten)]
     pub(crate) source: RuleSource,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ScanArgs {
+    /// Also read this configuration file (any client's format; repeatable). With --config
+    /// only, nothing else is read unless --discover is given too.
+    #[arg(long = "config", value_name = "PATH")]
+    pub(crate) configs: Vec<PathBuf>,
+    /// Read the known clients' files as well as the --config files.
+    #[arg(long)]
+    pub(crate) discover: bool,
+    /// Only this client's files (repeatable): claude-desktop, claude-code, cursor, vscode,
+    /// windsurf, gemini-cli, codex, zed, continue, cline, roo-code, lm-studio.
+    #[arg(long = "client", value_name = "NAME", value_parser = parse_client)]
+    pub(crate) clients: Vec<String>,
+    /// The project whose own files (.mcp.json, .cursor/mcp.json, .vscode/mcp.json, ...) are
+    /// read [default: the current directory].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) project: Option<PathBuf>,
+    /// Say where it looked and what it found, and exit.
+    #[arg(long)]
+    pub(crate) list: bool,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = ScanFormat::Text)]
+    pub(crate) format: ScanFormat,
+    /// Exit with status 1 when an issue reaches this severity.
+    #[arg(long, value_parser = parse_severity, default_value = "high")]
+    pub(crate) fail_on: Severity,
+    /// Check the configurations only, without starting any server (the only mode of this
+    /// version: accepted so that scripts can ask for it explicitly).
+    #[arg(long)]
+    pub(crate) offline: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ScanFormat {
+    Text,
+    Json,
+    Sarif,
+}
+
+fn parse_client(s: &str) -> Result<String, String> {
+    if mcpwall_scan::clients::CLIENTS.contains(&s) {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "unknown client (one of: {})",
+            mcpwall_scan::clients::CLIENTS.join(", ")
+        ))
+    }
 }
 
 #[derive(Debug, Args)]

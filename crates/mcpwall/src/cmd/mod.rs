@@ -10,6 +10,7 @@ mod policy;
 mod rules;
 mod run;
 mod sandbox;
+mod scan;
 mod serve;
 
 use std::path::PathBuf;
@@ -25,6 +26,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let status: Status = match cli.command {
         Command::Analyze(args) => analyze::run(args)?,
         Command::Eval(args) => eval::run(args)?,
+        Command::Scan(args) => scan::run(args)?,
         Command::Rules(args) => rules::run(args)?,
         Command::Run(args) => return run::run(args),
         Command::Sandbox(args) => return sandbox::run(args),

@@ -5,6 +5,7 @@ mod contrib;
 mod fs;
 mod gateway;
 mod sandbox;
+mod scan;
 mod serve;
 
 use std::io::Write as _;

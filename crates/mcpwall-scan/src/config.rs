@@ -1,0 +1,394 @@
+//! Reading MCP server entries out of a client's configuration file, whatever the client: the
+//! shapes differ (`mcpServers`, VS Code's `servers`, Zed's `context_servers`, Codex's TOML
+//! `[mcp_servers.NAME]`, Claude Code's per-project sections, Continue's list), the entries
+//! much less (a command with arguments and environment, or a URL with headers).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// The format of a configuration file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// JSON, with the comments and trailing commas VS Code and Zed allow.
+    Json,
+    Toml,
+}
+
+impl Format {
+    /// From a file name: `.toml` is TOML, anything else JSON.
+    pub fn of(path: &std::path::Path) -> Format {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("toml") => Format::Toml,
+            _ => Format::Json,
+        }
+    }
+}
+
+/// How a client reaches a server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "transport", rename_all = "lowercase")]
+pub enum Transport {
+    /// A command the client starts, speaking over its standard input and output.
+    Stdio {
+        command: String,
+        args: Vec<String>,
+        /// Values as written (checked for secrets, never printed unredacted).
+        #[serde(skip)]
+        env: BTreeMap<String, String>,
+        /// The names of the variables set.
+        env_names: Vec<String>,
+        cwd: Option<String>,
+    },
+    /// A remote server (Streamable HTTP, or the older HTTP+SSE).
+    Http {
+        url: String,
+        /// Header values as written (checked for secrets, never printed unredacted).
+        #[serde(skip)]
+        headers: BTreeMap<String, String>,
+        header_names: Vec<String>,
+    },
+}
+
+/// One server of a configuration file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ServerEntry {
+    pub name: String,
+    #[serde(flatten)]
+    pub transport: Transport,
+    /// Turned off in the client's settings (`"disabled": true`): still checked, and said so.
+    pub disabled: bool,
+    /// Where the entry sits: the section holding it (`mcpServers`,
+    /// `projects./home/me/app.mcpServers`, ...).
+    pub section: String,
+    /// 1-based line of the entry's name in the file (best effort: the first line that names it
+    /// after its section's key).
+    pub line: usize,
+}
+
+/// A configuration file that cannot be read as one.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("not valid JSON: {0}")]
+    Json(String),
+    #[error("not valid TOML: {0}")]
+    Toml(String),
+    #[error("{0}")]
+    Shape(String),
+}
+
+/// The servers a configuration file declares. A file with none of the known sections is no
+/// error: it declares none.
+pub fn parse(text: &str, format: Format) -> Result<Vec<ServerEntry>, ConfigError> {
+    let root: Value = match format {
+        Format::Json => {
+            let clean = strip_jsonc(text);
+            if clean.trim().is_empty() {
+                return Ok(Vec::new());
+            }
+            serde_json::from_str(&clean).map_err(|e| ConfigError::Json(e.to_string()))?
+        }
+        Format::Toml => {
+            let t: toml::Table =
+                toml::from_str(text).map_err(|e| ConfigError::Toml(e.message().to_owned()))?;
+            serde_json::to_value(t).map_err(|e| ConfigError::Toml(e.to_string()))?
+        }
+    };
+    let Value::Object(root) = root else {
+        return Err(ConfigError::Shape("the file is not an object".into()));
+    };
+    let mut out = Vec::new();
+    let lines = Lines::new(text);
+    for (section, map) in sections(&root) {
+        for (name, v) in map {
+            let Value::Object(entry) = v else {
+                continue;
+            };
+            if let Some(transport) = transport(&entry) {
+                let key = section.rsplit('.').next().unwrap_or(&section);
+                out.push(ServerEntry {
+                    name: name.clone(),
+                    transport,
+                    disabled: entry.get("disabled").and_then(Value::as_bool) == Some(true)
+                        || entry.get("enabled").and_then(Value::as_bool) == Some(false),
+                    line: lines.find_name(key, &name),
+                    section: section.clone(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The objects of a file that map server names to entries, with their dotted paths.
+fn sections(root: &Map<String, Value>) -> Vec<(String, Map<String, Value>)> {
+    let mut out = Vec::new();
+    let mut add = |path: String, v: Option<&Value>| {
+        if let Some(Value::Object(m)) = v {
+            out.push((path, m.clone()));
+        }
+    };
+    for key in ["mcpServers", "servers", "context_servers", "mcp_servers"] {
+        add(key.to_owned(), root.get(key));
+    }
+    // VS Code user settings: "mcp": {"servers": {...}}.
+    if let Some(Value::Object(mcp)) = root.get("mcp") {
+        add("mcp.servers".to_owned(), mcp.get("servers"));
+    }
+    // Claude Code's ~/.claude.json: a section for each project.
+    if let Some(Value::Object(projects)) = root.get("projects") {
+        for (dir, p) in projects {
+            add(format!("projects.{dir}.mcpServers"), p.get("mcpServers"));
+        }
+    }
+    // Continue's config.json: a list, each with its transport inside.
+    if let Some(Value::Array(list)) = root
+        .get("experimental")
+        .and_then(|e| e.get("modelContextProtocolServers"))
+    {
+        let mut m = Map::new();
+        for (i, s) in list.iter().enumerate() {
+            let name = s
+                .get("name")
+                .and_then(Value::as_str)
+                .map_or_else(|| format!("server-{}", i + 1), str::to_owned);
+            let mut entry = s.get("transport").cloned().unwrap_or_else(|| s.clone());
+            if let Value::Object(e) = &mut entry
+                && let Some(d) = s.get("disabled")
+            {
+                e.insert("disabled".into(), d.clone());
+            }
+            m.insert(name, entry);
+        }
+        out.push(("experimental.modelContextProtocolServers".to_owned(), m));
+    }
+    out
+}
+
+/// An entry's transport; `None` for an object that is no server entry.
+fn transport(e: &Map<String, Value>) -> Option<Transport> {
+    let s = |k: &str| e.get(k).and_then(Value::as_str).map(str::to_owned);
+    let strings = |v: Option<&Value>| -> Vec<String> {
+        v.and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .map(|x| match x {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let pairs = |v: Option<&Value>| -> BTreeMap<String, String> {
+        v.and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| {
+                        let v = match v {
+                            Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        };
+                        (k.clone(), v)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    if let Some(url) = s("url").or_else(|| s("serverUrl")).or_else(|| s("httpUrl")) {
+        let headers = pairs(e.get("headers").or_else(|| e.get("requestOptions")));
+        return Some(Transport::Http {
+            url,
+            header_names: headers.keys().cloned().collect(),
+            headers,
+        });
+    }
+    // Zed's older shape: "command": {"path", "args", "env"}.
+    let (command, args, env) = match e.get("command") {
+        Some(Value::String(c)) => (c.clone(), strings(e.get("args")), pairs(e.get("env"))),
+        Some(Value::Object(c)) => (
+            c.get("path").and_then(Value::as_str)?.to_owned(),
+            strings(c.get("args")),
+            pairs(c.get("env")),
+        ),
+        _ => return None,
+    };
+    Some(Transport::Stdio {
+        command,
+        args,
+        env_names: env.keys().cloned().collect(),
+        env,
+        cwd: s("cwd"),
+    })
+}
+
+/// JSON with `//` and `/* */` comments and trailing commas (VS Code's and Zed's settings) made
+/// plain JSON, byte for byte the same length outside what is removed, and the same lines.
+pub fn strip_jsonc(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let mut in_string = false;
+    while i < b.len() {
+        let c = b[i];
+        if in_string {
+            if c == b'\\' && i + 1 < b.len() {
+                // The escaped character whole (it may be more than one byte).
+                let len = 1 + utf8_len(b[i + 1]);
+                out.push_str(&text[i..(i + len).min(b.len())]);
+                i += len;
+                continue;
+            }
+            if c == b'"' {
+                in_string = false;
+            }
+        } else if c == b'"' {
+            in_string = true;
+        } else if c == b'/' && b.get(i + 1) == Some(&b'/') {
+            while i < b.len() && b[i] != b'\n' {
+                i += 1;
+            }
+            continue;
+        } else if c == b'/' && b.get(i + 1) == Some(&b'*') {
+            i += 2;
+            while i < b.len() && !(b[i] == b'*' && b.get(i + 1) == Some(&b'/')) {
+                if b[i] == b'\n' {
+                    out.push('\n');
+                }
+                i += 1;
+            }
+            i += 2;
+            continue;
+        } else if c == b',' {
+            // A comma followed, past blanks and comments, by a closing bracket is dropped.
+            let mut j = i + 1;
+            loop {
+                while j < b.len() && b[j].is_ascii_whitespace() {
+                    j += 1;
+                }
+                if b.get(j) == Some(&b'/') && b.get(j + 1) == Some(&b'/') {
+                    while j < b.len() && b[j] != b'\n' {
+                        j += 1;
+                    }
+                } else if b.get(j) == Some(&b'/') && b.get(j + 1) == Some(&b'*') {
+                    j += 2;
+                    while j < b.len() && !(b[j] == b'*' && b.get(j + 1) == Some(&b'/')) {
+                        j += 1;
+                    }
+                    j += 2;
+                } else {
+                    break;
+                }
+            }
+            if matches!(b.get(j), Some(b'}' | b']')) {
+                i += 1;
+                continue;
+            }
+        }
+        // Whole characters: `i` only ever stops on ASCII bytes or after a whole character.
+        let len = utf8_len(c);
+        out.push_str(&text[i..(i + len).min(b.len())]);
+        i += len;
+    }
+    out
+}
+
+fn utf8_len(first: u8) -> usize {
+    match first {
+        0xF0..=0xFF => 4,
+        0xE0..=0xEF => 3,
+        0xC0..=0xDF => 2,
+        _ => 1,
+    }
+}
+
+/// Line lookups in the original text.
+struct Lines<'a> {
+    text: &'a str,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a str) -> Self {
+        Lines { text }
+    }
+
+    /// The line of `"name"` (JSON) or `name` in a TOML table header, after the first mention
+    /// of the section's key; 1 when not found.
+    fn find_name(&self, section_key: &str, name: &str) -> usize {
+        let start = self.text.find(section_key).unwrap_or(0);
+        let rest = &self.text[start..];
+        let quoted = format!("\"{name}\"");
+        let toml_header = format!("{section_key}.{name}]");
+        let at = rest
+            .find(&quoted)
+            .or_else(|| rest.find(&toml_header))
+            .map_or(start, |i| start + i);
+        self.text[..at].matches('\n').count() + 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jsonc_comments_and_trailing_commas() {
+        let text = "{\n  // a comment with \"quotes\"\n  \"a\": \"http://x/*y*/\", /* block\n */ \"b\": [1, 2,],\n}\n";
+        let v: Value = serde_json::from_str(&strip_jsonc(text)).expect("plain JSON");
+        assert_eq!(v["a"], "http://x/*y*/");
+        assert_eq!(v["b"], serde_json::json!([1, 2]));
+        assert_eq!(
+            strip_jsonc(text).matches('\n').count(),
+            text.matches('\n').count()
+        );
+        // Unicode passes whole; an escaped quote does not end a string.
+        let t = r#"{"k": "é \" // not a comment"}"#;
+        assert_eq!(strip_jsonc(t), t);
+    }
+
+    #[test]
+    fn every_shape() {
+        let json = r#"{
+  "mcpServers": {
+    "notes": {"command": "npx", "args": ["-y", "@me/notes"], "env": {"TOKEN": "x"}},
+    "remote": {"url": "https://mcp.example/mcp", "headers": {"Authorization": "Bearer y"}},
+    "off": {"command": "x", "disabled": true}
+  },
+  "projects": {"/home/me/app": {"mcpServers": {"db": {"type": "stdio", "command": "uvx", "args": ["pg-mcp"]}}}},
+  "context_servers": {"zed-old": {"command": {"path": "/usr/bin/srv", "args": ["--x"]}}},
+  "mcp": {"servers": {"vs": {"type": "http", "url": "http://10.0.0.5/mcp"}}},
+  "experimental": {"modelContextProtocolServers": [{"transport": {"type": "stdio", "command": "node", "args": ["s.js"]}}]}
+}"#;
+        let s = parse(json, Format::Json).expect("parses");
+        let names: Vec<(&str, &str, usize)> = s
+            .iter()
+            .map(|e| (e.section.as_str(), e.name.as_str(), e.line))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("mcpServers", "notes", 3),
+                ("mcpServers", "off", 5),
+                ("mcpServers", "remote", 4),
+                ("context_servers", "zed-old", 8),
+                ("mcp.servers", "vs", 9),
+                ("projects./home/me/app.mcpServers", "db", 7),
+                ("experimental.modelContextProtocolServers", "server-1", 10),
+            ]
+        );
+        assert!(s[1].disabled);
+        let Transport::Stdio { env_names, .. } = &s[0].transport else {
+            panic!("stdio")
+        };
+        assert_eq!(env_names, &["TOKEN"]);
+        let toml = "model = \"o3\"\n[mcp_servers.docs]\ncommand = \"npx\"\nargs = [\"-y\", \"docs-mcp\"]\nenv = { KEY = \"v\" }\n";
+        let s = parse(toml, Format::Toml).expect("parses");
+        assert_eq!((s[0].name.as_str(), s[0].line), ("docs", 2));
+        assert!(parse("{", Format::Json).is_err());
+        assert!(parse("[1]", Format::Json).is_err());
+        assert!(parse("", Format::Json).expect("empty").is_empty());
+    }
+}

@@ -1,0 +1,416 @@
+//! The scan's report: what was looked at, each server with its issues; as text for people,
+//! JSON (schema `mcpwall.scan/1`, below) and SARIF 2.1.0 for machines.
+//!
+//! JSON: `{"schema": "mcpwall.scan/1", "looked": [{client, scope, path, status (found | absent
+//! | unread | error), error?, servers}], "servers": [{client, scope, file, line, name, section,
+//! disabled, transport (stdio | http), command?, args, env_names, cwd?, url?, header_names,
+//! issues: [{id, severity, message, fix, excerpt?}]}], "summary": {files, servers, issues:
+//! {severity: count}, max_severity}}`. Fields are only ever added within a schema version;
+//! credentials never appear (arguments and URLs are redacted, environment and header values
+//! left out).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use mcpwall_detect::{Engine, Severity, Surface};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::checks::Issue;
+use crate::config::{ServerEntry, Transport};
+use crate::{Found, Source};
+
+pub const SCHEMA: &str = "mcpwall.scan/1";
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub schema: &'static str,
+    pub looked: Vec<Looked>,
+    pub servers: Vec<ServerReport>,
+    pub summary: Summary,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Looked {
+    pub client: &'static str,
+    pub scope: &'static str,
+    pub path: String,
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub servers: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ServerReport {
+    pub client: &'static str,
+    pub scope: &'static str,
+    pub file: String,
+    pub line: usize,
+    pub name: String,
+    pub section: String,
+    pub disabled: bool,
+    pub transport: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    pub args: Vec<String>,
+    pub env_names: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    pub header_names: Vec<String>,
+    pub issues: Vec<Issue>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    pub files: usize,
+    pub servers: usize,
+    pub issues: BTreeMap<&'static str, usize>,
+    pub max_severity: Option<Severity>,
+}
+
+impl Report {
+    /// The highest severity of any issue.
+    pub fn max_severity(&self) -> Option<Severity> {
+        self.summary.max_severity
+    }
+}
+
+/// The report of `sources`, each server's issues from `check`.
+pub(crate) fn build(
+    engine: &Engine,
+    sources: &[Source],
+    check: impl Fn(&ServerEntry) -> Vec<Issue>,
+) -> Report {
+    let redact = |s: &str| engine.redact(Surface::Config, s).text.into_owned();
+    let mut looked = Vec::new();
+    let mut servers = Vec::new();
+    for src in sources {
+        let l = &src.location;
+        let (status, error, n) = match &src.found {
+            Found::Absent => ("absent", None, 0),
+            Found::Unread => (
+                "unread",
+                Some("this format (YAML) is not read yet: its servers were not checked".into()),
+                0,
+            ),
+            Found::Error(e) => ("error", Some(e.clone()), 0),
+            Found::Servers(s) => ("found", None, s.len()),
+        };
+        looked.push(Looked {
+            client: l.client,
+            scope: l.scope,
+            path: l.path.display().to_string(),
+            status,
+            error,
+            servers: n,
+        });
+        let Found::Servers(entries) = &src.found else {
+            continue;
+        };
+        for e in entries {
+            let mut issues = check(e);
+            issues.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(&b.id)));
+            let mut r = ServerReport {
+                client: l.client,
+                scope: l.scope,
+                file: l.path.display().to_string(),
+                line: e.line,
+                name: e.name.clone(),
+                section: e.section.clone(),
+                disabled: e.disabled,
+                transport: "stdio",
+                command: None,
+                args: Vec::new(),
+                env_names: Vec::new(),
+                cwd: None,
+                url: None,
+                header_names: Vec::new(),
+                issues,
+            };
+            match &e.transport {
+                Transport::Stdio {
+                    command,
+                    args,
+                    env_names,
+                    cwd,
+                    ..
+                } => {
+                    r.command = Some(redact(command));
+                    r.args = args.iter().map(|a| redact(a)).collect();
+                    r.env_names.clone_from(env_names);
+                    r.cwd = cwd.clone();
+                }
+                Transport::Http {
+                    url, header_names, ..
+                } => {
+                    r.transport = "http";
+                    r.url = Some(redact(url));
+                    r.header_names.clone_from(header_names);
+                }
+            }
+            servers.push(r);
+        }
+    }
+    let mut counts = BTreeMap::new();
+    let mut max = None;
+    for i in servers.iter().flat_map(|s| &s.issues) {
+        *counts.entry(i.severity.as_str()).or_insert(0) += 1;
+        max = max.max(Some(i.severity));
+    }
+    Report {
+        schema: SCHEMA,
+        summary: Summary {
+            files: looked.iter().filter(|l| l.status == "found").count(),
+            servers: servers.len(),
+            issues: counts,
+            max_severity: max,
+        },
+        looked,
+        servers,
+    }
+}
+
+/// Where each place was looked for, and what was there (`mcpwall scan --list`).
+pub fn render_list(r: &Report, home: Option<&Path>) -> String {
+    let mut out = String::new();
+    for l in &r.looked {
+        let what = match l.status {
+            "found" => format!("{} server{}", l.servers, plural(l.servers)),
+            "absent" => "-".into(),
+            other => format!("{other}: {}", l.error.as_deref().unwrap_or("")),
+        };
+        let _ = writeln!(
+            out,
+            "{:<15} {:<9} {:<60} {what}",
+            l.client,
+            l.scope,
+            tilde(&l.path, home)
+        );
+    }
+    out
+}
+
+/// The report for a terminal (`color`: ANSI colours for severities).
+pub fn render_text(r: &Report, home: Option<&Path>, color: bool) -> String {
+    let mut out = String::new();
+    let s = &r.summary;
+    let issues: usize = s.issues.values().sum();
+    let by: Vec<String> = Severity::ALL
+        .iter()
+        .rev()
+        .filter_map(|v| {
+            s.issues
+                .get(v.as_str())
+                .map(|n| format!("{n} {}", v.as_str()))
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "mcpwall scan: {} configuration file{}, {} server{}, {issues} issue{}{}",
+        s.files,
+        plural(s.files),
+        s.servers,
+        plural(s.servers),
+        plural(issues),
+        if by.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", by.join(", "))
+        }
+    );
+    for l in r
+        .looked
+        .iter()
+        .filter(|l| matches!(l.status, "error" | "unread"))
+    {
+        let _ = writeln!(
+            out,
+            "\n{} {}: {}: {}",
+            l.client,
+            tilde(&l.path, home),
+            l.status,
+            l.error.as_deref().unwrap_or("")
+        );
+    }
+    let mut last_file = "";
+    for srv in &r.servers {
+        if srv.file != last_file {
+            last_file = &srv.file;
+            let _ = writeln!(out, "\n{}  {}", srv.client, tilde(&srv.file, home));
+        }
+        let how = match (&srv.command, &srv.url) {
+            (_, Some(url)) => url.clone(),
+            (Some(c), None) => std::iter::once(c.as_str())
+                .chain(srv.args.iter().map(String::as_str))
+                .collect::<Vec<_>>()
+                .join(" "),
+            (None, None) => String::new(),
+        };
+        let off = if srv.disabled { " (disabled)" } else { "" };
+        let verdict = if srv.issues.is_empty() { "  ok" } else { "" };
+        let _ = writeln!(
+            out,
+            "  {}{off}  line {}  {}{verdict}",
+            srv.name,
+            srv.line,
+            mcpwall_detect::visible(&shorten(&how, 100))
+        );
+        for i in &srv.issues {
+            let sev = i.severity.as_str().to_ascii_uppercase();
+            let sev = if color {
+                let code = match i.severity {
+                    Severity::Critical | Severity::High => "1;31",
+                    Severity::Medium => "33",
+                    Severity::Low | Severity::Info => "36",
+                };
+                format!("\x1b[{code}m{sev:<8}\x1b[0m")
+            } else {
+                format!("{sev:<8}")
+            };
+            let _ = writeln!(out, "    {sev} {}  {}", i.id, i.message);
+            if let Some(x) = &i.excerpt {
+                let _ = writeln!(
+                    out,
+                    "             {}",
+                    mcpwall_detect::visible(&shorten(x, 120))
+                );
+            }
+            let _ = writeln!(out, "             fix: {}", i.fix);
+        }
+    }
+    out
+}
+
+/// The report as SARIF 2.1.0, for GitHub code scanning and other CI tools: one rule per issue
+/// id found, one result per issue, located at the server's line in its configuration file.
+pub fn render_sarif(r: &Report, version: &str) -> Value {
+    let mut rules: BTreeMap<&str, (&Issue, usize)> = BTreeMap::new();
+    for i in r.servers.iter().flat_map(|s| &s.issues) {
+        let n = rules.len();
+        rules.entry(i.id.as_str()).or_insert((i, n));
+    }
+    let ordered: Vec<(&str, &Issue)> = {
+        let mut v: Vec<_> = rules.iter().map(|(id, (i, _))| (*id, *i)).collect();
+        v.sort_by_key(|(id, _)| *id);
+        v
+    };
+    let index: BTreeMap<&str, usize> = ordered
+        .iter()
+        .enumerate()
+        .map(|(n, (id, _))| (*id, n))
+        .collect();
+    let rules_json: Vec<Value> = ordered
+        .iter()
+        .map(|(id, i)| {
+            json!({
+                "id": id,
+                "name": id.replace(['.', '_'], " "),
+                "shortDescription": {"text": crate::checks::describe(id)},
+                "help": {"text": i.fix},
+                "defaultConfiguration": {"level": level(i.severity)},
+                "properties": {
+                    "security-severity": security_severity(i.severity),
+                    "tags": ["security", "mcp"],
+                },
+            })
+        })
+        .collect();
+    let results: Vec<Value> = r
+        .servers
+        .iter()
+        .flat_map(|s| s.issues.iter().map(move |i| (s, i)))
+        .map(|(s, i)| {
+            json!({
+                "ruleId": i.id,
+                "ruleIndex": index[i.id.as_str()],
+                "level": level(i.severity),
+                "message": {"text": format!("{} ({}): {}", s.name, s.client, i.message)},
+                "locations": [{
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": file_uri(&s.file)},
+                        "region": {"startLine": s.line},
+                    },
+                    "logicalLocations": [{"name": s.name, "kind": "object"}],
+                }],
+                "partialFingerprints": {
+                    "mcpwallServer/v1": format!("{}:{}:{}", s.client, s.name, i.id),
+                },
+            })
+        })
+        .collect();
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "mcpwall",
+                "version": version,
+                "informationUri": "https://github.com/mcpwall/mcpwall",
+                "rules": rules_json,
+            }},
+            "results": results,
+        }],
+    })
+}
+
+fn level(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical | Severity::High => "error",
+        Severity::Medium => "warning",
+        Severity::Low | Severity::Info => "note",
+    }
+}
+
+/// GitHub's scale: 9.0 and up critical, 7.0 high, 4.0 medium, below low.
+fn security_severity(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "9.5",
+        Severity::High => "8.0",
+        Severity::Medium => "5.5",
+        Severity::Low => "3.0",
+        Severity::Info => "1.0",
+    }
+}
+
+/// An absolute path as a `file://` URI (percent-encoding what a URI cannot hold); a relative
+/// one as it is.
+fn file_uri(path: &str) -> String {
+    let enc: String = path
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect();
+    if path.starts_with('/') {
+        format!("file://{enc}")
+    } else {
+        enc
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn tilde(path: &str, home: Option<&Path>) -> String {
+    match home.and_then(|h| Path::new(path).strip_prefix(h).ok()) {
+        Some(rest) => format!("~/{}", rest.display()),
+        None => path.to_owned(),
+    }
+}
+
+fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut t: String = s.chars().take(max).collect();
+    t.push('…');
+    t
+}

@@ -1,0 +1,348 @@
+//! `mcpwall scan` on a fixture home and project holding every client's configuration format.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use super::{code, stderr, stdout};
+
+/// A home directory and a project with each client's files, and a `bin` directory for `PATH`.
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+/// A GitHub token-shaped value made for these tests (not a real credential).
+const TOKEN: &str = "ghp_R8mXq2LzT5vN9cW3yB7kD1fH6jP4sA0eG2uQ";
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let f = Fixture { dir };
+        let w = |rel: &str, text: &str| {
+            let p = f.dir.path().join(rel);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            std::fs::write(p, text).expect("write");
+        };
+        w(
+            "home/.config/Claude/claude_desktop_config.json",
+            &format!(
+                r#"{{
+  "mcpServers": {{
+    "github": {{
+      "command": "npx",
+      "args": ["-y", "@modelcontextprotocol/server-github"],
+      "env": {{"GITHUB_PERSONAL_ACCESS_TOKEN": "{TOKEN}"}}
+    }},
+    "files": {{"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem@2026.8.31", "/home/me/notes"]}}
+  }}
+}}
+"#
+            ),
+        );
+        w(
+            "home/.claude.json",
+            r#"{"numStartups": 3, "mcpServers": {"time": {"type": "stdio", "command": "uvx", "args": ["mcp-server-time==0.6.2"]}},
+ "projects": {"/home/me/app": {"mcpServers": {"db": {"command": "uvx", "args": ["postgres-mcp"]}}}}}
+"#,
+        );
+        w(
+            "home/.cursor/mcp.json",
+            r#"{"mcpServers": {"remote": {"url": "http://mcp.example.com/mcp", "headers": {"Authorization": "Bearer sk-live-QmFzZTY0ZW5jb2RlZFNlY3JldA"}}}}"#,
+        );
+        w(
+            "home/.config/Code/User/mcp.json",
+            r#"{"servers": {"tool": {"type": "stdio", "command": "mcp-tool"}}, "inputs": []}"#,
+        );
+        w(
+            "home/.config/Code/User/settings.json",
+            "{\n  // comments and trailing commas, as VS Code allows\n  \"editor.fontSize\": 13,\n  \"mcp\": {\n    \"servers\": {\n      \"pg\": {\"command\": \"docker\", \"args\": [\"run\", \"-i\", \"--rm\", \"--network=host\", \"mcp/postgres\"],},\n    },\n  },\n}\n",
+        );
+        w(
+            "home/.config/Code/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json",
+            r#"{"mcpServers": {"fetch": {"command": "uvx", "args": ["mcp-server-fetch"], "disabled": true, "autoApprove": []}}}"#,
+        );
+        w(
+            "home/.config/Code/User/globalStorage/rooveterinaryinc.roo-cline/settings/mcp_settings.json",
+            r#"{"mcpServers": {"git": {"command": "uvx", "args": ["mcp-server-git==2025.1.14"]}}}"#,
+        );
+        w(
+            "home/.codeium/windsurf/mcp_config.json",
+            r#"{"mcpServers": {"docs": {"serverUrl": "https://docs.example.com/mcp"}}}"#,
+        );
+        w(
+            "home/.gemini/settings.json",
+            r#"{"theme": "Default", "mcpServers": {"search": {"httpUrl": "http://10.1.2.3:8080/mcp"}}}"#,
+        );
+        w(
+            "home/.codex/config.toml",
+            "model = \"o3\"\n\n[mcp_servers.shell]\ncommand = \"bash\"\nargs = [\"-c\", \"exec node $HOME/srv.js\"]\n",
+        );
+        w(
+            "home/.config/zed/settings.json",
+            "{\n  \"context_servers\": {\n    \"old\": {\"command\": {\"path\": \"/usr/bin/env\", \"args\": [\"node\", \"s.js\"]}},\n    \"new\": {\"source\": \"custom\", \"command\": \"npx\", \"args\": [\"-y\", \"zed-mcp@0.3.1\"]}, // pinned\n  }\n}\n",
+        );
+        w(
+            "home/.continue/config.json",
+            r#"{"experimental": {"modelContextProtocolServers": [{"transport": {"type": "stdio", "command": "node", "args": ["server.js"]}}]}}"#,
+        );
+        w(
+            "home/.continue/config.yaml",
+            "mcpServers:\n  - name: y\n    command: y\n",
+        );
+        w(
+            "home/.lmstudio/mcp.json",
+            r#"{"mcpServers": {"hf": {"url": "https://huggingface.co/mcp"}}}"#,
+        );
+        w(
+            "proj/.mcp.json",
+            r#"{"mcpServers": {"local": {"command": "node", "args": ["./server.js"]}}}"#,
+        );
+        w(
+            "proj/.cursor/mcp.json",
+            r#"{"mcpServers": {"proj-remote": {"url": "https://mcp.internal.example/mcp"}}}"#,
+        );
+        w(
+            "proj/.vscode/mcp.json",
+            r#"{"servers": {"sqlite": {"command": "uvx", "args": ["mcp-server-sqlite==0.6.2", "--db-path", "test.db"]}}}"#,
+        );
+        w(
+            "proj/.gemini/settings.json",
+            r#"{"mcpServers": {"gem": {"command": "npx", "args": ["gem-mcp@latest"]}}}"#,
+        );
+        w(
+            "proj/.roo/mcp.json",
+            r#"{"mcpServers": {"roo": {"command": "pnpm", "args": ["dlx", "roo-mcp"]}}}"#,
+        );
+        w(
+            "proj/.continue/mcpServers/browser.json",
+            r#"{"mcpServers": {"browser": {"command": "npx", "args": ["-y", "@playwright/mcp@0.0.41"]}}}"#,
+        );
+        // A program anyone may replace, on the PATH the scan looks commands up in.
+        w("bin/mcp-tool", "#!/bin/sh\n");
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(
+            f.dir.path().join("bin/mcp-tool"),
+            std::fs::Permissions::from_mode(0o777),
+        )
+        .expect("chmod");
+        f
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn scan(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_mcpwall"))
+            .arg("scan")
+            .args(args)
+            .current_dir(self.path("proj"))
+            .env("HOME", self.path("home"))
+            .env("PATH", self.path("bin"))
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("APPDATA")
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("mcpwall runs")
+    }
+
+    /// Output with the fixture's directory written `$T`, for the golden files.
+    fn normalised(&self, text: &str) -> String {
+        let top = self.dir.path().display().to_string();
+        text.replace(&top, "$T")
+    }
+}
+
+/// Compares with a golden file (rewritten instead when MCPWALL_UPDATE_GOLDEN is set).
+fn golden(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("MCPWALL_UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).expect("write golden");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (MCPWALL_UPDATE_GOLDEN=1 writes it)",
+            path.display()
+        )
+    });
+    assert_eq!(
+        actual, expected,
+        "{name} differs from the golden file; if the change is meant, rerun with MCPWALL_UPDATE_GOLDEN=1 and review the diff"
+    );
+}
+
+#[test]
+fn every_client_format_is_found_and_checked() {
+    let f = Fixture::new();
+    let o = f.scan(&["--list"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let list = stdout(&o);
+    for (client, path, servers) in [
+        (
+            "claude-desktop",
+            "~/.config/Claude/claude_desktop_config.json",
+            "2 servers",
+        ),
+        ("claude-code", "~/.claude.json", "2 servers"),
+        ("cursor", "~/.cursor/mcp.json", "1 server"),
+        ("vscode", "~/.config/Code/User/mcp.json", "1 server"),
+        ("vscode", "~/.config/Code/User/settings.json", "1 server"),
+        ("cline", "cline_mcp_settings.json", "1 server"),
+        ("roo-code", "mcp_settings.json", "1 server"),
+        (
+            "windsurf",
+            "~/.codeium/windsurf/mcp_config.json",
+            "1 server",
+        ),
+        ("gemini-cli", "~/.gemini/settings.json", "1 server"),
+        ("codex", "~/.codex/config.toml", "1 server"),
+        ("zed", "~/.config/zed/settings.json", "2 servers"),
+        ("continue", "~/.continue/config.json", "1 server"),
+        ("continue", "~/.continue/config.yaml", "unread"),
+        ("lm-studio", "~/.lmstudio/mcp.json", "1 server"),
+        ("claude-code", "proj/.mcp.json", "1 server"),
+        ("cursor", "proj/.cursor/mcp.json", "1 server"),
+        ("vscode", "proj/.vscode/mcp.json", "1 server"),
+        ("gemini-cli", "proj/.gemini/settings.json", "1 server"),
+        ("roo-code", "proj/.roo/mcp.json", "1 server"),
+        (
+            "continue",
+            "proj/.continue/mcpServers/browser.json",
+            "1 server",
+        ),
+    ] {
+        assert!(
+            list.lines()
+                .any(|l| l.starts_with(client) && l.contains(path) && l.contains(servers)),
+            "{client} {path} {servers}:\n{list}"
+        );
+    }
+
+    // The report: each issue where it belongs, and nothing clean flagged.
+    let o = f.scan(&["--format", "json"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let r: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(r["schema"], "mcpwall.scan/1");
+    let issues = |name: &str| -> Vec<String> {
+        r["servers"]
+            .as_array()
+            .expect("servers")
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("no server {name}"))["issues"]
+            .as_array()
+            .expect("issues")
+            .iter()
+            .map(|i| i["id"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    assert_eq!(
+        issues("github"),
+        ["config.plaintext_secret", "config.unpinned_package"]
+    );
+    for clean in [
+        "files",
+        "time",
+        "git",
+        "docs",
+        "new",
+        "local",
+        "proj-remote",
+        "sqlite",
+        "browser",
+        "hf",
+    ] {
+        assert!(issues(clean).is_empty(), "{clean}: {:?}", issues(clean));
+    }
+    for (name, id) in [
+        ("db", "config.unpinned_package"),
+        ("remote", "config.insecure_remote"),
+        ("search", "config.insecure_remote"),
+        ("pg", "config.container_privileged"),
+        ("shell", "config.shell_command"),
+        ("tool", "config.world_writable_executable"),
+        ("fetch", "config.unpinned_package"),
+        ("gem", "config.unpinned_package"),
+        ("roo", "config.unpinned_package"),
+    ] {
+        assert!(
+            issues(name).iter().any(|i| i == id),
+            "{name}: {:?}",
+            issues(name)
+        );
+    }
+    assert!(
+        issues("remote")
+            .iter()
+            .any(|i| i == "config.plaintext_secret")
+    );
+    let fetch = r["servers"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["name"] == "fetch"))
+        .expect("fetch");
+    assert_eq!(fetch["disabled"], true);
+    assert_eq!(r["summary"]["max_severity"], "high");
+
+    // No format prints the credentials.
+    for format in ["text", "json", "sarif"] {
+        let out = stdout(&f.scan(&["--format", format]));
+        assert!(
+            !out.contains(TOKEN) && !out.contains("QmFzZTY0ZW5jb2RlZFNlY3JldA"),
+            "{format}: {out}"
+        );
+    }
+
+    golden("scan.txt", &f.normalised(&stdout(&f.scan(&[]))));
+    golden("scan.json", &f.normalised(&stdout(&o)));
+}
+
+#[test]
+fn exit_status_filters_and_bad_input() {
+    let f = Fixture::new();
+    // Only the files given, unless discovery is asked for too.
+    let vscode = f.path("proj/.vscode/mcp.json");
+    let vscode = vscode.to_str().expect("UTF-8");
+    let o = f.scan(&["--config", vscode, "--format", "json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let r: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(r["summary"]["servers"], 1);
+    // Medium issues fail the run when asked.
+    let gemini = f.path("proj/.gemini/settings.json");
+    let gemini = gemini.to_str().expect("UTF-8");
+    assert_eq!(code(&f.scan(&["--config", gemini])), 0);
+    assert_eq!(
+        code(&f.scan(&["--config", gemini, "--fail-on", "medium"])),
+        1
+    );
+    // One client only.
+    let o = f.scan(&["--client", "codex", "--format", "json"]);
+    let r: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(r["summary"]["servers"], 1, "{r}");
+    assert_eq!(code(&f.scan(&["--client", "nonesuch"])), 2);
+    // A file given that cannot be read or parsed: an error, and no report.
+    let bad = f.path("bad.json");
+    std::fs::write(&bad, "{\"mcpServers\": {").expect("write");
+    let o = f.scan(&["--config", bad.to_str().expect("UTF-8")]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        stderr(&o).contains("bad.json") && stderr(&o).contains("JSON"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(o.stdout.is_empty());
+    let o = f.scan(&["--config", "/no/such/file.json"]);
+    assert_eq!(code(&o), 2);
+    // A discovered file that cannot be parsed is reported; the rest is still checked.
+    std::fs::write(f.path("home/.cursor/mcp.json"), "{oops").expect("write");
+    let o = f.scan(&[]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("mcp.json: error: not valid JSON"),
+        "{}",
+        stdout(&o)
+    );
+}
