@@ -27,6 +27,7 @@ mod error;
 mod excerpt;
 mod finding;
 mod json;
+pub mod names;
 mod normalize;
 mod rules;
 mod runs;

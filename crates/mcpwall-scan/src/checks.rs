@@ -51,6 +51,9 @@ pub fn describe(id: &str) -> &'static str {
         }
         "config.shell_command" => "A server started through a shell command line",
         "config.world_writable_executable" => "A server program that any user may replace",
+        "scan.not_inspected" => "A server that could not be started to list what it offers",
+        "scan.duplicate_tool_name" => "Two servers of one client offer a tool of the same name",
+        "scan.cross_server_reference" => "A server's definition names another server's tool",
         _ => "A finding of mcpwall's detection engine",
     }
 }

@@ -4,14 +4,17 @@
 //! privileges, shell command lines, programs anyone may replace. The report is text for people,
 //! JSON (a versioned schema) and SARIF for machines.
 
+pub mod approvals;
 pub mod checks;
 pub mod clients;
 pub mod config;
+pub mod inspect;
+pub mod introspect;
 pub mod report;
 
 use std::path::{Path, PathBuf};
 
-use mcpwall_detect::Engine;
+use mcpwall_detect::{Engine, Surface};
 
 pub use checks::Issue;
 pub use clients::{Location, Os, Places};
@@ -111,4 +114,165 @@ pub fn scan(engine: &Engine, sources: &[Source], path_var: Option<&str>) -> Repo
     report::build(engine, sources, |entry| {
         checks::check(engine, entry, path_var)
     })
+}
+
+/// Whether to start a server to list what it offers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Start,
+    /// Not started, and why.
+    Skip(String),
+}
+
+/// How servers are started for inspection.
+pub struct Starter<'a> {
+    /// For the whole session of one server, start to stop.
+    pub timeout: std::time::Duration,
+    /// Servers started at once.
+    pub parallel: usize,
+    /// The command line that starts an entry (the sandbox in front, as the caller chooses).
+    pub spawn: &'a (dyn Fn(&ServerEntry) -> Result<introspect::Spawn, String> + Sync),
+    /// Told after each server: (done, total).
+    pub progress: &'a (dyn Fn(usize, usize) + Sync),
+}
+
+impl std::fmt::Debug for Starter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Starter")
+            .field("timeout", &self.timeout)
+            .field("parallel", &self.parallel)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts the servers `decide` lets through, lists what each offers, and adds to the report
+/// the engine's findings on their definitions and the issues across each client's servers.
+pub fn inspect_servers(
+    engine: &Engine,
+    report: &mut Report,
+    sources: &[Source],
+    decide: &(dyn Fn(&ServerEntry) -> Decision + Sync),
+    starter: &Starter<'_>,
+) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // The report lists the servers in the order of the sources' entries.
+    let entries: Vec<&ServerEntry> = sources
+        .iter()
+        .filter_map(|s| match &s.found {
+            Found::Servers(e) => Some(e),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let decisions: Vec<Decision> = entries.iter().map(|e| decide(e)).collect();
+    let to_start: Vec<usize> = (0..entries.len())
+        .filter(|&i| decisions[i] == Decision::Start)
+        .collect();
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let total = to_start.len();
+    let work = || {
+        let mut out = Vec::new();
+        loop {
+            let n = next.fetch_add(1, Ordering::Relaxed);
+            let Some(&i) = to_start.get(n) else {
+                return out;
+            };
+            let result = (starter.spawn)(entries[i]).and_then(|spawn| {
+                introspect::introspect(&spawn, starter.timeout)
+                    .map_err(|f| format!("{}\u{0}{}", f.why, f.stderr))
+            });
+            let issues = match &result {
+                Ok(listing) => inspect::definitions(engine, listing),
+                Err(_) => Vec::new(),
+            };
+            (starter.progress)(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+            out.push((i, result, issues));
+        }
+    };
+    let results = std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..starter.parallel.clamp(1, 16))
+            .map(|_| scope.spawn(work))
+            .collect();
+        let mut all = work();
+        for h in helpers {
+            if let Ok(r) = h.join() {
+                all.extend(r);
+            }
+        }
+        all
+    });
+    let redact = |s: &str| engine.redact(Surface::Config, s).text.into_owned();
+    let mut listings: Vec<Option<introspect::Listing>> = vec![None; entries.len()];
+    for (i, d) in decisions.iter().enumerate() {
+        if let Decision::Skip(why) = d {
+            report.servers[i].inspection = Some(report::Inspection {
+                status: "skipped",
+                reason: Some(why.clone()),
+                ..report::Inspection::default()
+            });
+        }
+    }
+    for (i, result, issues) in results {
+        let srv = &mut report.servers[i];
+        srv.inspection = Some(match result {
+            Ok(l) => {
+                let names = |v: &[serde_json::Value]| -> Vec<String> {
+                    v.iter()
+                        .filter_map(|t| t["name"].as_str().map(str::to_owned))
+                        .collect()
+                };
+                let inspection = report::Inspection {
+                    status: "listed",
+                    server: l.server.clone(),
+                    protocol_version: l.protocol_version.clone(),
+                    tools: names(&l.tools),
+                    prompts: names(&l.prompts),
+                    resources: l.resources.len(),
+                    resource_templates: l.templates.len(),
+                    instructions: l.instructions.is_some(),
+                    ..report::Inspection::default()
+                };
+                listings[i] = Some(l);
+                inspection
+            }
+            Err(e) => {
+                let (why, stderr) = e.split_once('\u{0}').unwrap_or((e.as_str(), ""));
+                srv.issues.push(Issue {
+                    id: "scan.not_inspected".into(),
+                    severity: mcpwall_detect::Severity::Low,
+                    message: format!(
+                        "the server could not be started and listed ({}): its tools were not checked",
+                        redact(why)
+                    ),
+                    fix: "make it start (its standard error is shown), or remove it if it is unused".into(),
+                    excerpt: None,
+                });
+                report::Inspection {
+                    status: "failed",
+                    reason: Some(redact(why)),
+                    stderr: Some(redact(stderr)),
+                    ..report::Inspection::default()
+                }
+            }
+        });
+        srv.issues.extend(issues);
+    }
+    // Across the listed servers of each client.
+    let mut clients: Vec<&'static str> = report.servers.iter().map(|s| s.client).collect();
+    clients.sort_unstable();
+    clients.dedup();
+    for client in clients {
+        let members: Vec<usize> = (0..entries.len())
+            .filter(|&i| report.servers[i].client == client && listings[i].is_some())
+            .collect();
+        let named: Vec<(&str, &introspect::Listing)> = members
+            .iter()
+            .filter_map(|&i| Some((entries[i].name.as_str(), listings[i].as_ref()?)))
+            .collect();
+        for (k, issues) in inspect::across(&named).into_iter().enumerate() {
+            report.servers[members[k]].issues.extend(issues);
+        }
+    }
+    report.finish();
 }

@@ -61,7 +61,33 @@ pub struct ServerReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     pub header_names: Vec<String>,
+    /// What the server said it offers, when it was started (absent with `--offline`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inspection: Option<Inspection>,
     pub issues: Vec<Issue>,
+}
+
+/// The outcome of starting a server to list what it offers.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Inspection {
+    /// `listed`, `failed` or `skipped`.
+    pub status: &'static str,
+    /// Why it failed or was skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The end of its standard error, redacted, when it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stderr: Option<String>,
+    /// `serverInfo.name`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol_version: Option<String>,
+    pub tools: Vec<String>,
+    pub prompts: Vec<String>,
+    pub resources: usize,
+    pub resource_templates: usize,
+    pub instructions: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -112,8 +138,7 @@ pub(crate) fn build(
             continue;
         };
         for e in entries {
-            let mut issues = check(e);
-            issues.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(&b.id)));
+            let issues = check(e);
             let mut r = ServerReport {
                 client: l.client,
                 scope: l.scope,
@@ -129,6 +154,7 @@ pub(crate) fn build(
                 cwd: None,
                 url: None,
                 header_names: Vec::new(),
+                inspection: None,
                 issues,
             };
             match &e.transport {
@@ -155,22 +181,41 @@ pub(crate) fn build(
             servers.push(r);
         }
     }
-    let mut counts = BTreeMap::new();
-    let mut max = None;
-    for i in servers.iter().flat_map(|s| &s.issues) {
-        *counts.entry(i.severity.as_str()).or_insert(0) += 1;
-        max = max.max(Some(i.severity));
-    }
-    Report {
+    let mut r = Report {
         schema: SCHEMA,
         summary: Summary {
-            files: looked.iter().filter(|l| l.status == "found").count(),
-            servers: servers.len(),
-            issues: counts,
-            max_severity: max,
+            files: 0,
+            servers: 0,
+            issues: BTreeMap::new(),
+            max_severity: None,
         },
         looked,
         servers,
+    };
+    r.finish();
+    r
+}
+
+impl Report {
+    /// Orders each server's issues (most severe first) and counts them again, after issues
+    /// were added.
+    pub fn finish(&mut self) {
+        let mut counts = BTreeMap::new();
+        let mut max = None;
+        for s in &mut self.servers {
+            s.issues
+                .sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(&b.id)));
+            for i in &s.issues {
+                *counts.entry(i.severity.as_str()).or_insert(0) += 1;
+                max = max.max(Some(i.severity));
+            }
+        }
+        self.summary = Summary {
+            files: self.looked.iter().filter(|l| l.status == "found").count(),
+            servers: self.servers.len(),
+            issues: counts,
+            max_severity: max,
+        };
     }
 }
 
@@ -259,6 +304,38 @@ pub fn render_text(r: &Report, home: Option<&Path>, color: bool) -> String {
             srv.line,
             mcpwall_detect::visible(&shorten(&how, 100))
         );
+        if let Some(i) = &srv.inspection {
+            let what = match i.status {
+                "listed" => format!(
+                    "listed: {} tool{}, {} prompt{}, {} resource{}{}",
+                    i.tools.len(),
+                    plural(i.tools.len()),
+                    i.prompts.len(),
+                    plural(i.prompts.len()),
+                    i.resources + i.resource_templates,
+                    plural(i.resources + i.resource_templates),
+                    if i.instructions { ", instructions" } else { "" }
+                ),
+                other => format!("{other}: {}", i.reason.as_deref().unwrap_or("")),
+            };
+            let _ = writeln!(out, "    {what}");
+            if let Some(e) = i.stderr.as_deref().filter(|e| !e.is_empty()) {
+                for line in e
+                    .lines()
+                    .rev()
+                    .take(5)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                {
+                    let _ = writeln!(
+                        out,
+                        "      | {}",
+                        mcpwall_detect::visible(&shorten(line, 120))
+                    );
+                }
+            }
+        }
         for i in &srv.issues {
             let sev = i.severity.as_str().to_ascii_uppercase();
             let sev = if color {

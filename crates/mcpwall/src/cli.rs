@@ -46,11 +46,18 @@ on Linux, macOS or Windows paths, plus any file given with --config. Each server
 without being started: packages run without an exact version (npx -y pkg, uvx pkg), \
 credentials written into the file (shown redacted), remote servers over plain http, containers \
 run with the host's privileges, network or files, command lines handed to a shell, programs \
-anyone may replace. Each issue comes with a one-line fix.",
+anyone may replace. Then each stdio server is started (in `mcpwall sandbox`, with a timeout, \
+and only once a person agreed to it, or with --yes) to list its tools, prompts, resources and \
+instructions: the detection engine reads every definition (poisoned descriptions, hidden \
+instructions, orders about other tools), and the servers of one client are compared (tools \
+sharing a name, definitions that name another server's tools). A server that fails to start is \
+reported with the end of its standard error. Each issue comes with a one-line fix.",
         after_help = "Examples:\n  mcpwall scan                       # this machine's clients and the current directory's project files\n  \
 mcpwall scan --list                # where it looked, what it found\n  \
 mcpwall scan --config ./mcp.json --format sarif > mcpwall.sarif\n  \
-mcpwall scan --client cursor --fail-on medium\n\nExit status: 0 no issue at or above \
+mcpwall scan --client cursor --fail-on medium\n  \
+mcpwall scan --offline                # the configuration checks only, nothing started\n  \
+mcpwall scan --yes --timeout 20       # CI: start every server, even never seen before\n\nExit status: 0 no issue at or above \
 --fail-on, 1 one or more, 2 usage error or a --config file that cannot be read. A discovered \
 file that cannot be parsed is reported and does not change the status."
     )]
@@ -367,10 +374,21 @@ pub(crate) struct ScanArgs {
     /// Exit with status 1 when an issue reaches this severity.
     #[arg(long, value_parser = parse_severity, default_value = "high")]
     pub(crate) fail_on: Severity,
-    /// Check the configurations only, without starting any server (the only mode of this
-    /// version: accepted so that scripts can ask for it explicitly).
-    #[arg(long)]
+    /// Check the configurations only: start no server.
+    #[arg(long, conflicts_with = "yes")]
     pub(crate) offline: bool,
+    /// Start every configured stdio server to inspect it, also those never started before
+    /// (for CI). Without it, a server is started only once a person agreed to it (asked on a
+    /// terminal; remembered in $XDG_STATE_HOME/mcpwall/scan-approved).
+    #[arg(long)]
+    pub(crate) yes: bool,
+    /// Start servers without the sandbox (by default each runs in `mcpwall sandbox`: no access
+    /// to the home directory but package caches, network allowed for package downloads).
+    #[arg(long)]
+    pub(crate) no_sandbox: bool,
+    /// Seconds each server has to start and list what it offers.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub(crate) timeout: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

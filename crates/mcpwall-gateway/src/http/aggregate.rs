@@ -86,13 +86,14 @@ type NameLookup = HashMap<String, Vec<(usize, String)>>;
 /// The other members' tools that `text`, of member `k`, names (read as the model would:
 /// invisible characters gone, look-alike letters folded).
 fn names_of_others(lookup: &NameLookup, k: usize, text: &str) -> Vec<String> {
-    let mut named: Vec<String> = identifiers(mcpwall_detect::normalize(text).as_str())
-        .iter()
-        .filter_map(|word| lookup.get(word))
-        .flatten()
-        .filter(|(other, _)| *other != k)
-        .map(|(_, full)| full.clone())
-        .collect();
+    let mut named: Vec<String> =
+        mcpwall_detect::names::identifiers(mcpwall_detect::normalize(text).as_str())
+            .iter()
+            .filter_map(|word| lookup.get(word))
+            .flatten()
+            .filter(|(other, _)| *other != k)
+            .map(|(_, full)| full.clone())
+            .collect();
     named.sort_unstable();
     named.dedup();
     named
@@ -112,41 +113,6 @@ fn error_body(id: &Id, code: i64, message: &str) -> Value {
         "id": id.to_value(),
         "error": { "code": code, "message": format!("mcpwall: {message}") }
     })
-}
-
-/// A name worth looking for in other servers' definitions: one that reads as an identifier
-/// (`send_email`, `createIssue`, `fs-write`, `v2sync`), not a plain word such as `search`,
-/// which any description may say.
-fn distinctive(name: &str) -> bool {
-    let b = name.as_bytes();
-    name.len() >= 4
-        && (name.contains(['_', '-', '.'])
-            || b.iter().any(u8::is_ascii_digit)
-            || b.windows(2)
-                .any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase()))
-}
-
-/// The identifiers in `text`, lower-cased: runs of letters, digits, `_`, `-` and `.`, without
-/// the dots and dashes that end a sentence or a phrase.
-fn identifiers(text: &str) -> HashSet<String> {
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
-        .map(|w| w.trim_matches(|c| c == '.' || c == '-'))
-        .filter(|w| !w.is_empty())
-        .map(str::to_ascii_lowercase)
-        .collect()
-}
-
-/// Every string in a JSON value, joined: what a model reads of a definition.
-fn strings(v: &Value, out: &mut String) {
-    match v {
-        Value::String(s) => {
-            out.push_str(s);
-            out.push('\n');
-        }
-        Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
-        Value::Object(m) => m.values().for_each(|x| strings(x, out)),
-        _ => {}
-    }
 }
 
 impl Aggregate {
@@ -622,7 +588,7 @@ impl Aggregate {
                     .entry(full.to_ascii_lowercase())
                     .or_default()
                     .push((*k, full.clone()));
-                if distinctive(n) {
+                if mcpwall_detect::names::distinctive(n) {
                     lookup
                         .entry(n.to_ascii_lowercase())
                         .or_default()
@@ -647,7 +613,7 @@ impl Aggregate {
                     "annotations",
                 ] {
                     if let Some(v) = t.get(field) {
-                        strings(v, &mut text);
+                        mcpwall_detect::names::strings(v, &mut text);
                     }
                 }
                 // `send\u{200b}_email`, `ѕend_email` name `send_email` too.
@@ -693,7 +659,7 @@ impl Aggregate {
                     let mut text = String::new();
                     for field in ["description", "title", "arguments"] {
                         if let Some(v) = p.get(field) {
-                            strings(v, &mut text);
+                            mcpwall_detect::names::strings(v, &mut text);
                         }
                     }
                     let named = names_of_others(&lookup, *k, &text);
@@ -1090,25 +1056,4 @@ pub(super) fn get(agg: &Arc<Aggregate>) -> Response {
         return gone();
     }
     plain_stream(rx)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_of_other_servers_tools_are_found_as_whole_identifiers() {
-        assert!(distinctive("send_email") && distinctive("createIssue") && distinctive("v2sync"));
-        assert!(!distinctive("search") && !distinctive("add") && !distinctive("a_b"));
-        let ids =
-            identifiers("Before using this, call SEND_EMAIL (or mail__send_email). resend_x.");
-        for w in ["send_email", "mail__send_email", "resend_x", "before"] {
-            assert!(ids.contains(w), "{w}: {ids:?}");
-        }
-        assert!(!identifiers("resend_email_later send_emails").contains("send_email"));
-        for disguised in ["send\u{200b}_email", "\u{455}end_email", "ｓｅｎｄ_email"] {
-            let ids = identifiers(mcpwall_detect::normalize(disguised).as_str());
-            assert!(ids.contains("send_email"), "{disguised:?}: {ids:?}");
-        }
-    }
 }

@@ -28,7 +28,15 @@ pub(crate) fn lock_path(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     if let Some(p) = given {
         return Ok(p);
     }
-    let state = std::env::var_os("XDG_STATE_HOME")
+    let state =
+        state_dir().context("no home directory to keep the lockfile in: give --lock FILE")?;
+    Ok(state.join("mcpwall.lock"))
+}
+
+/// mcpwall's directory in the user's state directory: `$XDG_STATE_HOME/mcpwall`, else
+/// `~/.local/state/mcpwall`.
+pub(crate) fn state_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_STATE_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .or_else(|| {
@@ -36,8 +44,7 @@ pub(crate) fn lock_path(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
                 .filter(|v| !v.is_empty())
                 .map(|h| PathBuf::from(h).join(".local/state"))
         })
-        .context("no home directory to keep the lockfile in: give --lock FILE")?;
-    Ok(state.join("mcpwall").join("mcpwall.lock"))
+        .map(|s| s.join("mcpwall"))
 }
 
 fn list(path: &std::path::Path) -> anyhow::Result<Status> {

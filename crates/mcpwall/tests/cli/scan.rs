@@ -5,6 +5,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+use super::gateway::{peers, python};
 use super::{code, stderr, stdout};
 
 /// A home directory and a project with each client's files, and a `bin` directory for `PATH`.
@@ -296,8 +297,11 @@ fn every_client_format_is_found_and_checked() {
         );
     }
 
-    golden("scan.txt", &f.normalised(&stdout(&f.scan(&[]))));
-    golden("scan.json", &f.normalised(&stdout(&o)));
+    golden("scan.txt", &f.normalised(&stdout(&f.scan(&["--offline"]))));
+    golden(
+        "scan.json",
+        &f.normalised(&stdout(&f.scan(&["--offline", "--format", "json"]))),
+    );
 }
 
 #[test]
@@ -345,4 +349,162 @@ fn exit_status_filters_and_bad_input() {
         "{}",
         stdout(&o)
     );
+}
+
+/// Servers started to list what they offer: the official Python SDK's test servers (one with a
+/// poisoned tool, one that names the other's tool), one that fails, one that hangs, one that
+/// tries to read a file of the home directory; in the sandbox, only with consent.
+#[test]
+fn servers_are_started_with_consent_in_the_sandbox_and_judged() {
+    let f = Fixture::new();
+    let python = python().display().to_string();
+    let p = |name: &str| peers().join(name).display().to_string();
+    std::fs::write(f.path("home/secret.txt"), "TOPSECRET").expect("write");
+    let config = f.path("proj/servers.json");
+    std::fs::write(
+        &config,
+        serde_json::json!({"mcpServers": {
+            "demo": {"command": python, "args": [p("poisoned_server.py")]},
+            "shadow": {"command": python, "args": [p("shadow_server.py")]},
+            "broken": {"command": "/bin/sh", "args": ["-c", "echo 'cannot reach the database' >&2; exit 3"]},
+            "hang": {"command": "/bin/sleep", "args": ["60"]},
+            "snoop": {"command": "/bin/sh", "args": ["-c", format!("echo started >&2; /usr/bin/cat {}/secret.txt >&2; exit 1", f.path("home").display())]},
+        }})
+        .to_string(),
+    )
+    .expect("write");
+    let config = config.to_str().expect("UTF-8");
+    let json = |o: &Output| -> Value { serde_json::from_slice(&o.stdout).expect("JSON") };
+    let inspection = |r: &Value, name: &str| -> Value {
+        r["servers"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["name"] == name))
+            .map(|s| s["inspection"].clone())
+            .unwrap_or(Value::Null)
+    };
+    // Offline: nothing starts.
+    let o = f.scan(&["--config", config, "--offline", "--format", "json"]);
+    assert_eq!(inspection(&json(&o), "demo"), Value::Null);
+    // No consent (no terminal, no --yes): nothing starts either, and the report says how.
+    let o = f.scan(&["--config", config, "--format", "json"]);
+    let r = json(&o);
+    assert_eq!(inspection(&r, "snoop")["status"], "skipped");
+    assert!(
+        inspection(&r, "snoop")["reason"]
+            .as_str()
+            .is_some_and(|t| t.contains("--yes"))
+    );
+    // With --yes: each is started in the sandbox, within the timeout.
+    let started = std::time::Instant::now();
+    let o = f.scan(&[
+        "--config",
+        config,
+        "--yes",
+        "--timeout",
+        "5",
+        "--format",
+        "json",
+    ]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let r = json(&o);
+    let ids = |name: &str| -> Vec<String> {
+        r["servers"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["name"] == name))
+            .map(|s| {
+                s["issues"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|i| i["id"].as_str().unwrap_or("").to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let demo = inspection(&r, "demo");
+    assert_eq!(demo["status"], "listed", "{r}");
+    assert_eq!(demo["server"], "poisoned-demo");
+    assert!(
+        demo["tools"].as_array().is_some_and(|t| t.len() == 5),
+        "{demo}"
+    );
+    assert!(
+        ids("demo").iter().any(|i| i.starts_with("tool_poisoning.")),
+        "{:?}",
+        ids("demo")
+    );
+    assert!(
+        ids("shadow")
+            .iter()
+            .any(|i| i == "scan.cross_server_reference"),
+        "{:?}",
+        ids("shadow")
+    );
+    let broken = inspection(&r, "broken");
+    assert_eq!(broken["status"], "failed");
+    assert!(
+        broken["stderr"]
+            .as_str()
+            .is_some_and(|e| e.contains("cannot reach the database")),
+        "{broken}"
+    );
+    assert!(ids("broken").iter().any(|i| i == "scan.not_inspected"));
+    assert!(
+        inspection(&r, "hang")["reason"]
+            .as_str()
+            .is_some_and(|t| t.contains("in time"))
+    );
+    // The sandbox kept the home directory out of reach.
+    let snoop = inspection(&r, "snoop");
+    let err = snoop["stderr"].as_str().unwrap_or("");
+    assert!(
+        err.contains("started") && err.contains("Permission denied") && !err.contains("TOPSECRET"),
+        "{snoop}"
+    );
+    // Consent is remembered: the next scan starts them without --yes.
+    let o = f.scan(&["--config", config, "--timeout", "5", "--format", "json"]);
+    let r = json(&o);
+    assert_eq!(inspection(&r, "demo")["status"], "listed");
+    assert_eq!(inspection(&r, "snoop")["status"], "failed");
+    // The servers' private temporary directories are gone.
+    let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .expect("tmp")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("mcpwall-scan-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    // A changed command line is a new program: asked again.
+    let changed = std::fs::read_to_string(f.path("proj/servers.json"))
+        .expect("read")
+        .replace("exit 1", "exit 2");
+    std::fs::write(f.path("proj/servers.json"), changed).expect("write");
+    let o = f.scan(&["--config", config, "--timeout", "5", "--format", "json"]);
+    assert_eq!(inspection(&json(&o), "snoop")["status"], "skipped");
+
+    // SARIF, checked against the OASIS SARIF 2.1.0 schema.
+    let o = f.scan(&["--config", config, "--timeout", "5", "--format", "sarif"]);
+    let sarif: Value = serde_json::from_slice(&o.stdout).expect("SARIF is JSON");
+    let schema_path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../mcpwall-scan/tests/data/sarif-schema-2.1.0.json");
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(schema_path).expect("schema"))
+            .expect("schema JSON");
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(&sarif)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let results = sarif["runs"][0]["results"].as_array().expect("results");
+    assert!(
+        results
+            .iter()
+            .any(|x| x["ruleId"] == "scan.cross_server_reference"
+                && x["locations"][0]["physicalLocation"]["region"]["startLine"].as_u64() > Some(0))
+    );
+    // The schema is not a formality: a broken log fails it.
+    let mut broken_log = sarif.clone();
+    broken_log["runs"][0]["results"][0]["level"] = Value::from("fatal");
+    assert!(!validator.is_valid(&broken_log));
 }

@@ -1,0 +1,300 @@
+//! Starting a stdio server to ask what it offers: `initialize`, then every page of
+//! `tools/list`, `prompts/list`, `resources/list` and `resources/templates/list`, then the
+//! process group is killed. Bounded everywhere: one deadline for the whole session, lines of at
+//! most [`MAX_LINE`] bytes, at most [`MAX_PAGES`] pages a list, the last [`STDERR_TAIL`] bytes of
+//! its standard error kept for the report.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// Longest line read from a server.
+pub const MAX_LINE: usize = 8 << 20;
+/// Pages read of one list.
+pub const MAX_PAGES: usize = 50;
+/// Bytes of standard error kept.
+pub const STDERR_TAIL: usize = 2048;
+
+/// How to start a server.
+#[derive(Clone, Debug)]
+pub struct Spawn {
+    pub program: OsString,
+    pub args: Vec<OsString>,
+    /// Variables set for it, over the scanning process's environment.
+    pub env: BTreeMap<String, String>,
+    pub cwd: Option<PathBuf>,
+}
+
+/// What a server said it offers.
+#[derive(Clone, Debug, Default)]
+pub struct Listing {
+    /// `serverInfo.name`.
+    pub server: Option<String>,
+    pub protocol_version: Option<String>,
+    pub instructions: Option<String>,
+    pub tools: Vec<Value>,
+    pub prompts: Vec<Value>,
+    pub resources: Vec<Value>,
+    pub templates: Vec<Value>,
+}
+
+/// Why a server could not be listed.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    pub why: String,
+    /// The end of what it wrote to standard error.
+    pub stderr: String,
+}
+
+/// Starts the server, lists what it offers within `timeout`, and stops it.
+pub fn introspect(spawn: &Spawn, timeout: Duration) -> Result<Listing, Failure> {
+    let deadline = Instant::now() + timeout;
+    let mut cmd = Command::new(&spawn.program);
+    cmd.args(&spawn.args)
+        .envs(&spawn.env)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(dir) = &spawn.cwd {
+        cmd.current_dir(dir);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt as _;
+        // Its own process group: `npx` and `uvx` start the server as a grandchild, and all of
+        // them go at the end.
+        cmd.process_group(0);
+    }
+    let mut child = cmd.spawn().map_err(|e| Failure {
+        why: format!("cannot start {}: {e}", spawn.program.to_string_lossy()),
+        stderr: String::new(),
+    })?;
+    let mut session = match Session::new(&mut child) {
+        Ok(s) => s,
+        Err(f) => {
+            stop(&mut child);
+            return Err(f);
+        }
+    };
+    let result = session.run(deadline);
+    stop(&mut child);
+    result.map_err(|why| Failure {
+        why,
+        stderr: session.stderr_tail(),
+    })
+}
+
+/// The pipes to a running server.
+struct Session {
+    input: std::process::ChildStdin,
+    lines: mpsc::Receiver<Result<Vec<u8>, String>>,
+    tail: Arc<Mutex<Vec<u8>>>,
+    /// Closed when standard error reaches its end.
+    tail_done: mpsc::Receiver<()>,
+    next_id: u64,
+}
+
+impl Session {
+    fn new(child: &mut Child) -> Result<Session, Failure> {
+        let fail = |what: &str| Failure {
+            why: format!("no {what} pipe"),
+            stderr: String::new(),
+        };
+        let input = child.stdin.take().ok_or_else(|| fail("input"))?;
+        let output = child.stdout.take().ok_or_else(|| fail("output"))?;
+        let errors = child.stderr.take().ok_or_else(|| fail("error"))?;
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || read_lines(output, &tx));
+        let tail = Arc::new(Mutex::new(Vec::new()));
+        let keep = Arc::clone(&tail);
+        let (done, tail_done) = mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            keep_tail(errors, &keep);
+            drop(done);
+        });
+        Ok(Session {
+            input,
+            lines,
+            tail,
+            tail_done,
+            next_id: 0,
+        })
+    }
+
+    /// What the server wrote to standard error, once it is stopped: waits a little for the
+    /// pipe's end (a process that left the group may keep it open).
+    fn stderr_tail(&self) -> String {
+        let _ = self.tail_done.recv_timeout(Duration::from_millis(500));
+        let bytes = self.tail.lock().map(|t| t.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).trim().to_owned()
+    }
+
+    fn run(&mut self, deadline: Instant) -> Result<Listing, String> {
+        let init = self.request(
+            "initialize",
+            json!({
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "mcpwall-scan", "version": env!("CARGO_PKG_VERSION")},
+            }),
+            deadline,
+        )?;
+        let init = init.map_err(|e| format!("initialize failed: {e}"))?;
+        self.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))?;
+        let mut out = Listing {
+            server: init["serverInfo"]["name"].as_str().map(str::to_owned),
+            protocol_version: init["protocolVersion"].as_str().map(str::to_owned),
+            instructions: init["instructions"].as_str().map(str::to_owned),
+            ..Listing::default()
+        };
+        let caps = &init["capabilities"];
+        if caps.get("tools").is_some() {
+            out.tools = self.list("tools/list", "tools", deadline)?;
+        }
+        if caps.get("prompts").is_some() {
+            out.prompts = self.list("prompts/list", "prompts", deadline)?;
+        }
+        if caps.get("resources").is_some() {
+            out.resources = self.list("resources/list", "resources", deadline)?;
+            out.templates = self.list("resources/templates/list", "resourceTemplates", deadline)?;
+        }
+        Ok(out)
+    }
+
+    /// Every page of a list (a method the server does not have lists nothing).
+    fn list(&mut self, method: &str, key: &str, deadline: Instant) -> Result<Vec<Value>, String> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let params = match &cursor {
+                Some(c) => json!({"cursor": c}),
+                None => json!({}),
+            };
+            let page = match self.request(method, params, deadline)? {
+                Ok(p) => p,
+                Err(_) if items.is_empty() => return Ok(Vec::new()),
+                Err(e) => return Err(format!("{method} failed: {e}")),
+            };
+            if let Some(a) = page[key].as_array() {
+                items.extend(a.iter().cloned());
+            }
+            match page["nextCursor"].as_str() {
+                Some(c) if Some(c) != cursor.as_deref() => cursor = Some(c.to_owned()),
+                _ => return Ok(items),
+            }
+        }
+        Err(format!("{method}: more than {MAX_PAGES} pages"))
+    }
+
+    fn send(&mut self, msg: &Value) -> Result<(), String> {
+        let mut line = msg.to_string();
+        line.push('\n');
+        self.input
+            .write_all(line.as_bytes())
+            .and_then(|()| self.input.flush())
+            .map_err(|e| format!("the server closed its input: {e}"))
+    }
+
+    /// A request and its response: `Ok(Ok(result))`, `Ok(Err(error message))` for a JSON-RPC
+    /// error, `Err` when the session cannot go on. Requests the server sends meanwhile are
+    /// refused, notifications ignored.
+    fn request(
+        &mut self,
+        method: &str,
+        params: Value,
+        deadline: Instant,
+    ) -> Result<Result<Value, String>, String> {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))?;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = match self.lines.recv_timeout(left) {
+                Ok(Ok(l)) => l,
+                Ok(Err(e)) => return Err(e),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    return Err(format!("no answer to {method} in time"));
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(format!("the server exited before answering {method}"));
+                }
+            };
+            let Ok(msg) = serde_json::from_slice::<Value>(&line) else {
+                // Servers that log to standard output: skip what is not JSON.
+                continue;
+            };
+            if msg.get("method").is_some() {
+                if let Some(req) = msg.get("id") {
+                    self.send(&json!({"jsonrpc": "2.0", "id": req,
+                        "error": {"code": -32601, "message": "mcpwall scan answers no requests"}}))?;
+                }
+                continue;
+            }
+            if msg.get("id").and_then(Value::as_u64) != Some(id) {
+                continue;
+            }
+            if let Some(e) = msg.get("error") {
+                let text = e["message"].as_str().unwrap_or("error").to_owned();
+                return Ok(Err(text));
+            }
+            return Ok(Ok(msg.get("result").cloned().unwrap_or(Value::Null)));
+        }
+    }
+}
+
+/// Lines of standard output to `tx`, each at most [`MAX_LINE`] bytes.
+fn read_lines(output: impl Read, tx: &mpsc::Sender<Result<Vec<u8>, String>>) {
+    let mut r = BufReader::new(output);
+    loop {
+        let mut line = Vec::new();
+        match (&mut r)
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut line)
+        {
+            Ok(0) | Err(_) => return,
+            Ok(_) if line.len() > MAX_LINE => {
+                let _ = tx.send(Err(format!("a line longer than {MAX_LINE} bytes")));
+                return;
+            }
+            Ok(_) => {
+                if tx.send(Ok(line)).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The last [`STDERR_TAIL`] bytes of standard error.
+fn keep_tail(errors: impl Read, tail: &Mutex<Vec<u8>>) {
+    let mut r = BufReader::new(errors);
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = r.read(&mut buf) {
+        if n == 0 {
+            return;
+        }
+        let Ok(mut t) = tail.lock() else { return };
+        t.extend_from_slice(&buf[..n]);
+        if t.len() > STDERR_TAIL {
+            let cut = t.len() - STDERR_TAIL;
+            t.drain(..cut);
+        }
+    }
+}
+
+/// Ends the server and everything it started.
+fn stop(child: &mut Child) {
+    #[cfg(unix)]
+    if let Some(pid) = rustix::process::Pid::from_raw(child.id().cast_signed()) {
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
