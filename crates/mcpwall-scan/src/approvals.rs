@@ -33,25 +33,39 @@ impl Approvals {
         })
     }
 
-    /// What is approved of a stdio entry: its command, arguments and working directory (a
-    /// changed argument is a different program to run). `None` for a remote server.
-    pub fn key(entry: &ServerEntry) -> Option<String> {
+    /// What is approved of a stdio entry: its command, arguments, environment and working
+    /// directory (any change is a different program to run), and, when the command or an
+    /// argument names a file relative to the directory it starts in, that directory (`node
+    /// server.js` in one project is not the same program in another). `here`: the scanner's
+    /// working directory, where a server without `cwd` starts. `None` for a remote server.
+    pub fn key(entry: &ServerEntry, here: &Path) -> Option<String> {
         let Transport::Stdio {
-            command, args, cwd, ..
+            command,
+            args,
+            cwd,
+            env,
+            ..
         } = &entry.transport
         else {
             return None;
         };
-        let canonical = serde_json::json!([command, args, cwd]).to_string();
+        let start = cwd.as_ref().map_or_else(|| here.to_owned(), PathBuf::from);
+        let relative = |a: &str| {
+            let p = Path::new(a);
+            !a.is_empty() && p.is_relative() && (a.contains('/') || start.join(p).exists())
+        };
+        let dir = (cwd.is_some() || relative(command) || args.iter().any(|a| relative(a)))
+            .then(|| start.display().to_string());
+        let canonical = serde_json::json!([command, args, cwd, dir, env]).to_string();
         Some(mcpwall_policy::sha256_hex(canonical.as_bytes()))
     }
 
-    pub fn contains(&self, entry: &ServerEntry) -> bool {
-        Approvals::key(entry).is_some_and(|k| self.keys.contains(&k))
+    pub fn contains(&self, entry: &ServerEntry, here: &Path) -> bool {
+        Approvals::key(entry, here).is_some_and(|k| self.keys.contains(&k))
     }
 
-    pub fn add(&mut self, entry: &ServerEntry) {
-        if let Some(k) = Approvals::key(entry) {
+    pub fn add(&mut self, entry: &ServerEntry, here: &Path) {
+        if let Some(k) = Approvals::key(entry, here) {
             self.keys.insert(k);
         }
     }
@@ -60,10 +74,14 @@ impl Approvals {
     pub fn save(&self) -> std::io::Result<()> {
         let dir = self.path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)?;
-        let tmp = self.path.with_extension("tmp");
+        // A name of its own (a file planted at a fixed name could be a symlink), created new.
+        let tmp = self
+            .path
+            .with_extension(format!("tmp.{}", std::process::id()));
+        let _ = std::fs::remove_file(&tmp);
         {
             let mut opts = std::fs::OpenOptions::new();
-            opts.write(true).create(true).truncate(true);
+            opts.write(true).create_new(true);
             #[cfg(unix)]
             {
                 use std::os::unix::fs::OpenOptionsExt as _;

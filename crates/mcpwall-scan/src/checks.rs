@@ -51,6 +51,7 @@ pub fn describe(id: &str) -> &'static str {
         }
         "config.shell_command" => "A server started through a shell command line",
         "config.world_writable_executable" => "A server program that any user may replace",
+        "config.code_loading_env" => "A server environment variable that loads or finds code",
         "scan.not_inspected" => "A server that could not be started to list what it offers",
         "scan.duplicate_tool_name" => "Two servers of one client offer a tool of the same name",
         "scan.cross_server_reference" => "A server's definition names another server's tool",
@@ -74,6 +75,7 @@ pub fn check(engine: &Engine, entry: &ServerEntry, path_var: Option<&str>) -> Ve
             out.extend(container(&runner, args));
             out.extend(shell(&runner, args));
             out.extend(writable(command, path_var));
+            out.extend(loader_env(env.keys()));
             for (k, v) in env {
                 out.extend(secrets(engine, &format!("env.{k}"), &format!("{k}={v}")));
             }
@@ -121,6 +123,61 @@ fn launcher<'a>(command: &str, args: &'a [String]) -> (String, &'a [String]) {
     }
 }
 
+/// Variables that make a program load or run code they name, before or beside its own:
+/// the dynamic loader's, the interpreters' start-up hooks and search paths, `PATH`.
+pub fn code_loading_var(name: &str) -> bool {
+    let n = name.to_ascii_uppercase();
+    n.starts_with("LD_")
+        || n.starts_with("DYLD_")
+        || n.starts_with("MCPWALL_")
+        || [
+            "PATH",
+            "GCONV_PATH",
+            "GLIBC_TUNABLES",
+            "LOCPATH",
+            "NLSPATH",
+            "HOSTALIASES",
+            "BASH_ENV",
+            "ENV",
+            "NODE_OPTIONS",
+            "NODE_PATH",
+            "PYTHONPATH",
+            "PYTHONSTARTUP",
+            "PYTHONHOME",
+            "PYTHONINSPECT",
+            "PERL5OPT",
+            "PERL5LIB",
+            "PERLLIB",
+            "RUBYOPT",
+            "RUBYLIB",
+            "JAVA_TOOL_OPTIONS",
+            "_JAVA_OPTIONS",
+            "JDK_JAVA_OPTIONS",
+            "DENO_DIR",
+            "NPM_CONFIG_NODE_OPTIONS",
+            "UV_INDEX_URL",
+            "PIP_INDEX_URL",
+            "NPM_CONFIG_REGISTRY",
+        ]
+        .contains(&n.as_str())
+}
+
+fn loader_env<'a>(names: impl Iterator<Item = &'a String>) -> Vec<Issue> {
+    names
+        .filter(|n| code_loading_var(n))
+        .map(|n| {
+            Issue::new(
+                "config.code_loading_env",
+                Severity::High,
+                format!(
+                    "the server's environment sets {n}, which makes the program load or find code it names: whoever edits this file chooses what runs"
+                ),
+                "remove the variable; install what the server needs instead",
+            )
+        })
+        .collect()
+}
+
 /// A package run by name at whatever version is newest when the client starts.
 fn unpinned(runner: &str, args: &[String]) -> Option<Issue> {
     let npm = match runner {
@@ -128,28 +185,73 @@ fn unpinned(runner: &str, args: &[String]) -> Option<Issue> {
         "uvx" => false,
         _ => return None,
     };
-    // The package: `--package X` / `-p X` / `--from X` if given, else the first argument that
-    // is not an option.
+    // The package: `--package X` / `-p X` (npx) or `--from X` (uvx) if given, else the first
+    // argument that is neither an option nor an option's value.
+    let (package_opts, valued): (&[&str], &[&str]) = if npm {
+        (
+            &["-p", "--package"],
+            &[
+                "--registry",
+                "--cache",
+                "--userconfig",
+                "--prefix",
+                "-c",
+                "--call",
+                "--node-options",
+                "--loglevel",
+                "-w",
+                "--workspace",
+                "--script-shell",
+            ],
+        )
+    } else {
+        (
+            &["--from"],
+            &[
+                "--python",
+                "-p",
+                "--with",
+                "--with-requirements",
+                "--index",
+                "--index-url",
+                "--default-index",
+                "--extra-index-url",
+                "-i",
+                "--find-links",
+                "-f",
+                "--python-preference",
+                "--cache-dir",
+                "--directory",
+                "--project",
+                "--config-file",
+                "--with-editable",
+            ],
+        )
+    };
     let mut pkg = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        if let Some(v) = a
-            .strip_prefix("--package=")
-            .or_else(|| a.strip_prefix("--from="))
-        {
-            pkg = Some(v.to_owned());
-            break;
+        if let Some((opt, v)) = a.split_once('=').filter(|(o, _)| o.starts_with('-')) {
+            if package_opts.contains(&opt) {
+                pkg = Some(v.to_owned());
+                break;
+            }
+            continue;
         }
-        if matches!(a.as_str(), "-p" | "--package" | "--from") {
+        if package_opts.contains(&a.as_str()) {
             pkg = it.next().cloned();
             break;
+        }
+        if valued.contains(&a.as_str()) {
+            it.next();
+            continue;
         }
         if !a.starts_with('-') {
             pkg = Some(a.clone());
             break;
         }
     }
-    let pkg = pkg?;
+    let pkg = pkg.filter(|p| !p.is_empty())?;
     // A local path, a URL or a git source is not a registry package.
     if pkg.starts_with(['.', '/', '~'])
         || pkg.contains("://")
@@ -158,11 +260,14 @@ fn unpinned(runner: &str, args: &[String]) -> Option<Issue> {
     {
         return None;
     }
+    // npm: `@scope/name@1.2.3` or `name@1.2.3` (the `@` of a scope is not a version's).
+    let npm_split = |p: &str| -> Option<(String, String)> {
+        let at = p.rfind('@').filter(|&i| i > 0)?;
+        Some((p[..at].to_owned(), p[at + 1..].to_owned()))
+    };
     let pinned = if npm {
-        // `@scope/name@1.2.3` or `name@1.2.3`: an exact version (no range, tag or `latest`).
-        pkg[1..]
-            .rsplit_once('@')
-            .is_some_and(|(_, v)| exact_version(v))
+        // An exact version: no range, tag, `latest` or partial version (`1`, `1.2.x`).
+        npm_split(&pkg).is_some_and(|(_, v)| exact_semver(&v))
     } else {
         pkg.split_once("==")
             .or_else(|| pkg.split_once('@'))
@@ -173,10 +278,7 @@ fn unpinned(runner: &str, args: &[String]) -> Option<Issue> {
     }
     // The name without the tag or range it was given (`pkg@latest`, `pkg>=1`).
     let name = if npm {
-        match pkg[1..].rsplit_once('@') {
-            Some((n, _)) => format!("{}{n}", &pkg[..1]),
-            None => pkg.clone(),
-        }
+        npm_split(&pkg).map_or_else(|| pkg.clone(), |(n, _)| n)
     } else {
         pkg.split(['=', '@', '<', '>', '~', '!'])
             .next()
@@ -203,10 +305,22 @@ fn unpinned(runner: &str, args: &[String]) -> Option<Issue> {
     ))
 }
 
+/// A PyPI exact version (`==1.0`, `==2025.1.14`; no wildcard).
 fn exact_version(v: &str) -> bool {
     v.starts_with(|c: char| c.is_ascii_digit())
         && v.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'+'))
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'+' | b'!'))
+}
+
+/// An npm exact version: three numbers, then an optional pre-release or build.
+fn exact_semver(v: &str) -> bool {
+    let core = v.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        && exact_version(v)
 }
 
 /// A container run with the host's privileges, network or files.
@@ -234,16 +348,38 @@ fn container(runner: &str, args: &[String]) -> Vec<Issue> {
             Some((n, v)) if n.starts_with("--") => (n, v),
             _ => (a, next),
         };
+        // `-v=/:/h`: a short option with its value attached.
+        let (name, value) = match a.get(..3) {
+            Some(p) if p.starts_with('-') && !p.starts_with("--") && p.ends_with('=') => {
+                (&a[..2], &a[3..])
+            }
+            _ => (name, value),
+        };
+        let cap = value.to_ascii_uppercase();
+        let cap = cap.strip_prefix("CAP_").unwrap_or(&cap);
         match name {
             "--privileged" => flag("--privileged", a),
+            "--security-opt"
+                if value.contains("unconfined")
+                    || value.contains("label=disable")
+                    || value.contains("label:disable") =>
+            {
+                flag(&format!("--security-opt {value}"), a);
+            }
+            "--device" => flag(&format!("the host's device {value}"), a),
             "--network" | "--net" if value == "host" => flag("the host's network", a),
             "--pid" | "--ipc" | "--uts" | "--userns" if value == "host" => {
                 flag(&format!("the host's {} namespace", &name[2..]), a);
             }
             "--cap-add"
                 if matches!(
-                    value.to_ascii_uppercase().as_str(),
-                    "ALL" | "SYS_ADMIN" | "SYS_PTRACE" | "NET_ADMIN"
+                    cap,
+                    "ALL"
+                        | "SYS_ADMIN"
+                        | "SYS_PTRACE"
+                        | "NET_ADMIN"
+                        | "SYS_MODULE"
+                        | "DAC_READ_SEARCH"
                 ) =>
             {
                 flag(&format!("the capability {value}"), a);
@@ -253,10 +389,22 @@ fn container(runner: &str, args: &[String]) -> Vec<Issue> {
                     .split(',')
                     .find_map(|p| p.strip_prefix("source=").or_else(|| p.strip_prefix("src=")))
                     .unwrap_or_else(|| value.split(':').next().unwrap_or(""));
-                if matches!(
-                    src,
-                    "/" | "/etc" | "/root" | "/home" | "~" | "$HOME" | "${HOME}"
-                ) || src.ends_with("docker.sock")
+                // A whole home directory, or one of its credential directories.
+                let trimmed = src.trim_end_matches('/');
+                let parts: Vec<&str> = trimmed.split('/').filter(|p| !p.is_empty()).collect();
+                let home_like = matches!(
+                    trimmed,
+                    "~" | "$HOME" | "${HOME}" | "/home" | "/root" | "/Users"
+                ) || (parts.len() == 2 && matches!(parts[0], "home" | "Users"))
+                    || [
+                        ".ssh", ".aws", ".gnupg", ".kube", ".docker", ".config", ".azure",
+                        ".gcloud",
+                    ]
+                    .iter()
+                    .any(|d| parts.contains(d));
+                if matches!(src, "/" | "/etc" | "/var" | "/proc" | "/sys" | "/dev")
+                    || home_like
+                    || src.ends_with("docker.sock")
                 {
                     flag(&format!("the host's {src} mounted"), value);
                 }
@@ -284,11 +432,20 @@ fn shell(runner: &str, args: &[String]) -> Option<Issue> {
     if !shells.contains(&runner) {
         return None;
     }
+    let powershell = matches!(runner, "powershell" | "pwsh");
     let pos = args.iter().position(|a| {
-        matches!(
-            a.to_ascii_lowercase().as_str(),
-            "-c" | "/c" | "/k" | "-command" | "-lc" | "-ic"
-        )
+        let a = a.to_ascii_lowercase();
+        if powershell {
+            matches!(
+                a.as_str(),
+                "-c" | "-command" | "-encodedcommand" | "-e" | "-ec" | "/c"
+            )
+        } else if runner == "cmd" {
+            matches!(a.as_str(), "/c" | "/k" | "/r")
+        } else {
+            // `-c`, and clusters with it: `-lc`, `-ec`, `-euxc`.
+            a.starts_with('-') && !a.starts_with("--") && a.contains('c')
+        }
     })?;
     let script = args.get(pos + 1).map_or("", String::as_str);
     let interpolates = ["$(", "`", "${", "$", "%"]
@@ -366,19 +523,26 @@ fn world_writable(_: &Path) -> Option<PathBuf> {
 
 /// A remote server reached without TLS (loopback aside).
 fn plain_http(url: &str) -> Option<Issue> {
-    let rest = url.strip_prefix("http://")?;
-    let host = rest
-        .split(['/', '?', '#'])
-        .next()
-        .unwrap_or("")
-        .rsplit('@')
-        .next()
-        .unwrap_or("");
+    let url = url.trim();
+    let scheme = url.get(..7)?;
+    if !scheme.eq_ignore_ascii_case("http://") {
+        return None;
+    }
+    let rest = &url[7..];
+    // The authority ends at the first of these (a backslash too: URL parsers of browsers and
+    // Node read it as a slash).
+    let authority = rest.split(['/', '\\', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit('@').next().unwrap_or("");
     let host = host
         .strip_prefix('[')
         .and_then(|h| h.split(']').next())
-        .unwrap_or_else(|| host.split(':').next().unwrap_or(host));
-    if host == "localhost" || host == "::1" || host.starts_with("127.") {
+        .unwrap_or_else(|| host.split(':').next().unwrap_or(host))
+        .to_ascii_lowercase();
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if loopback {
         return None;
     }
     Some(
@@ -449,6 +613,30 @@ mod tests {
         assert!(u("uv", &["tool", "run", "mcp-server-time"]));
         assert!(!u("npx", &["./local/server.js"]));
         assert!(!u("node", &["server.js"]));
+        // Odd arguments do not panic; options' values are not the package.
+        assert!(!u("npx", &[""]));
+        assert!(u("npx", &["é"]));
+        assert!(u("npx", &["@"]));
+        assert!(u("npx", &["--registry", "https://registry.example", "pkg"]));
+        assert!(!u("npx", &["--registry=https://r.example", "pkg@1.0.0"]));
+        assert!(u("npx", &["pkg@1"]));
+        assert!(u("npx", &["pkg@1.2.x"]));
+        assert!(!u("uvx", &["--python", "3.12", "pkg==1.0"]));
+        assert!(u("uvx", &["--python", "3.12", "pkg"]));
+    }
+
+    #[test]
+    fn variables_that_load_code() {
+        let env: Vec<String> = ["LD_PRELOAD", "NODE_OPTIONS", "API_KEY", "path"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        let found: Vec<String> = loader_env(env.iter())
+            .into_iter()
+            .map(|i| i.message)
+            .collect();
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert!(!found.iter().any(|m| m.contains("API_KEY")));
     }
 
     #[test]
@@ -480,5 +668,19 @@ mod tests {
         assert!(plain_http("http://[::1]:8750/mcp").is_none());
         assert!(plain_http("http://localhost/mcp").is_none());
         assert!(plain_http("https://mcp.example.com/mcp").is_none());
+        assert!(plain_http("HTTP://mcp.example.com/mcp").is_some());
+        assert!(plain_http("http://127.0.0.1.evil.example/mcp").is_some());
+        assert!(plain_http("http://evil.example\\@localhost/mcp").is_some());
+        assert!(plain_http("http://127.8.9.10:80/").is_none());
+        assert!(plain_http("http:").is_none());
+        assert!(plain_http("ht").is_none());
+        assert_eq!(s(&["-ec", "node $X"]), Some(Severity::High));
+        assert_eq!(c(&["run", "-v=/:/h", "img"]), 1);
+        assert_eq!(c(&["run", "--cap-add", "CAP_SYS_ADMIN", "img"]), 1);
+        assert_eq!(
+            c(&["run", "--security-opt", "seccomp=unconfined", "img"]),
+            1
+        );
+        assert_eq!(c(&["run", "-v", "/home/me:/data", "img"]), 1);
     }
 }

@@ -151,10 +151,14 @@ fn sections(root: &Map<String, Value>) -> Vec<(String, Map<String, Value>)> {
     {
         let mut m = Map::new();
         for (i, s) in list.iter().enumerate() {
-            let name = s
+            let mut name = s
                 .get("name")
                 .and_then(Value::as_str)
                 .map_or_else(|| format!("server-{}", i + 1), str::to_owned);
+            // Two entries of one name are two servers: neither hides the other.
+            if m.contains_key(&name) {
+                name = format!("{name}#{}", i + 1);
+            }
             let mut entry = s.get("transport").cloned().unwrap_or_else(|| s.clone());
             if let Value::Object(e) = &mut entry
                 && let Some(d) = s.get("disabled")
@@ -198,7 +202,13 @@ fn transport(e: &Map<String, Value>) -> Option<Transport> {
             })
             .unwrap_or_default()
     };
-    if let Some(url) = s("url").or_else(|| s("serverUrl")).or_else(|| s("httpUrl")) {
+    // With both, the declared type decides (`"type": "stdio"` and a command run the command).
+    let stdio_declared = s("type").is_some_and(|t| t == "stdio") && e.get("command").is_some();
+    if let Some(url) = s("url")
+        .or_else(|| s("serverUrl"))
+        .or_else(|| s("httpUrl"))
+        .filter(|_| !stdio_declared)
+    {
         let headers = pairs(e.get("headers").or_else(|| e.get("requestOptions")));
         return Some(Transport::Http {
             url,

@@ -21,6 +21,13 @@ pub const MAX_LINE: usize = 8 << 20;
 pub const MAX_PAGES: usize = 50;
 /// Bytes of standard error kept.
 pub const STDERR_TAIL: usize = 2048;
+/// Tools, prompts, resources and templates kept of one server, all lists together.
+pub const MAX_ITEMS: usize = 5000;
+/// Messages of the server that are not the answer awaited (notifications, its own requests,
+/// other ids) tolerated in one session.
+pub const MAX_OTHER_MESSAGES: usize = 10_000;
+/// Longest pagination cursor sent back.
+const MAX_CURSOR: usize = 4096;
 
 /// How to start a server.
 #[derive(Clone, Debug)]
@@ -93,8 +100,14 @@ pub fn introspect(spawn: &Spawn, timeout: Duration) -> Result<Listing, Failure> 
 
 /// The pipes to a running server.
 struct Session {
-    input: std::process::ChildStdin,
+    /// To the writer thread: a server that does not read its input blocks that thread, never
+    /// the session, which keeps its deadline.
+    input: mpsc::SyncSender<Vec<u8>>,
     lines: mpsc::Receiver<Result<Vec<u8>, String>>,
+    /// Items kept so far (see [`MAX_ITEMS`]).
+    items: usize,
+    /// Messages that were not the answer awaited.
+    other: usize,
     tail: Arc<Mutex<Vec<u8>>>,
     /// Closed when standard error reaches its end.
     tail_done: mpsc::Receiver<()>,
@@ -107,11 +120,20 @@ impl Session {
             why: format!("no {what} pipe"),
             stderr: String::new(),
         };
-        let input = child.stdin.take().ok_or_else(|| fail("input"))?;
+        let mut stdin = child.stdin.take().ok_or_else(|| fail("input"))?;
         let output = child.stdout.take().ok_or_else(|| fail("output"))?;
         let errors = child.stderr.take().ok_or_else(|| fail("error"))?;
-        let (tx, lines) = mpsc::channel();
+        // Bounded: a server that writes faster than it is read waits for the reader.
+        let (tx, lines) = mpsc::sync_channel(4);
         std::thread::spawn(move || read_lines(output, &tx));
+        let (input, outgoing) = mpsc::sync_channel::<Vec<u8>>(4);
+        std::thread::spawn(move || {
+            for msg in outgoing {
+                if stdin.write_all(&msg).and_then(|()| stdin.flush()).is_err() {
+                    return;
+                }
+            }
+        });
         let tail = Arc::new(Mutex::new(Vec::new()));
         let keep = Arc::clone(&tail);
         let (done, tail_done) = mpsc::channel::<()>();
@@ -122,6 +144,8 @@ impl Session {
         Ok(Session {
             input,
             lines,
+            items: 0,
+            other: 0,
             tail,
             tail_done,
             next_id: 0,
@@ -146,8 +170,11 @@ impl Session {
             }),
             deadline,
         )?;
-        let init = init.map_err(|e| format!("initialize failed: {e}"))?;
-        self.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))?;
+        let init = init.map_err(|(_, e)| format!("initialize failed: {e}"))?;
+        self.send(
+            &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+            deadline,
+        )?;
         let mut out = Listing {
             server: init["serverInfo"]["name"].as_str().map(str::to_owned),
             protocol_version: init["protocolVersion"].as_str().map(str::to_owned),
@@ -179,13 +206,24 @@ impl Session {
             };
             let page = match self.request(method, params, deadline)? {
                 Ok(p) => p,
-                Err(_) if items.is_empty() => return Ok(Vec::new()),
-                Err(e) => return Err(format!("{method} failed: {e}")),
+                // A list the server does not have (it advertised the capability anyway).
+                Err((-32601, _)) if items.is_empty() => return Ok(Vec::new()),
+                // Any other error: what it offers was not seen, and the scan must say so.
+                Err((_, e)) => return Err(format!("{method} failed: {e}")),
             };
             if let Some(a) = page[key].as_array() {
+                self.items += a.len();
+                if self.items > MAX_ITEMS {
+                    return Err(format!(
+                        "more than {MAX_ITEMS} tools, prompts and resources"
+                    ));
+                }
                 items.extend(a.iter().cloned());
             }
             match page["nextCursor"].as_str() {
+                Some(c) if c.len() > MAX_CURSOR => {
+                    return Err(format!("{method}: a cursor longer than {MAX_CURSOR} bytes"));
+                }
                 Some(c) if Some(c) != cursor.as_deref() => cursor = Some(c.to_owned()),
                 _ => return Ok(items),
             }
@@ -193,27 +231,43 @@ impl Session {
         Err(format!("{method}: more than {MAX_PAGES} pages"))
     }
 
-    fn send(&mut self, msg: &Value) -> Result<(), String> {
-        let mut line = msg.to_string();
-        line.push('\n');
-        self.input
-            .write_all(line.as_bytes())
-            .and_then(|()| self.input.flush())
-            .map_err(|e| format!("the server closed its input: {e}"))
+    fn send(&mut self, msg: &Value, deadline: Instant) -> Result<(), String> {
+        let mut line = msg.to_string().into_bytes();
+        line.push(b'\n');
+        // The writer thread's queue is short: wait for room, until the deadline.
+        loop {
+            match self.input.try_send(line) {
+                Ok(()) => return Ok(()),
+                Err(mpsc::TrySendError::Disconnected(_)) => {
+                    return Err("the server closed its input".into());
+                }
+                Err(mpsc::TrySendError::Full(back)) => {
+                    if Instant::now() >= deadline {
+                        return Err("the server stopped reading its input".into());
+                    }
+                    line = back;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        }
     }
 
-    /// A request and its response: `Ok(Ok(result))`, `Ok(Err(error message))` for a JSON-RPC
-    /// error, `Err` when the session cannot go on. Requests the server sends meanwhile are
-    /// refused, notifications ignored.
+    /// A request and its response: `Ok(Ok(result))`, `Ok(Err((code, message)))` for a JSON-RPC
+    /// error, `Err` when the session cannot go on. What else the server sends meanwhile
+    /// (notifications, requests of its own) is ignored, up to [`MAX_OTHER_MESSAGES`]: answering
+    /// would echo what it chose, to a server that may not read.
     fn request(
         &mut self,
         method: &str,
         params: Value,
         deadline: Instant,
-    ) -> Result<Result<Value, String>, String> {
+    ) -> Result<Result<Value, (i64, String)>, String> {
         self.next_id += 1;
         let id = self.next_id;
-        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))?;
+        self.send(
+            &json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}),
+            deadline,
+        )?;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = match self.lines.recv_timeout(left) {
@@ -226,23 +280,28 @@ impl Session {
                     return Err(format!("the server exited before answering {method}"));
                 }
             };
-            let Ok(msg) = serde_json::from_slice::<Value>(&line) else {
-                // Servers that log to standard output: skip what is not JSON.
-                continue;
-            };
-            if msg.get("method").is_some() {
-                if let Some(req) = msg.get("id") {
-                    self.send(&json!({"jsonrpc": "2.0", "id": req,
-                        "error": {"code": -32601, "message": "mcpwall scan answers no requests"}}))?;
+            let msg = serde_json::from_slice::<Value>(&line).ok();
+            // Not JSON (a server that logs to its output), or not the answer awaited.
+            let Some(msg) = msg.filter(|m| {
+                m.get("method").is_none() && m.get("id").and_then(Value::as_u64) == Some(id)
+            }) else {
+                self.other += 1;
+                if self.other > MAX_OTHER_MESSAGES {
+                    return Err(format!(
+                        "more than {MAX_OTHER_MESSAGES} messages that answer nothing"
+                    ));
                 }
                 continue;
-            }
-            if msg.get("id").and_then(Value::as_u64) != Some(id) {
-                continue;
-            }
+            };
             if let Some(e) = msg.get("error") {
-                let text = e["message"].as_str().unwrap_or("error").to_owned();
-                return Ok(Err(text));
+                let code = e["code"].as_i64().unwrap_or(0);
+                let text: String = e["message"]
+                    .as_str()
+                    .unwrap_or("error")
+                    .chars()
+                    .take(300)
+                    .collect();
+                return Ok(Err((code, text)));
             }
             return Ok(Ok(msg.get("result").cloned().unwrap_or(Value::Null)));
         }
@@ -250,7 +309,7 @@ impl Session {
 }
 
 /// Lines of standard output to `tx`, each at most [`MAX_LINE`] bytes.
-fn read_lines(output: impl Read, tx: &mpsc::Sender<Result<Vec<u8>, String>>) {
+fn read_lines(output: impl Read, tx: &mpsc::SyncSender<Result<Vec<u8>, String>>) {
     let mut r = BufReader::new(output);
     loop {
         let mut line = Vec::new();

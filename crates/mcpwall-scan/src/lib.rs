@@ -46,9 +46,12 @@ pub struct Source {
 /// Reads every known place (those of `clients` only, when given).
 pub fn discover(places: &Places, clients: &[String]) -> Vec<Source> {
     let wanted = |c: &str| clients.is_empty() || clients.iter().any(|w| w == c);
+    // A file reached twice (the project is the home directory; a symlink) is read once.
+    let mut seen = std::collections::BTreeSet::new();
     let mut out: Vec<Source> = clients::locations(places)
         .into_iter()
         .filter(|l| wanted(l.client))
+        .filter(|l| seen.insert(std::fs::canonicalize(&l.path).unwrap_or_else(|_| l.path.clone())))
         .map(|location| {
             let found = read(&location.path, true);
             Source { location, found }
@@ -182,8 +185,11 @@ pub fn inspect_servers(
                 introspect::introspect(&spawn, starter.timeout)
                     .map_err(|f| format!("{}\u{0}{}", f.why, f.stderr))
             });
-            let issues = match &result {
-                Ok(listing) => inspect::definitions(engine, listing),
+            let issues: Vec<Issue> = match &result {
+                Ok(listing) => inspect::definitions(engine, listing)
+                    .into_iter()
+                    .map(|i| report::redacted(engine, i))
+                    .collect(),
                 Err(_) => Vec::new(),
             };
             (starter.progress)(done.fetch_add(1, Ordering::Relaxed) + 1, total);
@@ -271,7 +277,9 @@ pub fn inspect_servers(
             .filter_map(|&i| Some((entries[i].name.as_str(), listings[i].as_ref()?)))
             .collect();
         for (k, issues) in inspect::across(&named).into_iter().enumerate() {
-            report.servers[members[k]].issues.extend(issues);
+            report.servers[members[k]]
+                .issues
+                .extend(issues.into_iter().map(|i| report::redacted(engine, i)));
         }
     }
     report.finish();

@@ -138,7 +138,7 @@ pub(crate) fn build(
             continue;
         };
         for e in entries {
-            let issues = check(e);
+            let issues = check(e).into_iter().map(|i| redacted(engine, i)).collect();
             let mut r = ServerReport {
                 client: l.client,
                 scope: l.scope,
@@ -194,6 +194,17 @@ pub(crate) fn build(
     };
     r.finish();
     r
+}
+
+/// An issue with the credentials in its message and excerpt replaced by placeholders: what
+/// reaches any output (a command line, a URL or a definition may carry one).
+pub(crate) fn redacted(engine: &Engine, mut i: Issue) -> Issue {
+    i.message = engine.redact(Surface::Config, &i.message).text.into_owned();
+    i.excerpt = i
+        .excerpt
+        .as_deref()
+        .map(|t| engine.redact(Surface::Config, t).text.into_owned());
+    i
 }
 
 impl Report {
@@ -300,7 +311,7 @@ pub fn render_text(r: &Report, home: Option<&Path>, color: bool) -> String {
         let _ = writeln!(
             out,
             "  {}{off}  line {}  {}{verdict}",
-            srv.name,
+            mcpwall_detect::visible(&srv.name),
             srv.line,
             mcpwall_detect::visible(&shorten(&how, 100))
         );
@@ -316,7 +327,10 @@ pub fn render_text(r: &Report, home: Option<&Path>, color: bool) -> String {
                     plural(i.resources + i.resource_templates),
                     if i.instructions { ", instructions" } else { "" }
                 ),
-                other => format!("{other}: {}", i.reason.as_deref().unwrap_or("")),
+                other => format!(
+                    "{other}: {}",
+                    mcpwall_detect::visible(i.reason.as_deref().unwrap_or(""))
+                ),
             };
             let _ = writeln!(out, "    {what}");
             if let Some(e) = i.stderr.as_deref().filter(|e| !e.is_empty()) {
@@ -348,7 +362,12 @@ pub fn render_text(r: &Report, home: Option<&Path>, color: bool) -> String {
             } else {
                 format!("{sev:<8}")
             };
-            let _ = writeln!(out, "    {sev} {}  {}", i.id, i.message);
+            let _ = writeln!(
+                out,
+                "    {sev} {}  {}",
+                mcpwall_detect::visible(&i.id),
+                mcpwall_detect::visible(&i.message)
+            );
             if let Some(x) = &i.excerpt {
                 let _ = writeln!(
                     out,
@@ -356,7 +375,7 @@ pub fn render_text(r: &Report, home: Option<&Path>, color: bool) -> String {
                     mcpwall_detect::visible(&shorten(x, 120))
                 );
             }
-            let _ = writeln!(out, "             fix: {}", i.fix);
+            let _ = writeln!(out, "             fix: {}", mcpwall_detect::visible(&i.fix));
         }
     }
     out
@@ -365,32 +384,30 @@ pub fn render_text(r: &Report, home: Option<&Path>, color: bool) -> String {
 /// The report as SARIF 2.1.0, for GitHub code scanning and other CI tools: one rule per issue
 /// id found, one result per issue, located at the server's line in its configuration file.
 pub fn render_sarif(r: &Report, version: &str) -> Value {
-    let mut rules: BTreeMap<&str, (&Issue, usize)> = BTreeMap::new();
+    // Each rule with one of its issues (for the fix) and the highest severity it has here.
+    let mut rules: BTreeMap<&str, (&Issue, Severity)> = BTreeMap::new();
     for i in r.servers.iter().flat_map(|s| &s.issues) {
-        let n = rules.len();
-        rules.entry(i.id.as_str()).or_insert((i, n));
+        let e = rules.entry(i.id.as_str()).or_insert((i, i.severity));
+        e.1 = e.1.max(i.severity);
     }
-    let ordered: Vec<(&str, &Issue)> = {
-        let mut v: Vec<_> = rules.iter().map(|(id, (i, _))| (*id, *i)).collect();
-        v.sort_by_key(|(id, _)| *id);
-        v
-    };
+    let ordered: Vec<(&str, &Issue, Severity)> =
+        rules.iter().map(|(id, (i, s))| (*id, *i, *s)).collect();
     let index: BTreeMap<&str, usize> = ordered
         .iter()
         .enumerate()
-        .map(|(n, (id, _))| (*id, n))
+        .map(|(n, (id, ..))| (*id, n))
         .collect();
     let rules_json: Vec<Value> = ordered
         .iter()
-        .map(|(id, i)| {
+        .map(|(id, i, severity)| {
             json!({
                 "id": id,
                 "name": id.replace(['.', '_'], " "),
                 "shortDescription": {"text": crate::checks::describe(id)},
                 "help": {"text": i.fix},
-                "defaultConfiguration": {"level": level(i.severity)},
+                "defaultConfiguration": {"level": level(*severity)},
                 "properties": {
-                    "security-severity": security_severity(i.severity),
+                    "security-severity": security_severity(*severity),
                     "tags": ["security", "mcp"],
                 },
             })
@@ -413,8 +430,12 @@ pub fn render_sarif(r: &Report, version: &str) -> Value {
                     },
                     "logicalLocations": [{"name": s.name, "kind": "object"}],
                 }],
+                // Stable across runs, distinct for each issue: where, which server, which check,
+                // and what it says (a hash, to keep the message out of the key).
                 "partialFingerprints": {
-                    "mcpwallServer/v1": format!("{}:{}:{}", s.client, s.name, i.id),
+                    "mcpwallIssue/v1": mcpwall_policy::sha256_hex(
+                        format!("{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}", s.client, s.file, s.name, i.id, i.message).as_bytes()
+                    ),
                 },
             })
         })
@@ -453,15 +474,25 @@ fn security_severity(s: Severity) -> &'static str {
     }
 }
 
-/// An absolute path as a `file://` URI (percent-encoding what a URI cannot hold); a relative
-/// one as it is.
+/// An absolute path as a `file://` URI (percent-encoding what a URI cannot hold; Windows'
+/// `C:\\x` as `file:///C:/x`); a relative one as it is.
 fn file_uri(path: &str) -> String {
+    let windows = path.len() > 2
+        && path.as_bytes()[0].is_ascii_alphabetic()
+        && path.as_bytes()[1] == b':'
+        && matches!(path.as_bytes()[2], b'\\' | b'/');
+    let path = if windows {
+        format!("/{}", path.replace('\\', "/"))
+    } else {
+        path.to_owned()
+    };
     let enc: String = path
         .bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => {
                 (b as char).to_string()
             }
+            b':' if windows => ":".to_owned(),
             other => format!("%{other:02X}"),
         })
         .collect();

@@ -112,25 +112,42 @@ fn inspect(
         }
         None => None,
     };
-    let startable = |e: &ServerEntry| matches!(e.transport, Transport::Stdio { .. }) && !e.disabled;
-    let known = |e: &ServerEntry| approvals.as_ref().is_some_and(|a| a.contains(e));
+    let here = std::env::current_dir().context("cannot read the current directory")?;
+    let loads_code = |e: &ServerEntry| -> Option<String> {
+        let Transport::Stdio { env, .. } = &e.transport else {
+            return None;
+        };
+        let names: Vec<&str> = env
+            .keys()
+            .filter(|n| mcpwall_scan::checks::code_loading_var(n))
+            .map(String::as_str)
+            .collect();
+        (!names.is_empty()).then(|| names.join(", "))
+    };
+    let startable = |e: &ServerEntry| {
+        matches!(e.transport, Transport::Stdio { .. }) && !e.disabled && loads_code(e).is_none()
+    };
+    let known = |e: &ServerEntry| approvals.as_ref().is_some_and(|a| a.contains(e, &here));
     let unseen: Vec<&ServerEntry> = entries
         .iter()
         .copied()
         .filter(|e| startable(e) && !known(e))
         .collect();
     let mut agreed = args.yes;
+    let sandbox = !args.no_sandbox;
+    let sandbox_here = cfg!(target_os = "linux");
     if !agreed
         && !unseen.is_empty()
+        && (sandbox_here || !sandbox)
         && std::io::stdin().is_terminal()
         && std::io::stderr().is_terminal()
     {
-        agreed = ask(&unseen)?;
+        agreed = ask(engine, &unseen, &here)?;
     }
     let allowed: BTreeSet<String> = entries
         .iter()
         .filter(|e| startable(e) && (agreed || known(e)))
-        .filter_map(|e| Approvals::key(e))
+        .filter_map(|e| Approvals::key(e, &here))
         .collect();
     let decide = |e: &ServerEntry| -> Decision {
         match &e.transport {
@@ -140,8 +157,16 @@ fn inspect(
             Transport::Stdio { .. } if e.disabled => {
                 Decision::Skip("disabled in the client".into())
             }
+            Transport::Stdio { .. } if sandbox && !sandbox_here => Decision::Skip(
+                "no sandbox on this system (Linux only): --no-sandbox starts servers unconfined"
+                    .into(),
+            ),
+            Transport::Stdio { .. } if loads_code(e).is_some() => Decision::Skip(format!(
+                "its environment sets {}, which would load code before any sandbox: not started",
+                loads_code(e).unwrap_or_default()
+            )),
             Transport::Stdio { .. } => {
-                if Approvals::key(e).is_some_and(|k| allowed.contains(&k)) {
+                if Approvals::key(e, &here).is_some_and(|k| allowed.contains(&k)) {
                     Decision::Start
                 } else {
                     Decision::Skip(
@@ -152,7 +177,6 @@ fn inspect(
         }
     };
     let exe = std::env::current_exe().context("cannot find the mcpwall binary for the sandbox")?;
-    let sandbox = !args.no_sandbox;
     // Each sandboxed server gets a temporary directory of its own (not the shared one, where
     // other programs' files are), removed at the end.
     let scratch = std::sync::Mutex::new(Vec::<PathBuf>::new());
@@ -167,8 +191,12 @@ fn inspect(
         else {
             return Err("not a stdio server".into());
         };
+        // Found on this process's PATH, not one the configuration sets.
+        let start = cwd.as_ref().map_or_else(|| here.clone(), PathBuf::from);
+        let program = resolve(Path::new(command), &start)
+            .ok_or_else(|| format!("{command}: no such program"))?;
         let direct = Spawn {
-            program: command.into(),
+            program: program.into(),
             args: args.iter().map(OsString::from).collect(),
             env: env.clone(),
             cwd: cwd.as_ref().map(PathBuf::from),
@@ -208,7 +236,7 @@ fn inspect(
         && agreed
     {
         for e in &unseen {
-            a.add(e);
+            a.add(e, &here);
         }
         a.save()
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -216,16 +244,38 @@ fn inspect(
     Ok(())
 }
 
-/// Asks on the terminal whether to start servers never started before.
-fn ask(unseen: &[&ServerEntry]) -> anyhow::Result<bool> {
+/// Asks on the terminal whether to start servers never started before. What is shown is
+/// redacted and has its control characters made visible (a name or argument could otherwise
+/// rewrite the lines above the question).
+fn ask(engine: &Engine, unseen: &[&ServerEntry], here: &Path) -> anyhow::Result<bool> {
+    let show =
+        |t: &str| mcpwall_detect::visible(&engine.redact(mcpwall_detect::Surface::Config, t).text);
     let mut err = std::io::stderr().lock();
     writeln!(
         err,
         "mcpwall scan will start these servers to list what they offer (in the sandbox, then stopped):"
     )?;
     for e in unseen {
-        if let Transport::Stdio { command, args, .. } = &e.transport {
-            writeln!(err, "  {}: {} {}", e.name, command, args.join(" "))?;
+        if let Transport::Stdio {
+            command,
+            args,
+            env_names,
+            cwd,
+            ..
+        } = &e.transport
+        {
+            writeln!(
+                err,
+                "  {}: {} {}",
+                show(&e.name),
+                show(command),
+                show(&args.join(" "))
+            )?;
+            let dir = cwd.clone().unwrap_or_else(|| here.display().to_string());
+            writeln!(err, "      in {}", show(&dir))?;
+            if !env_names.is_empty() {
+                writeln!(err, "      with {}", show(&env_names.join(", ")))?;
+            }
         }
     }
     write!(err, "Start them? [y/N] ")?;
@@ -259,67 +309,88 @@ fn private_temp_dir() -> std::io::Result<PathBuf> {
 }
 
 /// The command line that starts `s` in `mcpwall sandbox`: read-only access to the program's
-/// installation, to files and directories named in its arguments and to its working
-/// directory; read-write to the package caches (`npx` and `uvx` download into them) and to
-/// `tmp`, its own temporary directory (TMPDIR); network allowed (package downloads; a server
-/// that talks to an API); its variables passed on.
+/// installation, to what its arguments name and to its working directory, each only where
+/// that grants no more than it needs (never `/`, the home directory or a directory above it,
+/// a hidden directory of the home but runtimes' own, or system directories with secrets);
+/// read-write to `tmp`, its own temporary directory, which also holds its package caches
+/// (`npx` and `uvx` download there: the user's own caches, which the client later runs from,
+/// stay out of reach); network allowed (package downloads; servers that call an API as they
+/// start); its variables passed on.
 fn sandboxed(exe: &Path, mut s: Spawn, home: &Path, tmp: &Path) -> Spawn {
     let mut ro: BTreeSet<PathBuf> = BTreeSet::new();
-    let mut add_ro = |p: &Path| {
-        if let Ok(real) = std::fs::canonicalize(p) {
+    let mut grant = |p: &Path| {
+        if let Ok(real) = std::fs::canonicalize(p)
+            && readable(&real, home)
+        {
             ro.insert(real);
+            return true;
         }
+        false
     };
-    if let Some(program) = resolve(Path::new(&s.program)) {
-        // The directory above `bin/` (a virtual environment, a Node installation), for the
-        // path as written and for where it leads.
-        for p in [
-            program.clone(),
-            std::fs::canonicalize(&program).unwrap_or(program),
-        ] {
-            let dir = p.parent().map(Path::to_path_buf).unwrap_or_default();
+    let program = PathBuf::from(&s.program);
+    // The directory above `bin/` (a virtual environment, a Node installation), for the path
+    // as written and for where it leads; else the program alone.
+    let mut roots = Vec::new();
+    for p in [
+        program.clone(),
+        std::fs::canonicalize(&program).unwrap_or_else(|_| program.clone()),
+    ] {
+        if let Some(dir) = p.parent() {
             let top = if dir.file_name().is_some_and(|n| n == "bin") {
-                dir.parent().map(Path::to_path_buf).unwrap_or(dir)
+                dir.parent().unwrap_or(dir)
             } else {
                 dir
             };
-            if top != Path::new("/") && top != Path::new("/usr") {
-                add_ro(&top);
-            }
+            roots.push((top.to_owned(), p.clone()));
+        }
+    }
+    for (top, file) in roots {
+        if !grant(&top) {
+            grant(&file);
         }
     }
     for a in &s.args {
         let p = Path::new(a);
-        if p.is_absolute() && p.exists() {
-            add_ro(if p.is_dir() {
-                p
-            } else {
-                p.parent().unwrap_or(p)
-            });
+        let p = if p.is_absolute() {
+            p.to_owned()
+        } else {
+            s.cwd.clone().unwrap_or_default().join(p)
+        };
+        // A directory named, or the directory of a file named (a script's modules sit beside
+        // it), or else the file alone.
+        let granted = if p.is_dir() {
+            grant(&p)
+        } else {
+            p.is_file() && p.parent().is_some_and(&mut grant)
+        };
+        if !granted && p.is_file() {
+            grant(&p);
         }
     }
-    if let Some(cwd) = &s.cwd {
-        add_ro(cwd);
+    if let Some(cwd) = s.cwd.clone() {
+        grant(&cwd);
     }
-    let mut rw: BTreeSet<PathBuf> = BTreeSet::new();
-    for cache in [".npm", ".cache", ".local/share/uv", ".bun"] {
-        if let Ok(real) = std::fs::canonicalize(home.join(cache)) {
-            rw.insert(real);
-        }
+    ro.retain(|p| !p.starts_with(tmp));
+    for (var, sub) in [
+        ("TMPDIR", ""),
+        ("TMP", ""),
+        ("TEMP", ""),
+        ("npm_config_cache", "npm"),
+        ("XDG_CACHE_HOME", "cache"),
+        ("UV_CACHE_DIR", "uv-cache"),
+        ("UV_TOOL_DIR", "uv-tools"),
+        ("BUN_INSTALL_CACHE_DIR", "bun"),
+    ] {
+        s.env
+            .insert(var.to_owned(), tmp.join(sub).display().to_string());
     }
-    rw.insert(tmp.to_owned());
-    for var in ["TMPDIR", "TMP", "TEMP"] {
-        s.env.insert(var.to_owned(), tmp.display().to_string());
-    }
-    // A tree both read-only and writable is given as writable only.
-    ro.retain(|p| !rw.iter().any(|w| p.starts_with(w)));
     let mut args: Vec<OsString> = vec!["sandbox".into(), "--net".into(), "allow".into()];
-    for (flag, set) in [("--ro", &ro), ("--rw", &rw)] {
-        for p in set {
-            args.push(flag.into());
-            args.push(p.into());
-        }
+    for p in &ro {
+        args.push("--ro".into());
+        args.push(p.into());
     }
+    args.push("--rw".into());
+    args.push(tmp.into());
     for name in s.env.keys() {
         args.push("--env".into());
         args.push(name.into());
@@ -335,12 +406,95 @@ fn sandboxed(exe: &Path, mut s: Spawn, home: &Path, tmp: &Path) -> Spawn {
     }
 }
 
-/// A program as the system would find it: a path as it is, a bare name on `PATH`.
-fn resolve(program: &Path) -> Option<PathBuf> {
+/// Whether the sandbox may give a server read access to `p` (a real path): not the whole
+/// system, not the home directory or what holds it, not the home's hidden directories
+/// (credentials, settings) but those runtimes install into, not system directories that hold
+/// secrets.
+fn readable(p: &Path, home: &Path) -> bool {
+    const RUNTIMES: &[&str] = &[
+        ".nvm",
+        ".volta",
+        ".bun",
+        ".deno",
+        ".cargo",
+        ".rustup",
+        ".pyenv",
+        ".rbenv",
+        ".asdf",
+        ".npm-global",
+        ".local/share/uv",
+        ".local/share/pnpm",
+        ".local/share/fnm",
+        ".local/bin",
+        ".local/lib",
+    ];
+    if p == Path::new("/") || home.starts_with(p) {
+        return false;
+    }
+    let in_runtime = |rel: &Path| RUNTIMES.iter().any(|r| rel.starts_with(r));
+    if let Ok(rel) = p.strip_prefix(home) {
+        let hidden = rel
+            .components()
+            .next()
+            .is_some_and(|c| c.as_os_str().to_string_lossy().starts_with('.'));
+        return !hidden || in_runtime(rel);
+    }
+    // Inside another home directory (/root, /home/NAME, /Users/NAME): its runtimes only.
+    for (top, depth) in [("/root", 0), ("/home", 1), ("/Users", 1)] {
+        if let Ok(rel) = p.strip_prefix(top) {
+            let rel: PathBuf = rel.components().skip(depth).collect();
+            return in_runtime(&rel);
+        }
+    }
+    ![
+        "/etc", "/proc", "/sys", "/dev", "/run", "/var", "/boot", "/tmp",
+    ]
+    .iter()
+    .any(|d| p.starts_with(d))
+}
+
+/// A program as the system would find it, from `start` (where it starts) and this process's
+/// `PATH`: a path as it is, a bare name on `PATH`.
+fn resolve(program: &Path, start: &Path) -> Option<PathBuf> {
+    if program.is_absolute() {
+        return program.is_file().then(|| program.to_owned());
+    }
     if program.components().count() > 1 {
-        return Some(program.to_owned());
+        let p = start.join(program);
+        return p.is_file().then_some(p);
     }
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|d| d.join(program))
         .find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_the_sandbox_may_read() {
+        let home = Path::new("/home/me");
+        for (p, ok) in [
+            ("/", false),
+            ("/home", false),
+            ("/home/me", false),
+            ("/home/me/.ssh", false),
+            ("/home/me/.config/gh", false),
+            ("/home/me/.nvm/versions/node/v20", true),
+            ("/home/me/.local/share/uv/tools/x", true),
+            ("/home/me/projects/app", true),
+            ("/home/other/app", false),
+            ("/etc", false),
+            ("/etc/ssl", false),
+            ("/root/.pyenv/versions/3.11.7", true),
+            ("/root/.ssh", false),
+            ("/root", false),
+            ("/home/other/.nvm/x", true),
+            ("/usr/lib/node_modules/x", true),
+            ("/opt/servers/x", true),
+        ] {
+            assert_eq!(readable(Path::new(p), home), ok, "{p}");
+        }
+    }
 }

@@ -13,8 +13,10 @@ struct Fixture {
     dir: tempfile::TempDir,
 }
 
-/// A GitHub token-shaped value made for these tests (not a real credential).
+/// GitHub token-shaped values made for these tests (not real credentials).
 const TOKEN: &str = "ghp_R8mXq2LzT5vN9cW3yB7kD1fH6jP4sA0eG2uQ";
+const ARG_TOKEN: &str = "ghp_Wq7Zt3Kp9Lm2Nx8Rv4Bc6Yd1Fg5Hj0Ks3Ue9";
+const URL_TOKEN: &str = "ghp_Jd4Ks8Lq2Mz6Nv0Px3Rb7Tc1Wf5Yh9Gk2Ae4";
 
 impl Fixture {
     fn new() -> Fixture {
@@ -97,11 +99,18 @@ impl Fixture {
         );
         w(
             "proj/.mcp.json",
-            r#"{"mcpServers": {"local": {"command": "node", "args": ["./server.js"]}}}"#,
+            &format!(
+                r#"{{"mcpServers": {{"local": {{"command": "node", "args": ["./server.js"]}},
+                "leaky": {{"command": "npx", "args": ["-y", "leaky-mcp", "--token", "{ARG_TOKEN}"]}},
+                "preload": {{"command": "node", "args": ["s.js"], "env": {{"LD_PRELOAD": "/tmp/x.so"}}}}}}}}"#
+            ),
         );
         w(
             "proj/.cursor/mcp.json",
-            r#"{"mcpServers": {"proj-remote": {"url": "https://mcp.internal.example/mcp"}}}"#,
+            &format!(
+                r#"{{"mcpServers": {{"proj-remote": {{"url": "https://mcp.internal.example/mcp"}},
+                "keyed": {{"url": "http://mcp.partner.example/mcp?access_token={URL_TOKEN}"}}}}}}"#
+            ),
         );
         w(
             "proj/.vscode/mcp.json",
@@ -205,8 +214,8 @@ fn every_client_format_is_found_and_checked() {
         ("continue", "~/.continue/config.json", "1 server"),
         ("continue", "~/.continue/config.yaml", "unread"),
         ("lm-studio", "~/.lmstudio/mcp.json", "1 server"),
-        ("claude-code", "proj/.mcp.json", "1 server"),
-        ("cursor", "proj/.cursor/mcp.json", "1 server"),
+        ("claude-code", "proj/.mcp.json", "3 servers"),
+        ("cursor", "proj/.cursor/mcp.json", "2 servers"),
         ("vscode", "proj/.vscode/mcp.json", "1 server"),
         ("gemini-cli", "proj/.gemini/settings.json", "1 server"),
         ("roo-code", "proj/.roo/mcp.json", "1 server"),
@@ -269,6 +278,10 @@ fn every_client_format_is_found_and_checked() {
         ("fetch", "config.unpinned_package"),
         ("gem", "config.unpinned_package"),
         ("roo", "config.unpinned_package"),
+        ("leaky", "config.plaintext_secret"),
+        ("keyed", "config.plaintext_secret"),
+        ("keyed", "config.insecure_remote"),
+        ("preload", "config.code_loading_env"),
     ] {
         assert!(
             issues(name).iter().any(|i| i == id),
@@ -291,10 +304,9 @@ fn every_client_format_is_found_and_checked() {
     // No format prints the credentials.
     for format in ["text", "json", "sarif"] {
         let out = stdout(&f.scan(&["--format", format]));
-        assert!(
-            !out.contains(TOKEN) && !out.contains("QmFzZTY0ZW5jb2RlZFNlY3JldA"),
-            "{format}: {out}"
-        );
+        for secret in [TOKEN, ARG_TOKEN, URL_TOKEN, "QmFzZTY0ZW5jb2RlZFNlY3JldA"] {
+            assert!(!out.contains(secret), "{format}: {secret} in {out}");
+        }
     }
 
     golden("scan.txt", &f.normalised(&stdout(&f.scan(&["--offline"]))));
@@ -368,6 +380,9 @@ fn servers_are_started_with_consent_in_the_sandbox_and_judged() {
             "shadow": {"command": python, "args": [p("shadow_server.py")]},
             "broken": {"command": "/bin/sh", "args": ["-c", "echo 'cannot reach the database' >&2; exit 3"]},
             "hang": {"command": "/bin/sleep", "args": ["60"]},
+            // Never reads its input; floods requests of its own with a huge id.
+            "flood": {"command": "/usr/bin/python3", "args": ["-c", format!("import sys\nline = '{{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"id\":\"{}\"}}\\n'\nwhile True: sys.stdout.write(line)", "x".repeat(100_000))]},
+            "preload": {"command": "/bin/sh", "args": ["-c", "echo started >&2"], "env": {"LD_PRELOAD": "/nonexistent.so"}},
             "snoop": {"command": "/bin/sh", "args": ["-c", format!("echo started >&2; /usr/bin/cat {}/secret.txt >&2; exit 1", f.path("home").display())]},
         }})
         .to_string(),
@@ -423,7 +438,7 @@ fn servers_are_started_with_consent_in_the_sandbox_and_judged() {
             .unwrap_or_default()
     };
     let demo = inspection(&r, "demo");
-    assert_eq!(demo["status"], "listed", "{r}");
+    assert_eq!(demo["status"], "listed", "{demo}");
     assert_eq!(demo["server"], "poisoned-demo");
     assert!(
         demo["tools"].as_array().is_some_and(|t| t.len() == 5),
@@ -454,6 +469,16 @@ fn servers_are_started_with_consent_in_the_sandbox_and_judged() {
         inspection(&r, "hang")["reason"]
             .as_str()
             .is_some_and(|t| t.contains("in time"))
+    );
+    let flood = inspection(&r, "flood");
+    assert_eq!(flood["status"], "failed", "{}", flood["reason"]);
+    let preload = inspection(&r, "preload");
+    assert_eq!(preload["status"], "skipped");
+    assert!(
+        preload["reason"]
+            .as_str()
+            .is_some_and(|t| t.contains("LD_PRELOAD")),
+        "{preload}"
     );
     // The sandbox kept the home directory out of reach.
     let snoop = inspection(&r, "snoop");
