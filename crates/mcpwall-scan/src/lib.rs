@@ -10,6 +10,7 @@ pub mod clients;
 pub mod config;
 pub mod inspect;
 pub mod introspect;
+pub mod pins;
 pub mod report;
 
 use std::path::{Path, PathBuf};
@@ -156,7 +157,7 @@ pub fn inspect_servers(
     sources: &[Source],
     decide: &(dyn Fn(&ServerEntry) -> Decision + Sync),
     starter: &Starter<'_>,
-) {
+) -> Vec<Option<introspect::Listing>> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     // The report lists the servers in the order of the sources' entries.
     let entries: Vec<&ServerEntry> = sources
@@ -283,4 +284,5 @@ pub fn inspect_servers(
         }
     }
     report.finish();
+    listings
 }

@@ -88,6 +88,9 @@ pub struct Inspection {
     pub resources: usize,
     pub resource_templates: usize,
     pub instructions: bool,
+    /// Its tools against `mcpwall.lock`: `unpinned`, `pinned` or `changed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pins: Option<&'static str>,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -389,6 +389,13 @@ pub(crate) struct ScanArgs {
     /// Seconds each server has to start and list what it offers.
     #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub(crate) timeout: u64,
+    /// The lockfile of tool pins the listed tools are compared with (default: the gateway's,
+    /// $XDG_STATE_HOME/mcpwall/mcpwall.lock).
+    #[arg(long, value_name = "FILE", env = "MCPWALL_LOCK")]
+    pub(crate) lock: Option<PathBuf>,
+    /// Record the listed servers' tools, as they are now, as their approved pins.
+    #[arg(long, conflicts_with = "offline")]
+    pub(crate) update_pins: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -227,10 +227,11 @@ fn inspect(
         spawn: &spawn,
         progress: &progress,
     };
-    mcpwall_scan::inspect_servers(engine, report, sources, &decide, &starter);
+    let listings = mcpwall_scan::inspect_servers(engine, report, sources, &decide, &starter);
     for dir in scratch.into_inner().unwrap_or_default() {
         let _ = std::fs::remove_dir_all(dir);
     }
+    compare_pins(report, &entries, &listings, args)?;
     // Remember what was started with consent, so the next scan does not ask again.
     if let (Some(a), Some(path)) = (approvals.as_mut(), &store)
         && agreed
@@ -241,6 +242,48 @@ fn inspect(
         a.save()
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
+    Ok(())
+}
+
+/// The listed servers' tools against the gateway's pins (by the name the client gives each
+/// server, the name `mcpwall run --name` takes); with `--update-pins`, the pins recorded anew.
+fn compare_pins(
+    report: &mut Report,
+    entries: &[&ServerEntry],
+    listings: &[Option<mcpwall_scan::introspect::Listing>],
+    args: &ScanArgs,
+) -> anyhow::Result<()> {
+    if listings.iter().all(Option::is_none) {
+        return Ok(());
+    }
+    let path = super::pins::lock_path(args.lock.clone())?;
+    let store = mcpwall_gateway::PinStore::open(&path)?;
+    let lock = store.load()?;
+    for (i, listing) in listings.iter().enumerate() {
+        let Some(l) = listing else { continue };
+        let (state, issues) = mcpwall_scan::pins::diff(&lock, &entries[i].name, &l.tools);
+        let srv = &mut report.servers[i];
+        if let Some(inspection) = srv.inspection.as_mut() {
+            inspection.pins = Some(if args.update_pins {
+                "recorded"
+            } else {
+                state.as_str()
+            });
+        }
+        if !args.update_pins {
+            srv.issues.extend(issues);
+        }
+    }
+    if args.update_pins {
+        store.update(|lock| {
+            for (i, listing) in listings.iter().enumerate() {
+                if let Some(l) = listing {
+                    mcpwall_scan::pins::record(lock, &entries[i].name, &l.tools);
+                }
+            }
+        })?;
+    }
+    report.finish();
     Ok(())
 }
 
@@ -356,6 +399,16 @@ fn sandboxed(exe: &Path, mut s: Spawn, home: &Path, tmp: &Path) -> Spawn {
         } else {
             s.cwd.clone().unwrap_or_default().join(p)
         };
+        // A package inside a `node_modules` tree finds its dependencies up that tree: the
+        // outermost `node_modules` is granted.
+        if let Some(n) = p
+            .ancestors()
+            .filter(|a| a.file_name().is_some_and(|n| n == "node_modules"))
+            .last()
+            && grant(n)
+        {
+            continue;
+        }
         // A directory named, or the directory of a file named (a script's modules sit beside
         // it), or else the file alone.
         let granted = if p.is_dir() {

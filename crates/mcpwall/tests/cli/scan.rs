@@ -533,3 +533,85 @@ fn servers_are_started_with_consent_in_the_sandbox_and_judged() {
     broken_log["runs"][0]["results"][0]["level"] = Value::from("fatal");
     assert!(!validator.is_valid(&broken_log));
 }
+
+/// Listed tools against the gateway's pins: recorded with --update-pins, then a silent update
+/// of the server (a changed description, a new tool) is reported as a rug pull.
+#[test]
+fn pins_show_what_changed_since_approval() {
+    let f = Fixture::new();
+    let lock = f.path("mcpwall.lock");
+    let lock = lock.to_str().expect("UTF-8");
+    let config = f.path("proj/servers.json");
+    let write = |extra: &[&str]| {
+        let mut args = vec![peers().join("poisoned_server.py").display().to_string()];
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        std::fs::write(
+            &config,
+            serde_json::json!({"mcpServers": {"demo": {"command": python().display().to_string(), "args": args}}})
+                .to_string(),
+        )
+        .expect("write");
+    };
+    let config = config.to_str().expect("UTF-8");
+    let run = |extra: &[&str]| -> Value {
+        let mut args = vec![
+            "--config",
+            config,
+            "--yes",
+            "--lock",
+            lock,
+            "--timeout",
+            "20",
+            "--format",
+            "json",
+        ];
+        args.extend(extra);
+        let o = f.scan(&args);
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&o)))
+    };
+    let demo = |r: &Value| r["servers"][0].clone();
+    let ids = |r: &Value| -> Vec<String> {
+        demo(r)["issues"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|i| i["id"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    write(&[]);
+    let r = run(&[]);
+    assert_eq!(
+        demo(&r)["inspection"]["pins"],
+        "unpinned",
+        "{}",
+        demo(&r)["inspection"]
+    );
+    let r = run(&["--update-pins"]);
+    assert_eq!(demo(&r)["inspection"]["pins"], "recorded");
+    let text = std::fs::read_to_string(lock).expect("the lockfile");
+    assert!(text.contains("[servers.demo.tools.add]"), "{text}");
+    let r = run(&[]);
+    assert_eq!(demo(&r)["inspection"]["pins"], "pinned");
+    assert!(
+        !ids(&r)
+            .iter()
+            .any(|i| i.starts_with("scan.rug") || i.starts_with("scan.tool_"))
+    );
+    // The same server after a silent update.
+    write(&["--rug-pull"]);
+    let r = run(&[]);
+    assert_eq!(demo(&r)["inspection"]["pins"], "changed");
+    let found = ids(&r);
+    assert!(found.iter().any(|i| i == "scan.rug_pull"), "{found:?}");
+    assert!(found.iter().any(|i| i == "scan.tool_added"), "{found:?}");
+    let rug = demo(&r)["issues"]
+        .as_array()
+        .and_then(|a| a.iter().find(|i| i["id"] == "scan.rug_pull").cloned())
+        .unwrap_or_default();
+    assert!(
+        rug["message"].as_str().is_some_and(|m| m.contains("`add`")),
+        "{rug}"
+    );
+    // The lockfile was only read.
+    assert_eq!(std::fs::read_to_string(lock).expect("lock"), text);
+}
