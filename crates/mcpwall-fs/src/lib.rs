@@ -84,13 +84,15 @@ impl Server {
         self.0.real_roots()
     }
 
-    /// Serves one client on `input` and `output` until it closes its side.
+    /// Serves one client on `input` and `output` until it closes its side, recording each
+    /// tool call on `audit` (JSON lines).
     pub fn serve(
         &mut self,
         input: impl BufRead,
         output: impl Write,
+        audit: impl Write,
         max_frame: usize,
     ) -> Result<(), FsError> {
-        server::serve(&mut self.0, input, output, max_frame).map_err(FsError::Io)
+        server::serve(&mut self.0, input, output, audit, max_frame).map_err(FsError::Io)
     }
 }

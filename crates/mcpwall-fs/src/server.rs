@@ -60,11 +60,14 @@ impl Conversation {
     }
 }
 
-/// Serves until the client closes its side.
+/// Serves until the client closes its side. Each tool call is recorded on `audit`, a JSON
+/// line: the tool, its outcome (`ok` or the refusal's code) and how long it took; no path and
+/// no content (the log is read by people the files may not be meant for).
 pub(crate) fn serve(
     fs: &mut Fs,
     input: impl BufRead,
     mut output: impl Write,
+    mut audit: impl Write,
     max_frame: usize,
 ) -> std::io::Result<()> {
     let mut frames = FrameReader::new(input, max_frame);
@@ -84,7 +87,12 @@ pub(crate) fn serve(
                             .pointer("/params/capabilities/roots")
                             .is_some_and(Value::is_object);
                     }
-                    answer(fs, &msg).or_else(|| conv.other(fs, &msg))
+                    let started = std::time::Instant::now();
+                    let reply = answer(fs, &msg).or_else(|| conv.other(fs, &msg));
+                    if msg.get("method").and_then(Value::as_str) == Some("tools/call") {
+                        record(&mut audit, &msg, reply.as_ref(), started);
+                    }
+                    reply
                 }
             },
         };
@@ -96,6 +104,37 @@ pub(crate) fn serve(
         }
     }
     Ok(())
+}
+
+/// One tool call's audit line. A log that cannot be written does not stop the server.
+fn record(audit: &mut impl Write, msg: &Value, reply: Option<&Value>, started: std::time::Instant) {
+    let tool = msg
+        .pointer("/params/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    // The name as the client sent it, cut short and without control characters: a log line
+    // stays one line.
+    let tool: String = tool.chars().filter(|c| !c.is_control()).take(64).collect();
+    let outcome = match reply {
+        Some(r) if r.get("error").is_some() => "invalid_request".to_owned(),
+        Some(r) if r.pointer("/result/isError") == Some(&Value::Bool(true)) => r
+            .pointer("/result/structuredContent/error")
+            .and_then(Value::as_str)
+            .unwrap_or("error")
+            .to_owned(),
+        _ => "ok".to_owned(),
+    };
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let line = json!({
+        "ts": (ts * 1000.0).round() / 1000.0,
+        "event": "tool_call",
+        "tool": tool,
+        "outcome": outcome,
+        "ms": started.elapsed().as_secs_f64() * 1000.0,
+    });
+    let _ = writeln!(audit, "{line}").and_then(|()| audit.flush());
 }
 
 /// The answer to one message (`None` for notifications and answers).

@@ -106,7 +106,10 @@ mod tests {
         let a = json!({"name": "a", "description": "A."});
         let b = json!({"name": "b", "description": "B."});
         let mut lock = Lock::new();
-        assert_eq!(diff(&lock, "s", std::slice::from_ref(&a)).0, PinState::Unpinned);
+        assert_eq!(
+            diff(&lock, "s", std::slice::from_ref(&a)).0,
+            PinState::Unpinned
+        );
         record(&mut lock, "s", &[a.clone(), b.clone()]);
         assert_eq!(
             diff(&lock, "s", &[a.clone(), b.clone()]),

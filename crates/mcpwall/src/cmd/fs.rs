@@ -82,7 +82,48 @@ pub(crate) fn run(args: FsArgs) -> anyhow::Result<ExitCode> {
     drop(err);
     let (stdin, stdout) = (std::io::stdin(), std::io::stdout());
     server
-        .serve(stdin.lock(), stdout.lock(), max_frame)
+        .serve(stdin.lock(), stdout.lock(), AuditLines::start(), max_frame)
         .context("mcpwall fs")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The audit lines, written to standard error by a thread of their own through a bounded
+/// queue: a client that never reads the server's standard error fills the pipe, and then
+/// lines are dropped, never the server blocked.
+struct AuditLines {
+    line: Vec<u8>,
+    tx: std::sync::mpsc::SyncSender<Vec<u8>>,
+}
+
+impl AuditLines {
+    fn start() -> AuditLines {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(1024);
+        std::thread::spawn(move || {
+            let mut err = std::io::stderr();
+            for line in rx {
+                if err.write_all(&line).is_err() {
+                    return;
+                }
+            }
+        });
+        AuditLines {
+            line: Vec::new(),
+            tx,
+        }
+    }
+}
+
+impl std::io::Write for AuditLines {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.line.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.line.is_empty() {
+            // Full: the line is dropped.
+            let _ = self.tx.try_send(std::mem::take(&mut self.line));
+        }
+        Ok(())
+    }
 }

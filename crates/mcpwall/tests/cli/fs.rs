@@ -196,6 +196,23 @@ impl Server {
     }
 }
 
+impl Server {
+    /// The audit lines on standard error so far (the server is stopped to read them).
+    fn audit_lines(&mut self) -> Vec<Value> {
+        use std::io::Read as _;
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut err = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = e.read_to_string(&mut err);
+        }
+        err.lines()
+            .filter(|l| l.starts_with('{'))
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -370,6 +387,23 @@ fn paths_are_judged_as_text_then_resolved_beneath_the_root() {
     assert!(
         status.contains("Seccomp:\t2") && status.contains("NoNewPrivs:\t1"),
         "{status}"
+    );
+    // H2: standard output held only JSON-RPC (each line above parsed as JSON); standard error
+    // an audit line for each tool call, without paths.
+    let audit = s.audit_lines();
+    assert!(
+        audit
+            .iter()
+            .any(|l| l["tool"] == "read_text_file" && l["outcome"] == "ok"),
+        "{audit:?}"
+    );
+    assert!(
+        audit.iter().any(|l| l["outcome"] == "hardlink"),
+        "{audit:?}"
+    );
+    assert!(
+        audit.iter().all(|l| !l.to_string().contains(&s.top)),
+        "{audit:?}"
     );
 }
 
