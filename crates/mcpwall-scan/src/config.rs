@@ -103,7 +103,11 @@ pub fn parse(text: &str, format: Format) -> Result<Vec<ServerEntry>, ConfigError
     let mut out = Vec::new();
     let lines = Lines::new(text);
     for (section, map) in sections(&root) {
-        for (name, v) in map {
+        // By name: serde_json keeps keys sorted, or in document order when some dependency
+        // turns on its `preserve_order` feature; the report must not depend on which.
+        let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+        entries.sort_by(|a, b| a.0.cmp(b.0));
+        for (name, v) in entries {
             let Value::Object(entry) = v else {
                 continue;
             };
@@ -140,6 +144,8 @@ fn sections(root: &Map<String, Value>) -> Vec<(String, Map<String, Value>)> {
     }
     // Claude Code's ~/.claude.json: a section for each project.
     if let Some(Value::Object(projects)) = root.get("projects") {
+        let mut projects: Vec<(&String, &Value)> = projects.iter().collect();
+        projects.sort_by(|a, b| a.0.cmp(b.0));
         for (dir, p) in projects {
             add(format!("projects.{dir}.mcpServers"), p.get("mcpServers"));
         }

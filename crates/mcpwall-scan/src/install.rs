@@ -1,0 +1,247 @@
+//! `mcpwall install` and `uninstall`: a client's configuration rewritten so that each stdio
+//! server is started through `mcpwall run` (`"command": MCPWALL, "args": ["run", "--name",
+//! NAME, "--", COMMAND, ARGS...]`), and back. Only the `command` and `args` values change, in
+//! place: comments, order and indentation of the rest stay as they were. The result is read
+//! back and checked before it is offered.
+
+use std::ops::Range;
+
+use serde_json::Value;
+
+use crate::config::{self, Format, Transport};
+use crate::spans::{self, Node};
+
+/// Why a file cannot be rewritten.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InstallError {
+    #[error("{0}")]
+    Parse(String),
+    #[error("this format ({0}) is not rewritten yet: edit it by hand")]
+    Format(&'static str),
+    #[error("the rewritten file does not read back as intended ({0}): nothing was changed")]
+    Check(String),
+}
+
+/// A rewritten file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rewrite {
+    pub text: String,
+    /// The servers changed.
+    pub changed: Vec<String>,
+    /// Servers left as they are, and why.
+    pub left: Vec<(String, String)>,
+}
+
+/// The sections of a file that hold servers by name (see [`config`]).
+fn sections(root: &Node) -> Vec<(String, &Node)> {
+    let mut out = Vec::new();
+    for key in ["mcpServers", "servers", "context_servers"] {
+        if let Some(n @ Node::Object { .. }) = root.get(key) {
+            out.push((key.to_owned(), n));
+        }
+    }
+    if let Some(n @ Node::Object { .. }) = root.get("mcp").and_then(|m| m.get("servers")) {
+        out.push(("mcp.servers".to_owned(), n));
+    }
+    if let Some(Node::Object { members, .. }) = root.get("projects") {
+        for (dir, p) in members {
+            if let Some(n @ Node::Object { .. }) = p.get("mcpServers") {
+                out.push((format!("projects.{dir}.mcpServers"), n));
+            }
+        }
+    }
+    out
+}
+
+/// Whether `command` is mcpwall (any path to it).
+fn is_mcpwall(command: &str) -> bool {
+    let base = command
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or(command)
+        .to_ascii_lowercase();
+    base == "mcpwall" || base == "mcpwall.exe"
+}
+
+fn decode(text: &str, n: &Node) -> Option<Value> {
+    serde_json::from_str(&config::strip_jsonc(&text[n.span()])).ok()
+}
+
+/// `text` with every stdio server started through `mcpwall` (the path given).
+pub fn wrap(text: &str, format: Format, mcpwall: &str) -> Result<Rewrite, InstallError> {
+    edit(text, format, &|name: &str, command: &str, args: &[String]| {
+        if is_mcpwall(command) {
+            return Err("already started through mcpwall".into());
+        }
+        let mut new = vec!["run".to_owned(), "--name".to_owned(), name.to_owned(), "--".to_owned()];
+        new.push(command.to_owned());
+        new.extend(args.iter().cloned());
+        Ok((mcpwall.to_owned(), new))
+    })
+}
+
+/// `text` with every server that `install` wrapped started directly again.
+pub fn unwrap(text: &str, format: Format) -> Result<Rewrite, InstallError> {
+    edit(text, format, &|_: &str, command: &str, args: &[String]| {
+        if !is_mcpwall(command) || args.first().map(String::as_str) != Some("run") {
+            return Err("not started through `mcpwall run`".into());
+        }
+        let dash = args
+            .iter()
+            .position(|a| a == "--")
+            .ok_or_else(|| "no `--` before its command".to_owned())?;
+        let mut rest = args[dash + 1..].iter().cloned();
+        let command = rest
+            .next()
+            .ok_or_else(|| "no command after `--`".to_owned())?;
+        Ok((command, rest.collect()))
+    })
+}
+
+type Change = dyn Fn(&str, &str, &[String]) -> Result<(String, Vec<String>), String>;
+
+/// Applies `change` (name, command, args → new command, new args, or why not) to each stdio
+/// server, in place, and checks the result.
+fn edit(text: &str, format: Format, change: &Change) -> Result<Rewrite, InstallError> {
+    if format == Format::Toml {
+        return Err(InstallError::Format("TOML"));
+    }
+    let root = spans::parse(text).map_err(|e| InstallError::Parse(e.to_string()))?;
+    let mut edits: Vec<(Range<usize>, String)> = Vec::new();
+    let mut changed = Vec::new();
+    let mut left = Vec::new();
+    let mut expected: Vec<(String, String, Vec<String>)> = Vec::new();
+    for (section, servers) in sections(&root) {
+        let Node::Object { members, .. } = servers else {
+            continue;
+        };
+        for (name, entry) in members {
+            let Some(cmd_node) = entry.get("command") else {
+                continue;
+            };
+            let Some(Value::String(command)) = decode(text, cmd_node) else {
+                left.push((name.clone(), "its command is not a string (edit it by hand)".into()));
+                continue;
+            };
+            if entry.get("url").is_some() || entry.get("serverUrl").is_some() {
+                left.push((name.clone(), "a remote server".into()));
+                continue;
+            }
+            let args_node = entry.get("args");
+            let args: Vec<String> = match args_node.map(|n| decode(text, n)) {
+                None => Vec::new(),
+                Some(Some(Value::Array(a))) => match a
+                    .into_iter()
+                    .map(|v| match v {
+                        Value::String(s) => Some(s),
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<_>>>()
+                {
+                    Some(a) => a,
+                    None => {
+                        left.push((name.clone(), "an argument is not a string".into()));
+                        continue;
+                    }
+                },
+                Some(_) => {
+                    left.push((name.clone(), "its args are not a list".into()));
+                    continue;
+                }
+            };
+            let (new_command, new_args) = match change(name, &command, &args) {
+                Ok(c) => c,
+                Err(why) => {
+                    left.push((name.clone(), why));
+                    continue;
+                }
+            };
+            let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
+            let list = format!(
+                "[{}]",
+                new_args.iter().map(|a| quote(a)).collect::<Vec<_>>().join(", ")
+            );
+            edits.push((cmd_node.span(), quote(&new_command)));
+            match args_node {
+                Some(a) => edits.push((a.span(), list)),
+                None => {
+                    let end = cmd_node.span().end;
+                    edits.push((end..end, format!(", \"args\": {list}")));
+                }
+            }
+            changed.push(name.clone());
+            expected.push((format!("{section}/{name}"), new_command, new_args));
+        }
+    }
+    if edits.is_empty() {
+        return Ok(Rewrite {
+            text: text.to_owned(),
+            changed,
+            left,
+        });
+    }
+    // From the end, so that each span still holds where it was.
+    edits.sort_by(|a, b| b.0.start.cmp(&a.0.start));
+    let mut out = text.to_owned();
+    for (span, new) in edits {
+        out.replace_range(span, &new);
+    }
+    // Read back: every server changed as intended, and no other.
+    let before = config::parse(text, format).map_err(|e| InstallError::Check(e.to_string()))?;
+    let after = config::parse(&out, format).map_err(|e| InstallError::Check(e.to_string()))?;
+    if before.len() != after.len() {
+        return Err(InstallError::Check("the number of servers changed".into()));
+    }
+    for (b, a) in before.iter().zip(&after) {
+        let key = format!("{}/{}", a.section, a.name);
+        let want = expected.iter().find(|(k, ..)| *k == key);
+        let ok = match (&a.transport, want) {
+            (Transport::Stdio { command, args, .. }, Some((_, c, v))) => command == c && args == v,
+            _ => a.transport == b.transport,
+        };
+        if !ok || a.name != b.name {
+            return Err(InstallError::Check(format!("server {key}")));
+        }
+    }
+    Ok(Rewrite {
+        text: out,
+        changed,
+        left,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapped_in_place_and_back() {
+        let text = "{\n  // my servers\n  \"mcpServers\": {\n    \"notes\": {\n      \"command\": \"npx\",\n      \"args\": [\"-y\", \"notes-mcp@1.0.0\"],\n      \"env\": {\"K\": \"v\"}\n    },\n    \"bare\": {\"command\": \"uvx\"},\n    \"remote\": {\"url\": \"https://x/mcp\"},\n  }\n}\n";
+        let w = wrap(text, Format::Json, "/usr/local/bin/mcpwall").expect("wraps");
+        assert_eq!(w.changed, ["notes", "bare"]);
+        assert!(w.text.contains("// my servers"), "{}", w.text);
+        assert!(w.text.contains("\"env\": {\"K\": \"v\"}"));
+        assert!(w.text.contains(
+            "\"args\": [\"run\", \"--name\", \"notes\", \"--\", \"npx\", \"-y\", \"notes-mcp@1.0.0\"]"
+        ));
+        assert!(w.text.contains(
+            "{\"command\": \"/usr/local/bin/mcpwall\", \"args\": [\"run\", \"--name\", \"bare\", \"--\", \"uvx\"]}"
+        ));
+        // Again: nothing to do.
+        let again = wrap(&w.text, Format::Json, "/usr/local/bin/mcpwall").expect("wraps");
+        assert!(again.changed.is_empty());
+        assert_eq!(again.text, w.text);
+        // And back, to the same servers.
+        let u = unwrap(&w.text, Format::Json).expect("unwraps");
+        assert_eq!(u.changed, ["notes", "bare"]);
+        assert_eq!(
+            config::parse(&u.text, Format::Json).expect("parses"),
+            config::parse(text, Format::Json).expect("parses")
+        );
+        assert!(u.text.contains("// my servers"));
+        assert!(matches!(wrap("[1]", Format::Json, "m"), Ok(r) if r.changed.is_empty()));
+        assert!(wrap("{", Format::Json, "m").is_err());
+        assert!(matches!(wrap("", Format::Toml, "m"), Err(InstallError::Format(_))));
+    }
+}
