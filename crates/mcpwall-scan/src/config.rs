@@ -111,14 +111,14 @@ pub fn parse(text: &str, format: Format) -> Result<Vec<ServerEntry>, ConfigError
             let Value::Object(entry) = v else {
                 continue;
             };
-            if let Some(transport) = transport(&entry) {
+            if let Some(transport) = transport(entry) {
                 let key = section.rsplit('.').next().unwrap_or(&section);
                 out.push(ServerEntry {
                     name: name.clone(),
                     transport,
                     disabled: entry.get("disabled").and_then(Value::as_bool) == Some(true)
                         || entry.get("enabled").and_then(Value::as_bool) == Some(false),
-                    line: lines.find_name(key, &name),
+                    line: lines.find_name(key, name),
                     section: section.clone(),
                 });
             }

@@ -70,11 +70,18 @@ fn decode(text: &str, n: &Node) -> Option<Value> {
 
 /// `text` with every stdio server started through `mcpwall` (the path given).
 pub fn wrap(text: &str, format: Format, mcpwall: &str) -> Result<Rewrite, InstallError> {
-    edit(text, format, &|name: &str, command: &str, args: &[String]| {
+    edit(text, format, &|name: &str,
+                         command: &str,
+                         args: &[String]| {
         if is_mcpwall(command) {
             return Err("already started through mcpwall".into());
         }
-        let mut new = vec!["run".to_owned(), "--name".to_owned(), name.to_owned(), "--".to_owned()];
+        let mut new = vec![
+            "run".to_owned(),
+            "--name".to_owned(),
+            name.to_owned(),
+            "--".to_owned(),
+        ];
         new.push(command.to_owned());
         new.extend(args.iter().cloned());
         Ok((mcpwall.to_owned(), new))
@@ -99,11 +106,11 @@ pub fn unwrap(text: &str, format: Format) -> Result<Rewrite, InstallError> {
     })
 }
 
-type Change = dyn Fn(&str, &str, &[String]) -> Result<(String, Vec<String>), String>;
+type Change<'a> = dyn Fn(&str, &str, &[String]) -> Result<(String, Vec<String>), String> + 'a;
 
 /// Applies `change` (name, command, args → new command, new args, or why not) to each stdio
 /// server, in place, and checks the result.
-fn edit(text: &str, format: Format, change: &Change) -> Result<Rewrite, InstallError> {
+fn edit(text: &str, format: Format, change: &Change<'_>) -> Result<Rewrite, InstallError> {
     if format == Format::Toml {
         return Err(InstallError::Format("TOML"));
     }
@@ -121,7 +128,10 @@ fn edit(text: &str, format: Format, change: &Change) -> Result<Rewrite, InstallE
                 continue;
             };
             let Some(Value::String(command)) = decode(text, cmd_node) else {
-                left.push((name.clone(), "its command is not a string (edit it by hand)".into()));
+                left.push((
+                    name.clone(),
+                    "its command is not a string (edit it by hand)".into(),
+                ));
                 continue;
             };
             if entry.get("url").is_some() || entry.get("serverUrl").is_some() {
@@ -160,7 +170,11 @@ fn edit(text: &str, format: Format, change: &Change) -> Result<Rewrite, InstallE
             let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
             let list = format!(
                 "[{}]",
-                new_args.iter().map(|a| quote(a)).collect::<Vec<_>>().join(", ")
+                new_args
+                    .iter()
+                    .map(|a| quote(a))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
             edits.push((cmd_node.span(), quote(&new_command)));
             match args_node {
@@ -182,7 +196,7 @@ fn edit(text: &str, format: Format, change: &Change) -> Result<Rewrite, InstallE
         });
     }
     // From the end, so that each span still holds where it was.
-    edits.sort_by(|a, b| b.0.start.cmp(&a.0.start));
+    edits.sort_by_key(|e| std::cmp::Reverse(e.0.start));
     let mut out = text.to_owned();
     for (span, new) in edits {
         out.replace_range(span, &new);
@@ -242,6 +256,9 @@ mod tests {
         assert!(u.text.contains("// my servers"));
         assert!(matches!(wrap("[1]", Format::Json, "m"), Ok(r) if r.changed.is_empty()));
         assert!(wrap("{", Format::Json, "m").is_err());
-        assert!(matches!(wrap("", Format::Toml, "m"), Err(InstallError::Format(_))));
+        assert!(matches!(
+            wrap("", Format::Toml, "m"),
+            Err(InstallError::Format(_))
+        ));
     }
 }

@@ -9,9 +9,11 @@ pub mod checks;
 pub mod clients;
 pub mod config;
 pub mod inspect;
+pub mod install;
 pub mod introspect;
 pub mod pins;
 pub mod report;
+pub mod spans;
 
 use std::path::{Path, PathBuf};
 

@@ -204,13 +204,18 @@ mod tests {
     fn spans_of_values_in_commented_json() {
         let t = "{\n  // servers\n  \"mcpServers\": {\"a\": {\"command\": \"npx\", \"args\": [\"-y\", \"p\",],},},\n}";
         let root = parse(t).expect("parses");
-        let a = root
-            .get("mcpServers")
-            .and_then(|m| m.get("a"))
-            .expect("a");
+        let a = root.get("mcpServers").and_then(|m| m.get("a")).expect("a");
         assert_eq!(&t[a.get("command").expect("command").span()], "\"npx\"");
         assert_eq!(&t[a.get("args").expect("args").span()], "[\"-y\", \"p\",]");
-        for bad in ["{", "{\"a\" 1}", "[1 2]", "\"x", "{} x", "/* x", &"[".repeat(100)] {
+        for bad in [
+            "{",
+            "{\"a\" 1}",
+            "[1 2]",
+            "\"x",
+            "{} x",
+            "/* x",
+            &"[".repeat(100),
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }

@@ -62,6 +62,27 @@ mcpwall scan --yes --timeout 20       # CI: start every server, even never seen 
 file that cannot be parsed is reported and does not change the status."
     )]
     Scan(ScanArgs),
+    /// Rewrite MCP clients' configurations so that each stdio server runs through `mcpwall run`.
+    #[command(
+        long_about = "Rewrite MCP clients' configurations so that each stdio server runs through \
+`mcpwall run` (inspected both ways, pinned, audited): `\"command\": \"npx\", \"args\": [\"-y\", \
+\"pkg\"]` becomes `\"command\": \"/path/to/mcpwall\", \"args\": [\"run\", \"--name\", NAME, \"--\", \
+\"npx\", \"-y\", \"pkg\"]`. The files are those `mcpwall scan` finds (or --config ones). Only \
+the command and args values change, in place: comments, order and indentation stay. Each \
+change is shown as a diff; the first time a file is changed, it is kept as it was beside it \
+(FILE.mcpwall-backup). Servers already started through mcpwall, remote servers and entries in \
+shapes it does not rewrite (Codex's TOML, Zed's older command object) are left and named. \
+Running it again changes nothing. `mcpwall uninstall` undoes it.",
+        after_help = "Examples:\n  mcpwall install --dry-run           # show what would change\n  \
+mcpwall install --client claude-desktop\n  mcpwall uninstall\n\nRestart the clients \
+afterwards. Exit status: 0 done (or nothing to do), 2 a file could not be read or written."
+    )]
+    Install(InstallArgs),
+    /// Undo `mcpwall install`: each server started directly again.
+    #[command(
+        after_help = "Exit status: 0 done (or nothing to do), 2 a file could not be read or written."
+    )]
+    Uninstall(InstallArgs),
     /// Measure detection quality on a labelled JSON-lines file.
     #[command(
         after_help = "Each line is {\"id\", \"kind\", \"text\", \"label\"} with label 1 for \
@@ -396,6 +417,22 @@ pub(crate) struct ScanArgs {
     /// Record the listed servers' tools, as they are now, as their approved pins.
     #[arg(long, conflicts_with = "offline")]
     pub(crate) update_pins: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InstallArgs {
+    /// Only this file (any client's format; repeatable).
+    #[arg(long = "config", value_name = "PATH")]
+    pub(crate) configs: Vec<PathBuf>,
+    /// Only this client's files (repeatable).
+    #[arg(long = "client", value_name = "NAME", value_parser = parse_client)]
+    pub(crate) clients: Vec<String>,
+    /// The project whose own files are changed too [default: the current directory].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) project: Option<PathBuf>,
+    /// Show what would change; write nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

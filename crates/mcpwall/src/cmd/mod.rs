@@ -5,6 +5,7 @@ mod audit;
 mod demo_server;
 mod eval;
 mod fs;
+mod install;
 mod pins;
 mod policy;
 mod rules;
@@ -27,6 +28,8 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Analyze(args) => analyze::run(args)?,
         Command::Eval(args) => eval::run(args)?,
         Command::Scan(args) => scan::run(args)?,
+        Command::Install(args) => install::run(args, false)?,
+        Command::Uninstall(args) => install::run(args, true)?,
         Command::Rules(args) => rules::run(args)?,
         Command::Run(args) => return run::run(args),
         Command::Sandbox(args) => return sandbox::run(args),

@@ -19,20 +19,7 @@ use crate::Status;
 use crate::cli::{ScanArgs, ScanFormat};
 
 pub(crate) fn run(args: ScanArgs) -> anyhow::Result<Status> {
-    let home = home_dir().context("cannot find the home directory (HOME is not set)")?;
-    let project = match args.project.clone() {
-        Some(p) => Some(p),
-        None => std::env::current_dir().ok(),
-    };
-    let places = Places {
-        os: Os::current(),
-        home: home.clone(),
-        appdata: std::env::var_os("APPDATA").map(PathBuf::from),
-        xdg_config: std::env::var_os("XDG_CONFIG_HOME")
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute()),
-        project,
-    };
+    let (places, home) = places(args.project.clone())?;
     // Files named on the command line replace discovery, unless it is asked for too.
     let discover = args.configs.is_empty() || args.discover || !args.clients.is_empty();
     let mut sources = if discover {
@@ -80,6 +67,26 @@ pub(crate) fn run(args: ScanArgs) -> anyhow::Result<Status> {
         Some(s) if s >= args.fail_on => Status::Findings,
         _ => Status::Clean,
     })
+}
+
+/// Where clients keep their files: this user's directories and the project (`project`, else
+/// the current directory). Returns the home directory too.
+pub(super) fn places(project: Option<PathBuf>) -> anyhow::Result<(Places, PathBuf)> {
+    let home = home_dir().context("cannot find the home directory (HOME is not set)")?;
+    let project = match project {
+        Some(p) => Some(p),
+        None => std::env::current_dir().ok(),
+    };
+    let places = Places {
+        os: Os::current(),
+        home: home.clone(),
+        appdata: std::env::var_os("APPDATA").map(PathBuf::from),
+        xdg_config: std::env::var_os("XDG_CONFIG_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute()),
+        project,
+    };
+    Ok((places, home))
 }
 
 fn home_dir() -> Option<PathBuf> {

@@ -615,3 +615,120 @@ fn pins_show_what_changed_since_approval() {
     // The lockfile was only read.
     assert_eq!(std::fs::read_to_string(lock).expect("lock"), text);
 }
+
+/// `mcpwall install` rewrites each stdio server to start through `mcpwall run`, in place
+/// (comments kept), with a backup, idempotently; `uninstall` undoes it.
+#[test]
+fn install_and_uninstall_rewrite_in_place() {
+    let f = Fixture::new();
+    let servers = |f: &Fixture| -> Vec<(String, String, Vec<String>)> {
+        let o = f.scan(&["--offline", "--format", "json"]);
+        let r: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+        r["servers"]
+            .as_array()
+            .expect("servers")
+            .iter()
+            .map(|s| {
+                (
+                    format!(
+                        "{}:{}",
+                        s["file"].as_str().unwrap_or(""),
+                        s["name"].as_str().unwrap_or("")
+                    ),
+                    s["command"].as_str().unwrap_or("").to_owned(),
+                    s["args"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|a| a.as_str().unwrap_or("").to_owned())
+                        .collect(),
+                )
+            })
+            .collect()
+    };
+    let install = |args: &[&str]| -> Output {
+        Command::new(env!("CARGO_BIN_EXE_mcpwall"))
+            .args(args)
+            .current_dir(f.path("proj"))
+            .env("HOME", f.path("home"))
+            .env_remove("XDG_CONFIG_HOME")
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("runs")
+    };
+    let settings = f.path("home/.config/Code/User/settings.json");
+    let original = std::fs::read_to_string(&settings).expect("read");
+    let before = servers(&f);
+    // A dry run writes nothing.
+    let o = install(&["install", "--dry-run"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("dry run"), "{}", stdout(&o));
+    assert!(!stdout(&o).contains(TOKEN), "a credential in the diff");
+    assert_eq!(servers(&f), before);
+    // Installed: stdio servers through mcpwall, remote ones and Codex's TOML left.
+    let o = install(&["install"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("config.toml: this format (TOML) is not rewritten yet"),
+        "{out}"
+    );
+    assert!(!out.contains(TOKEN), "a credential in the diff");
+    let mcpwall = std::fs::canonicalize(env!("CARGO_BIN_EXE_mcpwall")).expect("path");
+    let after = servers(&f);
+    let github = after
+        .iter()
+        .find(|s| s.0.ends_with(":github"))
+        .expect("github");
+    assert_eq!(Path::new(&github.1), mcpwall);
+    assert_eq!(
+        github.2,
+        [
+            "run",
+            "--name",
+            "github",
+            "--",
+            "npx",
+            "-y",
+            "@modelcontextprotocol/server-github"
+        ]
+    );
+    assert!(
+        after
+            .iter()
+            .any(|s| s.0.ends_with(":remote") && s.1.is_empty())
+    );
+    assert!(
+        after
+            .iter()
+            .any(|s| s.0.ends_with(":shell") && s.1 == "bash")
+    );
+    // In place: the comments of VS Code's settings are still there; the file as it was is kept.
+    let text = std::fs::read_to_string(&settings).expect("read");
+    assert!(text.contains("// comments and trailing commas"), "{text}");
+    let mut backup = settings.clone().into_os_string();
+    backup.push(".mcpwall-backup");
+    assert_eq!(std::fs::read_to_string(&backup).expect("backup"), original);
+    // Again: nothing to do.
+    let o = install(&["install"]);
+    assert!(
+        stdout(&o).contains("0 server(s) in 0 file(s)"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(servers(&f), after);
+    // Uninstalled: the servers as they were.
+    let o = install(&["uninstall"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(servers(&f), before);
+    assert_eq!(std::fs::read_to_string(&settings).expect("read"), original);
+    // A file given that is not valid: an error, nothing written.
+    let bad = f.path("bad.json");
+    std::fs::write(&bad, "{\"mcpServers\": {").expect("write");
+    let o = install(&["install", "--config", bad.to_str().expect("UTF-8")]);
+    assert_eq!(code(&o), 2, "{}", stdout(&o));
+    assert_eq!(
+        std::fs::read_to_string(&bad).expect("read"),
+        "{\"mcpServers\": {"
+    );
+}
