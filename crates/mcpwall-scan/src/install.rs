@@ -76,33 +76,38 @@ pub fn wrap(text: &str, format: Format, mcpwall: &str) -> Result<Rewrite, Instal
         if is_mcpwall(command) {
             return Err("already started through mcpwall".into());
         }
-        let mut new = vec![
-            "run".to_owned(),
-            "--name".to_owned(),
-            name.to_owned(),
-            "--".to_owned(),
-        ];
+        // `--name=NAME`: a name that starts with `-` (or is `--`) stays the name.
+        let mut new = vec!["run".to_owned(), format!("--name={name}"), "--".to_owned()];
         new.push(command.to_owned());
         new.extend(args.iter().cloned());
         Ok((mcpwall.to_owned(), new))
     })
 }
 
-/// `text` with every server that `install` wrapped started directly again.
+/// `text` with every server that `install` wrapped started directly again: exactly the
+/// shape `install` writes (`run --name=NAME -- COMMAND...`); a `mcpwall run` line with other
+/// options (a policy, an audit file) is the user's own and stays.
 pub fn unwrap(text: &str, format: Format) -> Result<Rewrite, InstallError> {
-    edit(text, format, &|_: &str, command: &str, args: &[String]| {
+    edit(text, format, &|name: &str,
+                         command: &str,
+                         args: &[String]| {
         if !is_mcpwall(command) || args.first().map(String::as_str) != Some("run") {
             return Err("not started through `mcpwall run`".into());
         }
-        let dash = args
-            .iter()
-            .position(|a| a == "--")
-            .ok_or_else(|| "no `--` before its command".to_owned())?;
-        let mut rest = args[dash + 1..].iter().cloned();
-        let command = rest
-            .next()
+        let rest = match args {
+            [_, n, dash, rest @ ..] if *n == format!("--name={name}") && dash == "--" => rest,
+            [_, opt, n, dash, rest @ ..] if opt == "--name" && n == name && dash == "--" => rest,
+            _ => {
+                return Err(
+                    "started through `mcpwall run` with options of its own: not mcpwall install's"
+                        .into(),
+                );
+            }
+        };
+        let (command, rest) = rest
+            .split_first()
             .ok_or_else(|| "no command after `--`".to_owned())?;
-        Ok((command, rest.collect()))
+        Ok((command.clone(), rest.to_vec()))
     })
 }
 
@@ -119,6 +124,24 @@ fn edit(text: &str, format: Format, change: &Change<'_>) -> Result<Rewrite, Inst
     let mut changed = Vec::new();
     let mut left = Vec::new();
     let mut expected: Vec<(String, String, Vec<String>)> = Vec::new();
+    for key in ["mcp_servers"] {
+        if root.get(key).is_some() {
+            left.push((
+                key.to_owned(),
+                "a section of this shape is not rewritten".into(),
+            ));
+        }
+    }
+    if root
+        .get("experimental")
+        .and_then(|e| e.get("modelContextProtocolServers"))
+        .is_some()
+    {
+        left.push((
+            "experimental.modelContextProtocolServers".into(),
+            "Continue's list is not rewritten: edit it by hand".into(),
+        ));
+    }
     for (section, servers) in sections(&root) {
         let Node::Object { members, .. } = servers else {
             continue;
@@ -134,7 +157,15 @@ fn edit(text: &str, format: Format, change: &Change<'_>) -> Result<Rewrite, Inst
                 ));
                 continue;
             };
-            if entry.get("url").is_some() || entry.get("serverUrl").is_some() {
+            // As `config` reads it: a URL makes a remote server, unless the type says stdio.
+            let stdio = entry
+                .get("type")
+                .and_then(|t| decode(text, t))
+                .is_some_and(|t| t == "stdio");
+            let remote = ["url", "serverUrl", "httpUrl"]
+                .iter()
+                .any(|k| entry.get(k).is_some());
+            if remote && !stdio {
                 left.push((name.clone(), "a remote server".into()));
                 continue;
             }
@@ -201,22 +232,52 @@ fn edit(text: &str, format: Format, change: &Change<'_>) -> Result<Rewrite, Inst
     for (span, new) in edits {
         out.replace_range(span, &new);
     }
-    // Read back: every server changed as intended, and no other.
+    // Read back: every server changed as intended (its command and args, nothing else of it),
+    // every other as it was, none gone, none added.
     let before = config::parse(text, format).map_err(|e| InstallError::Check(e.to_string()))?;
     let after = config::parse(&out, format).map_err(|e| InstallError::Check(e.to_string()))?;
+    let key = |e: &config::ServerEntry| format!("{}/{}", e.section, e.name);
     if before.len() != after.len() {
         return Err(InstallError::Check("the number of servers changed".into()));
     }
-    for (b, a) in before.iter().zip(&after) {
-        let key = format!("{}/{}", a.section, a.name);
-        let want = expected.iter().find(|(k, ..)| *k == key);
-        let ok = match (&a.transport, want) {
-            (Transport::Stdio { command, args, .. }, Some((_, c, v))) => command == c && args == v,
-            _ => a.transport == b.transport,
+    let mut seen = 0;
+    for a in &after {
+        let k = key(a);
+        let b = before
+            .iter()
+            .find(|b| key(b) == k)
+            .ok_or_else(|| InstallError::Check(format!("server {k} appeared")))?;
+        let ok = match expected.iter().find(|(e, ..)| *e == k) {
+            Some((_, c, v)) => {
+                seen += 1;
+                match (&a.transport, &b.transport) {
+                    (
+                        Transport::Stdio {
+                            command,
+                            args,
+                            env,
+                            cwd,
+                            ..
+                        },
+                        Transport::Stdio {
+                            env: env0,
+                            cwd: cwd0,
+                            ..
+                        },
+                    ) => command == c && args == v && env == env0 && cwd == cwd0,
+                    _ => false,
+                }
+            }
+            None => a.transport == b.transport,
         };
-        if !ok || a.name != b.name {
-            return Err(InstallError::Check(format!("server {key}")));
+        if !ok || a.disabled != b.disabled || a.line == 0 {
+            return Err(InstallError::Check(format!("server {k}")));
         }
+    }
+    if seen != expected.len() {
+        return Err(InstallError::Check(
+            "a server changed is not where it was".into(),
+        ));
     }
     Ok(Rewrite {
         text: out,
@@ -237,10 +298,10 @@ mod tests {
         assert!(w.text.contains("// my servers"), "{}", w.text);
         assert!(w.text.contains("\"env\": {\"K\": \"v\"}"));
         assert!(w.text.contains(
-            "\"args\": [\"run\", \"--name\", \"notes\", \"--\", \"npx\", \"-y\", \"notes-mcp@1.0.0\"]"
+            "\"args\": [\"run\", \"--name=notes\", \"--\", \"npx\", \"-y\", \"notes-mcp@1.0.0\"]"
         ));
         assert!(w.text.contains(
-            "{\"command\": \"/usr/local/bin/mcpwall\", \"args\": [\"run\", \"--name\", \"bare\", \"--\", \"uvx\"]}"
+            "{\"command\": \"/usr/local/bin/mcpwall\", \"args\": [\"run\", \"--name=bare\", \"--\", \"uvx\"]}"
         ));
         // Again: nothing to do.
         let again = wrap(&w.text, Format::Json, "/usr/local/bin/mcpwall").expect("wraps");
@@ -255,6 +316,20 @@ mod tests {
         );
         assert!(u.text.contains("// my servers"));
         assert!(matches!(wrap("[1]", Format::Json, "m"), Ok(r) if r.changed.is_empty()));
+        // The user's own `mcpwall run` line (with its policy) is not undone; a name that
+        // looks like an option round-trips.
+        let own = r#"{"mcpServers": {"gh": {"command": "mcpwall", "args": ["run", "--name", "gh", "--policy", "p.toml", "--", "docker", "run"]},
+            "--": {"command": "npx", "args": ["x@1.0.0"]}}}"#;
+        let u = unwrap(own, Format::Json).expect("unwraps");
+        assert!(u.changed.is_empty() && u.text == own);
+        let w = wrap(own, Format::Json, "/usr/bin/mcpwall").expect("wraps");
+        assert_eq!(w.changed, ["--"]);
+        let back = unwrap(&w.text, Format::Json).expect("unwraps");
+        assert_eq!(back.changed, ["--"]);
+        assert_eq!(
+            config::parse(&back.text, Format::Json).expect("parses"),
+            config::parse(own, Format::Json).expect("parses")
+        );
         assert!(wrap("{", Format::Json, "m").is_err());
         assert!(matches!(
             wrap("", Format::Toml, "m"),

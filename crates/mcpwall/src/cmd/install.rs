@@ -4,7 +4,7 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use mcpwall_scan::Found;
 use mcpwall_scan::config::Format;
 use mcpwall_scan::install::{self, Rewrite};
@@ -21,18 +21,13 @@ pub(crate) fn run(args: InstallArgs, undo: bool) -> anyhow::Result<Status> {
         Vec::new()
     };
     sources.extend(mcpwall_scan::discover_files(&args.configs));
-    let exe = std::env::current_exe()
-        .and_then(std::fs::canonicalize)
-        .context("cannot find the mcpwall binary, to start the servers through it")?;
-    let exe = exe
-        .to_str()
-        .context("the mcpwall binary's path is not UTF-8")?
-        .to_owned();
+    let exe = mcpwall_path()?;
     // The diffs show unchanged lines around each change: credentials there are redacted.
     let engine = super::engine(&[])?;
     let mut out = anstream::stdout().lock();
     let mut failed = false;
     let (mut servers, mut files) = (0, 0);
+    let mut done = std::collections::BTreeSet::new();
     for src in &sources {
         let path = &src.location.path;
         match &src.found {
@@ -44,54 +39,27 @@ pub(crate) fn run(args: InstallArgs, undo: bool) -> anyhow::Result<Status> {
             }
             _ => continue,
         }
-        let result = rewrite(path, undo, &exe);
-        let r = match result {
-            Ok(r) => r,
+        // A file named twice (discovered and given) is changed once.
+        if !done.insert(std::fs::canonicalize(path).unwrap_or_else(|_| path.clone())) {
+            continue;
+        }
+        match one_file(path, undo, &exe, args.dry_run, &engine, &mut out) {
+            Ok(n) => {
+                if n > 0 {
+                    servers += n;
+                    files += 1;
+                }
+            }
             Err(e) => {
                 writeln!(out, "{}: {e:#}", path.display())?;
-                // A format not rewritten yet is a note; a file that cannot be read is a failure.
+                // A format not rewritten yet is a note; a file that cannot be read or written
+                // is a failure.
                 failed |= !matches!(
                     e.downcast_ref::<install::InstallError>(),
                     Some(install::InstallError::Format(_))
                 );
-                continue;
             }
-        };
-        for (name, why) in &r.left {
-            writeln!(
-                out,
-                "{}: {}: left as it is: {why}",
-                path.display(),
-                mcpwall_detect::visible(name)
-            )?;
         }
-        if r.changed.is_empty() {
-            continue;
-        }
-        let old = std::fs::read_to_string(path)?;
-        writeln!(out, "--- {}", path.display())?;
-        writeln!(
-            out,
-            "+++ {} ({})",
-            path.display(),
-            if args.dry_run {
-                "as it would be"
-            } else {
-                "now"
-            }
-        )?;
-        let diff = mcpwall_policy::diff::lines(&old, &r.text);
-        let diff = engine.redact(mcpwall_detect::Surface::Config, &diff).text;
-        writeln!(out, "{}", mcpwall_detect::visible(&diff))?;
-        if !args.dry_run {
-            if !undo {
-                backup(path)?;
-            }
-            write_whole(path, &r.text)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-        }
-        servers += r.changed.len();
-        files += 1;
     }
     let what = if undo {
         "start directly again"
@@ -108,54 +76,164 @@ pub(crate) fn run(args: InstallArgs, undo: bool) -> anyhow::Result<Status> {
         if !undo && files > 0 {
             writeln!(
                 out,
-                "the files as they were are kept beside them (*.mcpwall-backup); restart the clients to use the change; `mcpwall uninstall` undoes it"
+                "each file as it was is kept beside it (*.mcpwall-backup); restart the clients to use the change; `mcpwall uninstall` undoes it"
             )?;
         }
     }
     Ok(if failed { Status::Error } else { Status::Clean })
 }
 
-/// The file rewritten (not written).
-fn rewrite(path: &Path, undo: bool, exe: &str) -> anyhow::Result<Rewrite> {
-    let text = std::fs::read_to_string(path)?;
+/// Rewrites one file (or shows how, with `dry_run`); returns the servers changed.
+fn one_file(
+    path: &Path,
+    undo: bool,
+    exe: &str,
+    dry_run: bool,
+    engine: &mcpwall_detect::Engine,
+    out: &mut impl std::io::Write,
+) -> anyhow::Result<usize> {
+    // A symlink (a dotfiles repository's) would be replaced by a file: its target is what to
+    // change, by name.
+    if std::fs::symlink_metadata(path)?.file_type().is_symlink() {
+        bail!(
+            "a symbolic link: not changed (give its target with --config {})",
+            std::fs::canonicalize(path)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| "TARGET".into())
+        );
+    }
+    let old = std::fs::read_to_string(path)?;
     let format = Format::of(path);
-    Ok(if undo {
-        install::unwrap(&text, format)?
+    let r: Rewrite = if undo {
+        install::unwrap(&old, format)?
     } else {
-        install::wrap(&text, format, exe)?
-    })
+        install::wrap(&old, format, exe)?
+    };
+    for (name, why) in &r.left {
+        writeln!(
+            out,
+            "{}: {}: left as it is: {why}",
+            path.display(),
+            mcpwall_detect::visible(name)
+        )?;
+    }
+    if r.changed.is_empty() {
+        return Ok(0);
+    }
+    if !dry_run {
+        if !undo {
+            backup(path, &old)?;
+        }
+        write_whole(path, &r.text, &old)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let diff = mcpwall_policy::diff::lines(&old, &r.text);
+    let diff = engine.redact(mcpwall_detect::Surface::Config, &diff).text;
+    writeln!(out, "--- {}", path.display())?;
+    writeln!(
+        out,
+        "+++ {} ({})",
+        path.display(),
+        if dry_run { "as it would be" } else { "changed" }
+    )?;
+    writeln!(out, "{}", mcpwall_detect::visible(&diff))?;
+    Ok(r.changed.len())
 }
 
-/// `FILE.mcpwall-backup`, once: the file as it was before mcpwall first changed it.
-fn backup(path: &Path) -> anyhow::Result<()> {
+/// The path clients will start mcpwall by: the one on `PATH` when it is this binary (a
+/// package manager's stable link, not the versioned file it points at today), else this
+/// binary's own path.
+fn mcpwall_path() -> anyhow::Result<String> {
+    let exe = std::env::current_exe()
+        .context("cannot find the mcpwall binary, to start the servers through it")?;
+    let real = std::fs::canonicalize(&exe).unwrap_or_else(|_| exe.clone());
+    let name = if cfg!(windows) {
+        "mcpwall.exe"
+    } else {
+        "mcpwall"
+    };
+    let on_path = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(name))
+            .filter(|c| c.is_absolute())
+            .find(|c| std::fs::canonicalize(c).is_ok_and(|r| r == real))
+    });
+    let chosen = on_path.unwrap_or(exe);
+    chosen
+        .to_str()
+        .map(str::to_owned)
+        .context("the mcpwall binary's path is not UTF-8")
+}
+
+/// `FILE.mcpwall-backup`: the file as it was before this install changed it (readable by its
+/// owner only). Something other than a regular file there (a planted symlink) stops the
+/// install of this file.
+fn backup(path: &Path, old: &str) -> anyhow::Result<()> {
     let mut name = path.as_os_str().to_owned();
     name.push(".mcpwall-backup");
     let backup = PathBuf::from(name);
-    if !backup.exists() {
-        std::fs::copy(path, &backup)
-            .with_context(|| format!("cannot keep a backup at {}", backup.display()))?;
+    match std::fs::symlink_metadata(&backup) {
+        Ok(m) if !m.file_type().is_file() => {
+            bail!(
+                "{} is not a regular file: not replaced, and the file not changed",
+                backup.display()
+            );
+        }
+        _ => {}
     }
+    replace(&backup, old, Some(0o600))
+        .with_context(|| format!("cannot keep a backup at {}", backup.display()))
+}
+
+/// Replaces the file whole, keeping its permissions, unless it changed since it was read as
+/// `old` (a client writing it meanwhile: nothing of its is lost).
+fn write_whole(path: &Path, text: &str, old: &str) -> anyhow::Result<()> {
+    if std::fs::read_to_string(path)? != old {
+        bail!("it changed while being rewritten (a client writing it?): run again");
+    }
+    #[cfg(unix)]
+    let mode = {
+        use std::os::unix::fs::PermissionsExt as _;
+        Some(std::fs::metadata(path)?.permissions().mode() & 0o7777)
+    };
+    #[cfg(not(unix))]
+    let mode = None;
+    replace(path, text, mode)?;
     Ok(())
 }
 
-/// Replaces the file whole (a temporary file beside it, renamed over it), keeping its
-/// permissions: a crash leaves the old file or the new one.
-fn write_whole(path: &Path, text: &str) -> std::io::Result<()> {
+/// Writes `text` to a new temporary file beside `path`, created with `mode` (no moment at
+/// which others may read it), and renames it over `path`: a crash leaves the old file or the
+/// new one.
+fn replace(path: &Path, text: &str, mode: Option<u32>) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut name = path.file_name().unwrap_or_default().to_owned();
     name.push(format!(".mcpwall-{}.tmp", std::process::id()));
     let tmp = dir.join(name);
-    let perms = std::fs::metadata(path)?.permissions();
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
     {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(mode.unwrap_or(0o600));
     }
-    std::fs::set_permissions(&tmp, perms)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
+    #[cfg(not(unix))]
+    let _ = mode;
+    let result = opts.open(&tmp).and_then(|mut f| {
+        f.write_all(text.as_bytes())?;
+        f.sync_all()
+    });
+    let result = result.and_then(|()| {
+        // The mode asked for, whatever the umask took from it.
+        #[cfg(unix)]
+        if let Some(m) = mode {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(m))?;
+        }
+        std::fs::rename(&tmp, path)
+    });
+    if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
-    })
+    }
+    result
 }

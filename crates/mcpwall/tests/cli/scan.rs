@@ -685,8 +685,7 @@ fn install_and_uninstall_rewrite_in_place() {
         github.2,
         [
             "run",
-            "--name",
-            "github",
+            "--name=github",
             "--",
             "npx",
             "-y",
@@ -722,6 +721,38 @@ fn install_and_uninstall_rewrite_in_place() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(servers(&f), before);
     assert_eq!(std::fs::read_to_string(&settings).expect("read"), original);
+    // A backup path planted as a symlink (a repository can ship one next to its .mcp.json):
+    // nothing is written through it, and the file is not changed.
+    let victim = f.path("victim");
+    // (The install above left a real backup there.)
+    std::fs::remove_file(f.path("proj/.mcp.json.mcpwall-backup")).expect("rm");
+    std::os::unix::fs::symlink(&victim, f.path("proj/.mcp.json.mcpwall-backup")).expect("symlink");
+    let mcp = std::fs::read_to_string(f.path("proj/.mcp.json")).expect("read");
+    let o = install(&["install"]);
+    assert_eq!(code(&o), 2, "{}", stdout(&o));
+    assert!(!victim.exists());
+    assert_eq!(
+        std::fs::read_to_string(f.path("proj/.mcp.json")).expect("read"),
+        mcp
+    );
+    std::fs::remove_file(f.path("proj/.mcp.json.mcpwall-backup")).expect("rm");
+    // A configuration that is a symlink is not replaced by a file.
+    std::fs::rename(f.path("proj/.mcp.json"), f.path("dotfiles-mcp.json")).expect("mv");
+    std::os::unix::fs::symlink(f.path("dotfiles-mcp.json"), f.path("proj/.mcp.json"))
+        .expect("symlink");
+    let o = install(&["install"]);
+    assert!(
+        stdout(&o).contains("a symbolic link: not changed"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        std::fs::symlink_metadata(f.path("proj/.mcp.json"))
+            .expect("meta")
+            .file_type()
+            .is_symlink()
+    );
+    let _ = install(&["uninstall"]);
     // A file given that is not valid: an error, nothing written.
     let bad = f.path("bad.json");
     std::fs::write(&bad, "{\"mcpServers\": {").expect("write");
