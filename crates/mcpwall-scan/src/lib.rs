@@ -122,6 +122,18 @@ pub fn scan(engine: &Engine, sources: &[Source], path_var: Option<&str>) -> Repo
     })
 }
 
+/// Every server found, in the order the report lists them.
+pub fn entries(sources: &[Source]) -> Vec<&ServerEntry> {
+    sources
+        .iter()
+        .filter_map(|s| match &s.found {
+            Found::Servers(e) => Some(e),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
 /// Whether to start a server to list what it offers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
@@ -161,15 +173,7 @@ pub fn inspect_servers(
     starter: &Starter<'_>,
 ) -> Vec<Option<introspect::Listing>> {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    // The report lists the servers in the order of the sources' entries.
-    let entries: Vec<&ServerEntry> = sources
-        .iter()
-        .filter_map(|s| match &s.found {
-            Found::Servers(e) => Some(e),
-            _ => None,
-        })
-        .flatten()
-        .collect();
+    let entries = entries(sources);
     let decisions: Vec<Decision> = entries.iter().map(|e| decide(e)).collect();
     let to_start: Vec<usize> = (0..entries.len())
         .filter(|&i| decisions[i] == Decision::Start)

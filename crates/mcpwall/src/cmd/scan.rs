@@ -104,14 +104,7 @@ fn inspect(
     args: &ScanArgs,
     home: &Path,
 ) -> anyhow::Result<()> {
-    let entries: Vec<&ServerEntry> = sources
-        .iter()
-        .filter_map(|s| match &s.found {
-            Found::Servers(e) => Some(e),
-            _ => None,
-        })
-        .flatten()
-        .collect();
+    let entries = mcpwall_scan::entries(sources);
     let store = super::pins::state_dir().map(|d| d.join("scan-approved"));
     let mut approvals = match &store {
         Some(p) => {
