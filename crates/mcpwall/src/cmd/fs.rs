@@ -87,29 +87,17 @@ pub(crate) fn run(args: FsArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The audit lines, written to standard error by a thread of their own through a bounded
-/// queue: a client that never reads the server's standard error fills the pipe, and then
-/// lines are dropped, never the server blocked.
+/// The audit lines, written to standard error only when the pipe has room for one now: a
+/// client that never reads the server's standard error fills the pipe, and then lines are
+/// dropped, never the server blocked. (A line is shorter than the pipe's atomic write size, so
+/// a write after the pipe said it is writable does not wait.)
 struct AuditLines {
     line: Vec<u8>,
-    tx: std::sync::mpsc::SyncSender<Vec<u8>>,
 }
 
 impl AuditLines {
     fn start() -> AuditLines {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(1024);
-        std::thread::spawn(move || {
-            let mut err = std::io::stderr();
-            for line in rx {
-                if err.write_all(&line).is_err() {
-                    return;
-                }
-            }
-        });
-        AuditLines {
-            line: Vec::new(),
-            tx,
-        }
+        AuditLines { line: Vec::new() }
     }
 }
 
@@ -120,9 +108,23 @@ impl std::io::Write for AuditLines {
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        if !self.line.is_empty() {
-            // Full: the line is dropped.
-            let _ = self.tx.try_send(std::mem::take(&mut self.line));
+        let line = std::mem::take(&mut self.line);
+        if line.is_empty() || line.len() > 4096 {
+            return Ok(());
+        }
+        let err = std::io::stderr();
+        let mut fds = [rustix::event::PollFd::new(
+            &err,
+            rustix::event::PollFlags::OUT,
+        )];
+        let zero = rustix::event::Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        let ready = rustix::event::poll(&mut fds, Some(&zero)).unwrap_or(0) > 0
+            && fds[0].revents().contains(rustix::event::PollFlags::OUT);
+        if ready {
+            let _ = err.lock().write_all(&line);
         }
         Ok(())
     }
