@@ -52,6 +52,9 @@ pub fn describe(id: &str) -> &'static str {
         "config.shell_command" => "A server started through a shell command line",
         "config.world_writable_executable" => "A server program that any user may replace",
         "config.code_loading_env" => "A server environment variable that loads or finds code",
+        "scan.toxic_flow" => {
+            "One client's tools can read untrusted content, reach private data and send data out"
+        }
         "scan.rug_pull" => "A tool whose definition changed since it was pinned",
         "scan.tool_added" => "A tool that appeared since the server was pinned",
         "scan.tool_removed" => "A pinned tool the server no longer offers",

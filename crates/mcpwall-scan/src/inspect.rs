@@ -174,6 +174,40 @@ pub fn across(servers: &[(&str, &Listing)]) -> Vec<Vec<Issue>> {
             }
         }
     }
+    // A toxic flow: the client's tools, together, take all three roles.
+    let mut holders: Vec<(crate::flows::Role, usize, String)> = Vec::new();
+    for (k, (_, l)) in servers.iter().enumerate() {
+        for t in &l.tools {
+            for role in crate::flows::roles(t) {
+                if !holders.iter().any(|(r, ..)| *r == role) {
+                    holders.push((role, k, t["name"].as_str().unwrap_or("?").to_owned()));
+                }
+            }
+        }
+    }
+    if holders.len() == 3 {
+        holders.sort();
+        let how: Vec<String> = holders
+            .iter()
+            .map(|(r, k, t)| format!("{} (`{t}` of {})", r.describe(), servers[*k].0))
+            .collect();
+        let mut involved: Vec<usize> = holders.iter().map(|(_, k, _)| *k).collect();
+        involved.sort_unstable();
+        involved.dedup();
+        for k in involved {
+            out[k].push(Issue {
+                id: "scan.toxic_flow".into(),
+                // Read from words: where to look, not a verdict.
+                severity: Severity::Medium,
+                message: format!(
+                    "this client's tools can {}: an instruction hidden in that content can make the model carry the data out",
+                    how.join(", ")
+                ),
+                fix: "keep untrusted content, private data and outbound tools out of one client, or put them behind `mcpwall run` with a policy that asks before the outbound calls".into(),
+                excerpt: None,
+            });
+        }
+    }
     out
 }
 
@@ -213,5 +247,25 @@ mod tests {
             out[1][1].message
         );
         assert!(ids(2).is_empty(), "{:?}", out[2]);
+    }
+
+    #[test]
+    fn a_toxic_flow_needs_all_three_roles() {
+        let web = listing(json!([{"name": "fetch_url", "description": "Fetch a web page."}]));
+        let files = listing(json!([{"name": "read_text_file", "description": "Read a file."}]));
+        let calc = listing(json!([{"name": "add", "description": "Add two numbers."}]));
+        let out = across(&[("web", &web), ("files", &files), ("calc", &calc)]);
+        let flagged: Vec<bool> = out
+            .iter()
+            .map(|i| i.iter().any(|x| x.id == "scan.toxic_flow"))
+            .collect();
+        assert_eq!(flagged, [true, true, false]);
+        assert!(
+            out[0][0].message.contains("`read_text_file` of files"),
+            "{}",
+            out[0][0].message
+        );
+        let out = across(&[("files", &files), ("calc", &calc)]);
+        assert!(out.iter().flatten().all(|x| x.id != "scan.toxic_flow"));
     }
 }

@@ -8,6 +8,7 @@ pub mod approvals;
 pub mod checks;
 pub mod clients;
 pub mod config;
+pub mod flows;
 pub mod inspect;
 pub mod install;
 pub mod introspect;

@@ -449,6 +449,13 @@ fn servers_are_started_with_consent_in_the_sandbox_and_judged() {
         "{:?}",
         ids("demo")
     );
+    // Its page reader, config reader and weather fetcher: untrusted content, private data and a
+    // way out in one client.
+    assert!(
+        ids("demo").iter().any(|i| i == "scan.toxic_flow"),
+        "{:?}",
+        ids("demo")
+    );
     assert!(
         ids("shadow")
             .iter()

@@ -1,0 +1,159 @@
+//! Toxic flows: one client whose tools, together, can read content a stranger wrote, reach the
+//! user's private data and send data out. Each alone is ordinary; the three in one session are
+//! how a prompt injection in a web page or an e-mail becomes a leak. Tools are classed by the
+//! words of their names and descriptions, a rough reading that says where to look.
+
+use serde_json::Value;
+
+/// What a tool can do in a flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// Brings in content others wrote (web pages, e-mail, issues, messages).
+    Untrusted,
+    /// Reads the user's own data (files, databases, mail boxes, secrets).
+    Private,
+    /// Sends data out (messages, requests, posts, uploads).
+    Sink,
+}
+
+impl Role {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Role::Untrusted => "read content others wrote",
+            Role::Private => "reach private data",
+            Role::Sink => "send data out",
+        }
+    }
+}
+
+/// Words of tool names and descriptions, by the role they suggest.
+const WORDS: &[(Role, &[&str])] = &[
+    (
+        Role::Untrusted,
+        &[
+            "fetch", "browse", "browser", "scrape", "crawl", "web", "webpage", "website", "url",
+            "html", "rss", "feed", "inbox", "email", "emails", "mail", "issue", "issues",
+            "comment", "comments", "message", "messages", "tweet", "tweets", "page",
+        ],
+    ),
+    (
+        Role::Private,
+        &[
+            "file",
+            "files",
+            "filesystem",
+            "directory",
+            "read_file",
+            "database",
+            "sql",
+            "query",
+            "secret",
+            "secrets",
+            "credential",
+            "credentials",
+            "password",
+            "config",
+            "calendar",
+            "contacts",
+            "drive",
+            "document",
+            "documents",
+            "notes",
+            "repository",
+            "env",
+            "token",
+            "keychain",
+            "inbox",
+        ],
+    ),
+    (
+        Role::Sink,
+        &[
+            "send",
+            "post",
+            "publish",
+            "upload",
+            "webhook",
+            "reply",
+            "forward",
+            "share",
+            "tweet",
+            "notify",
+            "create_issue",
+            "comment",
+            "fetch",
+            "request",
+            "http",
+            "email",
+            "sms",
+            "message",
+        ],
+    ),
+];
+
+/// The roles of a tool, by the words of its name (split at `_`, `-`, `.` and case changes)
+/// and of the first sentence of its description.
+pub fn roles(tool: &Value) -> Vec<Role> {
+    let name = tool["name"].as_str().unwrap_or("");
+    let description = tool["description"].as_str().unwrap_or("");
+    let first = description.split(['.', '\n']).next().unwrap_or("");
+    let mut words: Vec<String> = split_name(name);
+    words.push(name.to_ascii_lowercase());
+    words.extend(
+        first
+            .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .filter(|w| !w.is_empty())
+            .map(str::to_ascii_lowercase),
+    );
+    let mut out: Vec<Role> = WORDS
+        .iter()
+        .filter(|(_, list)| words.iter().any(|w| list.contains(&w.as_str())))
+        .map(|(r, _)| *r)
+        .collect();
+    out.dedup();
+    out
+}
+
+/// `getEmails`, `read_page`, `send-message` as lower-case words.
+fn split_name(name: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut prev_lower = false;
+    for c in name.chars() {
+        if matches!(c, '_' | '-' | '.' | ' ') {
+            if !cur.is_empty() {
+                words.push(std::mem::take(&mut cur));
+            }
+            prev_lower = false;
+            continue;
+        }
+        if c.is_ascii_uppercase() && prev_lower && !cur.is_empty() {
+            words.push(std::mem::take(&mut cur));
+        }
+        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        cur.push(c.to_ascii_lowercase());
+    }
+    if !cur.is_empty() {
+        words.push(cur);
+    }
+    words
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn roles_from_names_and_descriptions() {
+        let r = |name: &str, d: &str| roles(&json!({"name": name, "description": d}));
+        assert_eq!(r("fetch_url", ""), [Role::Untrusted, Role::Sink]);
+        assert_eq!(r("read_text_file", "Read a file."), [Role::Private]);
+        assert_eq!(
+            r("sendMessage", "Send a Slack message."),
+            [Role::Untrusted, Role::Sink]
+        );
+        assert_eq!(r("add", "Add two numbers."), []);
+        assert_eq!(split_name("getEmails"), ["get", "emails"]);
+    }
+}
