@@ -179,7 +179,7 @@ fn sections(root: &Map<String, Value>) -> Vec<(String, Map<String, Value>)> {
 }
 
 /// An entry's transport; `None` for an object that is no server entry.
-fn transport(e: &Map<String, Value>) -> Option<Transport> {
+pub(crate) fn transport(e: &Map<String, Value>) -> Option<Transport> {
     let s = |k: &str| e.get(k).and_then(Value::as_str).map(str::to_owned);
     let strings = |v: Option<&Value>| -> Vec<String> {
         v.and_then(Value::as_array)

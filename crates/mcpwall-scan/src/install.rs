@@ -157,15 +157,12 @@ fn edit(text: &str, format: Format, change: &Change<'_>) -> Result<Rewrite, Inst
                 ));
                 continue;
             };
-            // As `config` reads it: a URL makes a remote server, unless the type says stdio.
-            let stdio = entry
-                .get("type")
-                .and_then(|t| decode(text, t))
-                .is_some_and(|t| t == "stdio");
-            let remote = ["url", "serverUrl", "httpUrl"]
-                .iter()
-                .any(|k| entry.get(k).is_some());
-            if remote && !stdio {
+            // Remote or not as the scanner reads it (a URL, unless the type says stdio).
+            let remote = matches!(
+                decode(text, entry),
+                Some(Value::Object(m)) if matches!(config::transport(&m), Some(Transport::Http { .. }))
+            );
+            if remote {
                 left.push((name.clone(), "a remote server".into()));
                 continue;
             }

@@ -294,6 +294,20 @@ fn call(id: u64, tool: &str, args: Value) -> Value {
            "params": {"name": tool, "arguments": args}})
 }
 
+/// The TypeScript SDK client (`tests/peers/node/client.cjs`) run with `args`: what it saw,
+/// as JSON (the gateway's log shown if it fails).
+fn node_client(gw: &Gateway, args: &[&str]) -> Value {
+    let o = Command::new("node")
+        .arg(peers().join("node/client.cjs"))
+        .args(args)
+        .env("NODE_PATH", node_modules())
+        .output()
+        .expect("node runs");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "client failed: {err}\n{}", gw.log());
+    serde_json::from_slice(&o.stdout).expect("the client prints JSON")
+}
+
 fn allow_all(dir: &Path) -> String {
     let policy = dir.join("policy.toml");
     std::fs::write(&policy, "default = \"allow\"\n").expect("write policy");
@@ -533,18 +547,11 @@ fn typescript_sdk_and_reference_servers_through_serve() {
     );
     let gw = serve(dir.path(), &config, &[]);
     let client = |mode: &str, extra: &[&str]| -> Value {
-        let o = Command::new("node")
-            .arg(peers().join("node/client.cjs"))
-            .arg(mode)
-            .args(extra)
-            .arg("--")
-            .arg(gw.url(mode))
-            .env("NODE_PATH", node_modules())
-            .output()
-            .expect("node runs");
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(o.status.success(), "client failed: {err}\n{}", gw.log());
-        serde_json::from_slice(&o.stdout).expect("the client prints JSON")
+        let url = gw.url(mode);
+        let mut args = vec![mode];
+        args.extend(extra);
+        args.extend(["--", url.as_str()]);
+        node_client(&gw, &args)
     };
 
     let out = client("everything", &[]);
@@ -1402,16 +1409,9 @@ fn typescript_sdk_and_mcpwall_fs_alone_and_behind_serve() {
     let config = format!("{}{}", allow_all(dir.path()), upstream("files", &fs_cmd));
     let gw = serve(dir.path(), &config, &[]);
     let client = |target: &[String]| -> Value {
-        let o = Command::new("node")
-            .arg(peers().join("node/client.cjs"))
-            .args(["filesystem", &root, "--"])
-            .args(target)
-            .env("NODE_PATH", node_modules())
-            .output()
-            .expect("node runs");
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(o.status.success(), "client failed: {err}\n{}", gw.log());
-        serde_json::from_slice(&o.stdout).expect("the client prints JSON")
+        let mut args = vec!["filesystem", root.as_str(), "--"];
+        args.extend(target.iter().map(String::as_str));
+        node_client(&gw, &args)
     };
     for (through_serve, out) in [(false, client(&fs_cmd)), (true, client(&[gw.url("files")]))] {
         assert_eq!(out["server"], "mcpwall-fs", "{out}");
