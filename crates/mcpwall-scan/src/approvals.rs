@@ -1,5 +1,7 @@
-//! The server command lines a person has agreed to start for inspection: the scanner starts
-//! no program it was not told to (a configuration file may be a stranger's), except with `--yes`.
+//! The server command lines a person has agreed to start for inspection, and the remote
+//! servers they agreed to contact: the scanner starts no program and sends no request it was
+//! not told to (a configuration file may be a stranger's, and its address an internal one),
+//! except with `--yes`.
 
 use std::collections::BTreeSet;
 use std::io::Write as _;
@@ -37,17 +39,22 @@ impl Approvals {
     /// directory (any change is a different program to run), and, when the command or an
     /// argument names a file relative to the directory it starts in, that directory (`node
     /// server.js` in one project is not the same program in another). `here`: the scanner's
-    /// working directory, where a server without `cwd` starts. `None` for a remote server.
-    pub fn key(entry: &ServerEntry, here: &Path) -> Option<String> {
-        let Transport::Stdio {
-            command,
-            args,
-            cwd,
-            env,
-            ..
-        } = &entry.transport
-        else {
-            return None;
+    /// working directory, where a server without `cwd` starts. Of a remote server: its address
+    /// and headers.
+    pub fn key(entry: &ServerEntry, here: &Path) -> String {
+        let (command, args, cwd, env) = match &entry.transport {
+            Transport::Stdio {
+                command,
+                args,
+                cwd,
+                env,
+                ..
+            } => (command, args, cwd, env),
+            // A remote server: its address and the headers sent to it.
+            Transport::Http { url, headers, .. } => {
+                let canonical = serde_json::json!(["remote", url, headers]).to_string();
+                return mcpwall_policy::sha256_hex(canonical.as_bytes());
+            }
         };
         let start = cwd.as_ref().map_or_else(|| here.to_owned(), PathBuf::from);
         let relative = |a: &str| {
@@ -57,17 +64,15 @@ impl Approvals {
         let dir = (cwd.is_some() || relative(command) || args.iter().any(|a| relative(a)))
             .then(|| start.display().to_string());
         let canonical = serde_json::json!([command, args, cwd, dir, env]).to_string();
-        Some(mcpwall_policy::sha256_hex(canonical.as_bytes()))
+        mcpwall_policy::sha256_hex(canonical.as_bytes())
     }
 
     pub fn contains(&self, entry: &ServerEntry, here: &Path) -> bool {
-        Approvals::key(entry, here).is_some_and(|k| self.keys.contains(&k))
+        self.keys.contains(&Approvals::key(entry, here))
     }
 
     pub fn add(&mut self, entry: &ServerEntry, here: &Path) {
-        if let Some(k) = Approvals::key(entry, here) {
-            self.keys.insert(k);
-        }
+        self.keys.insert(Approvals::key(entry, here));
     }
 
     /// Writes the file whole (a temporary file renamed over it), readable by its owner only.

@@ -49,7 +49,22 @@ pub enum Transport {
         #[serde(skip)]
         headers: BTreeMap<String, String>,
         header_names: Vec<String>,
+        /// The transport the entry declares, if it says.
+        #[serde(skip)]
+        protocol: RemoteProtocol,
     },
+}
+
+/// Which HTTP transport of MCP a remote entry declares.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RemoteProtocol {
+    /// Not said (`url` alone): Streamable HTTP is tried first, then HTTP+SSE, as the
+    /// specification tells clients to.
+    #[default]
+    Unknown,
+    StreamableHttp,
+    /// HTTP+SSE, of protocol 2024-11-05.
+    Sse,
 }
 
 /// One server of a configuration file.
@@ -210,16 +225,27 @@ pub(crate) fn transport(e: &Map<String, Value>) -> Option<Transport> {
     };
     // With both, the declared type decides (`"type": "stdio"` and a command run the command).
     let stdio_declared = s("type").is_some_and(|t| t == "stdio") && e.get("command").is_some();
-    if let Some(url) = s("url")
-        .or_else(|| s("serverUrl"))
-        .or_else(|| s("httpUrl"))
+    if let Some((url, named)) = s("url")
+        .map(|u| (u, RemoteProtocol::Unknown))
+        .or_else(|| s("serverUrl").map(|u| (u, RemoteProtocol::Unknown)))
+        // Gemini CLI's name for a Streamable HTTP address.
+        .or_else(|| s("httpUrl").map(|u| (u, RemoteProtocol::StreamableHttp)))
         .filter(|_| !stdio_declared)
     {
         let headers = pairs(e.get("headers").or_else(|| e.get("requestOptions")));
+        let declared = s("type").or_else(|| s("transport"));
+        let protocol = match declared.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            Some("sse") => RemoteProtocol::Sse,
+            Some("http" | "streamable-http" | "streamable_http" | "streamablehttp") => {
+                RemoteProtocol::StreamableHttp
+            }
+            _ => named,
+        };
         return Some(Transport::Http {
             url,
             header_names: headers.keys().cloned().collect(),
             headers,
+            protocol,
         });
     }
     // Zed's older shape: "command": {"path", "args", "env"}.

@@ -90,7 +90,7 @@ pub fn introspect(spawn: &Spawn, timeout: Duration) -> Result<Listing, Failure> 
             return Err(f);
         }
     };
-    let result = session.run(deadline);
+    let result = list_server(&mut session, deadline);
     stop(&mut child);
     result.map_err(|why| Failure {
         why,
@@ -104,14 +104,11 @@ struct Session {
     /// the session, which keeps its deadline.
     input: mpsc::SyncSender<Vec<u8>>,
     lines: mpsc::Receiver<Result<Vec<u8>, String>>,
-    /// Items kept so far (see [`MAX_ITEMS`]).
-    items: usize,
     /// Messages that were not the answer awaited.
     other: usize,
     tail: Arc<Mutex<Vec<u8>>>,
     /// Closed when standard error reaches its end.
     tail_done: mpsc::Receiver<()>,
-    next_id: u64,
 }
 
 impl Session {
@@ -144,11 +141,9 @@ impl Session {
         Ok(Session {
             input,
             lines,
-            items: 0,
             other: 0,
             tail,
             tail_done,
-            next_id: 0,
         })
     }
 
@@ -160,6 +155,110 @@ impl Session {
         String::from_utf8_lossy(&bytes).trim().to_owned()
     }
 
+    fn send(&mut self, msg: &Value, deadline: Instant) -> Result<(), String> {
+        let mut line = msg.to_string().into_bytes();
+        line.push(b'\n');
+        // The writer thread's queue is short: wait for room, until the deadline.
+        loop {
+            match self.input.try_send(line) {
+                Ok(()) => return Ok(()),
+                Err(mpsc::TrySendError::Disconnected(_)) => {
+                    return Err("the server closed its input".into());
+                }
+                Err(mpsc::TrySendError::Full(back)) => {
+                    if Instant::now() >= deadline {
+                        return Err("the server stopped reading its input".into());
+                    }
+                    line = back;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        }
+    }
+}
+
+impl Peer for Session {
+    fn exchange(
+        &mut self,
+        msg: &Value,
+        id: Option<u64>,
+        method: &str,
+        deadline: Instant,
+    ) -> Result<Option<Value>, String> {
+        self.send(msg, deadline)?;
+        let Some(id) = id else { return Ok(None) };
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = match self.lines.recv_timeout(left) {
+                Ok(Ok(l)) => l,
+                Ok(Err(e)) => return Err(e),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    return Err(format!("no answer to {method} in time"));
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(format!("the server exited before answering {method}"));
+                }
+            };
+            match answer(&line, id) {
+                Some(m) => return Ok(Some(m)),
+                // Not JSON (a server that logs to its output), or not the answer awaited.
+                None => count_other(&mut self.other)?,
+            }
+        }
+    }
+}
+
+/// How a session with a server is carried: a child's pipes, or HTTP.
+pub(crate) trait Peer {
+    /// Sends `msg`; for a request (`id`), waits for the server's answer to it and returns that
+    /// whole message. What else the server sends meanwhile (notifications, requests of its
+    /// own) is ignored, up to [`MAX_OTHER_MESSAGES`]: answering would echo what it chose, to a
+    /// server that may not read. `Err` when the session cannot go on.
+    fn exchange(
+        &mut self,
+        msg: &Value,
+        id: Option<u64>,
+        method: &str,
+        deadline: Instant,
+    ) -> Result<Option<Value>, String>;
+}
+
+/// `bytes` parsed, if it is the answer to request `id`.
+pub(crate) fn answer(bytes: &[u8], id: u64) -> Option<Value> {
+    let msg = serde_json::from_slice::<Value>(bytes).ok()?;
+    (msg.get("method").is_none() && msg.get("id").and_then(Value::as_u64) == Some(id))
+        .then_some(msg)
+}
+
+/// Counts a message that answers nothing; too many end the session.
+pub(crate) fn count_other(other: &mut usize) -> Result<(), String> {
+    *other += 1;
+    if *other > MAX_OTHER_MESSAGES {
+        return Err(format!(
+            "more than {MAX_OTHER_MESSAGES} messages that answer nothing"
+        ));
+    }
+    Ok(())
+}
+
+/// `initialize`, then every list the server's capabilities announce.
+pub(crate) fn list_server(peer: &mut dyn Peer, deadline: Instant) -> Result<Listing, String> {
+    let mut l = Lister {
+        peer,
+        next_id: 0,
+        items: 0,
+    };
+    l.run(deadline)
+}
+
+struct Lister<'a> {
+    peer: &'a mut dyn Peer,
+    next_id: u64,
+    /// Items kept so far (see [`MAX_ITEMS`]).
+    items: usize,
+}
+
+impl Lister<'_> {
     fn run(&mut self, deadline: Instant) -> Result<Listing, String> {
         let init = self.request(
             "initialize",
@@ -171,8 +270,10 @@ impl Session {
             deadline,
         )?;
         let init = init.map_err(|(_, e)| format!("initialize failed: {e}"))?;
-        self.send(
+        self.peer.exchange(
             &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+            None,
+            "notifications/initialized",
             deadline,
         )?;
         let mut out = Listing {
@@ -231,31 +332,8 @@ impl Session {
         Err(format!("{method}: more than {MAX_PAGES} pages"))
     }
 
-    fn send(&mut self, msg: &Value, deadline: Instant) -> Result<(), String> {
-        let mut line = msg.to_string().into_bytes();
-        line.push(b'\n');
-        // The writer thread's queue is short: wait for room, until the deadline.
-        loop {
-            match self.input.try_send(line) {
-                Ok(()) => return Ok(()),
-                Err(mpsc::TrySendError::Disconnected(_)) => {
-                    return Err("the server closed its input".into());
-                }
-                Err(mpsc::TrySendError::Full(back)) => {
-                    if Instant::now() >= deadline {
-                        return Err("the server stopped reading its input".into());
-                    }
-                    line = back;
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-            }
-        }
-    }
-
     /// A request and its response: `Ok(Ok(result))`, `Ok(Err((code, message)))` for a JSON-RPC
-    /// error, `Err` when the session cannot go on. What else the server sends meanwhile
-    /// (notifications, requests of its own) is ignored, up to [`MAX_OTHER_MESSAGES`]: answering
-    /// would echo what it chose, to a server that may not read.
+    /// error, `Err` when the session cannot go on.
     fn request(
         &mut self,
         method: &str,
@@ -264,47 +342,22 @@ impl Session {
     ) -> Result<Result<Value, (i64, String)>, String> {
         self.next_id += 1;
         let id = self.next_id;
-        self.send(
-            &json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}),
-            deadline,
-        )?;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = match self.lines.recv_timeout(left) {
-                Ok(Ok(l)) => l,
-                Ok(Err(e)) => return Err(e),
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    return Err(format!("no answer to {method} in time"));
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    return Err(format!("the server exited before answering {method}"));
-                }
-            };
-            let msg = serde_json::from_slice::<Value>(&line).ok();
-            // Not JSON (a server that logs to its output), or not the answer awaited.
-            let Some(msg) = msg.filter(|m| {
-                m.get("method").is_none() && m.get("id").and_then(Value::as_u64) == Some(id)
-            }) else {
-                self.other += 1;
-                if self.other > MAX_OTHER_MESSAGES {
-                    return Err(format!(
-                        "more than {MAX_OTHER_MESSAGES} messages that answer nothing"
-                    ));
-                }
-                continue;
-            };
-            if let Some(e) = msg.get("error") {
-                let code = e["code"].as_i64().unwrap_or(0);
-                let text: String = e["message"]
-                    .as_str()
-                    .unwrap_or("error")
-                    .chars()
-                    .take(300)
-                    .collect();
-                return Ok(Err((code, text)));
-            }
-            return Ok(Ok(msg.get("result").cloned().unwrap_or(Value::Null)));
+        let msg = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        let msg = self
+            .peer
+            .exchange(&msg, Some(id), method, deadline)?
+            .ok_or_else(|| format!("no answer to {method}"))?;
+        if let Some(e) = msg.get("error") {
+            let code = e["code"].as_i64().unwrap_or(0);
+            let text: String = e["message"]
+                .as_str()
+                .unwrap_or("error")
+                .chars()
+                .take(300)
+                .collect();
+            return Ok(Err((code, text)));
         }
+        Ok(Ok(msg.get("result").cloned().unwrap_or(Value::Null)))
     }
 }
 

@@ -13,6 +13,7 @@ pub mod inspect;
 pub mod install;
 pub mod introspect;
 pub mod pins;
+pub mod remote;
 pub mod report;
 pub mod spans;
 
@@ -149,7 +150,8 @@ pub struct Starter<'a> {
     pub timeout: std::time::Duration,
     /// Servers started at once.
     pub parallel: usize,
-    /// The command line that starts an entry (the sandbox in front, as the caller chooses).
+    /// The command line that starts a stdio entry (the sandbox in front, as the caller
+    /// chooses). Remote entries are reached by [`remote::introspect`].
     pub spawn: &'a (dyn Fn(&ServerEntry) -> Result<introspect::Spawn, String> + Sync),
     /// Told after each server: (done, total).
     pub progress: &'a (dyn Fn(usize, usize) + Sync),
@@ -164,7 +166,7 @@ impl std::fmt::Debug for Starter<'_> {
     }
 }
 
-/// Starts the servers `decide` lets through, lists what each offers, and adds to the report
+/// Starts the servers `decide` lets through (connects to remote ones), lists what each offers, and adds to the report
 /// the engine's findings on their definitions and the issues across each client's servers.
 pub fn inspect_servers(
     engine: &Engine,
@@ -189,10 +191,25 @@ pub fn inspect_servers(
             let Some(&i) = to_start.get(n) else {
                 return out;
             };
-            let result = (starter.spawn)(entries[i]).and_then(|spawn| {
-                introspect::introspect(&spawn, starter.timeout)
-                    .map_err(|f| format!("{}\u{0}{}", f.why, f.stderr))
-            });
+            let result = match &entries[i].transport {
+                Transport::Http {
+                    url,
+                    headers,
+                    protocol,
+                    ..
+                } => {
+                    let r = remote::Remote {
+                        url,
+                        headers,
+                        protocol: *protocol,
+                    };
+                    remote::introspect(&r, starter.timeout).map_err(|f| f.why)
+                }
+                Transport::Stdio { .. } => (starter.spawn)(entries[i]).and_then(|spawn| {
+                    introspect::introspect(&spawn, starter.timeout)
+                        .map_err(|f| format!("{}\u{0}{}", f.why, f.stderr))
+                }),
+            };
             let issues: Vec<Issue> = match &result {
                 Ok(listing) => inspect::definitions(engine, listing)
                     .into_iter()
@@ -256,7 +273,7 @@ pub fn inspect_servers(
                     id: "scan.not_inspected".into(),
                     severity: mcpwall_detect::Severity::Low,
                     message: format!(
-                        "the server could not be started and listed ({}): its tools were not checked",
+                        "the server could not be reached and listed ({}): its tools were not checked",
                         redact(why)
                     ),
                     fix: "make it start (its standard error is shown), or remove it if it is unused".into(),

@@ -124,8 +124,25 @@ fn inspect(
             .collect();
         (!names.is_empty()).then(|| names.join(", "))
     };
-    let startable = |e: &ServerEntry| {
-        matches!(e.transport, Transport::Stdio { .. }) && !e.disabled && loads_code(e).is_none()
+    let refused = |e: &ServerEntry| -> Option<String> {
+        let Transport::Http {
+            url,
+            headers,
+            protocol,
+            ..
+        } = &e.transport
+        else {
+            return None;
+        };
+        mcpwall_scan::remote::refusal(&mcpwall_scan::remote::Remote {
+            url,
+            headers,
+            protocol: *protocol,
+        })
+    };
+    let startable = |e: &ServerEntry| match e.transport {
+        Transport::Stdio { .. } => !e.disabled && loads_code(e).is_none(),
+        Transport::Http { .. } => !e.disabled && refused(e).is_none(),
     };
     let known = |e: &ServerEntry| approvals.as_ref().is_some_and(|a| a.contains(e, &here));
     let unseen: Vec<&ServerEntry> = entries
@@ -133,27 +150,43 @@ fn inspect(
         .copied()
         .filter(|e| startable(e) && !known(e))
         .collect();
-    let mut agreed = args.yes;
     let sandbox = !args.no_sandbox;
     let sandbox_here = cfg!(target_os = "linux");
-    if !agreed
-        && !unseen.is_empty()
-        && (sandbox_here || !sandbox)
+    // Without a sandbox here, only remote servers would be contacted: ask only about them.
+    let askable = |e: &&ServerEntry| {
+        sandbox_here || !sandbox || matches!(e.transport, Transport::Http { .. })
+    };
+    // What consent covers: everything with --yes, else what was shown and agreed to.
+    let mut consented: Vec<&ServerEntry> = Vec::new();
+    if args.yes {
+        consented.clone_from(&unseen);
+    } else if unseen.iter().any(askable)
         && std::io::stdin().is_terminal()
         && std::io::stderr().is_terminal()
     {
-        agreed = ask(engine, &unseen, &here)?;
+        let shown: Vec<&ServerEntry> = unseen.iter().copied().filter(askable).collect();
+        if ask(engine, &shown, &here)? {
+            consented = shown;
+        }
     }
     let allowed: BTreeSet<String> = entries
         .iter()
-        .filter(|e| startable(e) && (agreed || known(e)))
-        .filter_map(|e| Approvals::key(e, &here))
+        .filter(|e| startable(e) && known(e))
+        .chain(&consented)
+        .map(|e| Approvals::key(e, &here))
         .collect();
     let decide = |e: &ServerEntry| -> Decision {
         match &e.transport {
-            Transport::Http { .. } => Decision::Skip(
-                "remote servers are not contacted yet (configuration checked)".into(),
-            ),
+            Transport::Http { .. } if e.disabled => {
+                Decision::Skip("disabled in the client".into())
+            }
+            Transport::Http { .. } => match refused(e) {
+                Some(why) => Decision::Skip(why),
+                None if allowed.contains(&Approvals::key(e, &here)) => Decision::Start,
+                None => Decision::Skip(
+                    "never contacted before: run with --yes, or answer yes when asked on a terminal, to inspect it".into(),
+                ),
+            },
             Transport::Stdio { .. } if e.disabled => {
                 Decision::Skip("disabled in the client".into())
             }
@@ -166,7 +199,7 @@ fn inspect(
                 loads_code(e).unwrap_or_default()
             )),
             Transport::Stdio { .. } => {
-                if Approvals::key(e, &here).is_some_and(|k| allowed.contains(&k)) {
+                if allowed.contains(&Approvals::key(e, &here)) {
                     Decision::Start
                 } else {
                     Decision::Skip(
@@ -215,12 +248,23 @@ fn inspect(
     let progress = |done: usize, total: usize| {
         if tty {
             let mut err = std::io::stderr().lock();
-            let _ = write!(err, "\rmcpwall scan: inspecting servers {done}/{total}");
+            let _ = write!(err, "\r{}", bar(done, total));
             if done == total {
-                let _ = writeln!(err);
+                // The bar is gone once the report is there.
+                let _ = write!(err, "\r\x1b[2K");
             }
+            let _ = err.flush();
         }
     };
+    if tty && !entries.is_empty() {
+        let total = entries
+            .iter()
+            .filter(|e| decide(e) == Decision::Start)
+            .count();
+        if total > 0 {
+            let _ = write!(std::io::stderr().lock(), "\r{}", bar(0, total));
+        }
+    }
     let starter = Starter {
         timeout: Duration::from_secs(args.timeout),
         parallel: 8,
@@ -234,15 +278,29 @@ fn inspect(
     compare_pins(report, &entries, &listings, args)?;
     // Remember what was started with consent, so the next scan does not ask again.
     if let (Some(a), Some(path)) = (approvals.as_mut(), &store)
-        && agreed
+        && !consented.is_empty()
     {
-        for e in &unseen {
+        for e in &consented {
             a.add(e, &here);
         }
         a.save()
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
+}
+
+/// A progress bar: `mcpwall scan [#######.............] 7/20 servers`.
+fn bar(done: usize, total: usize) -> String {
+    const WIDTH: usize = 24;
+    let filled = (done * WIDTH)
+        .checked_div(total)
+        .unwrap_or(WIDTH)
+        .min(WIDTH);
+    format!(
+        "mcpwall scan [{}{}] {done}/{total} servers",
+        "#".repeat(filled),
+        ".".repeat(WIDTH - filled)
+    )
 }
 
 /// The listed servers' tools against the gateway's pins (by the name the client gives each
@@ -287,7 +345,7 @@ fn compare_pins(
     Ok(())
 }
 
-/// Asks on the terminal whether to start servers never started before. What is shown is
+/// Asks on the terminal whether to start (or contact) servers never inspected before. What is shown is
 /// redacted and has its control characters made visible (a name or argument could otherwise
 /// rewrite the lines above the question).
 fn ask(engine: &Engine, unseen: &[&ServerEntry], here: &Path) -> anyhow::Result<bool> {
@@ -296,9 +354,22 @@ fn ask(engine: &Engine, unseen: &[&ServerEntry], here: &Path) -> anyhow::Result<
     let mut err = std::io::stderr().lock();
     writeln!(
         err,
-        "mcpwall scan will start these servers to list what they offer (in the sandbox, then stopped):"
+        "mcpwall scan will start these servers (in the sandbox) or connect to them, to list what they offer, then stop:"
     )?;
     for e in unseen {
+        if let Transport::Http {
+            url, header_names, ..
+        } = &e.transport
+        {
+            writeln!(err, "  {}: connect to {}", show(&e.name), show(url))?;
+            if !header_names.is_empty() {
+                writeln!(
+                    err,
+                    "      sending the headers {}",
+                    show(&header_names.join(", "))
+                )?;
+            }
+        }
         if let Transport::Stdio {
             command,
             args,
@@ -321,7 +392,7 @@ fn ask(engine: &Engine, unseen: &[&ServerEntry], here: &Path) -> anyhow::Result<
             }
         }
     }
-    write!(err, "Start them? [y/N] ")?;
+    write!(err, "Go on? [y/N] ")?;
     err.flush()?;
     drop(err);
     let mut answer = String::new();
@@ -549,5 +620,22 @@ mod tests {
         ] {
             assert_eq!(readable(Path::new(p), home), ok, "{p}");
         }
+    }
+
+    #[test]
+    fn the_progress_bar_fills() {
+        assert_eq!(
+            bar(0, 4),
+            "mcpwall scan [........................] 0/4 servers"
+        );
+        assert_eq!(
+            bar(1, 4),
+            "mcpwall scan [######..................] 1/4 servers"
+        );
+        assert_eq!(
+            bar(4, 4),
+            "mcpwall scan [########################] 4/4 servers"
+        );
+        assert_eq!(bar(0, 0).len(), bar(1, 1).len());
     }
 }

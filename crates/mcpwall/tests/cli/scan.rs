@@ -6,6 +6,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 use super::gateway::{peers, python};
+use super::serve::{free_port, http_test_server};
 use super::{code, stderr, stdout};
 
 /// A home directory and a project with each client's files, and a `bin` directory for `PATH`.
@@ -144,8 +145,13 @@ impl Fixture {
     }
 
     fn scan(&self, args: &[&str]) -> Output {
+        self.scan_with(args, &[])
+    }
+
+    fn scan_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_mcpwall"))
             .arg("scan")
+            .envs(vars.iter().copied())
             .args(args)
             .current_dir(self.path("proj"))
             .env("HOME", self.path("home"))
@@ -543,6 +549,143 @@ fn servers_are_started_with_consent_in_the_sandbox_and_judged() {
 
 /// Listed tools against the gateway's pins: recorded with --update-pins, then a silent update
 /// of the server (a changed description, a new tool) is reported as a rug pull.
+/// Remote servers: the Python SDK's test server over Streamable HTTP and over HTTP+SSE (one
+/// declared, one found by trying), and HTTP servers that lie, ask for sign-in or never answer.
+#[test]
+fn remote_servers_are_contacted_with_consent_and_judged() {
+    let f = Fixture::new();
+    let (http, sse, liar) = (free_port(), free_port(), free_port());
+    let requests = f.path("requests.log");
+    let log_arg = requests.display().to_string();
+    let _http = http_test_server(
+        "poisoned_server.py",
+        &["--http", &http.to_string(), "--log-requests", &log_arg],
+        http,
+    );
+    let _sse = http_test_server("poisoned_server.py", &["--sse", &sse.to_string()], sse);
+    let _liar = http_test_server("sse_liar.py", &[&liar.to_string()], liar);
+    // Accepts connections (the kernel does) and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let silent_port = silent.local_addr().expect("addr").port();
+    // Answers every request with a demand to sign in.
+    let locked = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let locked_port = locked.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        use std::io::{Read as _, Write as _};
+        for mut c in locked.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = c.read(&mut buf);
+            let _ = c.write_all(
+                b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    let config = f.path("proj/remote.json");
+    std::fs::write(
+        &config,
+        serde_json::json!({"mcpServers": {
+            "streamable": {"type": "http", "url": format!("http://127.0.0.1:{http}/mcp"),
+                           "headers": {"X-Mcpwall-Test": "${MCPWALL_SCAN_TEST_VALUE}"}},
+            "guessed": {"url": format!("http://127.0.0.1:{sse}/sse")},
+            "liar": {"type": "sse", "url": format!("http://127.0.0.1:{liar}/sse")},
+            "silent": {"type": "http", "url": format!("http://127.0.0.1:{silent_port}/mcp")},
+            "locked": {"type": "http", "url": format!("http://localhost:{locked_port}/mcp"),
+                       "headers": {"Authorization": "Bearer ${input:token}"}},
+            "cleartext": {"type": "http", "url": "http://10.255.255.1/mcp",
+                          "headers": {"Authorization": "Bearer abc"}},
+        }})
+        .to_string(),
+    )
+    .expect("write");
+    let config = config.to_str().expect("UTF-8");
+    let vars = [("MCPWALL_SCAN_TEST_VALUE", "scan-was-here")];
+    let server = |r: &Value, name: &str| -> Value {
+        r["servers"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["name"] == name))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    // Without consent, nothing is contacted.
+    let o = f.scan_with(&["--config", config, "--format", "json"], &vars);
+    let r: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let why = server(&r, "streamable")["inspection"]["reason"].clone();
+    assert!(why.as_str().is_some_and(|w| w.contains("--yes")), "{why}");
+    let log = std::fs::read_to_string(&requests).unwrap_or_default();
+    assert!(log.is_empty(), "contacted without consent: {log}");
+    let started = std::time::Instant::now();
+    let o = f.scan_with(
+        &[
+            "--config",
+            config,
+            "--yes",
+            "--timeout",
+            "4",
+            "--format",
+            "json",
+        ],
+        &vars,
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let r: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    for name in ["streamable", "guessed"] {
+        let s = server(&r, name);
+        let i = &s["inspection"];
+        assert_eq!(i["status"], "listed", "{name}: {s}");
+        assert_eq!(i["server"], "poisoned-demo", "{name}");
+        assert!(i["tools"].as_array().is_some_and(|t| t.len() == 5), "{i}");
+        let ids: Vec<&str> = s["issues"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i["id"].as_str())
+            .collect();
+        assert!(
+            ids.iter().any(|i| i.starts_with("tool_poisoning.")),
+            "{name}: {ids:?}"
+        );
+    }
+    // The header was filled in from the environment and sent; the session was ended.
+    let log = std::fs::read_to_string(&requests).expect("the server logged its requests");
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with("POST /mcp - ") && l.ends_with(" test=scan-was-here")),
+        "{log}"
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with("DELETE /mcp ") && !l.starts_with("DELETE /mcp - ")),
+        "{log}"
+    );
+    let failed = |name: &str, says: &str| {
+        let s = server(&r, name);
+        assert_eq!(s["inspection"]["status"], "failed", "{name}: {s}");
+        let why = s["inspection"]["reason"].as_str().unwrap_or("");
+        assert!(why.contains(says), "{name}: {why}");
+    };
+    failed("liar", "another origin");
+    failed("silent", "in time");
+    failed("locked", "sign-in (HTTP 401)");
+    failed("locked", "${input:token}");
+    let cleartext = server(&r, "cleartext");
+    assert_eq!(cleartext["inspection"]["status"], "skipped", "{cleartext}");
+    assert!(
+        cleartext["inspection"]["reason"]
+            .as_str()
+            .is_some_and(|w| w.contains("plain HTTP")),
+        "{cleartext}"
+    );
+    // Agreed to once, contacted again without asking.
+    let o = f.scan_with(
+        &["--config", config, "--format", "json", "--timeout", "4"],
+        &vars,
+    );
+    let r: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(server(&r, "guessed")["inspection"]["status"], "listed");
+    drop(silent);
+}
+
 #[test]
 fn pins_show_what_changed_since_approval() {
     let f = Fixture::new();

@@ -375,7 +375,7 @@ fn python_sdk_session_through_serve() {
 }
 
 /// A child process killed when dropped.
-struct Killed(Child);
+pub(super) struct Killed(Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -385,7 +385,7 @@ impl Drop for Killed {
 }
 
 /// A free port on the loopback interface.
-fn free_port() -> u16 {
+pub(super) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -393,7 +393,7 @@ fn free_port() -> u16 {
 }
 
 /// A Python test server on HTTP at `port` (`script` with `args`), once it accepts.
-fn http_test_server(script: &str, args: &[&str], port: u16) -> Killed {
+pub(super) fn http_test_server(script: &str, args: &[&str], port: u16) -> Killed {
     let server = Killed(
         Command::new(python())
             .arg(peers().join(script))

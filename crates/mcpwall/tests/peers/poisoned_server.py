@@ -178,7 +178,8 @@ if __name__ == "__main__":
     # `--http PORT`: the same server over Streamable HTTP at http://127.0.0.1:PORT/mcp, for
     # mcpwall serve's remote upstreams.
     if "--http" in sys.argv and "--log-requests" in sys.argv:
-        # `--log-requests FILE`: each HTTP request's method, path and session id, a line each.
+        # `--log-requests FILE`: each HTTP request's method, path and session id, a line each,
+        # with the value of an `X-Mcpwall-Test` header after them when one was sent.
         import uvicorn
 
         log = open(sys.argv[sys.argv.index("--log-requests") + 1], "a", buffering=1)
@@ -189,7 +190,9 @@ if __name__ == "__main__":
             if scope["type"] == "http":
                 headers = dict(scope["headers"])
                 session = headers.get(b"mcp-session-id", b"-").decode()
-                log.write(f"{scope['method']} {scope['path']} {session}\n")
+                test = headers.get(b"x-mcpwall-test")
+                extra = f" test={test.decode()}" if test is not None else ""
+                log.write(f"{scope['method']} {scope['path']} {session}{extra}\n")
             await app(scope, receive, send)
 
         uvicorn.run(logged, host="127.0.0.1", port=port, log_level="warning")
