@@ -97,6 +97,13 @@ pub enum ConfigError {
 
 /// The servers a configuration file declares. A file with none of the known sections is no
 /// error: it declares none.
+/// A TOML document as JSON.
+pub(crate) fn toml_root(text: &str) -> Result<Value, ConfigError> {
+    let t: toml::Table =
+        toml::from_str(text).map_err(|e| ConfigError::Toml(e.message().to_owned()))?;
+    serde_json::to_value(t).map_err(|e| ConfigError::Toml(e.to_string()))
+}
+
 pub fn parse(text: &str, format: Format) -> Result<Vec<ServerEntry>, ConfigError> {
     let root: Value = match format {
         Format::Json => {
@@ -106,17 +113,13 @@ pub fn parse(text: &str, format: Format) -> Result<Vec<ServerEntry>, ConfigError
             }
             serde_json::from_str(&clean).map_err(|e| ConfigError::Json(e.to_string()))?
         }
-        Format::Toml => {
-            let t: toml::Table =
-                toml::from_str(text).map_err(|e| ConfigError::Toml(e.message().to_owned()))?;
-            serde_json::to_value(t).map_err(|e| ConfigError::Toml(e.to_string()))?
-        }
+        Format::Toml => toml_root(text)?,
     };
     let Value::Object(root) = root else {
         return Err(ConfigError::Shape("the file is not an object".into()));
     };
     let mut out = Vec::new();
-    let lines = Lines::new(text);
+    let lines = Lines::new(text, format);
     for (section, map) in sections(&root) {
         // By name: serde_json keeps keys sorted, or in document order when some dependency
         // turns on its `preserve_order` feature; the report must not depend on which.
@@ -350,16 +353,35 @@ fn utf8_len(first: u8) -> usize {
 /// Line lookups in the original text.
 struct Lines<'a> {
     text: &'a str,
+    /// Of a TOML file: the line where each `mcp_servers` entry's name is, from the parser.
+    toml: BTreeMap<String, usize>,
 }
 
 impl<'a> Lines<'a> {
-    fn new(text: &'a str) -> Self {
-        Lines { text }
+    fn new(text: &'a str, format: Format) -> Self {
+        let mut toml = BTreeMap::new();
+        if format == Format::Toml
+            && let Ok(root) = toml::de::DeTable::parse(text)
+            && let Some(servers) = root.get_ref().get("mcp_servers")
+            && let toml::de::DeValue::Table(servers) = servers.get_ref()
+        {
+            for name in servers.keys() {
+                let at = name.span().start.min(text.len());
+                let line = text[..at].matches('\n').count() + 1;
+                toml.insert(name.get_ref().to_string(), line);
+            }
+        }
+        Lines { text, toml }
     }
 
     /// The line of `"name"` (JSON) or `name` in a TOML table header, after the first mention
     /// of the section's key; 1 when not found.
     fn find_name(&self, section_key: &str, name: &str) -> usize {
+        if section_key == "mcp_servers"
+            && let Some(&line) = self.toml.get(name)
+        {
+            return line;
+        }
         let start = self.text.find(section_key).unwrap_or(0);
         let rest = &self.text[start..];
         let quoted = format!("\"{name}\"");

@@ -17,8 +17,6 @@ use crate::spans::{self, Node};
 pub enum InstallError {
     #[error("{0}")]
     Parse(String),
-    #[error("this format ({0}) is not rewritten yet: edit it by hand")]
-    Format(&'static str),
     #[error("the rewritten file does not read back as intended ({0}): nothing was changed")]
     Check(String),
 }
@@ -113,17 +111,36 @@ pub fn unwrap(text: &str, format: Format) -> Result<Rewrite, InstallError> {
 
 type Change<'a> = dyn Fn(&str, &str, &[String]) -> Result<(String, Vec<String>), String> + 'a;
 
+/// What to change in a file: text spans to replace, and what the servers should read as after.
+#[derive(Default)]
+struct Plan {
+    edits: Vec<(Range<usize>, String)>,
+    changed: Vec<String>,
+    left: Vec<(String, String)>,
+    /// `section/name`, its new command and args.
+    expected: Vec<(String, String, Vec<String>)>,
+}
+
 /// Applies `change` (name, command, args → new command, new args, or why not) to each stdio
 /// server, in place, and checks the result.
 fn edit(text: &str, format: Format, change: &Change<'_>) -> Result<Rewrite, InstallError> {
-    if format == Format::Toml {
-        return Err(InstallError::Format("TOML"));
-    }
+    let plan = match format {
+        Format::Json => plan_json(text, change)?,
+        Format::Toml => plan_toml(text, change)?,
+    };
+    apply(text, format, plan)
+}
+
+/// The changes to a JSON file (JSONC too), by the spans of its values.
+fn plan_json(text: &str, change: &Change<'_>) -> Result<Plan, InstallError> {
     let root = spans::parse(text).map_err(|e| InstallError::Parse(e.to_string()))?;
-    let mut edits: Vec<(Range<usize>, String)> = Vec::new();
-    let mut changed = Vec::new();
-    let mut left = Vec::new();
-    let mut expected: Vec<(String, String, Vec<String>)> = Vec::new();
+    let mut plan = Plan::default();
+    let Plan {
+        edits,
+        changed,
+        left,
+        expected,
+    } = &mut plan;
     for key in ["mcp_servers"] {
         if root.get(key).is_some() {
             left.push((
@@ -147,6 +164,15 @@ fn edit(text: &str, format: Format, change: &Change<'_>) -> Result<Rewrite, Inst
             continue;
         };
         for (name, entry) in members {
+            // Remote or not as the scanner reads it (a URL, unless the type says stdio).
+            let remote = matches!(
+                decode(text, entry),
+                Some(Value::Object(m)) if matches!(config::transport(&m), Some(Transport::Http { .. }))
+            );
+            if remote {
+                left.push((name.clone(), "a remote server".into()));
+                continue;
+            }
             let Some(cmd_node) = entry.get("command") else {
                 continue;
             };
@@ -157,15 +183,6 @@ fn edit(text: &str, format: Format, change: &Change<'_>) -> Result<Rewrite, Inst
                 ));
                 continue;
             };
-            // Remote or not as the scanner reads it (a URL, unless the type says stdio).
-            let remote = matches!(
-                decode(text, entry),
-                Some(Value::Object(m)) if matches!(config::transport(&m), Some(Transport::Http { .. }))
-            );
-            if remote {
-                left.push((name.clone(), "a remote server".into()));
-                continue;
-            }
             let args_node = entry.get("args");
             let args: Vec<String> = match args_node.map(|n| decode(text, n)) {
                 None => Vec::new(),
@@ -216,6 +233,128 @@ fn edit(text: &str, format: Format, change: &Change<'_>) -> Result<Rewrite, Inst
             expected.push((format!("{section}/{name}"), new_command, new_args));
         }
     }
+    Ok(plan)
+}
+
+/// Arguments of `args` as strings, or why they are not.
+fn string_list(values: impl IntoIterator<Item = Option<String>>) -> Option<Vec<String>> {
+    values.into_iter().collect()
+}
+
+/// A TOML basic string holding `s` (JSON's escapes are TOML's, but for DEL, which TOML wants
+/// escaped too).
+fn toml_string(s: &str) -> String {
+    serde_json::to_string(s)
+        .unwrap_or_default()
+        .replace('\u{7f}', "\\u007F")
+}
+
+/// The changes to Codex's TOML (`[mcp_servers.NAME]` tables, or inline ones), by the spans of
+/// its values. An entry without `args` gets them on the line after its `command`, or in its
+/// inline table; one written with dotted keys (`mcp_servers.x.command = ...`) is left.
+fn plan_toml(text: &str, change: &Change<'_>) -> Result<Plan, InstallError> {
+    use toml::de::{DeTable, DeValue};
+    let root = DeTable::parse(text).map_err(|e| InstallError::Parse(e.message().to_owned()))?;
+    let mut plan = Plan::default();
+    let json = config::toml_root(text).map_err(|e| InstallError::Parse(e.to_string()))?;
+    let Some(servers) = root.get_ref().get("mcp_servers") else {
+        return Ok(plan);
+    };
+    let DeValue::Table(servers) = servers.get_ref() else {
+        return Ok(plan);
+    };
+    for (name, entry) in servers {
+        let name = name.get_ref().to_string();
+        let DeValue::Table(fields) = entry.get_ref() else {
+            continue;
+        };
+        let remote = json["mcp_servers"][&name]
+            .as_object()
+            .is_some_and(|m| matches!(config::transport(m), Some(Transport::Http { .. })));
+        if remote {
+            plan.left.push((name, "a remote server".into()));
+            continue;
+        }
+        let Some(cmd) = fields.get("command") else {
+            continue;
+        };
+        let DeValue::String(command) = cmd.get_ref() else {
+            plan.left
+                .push((name, "its command is not a string (edit it by hand)".into()));
+            continue;
+        };
+        let args_value = fields.get("args");
+        let args = match args_value.map(|a| a.get_ref()) {
+            None => Some(Vec::new()),
+            Some(DeValue::Array(items)) => string_list(items.iter().map(|v| match v.get_ref() {
+                DeValue::String(s) => Some(s.to_string()),
+                _ => None,
+            })),
+            Some(_) => None,
+        };
+        let Some(args) = args else {
+            plan.left
+                .push((name, "its args are not a list of strings".into()));
+            continue;
+        };
+        let (new_command, new_args) = match change(&name, command, &args) {
+            Ok(c) => c,
+            Err(why) => {
+                plan.left.push((name, why));
+                continue;
+            }
+        };
+        let list = format!(
+            "[{}]",
+            new_args
+                .iter()
+                .map(|a| toml_string(a))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let cmd_span = cmd.span();
+        let inline = text[entry.span()].starts_with('{');
+        let args_edit = match args_value {
+            Some(a) => (a.span(), list),
+            None if inline => (cmd_span.end..cmd_span.end, format!(", args = {list}")),
+            None => {
+                // `command = ...` must be a line of its own in the entry's table: then the
+                // new line goes after it (after a comment on it, too).
+                let line_start = text[..cmd_span.start].rfind('\n').map_or(0, |i| i + 1);
+                let head = &text[line_start..cmd_span.start];
+                let key = head.trim().trim_end_matches('=').trim();
+                if !matches!(key, "command" | "\"command\"" | "'command'") {
+                    plan.left
+                        .push((name, "written with dotted keys: edit it by hand".into()));
+                    continue;
+                }
+                let indent: String = head.chars().take_while(|c| c.is_whitespace()).collect();
+                match text[cmd_span.end..].find('\n') {
+                    Some(i) => {
+                        let at = cmd_span.end + i + 1;
+                        (at..at, format!("{indent}args = {list}\n"))
+                    }
+                    None => (text.len()..text.len(), format!("\n{indent}args = {list}\n")),
+                }
+            }
+        };
+        plan.edits.push((cmd_span, toml_string(&new_command)));
+        plan.edits.push(args_edit);
+        plan.changed.push(name.clone());
+        plan.expected
+            .push((format!("mcp_servers/{name}"), new_command, new_args));
+    }
+    Ok(plan)
+}
+
+/// Makes the planned changes and reads the result back.
+fn apply(text: &str, format: Format, plan: Plan) -> Result<Rewrite, InstallError> {
+    let Plan {
+        mut edits,
+        changed,
+        left,
+        expected,
+    } = plan;
     if edits.is_empty() {
         return Ok(Rewrite {
             text: text.to_owned(),
@@ -328,9 +467,63 @@ mod tests {
             config::parse(own, Format::Json).expect("parses")
         );
         assert!(wrap("{", Format::Json, "m").is_err());
-        assert!(matches!(
-            wrap("", Format::Toml, "m"),
-            Err(InstallError::Format(_))
-        ));
+        assert!(matches!(wrap("", Format::Toml, "m"), Ok(r) if r.changed.is_empty()));
+    }
+
+    #[test]
+    fn codex_toml_wrapped_in_place_and_back() {
+        let text = "# Codex\nmodel = \"o3\"\n\n[mcp_servers.docs]\ncommand = \"npx\" # the docs\nargs = [\"-y\", \"docs-mcp@1.2.0\"]\nenv = { KEY = \"v\" }\n\n[mcp_servers.bare]\n  command = 'uvx'\n\n[mcp_servers.web]\nurl = \"https://x/mcp\"\n\n[mcp_servers]\ninline = { command = \"node\", env = { A = \"b\" } }\n";
+        let w = wrap(text, Format::Toml, "/usr/local/bin/mcpwall").expect("wraps");
+        assert_eq!(w.changed, ["bare", "docs", "inline"], "{}", w.text);
+        assert_eq!(w.left, [("web".to_owned(), "a remote server".to_owned())]);
+        assert!(
+            w.text.starts_with("# Codex\nmodel = \"o3\"\n"),
+            "{}",
+            w.text
+        );
+        assert!(
+            w.text.contains("command = \"/usr/local/bin/mcpwall\" # the docs\nargs = [\"run\", \"--name=docs\", \"--\", \"npx\", \"-y\", \"docs-mcp@1.2.0\"]\nenv = { KEY = \"v\" }"),
+            "{}",
+            w.text
+        );
+        assert!(
+            w.text.contains("  command = \"/usr/local/bin/mcpwall\"\n  args = [\"run\", \"--name=bare\", \"--\", \"uvx\"]\n"),
+            "{}",
+            w.text
+        );
+        assert!(
+            w.text.contains("inline = { command = \"/usr/local/bin/mcpwall\", args = [\"run\", \"--name=inline\", \"--\", \"node\"], env = { A = \"b\" } }"),
+            "{}",
+            w.text
+        );
+        let again = wrap(&w.text, Format::Toml, "/usr/local/bin/mcpwall").expect("wraps");
+        assert!(again.changed.is_empty());
+        let u = unwrap(&w.text, Format::Toml).expect("unwraps");
+        // The same servers (an added `args` line stays, as `args = []`).
+        let servers = |t: &str| -> Vec<(String, Transport)> {
+            config::parse(t, Format::Toml)
+                .expect("parses")
+                .into_iter()
+                .map(|e| (e.name, e.transport))
+                .collect()
+        };
+        assert_eq!(servers(&u.text), servers(text));
+        let lines: Vec<usize> = config::parse(text, Format::Toml)
+            .expect("parses")
+            .iter()
+            .map(|e| e.line)
+            .collect();
+        assert_eq!(lines, [9, 4, 16, 12]);
+        // Dotted keys, a command that is not a string, odd characters that must stay escaped.
+        let odd = "mcp_servers.a.command = \"npx\"\n[mcp_servers.b]\ncommand = 3\n[mcp_servers.c]\ncommand = \"run\\u007F\\\"me\"\nargs = [\"a\\nb\"]\n";
+        let w = wrap(odd, Format::Toml, "/x/mcpwall").expect("wraps");
+        assert_eq!(w.changed, ["c"], "{:?}", w.left);
+        assert_eq!(w.left.len(), 2, "{:?}", w.left);
+        let back = unwrap(&w.text, Format::Toml).expect("unwraps");
+        assert_eq!(
+            config::parse(&back.text, Format::Toml).expect("parses"),
+            config::parse(odd, Format::Toml).expect("parses")
+        );
+        assert!(wrap("[mcp_servers.x\n", Format::Toml, "m").is_err());
     }
 }

@@ -815,14 +815,12 @@ fn install_and_uninstall_rewrite_in_place() {
     assert!(stdout(&o).contains("dry run"), "{}", stdout(&o));
     assert!(!stdout(&o).contains(TOKEN), "a credential in the diff");
     assert_eq!(servers(&f), before);
-    // Installed: stdio servers through mcpwall, remote ones and Codex's TOML left.
+    // Installed: stdio servers through mcpwall (Codex's TOML too), remote ones left.
+    let codex = f.path("home/.codex/config.toml");
+    let codex_before = std::fs::read_to_string(&codex).expect("read");
     let o = install(&["install"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(
-        out.contains("config.toml: this format (TOML) is not rewritten yet"),
-        "{out}"
-    );
     assert!(!out.contains(TOKEN), "a credential in the diff");
     let mcpwall = std::fs::canonicalize(env!("CARGO_BIN_EXE_mcpwall")).expect("path");
     let after = servers(&f);
@@ -847,10 +845,16 @@ fn install_and_uninstall_rewrite_in_place() {
             .iter()
             .any(|s| s.0.ends_with(":remote") && s.1.is_empty())
     );
+    let shell = after
+        .iter()
+        .find(|s| s.0.ends_with(":shell"))
+        .expect("shell");
+    assert_eq!(Path::new(&shell.1), mcpwall);
+    assert_eq!(shell.2[..4], ["run", "--name=shell", "--", "bash"]);
     assert!(
-        after
-            .iter()
-            .any(|s| s.0.ends_with(":shell") && s.1 == "bash")
+        std::fs::read_to_string(&codex)
+            .expect("read")
+            .starts_with("model = \"o3\"\n\n[mcp_servers.shell]\ncommand = \""),
     );
     // In place: the comments of VS Code's settings are still there; the file as it was is kept.
     let text = std::fs::read_to_string(&settings).expect("read");
@@ -871,6 +875,7 @@ fn install_and_uninstall_rewrite_in_place() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(servers(&f), before);
     assert_eq!(std::fs::read_to_string(&settings).expect("read"), original);
+    assert_eq!(std::fs::read_to_string(&codex).expect("read"), codex_before);
     // A backup path planted as a symlink (a repository can ship one next to its .mcp.json):
     // nothing is written through it, and the file is not changed.
     let victim = f.path("victim");
