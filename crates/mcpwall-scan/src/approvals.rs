@@ -51,8 +51,14 @@ impl Approvals {
                 ..
             } => (command, args, cwd, env),
             // A remote server: its address and the headers sent to it.
-            Transport::Http { url, headers, .. } => {
-                let canonical = serde_json::json!(["remote", url, headers]).to_string();
+            Transport::Http {
+                url,
+                headers,
+                protocol,
+                ..
+            } => {
+                let how = format!("{protocol:?}");
+                let canonical = serde_json::json!(["remote", url, headers, how]).to_string();
                 return mcpwall_policy::sha256_hex(canonical.as_bytes());
             }
         };

@@ -235,7 +235,11 @@ pub(crate) fn transport(e: &Map<String, Value>) -> Option<Transport> {
         .or_else(|| s("httpUrl").map(|u| (u, RemoteProtocol::StreamableHttp)))
         .filter(|_| !stdio_declared)
     {
-        let headers = pairs(e.get("headers").or_else(|| e.get("requestOptions")));
+        // Continue keeps them in `requestOptions.headers`.
+        let headers = pairs(
+            e.get("headers")
+                .or_else(|| e.get("requestOptions").and_then(|o| o.get("headers"))),
+        );
         let declared = s("type").or_else(|| s("transport"));
         let protocol = match declared.as_deref().map(str::to_ascii_lowercase).as_deref() {
             Some("sse") => RemoteProtocol::Sse,

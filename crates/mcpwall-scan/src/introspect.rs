@@ -23,6 +23,8 @@ pub const MAX_PAGES: usize = 50;
 pub const STDERR_TAIL: usize = 2048;
 /// Tools, prompts, resources and templates kept of one server, all lists together.
 pub const MAX_ITEMS: usize = 5000;
+/// Bytes of those (as JSON) kept of one server.
+pub const MAX_BYTES: usize = 32 << 20;
 /// Messages of the server that are not the answer awaited (notifications, its own requests,
 /// other ids) tolerated in one session.
 pub const MAX_OTHER_MESSAGES: usize = 10_000;
@@ -247,6 +249,7 @@ pub(crate) fn list_server(peer: &mut dyn Peer, deadline: Instant) -> Result<List
         peer,
         next_id: 0,
         items: 0,
+        bytes: 0,
     };
     l.run(deadline)
 }
@@ -256,6 +259,8 @@ struct Lister<'a> {
     next_id: u64,
     /// Items kept so far (see [`MAX_ITEMS`]).
     items: usize,
+    /// Their bytes (see [`MAX_BYTES`]).
+    bytes: usize,
 }
 
 impl Lister<'_> {
@@ -314,6 +319,10 @@ impl Lister<'_> {
             };
             if let Some(a) = page[key].as_array() {
                 self.items += a.len();
+                self.bytes += serde_json::to_string(a).map_or(0, |t| t.len());
+                if self.bytes > MAX_BYTES {
+                    return Err(format!("more than {MAX_BYTES} bytes of definitions"));
+                }
                 if self.items > MAX_ITEMS {
                     return Err(format!(
                         "more than {MAX_ITEMS} tools, prompts and resources"

@@ -155,6 +155,9 @@ pub struct Starter<'a> {
     pub spawn: &'a (dyn Fn(&ServerEntry) -> Result<introspect::Spawn, String> + Sync),
     /// Told after each server: (done, total).
     pub progress: &'a (dyn Fn(usize, usize) + Sync),
+    /// Whether variables in remote servers' headers are filled in from the environment (see
+    /// [`remote::Remote::fill_variables`]).
+    pub header_variables: bool,
 }
 
 impl std::fmt::Debug for Starter<'_> {
@@ -162,6 +165,7 @@ impl std::fmt::Debug for Starter<'_> {
         f.debug_struct("Starter")
             .field("timeout", &self.timeout)
             .field("parallel", &self.parallel)
+            .field("header_variables", &self.header_variables)
             .finish_non_exhaustive()
     }
 }
@@ -202,6 +206,7 @@ pub fn inspect_servers(
                         url,
                         headers,
                         protocol: *protocol,
+                        fill_variables: starter.header_variables,
                     };
                     remote::introspect(&r, starter.timeout).map_err(|f| f.why)
                 }

@@ -19,11 +19,42 @@ use crate::introspect::{Failure, Listing, MAX_LINE, Peer, answer, count_other, l
 /// A remote server as configured.
 #[derive(Clone, Copy, Debug)]
 pub struct Remote<'a> {
+    /// Taken as written: variables in it are never filled in (they would go into a request
+    /// line and a name lookup, to an address the file chose).
     pub url: &'a str,
-    /// Header values as written; `${VAR}`, `${env:VAR}` and `${VAR:-default}` are filled in
-    /// from this process's environment, as clients do.
+    /// Header values as written.
     pub headers: &'a BTreeMap<String, String>,
     pub protocol: RemoteProtocol,
+    /// Whether `${VAR}`, `${env:VAR}` and `${VAR:-default}` in header values are filled in
+    /// from this process's environment, as clients do. Off, a header that refers to a variable
+    /// is not sent: the environment may hold secrets (a CI job's) that a stranger's
+    /// configuration file would otherwise send to its server.
+    pub fill_variables: bool,
+}
+
+/// The variables the headers of an entry refer to, by header (for the consent prompt).
+pub fn header_variables(headers: &BTreeMap<String, String>) -> Vec<(String, Vec<String>)> {
+    headers
+        .iter()
+        .filter_map(|(k, v)| {
+            let names = references(v);
+            (!names.is_empty()).then(|| (k.clone(), names))
+        })
+        .collect()
+}
+
+/// The names inside `${...}` in `text`.
+fn references(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("${") {
+        let Some(len) = rest[at..].find('}') else {
+            break;
+        };
+        out.push(rest[at + 2..at + len].to_owned());
+        rest = &rest[at + len + 1..];
+    }
+    out
 }
 
 /// Headers mcpwall sets itself: configuration may not send them too.
@@ -44,9 +75,15 @@ const MAX_ECHO: usize = 256;
 /// one over plain HTTP to another machine when headers, a user name or a query would carry
 /// credentials in the clear.
 pub fn refusal(remote: &Remote<'_>) -> Option<String> {
-    let url = match Url::parse(&expand(remote.url).unwrap_or_default()) {
+    if remote.url.contains("${") {
+        return Some(
+            "its address refers to variables, which the scan does not fill in: not contacted"
+                .into(),
+        );
+    }
+    let url = match Url::parse(remote.url) {
         Ok(u) => u,
-        Err(_) => return Some("its address is not a URL that could be filled in here".into()),
+        Err(_) => return Some("its address is not a valid URL".into()),
     };
     match url.scheme() {
         "https" => None,
@@ -90,18 +127,22 @@ pub fn introspect(remote: &Remote<'_>, timeout: Duration) -> Result<Listing, Fai
     result.map_err(fail)
 }
 
-/// `text` with its variable references filled in from the environment; `Err` names the first
-/// that cannot be (an unset variable, VS Code's `${input:...}`, which only the client asks for).
-fn expand(text: &str) -> Result<String, String> {
+/// `text` with its variable references filled in by `var`; `Err` names the first that cannot
+/// be (an unset or empty variable without a default, VS Code's `${input:...}`, which only the
+/// client asks for, a reference inside a default). Nothing unresolved is ever kept as text.
+fn expand(text: &str, var: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find("${") {
         out.push_str(&rest[..at]);
         let Some(len) = rest[at..].find('}') else {
-            out.push_str(&rest[at..]);
-            return Ok(out);
+            return Err(rest[at..].chars().take(40).collect());
         };
         let inner = &rest[at + 2..at + len];
+        let unresolved = || format!("${{{inner}}}");
+        if inner.contains("${") {
+            return Err(unresolved());
+        }
         let (name, default) = match inner.split_once(":-") {
             Some((n, d)) => (n, Some(d)),
             None => (inner, None),
@@ -109,12 +150,13 @@ fn expand(text: &str) -> Result<String, String> {
         let name = name.strip_prefix("env:").unwrap_or(name);
         let valid =
             !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        match std::env::var(name).ok().filter(|_| valid) {
-            Some(v) => out.push_str(&v),
-            None => match default {
-                Some(d) if valid => out.push_str(d),
-                _ => return Err(format!("${{{inner}}}")),
-            },
+        if !valid {
+            return Err(unresolved());
+        }
+        match (var(name).filter(|v| !v.is_empty()), default) {
+            (Some(v), _) => out.push_str(&v),
+            (None, Some(d)) => out.push_str(d),
+            (None, None) => return Err(unresolved()),
         }
         rest = &rest[at + len + 1..];
     }
@@ -122,10 +164,26 @@ fn expand(text: &str) -> Result<String, String> {
     Ok(out)
 }
 
+/// A variable of this process's environment (one that is not UTF-8 counts as unset).
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
 /// A session with a remote server, carried by HTTP requests made on a runtime of its own.
 struct HttpPeer {
-    rt: tokio::runtime::Runtime,
+    /// Always `Some` until dropped.
+    rt: Option<tokio::runtime::Runtime>,
     link: Link,
+}
+
+impl Drop for HttpPeer {
+    fn drop(&mut self) {
+        // Not waiting for its blocking threads: a name lookup that hangs past the deadline
+        // must not hold the scan.
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 struct Link {
@@ -160,10 +218,7 @@ enum Posted {
 
 impl HttpPeer {
     fn new(remote: &Remote<'_>) -> Result<HttpPeer, String> {
-        let url = expand(remote.url)
-            .ok()
-            .and_then(|u| Url::parse(&u).ok())
-            .ok_or("its address is not a valid URL")?;
+        let url = Url::parse(remote.url).map_err(|_| "its address is not a valid URL")?;
         let mut headers = Vec::new();
         let mut dropped = Vec::new();
         for (name, value) in remote.headers {
@@ -175,10 +230,16 @@ impl HttpPeer {
                 dropped.push(format!("{name} (mcpwall sets it)"));
                 continue;
             }
-            let value = match expand(value) {
+            let filled = if remote.fill_variables {
+                expand(value, &env_var)
+            } else {
+                expand(value, &|_| None)
+                    .map_err(|r| format!("{r}, not filled in without --header-vars"))
+            };
+            let value = match filled {
                 Ok(v) => v,
                 Err(missing) => {
-                    dropped.push(format!("{name} (it refers to {missing}, not set here)"));
+                    dropped.push(format!("{name} (it refers to {missing})"));
                     continue;
                 }
             };
@@ -194,12 +255,17 @@ impl HttpPeer {
             .enable_all()
             .build()
             .map_err(|e| format!("cannot start the HTTP client: {e}"))?;
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
+        let mut client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+        // A proxy from the environment sees plain HTTP in the clear, headers included (even to
+        // a loopback address): only HTTPS goes through one.
+        if url.scheme() != "https" {
+            client = client.no_proxy();
+        }
+        let client = client
             .build()
             .map_err(|e| format!("cannot start the HTTP client: {}", chain(&e)))?;
         Ok(HttpPeer {
-            rt,
+            rt: Some(rt),
             link: Link {
                 client,
                 url,
@@ -216,20 +282,18 @@ impl HttpPeer {
 
     /// Ends the session at the server (Streamable HTTP: a DELETE with its id), briefly.
     fn close(&mut self, deadline: Instant) {
-        let Some(id) = self.link.session.clone() else {
-            self.link.legacy = None;
+        self.link.legacy = None;
+        if self.link.session.is_none() {
             return;
-        };
+        }
         let left = deadline
             .saturating_duration_since(Instant::now())
             .min(Duration::from_secs(1));
-        let req = self
-            .link
-            .request(Method::DELETE, self.link.url.clone())
-            .header("mcp-session-id", id);
-        let _ = self
-            .rt
-            .block_on(async { tokio::time::timeout(left, req.send()).await });
+        // With the session's id, which `request` adds.
+        let req = self.link.request(Method::DELETE, self.link.url.clone());
+        if let Some(rt) = &self.rt {
+            let _ = rt.block_on(async { tokio::time::timeout(left, req.send()).await });
+        }
     }
 }
 
@@ -242,11 +306,11 @@ impl Peer for HttpPeer {
         deadline: Instant,
     ) -> Result<Option<Value>, String> {
         let left = deadline.saturating_duration_since(Instant::now());
+        let Some(rt) = &self.rt else {
+            return Err("the HTTP client is stopped".into());
+        };
         let work = self.link.exchange(msg, id, method);
-        match self
-            .rt
-            .block_on(async { tokio::time::timeout(left, work).await })
-        {
+        match rt.block_on(async { tokio::time::timeout(left, work).await }) {
             Ok(r) => r,
             Err(_) => Err(format!("no answer to {method} in time")),
         }
@@ -566,27 +630,34 @@ mod tests {
 
     #[test]
     fn variables_in_headers_are_filled_in_or_named() {
-        // PATH is set in any test environment; this name is not.
-        let path = std::env::var("PATH").expect("PATH");
+        let var = |n: &str| match n {
+            "TOKEN" => Some("t0k".to_owned()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        };
+        let x = |t: &str| expand(t, &var);
+        assert_eq!(x("a ${TOKEN} b").as_deref(), Ok("a t0k b"));
+        assert_eq!(x("${env:TOKEN}").as_deref(), Ok("t0k"));
+        assert_eq!(x("Bearer ${NOPE:-dflt}").as_deref(), Ok("Bearer dflt"));
+        assert_eq!(x("Bearer ${EMPTY:-dflt}").as_deref(), Ok("Bearer dflt"));
+        assert_eq!(x("Bearer ${input:token}"), Err("${input:token}".to_owned()));
+        assert_eq!(x("${NOPE}"), Err("${NOPE}".to_owned()));
+        assert_eq!(x("${EMPTY}"), Err("${EMPTY}".to_owned()));
+        // A reference in a default is not kept as text; nor is one never closed.
+        assert!(x("${NOPE:-${TOKEN}}").is_err());
+        assert!(x("${NOPE:-${OTHER}}").is_err());
+        assert!(x("no end ${ here").is_err());
+        assert!(x("${bad-name}").is_err());
+        assert_eq!(x("$TOKEN, {TOKEN}").as_deref(), Ok("$TOKEN, {TOKEN}"));
         assert_eq!(
-            expand("a ${PATH} b").as_deref(),
-            Ok(&*format!("a {path} b"))
+            x("caf\u{e9} ${TOKEN}\u{e9}").as_deref(),
+            Ok("caf\u{e9} t0k\u{e9}")
         );
-        assert_eq!(expand("${env:PATH}").as_deref(), Ok(path.as_str()));
-        assert_eq!(
-            expand("Bearer ${MCPWALL_NO_SUCH_VAR_X:-dflt}").as_deref(),
-            Ok("Bearer dflt")
-        );
-        assert_eq!(
-            expand("Bearer ${input:token}"),
-            Err("${input:token}".to_owned())
-        );
-        assert_eq!(
-            expand("${MCPWALL_NO_SUCH_VAR_X}"),
-            Err("${MCPWALL_NO_SUCH_VAR_X}".to_owned())
-        );
-        assert_eq!(expand("no ref ${ here").as_deref(), Ok("no ref ${ here"));
-        assert_eq!(expand("$PATH").as_deref(), Ok("$PATH"));
+        let names = header_variables(&BTreeMap::from([
+            ("A".to_owned(), "Bearer ${GITHUB_TOKEN}".to_owned()),
+            ("B".to_owned(), "plain".to_owned()),
+        ]));
+        assert_eq!(names, [("A".to_owned(), vec!["GITHUB_TOKEN".to_owned()])]);
     }
 
     #[test]
@@ -597,6 +668,7 @@ mod tests {
             url,
             headers,
             protocol: RemoteProtocol::Unknown,
+            fill_variables: true,
         };
         assert!(refusal(&r("https://mcp.example.com/mcp", &auth)).is_none());
         assert!(refusal(&r("http://127.0.0.1:9/mcp", &auth)).is_none());
@@ -609,5 +681,7 @@ mod tests {
         assert!(refusal(&r("http://127.0.0.1.evil.example/mcp", &auth)).is_some());
         assert!(refusal(&r("file:///etc/passwd", &none)).is_some());
         assert!(refusal(&r("not a url", &none)).is_some());
+        // Variables are never filled into an address.
+        assert!(refusal(&r("https://x.example/${AWS_SECRET_ACCESS_KEY}", &none)).is_some());
     }
 }

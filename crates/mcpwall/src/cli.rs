@@ -47,8 +47,9 @@ without being started: packages run without an exact version (npx -y pkg, uvx pk
 credentials written into the file (shown redacted), remote servers over plain http, containers \
 run with the host's privileges, network or files, command lines handed to a shell, programs \
 anyone may replace. Then each stdio server is started (in `mcpwall sandbox`, with a timeout, \
-and only once a person agreed to it, or with --yes) to list its tools, prompts, resources and \
-instructions: the detection engine reads every definition (poisoned descriptions, hidden \
+and only once a person agreed to it, or with --yes), and each remote one is contacted \
+(Streamable HTTP or HTTP+SSE, same consent, no redirects, no credentials over plain http), to \
+list its tools, prompts, resources and instructions: the detection engine reads every definition (poisoned descriptions, hidden \
 instructions, orders about other tools), and the servers of one client are compared (tools \
 sharing a name, definitions that name another server's tools). A server that fails to start is \
 reported with the end of its standard error. Each issue comes with a one-line fix.",
@@ -403,6 +404,12 @@ pub(crate) struct ScanArgs {
     /// terminal; remembered in $XDG_STATE_HOME/mcpwall/scan-approved).
     #[arg(long)]
     pub(crate) yes: bool,
+    /// Fill in `${VAR}` references in remote servers' header values from this environment, as
+    /// clients do (`Authorization: Bearer ${API_TOKEN}`). Off by default: a configuration file
+    /// may be a stranger's, and the environment (a CI job's) may hold secrets it would send
+    /// to its server; without it such a header is not sent, and the report says so.
+    #[arg(long)]
+    pub(crate) header_vars: bool,
     /// Start servers without the sandbox (by default each runs in `mcpwall sandbox`: no access
     /// to the home directory but package caches, network allowed for package downloads).
     #[arg(long)]

@@ -138,6 +138,7 @@ fn inspect(
             url,
             headers,
             protocol: *protocol,
+            fill_variables: args.header_vars,
         })
     };
     let startable = |e: &ServerEntry| match e.transport {
@@ -159,13 +160,14 @@ fn inspect(
     // What consent covers: everything with --yes, else what was shown and agreed to.
     let mut consented: Vec<&ServerEntry> = Vec::new();
     if args.yes {
-        consented.clone_from(&unseen);
+        // What would run here: not stdio servers where there is no sandbox for them.
+        consented = unseen.iter().copied().filter(askable).collect();
     } else if unseen.iter().any(askable)
         && std::io::stdin().is_terminal()
         && std::io::stderr().is_terminal()
     {
         let shown: Vec<&ServerEntry> = unseen.iter().copied().filter(askable).collect();
-        if ask(engine, &shown, &here)? {
+        if ask(engine, &shown, &here, args.header_vars)? {
             consented = shown;
         }
     }
@@ -270,6 +272,7 @@ fn inspect(
         parallel: 8,
         spawn: &spawn,
         progress: &progress,
+        header_variables: args.header_vars,
     };
     let listings = mcpwall_scan::inspect_servers(engine, report, sources, &decide, &starter);
     for dir in scratch.into_inner().unwrap_or_default() {
@@ -348,7 +351,12 @@ fn compare_pins(
 /// Asks on the terminal whether to start (or contact) servers never inspected before. What is shown is
 /// redacted and has its control characters made visible (a name or argument could otherwise
 /// rewrite the lines above the question).
-fn ask(engine: &Engine, unseen: &[&ServerEntry], here: &Path) -> anyhow::Result<bool> {
+fn ask(
+    engine: &Engine,
+    unseen: &[&ServerEntry],
+    here: &Path,
+    fill_variables: bool,
+) -> anyhow::Result<bool> {
     let show =
         |t: &str| mcpwall_detect::visible(&engine.redact(mcpwall_detect::Surface::Config, t).text);
     let mut err = std::io::stderr().lock();
@@ -368,6 +376,16 @@ fn ask(engine: &Engine, unseen: &[&ServerEntry], here: &Path) -> anyhow::Result<
                     "      sending the headers {}",
                     show(&header_names.join(", "))
                 )?;
+            }
+            if let Transport::Http { headers, .. } = &e.transport {
+                for (h, vars) in mcpwall_scan::remote::header_variables(headers) {
+                    let how = if fill_variables {
+                        "filled in from"
+                    } else {
+                        "not sent (--header-vars fills it in from)"
+                    };
+                    writeln!(err, "      {} {how} {}", show(&h), show(&vars.join(", ")))?;
+                }
             }
         }
         if let Transport::Stdio {

@@ -547,8 +547,6 @@ fn servers_are_started_with_consent_in_the_sandbox_and_judged() {
     assert!(!validator.is_valid(&broken_log));
 }
 
-/// Listed tools against the gateway's pins: recorded with --update-pins, then a silent update
-/// of the server (a changed description, a new tool) is reported as a rug pull.
 /// Remote servers: the Python SDK's test server over Streamable HTTP and over HTTP+SSE (one
 /// declared, one found by trying), and HTTP servers that lie, ask for sign-in or never answer.
 #[test]
@@ -619,6 +617,7 @@ fn remote_servers_are_contacted_with_consent_and_judged() {
             "--config",
             config,
             "--yes",
+            "--header-vars",
             "--timeout",
             "4",
             "--format",
@@ -676,16 +675,26 @@ fn remote_servers_are_contacted_with_consent_and_judged() {
             .is_some_and(|w| w.contains("plain HTTP")),
         "{cleartext}"
     );
-    // Agreed to once, contacted again without asking.
+    // Agreed to once, contacted again without asking; without --header-vars, a header that
+    // needs a variable is not sent.
+    let sent = |log: &str| log.matches(" test=").count();
+    let before = sent(&log);
+    let lines = log.lines().count();
     let o = f.scan_with(
         &["--config", config, "--format", "json", "--timeout", "4"],
         &vars,
     );
     let r: Value = serde_json::from_slice(&o.stdout).expect("JSON");
     assert_eq!(server(&r, "guessed")["inspection"]["status"], "listed");
+    assert_eq!(server(&r, "streamable")["inspection"]["status"], "listed");
+    let log = std::fs::read_to_string(&requests).expect("the server logged its requests");
+    assert_eq!(sent(&log), before, "{log}");
+    assert!(log.lines().count() > lines + 2, "{log}");
     drop(silent);
 }
 
+/// Listed tools against the gateway's pins: recorded with --update-pins, then a silent update
+/// of the server (a changed description, a new tool) is reported as a rug pull.
 #[test]
 fn pins_show_what_changed_since_approval() {
     let f = Fixture::new();
