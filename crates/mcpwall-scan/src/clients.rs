@@ -154,6 +154,11 @@ pub fn locations(p: &Places) -> Vec<Location> {
         "user",
         home.join(".continue").join("config.json"),
     );
+    add(
+        "continue",
+        "user",
+        home.join(".continue").join("config.yaml"),
+    );
     add("lm-studio", "user", home.join(".lmstudio").join("mcp.json"));
     if let Some(project) = &p.project {
         for (client, rel) in [
@@ -166,13 +171,17 @@ pub fn locations(p: &Places) -> Vec<Location> {
         ] {
             add(client, "project", project.join(rel));
         }
-        // Continue: one file per server (or a few) in .continue/mcpServers/.
+        // Continue: one file per server (or a few) in .continue/mcpServers/: YAML blocks, or
+        // JSON in other clients' shape.
         let dir = project.join(".continue").join("mcpServers");
         if let Ok(entries) = std::fs::read_dir(&dir) {
             let mut files: Vec<PathBuf> = entries
                 .flatten()
                 .map(|e| e.path())
-                .filter(|f| f.extension().is_some_and(|x| x == "json"))
+                .filter(|f| {
+                    f.extension()
+                        .is_some_and(|x| x == "json" || x == "yaml" || x == "yml")
+                })
                 .collect();
             files.sort();
             for f in files {
@@ -180,32 +189,6 @@ pub fn locations(p: &Places) -> Vec<Location> {
             }
         }
     }
-    out
-}
-
-/// Files that hold MCP servers in a format not read yet, to say they were seen.
-pub fn unread(p: &Places) -> Vec<Location> {
-    let mut out = vec![Location {
-        client: "continue",
-        scope: "user",
-        path: p.home.join(".continue").join("config.yaml"),
-    }];
-    if let Some(project) = &p.project
-        && let Ok(entries) = std::fs::read_dir(project.join(".continue").join("mcpServers"))
-    {
-        out.extend(
-            entries
-                .flatten()
-                .map(|e| e.path())
-                .filter(|f| f.extension().is_some_and(|x| x == "yaml" || x == "yml"))
-                .map(|path| Location {
-                    client: "continue",
-                    scope: "project",
-                    path,
-                }),
-        );
-    }
-    out.retain(|l| l.path.is_file());
     out
 }
 

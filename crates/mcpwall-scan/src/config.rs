@@ -15,13 +15,16 @@ pub enum Format {
     /// JSON, with the comments and trailing commas VS Code and Zed allow.
     Json,
     Toml,
+    /// Continue's.
+    Yaml,
 }
 
 impl Format {
-    /// From a file name: `.toml` is TOML, anything else JSON.
+    /// From a file name: `.toml` is TOML, `.yaml` and `.yml` YAML, anything else JSON.
     pub fn of(path: &std::path::Path) -> Format {
         match path.extension().and_then(|e| e.to_str()) {
             Some("toml") => Format::Toml,
+            Some("yaml" | "yml") => Format::Yaml,
             _ => Format::Json,
         }
     }
@@ -91,6 +94,8 @@ pub enum ConfigError {
     Json(String),
     #[error("not valid TOML: {0}")]
     Toml(String),
+    #[error("not valid YAML: {0}")]
+    Yaml(String),
     #[error("{0}")]
     Shape(String),
 }
@@ -114,6 +119,10 @@ pub fn parse(text: &str, format: Format) -> Result<Vec<ServerEntry>, ConfigError
             serde_json::from_str(&clean).map_err(|e| ConfigError::Json(e.to_string()))?
         }
         Format::Toml => toml_root(text)?,
+        Format::Yaml => match crate::yaml::to_json(text).map_err(ConfigError::Yaml)? {
+            Value::Null => return Ok(Vec::new()),
+            v => v,
+        },
     };
     let Value::Object(root) = root else {
         return Err(ConfigError::Shape("the file is not an object".into()));
@@ -173,27 +182,39 @@ fn sections(root: &Map<String, Value>) -> Vec<(String, Map<String, Value>)> {
         .get("experimental")
         .and_then(|e| e.get("modelContextProtocolServers"))
     {
-        let mut m = Map::new();
-        for (i, s) in list.iter().enumerate() {
-            let mut name = s
-                .get("name")
-                .and_then(Value::as_str)
-                .map_or_else(|| format!("server-{}", i + 1), str::to_owned);
-            // Two entries of one name are two servers: neither hides the other.
-            if m.contains_key(&name) {
-                name = format!("{name}#{}", i + 1);
-            }
-            let mut entry = s.get("transport").cloned().unwrap_or_else(|| s.clone());
-            if let Value::Object(e) = &mut entry
-                && let Some(d) = s.get("disabled")
-            {
-                e.insert("disabled".into(), d.clone());
-            }
-            m.insert(name, entry);
-        }
-        out.push(("experimental.modelContextProtocolServers".to_owned(), m));
+        out.push((
+            "experimental.modelContextProtocolServers".to_owned(),
+            named(list),
+        ));
+    }
+    // Continue's YAML: a list of entries with their names.
+    if let Some(Value::Array(list)) = root.get("mcpServers") {
+        out.push(("mcpServers".to_owned(), named(list)));
     }
     out
+}
+
+/// A list of servers (Continue's) by name: `name`, else its place; two of one name are two
+/// servers, neither hides the other.
+fn named(list: &[Value]) -> Map<String, Value> {
+    let mut m = Map::new();
+    for (i, s) in list.iter().enumerate() {
+        let mut name = s
+            .get("name")
+            .and_then(Value::as_str)
+            .map_or_else(|| format!("server-{}", i + 1), str::to_owned);
+        if m.contains_key(&name) {
+            name = format!("{name}#{}", i + 1);
+        }
+        let mut entry = s.get("transport").cloned().unwrap_or_else(|| s.clone());
+        if let Value::Object(e) = &mut entry
+            && let Some(d) = s.get("disabled")
+        {
+            e.insert("disabled".into(), d.clone());
+        }
+        m.insert(name, entry);
+    }
+    m
 }
 
 /// An entry's transport; `None` for an object that is no server entry.
@@ -390,9 +411,14 @@ impl<'a> Lines<'a> {
         let rest = &self.text[start..];
         let quoted = format!("\"{name}\"");
         let toml_header = format!("{section_key}.{name}]");
+        // YAML: the entry's `name:` line.
+        let yaml = |q: &str| rest.find(&format!("name: {q}{name}{q}\n"));
         let at = rest
             .find(&quoted)
             .or_else(|| rest.find(&toml_header))
+            .or_else(|| yaml(""))
+            .or_else(|| yaml("\""))
+            .or_else(|| yaml("'"))
             .map_or(start, |i| start + i);
         self.text[..at].matches('\n').count() + 1
     }

@@ -17,6 +17,8 @@ use crate::spans::{self, Node};
 pub enum InstallError {
     #[error("{0}")]
     Parse(String),
+    #[error("{0} is not rewritten yet: edit it by hand (its servers are scanned)")]
+    Unsupported(&'static str),
     #[error("the rewritten file does not read back as intended ({0}): nothing was changed")]
     Check(String),
 }
@@ -127,6 +129,7 @@ fn edit(text: &str, format: Format, change: &Change<'_>) -> Result<Rewrite, Inst
     let plan = match format {
         Format::Json => plan_json(text, change)?,
         Format::Toml => plan_toml(text, change)?,
+        Format::Yaml => return Err(InstallError::Unsupported("Continue's YAML")),
     };
     apply(text, format, plan)
 }

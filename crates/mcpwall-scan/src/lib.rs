@@ -16,6 +16,7 @@ pub mod pins;
 pub mod remote;
 pub mod report;
 pub mod spans;
+pub mod yaml;
 
 use std::path::{Path, PathBuf};
 
@@ -34,8 +35,6 @@ pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
 pub enum Found {
     /// No file there.
     Absent,
-    /// A file whose format is not read yet (Continue's YAML).
-    Unread,
     /// A file that could not be read or parsed.
     Error(String),
     Servers(Vec<ServerEntry>),
@@ -53,7 +52,7 @@ pub fn discover(places: &Places, clients: &[String]) -> Vec<Source> {
     let wanted = |c: &str| clients.is_empty() || clients.iter().any(|w| w == c);
     // A file reached twice (the project is the home directory; a symlink) is read once.
     let mut seen = std::collections::BTreeSet::new();
-    let mut out: Vec<Source> = clients::locations(places)
+    clients::locations(places)
         .into_iter()
         .filter(|l| wanted(l.client))
         .filter(|l| seen.insert(std::fs::canonicalize(&l.path).unwrap_or_else(|_| l.path.clone())))
@@ -61,17 +60,7 @@ pub fn discover(places: &Places, clients: &[String]) -> Vec<Source> {
             let found = read(&location.path, true);
             Source { location, found }
         })
-        .collect();
-    out.extend(
-        clients::unread(places)
-            .into_iter()
-            .filter(|l| wanted(l.client))
-            .map(|location| Source {
-                location,
-                found: Found::Unread,
-            }),
-    );
-    out
+        .collect()
 }
 
 /// Reads files named by the user (scope `given`): a missing one is an error.

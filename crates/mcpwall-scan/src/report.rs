@@ -2,7 +2,7 @@
 //! JSON (schema `mcpwall.scan/1`, below) and SARIF 2.1.0 for machines.
 //!
 //! JSON: `{"schema": "mcpwall.scan/1", "looked": [{client, scope, path, status (found | absent
-//! | unread | error), error?, servers}], "servers": [{client, scope, file, line, name, section,
+//! | error), error?, servers}], "servers": [{client, scope, file, line, name, section,
 //! disabled, transport (stdio | http), command?, args, env_names, cwd?, url?, header_names,
 //! issues: [{id, severity, message, fix, excerpt?}]}], "summary": {files, servers, issues:
 //! {severity: count}, max_severity}}`. Fields are only ever added within a schema version;
@@ -121,11 +121,6 @@ pub(crate) fn build(
         let l = &src.location;
         let (status, error, n) = match &src.found {
             Found::Absent => ("absent", None, 0),
-            Found::Unread => (
-                "unread",
-                Some("this format (YAML) is not read yet: its servers were not checked".into()),
-                0,
-            ),
             Found::Error(e) => ("error", Some(e.clone()), 0),
             Found::Servers(s) => ("found", None, s.len()),
         };
@@ -281,11 +276,7 @@ pub fn render_text(r: &Report, home: Option<&Path>, color: bool) -> String {
             format!(" ({})", by.join(", "))
         }
     );
-    for l in r
-        .looked
-        .iter()
-        .filter(|l| matches!(l.status, "error" | "unread"))
-    {
+    for l in r.looked.iter().filter(|l| l.status == "error") {
         let _ = writeln!(
             out,
             "\n{} {}: {}: {}",

@@ -41,7 +41,7 @@ status: 0 clean, 1 a finding at or above --fail-on (batch: a flagged record), 2 
         long_about = "Find the MCP servers configured on this machine and check them, offline.\n\n\
 Reads the configuration files of Claude Desktop, Claude Code (~/.claude.json and a project's \
 .mcp.json), Cursor, VS Code (user mcp.json and settings, a workspace's .vscode/mcp.json), \
-Windsurf, Gemini CLI, Codex CLI (TOML), Zed, Continue (JSON), Cline, Roo Code and LM Studio, \
+Windsurf, Gemini CLI, Codex CLI (TOML), Zed, Continue (YAML, JSON), Cline, Roo Code and LM Studio, \
 on Linux, macOS or Windows paths, plus any file given with --config. Each server is checked \
 without being started: packages run without an exact version (npx -y pkg, uvx pkg), \
 credentials written into the file (shown redacted), remote servers over plain http, containers \

@@ -52,7 +52,12 @@ pub(crate) fn run(args: InstallArgs, undo: bool) -> anyhow::Result<Status> {
             }
             Err(e) => {
                 writeln!(out, "{}: {e:#}", path.display())?;
-                failed = true;
+                // A format not rewritten yet is a note; a file that cannot be read or written
+                // is a failure.
+                failed |= !matches!(
+                    e.downcast_ref::<install::InstallError>(),
+                    Some(install::InstallError::Unsupported(_))
+                );
             }
         }
     }

@@ -126,6 +126,12 @@ impl Fixture {
             r#"{"mcpServers": {"roo": {"command": "pnpm", "args": ["dlx", "roo-mcp"]}}}"#,
         );
         w(
+            "proj/.continue/mcpServers/pg.yaml",
+            &format!(
+                "name: Postgres block\nversion: 0.0.1\nschema: v1\nmcpServers:\n  - name: pgblock\n    command: npx\n    args: [\"-y\", \"@modelcontextprotocol/server-postgres\"]\n  - name: \"yamlkey\"\n    type: streamable-http\n    url: https://mcp.example.com/mcp\n    requestOptions:\n      headers:\n        Authorization: Bearer {TOKEN}\n"
+            ),
+        );
+        w(
             "proj/.continue/mcpServers/browser.json",
             r#"{"mcpServers": {"browser": {"command": "npx", "args": ["-y", "@playwright/mcp@0.0.41"]}}}"#,
         );
@@ -218,7 +224,7 @@ fn every_client_format_is_found_and_checked() {
         ("codex", "~/.codex/config.toml", "1 server"),
         ("zed", "~/.config/zed/settings.json", "2 servers"),
         ("continue", "~/.continue/config.json", "1 server"),
-        ("continue", "~/.continue/config.yaml", "unread"),
+        ("continue", "~/.continue/config.yaml", "1 server"),
         ("lm-studio", "~/.lmstudio/mcp.json", "1 server"),
         ("claude-code", "proj/.mcp.json", "3 servers"),
         ("cursor", "proj/.cursor/mcp.json", "2 servers"),
@@ -230,6 +236,7 @@ fn every_client_format_is_found_and_checked() {
             "proj/.continue/mcpServers/browser.json",
             "1 server",
         ),
+        ("continue", "proj/.continue/mcpServers/pg.yaml", "2 servers"),
     ] {
         assert!(
             list.lines()
@@ -288,6 +295,8 @@ fn every_client_format_is_found_and_checked() {
         ("keyed", "config.plaintext_secret"),
         ("keyed", "config.insecure_remote"),
         ("preload", "config.code_loading_env"),
+        ("pgblock", "config.unpinned_package"),
+        ("yamlkey", "config.plaintext_secret"),
     ] {
         assert!(
             issues(name).iter().any(|i| i == id),
