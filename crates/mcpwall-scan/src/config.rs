@@ -485,4 +485,20 @@ mod tests {
         assert!(parse("[1]", Format::Json).is_err());
         assert!(parse("", Format::Json).expect("empty").is_empty());
     }
+
+    proptest::proptest! {
+        /// Any text, in any format: servers or an error, never a panic (these files may be a
+        /// stranger's).
+        #[test]
+        fn any_text_parses_or_is_refused(
+            text in "[ -~\\n\\t\\u{e9}\\u{200b}]{0,200}",
+            shaped in "(mcpServers|mcp_servers|servers|name|command|args|url|\\[|\\]|\\{|\\}|:|,|\"|'|-|=|\\n|  |&a|\\*a|---|#|x|1)*",
+        ) {
+            for t in [&text, &shaped] {
+                for f in [Format::Json, Format::Toml, Format::Yaml] {
+                    let _ = parse(t, f);
+                }
+            }
+        }
+    }
 }
