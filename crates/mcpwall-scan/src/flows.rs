@@ -80,15 +80,21 @@ const WORDS: &[(Role, &[&str])] = &[
             "tweet",
             "notify",
             "create_issue",
-            "comment",
             "fetch",
             "request",
             "http",
-            "email",
-            "sms",
-            "message",
         ],
     ),
+];
+
+/// Nouns that suggest a way out (`email_user`, `slack_message`), unless the tool's name starts
+/// with a verb that only reads (`get_message`, `list_emails`).
+const SINK_NOUNS: &[&str] = &["email", "sms", "message", "comment"];
+
+/// First words of tool names that read, not send.
+const READ_VERBS: &[&str] = &[
+    "get", "read", "list", "search", "find", "view", "show", "describe", "lookup", "query",
+    "count", "check", "fetch", "load", "download", "browse",
 ];
 
 /// The roles of a tool, by the words of its name (split at `_`, `-`, `.` and case changes)
@@ -105,11 +111,18 @@ pub fn roles(tool: &Value) -> Vec<Role> {
             .filter(|w| !w.is_empty())
             .map(str::to_ascii_lowercase),
     );
+    let reads = split_name(name)
+        .first()
+        .is_some_and(|w| READ_VERBS.contains(&w.as_str()));
     let mut out: Vec<Role> = WORDS
         .iter()
         .filter(|(_, list)| words.iter().any(|w| list.contains(&w.as_str())))
         .map(|(r, _)| *r)
         .collect();
+    if !reads && words.iter().any(|w| SINK_NOUNS.contains(&w.as_str())) {
+        out.push(Role::Sink);
+    }
+    out.sort_unstable();
     out.dedup();
     out
 }
@@ -154,6 +167,13 @@ mod tests {
             [Role::Untrusted, Role::Sink]
         );
         assert_eq!(r("add", "Add two numbers."), []);
+        // Reading messages is no way out; writing one is.
+        assert_eq!(
+            r("get-annotated-message", "Returns a message with annotations."),
+            [Role::Untrusted]
+        );
+        assert_eq!(r("list_emails", ""), [Role::Untrusted]);
+        assert_eq!(r("email_user", ""), [Role::Untrusted, Role::Sink]);
         assert_eq!(split_name("getEmails"), ["get", "emails"]);
     }
 }

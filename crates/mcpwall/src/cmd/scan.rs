@@ -461,12 +461,18 @@ fn sandboxed(exe: &Path, mut s: Spawn, home: &Path, tmp: &Path) -> Spawn {
     };
     let program = PathBuf::from(&s.program);
     // The directory above `bin/` (a virtual environment, a Node installation), for the path
-    // as written and for where it leads; else the program alone.
+    // as written and for where it leads, and the same for the interpreter a script names
+    // (a console script of a virtual environment, whose Python is elsewhere); else the
+    // program alone.
+    let mut programs = vec![program.clone()];
+    programs.extend(interpreter(&program));
     let mut roots = Vec::new();
-    for p in [
-        program.clone(),
-        std::fs::canonicalize(&program).unwrap_or_else(|_| program.clone()),
-    ] {
+    for p in programs.iter().flat_map(|p| {
+        [
+            p.clone(),
+            std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()),
+        ]
+    }) {
         if let Some(dir) = p.parent() {
             let top = if dir.file_name().is_some_and(|n| n == "bin") {
                 dir.parent().unwrap_or(dir)
@@ -546,6 +552,23 @@ fn sandboxed(exe: &Path, mut s: Spawn, home: &Path, tmp: &Path) -> Spawn {
         env: s.env,
         cwd: s.cwd,
     }
+}
+
+/// The interpreter a script names on its first line (`#!/path/to/python` or
+/// `#!/usr/bin/env node`), if it is a script.
+fn interpreter(script: &Path) -> Option<PathBuf> {
+    use std::io::Read as _;
+    let mut head = [0u8; 512];
+    let n = std::fs::File::open(script).ok()?.read(&mut head).ok()?;
+    let line = head[..n].strip_prefix(b"#!")?;
+    let line = &line[..line.iter().position(|&b| b == b'\n')?];
+    let mut words = std::str::from_utf8(line).ok()?.split_whitespace();
+    let first = PathBuf::from(words.next()?);
+    if first.file_name().is_some_and(|n| n == "env") {
+        let name = words.find(|w| !w.starts_with('-'))?;
+        return resolve(Path::new(name), Path::new("/"));
+    }
+    Some(first)
 }
 
 /// Whether the sandbox may give a server read access to `p` (a real path): not the whole
@@ -638,6 +661,30 @@ mod tests {
         ] {
             assert_eq!(readable(Path::new(p), home), ok, "{p}");
         }
+    }
+
+    #[test]
+    fn interpreters_of_scripts() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let w = |name: &str, text: &[u8]| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, text).expect("write");
+            p
+        };
+        assert_eq!(
+            interpreter(&w("a", b"#!/opt/venv/bin/python3\nimport x\n")),
+            Some(PathBuf::from("/opt/venv/bin/python3"))
+        );
+        assert_eq!(
+            interpreter(&w("b", b"#! /bin/sh -e\n")),
+            Some(PathBuf::from("/bin/sh"))
+        );
+        assert_eq!(interpreter(&w("c", b"\x7fELF\x02\x01")), None);
+        assert_eq!(interpreter(&w("d", b"#!/no/newline")), None);
+        assert_eq!(interpreter(&dir.path().join("missing")), None);
+        // `env NAME`: NAME as PATH finds it.
+        let sh = interpreter(&w("e", b"#!/usr/bin/env -S sh\n")).expect("sh on PATH");
+        assert!(sh.ends_with("sh"), "{}", sh.display());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use super::gateway::{peers, python};
+use super::gateway::{node_modules, peers, python};
 use super::serve::{free_port, http_test_server};
 use super::{code, stderr, stdout};
 
@@ -554,6 +554,80 @@ fn servers_are_started_with_consent_in_the_sandbox_and_judged() {
     let mut broken_log = sarif.clone();
     broken_log["runs"][0]["results"][0]["level"] = Value::from("fatal");
     assert!(!validator.is_valid(&broken_log));
+}
+
+/// Real servers from the registries, as a user has them: the npm reference servers
+/// `everything` and `filesystem` and PyPI's `mcp-server-time`, started in the sandbox, listed,
+/// and not flagged (a scanner that cries wolf on the reference servers gets turned off).
+#[test]
+fn real_npm_and_pypi_servers_are_listed_and_not_flagged() {
+    let f = Fixture::new();
+    let node = which("node");
+    let modules = node_modules();
+    let time = python().parent().expect("venv bin").join("mcp-server-time");
+    assert!(
+        time.exists(),
+        "mcp-server-time is installed by scripts/test"
+    );
+    std::fs::create_dir_all(f.path("proj/notes")).expect("mkdir");
+    let config = f.path("proj/real.json");
+    std::fs::write(
+        &config,
+        serde_json::json!({"mcpServers": {
+            "everything": {"command": node, "args": [modules.join("@modelcontextprotocol/server-everything/dist/index.js")]},
+            "filesystem": {"command": node, "args": [modules.join("@modelcontextprotocol/server-filesystem/dist/index.js"), f.path("proj/notes")]},
+            "time": {"command": time, "args": ["--local-timezone", "UTC"]},
+        }})
+        .to_string(),
+    )
+    .expect("write");
+    let o = f.scan(&[
+        "--config",
+        config.to_str().expect("UTF-8"),
+        "--yes",
+        "--timeout",
+        "60",
+        "--format",
+        "json",
+        "--fail-on",
+        "high",
+    ]);
+    let r: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    for (name, tool) in [
+        ("everything", "echo"),
+        ("filesystem", "read_text_file"),
+        ("time", "get_current_time"),
+    ] {
+        let s = r["servers"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["name"] == name))
+            .cloned()
+            .unwrap_or(Value::Null);
+        let i = &s["inspection"];
+        assert_eq!(i["status"], "listed", "{name}: {i}");
+        assert!(
+            i["tools"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|t| t == tool)),
+            "{name}: {i}"
+        );
+        let high: Vec<&Value> = s["issues"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|i| matches!(i["severity"].as_str(), Some("high" | "critical")))
+            .collect();
+        assert!(high.is_empty(), "{name}: {high:?}");
+    }
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+/// A program on this process's PATH.
+fn which(name: &str) -> PathBuf {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{name} is not on PATH"))
 }
 
 /// Remote servers: the Python SDK's test server over Streamable HTTP and over HTTP+SSE (one
