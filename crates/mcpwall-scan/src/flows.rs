@@ -169,7 +169,10 @@ mod tests {
         assert_eq!(r("add", "Add two numbers."), []);
         // Reading messages is no way out; writing one is.
         assert_eq!(
-            r("get-annotated-message", "Returns a message with annotations."),
+            r(
+                "get-annotated-message",
+                "Returns a message with annotations."
+            ),
             [Role::Untrusted]
         );
         assert_eq!(r("list_emails", ""), [Role::Untrusted]);

@@ -274,7 +274,16 @@ fn inspect(
         progress: &progress,
         header_variables: args.header_vars,
     };
+    // What a server starts in a session of its own leaves its process group: it comes to
+    // this process instead, and is ended once every server is.
+    mcpwall_scan::reaper::adopt();
     let listings = mcpwall_scan::inspect_servers(engine, report, sources, &decide, &starter);
+    let left = mcpwall_scan::reaper::sweep();
+    if left > 0 {
+        eprintln!(
+            "mcpwall scan: stopped {left} process(es) that servers left running in sessions of their own"
+        );
+    }
     for dir in scratch.into_inner().unwrap_or_default() {
         let _ = std::fs::remove_dir_all(dir);
     }

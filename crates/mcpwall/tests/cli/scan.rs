@@ -399,6 +399,8 @@ fn servers_are_started_with_consent_in_the_sandbox_and_judged() {
             "flood": {"command": "/usr/bin/python3", "args": ["-c", format!("import sys\nline = '{{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"id\":\"{}\"}}\\n'\nwhile True: sys.stdout.write(line)", "x".repeat(100_000))]},
             "preload": {"command": "/bin/sh", "args": ["-c", "echo started >&2"], "env": {"LD_PRELOAD": "/nonexistent.so"}},
             "snoop": {"command": "/bin/sh", "args": ["-c", format!("echo started >&2; /usr/bin/cat {}/secret.txt >&2; exit 1", f.path("home").display())]},
+            // Leaves a process behind in a session of its own (out of its process group).
+            "daemon": {"command": "/bin/sh", "args": ["-c", format!("/usr/bin/setsid /bin/sleep {DAEMON_SECONDS} </dev/null >/dev/null 2>&1 & sleep 0.3; exit 1")]},
         }})
         .to_string(),
     )
@@ -502,6 +504,16 @@ fn servers_are_started_with_consent_in_the_sandbox_and_judged() {
             .is_some_and(|t| t.contains("LD_PRELOAD")),
         "{preload}"
     );
+    // What the daemon left was stopped.
+    assert!(
+        stderr(&o).contains("stopped 1 process(es)"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        !sleeping(DAEMON_SECONDS),
+        "the daemon's process is still running"
+    );
     // The sandbox kept the home directory out of reach.
     let snoop = inspection(&r, "snoop");
     let err = snoop["stderr"].as_str().unwrap_or("");
@@ -554,6 +566,18 @@ fn servers_are_started_with_consent_in_the_sandbox_and_judged() {
     let mut broken_log = sarif.clone();
     broken_log["runs"][0]["results"][0]["level"] = Value::from("fatal");
     assert!(!validator.is_valid(&broken_log));
+}
+
+/// How long the daemon test server's orphan sleeps: a number no other process uses.
+const DAEMON_SECONDS: u32 = 3171;
+
+/// Whether a `sleep SECONDS` process is running on this machine.
+fn sleeping(seconds: u32) -> bool {
+    let want = format!("/bin/sleep\0{seconds}\0");
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .any(|e| std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == want.as_bytes()))
 }
 
 /// Real servers from the registries, as a user has them: the npm reference servers
