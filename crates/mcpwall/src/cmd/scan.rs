@@ -280,7 +280,8 @@ fn inspect(
     let listings = mcpwall_scan::inspect_servers(engine, report, sources, &decide, &starter);
     let left = mcpwall_scan::reaper::sweep();
     if left > 0 {
-        eprintln!(
+        let _ = writeln!(
+            std::io::stderr().lock(),
             "mcpwall scan: stopped {left} process(es) that servers left running in sessions of their own"
         );
     }
