@@ -184,37 +184,81 @@ fn sections(root: &Map<String, Value>) -> Vec<(String, Map<String, Value>)> {
     {
         out.push((
             "experimental.modelContextProtocolServers".to_owned(),
-            named(list),
+            named(list, ListKind::ContinueJson),
         ));
     }
     // Continue's YAML: a list of entries with their names.
     if let Some(Value::Array(list)) = root.get("mcpServers") {
-        out.push(("mcpServers".to_owned(), named(list)));
+        out.push(("mcpServers".to_owned(), named(list, ListKind::ContinueYaml)));
     }
     out
 }
 
-/// A list of servers (Continue's) by name: `name`, else its place; two of one name are two
-/// servers, neither hides the other.
-fn named(list: &[Value]) -> Map<String, Value> {
+/// How a list of servers is read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ListKind {
+    /// Continue's `config.json`: each entry's transport in `transport`, `disabled` honoured.
+    ContinueJson,
+    /// Continue's YAML: an entry runs its `command` whenever it has one, unless its `type` is
+    /// `sse` or `streamable-http`; there is no `transport` and no `disabled` (Continue drops
+    /// keys it does not know, so neither may hide a command from the scan).
+    ContinueYaml,
+}
+
+/// A list of servers by name: `name`, else its place; two of one name are two servers,
+/// neither hides the other.
+fn named(list: &[Value], kind: ListKind) -> Map<String, Value> {
     let mut m = Map::new();
     for (i, s) in list.iter().enumerate() {
-        let mut name = s
+        let base = s
             .get("name")
             .and_then(Value::as_str)
             .map_or_else(|| format!("server-{}", i + 1), str::to_owned);
-        if m.contains_key(&name) {
-            name = format!("{name}#{}", i + 1);
+        let mut name = base.clone();
+        let mut n = i + 1;
+        while m.contains_key(&name) {
+            name = format!("{base}#{n}");
+            n += 1;
         }
-        let mut entry = s.get("transport").cloned().unwrap_or_else(|| s.clone());
-        if let Value::Object(e) = &mut entry
-            && let Some(d) = s.get("disabled")
-        {
-            e.insert("disabled".into(), d.clone());
-        }
+        let entry = match kind {
+            ListKind::ContinueJson => {
+                let mut entry = s.get("transport").cloned().unwrap_or_else(|| s.clone());
+                if let Value::Object(e) = &mut entry
+                    && let Some(d) = s.get("disabled")
+                {
+                    e.insert("disabled".into(), d.clone());
+                }
+                entry
+            }
+            ListKind::ContinueYaml => match s {
+                Value::Object(e) => Value::Object(continue_yaml_entry(e)),
+                other => other.clone(),
+            },
+        };
         m.insert(name, entry);
     }
     m
+}
+
+/// A Continue YAML entry as Continue reads it, in the shape [`transport`] reads.
+fn continue_yaml_entry(e: &Map<String, Value>) -> Map<String, Value> {
+    let mut e = e.clone();
+    e.remove("disabled");
+    e.remove("enabled");
+    e.remove("transport");
+    let remote = e
+        .get("type")
+        .and_then(Value::as_str)
+        .is_some_and(|t| matches!(t, "sse" | "streamable-http"));
+    if e.contains_key("command") && !remote {
+        for k in ["url", "serverUrl", "httpUrl"] {
+            e.remove(k);
+        }
+        e.insert("type".into(), Value::from("stdio"));
+    } else {
+        e.remove("command");
+    }
+    e
 }
 
 /// An entry's transport; `None` for an object that is no server entry.
@@ -411,22 +455,68 @@ impl<'a> Lines<'a> {
         let rest = &self.text[start..];
         let quoted = format!("\"{name}\"");
         let toml_header = format!("{section_key}.{name}]");
-        // YAML: the entry's `name:` line.
-        let yaml = |q: &str| rest.find(&format!("name: {q}{name}{q}\n"));
         let at = rest
             .find(&quoted)
             .or_else(|| rest.find(&toml_header))
-            .or_else(|| yaml(""))
-            .or_else(|| yaml("\""))
-            .or_else(|| yaml("'"))
+            .or_else(|| yaml_name_line(rest, name))
             .map_or(start, |i| start + i);
         self.text[..at].matches('\n').count() + 1
     }
 }
 
+/// Where in `text` a YAML line `name: NAME` (or `- name: NAME`, quoted or not, with a comment
+/// after it or not) starts.
+fn yaml_name_line(text: &str, name: &str) -> Option<usize> {
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        let item = line.trim().trim_start_matches("- ").trim_start();
+        if let Some(v) = item.strip_prefix("name:") {
+            let v = v.split(" #").next().unwrap_or("").trim();
+            let v = v
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .or_else(|| v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+                .unwrap_or(v);
+            if v == name {
+                return Some(at);
+            }
+        }
+        at += line.len();
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn continue_yaml_is_read_as_continue_reads_it() {
+        let text = "mcpServers:\n  - name: a # first\r\n    command: sh\n    url: https://ok.example/mcp\n    transport: {url: https://ok.example/mcp}\n    disabled: true\n  - name: \"a#2\"\n    command: x\n  - name: a\n    command: y\n  - name: web\n    type: sse\n    url: https://web.example/sse\n    command: ignored\n";
+        let s = parse(text, Format::Yaml).expect("parses");
+        let by = |n: &str| {
+            s.iter()
+                .find(|e| e.name == n)
+                .unwrap_or_else(|| panic!("{n}: {s:?}"))
+        };
+        assert!(
+            matches!(&by("a").transport, Transport::Stdio { command, .. } if command == "sh"),
+            "{s:?}"
+        );
+        assert!(!by("a").disabled);
+        assert_eq!(by("a").line, 2);
+        // Three of one name stay three.
+        assert_eq!(s.len(), 4, "{s:?}");
+        assert!(matches!(&by("a#2").transport, Transport::Stdio { command, .. } if command == "x"));
+        assert!(matches!(&by("a#3").transport, Transport::Stdio { command, .. } if command == "y"));
+        assert!(matches!(
+            &by("web").transport,
+            Transport::Http {
+                protocol: RemoteProtocol::Sse,
+                ..
+            }
+        ));
+    }
 
     #[test]
     fn jsonc_comments_and_trailing_commas() {

@@ -2,7 +2,7 @@
 //! JSON (schema `mcpwall.scan/1`, below) and SARIF 2.1.0 for machines.
 //!
 //! JSON: `{"schema": "mcpwall.scan/1", "looked": [{client, scope, path, status (found | absent
-//! | error), error?, servers}], "servers": [{client, scope, file, line, name, section,
+//! | error), error?, severity?, servers}], "servers": [{client, scope, file, line, name, section,
 //! disabled, transport (stdio | http), command?, args, env_names, cwd?, url?, header_names,
 //! issues: [{id, severity, message, fix, excerpt?}]}], "summary": {files, servers, issues:
 //! {severity: count}, max_severity}}`. Fields are only ever added within a schema version;
@@ -39,6 +39,11 @@ pub struct Looked {
     pub status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Of a file that could not be read: how much that matters (its servers went unchecked; a
+    /// project's file, which a repository brings, may be written to be read differently by
+    /// the client than by the scanner).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
     pub servers: usize,
 }
 
@@ -124,12 +129,17 @@ pub(crate) fn build(
             Found::Error(e) => ("error", Some(e.clone()), 0),
             Found::Servers(s) => ("found", None, s.len()),
         };
+        let severity = error.as_ref().map(|_| match l.scope {
+            "project" => Severity::Medium,
+            _ => Severity::Low,
+        });
         looked.push(Looked {
             client: l.client,
             scope: l.scope,
             path: l.path.display().to_string(),
             status,
             error,
+            severity,
             servers: n,
         });
         let Found::Servers(entries) = &src.found else {
@@ -219,6 +229,10 @@ impl Report {
                 max = max.max(Some(i.severity));
             }
         }
+        for sev in self.looked.iter().filter_map(|l| l.severity) {
+            *counts.entry(sev.as_str()).or_insert(0) += 1;
+            max = max.max(Some(sev));
+        }
         self.summary = Summary {
             files: self.looked.iter().filter(|l| l.status == "found").count(),
             servers: self.servers.len(),
@@ -279,9 +293,10 @@ pub fn render_text(r: &Report, home: Option<&Path>, color: bool) -> String {
     for l in r.looked.iter().filter(|l| l.status == "error") {
         let _ = writeln!(
             out,
-            "\n{} {}: {}: {}",
+            "\n{} {}: {} {}: {}: its servers were not checked",
             l.client,
             tilde(&l.path, home),
+            l.severity.map_or("", Severity::as_str).to_ascii_uppercase(),
             l.status,
             l.error.as_deref().unwrap_or("")
         );

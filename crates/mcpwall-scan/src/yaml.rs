@@ -3,7 +3,9 @@
 //! sequences and scalars (the core schema's nulls, booleans and numbers, else strings). Refused:
 //! aliases (a few lines of them expand to gigabytes), duplicate keys (parsers disagree on which
 //! one wins, and a scanner must read what the client reads), keys that are not scalars, more
-//! than one document, nesting deeper than [`MAX_DEPTH`].
+//! than one document, nesting deeper than [`MAX_DEPTH`], merge keys (`<<`), tags and
+//! directives (`%YAML 1.1` makes the npm `yaml` package Continue uses merge `<<` keys, which
+//! would add servers and commands this reader does not see).
 
 use saphyr_parser::{Event, Parser, ScalarStyle};
 use serde_json::{Map, Number, Value};
@@ -19,6 +21,16 @@ enum Open {
 
 /// The document in `text`, as JSON (`Null` for an empty file).
 pub fn to_json(text: &str) -> Result<Value, String> {
+    // Directives start a line with `%` (block scalars are indented: a line of theirs does not).
+    if let Some(n) = text
+        .lines()
+        .position(|l| l.trim_start_matches('\u{feff}').starts_with('%'))
+    {
+        return Err(format!(
+            "a directive at line {}: directives are not read",
+            n + 1
+        ));
+    }
     let mut stack: Vec<Open> = Vec::new();
     let mut root: Option<Value> = None;
     let mut documents = 0;
@@ -38,6 +50,12 @@ pub fn to_json(text: &str) -> Result<Value, String> {
                     "an alias at {}: anchors and aliases are not read",
                     at()
                 ));
+            }
+            Event::SequenceStart(_, Some(_)) | Event::MappingStart(_, Some(_)) => {
+                return Err(format!("a tag at {}: tags are not read", at()));
+            }
+            Event::Scalar(_, _, _, Some(_)) => {
+                return Err(format!("a tag at {}: tags are not read", at()));
             }
             Event::SequenceStart(..) | Event::MappingStart(..) => {
                 if stack.len() >= MAX_DEPTH {
@@ -75,6 +93,9 @@ pub fn to_json(text: &str) -> Result<Value, String> {
                     let Some(k) = raw else {
                         return Err(format!("a key that is not a scalar at {}", at()));
                     };
+                    if k == "<<" {
+                        return Err(format!("a merge key (<<) at {}: not read", at()));
+                    }
                     if m.contains_key(&k) {
                         return Err(format!("the key {k:?} twice in one mapping at {}", at()));
                     }
@@ -156,6 +177,15 @@ mod tests {
         assert!(to_json(&deep).is_err_and(|e| e.contains("deeper")));
         assert!(to_json("a: [unclosed").is_err());
         assert!(to_json("a:\n\tb: tab").is_err());
+        assert!(to_json("%YAML 1.1\n---\n<<: {a: 1}\n").is_err_and(|e| e.contains("directive")));
+        assert!(to_json("a:\n  <<: {command: sh}\n").is_err_and(|e| e.contains("merge")));
+        assert!(to_json("a: !!str 1\n").is_err_and(|e| e.contains("tag")));
+        assert!(to_json("a: !custom {b: 1}\n").is_err_and(|e| e.contains("tag")));
+        // A `%` inside a value is no directive.
+        assert_eq!(
+            to_json("a: |\n  %x\n").expect("reads"),
+            json!({"a": "%x\n"})
+        );
         // An anchor without an alias is harmless and read.
         assert_eq!(to_json("a: &x 1\n").expect("reads"), json!({"a": 1}));
     }

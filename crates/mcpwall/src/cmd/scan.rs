@@ -276,9 +276,9 @@ fn inspect(
     };
     // What a server starts in a session of its own leaves its process group: it comes to
     // this process instead, and is ended once every server is.
-    mcpwall_scan::reaper::adopt();
+    let reaper = mcpwall_scan::reaper::Reaper::adopt();
     let listings = mcpwall_scan::inspect_servers(engine, report, sources, &decide, &starter);
-    let left = mcpwall_scan::reaper::sweep();
+    let left = reaper.sweep();
     if left > 0 {
         let _ = writeln!(
             std::io::stderr().lock(),
@@ -578,7 +578,8 @@ fn interpreter(script: &Path) -> Option<PathBuf> {
         let name = words.find(|w| !w.starts_with('-'))?;
         return resolve(Path::new(name), Path::new("/"));
     }
-    Some(first)
+    // Only a program that is there: a line naming a directory grants nothing.
+    first.is_file().then_some(first)
 }
 
 /// Whether the sandbox may give a server read access to `p` (a real path): not the whole
@@ -681,10 +682,16 @@ mod tests {
             std::fs::write(&p, text).expect("write");
             p
         };
+        let python = w("python3", b"");
         assert_eq!(
-            interpreter(&w("a", b"#!/opt/venv/bin/python3\nimport x\n")),
-            Some(PathBuf::from("/opt/venv/bin/python3"))
+            interpreter(&w(
+                "a",
+                format!("#!{}\nimport x\n", python.display()).as_bytes()
+            )),
+            Some(python)
         );
+        assert_eq!(interpreter(&w("f", b"#!/opt/none/python3\n")), None);
+        assert_eq!(interpreter(&w("g", b"#!/tmp\n")), None);
         assert_eq!(
             interpreter(&w("b", b"#! /bin/sh -e\n")),
             Some(PathBuf::from("/bin/sh"))

@@ -372,10 +372,27 @@ fn exit_status_filters_and_bad_input() {
     let o = f.scan(&[]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(
-        stdout(&o).contains("mcp.json: error: not valid JSON"),
+        stdout(&o).contains("mcp.json: LOW error: not valid JSON"),
         "{}",
         stdout(&o)
     );
+    // A project's file that cannot be read (a repository brings it) counts as medium.
+    std::fs::write(f.path("proj/.mcp.json"), "{\"mcpServers\": {\"a\": ").expect("write");
+    let o = f.scan(&["--format", "json", "--fail-on", "high"]);
+    let r: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let looked = r["looked"]
+        .as_array()
+        .and_then(|l| {
+            l.iter().find(|l| {
+                l["path"]
+                    .as_str()
+                    .is_some_and(|p| p.ends_with("proj/.mcp.json"))
+            })
+        })
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(looked["status"], "error", "{looked}");
+    assert_eq!(looked["severity"], "medium", "{looked}");
 }
 
 /// Servers started to list what they offer: the official Python SDK's test servers (one with a
