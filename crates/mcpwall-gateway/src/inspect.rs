@@ -19,7 +19,7 @@ use mcpwall_policy::{Decision, Labels, Listing, Policy, RateLimits, ToolStatus};
 use crate::PinStore;
 use crate::audit::{Audit, Event, Verdict};
 use crate::quarantine::QuarantineStore;
-use crate::session::{Ask, MAX_PENDING, Pending, Session};
+use crate::session::{Ask, MAX_PENDING, Pending, Question, Session};
 
 /// Tools in one `tools/list` result, at most.
 pub const MAX_TOOLS: usize = 10_000;
@@ -124,6 +124,11 @@ const MAX_APPROVALS: usize = 1024;
 const APPROVAL_TTL: Duration = Duration::from_secs(600);
 /// Arguments shown to the person asked, at most (characters).
 const ASK_ARGS_SHOWN: usize = 2000;
+/// Where a 2026-07-28 request carries its protocol version, and its client's capabilities.
+const PROTOCOL_META: &str = "/params/_meta/io.modelcontextprotocol~1protocolVersion";
+const ELICITS_META: &str = "/params/_meta/io.modelcontextprotocol~1clientCapabilities/elicitation";
+/// How long a question asked in place of a result (2026-07-28) may wait for its retry.
+const QUESTION_TTL: Duration = Duration::from_secs(600);
 
 /// The pipeline for one session with one server.
 pub struct Inspector {
@@ -905,6 +910,8 @@ impl Inspector {
             let why = format!("mcpwall blocked the request: {e} was withheld from its list");
             return self.refuse(dir, id, method, None, codes::BLOCKED, Vec::new(), why);
         }
+        // The call without what mcpwall takes out of it, when it takes something.
+        let mut stripped: Option<Value> = None;
         if method == "tools/call" {
             let params = value.get("params");
             let name = params.and_then(|p| p.get("name")).and_then(Value::as_str);
@@ -918,6 +925,10 @@ impl Inspector {
                     &[],
                 ));
             };
+            // The answer to a question mcpwall asked in place of this call's result (2026-07-28):
+            // taken out, for the server never asked it.
+            let (answer, without) = self.own_answer(value);
+            stripped = without;
             if self.session().withheld.contains(name) {
                 let why = format!(
                     "mcpwall blocked the call: tool `{name}` was withheld from the tool list \
@@ -995,7 +1006,12 @@ impl Inspector {
             }
             let mut forwarded = "call forwarded";
             if let Some((rule, why)) = ask {
-                match self.ask(id, name, args, value, rule, why) {
+                let step = if value.pointer(PROTOCOL_META).is_some() {
+                    self.ask_in_result(id, name, args, value, answer, rule, why)
+                } else {
+                    self.ask(id, name, args, value, rule, why)
+                };
+                match step {
                     Some(step) => return step,
                     None => forwarded = "call forwarded: a person approved the same call earlier",
                 }
@@ -1020,7 +1036,10 @@ impl Inspector {
                 progress: value.pointer("/params/_meta/progressToken").cloned(),
             },
         );
-        Step::Pass
+        match stripped {
+            Some(v) => Step::Replace(v),
+            None => Step::Pass,
+        }
     }
 
     fn server_request(&self, id: &Id, method: &str, value: &Value) -> Step {
@@ -1288,32 +1307,185 @@ impl Inspector {
             rules,
             format!("held while a person is asked: {why}"),
         );
-        let message = format!(
-            "mcpwall: may tool `{}` of server `{}` run?\n\nWhy you are asked: {}.\n\nArguments:\n{}",
-            mcpwall_detect::visible(tool),
-            mcpwall_detect::visible(&self.settings.server),
-            mcpwall_detect::visible(&why),
-            shown
-        );
         Some(Step::Ask(json!({
             "jsonrpc": "2.0",
             "id": ask_id.to_value(),
             "method": "elicitation/create",
-            "params": {
-                "message": message,
-                "requestedSchema": {
-                    "type": "object",
-                    "properties": {
-                        "approve": {
-                            "type": "boolean",
-                            "title": "Allow this call",
-                            "description": "Yes only if you expect this tool to run with these arguments."
-                        }
-                    },
-                    "required": ["approve"]
+            "params": self.question(tool, &why, &shown),
+        })))
+    }
+
+    /// The answer a retried call (2026-07-28) carries to a question of mcpwall's, taken out:
+    /// `(the answer, the call without it)`, each `None` when there is none.
+    fn own_answer(&self, call: &Value) -> (Option<(String, Value)>, Option<Value>) {
+        let prefix = format!("mcpwall-ask-{:016x}-", self.ask_prefix);
+        let Some(answers) = call
+            .pointer("/params/inputResponses")
+            .and_then(Value::as_object)
+        else {
+            return (None, None);
+        };
+        let Some(key) = answers.keys().find(|k| k.starts_with(&prefix)).cloned() else {
+            return (None, None);
+        };
+        let mut stripped = call.clone();
+        let mut answer = None;
+        if let Some(params) = stripped.get_mut("params").and_then(Value::as_object_mut)
+            && let Some(map) = params
+                .get_mut("inputResponses")
+                .and_then(Value::as_object_mut)
+        {
+            answer = map.remove(&key).map(|a| (key, a));
+            // Any other answer of ours is as stale as this one is answered.
+            map.retain(|k, _| !k.starts_with(&prefix));
+            if map.is_empty() {
+                params.remove("inputResponses");
+            }
+        }
+        (answer, Some(stripped))
+    }
+
+    /// [`Inspector::ask`] for a 2026-07-28 session, which has no requests from server to
+    /// client: the person is asked in the call's result (`resultType: "input_required"`, an
+    /// `elicitation/create` in `inputRequests`), and the client retries the call with the
+    /// answer, which binds to the same tool and arguments. `None`: approved, go on.
+    // The call's parts and the question's reason, as `ask` takes them, and the answer.
+    #[allow(clippy::too_many_arguments)]
+    fn ask_in_result(
+        &self,
+        id: &Id,
+        tool: &str,
+        args: Option<&Value>,
+        call: &Value,
+        answer: Option<(String, Value)>,
+        rule: &str,
+        why: String,
+    ) -> Option<Step> {
+        let dir = Direction::ClientToServer;
+        let empty = json!({});
+        let args = args.unwrap_or(&empty);
+        let key = mcpwall_policy::pins::Pin::of(&json!({
+            "server": self.settings.server, "tool": tool, "arguments": args
+        }))
+        .sha256;
+        let now = Instant::now();
+        let mut s = self.session();
+        s.approvals.retain(|_, until| *until > now);
+        s.questions
+            .retain(|_, q| now.duration_since(q.since) < QUESTION_TTL);
+        if s.approvals.contains_key(&key) {
+            return None;
+        }
+        if let Some((qkey, response)) = answer {
+            let question = s.questions.remove(&qkey);
+            let approved = response.get("action").and_then(Value::as_str) == Some("accept")
+                && response.pointer("/content/approve") == Some(&Value::Bool(true));
+            let why = match &question {
+                None => Some(format!(
+                    "mcpwall blocked the call to `{tool}`: it answers a question mcpwall did not \
+                     ask, or asked too long ago"
+                )),
+                Some(q) if q.key != key || q.tool != tool => Some(format!(
+                    "mcpwall blocked the call to `{tool}`: the answer it carries was given about \
+                     another call"
+                )),
+                Some(_) if !approved => Some(format!(
+                    "mcpwall blocked the call to `{tool}`: the person asked did not approve it"
+                )),
+                Some(_) => None,
+            };
+            if let Some(why) = why {
+                drop(s);
+                let rules = vec!["policy.ask_declined".to_owned()];
+                let tool = Some(tool);
+                return Some(self.refuse(dir, id, "tools/call", tool, codes::BLOCKED, rules, why));
+            }
+            if s.approvals.len() < MAX_APPROVALS {
+                s.approvals.insert(key, now + APPROVAL_TTL);
+            }
+            return None;
+        }
+        let shown =
+            mcpwall_detect::visible(&serde_json::to_string_pretty(args).unwrap_or_default());
+        let elicits = call.pointer(ELICITS_META).is_some_and(Value::is_object);
+        let cannot_ask = if shown.chars().count() > ASK_ARGS_SHOWN {
+            Some(format!(
+                "mcpwall blocked the call to `{tool}`: {why}, and its arguments are too long to \
+                 show a person in full ({} characters; at most {ASK_ARGS_SHOWN})",
+                shown.chars().count()
+            ))
+        } else if !elicits || s.questions.len() >= MAX_ASKS {
+            Some(format!(
+                "mcpwall blocked the call to `{tool}`: {why}, and this client cannot be asked \
+                 (it did not declare the elicitation capability, or too many questions wait). \
+                 To let such calls through, change the policy: `action = \"allow\"` for the \
+                 rule, or [taint] action = \"allow\""
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = cannot_ask {
+            drop(s);
+            let rules = vec![rule.to_owned()];
+            let tool = Some(tool);
+            return Some(self.refuse(dir, id, "tools/call", tool, codes::BLOCKED, rules, why));
+        }
+        s.asked += 1;
+        let qkey = format!("mcpwall-ask-{:016x}-{}", self.ask_prefix, s.asked);
+        s.questions.insert(
+            qkey.clone(),
+            Question {
+                tool: tool.to_owned(),
+                key,
+                since: now,
+            },
+        );
+        drop(s);
+        self.event(
+            dir,
+            Some("tools/call"),
+            Some(tool),
+            Verdict::Ask,
+            vec![rule.to_owned()],
+            format!("a person is asked in the call's result: {why}"),
+        );
+        let mut question = self.question(tool, &why, &shown);
+        question["mode"] = json!("form");
+        Some(Step::Refuse(json!({
+            "jsonrpc": "2.0",
+            "id": id.to_value(),
+            "result": {
+                "resultType": "input_required",
+                "inputRequests": {
+                    qkey: {"method": "elicitation/create", "params": question}
                 }
             }
         })))
+    }
+
+    /// What a person is asked about a call: the message and the form of one yes-or-no.
+    fn question(&self, tool: &str, why: &str, shown: &str) -> Value {
+        let message = format!(
+            "mcpwall: may tool `{}` of server `{}` run?\n\nWhy you are asked: {}.\n\nArguments:\n{}",
+            mcpwall_detect::visible(tool),
+            mcpwall_detect::visible(&self.settings.server),
+            mcpwall_detect::visible(why),
+            shown
+        );
+        json!({
+            "message": message,
+            "requestedSchema": {
+                "type": "object",
+                "properties": {
+                    "approve": {
+                        "type": "boolean",
+                        "title": "Allow this call",
+                        "description": "Yes only if you expect this tool to run with these arguments."
+                    }
+                },
+                "required": ["approve"]
+            }
+        })
     }
 
     /// The client's answer to mcpwall's question about a held call: the call goes on only when
@@ -2595,6 +2767,108 @@ mod tests {
             msg.contains("cannot be asked") && msg.contains("action"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn ask_in_a_2026_session_goes_through_the_result() {
+        let policy = Arc::new(
+            Policy::parse("[[rule]]\ntool = \"deploy\"\naction = \"ask\"\n").expect("valid"),
+        );
+        let (i, audit) = inspector();
+        let i = i.with_policy(policy);
+        offer(&i, &["deploy", "status"]);
+        let meta = |elicits: bool| {
+            let caps = if elicits {
+                json!({"elicitation": {}})
+            } else {
+                json!({})
+            };
+            json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                   "io.modelcontextprotocol/clientCapabilities": caps})
+        };
+        let call = |id: u64, env: &str, answers: Option<Value>| {
+            let mut c = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                "params": {"name": "deploy", "arguments": {"env": env}, "_meta": meta(true)}});
+            if let Some(a) = answers {
+                c["params"]["inputResponses"] = a;
+            }
+            encode(&c)
+        };
+        let io = |frame: Vec<u8>| {
+            let o = i.inspect(C2S, &frame);
+            (o.forward.map(|f| json_of(&f)), o.reply.map(|r| json_of(&r)))
+        };
+        // The call gets a result that asks; the server sees nothing.
+        let (fwd, r) = io(call(1, "prod", None));
+        assert!(fwd.is_none());
+        let r = r.expect("an answer");
+        assert_eq!(r["id"], 1);
+        assert_eq!(r["result"]["resultType"], "input_required");
+        let asks = r["result"]["inputRequests"].as_object().expect("questions");
+        assert_eq!(asks.len(), 1);
+        let (key, q) = asks.iter().next().expect("one");
+        assert_eq!(q["method"], "elicitation/create");
+        assert!(
+            q["params"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("`deploy`") && m.contains("prod"))
+        );
+        let yes = json!({"action": "accept", "content": {"approve": true}});
+        // The answer applies to that call only: other arguments are refused.
+        let (fwd, r) = io(call(2, "staging", Some(json!({key.clone(): yes.clone()}))));
+        assert!(fwd.is_none());
+        assert_eq!(r.expect("refused")["error"]["code"], codes::BLOCKED);
+        // (That used the question up.) Asked again, and approved: the retry goes on, without
+        // mcpwall's answer but with the server's own.
+        let r = io(call(3, "prod", None)).1.expect("asked");
+        let key = r["result"]["inputRequests"]
+            .as_object()
+            .and_then(|m| m.keys().next().cloned())
+            .expect("a key");
+        let answers = json!({key.clone(): yes.clone(), "server-q": {"action": "decline"}});
+        let fwd = io(call(4, "prod", Some(answers))).0.expect("forwarded");
+        assert_eq!(
+            fwd["params"]["inputResponses"],
+            json!({"server-q": {"action": "decline"}})
+        );
+        assert_eq!(fwd["params"]["arguments"]["env"], "prod");
+        // Only mcpwall's answer: none is left to forward.
+        let r = io(call(5, "qa", None)).1.expect("asked");
+        let key = r["result"]["inputRequests"]
+            .as_object()
+            .and_then(|m| m.keys().next().cloned())
+            .expect("a key");
+        let no = json!({"action": "accept", "content": {"approve": false}});
+        let r = io(call(6, "qa", Some(json!({key.clone(): no}))))
+            .1
+            .expect("refused");
+        assert_eq!(r["error"]["code"], codes::BLOCKED);
+        // A replayed answer is no answer: the question was used up.
+        let r = io(call(7, "qa", Some(json!({key: yes.clone()}))))
+            .1
+            .expect("refused");
+        assert!(
+            r["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("did not ask")),
+            "{r}"
+        );
+        // A forged key of mcpwall's shape but never asked: refused too.
+        let forged = format!("mcpwall-ask-{:016x}-999", i.ask_prefix);
+        let r = io(call(8, "dev", Some(json!({forged: yes}))))
+            .1
+            .expect("refused");
+        assert_eq!(r["error"]["code"], codes::BLOCKED);
+        // A client without elicitation: refused with how to allow it.
+        let mut c = json_of(&call(9, "x", None));
+        c["params"]["_meta"] = meta(false);
+        let r = io(encode(&c)).1.expect("refused");
+        assert!(
+            r["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("cannot be asked"))
+        );
+        assert!(audit.events().iter().any(|e| e.verdict == Verdict::Ask));
     }
 
     #[test]

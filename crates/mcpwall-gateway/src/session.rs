@@ -31,6 +31,17 @@ pub(crate) struct Ask {
     pub(crate) since: Instant,
 }
 
+/// A question mcpwall put to the client's user in place of a call's result (protocol
+/// 2026-07-28, `input_required`): the client answers it by retrying the call with the answer.
+#[derive(Clone, Debug)]
+pub(crate) struct Question {
+    pub(crate) tool: String,
+    /// What the answer binds to: the server, the tool and its arguments (a hash); a retry
+    /// with other arguments is another call.
+    pub(crate) key: String,
+    pub(crate) since: std::time::Instant,
+}
+
 /// Bounds: a peer that sends requests without ever reading responses must not grow memory
 /// without limit.
 pub(crate) const MAX_PENDING: usize = 4096;
@@ -60,6 +71,8 @@ pub(crate) struct Session {
     pub(crate) client_elicits: bool,
     /// Calls waiting for a person, by the id of mcpwall's `elicitation/create` request.
     pub(crate) asks: HashMap<Id, Ask>,
+    /// Questions asked in place of results (2026-07-28), by their key in `inputRequests`.
+    pub(crate) questions: HashMap<String, Question>,
     /// Approvals a person gave, by call key, with when they lapse.
     pub(crate) approvals: HashMap<String, Instant>,
     /// mcpwall's own requests to the client so far (their ids are numbered).

@@ -1219,6 +1219,27 @@ fn a_person_is_asked_through_the_client_in_both_faces() {
     assert!(audit.contains("\"verdict\":\"ask\""), "{audit}");
     assert!(audit.contains("policy.ask_declined"), "{audit}");
 
+    // mcpwall run with a 2026-07-28 client (no requests from server to client): the question
+    // comes back as the call's result, and the client retries the call with the answer.
+    let o = Command::new(python())
+        .arg(peers().join("ask_client.py"))
+        .arg("--modern")
+        .arg(env!("CARGO_BIN_EXE_mcpwall"))
+        .args(["run", "--no-pins", "--policy"])
+        .arg(&policy)
+        .arg("--audit")
+        .arg(dir.path().join("modern-audit.jsonl"))
+        .arg("--")
+        .args(server_cmd())
+        .output()
+        .expect("the Python client runs");
+    let out: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+    assert_eq!(out["version"], "2026-07-28", "{out}");
+    check(o);
+    let audit = std::fs::read_to_string(dir.path().join("modern-audit.jsonl")).expect("audit");
+    assert!(audit.contains("asked in the call's result"), "{audit}");
+    assert!(audit.contains("policy.ask_declined"), "{audit}");
+
     // mcpwall serve: the question travels on the call's own SSE stream.
     let config = format!(
         "policy = {}\n{}",

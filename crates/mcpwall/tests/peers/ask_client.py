@@ -2,6 +2,8 @@
 mcpwall's questions about `add` and declines the others, and prints what happened as JSON.
 
 Usage: ask_client.py --http URL | ask_client.py COMMAND [args...]
+       ask_client.py --modern COMMAND [args...]   (the SDK's `Client`, protocol 2026-07-28: it
+                                                  is asked in the call's result instead)
 """
 
 import asyncio
@@ -32,9 +34,26 @@ async def run(read, write, out):
         out["asked"] = asked
 
 
+async def modern(argv, out):
+    from mcp.client.client import Client
+    from mcp.client.stdio import StdioServerParameters
+
+    params = StdioServerParameters(command=argv[0], args=argv[1:])
+    async with Client(params, elicitation_callback=on_elicit) as client:
+        out["version"] = client.protocol_version
+        await client.list_tools()
+        out["add"] = await call(client, "add", {"a": 2, "b": 3})
+        out["add_again"] = await call(client, "add", {"a": 2, "b": 3})
+        out["echo"] = await call(client, "echo", {"text": "hello"})
+        out["asked"] = asked
+
+
 async def main():
     out = {}
-    await connected(sys.argv[1:], lambda read, write: run(read, write, out))
+    if sys.argv[1] == "--modern":
+        await modern(sys.argv[2:], out)
+    else:
+        await connected(sys.argv[1:], lambda read, write: run(read, write, out))
     print(json.dumps(out))
 
 
