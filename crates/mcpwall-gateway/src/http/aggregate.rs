@@ -59,6 +59,9 @@ struct State {
     /// Members that answered `initialize`.
     live: Vec<bool>,
     initialized: bool,
+    /// The members were sent `notifications/initialized` by the aggregate itself (to list
+    /// their tools before answering `initialize`): the client's is not passed on again.
+    announced: bool,
     standalone: Option<mpsc::Sender<Out>>,
     /// SSE streams of POSTs in progress (weak: they end with their answers): where a server's
     /// request during a call goes when there is no GET stream.
@@ -352,9 +355,10 @@ impl Aggregate {
         let mut version: Option<String> = None;
         let mut caps = Map::new();
         let mut instructions = Vec::new();
+        // Each member's instructions, checked once every member has answered.
+        let mut said: Vec<(usize, String)> = Vec::new();
         let mut failed = Vec::new();
         for (&k, answer) in ks.iter().zip(answers) {
-            let name = &self.members[k].name;
             let r = match answer {
                 Ok(r) => r,
                 Err(e) => {
@@ -388,36 +392,60 @@ impl Aggregate {
                 }
             }
             if let Some(i) = r.get("instructions").and_then(Value::as_str) {
-                // Instructions come before any tool is listed: what they can be checked for
-                // is another server's prefix (`other__`), how its tools are named here.
-                let text = mcpwall_detect::normalize(i).as_str().to_ascii_lowercase();
-                let others: Vec<&str> = self
-                    .members
-                    .iter()
-                    .enumerate()
-                    .filter(|&(j, m)| {
-                        j != k && text.contains(&format!("{}{SEP}", m.name.to_ascii_lowercase()))
-                    })
-                    .map(|(_, m)| m.name.as_str())
-                    .collect();
-                if others.is_empty() {
-                    instructions.push(format!(
-                        "Server {name} (its tools are named {name}{SEP}...):\n{i}"
-                    ));
-                } else {
-                    self.event(
-                        "initialize",
-                        name,
-                        None,
-                        Verdict::Filter,
-                        "gateway.cross_server_shadowing",
-                        format!(
-                            "the instructions of {name} were removed: they name the tools of \
-                             other servers ({})",
-                            others.join(", ")
-                        ),
-                    );
-                }
+                said.push((k, i.to_owned()));
+            }
+        }
+        // Instructions that name another server's tools give orders about them. Its prefix
+        // (`other__`) is how its tools are named here; its tools' own names (`get_config`) are
+        // known once they are listed, which the members allow only once told the session is
+        // initialized: the aggregate tells them itself, and lists their tools, before any
+        // instructions reach the client.
+        let lookup = if said.is_empty() || ks.len() < 2 {
+            NameLookup::new()
+        } else {
+            let live = self.live();
+            let note = encode(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+            for &k in &live {
+                self.members[k].session.client_frame(&note, None).await;
+            }
+            lock(&self.state).announced = true;
+            let per =
+                futures_util::future::join_all(live.iter().map(|&k| async move {
+                    (k, self.list_member(k, "tools/list", "tools").await)
+                }))
+                .await;
+            self.name_lookup(&per)
+        };
+        for (k, i) in said {
+            let name = &self.members[k].name;
+            let text = mcpwall_detect::normalize(&i).as_str().to_ascii_lowercase();
+            let mut others: Vec<String> = self
+                .members
+                .iter()
+                .enumerate()
+                .filter(|&(j, m)| {
+                    j != k && text.contains(&format!("{}{SEP}", m.name.to_ascii_lowercase()))
+                })
+                .map(|(_, m)| format!("{}{SEP}...", m.name))
+                .collect();
+            others.extend(names_of_others(&lookup, k, &i));
+            if others.is_empty() {
+                instructions.push(format!(
+                    "Server {name} (its tools are named {name}{SEP}...):\n{i}"
+                ));
+            } else {
+                self.event(
+                    "initialize",
+                    name,
+                    None,
+                    Verdict::Filter,
+                    "gateway.cross_server_shadowing",
+                    format!(
+                        "the instructions of {name} were removed: they name the tools of other \
+                         servers ({})",
+                        others.join(", ")
+                    ),
+                );
             }
         }
         let Some(version) = version else {
@@ -572,11 +600,11 @@ impl Aggregate {
         items
     }
 
-    /// Tools, prefixed; a tool whose definition names another server's tool is withheld.
-    fn merge_tools(&self, per: &[(usize, Vec<Value>)]) -> Vec<Value> {
-        // Each name (lower-cased) a definition could mention, with the full name it stands for.
-        // A definition's identifiers are looked up in it: each definition is read once,
-        // whatever the number of tools.
+    /// Each name (lower-cased) a definition could mention, with the full name it stands for:
+    /// prefixed names, and the distinctive names (`get_config`, not `search`) as servers gave
+    /// them. A definition's identifiers are looked up in it: each definition is read once,
+    /// whatever the number of tools.
+    fn name_lookup(&self, per: &[(usize, Vec<Value>)]) -> NameLookup {
         let mut lookup: NameLookup = HashMap::new();
         for (k, tools) in per {
             for n in tools
@@ -596,6 +624,12 @@ impl Aggregate {
                 }
             }
         }
+        lookup
+    }
+
+    /// Tools, prefixed; a tool whose definition names another server's tool is withheld.
+    fn merge_tools(&self, per: &[(usize, Vec<Value>)]) -> Vec<Value> {
+        let lookup = self.name_lookup(per);
         let mut shadowing = HashSet::new();
         let mut out = Vec::new();
         for (k, tools) in per {
@@ -844,6 +878,9 @@ impl Aggregate {
             {
                 m.session.client_frame(&frame, None).await;
             }
+            return;
+        }
+        if method == "notifications/initialized" && lock(&self.state).announced {
             return;
         }
         for k in self.live() {

@@ -1294,7 +1294,7 @@ fn the_aggregated_endpoint_merges_servers_and_catches_shadowing() {
     assert!(instructions.contains("Server demo"), "{out}");
     // The shadow server's instructions give orders about demo's tools: removed.
     assert!(!instructions.contains("Server shadow"), "{out}");
-    assert!(!instructions.contains("demo__echo"), "{out}");
+    assert!(!instructions.contains("get_config"), "{out}");
     let tools: Vec<&str> = out["tools"]
         .as_array()
         .expect("tools")
@@ -1357,7 +1357,12 @@ fn the_aggregated_endpoint_merges_servers_and_catches_shadowing() {
             .iter()
             .any(|e| e["detail"].as_str().is_some_and(|d| d.contains(what)))
     };
-    assert!(about("the instructions of shadow were removed"), "{audit}");
+    assert!(
+        about(
+            "the instructions of shadow were removed: they name the tools of other servers (demo__get_config)"
+        ),
+        "{audit}"
+    );
     assert!(about("prompt `digest` of shadow was withheld"), "{audit}");
     let shadowing = shadowings
         .iter()
