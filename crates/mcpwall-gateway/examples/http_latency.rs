@@ -13,8 +13,9 @@
 //! Prints: sequential calls (as fast as they go) and calls paced at 1,000/s, straight to the
 //! server and through mcpwall answered as one JSON body and as an SSE stream; then throughput
 //! with 2 and 8 concurrent sessions, through mcpwall and straight over HTTP; then mcpwall's
-//! resident memory; then calls through the remote upstream, and the memory of 1,000 sessions
-//! held open through it.
+//! resident memory; then 1,000 stdio sessions held at once (a server process each) that each
+//! answer a call; then calls through the remote upstream, and the memory of 1,000 sessions held
+//! open through it.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
@@ -36,15 +37,17 @@ fn main() -> Res<()> {
     let config = dir.path().join("serve.toml");
     let policy = dir.path().join("policy.toml");
     std::fs::write(&policy, "default = \"allow\"\n")?;
-    let (mut echo, echo_addr) = start_http_echo(&server)?;
+    let (echo, echo_addr) = start_http_echo(&server)?;
+    let _echo = Stopped(echo);
     std::fs::write(
         &config,
         format!(
-            "max_sessions = 2000\n[[upstream]]\nname = \"echo\"\ncommand = [{server:?}]\n\
+            "max_sessions = 4000\n[[upstream]]\nname = \"echo\"\ncommand = [{server:?}]\n\
              [[upstream]]\nname = \"remote\"\nurl = \"http://{echo_addr}/mcp/echo\"\n"
         ),
     )?;
-    let (mut gateway, addr) = start(&mcpwall, &config, &policy)?;
+    let (gateway, addr) = start(&mcpwall, &config, &policy)?;
+    let gateway = Stopped(gateway);
     let idle = rss(gateway.id())?;
 
     print_times("stdio direct", stdio_times(&server, calls)?);
@@ -75,15 +78,23 @@ fn main() -> Res<()> {
         "mcpwall serve resident memory: idle {idle} kB, after the runs {} kB",
         rss(gateway.id())?
     );
-    // Sessions held: how much each idle one costs mcpwall (its server process aside).
+    // 1,000 stdio sessions at once, a server process each, every one answering a call: what
+    // each costs mcpwall (its server process aside).
     let before = rss(gateway.id())?;
-    let held: Vec<Client> = (0..50)
+    let t = Instant::now();
+    let mut held: Vec<Client> = (0..1000)
         .map(|_| Client::connect(&addr, "/mcp/echo", false))
         .collect::<Res<_>>()?;
+    let opened = t.elapsed();
+    for c in &mut held {
+        c.times(1, None)?;
+    }
     println!(
-        "50 more idle sessions: +{} kB in mcpwall ({:.0} kB each)",
+        "1000 stdio sessions held (a server process each), each answered a call: opened in \
+         {:.1} s; +{} kB in mcpwall ({:.1} kB each)",
+        opened.as_secs_f64(),
         rss(gateway.id())? - before,
-        (rss(gateway.id())? - before) as f64 / 50.0
+        (rss(gateway.id())? - before) as f64 / 1000.0
     );
     drop(held);
     // A remote upstream (Streamable HTTP): no process per session.
@@ -102,10 +113,6 @@ fn main() -> Res<()> {
         (after - before) as f64 / 1000.0
     );
     drop(held);
-    for child in [&mut gateway, &mut echo] {
-        child.kill()?;
-        child.wait()?;
-    }
     Ok(())
 }
 
@@ -129,7 +136,25 @@ fn throughput(addr: &str, sessions: usize, per: usize) -> Res<f64> {
     Ok((per * sessions) as f64 / t.elapsed().as_secs_f64())
 }
 
-fn rss(pid: u32) -> Res<u64> {
+/// A child process that is killed when this goes, on an early return too (else a failed run
+/// leaves `mcpwall serve` and its servers behind).
+struct Stopped(Child);
+
+impl Stopped {
+    fn id(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Resident memory, in kB (signed: memory given back makes a difference negative).
+fn rss(pid: u32) -> Res<i64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let line = status
         .lines()

@@ -282,6 +282,20 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
             options.listen
         );
     }
+    let files = open_files_limit();
+    // Each stdio session holds about four descriptors (its connection, three pipes).
+    let needed = (options.max_sessions as u64)
+        .saturating_mul(5)
+        .saturating_add(64);
+    if files < needed {
+        let _ = writeln!(
+            std::io::stderr(),
+            "mcpwall serve: warning: at most {files} open files (the system's hard limit): \
+             about {} sessions fit, not max_sessions = {}",
+            files.saturating_sub(64) / 5,
+            options.max_sessions
+        );
+    }
     let policy = match g.policy.as_ref().or(policy.as_ref()) {
         Some(p) => super::policy::load(p)?,
         // Built-in demo: its one server's tools may be called (the engine still checks them).
@@ -352,6 +366,25 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
     })?;
     Ok(())
+}
+
+/// Raises this process's limit on open files to what the system allows (desktops often start
+/// processes at 1,024, a few hundred sessions' worth) and returns it. The servers started
+/// inherit it, which matters only to a program that opens that many files.
+fn open_files_limit() -> u64 {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let now = getrlimit(Resource::Nofile);
+    let want = now.maximum.unwrap_or(1 << 20).min(1 << 20);
+    if now.current.is_some_and(|c| c < want) {
+        let raised = Rlimit {
+            current: Some(want),
+            maximum: now.maximum,
+        };
+        if setrlimit(Resource::Nofile, raised).is_ok() {
+            return want;
+        }
+    }
+    now.current.unwrap_or(want)
 }
 
 #[cfg(test)]
