@@ -1249,10 +1249,7 @@ impl Inspector {
         let dir = Direction::ClientToServer;
         let empty = json!({});
         let args = args.unwrap_or(&empty);
-        let key = mcpwall_policy::pins::Pin::of(&json!({
-            "server": self.settings.server, "tool": tool, "arguments": args
-        }))
-        .sha256;
+        let key = self.call_key(tool, args);
         let now = Instant::now();
         let mut s = self.session();
         s.approvals.retain(|_, until| *until > now);
@@ -1315,6 +1312,14 @@ impl Inspector {
         })))
     }
 
+    /// What an approval binds to: this server, the tool and its arguments.
+    fn call_key(&self, tool: &str, args: &Value) -> String {
+        mcpwall_policy::pins::Pin::of(&json!({
+            "server": self.settings.server, "tool": tool, "arguments": args
+        }))
+        .sha256
+    }
+
     /// The answer a retried call (2026-07-28) carries to a question of mcpwall's, taken out:
     /// `(the answer, the call without it)`, each `None` when there is none.
     fn own_answer(&self, call: &Value) -> (Option<(String, Value)>, Option<Value>) {
@@ -1364,10 +1369,7 @@ impl Inspector {
         let dir = Direction::ClientToServer;
         let empty = json!({});
         let args = args.unwrap_or(&empty);
-        let key = mcpwall_policy::pins::Pin::of(&json!({
-            "server": self.settings.server, "tool": tool, "arguments": args
-        }))
-        .sha256;
+        let key = self.call_key(tool, args);
         let now = Instant::now();
         let mut s = self.session();
         s.approvals.retain(|_, until| *until > now);

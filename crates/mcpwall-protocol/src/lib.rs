@@ -20,3 +20,16 @@ pub use framing::{DEFAULT_MAX_FRAME, Frame, FrameReader, FrameSplitter, OVERSIZE
 pub use message::{Id, Message, Parsed, parse_message};
 pub use sse::{SseEvent, SseReader};
 pub use strict::{MAX_DEPTH, parse_strict};
+
+/// HTTP headers a client of MCP's HTTP transports sets itself (lower case): configuration
+/// that names one is refused, or it could steer the session (its id, its version, where a
+/// stream resumes) or the framing.
+pub const TRANSPORT_HEADERS: [&str; 7] = [
+    "accept",
+    "content-type",
+    "content-length",
+    "host",
+    "mcp-session-id",
+    "mcp-protocol-version",
+    "last-event-id",
+];

@@ -57,17 +57,6 @@ fn references(text: &str) -> Vec<String> {
     out
 }
 
-/// Headers mcpwall sets itself: configuration may not send them too.
-const RESERVED: [&str; 7] = [
-    "accept",
-    "content-type",
-    "content-length",
-    "host",
-    "mcp-session-id",
-    "mcp-protocol-version",
-    "last-event-id",
-];
-
 /// Longest `Mcp-Session-Id` or protocol version sent back to a server.
 const MAX_ECHO: usize = 256;
 
@@ -226,7 +215,7 @@ impl HttpPeer {
                 dropped.push(format!("{name} (not a valid header name)"));
                 continue;
             };
-            if RESERVED.contains(&key.as_str()) {
+            if mcpwall_protocol::TRANSPORT_HEADERS.contains(&key.as_str()) {
                 dropped.push(format!("{name} (mcpwall sets it)"));
                 continue;
             }

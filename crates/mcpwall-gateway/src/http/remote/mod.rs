@@ -46,17 +46,6 @@ pub enum RemoteTransport {
     Sse,
 }
 
-/// Headers mcpwall sets itself: configuration may not send them too.
-const RESERVED: [&str; 7] = [
-    "accept",
-    "content-type",
-    "content-length",
-    "host",
-    "mcp-session-id",
-    "mcp-protocol-version",
-    "last-event-id",
-];
-
 /// Messages queued for one remote server, at most: a client that sends faster than the
 /// server takes them waits.
 const QUEUE: usize = 64;
@@ -67,7 +56,7 @@ impl RemoteUpstream {
         for (k, v) in &self.headers {
             let name = HeaderName::from_bytes(k.as_bytes())
                 .map_err(|_| format!("{:?} is not a valid header name", k))?;
-            if RESERVED.contains(&name.as_str()) {
+            if mcpwall_protocol::TRANSPORT_HEADERS.contains(&name.as_str()) {
                 return Err(format!("the header {k} is mcpwall's to set"));
             }
             HeaderValue::from_str(v).map_err(|_| {
