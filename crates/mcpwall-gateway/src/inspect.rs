@@ -130,6 +130,27 @@ const ELICITS_META: &str = "/params/_meta/io.modelcontextprotocol~1clientCapabil
 /// How long a question asked in place of a result (2026-07-28) may wait for its retry.
 const QUESTION_TTL: Duration = Duration::from_secs(600);
 
+/// Why a call cannot be put to a person, if it cannot: arguments too long to show in full, or
+/// a client that cannot ask (`askable` false).
+fn unaskable(tool: &str, why: &str, shown: &str, askable: bool) -> Option<String> {
+    let len = shown.chars().count();
+    if len > ASK_ARGS_SHOWN {
+        Some(format!(
+            "mcpwall blocked the call to `{tool}`: {why}, and its arguments are too long to \
+             show a person in full ({len} characters; at most {ASK_ARGS_SHOWN})"
+        ))
+    } else if !askable {
+        Some(format!(
+            "mcpwall blocked the call to `{tool}`: {why}, and this client cannot be asked \
+             (it did not declare the elicitation capability, or too many questions wait). \
+             To let such calls through, change the policy: `action = \"allow\"` for the \
+             rule, or [taint] action = \"allow\""
+        ))
+    } else {
+        None
+    }
+}
+
 /// The pipeline for one session with one server.
 pub struct Inspector {
     engine: Arc<Engine>,
@@ -1262,22 +1283,12 @@ impl Inspector {
         // show are not asked about: a yes to what was cut off would be no yes.
         let shown =
             mcpwall_detect::visible(&serde_json::to_string_pretty(args).unwrap_or_default());
-        let cannot_ask = if shown.chars().count() > ASK_ARGS_SHOWN {
-            Some(format!(
-                "mcpwall blocked the call to `{tool}`: {why}, and its arguments are too long to \
-                 show a person in full ({} characters; at most {ASK_ARGS_SHOWN})",
-                shown.chars().count()
-            ))
-        } else if !s.client_elicits || s.asks.len() >= MAX_ASKS {
-            Some(format!(
-                "mcpwall blocked the call to `{tool}`: {why}, and this client cannot be asked \
-                 (it did not declare the elicitation capability, or too many questions wait). \
-                 To let such calls through, change the policy: `action = \"allow\"` for the \
-                 rule, or [taint] action = \"allow\""
-            ))
-        } else {
-            None
-        };
+        let cannot_ask = unaskable(
+            tool,
+            &why,
+            &shown,
+            s.client_elicits && s.asks.len() < MAX_ASKS,
+        );
         if let Some(why) = cannot_ask {
             drop(s);
             let tool = Some(tool);
@@ -1410,22 +1421,7 @@ impl Inspector {
         let shown =
             mcpwall_detect::visible(&serde_json::to_string_pretty(args).unwrap_or_default());
         let elicits = call.pointer(ELICITS_META).is_some_and(Value::is_object);
-        let cannot_ask = if shown.chars().count() > ASK_ARGS_SHOWN {
-            Some(format!(
-                "mcpwall blocked the call to `{tool}`: {why}, and its arguments are too long to \
-                 show a person in full ({} characters; at most {ASK_ARGS_SHOWN})",
-                shown.chars().count()
-            ))
-        } else if !elicits || s.questions.len() >= MAX_ASKS {
-            Some(format!(
-                "mcpwall blocked the call to `{tool}`: {why}, and this client cannot be asked \
-                 (it did not declare the elicitation capability, or too many questions wait). \
-                 To let such calls through, change the policy: `action = \"allow\"` for the \
-                 rule, or [taint] action = \"allow\""
-            ))
-        } else {
-            None
-        };
+        let cannot_ask = unaskable(tool, &why, &shown, elicits && s.questions.len() < MAX_ASKS);
         if let Some(why) = cannot_ask {
             drop(s);
             let rules = vec![rule.to_owned()];
