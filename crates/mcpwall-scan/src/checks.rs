@@ -24,7 +24,7 @@ pub struct Issue {
 }
 
 impl Issue {
-    fn new(id: &str, severity: Severity, message: String, fix: &str) -> Issue {
+    pub(crate) fn new(id: &str, severity: Severity, message: String, fix: &str) -> Issue {
         Issue {
             id: id.to_owned(),
             severity,
@@ -61,6 +61,7 @@ pub fn describe(id: &str) -> &'static str {
         "scan.not_inspected" => "A server that could not be started to list what it offers",
         "scan.duplicate_tool_name" => "Two servers of one client offer a tool of the same name",
         "scan.cross_server_reference" => "A server's definition names another server's tool",
+        "scan.unreadable_config" => "A client's configuration file the scanner cannot read",
         _ => "A finding of mcpwall's detection engine",
     }
 }

@@ -393,9 +393,41 @@ pub fn render_text(r: &Report, home: Option<&Path>, color: bool) -> String {
 /// The report as SARIF 2.1.0, for GitHub code scanning and other CI tools: one rule per issue
 /// id found, one result per issue, located at the server's line in its configuration file.
 pub fn render_sarif(r: &Report, version: &str) -> Value {
+    // A file that could not be read is a result of its own, at its first line.
+    let unreadable: Vec<(&Looked, Issue)> = r
+        .looked
+        .iter()
+        .filter_map(|l| {
+            let issue = Issue::new(
+                "scan.unreadable_config",
+                l.severity?,
+                format!(
+                    "the file cannot be read ({}): its servers were not checked",
+                    l.error.as_deref().unwrap_or("error")
+                ),
+                "fix or remove the file: a client may read what the scanner cannot",
+            );
+            Some((l, issue))
+        })
+        .collect();
+    // Every result: (client, file, line, name, issue).
+    let all: Vec<(&str, &str, usize, &str, &Issue)> = r
+        .servers
+        .iter()
+        .flat_map(|s| {
+            s.issues
+                .iter()
+                .map(move |i| (s.client, s.file.as_str(), s.line, s.name.as_str(), i))
+        })
+        .chain(
+            unreadable
+                .iter()
+                .map(|(l, i)| (l.client, l.path.as_str(), 1, l.path.as_str(), i)),
+        )
+        .collect();
     // Each rule with one of its issues (for the fix) and the highest severity it has here.
     let mut rules: BTreeMap<&str, (&Issue, Severity)> = BTreeMap::new();
-    for i in r.servers.iter().flat_map(|s| &s.issues) {
+    for i in all.iter().map(|a| a.4) {
         let e = rules.entry(i.id.as_str()).or_insert((i, i.severity));
         e.1 = e.1.max(i.severity);
     }
@@ -422,28 +454,26 @@ pub fn render_sarif(r: &Report, version: &str) -> Value {
             })
         })
         .collect();
-    let results: Vec<Value> = r
-        .servers
+    let results: Vec<Value> = all
         .iter()
-        .flat_map(|s| s.issues.iter().map(move |i| (s, i)))
-        .map(|(s, i)| {
+        .map(|&(client, file, line, name, i)| {
             json!({
                 "ruleId": i.id,
                 "ruleIndex": index[i.id.as_str()],
                 "level": level(i.severity),
-                "message": {"text": format!("{} ({}): {}", s.name, s.client, i.message)},
+                "message": {"text": format!("{name} ({client}): {}", i.message)},
                 "locations": [{
                     "physicalLocation": {
-                        "artifactLocation": {"uri": file_uri(&s.file)},
-                        "region": {"startLine": s.line},
+                        "artifactLocation": {"uri": file_uri(file)},
+                        "region": {"startLine": line},
                     },
-                    "logicalLocations": [{"name": s.name, "kind": "object"}],
+                    "logicalLocations": [{"name": name, "kind": "object"}],
                 }],
                 // Stable across runs, distinct for each issue: where, which server, which check,
                 // and what it says (a hash, to keep the message out of the key).
                 "partialFingerprints": {
                     "mcpwallIssue/v1": mcpwall_policy::sha256_hex(
-                        format!("{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}", s.client, s.file, s.name, i.id, i.message).as_bytes()
+                        format!("{client}\u{0}{file}\u{0}{name}\u{0}{}\u{0}{}", i.id, i.message).as_bytes()
                     ),
                 },
             })

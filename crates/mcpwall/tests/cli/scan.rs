@@ -393,6 +393,19 @@ fn exit_status_filters_and_bad_input() {
         .unwrap_or(Value::Null);
     assert_eq!(looked["status"], "error", "{looked}");
     assert_eq!(looked["severity"], "medium", "{looked}");
+    // In SARIF too, at the file's first line.
+    let o = f.scan(&["--format", "sarif"]);
+    let sarif: Value = serde_json::from_slice(&o.stdout).expect("SARIF");
+    let found = sarif["runs"][0]["results"].as_array().is_some_and(|r| {
+        r.iter().any(|x| {
+            x["ruleId"] == "scan.unreadable_config"
+                && x["level"] == "warning"
+                && x["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                    .as_str()
+                    .is_some_and(|u| u.ends_with("proj/.mcp.json"))
+        })
+    });
+    assert!(found, "{sarif}");
 }
 
 /// Servers started to list what they offer: the official Python SDK's test servers (one with a
