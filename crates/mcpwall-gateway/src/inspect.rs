@@ -1030,11 +1030,21 @@ impl Inspector {
                 let step = if value.pointer(PROTOCOL_META).is_some() {
                     self.ask_in_result(id, name, args, value, answer, rule, why)
                 } else {
-                    self.ask(id, name, args, value, rule, why)
+                    self.ask(
+                        id,
+                        name,
+                        args,
+                        stripped.as_ref().unwrap_or(value),
+                        rule,
+                        why,
+                    )
                 };
                 match step {
                     Some(step) => return step,
-                    None => forwarded = "call forwarded: a person approved the same call earlier",
+                    None => {
+                        forwarded = "call forwarded: a person approved it (this call, or the \
+                                     same call within ten minutes)";
+                    }
                 }
             }
             self.event(
@@ -1394,22 +1404,32 @@ impl Inspector {
             let approved = response.get("action").and_then(Value::as_str) == Some("accept")
                 && response.pointer("/content/approve") == Some(&Value::Bool(true));
             let why = match &question {
-                None => Some(format!(
-                    "mcpwall blocked the call to `{tool}`: it answers a question mcpwall did not \
-                     ask, or asked too long ago"
+                None => Some((
+                    "policy.ask_unknown_answer",
+                    format!(
+                        "mcpwall blocked the call to `{tool}`: it answers a question mcpwall did \
+                         not ask, or asked too long ago"
+                    ),
                 )),
-                Some(q) if q.key != key || q.tool != tool => Some(format!(
-                    "mcpwall blocked the call to `{tool}`: the answer it carries was given about \
-                     another call"
+                Some(q) if q.key != key || q.tool != tool => Some((
+                    "policy.ask_unknown_answer",
+                    format!(
+                        "mcpwall blocked the call to `{tool}`: the answer it carries was given \
+                         about another call"
+                    ),
                 )),
-                Some(_) if !approved => Some(format!(
-                    "mcpwall blocked the call to `{tool}`: the person asked did not approve it"
+                Some(_) if !approved => Some((
+                    "policy.ask_declined",
+                    format!(
+                        "mcpwall blocked the call to `{tool}`: the person asked did not approve \
+                         it"
+                    ),
                 )),
                 Some(_) => None,
             };
-            if let Some(why) = why {
+            if let Some((rule, why)) = why {
                 drop(s);
-                let rules = vec!["policy.ask_declined".to_owned()];
+                let rules = vec![rule.to_owned()];
                 let tool = Some(tool);
                 return Some(self.refuse(dir, id, "tools/call", tool, codes::BLOCKED, rules, why));
             }
@@ -1421,7 +1441,20 @@ impl Inspector {
         let shown =
             mcpwall_detect::visible(&serde_json::to_string_pretty(args).unwrap_or_default());
         let elicits = call.pointer(ELICITS_META).is_some_and(Value::is_object);
-        let cannot_ask = unaskable(tool, &why, &shown, elicits && s.questions.len() < MAX_ASKS);
+        let cannot_ask = unaskable(tool, &why, &shown, elicits);
+        // Questions nobody answers (a model made to call an asked-about tool again and again)
+        // must not stop the next one from being asked: the oldest goes.
+        while cannot_ask.is_none() && s.questions.len() >= MAX_ASKS {
+            let oldest = s
+                .questions
+                .iter()
+                .min_by_key(|(_, q)| q.since)
+                .map(|(k, _)| k.clone());
+            match oldest {
+                Some(k) => s.questions.remove(&k),
+                None => break,
+            };
+        }
         if let Some(why) = cannot_ask {
             drop(s);
             let rules = vec![rule.to_owned()];
@@ -1439,6 +1472,11 @@ impl Inspector {
             },
         );
         drop(s);
+        // This call does not run: the one that comes back with the answer takes its token.
+        {
+            let mut limits = self.limits.lock().unwrap_or_else(|p| p.into_inner());
+            self.policy.refund(&self.settings.server, tool, &mut limits);
+        }
         self.event(
             dir,
             Some("tools/call"),
@@ -2769,10 +2807,12 @@ mod tests {
 
     #[test]
     fn ask_in_a_2026_session_goes_through_the_result() {
+        // One call an hour: the call asked about and its retry with the answer are one call.
         let policy = Arc::new(
-            Policy::parse("[[rule]]\ntool = \"deploy\"\naction = \"ask\"\n").expect("valid"),
+            Policy::parse("[[rule]]\ntool = \"deploy\"\naction = \"ask\"\nrate = \"1/hour\"\n")
+                .expect("valid"),
         );
-        let (i, audit) = inspector();
+        let (i, _) = inspector();
         let i = i.with_policy(policy);
         offer(&i, &["deploy", "status"]);
         let meta = |elicits: bool| {
@@ -2812,8 +2852,30 @@ mod tests {
                 .is_some_and(|m| m.contains("`deploy`") && m.contains("prod"))
         );
         let yes = json!({"action": "accept", "content": {"approve": true}});
+        // Approved: the retry runs, though the hour's one call was counted for the question
+        // first (it is given back when the question goes out).
+        let fwd = io(call(2, "prod", Some(json!({key.clone(): yes.clone()})))).0;
+        assert_eq!(
+            fwd.expect("forwarded")["params"]["arguments"]["env"],
+            "prod"
+        );
+        // The hour's call is used now: the rest runs in a session without a rate.
+        let (i, audit) = inspector();
+        let i = i.with_policy(Arc::new(
+            Policy::parse("[[rule]]\ntool = \"deploy\"\naction = \"ask\"\n").expect("valid"),
+        ));
+        offer(&i, &["deploy", "status"]);
+        let io = |frame: Vec<u8>| {
+            let o = i.inspect(C2S, &frame);
+            (o.forward.map(|f| json_of(&f)), o.reply.map(|r| json_of(&r)))
+        };
         // The answer applies to that call only: other arguments are refused.
-        let (fwd, r) = io(call(2, "staging", Some(json!({key.clone(): yes.clone()}))));
+        let r = io(call(10, "prod", None)).1.expect("asked");
+        let key = r["result"]["inputRequests"]
+            .as_object()
+            .and_then(|m| m.keys().next().cloned())
+            .expect("a key");
+        let (fwd, r) = io(call(11, "staging", Some(json!({key: yes.clone()}))));
         assert!(fwd.is_none());
         assert_eq!(r.expect("refused")["error"]["code"], codes::BLOCKED);
         // (That used the question up.) Asked again, and approved: the retry goes on, without

@@ -365,6 +365,16 @@ impl Policy {
         }
     }
 
+    /// Gives back the rate-limit token a call to `tool` took in [`Policy::decide`]: for a call
+    /// that was answered without running (a person is asked, and the call comes again).
+    pub fn refund(&self, server: &str, tool: &str, limits: &mut RateLimits) {
+        if let Some(rule) = self.rule_for(server, tool)
+            && let Some(rate) = rule.rate
+        {
+            limits.give_back(rule.index, tool, rate);
+        }
+    }
+
     /// The decision on a call. `limits` holds the session's rate-limit state.
     pub fn decide(
         &self,
@@ -549,6 +559,13 @@ pub struct RateLimits {
 }
 
 impl RateLimits {
+    /// Puts one call back in the bucket of (`rule`, `tool`), up to its size.
+    fn give_back(&mut self, rule: usize, tool: &str, rate: Rate) {
+        if let Some((tokens, _)) = self.buckets.get_mut(&(rule, tool.to_owned())) {
+            *tokens = (*tokens + 1.0).min(f64::from(rate.count));
+        }
+    }
+
     /// Takes one call from the bucket of (`rule`, `tool`); false when it is empty.
     fn take(&mut self, rule: usize, tool: &str, rate: Rate, now: Instant) -> bool {
         let cap = f64::from(rate.count);

@@ -21,15 +21,24 @@ pub use message::{Id, Message, Parsed, parse_message};
 pub use sse::{SseEvent, SseReader};
 pub use strict::{MAX_DEPTH, parse_strict};
 
-/// HTTP headers a client of MCP's HTTP transports sets itself (lower case): configuration
-/// that names one is refused, or it could steer the session (its id, its version, where a
-/// stream resumes) or the framing.
-pub const TRANSPORT_HEADERS: [&str; 7] = [
+/// HTTP headers a client of MCP's HTTP transports sets itself, or that belong to the
+/// connection (lower case): configuration that names one is refused, or it could steer the
+/// session (its id, its version, where a stream resumes) or the framing.
+pub const TRANSPORT_HEADERS: [&str; 16] = [
     "accept",
+    "accept-encoding",
     "content-type",
     "content-length",
     "host",
     "mcp-session-id",
     "mcp-protocol-version",
     "last-event-id",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "upgrade",
+    "expect",
+    "proxy-connection",
 ];

@@ -83,6 +83,9 @@ struct State {
     tool_names: NameLookup,
 }
 
+/// How long the tool listing made to check instructions at `initialize` may take.
+const INSTRUCTIONS_LISTING: Duration = Duration::from_secs(30);
+
 /// Each name (lower-cased) a text could mention, with the members' full names it stands for.
 type NameLookup = HashMap<String, Vec<(usize, String)>>;
 
@@ -409,12 +412,19 @@ impl Aggregate {
                 self.members[k].session.client_frame(&note, None).await;
             }
             lock(&self.state).announced = true;
-            let per =
-                futures_util::future::join_all(live.iter().map(|&k| async move {
-                    (k, self.list_member(k, "tools/list", "tools").await)
-                }))
-                .await;
-            self.name_lookup(&per)
+            // Bounded as a restart's relisting is: instructions of a member that takes longer
+            // are checked against what was listed by then.
+            let limit = self.call_timeout.min(INSTRUCTIONS_LISTING);
+            let per = futures_util::future::join_all(live.iter().map(|&k| async move {
+                let tools = tokio::time::timeout(limit, self.list_member(k, "tools/list", "tools"))
+                    .await
+                    .unwrap_or_default();
+                (k, tools)
+            }))
+            .await;
+            // The withheld tools are known from now on, before the client lists them.
+            self.merge_tools(&per);
+            lock(&self.state).tool_names.clone()
         };
         for (k, i) in said {
             let name = &self.members[k].name;

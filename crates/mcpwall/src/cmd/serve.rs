@@ -282,16 +282,16 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
             options.listen
         );
     }
-    let files = open_files_limit();
     // Each stdio session holds about four descriptors (its connection, three pipes).
     let needed = (options.max_sessions as u64)
         .saturating_mul(5)
         .saturating_add(64);
+    let files = open_files_limit(needed);
     if files < needed {
         let _ = writeln!(
             std::io::stderr(),
-            "mcpwall serve: warning: at most {files} open files (the system's hard limit): \
-             about {} sessions fit, not max_sessions = {}",
+            "mcpwall serve: warning: this process may open {files} files (the system allows no \
+             more): about {} sessions fit, not max_sessions = {}",
             files.saturating_sub(64) / 5,
             options.max_sessions
         );
@@ -368,14 +368,20 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Raises this process's limit on open files to what the system allows (desktops often start
-/// processes at 1,024, a few hundred sessions' worth) and returns it. The servers started
-/// inherit it, which matters only to a program that opens that many files.
-fn open_files_limit() -> u64 {
+/// Raises this process's limit on open files to `needed` when it is lower (desktops often
+/// start processes at 1,024, a few hundred sessions' worth), as far as the system allows, and
+/// returns the limit. Only as far as needed: the servers started inherit it, and some programs
+/// size tables by it or close every descriptor up to it.
+fn open_files_limit(needed: u64) -> u64 {
     use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
     let now = getrlimit(Resource::Nofile);
-    let want = now.maximum.unwrap_or(1 << 20).min(1 << 20);
-    if now.current.is_some_and(|c| c < want) {
+    let Some(current) = now.current else {
+        return u64::MAX;
+    };
+    let mut want = now.maximum.map_or(needed, |max| needed.min(max));
+    // macOS reports an unlimited maximum but refuses more than its per-process cap: ask for
+    // less until it agrees.
+    while want > current {
         let raised = Rlimit {
             current: Some(want),
             maximum: now.maximum,
@@ -383,8 +389,9 @@ fn open_files_limit() -> u64 {
         if setrlimit(Resource::Nofile, raised).is_ok() {
             return want;
         }
+        want = (want / 2).max(current);
     }
-    now.current.unwrap_or(want)
+    current
 }
 
 #[cfg(test)]
