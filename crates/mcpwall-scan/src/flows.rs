@@ -1,7 +1,10 @@
 //! Toxic flows: one client whose tools, together, can read content a stranger wrote, reach the
 //! user's private data and send data out. Each alone is ordinary; the three in one session are
 //! how a prompt injection in a web page or an e-mail becomes a leak. Tools are classed by the
-//! words of their names and descriptions, a rough reading that says where to look.
+//! words of their names and descriptions, a rough reading that says where to look, and by
+//! their MCP annotations as the gateway reads them for taint (`openWorldHint`: it reads the
+//! open world, and sends to it unless `readOnlyHint`); annotations only add roles, as they
+//! come from the server.
 
 use serde_json::Value;
 
@@ -122,6 +125,13 @@ pub fn roles(tool: &Value) -> Vec<Role> {
     if !reads && words.iter().any(|w| SINK_NOUNS.contains(&w.as_str())) {
         out.push(Role::Sink);
     }
+    let hinted = mcpwall_policy::Labels::from_annotations(tool.get("annotations"));
+    if hinted.untrusted {
+        out.push(Role::Untrusted);
+    }
+    if hinted.sink {
+        out.push(Role::Sink);
+    }
     out.sort_unstable();
     out.dedup();
     out
@@ -177,6 +187,22 @@ mod tests {
         );
         assert_eq!(r("list_emails", ""), [Role::Untrusted]);
         assert_eq!(r("email_user", ""), [Role::Untrusted, Role::Sink]);
+        // Annotations, as the gateway reads them: they add roles, never take one away.
+        let a = |name: &str, ann: serde_json::Value| {
+            roles(&json!({"name": name, "description": "", "annotations": ann}))
+        };
+        assert_eq!(
+            a("lookup", json!({"openWorldHint": true})),
+            [Role::Untrusted, Role::Sink]
+        );
+        assert_eq!(
+            a(
+                "lookup",
+                json!({"openWorldHint": true, "readOnlyHint": true})
+            ),
+            [Role::Untrusted]
+        );
+        assert_eq!(a("send_it", json!({"readOnlyHint": true})), [Role::Sink]);
         assert_eq!(split_name("getEmails"), ["get", "emails"]);
     }
 }
