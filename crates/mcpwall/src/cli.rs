@@ -396,12 +396,13 @@ pub(crate) struct ScanArgs {
     /// Exit with status 1 when an issue reaches this severity.
     #[arg(long, value_parser = parse_severity, default_value = "high")]
     pub(crate) fail_on: Severity,
-    /// Check the configurations only: start no server.
+    /// Check the configurations only: start no server, contact none.
     #[arg(long, conflicts_with = "yes")]
     pub(crate) offline: bool,
-    /// Start every configured stdio server to inspect it, also those never started before
-    /// (for CI). Without it, a server is started only once a person agreed to it (asked on a
-    /// terminal; remembered in $XDG_STATE_HOME/mcpwall/scan-approved).
+    /// Start every configured stdio server, and contact every remote one, to inspect it, also
+    /// those never inspected before (for CI, on configurations you trust to run). Without it, a
+    /// server is started or contacted only once a person agreed to it (asked on a terminal;
+    /// remembered in $XDG_STATE_HOME/mcpwall/scan-approved).
     #[arg(long)]
     pub(crate) yes: bool,
     /// Fill in `${VAR}` references in remote servers' header values from this environment, as
