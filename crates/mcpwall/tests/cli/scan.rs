@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 use super::gateway::{node_modules, peers, python};
-use super::serve::{free_port, http_test_server};
+use super::serve::{everything_http_server, free_port, http_test_server};
 use super::{code, stderr, stdout};
 
 /// A home directory and a project with each client's files, and a `bin` directory for `PATH`.
@@ -699,6 +699,10 @@ fn remote_servers_are_contacted_with_consent_and_judged() {
     );
     let _sse = http_test_server("poisoned_server.py", &["--sse", &sse.to_string()], sse);
     let _liar = http_test_server("sse_liar.py", &[&liar.to_string()], liar);
+    // The TypeScript SDK's reference server, over both transports.
+    let (ts_http, ts_sse) = (free_port(), free_port());
+    let _ts_http = everything_http_server("streamableHttp", ts_http);
+    let _ts_sse = everything_http_server("sse", ts_sse);
     // Accepts connections (the kernel does) and never answers.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let silent_port = silent.local_addr().expect("addr").port();
@@ -722,6 +726,8 @@ fn remote_servers_are_contacted_with_consent_and_judged() {
             "streamable": {"type": "http", "url": format!("http://127.0.0.1:{http}/mcp"),
                            "headers": {"X-Mcpwall-Test": "${MCPWALL_SCAN_TEST_VALUE}"}},
             "guessed": {"url": format!("http://127.0.0.1:{sse}/sse")},
+            "ts-http": {"type": "http", "url": format!("http://127.0.0.1:{ts_http}/mcp")},
+            "ts-sse": {"url": format!("http://127.0.0.1:{ts_sse}/sse")},
             "liar": {"type": "sse", "url": format!("http://127.0.0.1:{liar}/sse")},
             "silent": {"type": "http", "url": format!("http://127.0.0.1:{silent_port}/mcp")},
             "locked": {"type": "http", "url": format!("http://localhost:{locked_port}/mcp"),
@@ -780,6 +786,16 @@ fn remote_servers_are_contacted_with_consent_and_judged() {
         assert!(
             ids.iter().any(|i| i.starts_with("tool_poisoning.")),
             "{name}: {ids:?}"
+        );
+    }
+    for name in ["ts-http", "ts-sse"] {
+        let i = server(&r, name)["inspection"].clone();
+        assert_eq!(i["status"], "listed", "{name}: {i}");
+        assert!(
+            i["tools"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|t| t == "echo")),
+            "{name}: {i}"
         );
     }
     // The header was filled in from the environment and sent; the session was ended.

@@ -394,11 +394,25 @@ pub(super) fn free_port() -> u16 {
 
 /// A Python test server on HTTP at `port` (`script` with `args`), once it accepts.
 pub(super) fn http_test_server(script: &str, args: &[&str], port: u16) -> Killed {
+    let mut cmd = Command::new(python());
+    cmd.arg(peers().join(script)).args(args);
+    accepting(cmd, port)
+}
+
+/// The npm reference `everything` server on HTTP at `port` (`transport`: `streamableHttp` or
+/// `sse`), once it accepts.
+pub(super) fn everything_http_server(transport: &str, port: u16) -> Killed {
+    let mut cmd = Command::new("node");
+    cmd.arg(node_modules().join("@modelcontextprotocol/server-everything/dist/index.js"))
+        .arg(transport)
+        .env("PORT", port.to_string());
+    accepting(cmd, port)
+}
+
+/// `cmd` started, once something accepts connections at `port`.
+fn accepting(mut cmd: Command, port: u16) -> Killed {
     let server = Killed(
-        Command::new(python())
-            .arg(peers().join(script))
-            .args(args)
-            .stdout(Stdio::null())
+        cmd.stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("the server starts"),
