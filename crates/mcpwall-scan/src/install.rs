@@ -179,6 +179,17 @@ fn plan_json(text: &str, change: &Change<'_>) -> Result<Plan, InstallError> {
             let Some(cmd_node) = entry.get("command") else {
                 continue;
             };
+            // Zed's older shape keeps them in an object: `"command": {"path", "args", "env"}`.
+            let (cmd_node, args_node) = match cmd_node {
+                Node::Object { .. } => match cmd_node.get("path") {
+                    Some(path) => (path, cmd_node.get("args")),
+                    None => {
+                        left.push((name.clone(), "its command has no path".into()));
+                        continue;
+                    }
+                },
+                _ => (cmd_node, entry.get("args")),
+            };
             let Some(Value::String(command)) = decode(text, cmd_node) else {
                 left.push((
                     name.clone(),
@@ -186,7 +197,6 @@ fn plan_json(text: &str, change: &Change<'_>) -> Result<Plan, InstallError> {
                 ));
                 continue;
             };
-            let args_node = entry.get("args");
             let args: Vec<String> = match args_node.map(|n| decode(text, n)) {
                 None => Vec::new(),
                 Some(Some(Value::Array(a))) => match a
@@ -468,6 +478,16 @@ mod tests {
         assert_eq!(
             config::parse(&back.text, Format::Json).expect("parses"),
             config::parse(own, Format::Json).expect("parses")
+        );
+        // Zed's older shape: the path and args inside the command object.
+        let zed = "{\"context_servers\": {\"old\": {\"command\": {\"path\": \"/usr/bin/node\", \"args\": [\"s.js\"], \"env\": {}}},\n  \"bare\": {\"command\": {\"path\": \"srv\"}}}}";
+        let w = wrap(zed, Format::Json, "/usr/bin/mcpwall").expect("wraps");
+        assert_eq!(w.changed, ["old", "bare"], "{:?}", w.left);
+        assert!(w.text.contains("{\"path\": \"/usr/bin/mcpwall\", \"args\": [\"run\", \"--name=old\", \"--\", \"/usr/bin/node\", \"s.js\"], \"env\": {}}"), "{}", w.text);
+        let back = unwrap(&w.text, Format::Json).expect("unwraps");
+        assert_eq!(
+            config::parse(&back.text, Format::Json).expect("parses"),
+            config::parse(zed, Format::Json).expect("parses")
         );
         assert!(wrap("{", Format::Json, "m").is_err());
         assert!(matches!(wrap("", Format::Toml, "m"), Ok(r) if r.changed.is_empty()));
