@@ -429,8 +429,10 @@ fn servers_are_started_with_consent_in_the_sandbox_and_judged() {
             "flood": {"command": "/usr/bin/python3", "args": ["-c", format!("import sys\nline = '{{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"id\":\"{}\"}}\\n'\nwhile True: sys.stdout.write(line)", "x".repeat(100_000))]},
             "preload": {"command": "/bin/sh", "args": ["-c", "echo started >&2"], "env": {"LD_PRELOAD": "/nonexistent.so"}},
             "snoop": {"command": "/bin/sh", "args": ["-c", format!("echo started >&2; /usr/bin/cat {}/secret.txt >&2; exit 1", f.path("home").display())]},
-            // Leaves a process behind in a session of its own (out of its process group).
-            "daemon": {"command": "/bin/sh", "args": ["-c", format!("/usr/bin/setsid /bin/sleep {DAEMON_SECONDS} </dev/null >/dev/null 2>&1 & sleep 0.3; exit 1")]},
+            // Leaves a process behind in a session of its own (out of its process group), and
+            // exits only once that process is in its new session (on a busy machine the
+            // background job may not have run yet).
+            "daemon": {"command": "/bin/sh", "args": ["-c", format!("/usr/bin/setsid /bin/sh -c 'echo up > \"$TMPDIR/daemon\"; exec /bin/sleep {DAEMON_SECONDS}' </dev/null >/dev/null 2>&1 & while [ ! -s \"$TMPDIR/daemon\" ]; do sleep 0.05; done; exit 1")]},
         }})
         .to_string(),
     )
