@@ -94,14 +94,33 @@ const WORDS: &[(Role, &[&str])] = &[
 /// with a verb that only reads (`get_message`, `list_emails`).
 const SINK_NOUNS: &[&str] = &["email", "sms", "message", "comment"];
 
+/// Input properties that say where data goes: a URL the model picks (data rides in its path
+/// or query) or a party it is sent to.
+const SINK_PARAMETERS: &[&str] = &[
+    "url",
+    "uri",
+    "endpoint",
+    "webhook",
+    "webhook_url",
+    "callback_url",
+    "recipient",
+    "recipients",
+    "cc",
+    "bcc",
+    "chat_id",
+    "channel_id",
+    "phone_number",
+];
+
 /// First words of tool names that read, not send.
 const READ_VERBS: &[&str] = &[
     "get", "read", "list", "search", "find", "view", "show", "describe", "lookup", "query",
     "count", "check", "fetch", "load", "download", "browse",
 ];
 
-/// The roles of a tool, by the words of its name (split at `_`, `-`, `.` and case changes)
-/// and of the first sentence of its description.
+/// The roles of a tool, by the words of its name (split at `_`, `-`, `.` and case changes),
+/// of the first sentence of its description and of its input properties, and by its
+/// annotations.
 pub fn roles(tool: &Value) -> Vec<Role> {
     let name = tool["name"].as_str().unwrap_or("");
     let description = tool["description"].as_str().unwrap_or("");
@@ -123,6 +142,19 @@ pub fn roles(tool: &Value) -> Vec<Role> {
         .map(|(r, _)| *r)
         .collect();
     if !reads && words.iter().any(|w| SINK_NOUNS.contains(&w.as_str())) {
+        out.push(Role::Sink);
+    }
+    // A parameter that names where data goes (`url`, `recipient`), in any case or style.
+    let sends = tool
+        .pointer("/inputSchema/properties")
+        .and_then(Value::as_object)
+        .is_some_and(|props| {
+            props.keys().any(|k| {
+                let k = split_name(k).join("_");
+                SINK_PARAMETERS.contains(&k.as_str())
+            })
+        });
+    if sends {
         out.push(Role::Sink);
     }
     let hinted = mcpwall_policy::Labels::from_annotations(tool.get("annotations"));
@@ -203,6 +235,23 @@ mod tests {
             [Role::Untrusted]
         );
         assert_eq!(a("send_it", json!({"readOnlyHint": true})), [Role::Sink]);
+        // A parameter that says where data goes.
+        let p = |name: &str, props: serde_json::Value| {
+            roles(&json!({"name": name, "inputSchema": {"type": "object", "properties": props}}))
+        };
+        assert_eq!(
+            p("notify", json!({"webhookUrl": {"type": "string"}})),
+            [Role::Sink]
+        );
+        assert_eq!(
+            p("ping_host", json!({"URL": {"type": "string"}})),
+            [Role::Sink]
+        );
+        assert_eq!(
+            p("relay", json!({"recipients": {"type": "array"}})),
+            [Role::Sink]
+        );
+        assert_eq!(p("add", json!({"a": {}, "b": {}, "total": {}})), []);
         assert_eq!(split_name("getEmails"), ["get", "emails"]);
     }
 }
