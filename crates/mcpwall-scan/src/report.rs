@@ -470,10 +470,12 @@ pub fn render_sarif(r: &Report, version: &str) -> Value {
                     "logicalLocations": [{"name": name, "kind": "object"}],
                 }],
                 // Stable across runs, distinct for each issue: where, which server, which check,
-                // and what it says (a hash, to keep the message out of the key).
+                // and what it points at (its excerpt, else its message; a server's one
+                // `not_inspected` by neither, as its message says why it failed this time).
                 "partialFingerprints": {
                     "mcpwallIssue/v1": mcpwall_policy::sha256_hex(
-                        format!("{client}\u{0}{file}\u{0}{name}\u{0}{}\u{0}{}", i.id, i.message).as_bytes()
+                        format!("{client}\u{0}{file}\u{0}{name}\u{0}{}\u{0}{}", i.id, what(i))
+                            .as_bytes()
                     ),
                 },
             })
@@ -492,6 +494,15 @@ pub fn render_sarif(r: &Report, version: &str) -> Value {
             "results": results,
         }],
     })
+}
+
+/// What tells an issue from others of its id on the same server, for its fingerprint.
+fn what(i: &Issue) -> &str {
+    match (&i.excerpt, i.id.as_str()) {
+        (Some(e), _) => e,
+        (None, "scan.not_inspected") => "",
+        (None, _) => &i.message,
+    }
 }
 
 fn level(s: Severity) -> &'static str {

@@ -38,7 +38,7 @@ status: 0 clean, 1 a finding at or above --fail-on (batch: a flagged record), 2 
     Analyze(AnalyzeArgs),
     /// Find the MCP servers configured on this machine (and in a project) and check them.
     #[command(
-        long_about = "Find the MCP servers configured on this machine and check them, offline.\n\n\
+        long_about = "Find the MCP servers configured on this machine and check them (offline with --offline).\n\n\
 Reads the configuration files of Claude Desktop, Claude Code (~/.claude.json and a project's \
 .mcp.json), Cursor, VS Code (user mcp.json and settings, a workspace's .vscode/mcp.json), \
 Windsurf, Gemini CLI, Codex CLI (TOML), Zed, Continue (YAML, JSON), Cline, Roo Code and LM Studio, \
@@ -60,23 +60,25 @@ mcpwall scan --client cursor --fail-on medium\n  \
 mcpwall scan --offline                # the configuration checks only, nothing started\n  \
 mcpwall scan --yes --timeout 20       # CI: start every server, even never seen before\n\nExit status: 0 no issue at or above \
 --fail-on, 1 one or more, 2 usage error or a --config file that cannot be read. A discovered \
-file that cannot be parsed is reported and does not change the status."
+file that cannot be parsed is an issue of its own (scan.unreadable_config: low, medium for a \
+project's file) and counts toward --fail-on like any other."
     )]
     Scan(ScanArgs),
     /// Rewrite MCP clients' configurations so that each stdio server runs through `mcpwall run`.
     #[command(
         long_about = "Rewrite MCP clients' configurations so that each stdio server runs through \
 `mcpwall run` (inspected both ways, pinned, audited): `\"command\": \"npx\", \"args\": [\"-y\", \
-\"pkg\"]` becomes `\"command\": \"/path/to/mcpwall\", \"args\": [\"run\", \"--name\", NAME, \"--\", \
-\"npx\", \"-y\", \"pkg\"]`. The files are those `mcpwall scan` finds (or --config ones). Only \
-the command and args values change, in place: comments, order and indentation stay. Each \
-change is shown as a diff; the first time a file is changed, it is kept as it was beside it \
-(FILE.mcpwall-backup). Servers already started through mcpwall, remote servers and entries in \
-shapes it does not rewrite (Codex's TOML, Zed's older command object) are left and named. \
-Running it again changes nothing. `mcpwall uninstall` undoes it.",
+\"pkg\"]` becomes `\"command\": \"/path/to/mcpwall\", \"args\": [\"run\", \"--name=NAME\", \"--\", \
+\"npx\", \"-y\", \"pkg\"]` (JSON, JSONC, Codex's TOML, Zed's older command object). The files \
+are those `mcpwall scan` finds (or --config ones). Only the command and args values change, in \
+place: comments, order and indentation stay. Each change is shown as a diff; each file, as it \
+was before the change, is kept beside it (FILE.mcpwall-backup). Servers already started \
+through mcpwall, remote servers and entries in shapes it does not rewrite (Continue's lists) \
+are left and named. Running it again changes nothing. `mcpwall uninstall` undoes it.",
         after_help = "Examples:\n  mcpwall install --dry-run           # show what would change\n  \
 mcpwall install --client claude-desktop\n  mcpwall uninstall\n\nRestart the clients \
-afterwards. Exit status: 0 done (or nothing to do), 2 a file could not be read or written."
+afterwards. Exit status: 0 done (or nothing to do), 2 a --config file could not be read, or a \
+file could not be rewritten (a symlink, a planted backup, a change while it was rewritten)."
     )]
     Install(InstallArgs),
     /// Undo `mcpwall install`: each server started directly again.
@@ -373,7 +375,7 @@ pub(crate) struct AnalyzeArgs {
 #[derive(Debug, Args)]
 pub(crate) struct ScanArgs {
     /// Also read this configuration file (any client's format; repeatable). With --config
-    /// only, nothing else is read unless --discover is given too.
+    /// only, nothing else is read unless --discover or --client is given too.
     #[arg(long = "config", value_name = "PATH")]
     pub(crate) configs: Vec<PathBuf>,
     /// Read the known clients' files as well as the --config files.
@@ -412,7 +414,8 @@ pub(crate) struct ScanArgs {
     #[arg(long)]
     pub(crate) header_vars: bool,
     /// Start servers without the sandbox (by default each runs in `mcpwall sandbox`: no access
-    /// to the home directory but package caches, network allowed for package downloads).
+    /// to the home directory but runtimes' installations, package caches in a private temporary
+    /// directory, network allowed for package downloads).
     #[arg(long)]
     pub(crate) no_sandbox: bool,
     /// Seconds each server has to start and list what it offers.
