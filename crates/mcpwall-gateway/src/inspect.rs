@@ -1280,10 +1280,7 @@ impl Inspector {
         let dir = Direction::ClientToServer;
         let empty = json!({});
         let args = args.unwrap_or(&empty);
-        let key = self.call_key(tool, args);
-        let now = Instant::now();
-        let mut s = self.session();
-        s.approvals.retain(|_, until| *until > now);
+        let (key, now, mut s) = self.approval(tool, args);
         if s.approvals.contains_key(&key) {
             return None;
         }
@@ -1333,12 +1330,17 @@ impl Inspector {
         })))
     }
 
-    /// What an approval binds to: this server, the tool and its arguments.
-    fn call_key(&self, tool: &str, args: &Value) -> String {
-        mcpwall_policy::pins::Pin::of(&json!({
+    /// What an approval of this call binds to (this server, the tool and its arguments), the
+    /// time, and the session locked with its lapsed approvals gone.
+    fn approval(&self, tool: &str, args: &Value) -> (String, Instant, MutexGuard<'_, Session>) {
+        let key = mcpwall_policy::pins::Pin::of(&json!({
             "server": self.settings.server, "tool": tool, "arguments": args
         }))
-        .sha256
+        .sha256;
+        let now = Instant::now();
+        let mut s = self.session();
+        s.approvals.retain(|_, until| *until > now);
+        (key, now, s)
     }
 
     /// The answer a retried call (2026-07-28) carries to a question of mcpwall's, taken out:
@@ -1390,10 +1392,7 @@ impl Inspector {
         let dir = Direction::ClientToServer;
         let empty = json!({});
         let args = args.unwrap_or(&empty);
-        let key = self.call_key(tool, args);
-        let now = Instant::now();
-        let mut s = self.session();
-        s.approvals.retain(|_, until| *until > now);
+        let (key, now, mut s) = self.approval(tool, args);
         s.questions
             .retain(|_, q| now.duration_since(q.since) < QUESTION_TTL);
         if s.approvals.contains_key(&key) {
