@@ -19,10 +19,12 @@ use mcpwall_protocol::{Id, Message, Parsed, parse_message};
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
+use super::resume::{self, Followed, Logs};
 use super::session::{HttpSession, Out, Refused, STREAM_QUEUE};
 use super::{
-    App, PostStream, SESSION_HEADER, gone, initialize_first, json_answers, json_response, one_line,
-    plain_stream, post_headers, rpc_error, sse_event, sse_response,
+    App, Follower, PostStream, SESSION_HEADER, follow_response, gone, initialize_first,
+    json_answers, json_response, last_event_id, one_line, post_headers, resume_stream, rpc_error,
+    sse_event,
 };
 use crate::audit::{Audit, Event, Verdict};
 use crate::inspect::codes;
@@ -52,6 +54,10 @@ pub(super) struct Aggregate {
     internal: AtomicU64,
     call_timeout: Duration,
     audit: Arc<dyn Audit>,
+    /// The logs of the client's GET streams (see [`super::resume`]); its POST streams are in
+    /// the logs of the members that answer them.
+    logs: Logs,
+    serials: AtomicU64,
 }
 
 #[derive(Default)]
@@ -62,7 +68,8 @@ struct State {
     /// The members were sent `notifications/initialized` by the aggregate itself (to list
     /// their tools before answering `initialize`): the client's is not passed on again.
     announced: bool,
-    standalone: Option<mpsc::Sender<Out>>,
+    /// The client's GET stream, and its serial.
+    standalone: Option<(u64, mpsc::Sender<Out>)>,
     /// SSE streams of POSTs in progress (weak: they end with their answers): where a server's
     /// request during a call goes when there is no GET stream.
     posts: Vec<mpsc::WeakSender<Out>>,
@@ -81,6 +88,19 @@ struct State {
     /// The names of every member's tools at the last listing, as definitions could mention
     /// them (see [`Aggregate::merge_tools`]): prompts are checked against them.
     tool_names: NameLookup,
+}
+
+impl State {
+    /// The oldest messages waiting for a stream go when more than [`BACKLOG`] (or
+    /// [`BACKLOG_BYTES`]) wait.
+    fn trim_backlog(&mut self) {
+        while self.backlog.len() > BACKLOG || self.backlog_bytes > BACKLOG_BYTES {
+            match self.backlog.pop_front() {
+                Some(old) => self.backlog_bytes -= old.len(),
+                None => break,
+            }
+        }
+    }
 }
 
 /// How long the tool listing made to check instructions at `initialize` may take.
@@ -121,6 +141,16 @@ fn error_body(id: &Id, code: i64, message: &str) -> Value {
     })
 }
 
+impl Followed for Aggregate {
+    fn logs(&self) -> &Logs {
+        &self.logs
+    }
+
+    fn touch(&self) {
+        Aggregate::touch(self);
+    }
+}
+
 impl Aggregate {
     pub(super) fn new(
         id: String,
@@ -141,6 +171,8 @@ impl Aggregate {
             internal: AtomicU64::new(1),
             call_timeout,
             audit,
+            logs: Logs::default(),
+            serials: AtomicU64::new(1),
         });
         // What each member's server sends on its own goes to the client's GET stream.
         for (k, m) in agg.members.iter().enumerate() {
@@ -178,7 +210,7 @@ impl Aggregate {
         lock(&self.state)
             .standalone
             .as_ref()
-            .is_some_and(|s| !s.is_closed())
+            .is_some_and(|(_, tx)| !tx.is_closed())
             || self.members.iter().any(|m| m.session.has_posts())
     }
 
@@ -247,7 +279,7 @@ impl Aggregate {
 
     fn deliver(&self, frame: Vec<u8>) {
         let mut s = lock(&self.state);
-        if let Some(tx) = s.standalone.as_ref().filter(|t| !t.is_closed()) {
+        if let Some((_, tx)) = s.standalone.as_ref().filter(|(_, t)| !t.is_closed()) {
             let _ = tx.try_send(Out::Other(frame));
             return;
         }
@@ -259,12 +291,7 @@ impl Aggregate {
         }
         s.backlog_bytes += frame.len();
         s.backlog.push_back(frame);
-        while s.backlog.len() > BACKLOG || s.backlog_bytes > BACKLOG_BYTES {
-            match s.backlog.pop_front() {
-                Some(old) => s.backlog_bytes -= old.len(),
-                None => break,
-            }
-        }
+        s.trim_backlog();
     }
 
     /// A POST whose SSE stream can carry the servers' requests while it is open.
@@ -272,10 +299,17 @@ impl Aggregate {
         lock(&self.state).posts.push(tx.downgrade());
     }
 
-    pub(super) fn open_standalone(&self, tx: mpsc::Sender<Out>) -> bool {
+    /// Opens GET stream `serial`: it starts with what nobody has had of the one it replaces,
+    /// then what waited for a stream.
+    fn open_standalone(&self, serial: u64, tx: mpsc::Sender<Out>) -> bool {
         let mut s = lock(&self.state);
         if self.is_closed() {
             return false;
+        }
+        if let Some((previous, _)) = s.standalone {
+            for f in self.logs.take_undelivered(previous) {
+                let _ = tx.try_send(Out::Other(f));
+            }
         }
         while let Some(f) = s.backlog.pop_front() {
             s.backlog_bytes -= f.len();
@@ -283,8 +317,32 @@ impl Aggregate {
                 break;
             }
         }
-        s.standalone = Some(tx);
+        s.standalone = Some((serial, tx));
         true
+    }
+
+    fn is_standalone(&self, serial: u64) -> bool {
+        lock(&self.state)
+            .standalone
+            .as_ref()
+            .is_some_and(|(s, _)| *s == serial)
+    }
+
+    /// Closes a GET stream nobody followed for the resumption window; what nobody had of it
+    /// waits for the next.
+    pub(super) fn expire_streams(&self) {
+        let expired = self.logs.expire();
+        let mut s = lock(&self.state);
+        for (serial, undelivered) in expired.gets {
+            if s.standalone.as_ref().is_some_and(|(k, _)| *k == serial) {
+                s.standalone = None;
+            }
+            for f in undelivered.into_iter().rev() {
+                s.backlog_bytes += f.len();
+                s.backlog.push_front(f);
+            }
+        }
+        s.trim_backlog();
     }
 
     fn live(&self) -> Vec<usize> {
@@ -1078,6 +1136,13 @@ async fn forward(
     }
     member.client_frame(&encode(&rewritten), Some(&tx)).await;
     drop(tx);
+    if sse {
+        // Resumable, in the member's logs: its events' ids say which member (`K/STREAM-SEQ`).
+        member.open_stream(serial, false);
+        let follower = Follower::new(member.clone(), serial, 1, format!("{k}/"));
+        tokio::spawn(Arc::clone(member).log_stream(serial, rx, Some(1)));
+        return follow_response(follower, true);
+    }
     let stream = PostStream {
         app: Arc::clone(app),
         session: Arc::clone(member),
@@ -1086,21 +1151,42 @@ async fn forward(
         remaining: 1,
         initialize: false,
     };
-    // Not resumable yet: a `Last-Event-ID` on the aggregated endpoint would have to name the
-    // member too.
-    if sse {
-        sse_response(stream)
-    } else {
-        json_answers(stream, false).await
-    }
+    json_answers(stream, false).await
 }
 
-/// A GET on the aggregated endpoint: the stream of every member's own messages.
-pub(super) fn get(agg: &Arc<Aggregate>) -> Response {
+/// A GET on the aggregated endpoint: the stream of every member's own messages, or with
+/// `Last-Event-ID` the rest of a stream the client lost: `a/STREAM-SEQ` names a GET stream of
+/// the aggregated session's, `K/STREAM-SEQ` a POST stream in member `K`'s logs.
+pub(super) fn get(agg: &Arc<Aggregate>, headers: &HeaderMap) -> Response {
     agg.touch();
+    if let Some((log, id)) = last_event_id(headers).and_then(|id| id.split_once('/'))
+        && let Some((serial, seq)) = resume::parse_event_id(id)
+    {
+        let resumed = if log == "a" {
+            let current = |serial| agg.is_standalone(serial);
+            resume_stream(agg.clone(), serial, seq, "a/".to_owned(), current)
+        } else {
+            // A member's own GET stream is the aggregate's, never the client's.
+            log.parse::<usize>()
+                .ok()
+                .and_then(|k| agg.members.get(k).map(|m| (k, m)))
+                .and_then(|(k, m)| {
+                    resume_stream(m.session.clone(), serial, seq, format!("{k}/"), |_| false)
+                })
+        };
+        if let Some(r) = resumed {
+            return r;
+        }
+    }
+    let serial = agg.serials.fetch_add(1, Ordering::Relaxed);
     let (tx, rx) = mpsc::channel(STREAM_QUEUE);
-    if !agg.open_standalone(tx) {
+    agg.logs.open(serial, true);
+    if !agg.open_standalone(serial, tx) {
         return gone();
     }
-    plain_stream(rx)
+    {
+        let agg = Arc::clone(agg);
+        tokio::spawn(async move { agg.logs.read(serial, rx, None).await });
+    }
+    follow_response(Follower::new(agg.clone(), serial, 1, "a/".to_owned()), true)
 }

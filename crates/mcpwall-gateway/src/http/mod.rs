@@ -47,7 +47,7 @@ use tokio::sync::mpsc;
 use self::aggregate::{Aggregate, Member};
 use self::remote::Remote;
 pub use self::remote::{RemoteTransport, RemoteUpstream};
-use self::resume::Resumed;
+use self::resume::{Followed, Resumed};
 use self::session::{HttpSession, Link, Out, Refused, STREAM_QUEUE};
 use crate::audit::Audit;
 use crate::inspect::codes;
@@ -500,6 +500,9 @@ impl App {
         found.ok_or_else(gone)
     }
 
+    /// Ends idle sessions, and closes the aggregated sessions' GET streams that nobody
+    /// followed for the resumption window (checked every 10 s: a member's own streams, more
+    /// often, by its session's clock).
     fn reap_idle(self: &Arc<Self>) {
         let idle: Vec<String> = lock(&self.sessions)
             .values()
@@ -516,6 +519,10 @@ impl App {
             .collect();
         for id in idle {
             self.end_aggregate(&id);
+        }
+        let aggregates: Vec<Arc<Aggregate>> = lock(&self.aggregates).values().cloned().collect();
+        for agg in aggregates {
+            agg.expire_streams();
         }
     }
 }
@@ -592,7 +599,7 @@ async fn handle_aggregate(
                 );
             }
             match app.aggregate_of(&headers) {
-                Some(a) => aggregate::get(&a),
+                Some(a) => aggregate::get(&a, &headers),
                 None => gone(),
             }
         }
@@ -781,7 +788,7 @@ async fn post(app: &Arc<App>, upstream: &Upstream, headers: &HeaderMap, body: &[
         // Resumable: the answers go to the stream's log, which this connection follows (and
         // another may, with `Last-Event-ID`, if this one breaks).
         session.open_stream(serial, false);
-        let follower = Follower::new(Arc::clone(&session), serial, 1);
+        let follower = Follower::new(session.clone(), serial, 1, String::new());
         tokio::spawn(Arc::clone(&session).log_stream(serial, rx, Some(ids.len())));
         return follow_response(follower, true);
     }
@@ -866,14 +873,8 @@ fn sse_event(frame: &[u8], id: Option<String>) -> Result<Event, Infallible> {
     })
 }
 
-/// The first event of a stream: an id and no message, so that a client whose connection
-/// breaks before the first message can still resume the stream.
-fn priming_event(serial: u64) -> Result<Event, Infallible> {
-    Ok(Event::default().id(resume::event_id(serial, 0)).data(""))
-}
-
 /// A POST stream's events, without ids: the stream of an `initialize` (a client that left
-/// before its answer never learnt the session), and of the aggregated endpoint.
+/// before its answer never learnt the session).
 fn sse_response(stream: PostStream) -> Response {
     let events = futures_util::stream::unfold(stream, |mut s| async move {
         let (Out::Answer(frame) | Out::Other(frame)) = s.next().await?;
@@ -927,30 +928,11 @@ fn get(app: &Arc<App>, upstream: &str, headers: &HeaderMap) -> Response {
         Err(r) => return r,
     };
     session.touch();
-    let resumed = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(resume::parse_event_id)
-        .map(|(serial, seq)| (serial, seq, session.resume(serial)));
-    match resumed {
-        Some((serial, seq, Resumed::Follow { standalone }))
-            if !standalone || session.is_standalone(serial) =>
-        {
-            // What the client missed of that stream, then the rest as it comes.
-            let follower = Follower::new(session, serial, seq.saturating_add(1));
-            return follow_response(follower, false);
+    if let Some((serial, seq)) = last_event_id(headers).and_then(resume::parse_event_id) {
+        let current = |serial| session.is_standalone(serial);
+        if let Some(r) = resume_stream(session.clone(), serial, seq, String::new(), current) {
+            return r;
         }
-        Some((_, _, Resumed::Gone { standalone: false })) => {
-            return rpc_error(
-                StatusCode::BAD_REQUEST,
-                codes::INVALID_REQUEST,
-                "cannot resume: that stream's events are no longer kept (a stream nobody \
-                 follows is kept for 30 s)",
-            );
-        }
-        // A GET stream that was replaced or is gone, or one mcpwall does not know: a new one
-        // (which starts with what nobody has had of the last).
-        _ => {}
     }
     let serial = session.next_serial();
     let (tx, rx) = mpsc::channel(STREAM_QUEUE);
@@ -959,57 +941,86 @@ fn get(app: &Arc<App>, upstream: &str, headers: &HeaderMap) -> Response {
         return gone();
     }
     tokio::spawn(Arc::clone(&session).log_stream(serial, rx, None));
-    follow_response(Follower::new(session, serial, 1), true)
+    follow_response(Follower::new(session, serial, 1, String::new()), true)
+}
+
+fn last_event_id(headers: &HeaderMap) -> Option<&str> {
+    headers.get("last-event-id")?.to_str().ok()
+}
+
+/// A GET whose `Last-Event-ID` names stream `serial` of `owner`: the rest of that stream
+/// after event `seq` while its log is kept (a GET stream's only while it is the one in use:
+/// `current`); an error for a POST stream whose log is gone; `None` where a new GET stream is
+/// the answer (a GET stream replaced or gone, or a stream `owner` does not know).
+fn resume_stream(
+    owner: Arc<dyn Followed>,
+    serial: u64,
+    seq: u64,
+    prefix: String,
+    current: impl Fn(u64) -> bool,
+) -> Option<Response> {
+    match owner.logs().resume(serial) {
+        Resumed::Follow { standalone } if !standalone || current(serial) => {
+            // What the client missed of that stream, then the rest as it comes.
+            let follower = Follower::new(owner, serial, seq.saturating_add(1), prefix);
+            Some(follow_response(follower, false))
+        }
+        Resumed::Gone { standalone: false } => Some(rpc_error(
+            StatusCode::BAD_REQUEST,
+            codes::INVALID_REQUEST,
+            "cannot resume: that stream's events are no longer kept (a stream nobody follows \
+             is kept for 30 s)",
+        )),
+        _ => None,
+    }
 }
 
 /// A connection following a stream's log (see [`resume`]).
 struct Follower {
-    session: Arc<HttpSession>,
+    owner: Arc<dyn Followed>,
     serial: u64,
     /// The sequence number of the next event it sends.
     next: u64,
+    /// Before each event id: which log of an aggregated session the stream is in.
+    prefix: String,
 }
 
 impl Follower {
-    fn new(session: Arc<HttpSession>, serial: u64, next: u64) -> Self {
-        session.follow(serial, true);
+    fn new(owner: Arc<dyn Followed>, serial: u64, next: u64, prefix: String) -> Self {
+        owner.logs().follow(serial, true);
+        owner.touch();
         Follower {
-            session,
+            owner,
             serial,
             next,
+            prefix,
         }
+    }
+
+    fn event_id(&self, seq: u64) -> String {
+        format!("{}{}", self.prefix, resume::event_id(self.serial, seq))
     }
 }
 
 impl Drop for Follower {
     fn drop(&mut self) {
         // A stream nobody follows for a while has its calls cancelled.
-        self.session.follow(self.serial, false);
+        self.owner.logs().follow(self.serial, false);
+        self.owner.touch();
     }
 }
 
-/// The SSE response of a follower: a priming event first when asked (an id, so that a client
-/// whose connection breaks before any message can still resume), then the stream's events.
+/// The SSE response of a follower: a priming event first when asked (an id and no message,
+/// so that a client whose connection breaks before any message can still resume), then the
+/// stream's events.
 fn follow_response(follower: Follower, priming: bool) -> Response {
-    let first = priming.then(|| priming_event(follower.serial));
+    let first = priming.then(|| Ok(Event::default().id(follower.event_id(0)).data("")));
     let rest = futures_util::stream::unfold(follower, |mut f| async move {
-        let (seq, frame) = f.session.next_event(f.serial, f.next).await?;
+        let (seq, frame) = f.owner.logs().next_event(f.serial, f.next).await?;
         f.next = seq + 1;
-        Some((sse_event(&frame, Some(resume::event_id(f.serial, seq))), f))
+        Some((sse_event(&frame, Some(f.event_id(seq))), f))
     });
     let events = futures_util::stream::iter(first).chain(rest);
-    Sse::new(events)
-        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
-        .into_response()
-}
-
-/// An SSE response of what arrives on `rx`, without ids (not resumable), with keep-alive
-/// comments.
-fn plain_stream(rx: mpsc::Receiver<Out>) -> Response {
-    let events = futures_util::stream::unfold(rx, |mut rx| async move {
-        let (Out::Answer(f) | Out::Other(f)) = rx.recv().await?;
-        Some((sse_event(&f, None), rx))
-    });
     Sse::new(events)
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
         .into_response()

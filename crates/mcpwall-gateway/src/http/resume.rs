@@ -9,10 +9,18 @@
 //! routed meanwhile. A POST stream nobody follows for [`WINDOW`] has its calls cancelled; the
 //! GET stream nobody follows for that long is closed, and what nobody has had of it goes back
 //! to the session's backlog for the next GET.
+//!
+//! On the aggregated endpoint an id also says whose log holds the stream: `a/STREAM-SEQ` for
+//! the aggregated session's GET streams, `K/STREAM-SEQ` for a POST stream answered by member
+//! `K`, in that member's logs.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, mpsc};
+
+use super::session::Out;
 
 /// How long a stream nobody follows may be resumed.
 pub(super) const WINDOW: Duration = Duration::from_secs(30);
@@ -266,6 +274,95 @@ impl Streams {
             self.drop_log(k);
         }
         expired
+    }
+}
+
+/// What holds stream logs that connections follow: a session, or an aggregated one.
+pub(super) trait Followed: Send + Sync {
+    fn logs(&self) -> &Logs;
+    /// A follower came or went: the owner is in use.
+    fn touch(&self);
+}
+
+/// A session's stream logs, and the notice that wakes the connections following them.
+#[derive(Default)]
+pub(super) struct Logs {
+    streams: Mutex<Streams>,
+    changed: Notify,
+}
+
+impl Logs {
+    fn lock(&self) -> MutexGuard<'_, Streams> {
+        self.streams.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// See [`Streams::open`].
+    pub(super) fn open(&self, serial: u64, standalone: bool) {
+        self.lock().open(serial, standalone);
+    }
+
+    /// Reads a stream's messages into its log: a POST stream's until each of its `answers`
+    /// has come, a GET stream's until its sender is dropped (it was replaced or closed).
+    pub(super) async fn read(
+        &self,
+        serial: u64,
+        mut rx: mpsc::Receiver<Out>,
+        answers: Option<usize>,
+    ) {
+        let mut remaining = answers;
+        while remaining != Some(0) {
+            let Some(out) = rx.recv().await else {
+                break;
+            };
+            let (frame, answer) = match out {
+                Out::Answer(f) => (f, true),
+                Out::Other(f) => (f, false),
+            };
+            if answer {
+                remaining = remaining.map(|n| n.saturating_sub(1));
+            }
+            self.lock().record(serial, Arc::new(frame), answer);
+            self.changed.notify_waiters();
+        }
+        self.lock().end(serial);
+        self.changed.notify_waiters();
+    }
+
+    /// Event `seq` of stream `serial` (or the first kept after it), waiting for it if it has
+    /// not come yet; `None` when the stream has ended.
+    pub(super) async fn next_event(&self, serial: u64, seq: u64) -> Option<(u64, Arc<Vec<u8>>)> {
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            // Registered before looking, so that an event recorded in between still wakes it.
+            changed.as_mut().enable();
+            match self.lock().next(serial, seq) {
+                Next::Event(seq, frame) => return Some((seq, frame)),
+                Next::End => return None,
+                Next::Wait => {}
+            }
+            changed.await;
+        }
+    }
+
+    /// See [`Streams::follow`].
+    pub(super) fn follow(&self, serial: u64, joined: bool) {
+        self.lock().follow(serial, joined);
+    }
+
+    /// See [`Streams::resume`].
+    pub(super) fn resume(&self, serial: u64) -> Resumed {
+        self.lock().resume(serial)
+    }
+
+    /// See [`Streams::take_undelivered`].
+    pub(super) fn take_undelivered(&self, serial: u64) -> Vec<Vec<u8>> {
+        self.lock().take_undelivered(serial)
+    }
+
+    /// See [`Streams::expire`].
+    pub(super) fn expire(&self) -> Expired {
+        self.lock().expire(Instant::now())
     }
 }
 

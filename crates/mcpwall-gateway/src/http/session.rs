@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 
 use super::child::{ServerOut, kill_group};
 use super::remote::Remote;
-use super::resume::{Next, Resumed, Streams};
+use super::resume::{Followed, Logs};
 use crate::inspect::{Direction, Inspector, Outcome};
 
 /// What a client stream receives.
@@ -107,9 +107,7 @@ pub(super) struct HttpSession {
     /// The client's `initialize` as the server got it: replayed to a restarted server.
     init: std::sync::OnceLock<Vec<u8>>,
     /// The client streams' last events (see [`super::resume`]).
-    streams: Mutex<Streams>,
-    /// Told when a stream has a new event or ends.
-    streams_changed: tokio::sync::Notify,
+    pub(super) logs: Logs,
     /// Held for reading while a client message is inspected and sent; for writing while the
     /// server is restarted and its tools listed again, so that no message crosses a restart.
     gate: Arc<tokio::sync::RwLock<()>>,
@@ -162,6 +160,16 @@ fn messages(frame: Vec<u8>) -> Vec<Vec<u8>> {
     }
 }
 
+impl Followed for HttpSession {
+    fn logs(&self) -> &Logs {
+        &self.logs
+    }
+
+    fn touch(&self) {
+        HttpSession::touch(self);
+    }
+}
+
 impl HttpSession {
     pub(super) fn new(
         id: String,
@@ -182,8 +190,7 @@ impl HttpSession {
             }),
             init: std::sync::OnceLock::new(),
             gate: Arc::default(),
-            streams: Mutex::default(),
-            streams_changed: tokio::sync::Notify::new(),
+            logs: Logs::default(),
             routes: Mutex::new(Routes::default()),
             serials: AtomicU64::new(1),
             last_seen: Mutex::new(Instant::now()),
@@ -378,68 +385,23 @@ impl HttpSession {
 
     /// Starts the log of client stream `serial` (a POST's, or the GET stream's).
     pub(super) fn open_stream(&self, serial: u64, standalone: bool) {
-        lock(&self.streams).open(serial, standalone);
+        self.logs.open(serial, standalone);
     }
 
-    /// Reads a stream's messages into its log, for the connections that follow it: a POST
-    /// stream's until each of its `answers` has come, the GET stream's until it is replaced or
-    /// closed.
+    /// Reads a stream's messages into its log, for the connections that follow it (see
+    /// [`Logs::read`]).
     pub(super) async fn log_stream(
         self: Arc<Self>,
         serial: u64,
-        mut rx: mpsc::Receiver<Out>,
+        rx: mpsc::Receiver<Out>,
         answers: Option<usize>,
     ) {
-        let mut remaining = answers;
-        while remaining != Some(0) {
-            let Some(out) = rx.recv().await else {
-                break;
-            };
-            let (frame, answer) = match out {
-                Out::Answer(f) => (f, true),
-                Out::Other(f) => (f, false),
-            };
-            if answer {
-                remaining = remaining.map(|n| n.saturating_sub(1));
-            }
-            lock(&self.streams).record(serial, Arc::new(frame), answer);
-            self.streams_changed.notify_waiters();
-        }
-        lock(&self.streams).end(serial);
-        self.streams_changed.notify_waiters();
+        self.logs.read(serial, rx, answers).await;
         // The stream's progress routes go with it; the session was active until now.
         lock(&self.routes)
             .progress
             .retain(|_, s| s.serial != serial);
         self.touch();
-    }
-
-    /// Event `seq` of stream `serial` (or the first kept after it), waiting for it if it has
-    /// not come yet; `None` when the stream has ended.
-    pub(super) async fn next_event(&self, serial: u64, seq: u64) -> Option<(u64, Arc<Vec<u8>>)> {
-        loop {
-            let changed = self.streams_changed.notified();
-            tokio::pin!(changed);
-            // Registered before looking, so that an event recorded in between still wakes it.
-            changed.as_mut().enable();
-            match lock(&self.streams).next(serial, seq) {
-                Next::Event(seq, frame) => return Some((seq, frame)),
-                Next::End => return None,
-                Next::Wait => {}
-            }
-            changed.await;
-        }
-    }
-
-    /// A connection starts or stops following stream `serial`.
-    pub(super) fn follow(&self, serial: u64, joined: bool) {
-        lock(&self.streams).follow(serial, joined);
-        self.touch();
-    }
-
-    /// What `Last-Event-ID` names in this session.
-    pub(super) fn resume(&self, serial: u64) -> Resumed {
-        lock(&self.streams).resume(serial)
     }
 
     /// Whether `serial` is the session's GET stream now.
@@ -455,7 +417,7 @@ impl HttpSession {
     pub(super) fn open_standalone_logged(&self, serial: u64, tx: mpsc::Sender<Out>) -> bool {
         let previous = lock(&self.routes).standalone.as_ref().map(|s| s.serial);
         if let Some(p) = previous {
-            for f in lock(&self.streams).take_undelivered(p) {
+            for f in self.logs.take_undelivered(p) {
                 let _ = tx.try_send(Out::Other(f));
             }
         }
@@ -465,7 +427,7 @@ impl HttpSession {
     /// Forgets streams nobody followed for the resumption window. A POST stream's calls are
     /// cancelled; a GET stream is closed, and what nobody had of it waits for the next.
     pub(super) fn expire_streams(self: &Arc<Self>) {
-        let expired = lock(&self.streams).expire(Instant::now());
+        let expired = self.logs.expire();
         for serial in expired.posts {
             self.forget(serial);
         }

@@ -858,33 +858,68 @@ fn post_with(addr: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
     )
 }
 
-/// POSTs `body` in session `sid` asking for SSE, reads up to the stream's first event id, and
-/// leaves (the connection is closed): what a client whose network broke does.
-fn post_and_leave(addr: &str, path: &str, sid: &str, body: &Value) -> String {
+/// POSTs `body` in session `sid` asking for SSE (GETs the session's stream when `body` is
+/// `None`), reads up to the stream's first event id, and leaves (the connection is closed):
+/// what a client whose network broke does.
+fn open_and_leave(addr: &str, path: &str, sid: &str, body: Option<&Value>) -> String {
+    let req = match body {
+        Some(body) => {
+            let body = body.to_string();
+            format!(
+                "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+                 Accept: application/json, text/event-stream\r\nMcp-Session-Id: {sid}\r\n\
+                 Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+        }
+        None => format!(
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\
+             Mcp-Session-Id: {sid}\r\n\r\n"
+        ),
+    };
+    let (id, _) = read_event(addr, &req, false);
+    id
+}
+
+/// Sends `req` on a fresh connection and reads its SSE response up to the first event with
+/// an id (with a message, when `message`): that event's id and message.
+fn read_event(addr: &str, req: &str, message: bool) -> (String, Value) {
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(30)))
         .expect("timeout");
-    let body = body.to_string();
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         Accept: application/json, text/event-stream\r\nMcp-Session-Id: {sid}\r\n\
-         Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
     s.write_all(req.as_bytes()).expect("send");
     let mut seen = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
         let n = s.read(&mut buf).expect("read");
-        assert!(n > 0, "the stream ended before an event id");
+        assert!(
+            n > 0,
+            "the stream ended before the event: {}",
+            String::from_utf8_lossy(&seen)
+        );
         seen.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&seen);
-        if let Some(id) = text
-            .lines()
-            .find_map(|l| l.strip_prefix("id:"))
-            .filter(|_| text.contains("\n\n"))
-        {
-            return id.trim().to_owned();
+        let text = String::from_utf8_lossy(&seen).replace("\r\n", "\n");
+        let Some((_, events)) = text.split_once("\n\n") else {
+            continue;
+        };
+        // Complete events only (the last piece may be cut).
+        let mut blocks: Vec<&str> = events.split("\n\n").collect();
+        blocks.pop();
+        for block in blocks {
+            let field = |name: &str| {
+                block
+                    .lines()
+                    .find_map(|l| l.split_once(':').filter(|(k, _)| k.ends_with(name)))
+                    .map(|(_, v)| v.trim().to_owned())
+            };
+            let (Some(id), data) = (field("id"), field("data")) else {
+                continue;
+            };
+            match data.filter(|d| !d.is_empty()) {
+                Some(d) => return (id, serde_json::from_str(&d).expect("JSON event")),
+                None if !message => return (id, Value::Null),
+                None => {}
+            }
         }
     }
 }
@@ -902,7 +937,7 @@ fn a_broken_sse_stream_is_resumed_with_last_event_id() {
     let (_, sid) = initialize(a, p, &[]);
     initialized_and_listed(a, p, &sid);
     // The client's connection breaks after the stream's first event (an id, no message).
-    let id = post_and_leave(a, p, &sid, &call(2, "slow", json!({"seconds": 1})));
+    let id = open_and_leave(a, p, &sid, Some(&call(2, "slow", json!({"seconds": 1}))));
     assert!(id.ends_with("-0"), "{id}");
     // The call goes on; the client comes back for the rest of that stream.
     let resume = |last: &str| {
@@ -940,6 +975,41 @@ fn a_broken_sse_stream_is_resumed_with_last_event_id() {
         b"",
     );
     assert_eq!(r.status, 404, "{r:?}");
+
+    // The aggregated endpoint's streams too; their ids say whose log holds them.
+    let (_, agg) = initialize(a, "/mcp", &[]);
+    initialized_and_listed(a, "/mcp", &agg);
+    let slow = call(2, "demo__slow", json!({"seconds": 1}));
+    let id = open_and_leave(a, "/mcp", &agg, Some(&slow));
+    assert!(id.starts_with("0/") && id.ends_with("-0"), "{id}");
+    let get = |last: &str| {
+        format!(
+            "GET /mcp HTTP/1.1\r\nHost: {a}\r\nAccept: text/event-stream\r\n\
+             Mcp-Session-Id: {agg}\r\nLast-Event-ID: {last}\r\n\r\n"
+        )
+    };
+    let (_, m) = read_event(a, &get(&id), true);
+    assert_eq!(m["id"], 2, "{m}");
+    assert_eq!(m["result"]["content"][0]["text"], "done", "{m}");
+    // The GET stream: what a server sends on its own while the client is away waits in the
+    // stream's log, and the client resuming gets it as the stream's next event.
+    let stream = open_and_leave(a, "/mcp", &agg, None);
+    assert!(
+        stream.starts_with("a/") && stream.ends_with("-0"),
+        "{stream}"
+    );
+    let r = post(a, "/mcp", &agg, &call(3, "demo__announce", json!({})));
+    assert_eq!(
+        r.message()["result"]["content"][0]["text"],
+        "announced",
+        "{r:?}"
+    );
+    let (next, m) = read_event(a, &get(&stream), true);
+    assert_eq!(m["method"], "notifications/resources/list_changed", "{m}");
+    assert_eq!(next, format!("{}1", stream.trim_end_matches('0')));
+    // A member's own stream is never the client's to follow: a new GET stream instead.
+    let (other, _) = read_event(a, &get("0/1-0"), false);
+    assert!(other.starts_with("a/") && other != stream, "{other}");
 }
 
 #[test]

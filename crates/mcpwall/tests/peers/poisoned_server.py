@@ -126,6 +126,12 @@ if "--faults" in sys.argv:
         return "x" * size
 
     @server.tool()
+    async def announce(ctx: Context) -> str:
+        """Tell the client, apart from this call, that the resources changed."""
+        await ctx.session.send_resource_list_changed()
+        return "announced"
+
+    @server.tool()
     def crash(code: int) -> str:
         """Exit the server at once with the given status."""
         if AFTER_CRASH:
