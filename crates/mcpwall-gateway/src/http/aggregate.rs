@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
 use super::resume::{self, Followed, Logs};
-use super::session::{HttpSession, Out, Refused, STREAM_QUEUE};
+use super::session::{Asked, HttpSession, Out, Refused, STREAM_QUEUE};
 use super::{
     App, Follower, PostStream, SESSION_HEADER, follow_response, gone, initialize_first,
     json_answers, json_response, last_event_id, one_line, post_headers, resume_stream, rpc_error,
@@ -51,7 +51,6 @@ pub(super) struct Aggregate {
     state: Mutex<State>,
     last_seen: Mutex<Instant>,
     closed: AtomicBool,
-    internal: AtomicU64,
     call_timeout: Duration,
     audit: Arc<dyn Audit>,
     /// The logs of the client's GET streams (see [`super::resume`]); its POST streams are in
@@ -70,9 +69,9 @@ struct State {
     announced: bool,
     /// The client's GET stream, and its serial.
     standalone: Option<(u64, mpsc::Sender<Out>)>,
-    /// SSE streams of POSTs in progress (weak: they end with their answers): where a server's
-    /// request during a call goes when there is no GET stream.
-    posts: Vec<mpsc::WeakSender<Out>>,
+    /// SSE streams of POSTs in progress, as member and stream serial (weak: they end with
+    /// their answers): where a server's request during a call goes when no GET stream is read.
+    posts: Vec<(usize, u64, mpsc::WeakSender<Out>)>,
     backlog: VecDeque<Vec<u8>>,
     backlog_bytes: usize,
     /// Which member lists each resource URI.
@@ -168,7 +167,6 @@ impl Aggregate {
             }),
             last_seen: Mutex::new(Instant::now()),
             closed: AtomicBool::new(false),
-            internal: AtomicU64::new(1),
             call_timeout,
             audit,
             logs: Logs::default(),
@@ -198,8 +196,13 @@ impl Aggregate {
         *lock(&self.last_seen) = Instant::now();
     }
 
+    /// Since when nothing happened in the session, its members' calls included (a call that
+    /// ends long after its POST).
     pub(super) fn idle_for(&self) -> Duration {
-        lock(&self.last_seen).elapsed()
+        self.members
+            .iter()
+            .map(|m| m.session.idle_for())
+            .fold(lock(&self.last_seen).elapsed(), Duration::min)
     }
 
     pub(super) fn is_closed(&self) -> bool {
@@ -274,18 +277,41 @@ impl Aggregate {
             }
             _ => {}
         }
-        self.deliver(encode(&v));
+        self.deliver(Some(k), encode(&v));
     }
 
-    fn deliver(&self, frame: Vec<u8>) {
+    /// A member's own message (`from`, when known) for the client: on a stream the client
+    /// reads (the GET stream, else the latest call's stream, the asking member's first); else
+    /// on the GET stream nobody reads (its log is kept for the client's return, and what
+    /// nobody had of it comes back to the backlog when it expires); else to the backlog. Never
+    /// on a call's stream nobody reads: its log goes when it expires.
+    fn deliver(&self, from: Option<usize>, frame: Vec<u8>) {
         let mut s = lock(&self.state);
-        if let Some((_, tx)) = s.standalone.as_ref().filter(|(_, t)| !t.is_closed()) {
+        s.posts
+            .retain(|(_, _, w)| w.upgrade().is_some_and(|t| !t.is_closed()));
+        let get = s
+            .standalone
+            .as_ref()
+            .filter(|(_, t)| !t.is_closed())
+            .map(|(serial, tx)| (*serial, tx.clone()));
+        if let Some((serial, tx)) = &get
+            && self.logs.is_followed(*serial) != Some(false)
+        {
             let _ = tx.try_send(Out::Other(frame));
             return;
         }
-        s.posts
-            .retain(|w| w.upgrade().is_some_and(|t| !t.is_closed()));
-        if let Some(tx) = s.posts.last().and_then(mpsc::WeakSender::upgrade) {
+        let read = |&&(k, serial, _): &&(usize, u64, mpsc::WeakSender<Out>)| {
+            self.members[k].session.logs.is_followed(serial) != Some(false)
+        };
+        let post = s
+            .posts
+            .iter()
+            .rev()
+            .filter(read)
+            .find(|(k, _, _)| Some(*k) == from)
+            .or_else(|| s.posts.iter().rev().find(read))
+            .and_then(|(_, _, w)| w.upgrade());
+        if let Some(tx) = post.or(get.map(|(_, tx)| tx)) {
             let _ = tx.try_send(Out::Other(frame));
             return;
         }
@@ -294,9 +320,13 @@ impl Aggregate {
         s.trim_backlog();
     }
 
-    /// A POST whose SSE stream can carry the servers' requests while it is open.
-    fn post_open(&self, tx: &mpsc::Sender<Out>) {
-        lock(&self.state).posts.push(tx.downgrade());
+    /// A call's SSE stream (member `k`'s stream `serial`), which can carry the servers'
+    /// requests while it is open.
+    fn post_open(&self, k: usize, serial: u64, tx: &mpsc::Sender<Out>) {
+        let mut s = lock(&self.state);
+        s.posts
+            .retain(|(_, _, w)| w.upgrade().is_some_and(|t| !t.is_closed()));
+        s.posts.push((k, serial, tx.downgrade()));
     }
 
     /// Opens GET stream `serial`: it starts with what nobody has had of the one it replaces,
@@ -331,8 +361,10 @@ impl Aggregate {
     /// Closes a GET stream nobody followed for the resumption window; what nobody had of it
     /// waits for the next.
     pub(super) fn expire_streams(&self) {
-        let expired = self.logs.expire();
+        // The state first: nothing is delivered to a GET stream between its expiry and its
+        // removal from the state.
         let mut s = lock(&self.state);
+        let expired = self.logs.expire();
         for (serial, undelivered) in expired.gets {
             if s.standalone.as_ref().is_some_and(|(k, _)| *k == serial) {
                 s.standalone = None;
@@ -360,49 +392,14 @@ impl Aggregate {
         params: Option<Value>,
     ) -> Result<Value, String> {
         let m = &self.members[k];
-        let id = Id::String(format!(
-            "mcpwall-agg-{}",
-            self.internal.fetch_add(1, Ordering::Relaxed)
-        ));
-        let mut request = json!({"jsonrpc": "2.0", "id": id.to_value(), "method": method});
-        if let Some(p) = params {
-            request["params"] = p;
-        }
-        let serial = m.session.next_serial();
-        let (tx, mut rx) = mpsc::channel(8);
-        if m.session
-            .expect(serial, std::slice::from_ref(&id), &[], &tx, true)
-            .is_err()
-        {
-            return Err(format!("the server {} is gone", m.name));
-        }
-        m.session.client_frame(&encode(&request), Some(&tx)).await;
-        drop(tx);
-        let answer = tokio::time::timeout(self.call_timeout, async {
-            while let Some(out) = rx.recv().await {
-                if let Out::Answer(f) = out {
-                    return Some(f);
-                }
-            }
-            None
-        })
-        .await;
-        m.session.forget(serial);
-        let frame = match answer {
-            Ok(Some(f)) => f,
-            Ok(None) => return Err(format!("the server {} is gone", m.name)),
-            Err(_) => return Err(format!("the server {} did not answer {method}", m.name)),
-        };
-        let v: Value = serde_json::from_slice(&frame).map_err(|e| e.to_string())?;
-        match (v.get("result"), v.get("error")) {
-            (Some(r), _) => Ok(r.clone()),
-            (_, Some(e)) => Err(format!(
-                "{}: {}",
-                m.name,
-                e.get("message").and_then(Value::as_str).unwrap_or("error")
-            )),
-            _ => Err(format!("{}: no result", m.name)),
-        }
+        m.session
+            .ask(method, params, self.call_timeout)
+            .await
+            .map_err(|e| match e {
+                Asked::Gone => format!("the server {} is gone", m.name),
+                Asked::Late => format!("the server {} did not answer {method}", m.name),
+                Asked::Error(why) => format!("{}: {why}", m.name),
+            })
     }
 
     /// `initialize`, asked of every member; members that fail are left out of the session.
@@ -1132,7 +1129,7 @@ async fn forward(
         }
     }
     if sse {
-        agg.post_open(&tx);
+        agg.post_open(k, serial, &tx);
     }
     member.client_frame(&encode(&rewritten), Some(&tx)).await;
     drop(tx);
@@ -1186,7 +1183,11 @@ pub(super) fn get(agg: &Arc<Aggregate>, headers: &HeaderMap) -> Response {
     }
     {
         let agg = Arc::clone(agg);
-        tokio::spawn(async move { agg.logs.read(serial, rx, None).await });
+        tokio::spawn(async move {
+            agg.logs
+                .read(serial, rx, None, |f| agg.deliver(None, f))
+                .await;
+        });
     }
     follow_response(Follower::new(agg.clone(), serial, 1, "a/".to_owned()), true)
 }

@@ -18,6 +18,7 @@ mod remote;
 mod restart;
 mod resume;
 mod session;
+mod stateless;
 mod tls;
 
 use std::collections::HashMap;
@@ -174,6 +175,8 @@ struct App {
     aggregates: Mutex<HashMap<String, Arc<Aggregate>>>,
     /// The HTTP client of remote upstreams (one connection pool for all sessions).
     client: reqwest::Client,
+    /// Per upstream, the server shared by its 2026-07-28 clients, which have no sessions.
+    stateless: HashMap<String, stateless::Shared>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -520,6 +523,11 @@ impl App {
         for id in idle {
             self.end_aggregate(&id);
         }
+        for shared in self.stateless.values() {
+            if let Some(s) = shared.take_idle(self.options.idle_timeout) {
+                self.retire(s);
+            }
+        }
         let aggregates: Vec<Arc<Aggregate>> = lock(&self.aggregates).values().cloned().collect();
         for agg in aggregates {
             agg.expire_streams();
@@ -585,6 +593,16 @@ async fn handle_aggregate(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if stateless::asked(&headers) {
+        // Merging the upstreams (instructions, lists, shadowing) is done per session.
+        return match method {
+            Method::POST => stateless::unsupported(
+                stateless::request_id(&body).as_ref(),
+                "the aggregated endpoint is served in sessions only",
+            ),
+            _ => stateless::no_session(),
+        };
+    }
     if let Err(r) = check_version(&headers) {
         return r;
     }
@@ -673,6 +691,12 @@ async fn handle(
             &format!("no upstream server is named {name:?}"),
         );
     };
+    if stateless::asked(&headers) {
+        return match method {
+            Method::POST => stateless::post(&app, upstream, &headers, &body).await,
+            _ => stateless::no_session(),
+        };
+    }
     if let Err(r) = check_version(&headers) {
         return r;
     }
@@ -1080,6 +1104,10 @@ pub fn serve(
             .iter()
             .map(|u| (u.name.clone(), Arc::default()))
             .collect();
+        let stateless = upstreams
+            .iter()
+            .map(|u| (u.name.clone(), stateless::Shared::default()))
+            .collect();
         let app = Arc::new(App {
             order: upstreams.iter().map(|u| u.name.clone()).collect(),
             upstreams: upstreams.into_iter().map(|u| (u.name.clone(), u)).collect(),
@@ -1088,6 +1116,7 @@ pub fn serve(
             stopped: Mutex::new(Vec::new()),
             limits,
             aggregates: Mutex::new(HashMap::new()),
+            stateless,
             client,
             options: ServeOptions {
                 listen: local,
@@ -1133,6 +1162,12 @@ pub fn serve(
                     for m in &a.members {
                         m.session.close();
                         lock(&app.stopped).push(Arc::clone(&m.session));
+                    }
+                }
+                for shared in app.stateless.values() {
+                    for s in shared.take() {
+                        s.close();
+                        lock(&app.stopped).push(s);
                     }
                 }
                 let _ = stopping.send(());

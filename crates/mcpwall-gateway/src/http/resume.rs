@@ -53,6 +53,9 @@ struct Log {
     alone_since: Option<Instant>,
     /// The first event recorded while nobody followed: nobody has had it, nor the later ones.
     undelivered_from: Option<u64>,
+    /// What nobody had of it went elsewhere (the GET stream was replaced or closed): what is
+    /// still recorded is for elsewhere too.
+    handed_over: bool,
 }
 
 /// What a `Last-Event-ID` names.
@@ -119,15 +122,20 @@ impl Streams {
                 followers: 0,
                 alone_since: Some(Instant::now()),
                 undelivered_from: Some(1),
+                handed_over: false,
             },
         );
     }
 
-    /// Keeps an event of stream `serial` (nothing when its log is gone).
-    pub(super) fn record(&mut self, serial: u64, frame: Arc<Vec<u8>>, answer: bool) {
+    /// Keeps an event of stream `serial`. False when nobody will have it there: the log is
+    /// gone, or what nobody had of it was handed over.
+    pub(super) fn record(&mut self, serial: u64, frame: Arc<Vec<u8>>, answer: bool) -> bool {
         let Some(log) = self.logs.get_mut(&serial) else {
-            return;
+            return false;
         };
+        if log.handed_over && log.followers == 0 {
+            return false;
+        }
         let seq = log.next;
         log.next += 1;
         if !answer {
@@ -153,6 +161,7 @@ impl Streams {
                 log.bytes -= k.frame.len();
             }
         }
+        true
     }
 
     /// No more events will come on stream `serial`.
@@ -201,6 +210,7 @@ impl Streams {
             return Vec::new();
         };
         log.undelivered_from = Some(log.next);
+        log.handed_over = true;
         log.events
             .iter()
             .filter(|k| k.seq >= from)
@@ -302,12 +312,15 @@ impl Logs {
     }
 
     /// Reads a stream's messages into its log: a POST stream's until each of its `answers`
-    /// has come, a GET stream's until its sender is dropped (it was replaced or closed).
+    /// has come, a GET stream's until its sender is dropped (it was replaced or closed). A GET
+    /// stream's message that nobody will have there (the stream was replaced or closed
+    /// meanwhile) goes `elsewhere`.
     pub(super) async fn read(
         &self,
         serial: u64,
         mut rx: mpsc::Receiver<Out>,
         answers: Option<usize>,
+        elsewhere: impl Fn(Vec<u8>),
     ) {
         let mut remaining = answers;
         while remaining != Some(0) {
@@ -321,8 +334,13 @@ impl Logs {
             if answer {
                 remaining = remaining.map(|n| n.saturating_sub(1));
             }
-            self.lock().record(serial, Arc::new(frame), answer);
-            self.changed.notify_waiters();
+            let frame = Arc::new(frame);
+            let kept = self.lock().record(serial, Arc::clone(&frame), answer);
+            if kept {
+                self.changed.notify_waiters();
+            } else if answers.is_none() {
+                elsewhere(Arc::unwrap_or_clone(frame));
+            }
         }
         self.lock().end(serial);
         self.changed.notify_waiters();
@@ -348,6 +366,11 @@ impl Logs {
     /// See [`Streams::follow`].
     pub(super) fn follow(&self, serial: u64, joined: bool) {
         self.lock().follow(serial, joined);
+    }
+
+    /// Whether a connection follows stream `serial`; `None` when it has no log.
+    pub(super) fn is_followed(&self, serial: u64) -> Option<bool> {
+        self.lock().logs.get(&serial).map(|l| l.followers > 0)
     }
 
     /// See [`Streams::resume`].
@@ -434,6 +457,23 @@ mod tests {
         assert_eq!(expired.gets, vec![(4, vec![b"unseen".to_vec()])]);
         assert!(matches!(s.resume(3), Resumed::Gone { standalone: false }));
         assert!(matches!(s.resume(4), Resumed::Gone { standalone: true }));
+    }
+
+    #[test]
+    fn what_comes_after_a_get_stream_was_handed_over_goes_elsewhere() {
+        let mut s = Streams::default();
+        s.open(5, true);
+        assert!(s.record(5, f(b"one"), false));
+        assert_eq!(s.take_undelivered(5), vec![b"one".to_vec()]);
+        // Still in its channel when the stream was replaced: nobody would read it there.
+        assert!(!s.record(5, f(b"two"), false));
+        // A stream someone follows keeps what comes: the follower has it.
+        s.open(6, true);
+        s.follow(6, true);
+        assert!(s.take_undelivered(6).is_empty());
+        assert!(s.record(6, f(b"three"), false));
+        // A log that is gone keeps nothing.
+        assert!(!s.record(99, f(b"four"), false));
     }
 
     #[test]

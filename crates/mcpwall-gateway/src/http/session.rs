@@ -93,6 +93,27 @@ struct Peek {
 struct PeekParams {
     #[serde(rename = "progressToken", default)]
     progress_token: Option<Value>,
+    #[serde(rename = "_meta", default)]
+    meta: Option<PeekMeta>,
+}
+
+#[derive(Deserialize)]
+struct PeekMeta {
+    /// Protocol 2026-07-28: a notification of a subscription names the `subscriptions/listen`
+    /// request it belongs to.
+    #[serde(rename = "io.modelcontextprotocol/subscriptionId", default)]
+    subscription: Option<Value>,
+}
+
+/// Why [`HttpSession::ask`] got no result.
+#[derive(Debug)]
+pub(super) enum Asked {
+    /// The session ended, or the server went away, before it answered.
+    Gone,
+    /// No answer in time.
+    Late,
+    /// An error answer (its message), or an answer that is not one.
+    Error(String),
 }
 
 pub(super) struct HttpSession {
@@ -303,6 +324,59 @@ impl HttpSession {
         }
     }
 
+    /// Asks the server itself, through the pipeline, and waits up to `timeout` for the
+    /// result (its id is mcpwall's own: `mcpwall-ask-N`).
+    pub(super) async fn ask(
+        self: &Arc<Self>,
+        method: &str,
+        params: Option<Value>,
+        timeout: Duration,
+    ) -> Result<Value, Asked> {
+        let serial = self.next_serial();
+        let id = Id::String(format!("mcpwall-ask-{serial}"));
+        let mut request =
+            serde_json::json!({"jsonrpc": "2.0", "id": id.to_value(), "method": method});
+        if let Some(p) = params {
+            request["params"] = p;
+        }
+        let (tx, mut rx) = mpsc::channel(8);
+        if self
+            .expect(serial, std::slice::from_ref(&id), &[], &tx, true)
+            .is_err()
+        {
+            return Err(Asked::Gone);
+        }
+        self.client_frame(&serde_json::to_vec(&request).unwrap_or_default(), Some(&tx))
+            .await;
+        drop(tx);
+        let answer = tokio::time::timeout(timeout, async {
+            while let Some(out) = rx.recv().await {
+                if let Out::Answer(f) = out {
+                    return Some(f);
+                }
+            }
+            None
+        })
+        .await;
+        self.forget(serial);
+        let frame = match answer {
+            Ok(Some(f)) => f,
+            Ok(None) => return Err(Asked::Gone),
+            Err(_) => return Err(Asked::Late),
+        };
+        let v: Value = serde_json::from_slice(&frame).map_err(|e| Asked::Error(e.to_string()))?;
+        match (v.get("result"), v.get("error")) {
+            (Some(r), _) => Ok(r.clone()),
+            (_, Some(e)) => Err(Asked::Error(
+                e.get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("error")
+                    .to_owned(),
+            )),
+            _ => Err(Asked::Error("no result".to_owned())),
+        }
+    }
+
     /// Opens the client's GET stream (replacing an earlier one) and gives it what waited.
     /// False when the session has ended.
     pub(super) fn open_standalone(&self, serial: u64, tx: mpsc::Sender<Out>) -> bool {
@@ -396,7 +470,7 @@ impl HttpSession {
         rx: mpsc::Receiver<Out>,
         answers: Option<usize>,
     ) {
-        self.logs.read(serial, rx, answers).await;
+        self.logs.read(serial, rx, answers, |f| self.route(f)).await;
         // The stream's progress routes go with it; the session was active until now.
         lock(&self.routes)
             .progress
@@ -427,18 +501,19 @@ impl HttpSession {
     /// Forgets streams nobody followed for the resumption window. A POST stream's calls are
     /// cancelled; a GET stream is closed, and what nobody had of it waits for the next.
     pub(super) fn expire_streams(self: &Arc<Self>) {
-        let expired = self.logs.expire();
-        for serial in expired.posts {
-            self.forget(serial);
-        }
-        for (serial, undelivered) in expired.gets {
+        let posts = {
+            // The routes first: nothing is routed to a GET stream between its expiry and its
+            // removal from the routes.
             let mut r = lock(&self.routes);
-            if r.standalone.as_ref().is_some_and(|s| s.serial == serial) {
-                r.standalone = None;
-            }
-            for f in undelivered.into_iter().rev() {
-                r.backlog_bytes += f.len();
-                r.backlog.push_front(f);
+            let expired = self.logs.expire();
+            for (serial, undelivered) in expired.gets {
+                if r.standalone.as_ref().is_some_and(|s| s.serial == serial) {
+                    r.standalone = None;
+                }
+                for f in undelivered.into_iter().rev() {
+                    r.backlog_bytes += f.len();
+                    r.backlog.push_front(f);
+                }
             }
             while r.backlog.len() > BACKLOG || r.backlog_bytes > BACKLOG_BYTES {
                 match r.backlog.pop_front() {
@@ -446,6 +521,10 @@ impl HttpSession {
                     None => break,
                 }
             }
+            expired.posts
+        };
+        for serial in posts {
+            self.forget(serial);
         }
     }
 
@@ -567,24 +646,43 @@ impl HttpSession {
             }
             return;
         };
+        let params = peek.params.unwrap_or(PeekParams {
+            progress_token: None,
+            meta: None,
+        });
         if method == "notifications/progress"
-            && let Some(token) = peek.params.and_then(|p| p.progress_token)
+            && let Some(token) = params.progress_token
             && let Some(s) = r.progress.get(&token.to_string())
             && !s.answers_only
             && s.tx.try_send(Out::Other(frame.clone())).is_ok()
         {
             return;
         }
-        if let Some(s) = r.standalone.as_ref().filter(|s| !s.tx.is_closed()) {
-            let _ = s.tx.try_send(Out::Other(frame));
+        if let Some(listen) = params.meta.and_then(|m| m.subscription)
+            && let Ok(id) = Id::from_json(&listen)
+            && let Some(s) = r.waiting.get(&id)
+            && !s.answers_only
+            && s.tx.try_send(Out::Other(frame.clone())).is_ok()
+        {
             return;
         }
+        // A stream someone reads first (one without a log is read while it is open), the GET
+        // stream before the latest POST's; then the GET stream nobody reads (its log is kept
+        // for the client's return, and what nobody had of it comes back here when it expires).
+        // Never a POST stream nobody reads: its log goes when it expires.
+        let read = |serial| self.logs.is_followed(serial) != Some(false);
+        let get = r.standalone.as_ref().filter(|s| !s.tx.is_closed());
         let post = r
             .waiting
             .values()
-            .filter(|s| !s.answers_only && !s.tx.is_closed())
+            .filter(|s| !s.answers_only && !s.tx.is_closed() && read(s.serial))
             .max_by_key(|s| s.serial);
-        if let Some(s) = post {
+        let to = match (get, post) {
+            (Some(g), _) if read(g.serial) => Some(g),
+            (_, Some(p)) => Some(p),
+            (g, None) => g,
+        };
+        if let Some(s) = to {
             let _ = s.tx.try_send(Out::Other(frame));
             return;
         }

@@ -6,6 +6,7 @@ Usage: client.py MCPWALL [mcpwall args...] -- SERVER_COMMAND [args...]
        client.py --modern MCPWALL [mcpwall args...] -- SERVER_COMMAND [args...]
                                    (the SDK's `Client`, which negotiates protocol 2026-07-28,
                                    without `initialize`, with a server that speaks it)
+       client.py --modern-http URL (the same `Client` with `mcpwall serve`: no session at all)
 """
 
 import asyncio
@@ -30,7 +31,11 @@ async def modern_calls(argv, out):
     from mcp.client.client import Client
     from mcp.client.stdio import StdioServerParameters
 
-    async with Client(StdioServerParameters(command=argv[0], args=argv[1:])) as client:
+    if argv[0] == "--http":
+        target = argv[1]
+    else:
+        target = StdioServerParameters(command=argv[0], args=argv[1:])
+    async with Client(target) as client:
         out["version"] = client.protocol_version
         out["server"] = client.server_info.name if client.server_info else None
         out["instructions"] = client.instructions
@@ -60,6 +65,8 @@ async def main():
     out = {}
     if sys.argv[1] == "--modern":
         await modern_calls(sys.argv[2:], out)
+    elif sys.argv[1] == "--modern-http":
+        await modern_calls(["--http", sys.argv[2]], out)
     else:
         await connected(sys.argv[1:], lambda read, write: session_calls(read, write, out))
     print(json.dumps(out))

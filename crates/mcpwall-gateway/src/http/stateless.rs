@@ -1,0 +1,598 @@
+//! Protocol 2026-07-28 clients of an upstream's endpoint (`/mcp/NAME`): no `initialize` and no
+//! session. Every POST is one request that carries its protocol version and its client's
+//! capabilities in `_meta`, and the same version, method and name again in headers
+//! (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`), which must agree with the body: a proxy
+//! or load balancer in front may act on the headers while mcpwall inspects the body.
+//!
+//! The requests of an upstream's stateless clients share one server process, spoken to in
+//! 2026-07-28, behind one pipeline. It is started at the first such request, asked
+//! `server/discover` (a server that does not speak 2026-07-28 sends the clients back to
+//! `initialize`), and its tools are listed at once, so that they are pinned and checked before
+//! any call. What the pipeline keeps for a session (taint, approvals, the questions it asked in
+//! place of results) is kept for those clients together: taint then errs on the safe side. Each
+//! request reaches the server under an id and progress token of mcpwall's, so that clients
+//! cannot collide or see each other's answers; a server message that belongs to no request in
+//! flight (the protocol has none) is dropped, never put on another client's stream.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::sse::{KeepAlive, Sse};
+use axum::response::{IntoResponse as _, Response};
+use base64::Engine as _;
+use mcpwall_protocol::{Id, Message, Parsed, parse_message};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::session::{Asked, HttpSession, Out, Refused, STREAM_QUEUE};
+use super::{
+    App, KEEP_ALIVE, PROTOCOL_VERSIONS, PostStream, SESSION_HEADER, Upstream, VERSION_HEADER,
+    cannot_start, json_response, lock, new_session_id, one_line, post_headers, rpc_error,
+    sse_event, too_many,
+};
+use crate::inspect::codes;
+
+/// The initialize-free protocol revision.
+pub(super) const MODERN: &str = "2026-07-28";
+
+const METHOD_HEADER: &str = "mcp-method";
+const NAME_HEADER: &str = "mcp-name";
+const PROTOCOL_KEY: &str = "io.modelcontextprotocol/protocolVersion";
+const CAPABILITIES_KEY: &str = "io.modelcontextprotocol/clientCapabilities";
+const SUBSCRIPTION_KEY: &str = "io.modelcontextprotocol/subscriptionId";
+
+/// The routing headers disagree with the body (2026-07-28).
+const HEADER_MISMATCH: i64 = -32020;
+/// The protocol version is not one the server speaks; `data.supported` names those it does.
+const UNSUPPORTED_VERSION: i64 = -32022;
+
+/// How long a server that did not speak 2026-07-28 is not asked again.
+const REFUSED_FOR: Duration = Duration::from_secs(60);
+/// How long starting the shared server may take: `server/discover`, then each page of tools.
+const START_LIMIT: Duration = Duration::from_secs(30);
+/// Pages of tools listed at the start, at most.
+const MAX_PAGES: usize = 100;
+
+/// Whether a request is a stateless one: protocol 2026-07-28, and no session.
+pub(super) fn asked(headers: &HeaderMap) -> bool {
+    headers.get(SESSION_HEADER).is_none()
+        && headers
+            .get(VERSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() == MODERN)
+}
+
+/// The shared server of one upstream's stateless clients.
+#[derive(Default)]
+pub(super) struct Shared {
+    /// The running one, once started and listed.
+    session: Mutex<Option<Arc<HttpSession>>>,
+    /// One being started (so that a shutdown meanwhile still stops it).
+    starting: Mutex<Option<Arc<HttpSession>>>,
+    /// Held while one is started: the requests that come meanwhile wait for it.
+    start: tokio::sync::Mutex<()>,
+    /// Until when the upstream's server is known not to speak 2026-07-28.
+    refused_until: Mutex<Option<Instant>>,
+    /// mcpwall's ids and progress tokens for the requests it sends on.
+    next: AtomicU64,
+}
+
+enum Start {
+    /// The server does not speak 2026-07-28: the client should use `initialize`.
+    Unsupported,
+    Failed(Response),
+}
+
+impl Shared {
+    /// The sessions to stop: the running one and one being started.
+    pub(super) fn take(&self) -> Vec<Arc<HttpSession>> {
+        [lock(&self.session).take(), lock(&self.starting).take()]
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// The running session, when it has been idle for `idle` with no stream open.
+    pub(super) fn take_idle(&self, idle: Duration) -> Option<Arc<HttpSession>> {
+        let mut slot = lock(&self.session);
+        if slot
+            .as_ref()
+            .is_some_and(|s| s.idle_for() >= idle && !s.has_streams())
+        {
+            return slot.take();
+        }
+        None
+    }
+
+    fn running(&self) -> Option<Arc<HttpSession>> {
+        lock(&self.session)
+            .as_ref()
+            .filter(|s| !s.is_closed())
+            .cloned()
+    }
+
+    async fn session(
+        &self,
+        app: &Arc<App>,
+        upstream: &Upstream,
+    ) -> Result<Arc<HttpSession>, Start> {
+        if let Some(s) = self.running() {
+            return Ok(s);
+        }
+        let _start = self.start.lock().await;
+        if let Some(s) = self.running() {
+            return Ok(s);
+        }
+        if lock(&self.refused_until).is_some_and(|t| Instant::now() < t) {
+            return Err(Start::Unsupported);
+        }
+        if let Some(old) = lock(&self.session).take() {
+            app.retire(old);
+        }
+        if !app.has_room(1) {
+            return Err(Start::Failed(too_many()));
+        }
+        let id = new_session_id().map_err(Start::Failed)?;
+        let session = app
+            .spawn_session(upstream, format!("stateless-{id}"), None)
+            .map_err(|e| Start::Failed(cannot_start(upstream, &e)))?;
+        *lock(&self.starting) = Some(Arc::clone(&session));
+        // What the server sends apart from any request has nowhere to go.
+        let (tx, mut rx) = mpsc::channel::<Out>(STREAM_QUEUE);
+        if session.open_standalone(session.next_serial(), tx) {
+            tokio::spawn(async move { while rx.recv().await.is_some() {} });
+        }
+        let started = prepare(&session).await;
+        lock(&self.starting).take();
+        match started {
+            Ok(()) => {
+                *lock(&self.session) = Some(Arc::clone(&session));
+                Ok(session)
+            }
+            Err(e) => {
+                app.retire(session);
+                if matches!(e, Start::Unsupported) {
+                    *lock(&self.refused_until) = Some(Instant::now() + REFUSED_FOR);
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+/// mcpwall's own `_meta` for what it asks the shared server.
+fn envelope() -> Value {
+    json!({
+        PROTOCOL_KEY: MODERN,
+        CAPABILITIES_KEY: {},
+        "io.modelcontextprotocol/clientInfo": {"name": "mcpwall", "version": env!("CARGO_PKG_VERSION")},
+    })
+}
+
+/// Asks a new shared server `server/discover`, then lists its tools (every page) through the
+/// pipeline, which pins and checks them.
+async fn prepare(session: &Arc<HttpSession>) -> Result<(), Start> {
+    let failed = |why: String| {
+        Start::Failed(rpc_error(
+            StatusCode::BAD_GATEWAY,
+            codes::SERVER_GONE,
+            &format!(
+                "the server of {} could not be started: {why}",
+                session.upstream
+            ),
+        ))
+    };
+    let discover = session
+        .ask(
+            "server/discover",
+            Some(json!({"_meta": envelope()})),
+            START_LIMIT,
+        )
+        .await;
+    let speaks = |r: &Value| {
+        r.get("supportedVersions")
+            .and_then(Value::as_array)
+            .is_some_and(|v| v.iter().any(|v| v == MODERN))
+    };
+    match discover {
+        Ok(r) if speaks(&r) => {}
+        // An error answer, or versions without this one: a server of the handshake era.
+        Ok(_) | Err(Asked::Error(_)) => return Err(Start::Unsupported),
+        Err(Asked::Gone) => return Err(failed("it exited".to_owned())),
+        Err(Asked::Late) => return Err(failed("it did not answer server/discover".to_owned())),
+    }
+    let mut cursor: Option<Value> = None;
+    for _ in 0..MAX_PAGES {
+        let mut params = json!({"_meta": envelope()});
+        if let Some(c) = cursor.take() {
+            params["cursor"] = c;
+        }
+        let page = session
+            .ask("tools/list", Some(params), START_LIMIT)
+            .await
+            .map_err(|e| failed(format!("listing its tools: {e:?}")))?;
+        match page.get("nextCursor") {
+            Some(c) if !c.is_null() => cursor = Some(c.clone()),
+            _ => return Ok(()),
+        }
+    }
+    Ok(())
+}
+
+/// An error answer for request `id`, with its HTTP status.
+fn refuse(
+    status: StatusCode,
+    id: Option<&Id>,
+    code: i64,
+    message: &str,
+    data: Option<Value>,
+) -> Response {
+    let mut error = json!({"code": code, "message": format!("mcpwall: {message}")});
+    if let Some(d) = data {
+        error["data"] = d;
+    }
+    let body = json!({
+        "jsonrpc": "2.0",
+        "id": id.map_or(Value::Null, Id::to_value),
+        "error": error,
+    });
+    json_response(status, serde_json::to_vec(&body).unwrap_or_default())
+}
+
+/// `-32022`, naming the versions of `initialize`: a client that gets it falls back to a session.
+pub(super) fn unsupported(id: Option<&Id>, why: &str) -> Response {
+    refuse(
+        StatusCode::BAD_REQUEST,
+        id,
+        UNSUPPORTED_VERSION,
+        &format!("protocol {MODERN} is not served here ({why}): start a session with initialize"),
+        Some(json!({"supported": PROTOCOL_VERSIONS, "requested": MODERN})),
+    )
+}
+
+/// The id of a POSTed request, if the body is one.
+pub(super) fn request_id(body: &[u8]) -> Option<Id> {
+    match parse_message(&one_line(body)) {
+        Ok(Parsed::Single(Message::Request { id, .. }, _)) => Some(id),
+        _ => None,
+    }
+}
+
+/// A value as an HTTP header carries it: verbatim, or `=?base64?...?=` (UTF-8, canonical
+/// base64) for what a header cannot hold. `None` for a malformed one.
+fn header_value(raw: &str) -> Option<String> {
+    let Some(payload) = raw
+        .strip_prefix("=?base64?")
+        .and_then(|r| r.strip_suffix("?="))
+    else {
+        return Some(raw.to_owned());
+    };
+    let engine = base64::engine::general_purpose::STANDARD;
+    let bytes = engine.decode(payload).ok()?;
+    // Only the canonical form, as encoders write it: no other spelling of the same bytes.
+    if engine.encode(&bytes) != payload {
+        return None;
+    }
+    String::from_utf8(bytes).ok()
+}
+
+/// The one value of a header that must not come twice.
+fn single<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, String> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(format!("the {name} header comes more than once"));
+    }
+    first
+        .map(|v| {
+            v.to_str()
+                .map_err(|_| format!("the {name} header is not text"))
+        })
+        .transpose()
+}
+
+/// Checks a request's envelope (`_meta`) and that the routing headers say what the body says.
+fn check_envelope(headers: &HeaderMap, method: &str, value: &Value) -> Result<(), (i64, String)> {
+    let mismatch = |why: String| (HEADER_MISMATCH, why);
+    let Some(meta) = value.pointer("/params/_meta").and_then(Value::as_object) else {
+        return Err((
+            codes::INVALID_PARAMS,
+            format!(
+                "a {MODERN} request carries params._meta with {PROTOCOL_KEY} and {CAPABILITIES_KEY}"
+            ),
+        ));
+    };
+    if !meta.contains_key(CAPABILITIES_KEY) {
+        return Err((
+            codes::INVALID_PARAMS,
+            format!("params._meta has no {CAPABILITIES_KEY}"),
+        ));
+    }
+    let version = single(headers, VERSION_HEADER).map_err(mismatch)?;
+    if version.map(str::trim) != meta.get(PROTOCOL_KEY).and_then(Value::as_str) {
+        return Err(mismatch(format!(
+            "the MCP-Protocol-Version header does not match params._meta's {PROTOCOL_KEY}"
+        )));
+    }
+    if single(headers, METHOD_HEADER).map_err(mismatch)? != Some(method) {
+        return Err(mismatch(
+            "the Mcp-Method header does not match the method".to_owned(),
+        ));
+    }
+    let name_key = match method {
+        "tools/call" | "prompts/get" => Some("name"),
+        "resources/read" => Some("uri"),
+        _ => None,
+    };
+    let name_header = single(headers, NAME_HEADER).map_err(mismatch)?;
+    if let Some(key) = name_key
+        && let Some(body) = value.pointer(&format!("/params/{key}"))
+        && name_header.and_then(header_value).as_deref() != body.as_str()
+    {
+        return Err(mismatch(format!(
+            "the Mcp-Name header does not match params.{key}"
+        )));
+    }
+    Ok(())
+}
+
+/// What mcpwall changed in a request, to change back in what answers it.
+struct Renamed {
+    /// The client's id; mcpwall's went to the server.
+    id: Value,
+    internal: Id,
+    /// The client's progress token and mcpwall's, if the request had one.
+    token: Option<(Value, Value)>,
+}
+
+impl Renamed {
+    /// A message for the client: its answer under the client's id, its progress under the
+    /// client's token, its subscription's notifications naming the client's request.
+    fn restore(&self, frame: Vec<u8>) -> Vec<u8> {
+        let Ok(mut v) = serde_json::from_slice::<Value>(&frame) else {
+            return frame;
+        };
+        if v.get("method").is_none() {
+            v["id"] = self.id.clone();
+        } else {
+            if let Some((client, internal)) = &self.token
+                && v.pointer("/params/progressToken") == Some(internal)
+            {
+                v["params"]["progressToken"] = client.clone();
+            }
+            if let Some(meta) = v
+                .pointer_mut("/params/_meta")
+                .and_then(Value::as_object_mut)
+                && meta.get(SUBSCRIPTION_KEY) == Some(&self.internal.to_value())
+            {
+                meta.insert(SUBSCRIPTION_KEY.to_owned(), self.id.clone());
+            }
+        }
+        serde_json::to_vec(&v).unwrap_or(frame)
+    }
+}
+
+/// A stateless POST to an upstream's endpoint.
+pub(super) async fn post(
+    app: &Arc<App>,
+    upstream: &Upstream,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    let sse = match post_headers(headers) {
+        Ok(sse) => sse,
+        Err(r) => return r,
+    };
+    let frame = one_line(body);
+    let (id, method, mut value) = match parse_message(&frame) {
+        Ok(Parsed::Single(Message::Request { id, method }, v)) => (id, method, v),
+        // The protocol has no notifications from client to server here (a client cancels by
+        // closing its stream): taken, and dropped.
+        Ok(Parsed::Single(Message::Notification { .. }, _)) => {
+            return StatusCode::ACCEPTED.into_response();
+        }
+        Ok(_) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                None,
+                codes::INVALID_REQUEST,
+                &format!("a {MODERN} POST carries one request: no batches, no responses"),
+                None,
+            );
+        }
+        Err(e) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                None,
+                codes::PARSE_ERROR,
+                &format!("the message is not strict JSON-RPC: {e}"),
+                None,
+            );
+        }
+    };
+    if let Err((code, why)) = check_envelope(headers, &method, &value) {
+        return refuse(StatusCode::BAD_REQUEST, Some(&id), code, &why, None);
+    }
+    if upstream.remote.is_some() {
+        return unsupported(Some(&id), "a remote upstream is served in sessions only");
+    }
+    let shared = &app.stateless[&upstream.name];
+    let session = match shared.session(app, upstream).await {
+        Ok(s) => s,
+        Err(Start::Unsupported) => {
+            return unsupported(Some(&id), "the server does not speak it");
+        }
+        Err(Start::Failed(r)) => return r,
+    };
+    session.touch();
+    let n = shared.next.fetch_add(1, Ordering::Relaxed);
+    let internal = Id::Number(n.to_string());
+    let renamed = Renamed {
+        id: value["id"].clone(),
+        internal: internal.clone(),
+        token: value
+            .pointer("/params/_meta/progressToken")
+            .cloned()
+            .map(|t| (t, json!(format!("mcpwall-{n}")))),
+    };
+    value["id"] = internal.to_value();
+    if let Some((_, token)) = &renamed.token {
+        value["params"]["_meta"]["progressToken"] = token.clone();
+    }
+    let tokens: Vec<Value> = renamed.token.iter().map(|(_, t)| t.clone()).collect();
+    let serial = session.next_serial();
+    let (tx, rx) = mpsc::channel(STREAM_QUEUE);
+    if let Err(e) = session.expect(serial, std::slice::from_ref(&internal), &tokens, &tx, !sse) {
+        let why = match e {
+            Refused::Closed => "the server is gone",
+            Refused::Duplicate(_) => "mcpwall's request id is in flight already",
+        };
+        return refuse(
+            StatusCode::BAD_GATEWAY,
+            Some(&id),
+            codes::SERVER_GONE,
+            why,
+            None,
+        );
+    }
+    session
+        .client_frame(&serde_json::to_vec(&value).unwrap_or_default(), Some(&tx))
+        .await;
+    drop(tx);
+    let stream = PostStream {
+        app: Arc::clone(app),
+        session,
+        serial,
+        rx,
+        remaining: 1,
+        initialize: false,
+    };
+    if sse {
+        let events = futures_util::stream::unfold((stream, renamed), |(mut s, r)| async move {
+            let (Out::Answer(frame) | Out::Other(frame)) = s.next().await?;
+            Some((sse_event(&r.restore(frame), None), (s, r)))
+        });
+        return Sse::new(events)
+            .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+            .into_response();
+    }
+    let mut stream = stream;
+    while let Some(out) = stream.next().await {
+        if let Out::Answer(frame) = out {
+            return json_response(StatusCode::OK, renamed.restore(frame));
+        }
+    }
+    refuse(
+        StatusCode::BAD_GATEWAY,
+        Some(&id),
+        codes::SERVER_GONE,
+        "the server ended before it answered",
+        None,
+    )
+}
+
+/// A GET or DELETE without a session at 2026-07-28: there are no streams or sessions to have.
+pub(super) fn no_session() -> Response {
+    let mut r = rpc_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        codes::INVALID_REQUEST,
+        &format!("a {MODERN} client only POSTs requests: there is no session to open or end"),
+    );
+    r.headers_mut()
+        .insert(header::ALLOW, axum::http::HeaderValue::from_static("POST"));
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, v.parse().expect("header"));
+        }
+        h
+    }
+
+    fn call(name: &str) -> Value {
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+               "params": {"name": name, "arguments": {},
+                          "_meta": {PROTOCOL_KEY: MODERN, CAPABILITIES_KEY: {}}}})
+    }
+
+    #[test]
+    fn routing_headers_must_say_what_the_body_says() {
+        let ok = [
+            ("mcp-protocol-version", MODERN),
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "add"),
+        ];
+        assert!(check_envelope(&headers(&ok), "tools/call", &call("add")).is_ok());
+        // A name that is not printable ASCII comes base64-encoded.
+        let encoded = [
+            ("mcp-protocol-version", MODERN),
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "=?base64?w6ljaG8=?="),
+        ];
+        assert!(check_envelope(&headers(&encoded), "tools/call", &call("écho")).is_ok());
+        let code = |h: &[(&'static str, &str)], v: &Value| {
+            check_envelope(&headers(h), "tools/call", v)
+                .err()
+                .map(|e| e.0)
+        };
+        // Another tool named in the header than in the body (what a router in front acts on).
+        let other = [ok[0], ok[1], ("mcp-name", "delete_all")];
+        assert_eq!(code(&other, &call("add")), Some(HEADER_MISMATCH));
+        // Twice the same routing header: which one a router reads is anyone's guess.
+        let twice = [ok[0], ok[1], ok[2], ("mcp-method", "tools/list")];
+        assert_eq!(code(&twice, &call("add")), Some(HEADER_MISMATCH));
+        // No name header, another method, another version.
+        assert_eq!(code(&ok[..2], &call("add")), Some(HEADER_MISMATCH));
+        let method = [ok[0], ("mcp-method", "tools/list"), ok[2]];
+        assert_eq!(code(&method, &call("add")), Some(HEADER_MISMATCH));
+        let mut old = call("add");
+        old["params"]["_meta"][PROTOCOL_KEY] = json!("2025-11-25");
+        assert_eq!(code(&ok, &old), Some(HEADER_MISMATCH));
+        // A malformed or non-canonical base64 name matches nothing.
+        let bad = [ok[0], ok[1], ("mcp-name", "=?base64?w6lj aG8=?=")];
+        assert_eq!(code(&bad, &call("écho")), Some(HEADER_MISMATCH));
+        // A printable name may come encoded too; another spelling of the same bytes may not.
+        let encoded = [ok[0], ok[1], ("mcp-name", "=?base64?YWRk?=")];
+        assert!(check_envelope(&headers(&encoded), "tools/call", &call("add")).is_ok());
+        let noncanonical = [ok[0], ok[1], ("mcp-name", "=?base64?YWR=?=")];
+        assert_eq!(header_value("=?base64?YWR=?="), None);
+        assert_eq!(code(&noncanonical, &call("ad")), Some(HEADER_MISMATCH));
+        // No envelope, or one without the client's capabilities.
+        let mut bare = call("add");
+        bare["params"]
+            .as_object_mut()
+            .expect("params")
+            .remove("_meta");
+        assert_eq!(code(&ok, &bare), Some(codes::INVALID_PARAMS));
+    }
+
+    #[test]
+    fn answers_go_back_under_the_clients_id_and_token() {
+        let r = Renamed {
+            id: json!("client-7"),
+            internal: Id::Number("41".to_owned()),
+            token: Some((json!(7), json!("mcpwall-41"))),
+        };
+        let answer = br#"{"jsonrpc":"2.0","id":41,"result":{}}"#.to_vec();
+        let back: Value = serde_json::from_slice(&r.restore(answer)).expect("json");
+        assert_eq!(back["id"], "client-7");
+        let progress =
+            br#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"mcpwall-41","progress":1}}"#;
+        let back: Value = serde_json::from_slice(&r.restore(progress.to_vec())).expect("json");
+        assert_eq!(back["params"]["progressToken"], 7);
+        let event = json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed",
+                           "params": {"_meta": {SUBSCRIPTION_KEY: 41}}});
+        let back: Value =
+            serde_json::from_slice(&r.restore(serde_json::to_vec(&event).expect("json")))
+                .expect("json");
+        assert_eq!(back["params"]["_meta"][SUBSCRIPTION_KEY], "client-7");
+    }
+}
