@@ -180,6 +180,9 @@ pub struct Inspector {
     quarantine: bool,
     /// Makes mcpwall's own request ids (questions to the client) unguessable to the server.
     ask_prefix: u64,
+    /// A person's yes to a call is remembered for the same call a while; not where the
+    /// pipeline serves many clients, whose people did not say yes.
+    remember_approvals: bool,
     /// Everything but secrets and personal data: what blocks.
     threats: ScanOptions,
     /// Every category: results are scanned once for what blocks and what is redacted.
@@ -222,6 +225,7 @@ impl Inspector {
                     .build_hasher()
                     .finish()
             }),
+            remember_approvals: true,
             pins: None,
             policy: Arc::new(Policy::allow_all()),
             limits: Arc::default(),
@@ -277,6 +281,13 @@ impl Inspector {
     /// private data read through one server must not leave through another.
     pub fn with_shared_taint(mut self, taint: Arc<Mutex<Option<String>>>) -> Self {
         self.taint = taint;
+        self
+    }
+
+    /// For a pipeline that serves many clients (`serve`'s clients without sessions): a yes
+    /// covers the one call it was given about, not the same call by another client later.
+    pub fn shared_by_clients(mut self) -> Self {
+        self.remember_approvals = false;
         self
     }
 
@@ -1399,7 +1410,17 @@ impl Inspector {
             return None;
         }
         if let Some((qkey, response)) = answer {
-            let question = s.questions.remove(&qkey);
+            // Used up only by an answer about its own call: an answer that names another
+            // client's question (in a pipeline shared by many) must not take it away.
+            let about = s
+                .questions
+                .get(&qkey)
+                .map(|q| q.key == key && q.tool == tool);
+            let question = if about == Some(true) {
+                s.questions.remove(&qkey)
+            } else {
+                s.questions.get(&qkey).cloned()
+            };
             let approved = response.get("action").and_then(Value::as_str) == Some("accept")
                 && response.pointer("/content/approve") == Some(&Value::Bool(true));
             let why = match &question {
@@ -1432,7 +1453,7 @@ impl Inspector {
                 let tool = Some(tool);
                 return Some(self.refuse(dir, id, "tools/call", tool, codes::BLOCKED, rules, why));
             }
-            if s.approvals.len() < MAX_APPROVALS {
+            if self.remember_approvals && s.approvals.len() < MAX_APPROVALS {
                 s.approvals.insert(key, now + APPROVAL_TTL);
             }
             return None;
@@ -1560,7 +1581,7 @@ impl Inspector {
         }
         {
             let mut s = self.session();
-            if s.approvals.len() < MAX_APPROVALS {
+            if self.remember_approvals && s.approvals.len() < MAX_APPROVALS {
                 s.approvals.insert(ask.key, Instant::now() + APPROVAL_TTL);
             }
             s.from_client.insert(
@@ -2874,23 +2895,34 @@ mod tests {
             .as_object()
             .and_then(|m| m.keys().next().cloned())
             .expect("a key");
-        let (fwd, r) = io(call(11, "staging", Some(json!({key: yes.clone()}))));
+        let (fwd, r) = io(call(11, "staging", Some(json!({key.clone(): yes.clone()}))));
         assert!(fwd.is_none());
         assert_eq!(r.expect("refused")["error"]["code"], codes::BLOCKED);
-        // (That used the question up.) Asked again, and approved: the retry goes on, without
-        // mcpwall's answer but with the server's own.
-        let r = io(call(3, "prod", None)).1.expect("asked");
+        // That did not use the question up (where many clients share a pipeline, an answer
+        // about another call must not take a client's question away): its own call's answer
+        // still counts.
+        let fwd = io(call(12, "prod", Some(json!({key: yes.clone()})))).0;
+        assert_eq!(
+            fwd.expect("forwarded")["params"]["arguments"]["env"],
+            "prod"
+        );
+        // The yes is remembered for the same call a while: not asked again.
+        let (fwd, r) = io(call(13, "prod", None));
+        assert!(fwd.is_some() && r.is_none());
+        // Another call is asked, and approved: the retry goes on, without mcpwall's answer
+        // but with the server's own.
+        let r = io(call(3, "preprod", None)).1.expect("asked");
         let key = r["result"]["inputRequests"]
             .as_object()
             .and_then(|m| m.keys().next().cloned())
             .expect("a key");
         let answers = json!({key.clone(): yes.clone(), "server-q": {"action": "decline"}});
-        let fwd = io(call(4, "prod", Some(answers))).0.expect("forwarded");
+        let fwd = io(call(4, "preprod", Some(answers))).0.expect("forwarded");
         assert_eq!(
             fwd["params"]["inputResponses"],
             json!({"server-q": {"action": "decline"}})
         );
-        assert_eq!(fwd["params"]["arguments"]["env"], "prod");
+        assert_eq!(fwd["params"]["arguments"]["env"], "preprod");
         // Only mcpwall's answer: none is left to forward.
         let r = io(call(5, "qa", None)).1.expect("asked");
         let key = r["result"]["inputRequests"]
@@ -2928,6 +2960,27 @@ mod tests {
                 .is_some_and(|m| m.contains("cannot be asked"))
         );
         assert!(audit.events().iter().any(|e| e.verdict == Verdict::Ask));
+        // A pipeline shared by many clients: a yes covers the call it was given about, and
+        // the same call is asked about again (by another client, whose person said nothing).
+        let (i, _) = inspector();
+        let i = i
+            .with_policy(Arc::new(
+                Policy::parse("[[rule]]\ntool = \"deploy\"\naction = \"ask\"\n").expect("valid"),
+            ))
+            .shared_by_clients();
+        offer(&i, &["deploy"]);
+        let io = |frame: Vec<u8>| {
+            let o = i.inspect(C2S, &frame);
+            (o.forward.map(|f| json_of(&f)), o.reply.map(|r| json_of(&r)))
+        };
+        let r = io(call(20, "prod", None)).1.expect("asked");
+        let key = r["result"]["inputRequests"]
+            .as_object()
+            .and_then(|m| m.keys().next().cloned())
+            .expect("a key");
+        assert!(io(call(21, "prod", Some(json!({key: yes})))).0.is_some());
+        let r = io(call(22, "prod", None)).1.expect("asked again");
+        assert_eq!(r["result"]["resultType"], "input_required", "{r}");
     }
 
     #[test]

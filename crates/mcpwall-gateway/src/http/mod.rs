@@ -179,6 +179,17 @@ struct App {
     stateless: HashMap<String, stateless::Shared>,
 }
 
+/// Whom a session's pipeline serves.
+enum Serves<'a> {
+    /// One client session.
+    One,
+    /// One client session with other servers (the aggregated endpoint): taint is shared with
+    /// their pipelines.
+    Aggregated(&'a Arc<Mutex<Option<String>>>),
+    /// Clients without sessions (2026-07-28), many: a person's yes covers one call.
+    Stateless,
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -261,7 +272,7 @@ impl App {
         let id = new_session_id()?;
         // Started outside the sessions lock: a fork and exec must not hold up every request.
         let session = self
-            .spawn_session(upstream, id.clone(), None)
+            .spawn_session(upstream, id.clone(), Serves::One)
             .map_err(|e| cannot_start(upstream, &e))?;
         {
             let mut sessions = lock(&self.sessions);
@@ -298,7 +309,7 @@ impl App {
         self: &Arc<Self>,
         upstream: &Upstream,
         id: String,
-        taint: Option<&Arc<Mutex<Option<String>>>>,
+        serves: Serves<'_>,
     ) -> Result<Arc<HttpSession>, GatewayError> {
         let t = &self.template;
         let settings = Settings {
@@ -315,8 +326,10 @@ impl App {
         if let Some(pins) = &t.pins {
             inspector = inspector.with_pins(pins.clone());
         }
-        if let Some(taint) = taint {
-            inspector = inspector.with_shared_taint(Arc::clone(taint));
+        match serves {
+            Serves::One => {}
+            Serves::Aggregated(taint) => inspector = inspector.with_shared_taint(Arc::clone(taint)),
+            Serves::Stateless => inspector = inspector.shared_by_clients(),
         }
         if let Some(store) = &t.quarantine {
             inspector = inspector.with_quarantine_store(Arc::clone(store));
@@ -432,7 +445,7 @@ impl App {
             let Some(upstream) = self.upstreams.get(name) else {
                 continue;
             };
-            match self.spawn_session(upstream, format!("{id}/{name}"), Some(&taint)) {
+            match self.spawn_session(upstream, format!("{id}/{name}"), Serves::Aggregated(&taint)) {
                 Ok(session) => members.push(Member {
                     name: name.clone(),
                     session,
@@ -654,7 +667,7 @@ async fn guarded(State(app): State<Arc<App>>, request: Request, next: Next) -> R
             header::ACCESS_CONTROL_ALLOW_HEADERS,
             HeaderValue::from_static(
                 "content-type, accept, authorization, mcp-session-id, mcp-protocol-version, \
-                 last-event-id",
+                 last-event-id, mcp-method, mcp-name",
             ),
         );
         h.insert(

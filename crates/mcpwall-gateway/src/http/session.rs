@@ -325,7 +325,7 @@ impl HttpSession {
     }
 
     /// Asks the server itself, through the pipeline, and waits up to `timeout` for the
-    /// result (its id is mcpwall's own: `mcpwall-ask-N`).
+    /// result (its id is mcpwall's own: `mcpwall-own-N`).
     pub(super) async fn ask(
         self: &Arc<Self>,
         method: &str,
@@ -333,7 +333,7 @@ impl HttpSession {
         timeout: Duration,
     ) -> Result<Value, Asked> {
         let serial = self.next_serial();
-        let id = Id::String(format!("mcpwall-ask-{serial}"));
+        let id = Id::String(format!("mcpwall-own-{serial}"));
         let mut request =
             serde_json::json!({"jsonrpc": "2.0", "id": id.to_value(), "method": method});
         if let Some(p) = params {

@@ -28,9 +28,9 @@ use tokio::sync::mpsc;
 
 use super::session::{Asked, HttpSession, Out, Refused, STREAM_QUEUE};
 use super::{
-    App, KEEP_ALIVE, PROTOCOL_VERSIONS, PostStream, SESSION_HEADER, Upstream, VERSION_HEADER,
-    cannot_start, json_response, lock, new_session_id, one_line, post_headers, rpc_error,
-    sse_event, too_many,
+    App, KEEP_ALIVE, PROTOCOL_VERSIONS, PostStream, SESSION_HEADER, Serves, Upstream,
+    VERSION_HEADER, cannot_start, json_response, lock, new_session_id, one_line, post_headers,
+    rpc_error, sse_event, too_many,
 };
 use crate::inspect::codes;
 
@@ -50,7 +50,7 @@ const UNSUPPORTED_VERSION: i64 = -32022;
 
 /// How long a server that did not speak 2026-07-28 is not asked again.
 const REFUSED_FOR: Duration = Duration::from_secs(60);
-/// How long starting the shared server may take: `server/discover`, then each page of tools.
+/// How long starting the shared server may take: `server/discover`, then every page of tools.
 const START_LIMIT: Duration = Duration::from_secs(30);
 /// Pages of tools listed at the start, at most.
 const MAX_PAGES: usize = 100;
@@ -67,16 +67,25 @@ pub(super) fn asked(headers: &HeaderMap) -> bool {
 /// The shared server of one upstream's stateless clients.
 #[derive(Default)]
 pub(super) struct Shared {
-    /// The running one, once started and listed.
-    session: Mutex<Option<Arc<HttpSession>>>,
-    /// One being started (so that a shutdown meanwhile still stops it).
-    starting: Mutex<Option<Arc<HttpSession>>>,
+    slots: Mutex<Slots>,
     /// Held while one is started: the requests that come meanwhile wait for it.
     start: tokio::sync::Mutex<()>,
     /// Until when the upstream's server is known not to speak 2026-07-28.
     refused_until: Mutex<Option<Instant>>,
     /// mcpwall's ids and progress tokens for the requests it sends on.
     next: AtomicU64,
+}
+
+/// One lock for both, so that a shutdown sees a session being started or running, never
+/// neither.
+#[derive(Default)]
+struct Slots {
+    /// The running one, once started and listed.
+    running: Option<Arc<HttpSession>>,
+    /// One being started.
+    starting: Option<Arc<HttpSession>>,
+    /// mcpwall is stopping: nothing more is started.
+    stopping: bool,
 }
 
 enum Start {
@@ -86,31 +95,36 @@ enum Start {
 }
 
 impl Shared {
-    /// The sessions to stop: the running one and one being started.
+    /// The sessions to stop (the running one and one being started); none is started after.
     pub(super) fn take(&self) -> Vec<Arc<HttpSession>> {
-        [lock(&self.session).take(), lock(&self.starting).take()]
+        let mut s = lock(&self.slots);
+        s.stopping = true;
+        [s.running.take(), s.starting.take()]
             .into_iter()
             .flatten()
             .collect()
     }
 
-    /// The running session, when it has been idle for `idle` with no stream open.
+    /// The running session, when it has been idle for `idle` with no request in flight.
     pub(super) fn take_idle(&self, idle: Duration) -> Option<Arc<HttpSession>> {
-        let mut slot = lock(&self.session);
-        if slot
+        let mut s = lock(&self.slots);
+        // Its GET stream is mcpwall's own sink, always open: only requests count.
+        if s.running
             .as_ref()
-            .is_some_and(|s| s.idle_for() >= idle && !s.has_streams())
+            .is_some_and(|r| r.idle_for() >= idle && !r.has_posts())
         {
-            return slot.take();
+            return s.running.take();
         }
         None
     }
 
+    /// The running session, touched under the lock so that it is not taken as idle before
+    /// its request is registered.
     fn running(&self) -> Option<Arc<HttpSession>> {
-        lock(&self.session)
-            .as_ref()
-            .filter(|s| !s.is_closed())
-            .cloned()
+        let s = lock(&self.slots);
+        let running = s.running.as_ref().filter(|r| !r.is_closed())?;
+        running.touch();
+        Some(Arc::clone(running))
     }
 
     async fn session(
@@ -128,7 +142,14 @@ impl Shared {
         if lock(&self.refused_until).is_some_and(|t| Instant::now() < t) {
             return Err(Start::Unsupported);
         }
-        if let Some(old) = lock(&self.session).take() {
+        let ended = {
+            let mut s = lock(&self.slots);
+            if s.stopping {
+                return Err(Start::Failed(stopping()));
+            }
+            s.running.take()
+        };
+        if let Some(old) = ended {
             app.retire(old);
         }
         if !app.has_room(1) {
@@ -136,30 +157,67 @@ impl Shared {
         }
         let id = new_session_id().map_err(Start::Failed)?;
         let session = app
-            .spawn_session(upstream, format!("stateless-{id}"), None)
+            .spawn_session(upstream, format!("stateless-{id}"), Serves::Stateless)
             .map_err(|e| Start::Failed(cannot_start(upstream, &e)))?;
-        *lock(&self.starting) = Some(Arc::clone(&session));
+        {
+            let mut s = lock(&self.slots);
+            if s.stopping {
+                drop(s);
+                app.retire(session);
+                return Err(Start::Failed(stopping()));
+            }
+            s.starting = Some(Arc::clone(&session));
+        }
         // What the server sends apart from any request has nowhere to go.
         let (tx, mut rx) = mpsc::channel::<Out>(STREAM_QUEUE);
         if session.open_standalone(session.next_serial(), tx) {
             tokio::spawn(async move { while rx.recv().await.is_some() {} });
         }
-        let started = prepare(&session).await;
-        lock(&self.starting).take();
-        match started {
-            Ok(()) => {
-                *lock(&self.session) = Some(Arc::clone(&session));
-                Ok(session)
-            }
-            Err(e) => {
-                app.retire(session);
-                if matches!(e, Start::Unsupported) {
-                    *lock(&self.refused_until) = Some(Instant::now() + REFUSED_FOR);
+        let started = tokio::time::timeout(START_LIMIT, prepare(&session))
+            .await
+            .unwrap_or_else(|_| {
+                Err(start_failed(
+                    &session,
+                    "it did not answer server/discover and list its tools within 30 s",
+                ))
+            });
+        let outcome = {
+            let mut s = lock(&self.slots);
+            s.starting = None;
+            match started {
+                Ok(()) if s.stopping => Err(Start::Failed(stopping())),
+                Ok(()) => {
+                    s.running = Some(Arc::clone(&session));
+                    return Ok(session);
                 }
-                Err(e)
+                Err(e) => Err(e),
             }
+        };
+        app.retire(session);
+        if matches!(outcome, Err(Start::Unsupported)) {
+            *lock(&self.refused_until) = Some(Instant::now() + REFUSED_FOR);
         }
+        outcome
     }
+}
+
+fn stopping() -> Response {
+    rpc_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        codes::SERVER_GONE,
+        "mcpwall is stopping",
+    )
+}
+
+fn start_failed(session: &HttpSession, why: &str) -> Start {
+    Start::Failed(rpc_error(
+        StatusCode::BAD_GATEWAY,
+        codes::SERVER_GONE,
+        &format!(
+            "the server of {} could not be started: {why}",
+            session.upstream
+        ),
+    ))
 }
 
 /// mcpwall's own `_meta` for what it asks the shared server.
@@ -172,18 +230,9 @@ fn envelope() -> Value {
 }
 
 /// Asks a new shared server `server/discover`, then lists its tools (every page) through the
-/// pipeline, which pins and checks them.
+/// pipeline, which pins and checks them. [`START_LIMIT`] bounds the whole.
 async fn prepare(session: &Arc<HttpSession>) -> Result<(), Start> {
-    let failed = |why: String| {
-        Start::Failed(rpc_error(
-            StatusCode::BAD_GATEWAY,
-            codes::SERVER_GONE,
-            &format!(
-                "the server of {} could not be started: {why}",
-                session.upstream
-            ),
-        ))
-    };
+    let failed = |why: String| start_failed(session, &why);
     let discover = session
         .ask(
             "server/discover",
@@ -327,13 +376,21 @@ fn check_envelope(headers: &HeaderMap, method: &str, value: &Value) -> Result<()
         _ => None,
     };
     let name_header = single(headers, NAME_HEADER).map_err(mismatch)?;
-    if let Some(key) = name_key
-        && let Some(body) = value.pointer(&format!("/params/{key}"))
-        && name_header.and_then(header_value).as_deref() != body.as_str()
-    {
-        return Err(mismatch(format!(
-            "the Mcp-Name header does not match params.{key}"
-        )));
+    if let Some(key) = name_key {
+        let Some(body) = value
+            .pointer(&format!("/params/{key}"))
+            .and_then(Value::as_str)
+        else {
+            return Err((
+                codes::INVALID_PARAMS,
+                format!("{method} names what it is about in params.{key}, a string"),
+            ));
+        };
+        if name_header.and_then(header_value).as_deref() != Some(body) {
+            return Err(mismatch(format!(
+                "the Mcp-Name header does not match params.{key}"
+            )));
+        }
     }
     Ok(())
 }
@@ -415,18 +472,21 @@ pub(super) async fn post(
     if let Err((code, why)) = check_envelope(headers, &method, &value) {
         return refuse(StatusCode::BAD_REQUEST, Some(&id), code, &why, None);
     }
+    if method == "initialize" {
+        // The shared server was set up for clients without sessions; one client's handshake
+        // would change it for all of them.
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            Some(&id),
+            codes::INVALID_REQUEST,
+            &format!("initialize starts a session: send it without MCP-Protocol-Version {MODERN}"),
+            None,
+        );
+    }
     if upstream.remote.is_some() {
         return unsupported(Some(&id), "a remote upstream is served in sessions only");
     }
     let shared = &app.stateless[&upstream.name];
-    let session = match shared.session(app, upstream).await {
-        Ok(s) => s,
-        Err(Start::Unsupported) => {
-            return unsupported(Some(&id), "the server does not speak it");
-        }
-        Err(Start::Failed(r)) => return r,
-    };
-    session.touch();
     let n = shared.next.fetch_add(1, Ordering::Relaxed);
     let internal = Id::Number(n.to_string());
     let renamed = Renamed {
@@ -442,21 +502,37 @@ pub(super) async fn post(
         value["params"]["_meta"]["progressToken"] = token.clone();
     }
     let tokens: Vec<Value> = renamed.token.iter().map(|(_, t)| t.clone()).collect();
-    let serial = session.next_serial();
     let (tx, rx) = mpsc::channel(STREAM_QUEUE);
-    if let Err(e) = session.expect(serial, std::slice::from_ref(&internal), &tokens, &tx, !sse) {
-        let why = match e {
-            Refused::Closed => "the server is gone",
-            Refused::Duplicate(_) => "mcpwall's request id is in flight already",
+    // Twice at most: the shared server may end (idle, crashed) between being found and the
+    // request's registration; then another is started.
+    let mut tries = 0;
+    let (session, serial) = loop {
+        let session = match shared.session(app, upstream).await {
+            Ok(s) => s,
+            Err(Start::Unsupported) => {
+                return unsupported(Some(&id), "the server does not speak it");
+            }
+            Err(Start::Failed(r)) => return r,
         };
-        return refuse(
-            StatusCode::BAD_GATEWAY,
-            Some(&id),
-            codes::SERVER_GONE,
-            why,
-            None,
-        );
-    }
+        let serial = session.next_serial();
+        match session.expect(serial, std::slice::from_ref(&internal), &tokens, &tx, !sse) {
+            Ok(()) => break (session, serial),
+            Err(Refused::Closed) if tries == 0 => tries += 1,
+            Err(e) => {
+                let why = match e {
+                    Refused::Closed => "the server is gone",
+                    Refused::Duplicate(_) => "mcpwall's request id is in flight already",
+                };
+                return refuse(
+                    StatusCode::BAD_GATEWAY,
+                    Some(&id),
+                    codes::SERVER_GONE,
+                    why,
+                    None,
+                );
+            }
+        }
+    };
     session
         .client_frame(&serde_json::to_vec(&value).unwrap_or_default(), Some(&tx))
         .await;
@@ -565,6 +641,16 @@ mod tests {
         let noncanonical = [ok[0], ok[1], ("mcp-name", "=?base64?YWR=?=")];
         assert_eq!(header_value("=?base64?YWR=?="), None);
         assert_eq!(code(&noncanonical, &call("ad")), Some(HEADER_MISMATCH));
+        // What a name-bearing method is about must be a string, and named.
+        let mut numbered = call("add");
+        numbered["params"]["name"] = json!(7);
+        assert_eq!(code(&ok, &numbered), Some(codes::INVALID_PARAMS));
+        let mut unnamed = call("add");
+        unnamed["params"]
+            .as_object_mut()
+            .expect("params")
+            .remove("name");
+        assert_eq!(code(&ok[..2], &unnamed), Some(codes::INVALID_PARAMS));
         // No envelope, or one without the client's capabilities.
         let mut bare = call("add");
         bare["params"]
