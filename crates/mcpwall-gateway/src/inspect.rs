@@ -609,6 +609,19 @@ impl Inspector {
 
     /// Whether `id` names a request this session waits on the client to answer: a server's
     /// request, or mcpwall's own question about a held call.
+    /// The arguments an offered tool's schema mirrors in `Mcp-Param-*` headers (2026-07-28);
+    /// `None` for a tool not offered.
+    pub(crate) fn param_headers(
+        &self,
+        tool: &str,
+    ) -> Option<Vec<crate::param_headers::ParamHeader>> {
+        let s = self.session();
+        if !s.offered.contains(tool) {
+            return None;
+        }
+        Some(s.param_headers.get(tool).cloned().unwrap_or_default())
+    }
+
     pub fn awaits_client(&self, id: &Id) -> bool {
         let s = self.session();
         s.from_server.contains_key(id) || s.asks.contains_key(id)
@@ -626,6 +639,7 @@ impl Inspector {
         let mut s = self.session();
         s.offered.clear();
         s.schemas.clear();
+        s.param_headers.clear();
         s.hints.clear();
     }
 
@@ -1914,6 +1928,13 @@ impl Inspector {
             .iter()
             .map(|&(k, n)| (n, Labels::from_annotations(tools[k].get("annotations"))))
             .collect();
+        let mirrored: Vec<(&str, Vec<crate::param_headers::ParamHeader>)> = passed
+            .iter()
+            .map(|&(k, n)| {
+                let schema = tools[k].get("inputSchema").unwrap_or(&Value::Null);
+                (n, crate::param_headers::declared(schema))
+            })
+            .collect();
         {
             let mut s = self.session();
             for (name, ..) in &withheld {
@@ -1921,10 +1942,14 @@ impl Inspector {
                     s.withheld.insert((*n).to_owned());
                     s.offered.remove(*n);
                     s.schemas.remove(*n);
+                    s.param_headers.remove(*n);
                 }
             }
             for (n, schema) in schemas {
                 s.schemas.insert(n.to_owned(), schema);
+            }
+            for (n, headers) in mirrored {
+                s.param_headers.insert(n.to_owned(), headers);
             }
             for (n, labels) in hints {
                 s.hints.insert(n.to_owned(), labels);
@@ -1937,6 +1962,7 @@ impl Inspector {
                 let listed: HashSet<&str> = names.iter().flatten().copied().collect();
                 s.offered.clear();
                 s.schemas.retain(|n, _| offered.contains(n.as_str()));
+                s.param_headers.retain(|n, _| offered.contains(n.as_str()));
                 s.hints.retain(|n, _| offered.contains(n.as_str()));
                 s.withheld.retain(|n| listed.contains(n.as_str()));
             }

@@ -14,6 +14,7 @@ pub mod audit;
 mod error;
 pub mod http;
 pub mod inspect;
+mod param_headers;
 mod pinstore;
 pub mod quarantine;
 mod session;

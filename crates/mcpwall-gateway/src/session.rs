@@ -79,4 +79,6 @@ pub(crate) struct Session {
     pub(crate) asked: u64,
     /// Each offered tool's `inputSchema`, compiled (or why it could not be).
     pub(crate) schemas: HashMap<String, Result<std::sync::Arc<jsonschema::Validator>, String>>,
+    /// The arguments each offered tool's schema mirrors in `Mcp-Param-*` headers.
+    pub(crate) param_headers: HashMap<String, Vec<crate::param_headers::ParamHeader>>,
 }

@@ -33,12 +33,15 @@ use super::{
     rpc_error, sse_event, too_many,
 };
 use crate::inspect::codes;
+use crate::param_headers::{self, ParamHeader};
 
 /// The initialize-free protocol revision.
 pub(super) const MODERN: &str = "2026-07-28";
 
 const METHOD_HEADER: &str = "mcp-method";
 const NAME_HEADER: &str = "mcp-name";
+/// Before the token of a mirrored argument's header (names are lower-case in a `HeaderMap`).
+const PARAM_PREFIX: &str = "mcp-param-";
 const PROTOCOL_KEY: &str = "io.modelcontextprotocol/protocolVersion";
 const CAPABILITIES_KEY: &str = "io.modelcontextprotocol/clientCapabilities";
 const SUBSCRIPTION_KEY: &str = "io.modelcontextprotocol/subscriptionId";
@@ -395,6 +398,59 @@ fn check_envelope(headers: &HeaderMap, method: &str, value: &Value) -> Result<()
     Ok(())
 }
 
+/// Checks a call's `Mcp-Param-*` headers against its arguments, as the tool's schema mirrors
+/// them (`declared`; `None` when the tool is not offered, which the pipeline refuses anyway):
+/// present together and equal, or absent together; none that the schema does not declare.
+fn check_param_headers(
+    headers: &HeaderMap,
+    declared: Option<Vec<ParamHeader>>,
+    call: &Value,
+) -> Result<(), String> {
+    let Some(declared) = declared else {
+        return Ok(());
+    };
+    let tool = call
+        .pointer("/params/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let arguments = call.pointer("/params/arguments");
+    for name in headers.keys() {
+        let Some(token) = name.as_str().strip_prefix(PARAM_PREFIX) else {
+            continue;
+        };
+        if !declared.iter().any(|d| d.token == token) {
+            return Err(format!("the {name} header names no argument of `{tool}`"));
+        }
+    }
+    for d in &declared {
+        let name = format!("{PARAM_PREFIX}{}", d.token);
+        let raw = single(headers, &name)?;
+        let value = param_headers::argument(arguments, &d.path);
+        let argument = d.path.join(".");
+        match (raw, value.filter(|v| param_headers::rendered(v).is_some())) {
+            (None, None) => {}
+            (Some(_), None) => {
+                return Err(format!(
+                    "the {name} header comes without a `{argument}` argument it can be"
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(format!(
+                    "the `{argument}` argument comes without its {name} header"
+                ));
+            }
+            (Some(raw), Some(v)) => {
+                if !header_value(raw).is_some_and(|h| param_headers::matches(d, v, &h)) {
+                    return Err(format!(
+                        "the {name} header does not match the `{argument}` argument"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// What mcpwall changed in a request, to change back in what answers it.
 struct Renamed {
     /// The client's id; mcpwall's went to the server.
@@ -514,6 +570,19 @@ pub(super) async fn post(
             }
             Err(Start::Failed(r)) => return r,
         };
+        if method == "tools/call" {
+            let tool = value.pointer("/params/name").and_then(Value::as_str);
+            let declared = tool.and_then(|t| session.inspector.param_headers(t));
+            if let Err(why) = check_param_headers(headers, declared, &value) {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    Some(&id),
+                    HEADER_MISMATCH,
+                    &why,
+                    None,
+                );
+            }
+        }
         let serial = session.next_serial();
         match session.expect(serial, std::slice::from_ref(&internal), &tokens, &tx, !sse) {
             Ok(()) => break (session, serial),
@@ -658,6 +727,32 @@ mod tests {
             .expect("params")
             .remove("_meta");
         assert_eq!(code(&ok, &bare), Some(codes::INVALID_PARAMS));
+    }
+
+    #[test]
+    fn mirrored_arguments_must_match_their_headers() {
+        let declared = param_headers::declared(&json!({"properties": {
+            "region": {"type": "string", "x-mcp-header": "Region"},
+            "count": {"type": "integer", "x-mcp-header": "Count"}
+        }}));
+        let mut c = call("deploy");
+        c["params"]["arguments"] = json!({"region": "eu-west-1", "count": 3});
+        let check = |pairs: &[(&'static str, &str)], c: &Value| {
+            check_param_headers(&headers(pairs), Some(declared.clone()), c)
+        };
+        let both = [("mcp-param-region", "eu-west-1"), ("mcp-param-count", "3")];
+        assert!(check(&both, &c).is_ok());
+        // What a router in front reads must be what the server is asked.
+        assert!(check(&[both[1], ("mcp-param-region", "us-east-1")], &c).is_err());
+        assert!(check(&both[1..], &c).is_err());
+        assert!(check(&[both[0], both[1], ("mcp-param-region", "eu-west-1")], &c).is_err());
+        assert!(check(&[both[0], both[1], ("mcp-param-tenant", "a")], &c).is_err());
+        // Absent together is fine; a header for an absent argument is not.
+        c["params"]["arguments"] = json!({"count": 3});
+        assert!(check(&both[1..], &c).is_ok());
+        assert!(check(&both, &c).is_err());
+        // A tool the pipeline does not offer: it refuses the call itself.
+        assert!(check_param_headers(&headers(&both), None, &c).is_ok());
     }
 
     #[test]

@@ -16,8 +16,10 @@ import os
 import random
 import string
 import sys
+from typing import Annotated
 
 from mcp.server.mcpserver import Context, MCPServer
+from pydantic import Field
 
 rng = random.SystemRandom()
 ACCESS_KEY = "AKIA" + "".join(rng.choice(string.ascii_uppercase + "234567") for _ in range(16))
@@ -124,6 +126,13 @@ if "--faults" in sys.argv:
     def big(size: int) -> str:
         """Answer with `size` letters."""
         return "x" * size
+
+    @server.tool()
+    def region_status(
+        region: Annotated[str, Field(json_schema_extra={"x-mcp-header": "Region"})],
+    ) -> str:
+        """Report a region's status (the region also travels in the Mcp-Param-Region header)."""
+        return f"{region}: up"
 
     @server.tool()
     async def announce(ctx: Context) -> str:

@@ -1,0 +1,172 @@
+//! The arguments a tool's `inputSchema` asks clients to mirror in HTTP headers (protocol
+//! 2026-07-28): a property annotated `"x-mcp-header": "Region"` travels again as
+//! `Mcp-Param-Region`, so that a proxy can route on it without reading the body. Only
+//! properties reached through a chain of `properties` count (what the protocol allows).
+
+use serde_json::Value;
+
+/// Schema nesting followed, at most: deeper annotations are not headers.
+const MAX_DEPTH: usize = 32;
+
+/// One mirrored argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ParamHeader {
+    /// The header's name after `Mcp-Param-`, lower-cased (header names are case-insensitive).
+    pub(crate) token: String,
+    /// The argument's place: `properties` keys from the root.
+    pub(crate) path: Vec<String>,
+    /// The property is declared `"type": "integer"`: `42` and `42.0` are the same value.
+    pub(crate) integer: bool,
+}
+
+/// The mirrored arguments `schema` declares.
+pub(crate) fn declared(schema: &Value) -> Vec<ParamHeader> {
+    let mut out = Vec::new();
+    walk(schema, &mut Vec::new(), &mut out);
+    out
+}
+
+fn walk(schema: &Value, path: &mut Vec<String>, out: &mut Vec<ParamHeader>) {
+    if path.len() > MAX_DEPTH {
+        return;
+    }
+    if !path.is_empty()
+        && let Some(token) = schema.get("x-mcp-header").and_then(Value::as_str)
+    {
+        out.push(ParamHeader {
+            token: token.to_ascii_lowercase(),
+            path: path.clone(),
+            integer: schema.get("type").and_then(Value::as_str) == Some("integer"),
+        });
+    }
+    if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+        for (name, sub) in props {
+            path.push(name.clone());
+            walk(sub, path, out);
+            path.pop();
+        }
+    }
+}
+
+/// The argument at `path`; `None` when absent or `null` (the same, for a header).
+pub(crate) fn argument<'a>(arguments: Option<&'a Value>, path: &[String]) -> Option<&'a Value> {
+    let mut node = arguments?;
+    for key in path {
+        node = node.as_object()?.get(key)?;
+    }
+    (!node.is_null()).then_some(node)
+}
+
+/// The argument as a client writes it in its header (before any base64 wrapping); `None` for
+/// what has no header form (objects, arrays).
+pub(crate) fn rendered(value: &Value) -> Option<String> {
+    match value {
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// Whether a header's (decoded) value is the argument's.
+pub(crate) fn matches(header: &ParamHeader, value: &Value, decoded: &str) -> bool {
+    if header.integer
+        && let Some(whole) = integral(value)
+        && let Some(said) = canonical_integer(decoded)
+    {
+        return whole == said;
+    }
+    rendered(value).as_deref() == Some(decoded)
+}
+
+/// An integral JSON number's digits (`42`, `42.0`), sign included.
+fn integral(value: &Value) -> Option<String> {
+    let n = value.as_number()?;
+    if let Some(i) = n.as_i64() {
+        return Some(i.to_string());
+    }
+    if let Some(u) = n.as_u64() {
+        return Some(u.to_string());
+    }
+    let f = n.as_f64()?;
+    // Whole floats within the range where every integer is exact.
+    (f.fract() == 0.0 && f.abs() < 9.0e15).then(|| format!("{f:.0}"))
+}
+
+/// A header's decimal (`42`, `-7`, `42.000`) as the digits of a whole number; `None` when it is
+/// not one.
+fn canonical_integer(text: &str) -> Option<String> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = whole.strip_prefix('-').unwrap_or(whole);
+    if digits.is_empty()
+        || !digits.bytes().all(|b| b.is_ascii_digit())
+        || !fraction.bytes().all(|b| b == b'0')
+        || (text.contains('.') && fraction.is_empty())
+    {
+        return None;
+    }
+    let trimmed = digits.trim_start_matches('0');
+    let trimmed = if trimmed.is_empty() { "0" } else { trimmed };
+    let negative = whole.starts_with('-') && trimmed != "0";
+    Some(format!("{}{trimmed}", if negative { "-" } else { "" }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_properties_chains_declare_headers() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "region": {"type": "string", "x-mcp-header": "Region"},
+                "count": {"type": "integer", "x-mcp-header": "Count"},
+                "target": {"type": "object", "properties": {
+                    "host": {"type": "string", "x-mcp-header": "Host"}
+                }},
+                "either": {"anyOf": [{"x-mcp-header": "Hidden"}]}
+            },
+            "x-mcp-header": "Root"
+        });
+        let mut d = declared(&schema);
+        d.sort_by(|a, b| a.token.cmp(&b.token));
+        let tokens: Vec<&str> = d.iter().map(|h| h.token.as_str()).collect();
+        assert_eq!(tokens, ["count", "host", "region"]);
+        assert_eq!(d[1].path, ["target", "host"]);
+        assert!(d[0].integer && !d[2].integer);
+    }
+
+    #[test]
+    fn values_compare_as_clients_write_them() {
+        let int = ParamHeader {
+            token: "count".into(),
+            path: vec!["count".into()],
+            integer: true,
+        };
+        assert!(matches(&int, &json!(42), "42"));
+        assert!(matches(&int, &json!(42.0), "42"));
+        assert!(matches(&int, &json!(42), "42.00"));
+        assert!(matches(&int, &json!(-3), "-3"));
+        assert!(!matches(&int, &json!(42), "43"));
+        assert!(!matches(&int, &json!(42), "42.5"));
+        assert!(!matches(&int, &json!(42), "4e1"));
+        let text = ParamHeader {
+            integer: false,
+            ..int
+        };
+        assert!(matches(&text, &json!(true), "true"));
+        assert!(matches(&text, &json!("eu-west-1"), "eu-west-1"));
+        assert!(!matches(&text, &json!("eu-west-1"), "us-east-1"));
+        assert!(!matches(&text, &json!({"a": 1}), "{\"a\":1}"));
+        assert_eq!(
+            argument(Some(&json!({"a": {"b": null}})), &["a".into(), "b".into()]),
+            None
+        );
+        assert_eq!(
+            argument(Some(&json!({"a": {"b": 2}})), &["a".into(), "b".into()]),
+            Some(&json!(2))
+        );
+    }
+}
