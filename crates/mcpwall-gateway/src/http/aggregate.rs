@@ -172,18 +172,15 @@ impl Aggregate {
             logs: Logs::default(),
             serials: AtomicU64::new(1),
         });
-        // What each member's server sends on its own goes to the client's GET stream.
+        // What each member's server sends on its own goes to the client's streams, in the
+        // order it was sent (a server's message before its answer comes before it).
         for (k, m) in agg.members.iter().enumerate() {
-            let (tx, mut rx) = mpsc::channel(STREAM_QUEUE);
-            if !m.session.open_standalone(m.session.next_serial(), tx) {
-                continue;
-            }
-            let agg = Arc::clone(&agg);
-            tokio::spawn(async move {
-                while let Some(Out::Answer(f) | Out::Other(f)) = rx.recv().await {
+            let weak = Arc::downgrade(&agg);
+            m.session.relay_to(Box::new(move |f| {
+                if let Some(agg) = weak.upgrade() {
                     agg.member_message(k, f);
                 }
-            });
+            }));
         }
         agg
     }

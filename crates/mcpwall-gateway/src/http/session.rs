@@ -116,6 +116,9 @@ pub(super) enum Asked {
     Error(String),
 }
 
+/// See [`HttpSession::relay_to`].
+pub(super) type Relay = Box<dyn Fn(Vec<u8>) + Send + Sync>;
+
 pub(super) struct HttpSession {
     pub(super) id: String,
     /// The upstream's name (its path).
@@ -129,6 +132,9 @@ pub(super) struct HttpSession {
     init: std::sync::OnceLock<Vec<u8>>,
     /// The client streams' last events (see [`super::resume`]).
     pub(super) logs: Logs,
+    /// Where the server's own messages go instead of the client's streams (a member of an
+    /// aggregated session: to the aggregate), in the order the server sent them.
+    relay: std::sync::OnceLock<Relay>,
     /// Held for reading while a client message is inspected and sent; for writing while the
     /// server is restarted and its tools listed again, so that no message crosses a restart.
     gate: Arc<tokio::sync::RwLock<()>>,
@@ -212,6 +218,7 @@ impl HttpSession {
             init: std::sync::OnceLock::new(),
             gate: Arc::default(),
             logs: Logs::default(),
+            relay: std::sync::OnceLock::new(),
             routes: Mutex::new(Routes::default()),
             serials: AtomicU64::new(1),
             last_seen: Mutex::new(Instant::now()),
@@ -375,6 +382,14 @@ impl HttpSession {
             )),
             _ => Err(Asked::Error("no result".to_owned())),
         }
+    }
+
+    /// Sends the server's own messages (those no request's stream claims: not its answers,
+    /// progress or subscription events) to `relay`, at once and in order, instead of the
+    /// client's streams: a member of an aggregated session hands them to the aggregate, so
+    /// that what a server says before an answer reaches the client before it.
+    pub(super) fn relay_to(&self, relay: Relay) {
+        let _ = self.relay.set(relay);
     }
 
     /// Opens the client's GET stream (replacing an earlier one) and gives it what waited.
@@ -664,6 +679,11 @@ impl HttpSession {
             && !s.answers_only
             && s.tx.try_send(Out::Other(frame.clone())).is_ok()
         {
+            return;
+        }
+        if let Some(relay) = self.relay.get() {
+            drop(r);
+            relay(frame);
             return;
         }
         // A stream someone reads first (one without a log is read while it is open), the GET

@@ -1006,8 +1006,18 @@ fn a_broken_sse_stream_is_resumed_with_last_event_id() {
         stream.starts_with("a/") && stream.ends_with("-0"),
         "{stream}"
     );
+    // A call's stream the client reads comes before the GET stream nobody reads, and what
+    // the server says before its answer comes before it.
+    let r = post(a, "/mcp", &agg, &call(3, "demo__announce", json!({})));
+    let m = r.messages();
+    assert_eq!(m.len(), 2, "{r:?}");
+    assert_eq!(
+        m[0]["method"], "notifications/resources/list_changed",
+        "{r:?}"
+    );
+    assert_eq!(m[1]["result"]["content"][0]["text"], "announced", "{r:?}");
     // Answered as JSON, the call has no stream: the message waits in the GET stream's log.
-    let body = call(3, "demo__announce", json!({})).to_string();
+    let body = call(4, "demo__announce", json!({})).to_string();
     let r = post_json_only(a, "/mcp", &agg, body.as_bytes());
     assert_eq!(
         r.message()["result"]["content"][0]["text"],
