@@ -3,6 +3,7 @@
 //! `Mcp-Param-Region`, so that a proxy can route on it without reading the body. Only
 //! properties reached through a chain of `properties` count (what the protocol allows).
 
+use base64::Engine as _;
 use serde_json::Value;
 
 /// Schema nesting followed, at most: deeper annotations are not headers.
@@ -111,6 +112,37 @@ fn canonical_integer(text: &str) -> Option<String> {
     Some(format!("{}{trimmed}", if negative { "-" } else { "" }))
 }
 
+/// A value as a header can carry it: printable ASCII without edge spaces as it is, anything
+/// else as `=?base64?...?=` of its UTF-8.
+pub(crate) fn header_form(value: &str) -> String {
+    let plain = value.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && value.trim() == value
+        && !(value.starts_with("=?base64?") && value.ends_with("?="));
+    if plain {
+        return value.to_owned();
+    }
+    let b64 = base64::engine::general_purpose::STANDARD.encode(value.as_bytes());
+    format!("=?base64?{b64}?=")
+}
+
+/// A value as an HTTP header carries it: verbatim, or `=?base64?...?=` (UTF-8, canonical
+/// base64) for what a header cannot hold. `None` for a malformed one.
+pub(crate) fn from_header(raw: &str) -> Option<String> {
+    let Some(payload) = raw
+        .strip_prefix("=?base64?")
+        .and_then(|r| r.strip_suffix("?="))
+    else {
+        return Some(raw.to_owned());
+    };
+    let engine = base64::engine::general_purpose::STANDARD;
+    let bytes = engine.decode(payload).ok()?;
+    // Only the canonical form, as encoders write it: no other spelling of the same bytes.
+    if engine.encode(&bytes) != payload {
+        return None;
+    }
+    String::from_utf8(bytes).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,5 +200,17 @@ mod tests {
             argument(Some(&json!({"a": {"b": 2}})), &["a".into(), "b".into()]),
             Some(&json!(2))
         );
+    }
+
+    #[test]
+    fn values_a_header_cannot_carry_are_wrapped() {
+        assert_eq!(header_form("eu-west-1"), "eu-west-1");
+        assert_eq!(header_form("écho"), "=?base64?w6ljaG8=?=");
+        assert_eq!(header_form(" padded"), "=?base64?IHBhZGRlZA==?=");
+        assert_eq!(header_form("a\nb"), "=?base64?YQpi?=");
+        assert_eq!(header_form("=?base64?x?="), "=?base64?PT9iYXNlNjQ/eD89?=");
+        for v in ["eu-west-1", "écho", " padded", "a\nb", "=?base64?x?="] {
+            assert_eq!(from_header(&header_form(v)).as_deref(), Some(v));
+        }
     }
 }

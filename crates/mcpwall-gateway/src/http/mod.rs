@@ -180,6 +180,7 @@ struct App {
 }
 
 /// Whom a session's pipeline serves.
+#[derive(Clone, Copy)]
 enum Serves<'a> {
     /// One client session.
     One,
@@ -341,8 +342,12 @@ impl App {
         let inspector = Arc::new(inspector);
         if let Some(remote) = &upstream.remote {
             // No process: the server is elsewhere, and has a session of its own for this one.
-            let (remote, queue) =
-                Remote::start(self.client.clone(), remote, self.options.max_frame);
+            let (remote, queue) = Remote::start(
+                self.client.clone(),
+                remote,
+                self.options.max_frame,
+                matches!(serves, Serves::Stateless),
+            );
             let session = Arc::new(HttpSession::new(
                 id,
                 upstream.name.clone(),

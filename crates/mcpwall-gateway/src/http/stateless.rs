@@ -4,8 +4,9 @@
 //! (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`), which must agree with the body: a proxy
 //! or load balancer in front may act on the headers while mcpwall inspects the body.
 //!
-//! The requests of an upstream's stateless clients share one server process, spoken to in
-//! 2026-07-28, behind one pipeline. It is started at the first such request, asked
+//! The requests of an upstream's stateless clients share one server process (a remote
+//! server: one link without a session, see `remote::modern`), spoken to in 2026-07-28, behind
+//! one pipeline. It is started at the first such request, asked
 //! `server/discover` (a server that does not speak 2026-07-28 sends the clients back to
 //! `initialize`), and its tools are listed at once, so that they are pinned and checked before
 //! any call. What the pipeline keeps for a session (taint, approvals, the questions it asked in
@@ -21,11 +22,11 @@ use std::time::{Duration, Instant};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{KeepAlive, Sse};
 use axum::response::{IntoResponse as _, Response};
-use base64::Engine as _;
 use mcpwall_protocol::{Id, Message, Parsed, parse_message};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use super::remote::RemoteTransport;
 use super::session::{Asked, HttpSession, Out, Refused, STREAM_QUEUE};
 use super::{
     App, KEEP_ALIVE, PROTOCOL_VERSIONS, PostStream, SESSION_HEADER, Serves, Upstream,
@@ -312,24 +313,6 @@ pub(super) fn request_id(body: &[u8]) -> Option<Id> {
     }
 }
 
-/// A value as an HTTP header carries it: verbatim, or `=?base64?...?=` (UTF-8, canonical
-/// base64) for what a header cannot hold. `None` for a malformed one.
-fn header_value(raw: &str) -> Option<String> {
-    let Some(payload) = raw
-        .strip_prefix("=?base64?")
-        .and_then(|r| r.strip_suffix("?="))
-    else {
-        return Some(raw.to_owned());
-    };
-    let engine = base64::engine::general_purpose::STANDARD;
-    let bytes = engine.decode(payload).ok()?;
-    // Only the canonical form, as encoders write it: no other spelling of the same bytes.
-    if engine.encode(&bytes) != payload {
-        return None;
-    }
-    String::from_utf8(bytes).ok()
-}
-
 /// The one value of a header that must not come twice.
 fn single<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, String> {
     let mut values = headers.get_all(name).iter();
@@ -389,7 +372,7 @@ fn check_envelope(headers: &HeaderMap, method: &str, value: &Value) -> Result<()
                 format!("{method} names what it is about in params.{key}, a string"),
             ));
         };
-        if name_header.and_then(header_value).as_deref() != Some(body) {
+        if name_header.and_then(param_headers::from_header).as_deref() != Some(body) {
             return Err(mismatch(format!(
                 "the Mcp-Name header does not match params.{key}"
             )));
@@ -440,7 +423,9 @@ fn check_param_headers(
                 ));
             }
             (Some(raw), Some(v)) => {
-                if !header_value(raw).is_some_and(|h| param_headers::matches(d, v, &h)) {
+                if !param_headers::from_header(raw)
+                    .is_some_and(|h| param_headers::matches(d, v, &h))
+                {
                     return Err(format!(
                         "the {name} header does not match the `{argument}` argument"
                     ));
@@ -539,8 +524,12 @@ pub(super) async fn post(
             None,
         );
     }
-    if upstream.remote.is_some() {
-        return unsupported(Some(&id), "a remote upstream is served in sessions only");
+    if upstream
+        .remote
+        .as_ref()
+        .is_some_and(|r| r.transport == RemoteTransport::Sse)
+    {
+        return unsupported(Some(&id), "an HTTP+SSE server speaks protocol 2024-11-05");
     }
     let shared = &app.stateless[&upstream.name];
     let n = shared.next.fetch_add(1, Ordering::Relaxed);
@@ -708,7 +697,7 @@ mod tests {
         let encoded = [ok[0], ok[1], ("mcp-name", "=?base64?YWRk?=")];
         assert!(check_envelope(&headers(&encoded), "tools/call", &call("add")).is_ok());
         let noncanonical = [ok[0], ok[1], ("mcp-name", "=?base64?YWR=?=")];
-        assert_eq!(header_value("=?base64?YWR=?="), None);
+        assert_eq!(param_headers::from_header("=?base64?YWR=?="), None);
         assert_eq!(code(&noncanonical, &call("ad")), Some(HEADER_MISMATCH));
         // What a name-bearing method is about must be a string, and named.
         let mut numbered = call("add");

@@ -483,19 +483,30 @@ fn remote_upstreams_over_streamable_http_and_legacy_sse() {
         &config,
         &["--max-frame", "65536", "--call-timeout", "30"],
     );
-    for name in ["remote", "legacy"] {
+    // Sessions, and the SDK's `Client`, which speaks 2026-07-28 without a session to the
+    // Streamable HTTP server (through a server link of mcpwall's own, without a session
+    // either) and falls back to a session with the HTTP+SSE one.
+    for (name, mode, version) in [
+        ("remote", "--http", "2025-11-25"),
+        ("legacy", "--http", "2024-11-05"),
+        ("remote", "--modern-http", "2026-07-28"),
+        ("legacy", "--modern-http", "2025-11-25"),
+    ] {
         let o = Command::new(python())
             .arg(peers().join("client.py"))
-            .args(["--http", &gw.url(name)])
+            .args([mode, &gw.url(name)])
             .output()
             .expect("the Python client runs");
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(
             o.status.success(),
-            "{name}: client failed: {err}\n{}",
+            "{name} {mode}: client failed: {err}\n{}",
             gw.log()
         );
         let out: Value = serde_json::from_slice(&o.stdout).expect("the client prints JSON");
+        if mode == "--modern-http" {
+            assert_eq!(out["version"], version, "{name}: {out}");
+        }
         check_python_session(&out);
     }
     // No process was started for the sessions: the servers are the ones above.

@@ -8,6 +8,7 @@
 //! server's own requests and notifications.
 
 mod legacy;
+mod modern;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -79,6 +80,9 @@ pub(super) struct Remote {
     queue: Mutex<Option<mpsc::Sender<Vec<u8>>>>,
     /// The DELETE that tells the server its session is over, once sent.
     farewell: Mutex<Option<JoinHandle<()>>>,
+    /// Spoken to in protocol 2026-07-28, without a session: every request alone, with the
+    /// version and routing headers it calls for (see [`modern`]).
+    modern: bool,
 }
 
 #[derive(Default)]
@@ -137,6 +141,7 @@ impl Remote {
         client: reqwest::Client,
         upstream: &RemoteUpstream,
         max: usize,
+        modern: bool,
     ) -> (Arc<Self>, mpsc::Receiver<Vec<u8>>) {
         let headers = upstream
             .headers
@@ -158,6 +163,7 @@ impl Remote {
             state: Mutex::new(State::default()),
             queue: Mutex::new(Some(tx)),
             farewell: Mutex::new(None),
+            modern,
         });
         (remote, rx)
     }
@@ -170,6 +176,9 @@ impl Remote {
         let mut r = self.client.request(method, url);
         for (k, v) in &self.headers {
             r = r.header(k, v);
+        }
+        if self.modern {
+            return r.header("mcp-protocol-version", modern::VERSION);
         }
         let s = lock(&self.state);
         if let Some(id) = &s.session {
@@ -203,11 +212,16 @@ impl Remote {
         while let Some(frame) = queue.recv().await {
             let (ids, init) = requests(&frame);
             let had_session = lock(&self.state).session.is_some();
-            let sent = self
+            let mut sent = self
                 .request(reqwest::Method::POST)
                 .header("content-type", "application/json")
-                .header("accept", "application/json, text/event-stream")
-                .body(frame);
+                .header("accept", "application/json, text/event-stream");
+            if self.modern {
+                for (k, v) in modern::routing_headers(&session, &frame) {
+                    sent = sent.header(k, v);
+                }
+            }
+            let sent = sent.body(frame);
             let response = match tokio::time::timeout(CONNECT, sent.send()).await {
                 Ok(Ok(r)) => r,
                 Ok(Err(e)) => {
@@ -235,7 +249,15 @@ impl Remote {
                 session.close();
                 return;
             }
-            if !status.is_success() {
+            // At 2026-07-28 a request's error comes with a 4xx status, as JSON-RPC: read it.
+            let error_body = self.modern
+                && status.is_client_error()
+                && response
+                    .headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|c| c.to_ascii_lowercase().starts_with("application/json"));
+            if !status.is_success() && !error_body {
                 fail(&session, &ids, &format!("it answered HTTP {status}")).await;
                 continue;
             }
