@@ -33,6 +33,12 @@ fn answer(msg: &Value, text: &str) -> Option<Value> {
             "capabilities": {"tools": {}},
             "serverInfo": {"name": "echo", "version": "1"}
         }),
+        // Protocol 2026-07-28's handshake-free start (the benches' clients without sessions).
+        Some("server/discover") => json!({
+            "supportedVersions": ["2025-06-18", "2026-07-28"],
+            "capabilities": {"tools": {}},
+            "serverInfo": {"name": "echo", "version": "1"}
+        }),
         Some("tools/list") => json!({"tools": [{
             "name": "read",
             "description": "Read the report.",

@@ -65,13 +65,21 @@ fn main() -> Res<()> {
         print_times(&format!("{name} 1000/s"), t.clone());
         added(&direct_paced, &t);
     }
+    // A client of protocol 2026-07-28, without a session: through the one server process
+    // mcpwall shares among such clients.
+    let mut c = Client::stateless(&addr, "/mcp/echo")?;
+    let t = c.times(calls, None)?;
+    print_times("via mcpwall 2026", t.clone());
+    added(&direct, &t);
     for sessions in [2, 8] {
         let per = calls / sessions;
-        let http = throughput(&addr, sessions, per)?;
-        let direct = throughput(&echo_addr, sessions, per)?;
+        let http = throughput(&addr, sessions, per, false)?;
+        let direct = throughput(&echo_addr, sessions, per, false)?;
+        let shared = throughput(&addr, sessions, per, true)?;
         println!(
-            "throughput, {sessions} sessions: via mcpwall {http:.0} calls/s, http direct {direct:.0} calls/s ({:.0}%)",
-            100.0 * http / direct
+            "throughput, {sessions} sessions: via mcpwall {http:.0} calls/s, http direct {direct:.0} calls/s ({:.0}%); {sessions} clients without sessions (one server process) via mcpwall {shared:.0} calls/s ({:.0}%)",
+            100.0 * http / direct,
+            100.0 * shared / direct
         );
     }
     println!(
@@ -116,15 +124,19 @@ fn main() -> Res<()> {
     Ok(())
 }
 
-/// Calls per second with `sessions` clients in parallel, `per` calls each.
-fn throughput(addr: &str, sessions: usize, per: usize) -> Res<f64> {
+/// Calls per second with `sessions` clients in parallel, `per` calls each (`stateless`:
+/// clients of protocol 2026-07-28, without sessions).
+fn throughput(addr: &str, sessions: usize, per: usize, stateless: bool) -> Res<f64> {
     let t = Instant::now();
     let threads: Vec<_> = (0..sessions)
         .map(|_| {
             let addr = addr.to_owned();
             std::thread::spawn(move || -> Result<(), String> {
-                let mut c =
-                    Client::connect(&addr, "/mcp/echo", false).map_err(|e| e.to_string())?;
+                let mut c = if stateless {
+                    Client::stateless(&addr, "/mcp/echo").map_err(|e| e.to_string())?
+                } else {
+                    Client::connect(&addr, "/mcp/echo", false).map_err(|e| e.to_string())?
+                };
                 c.times(per, None).map_err(|e| e.to_string())?;
                 Ok(())
             })
@@ -281,17 +293,33 @@ fn stdio_times(server: &str, calls: usize) -> Res<Vec<Duration>> {
     Ok(times)
 }
 
-/// One session over one keep-alive connection.
+/// One session over one keep-alive connection (or, `stateless`, a client of protocol
+/// 2026-07-28, which has none).
 struct Client {
     conn: BufReader<TcpStream>,
     addr: String,
     path: &'static str,
     session: String,
     sse: bool,
+    stateless: bool,
     next_id: usize,
 }
 
 impl Client {
+    fn stateless(addr: &str, path: &'static str) -> Res<Client> {
+        let conn = TcpStream::connect(addr)?;
+        conn.set_nodelay(true)?;
+        Ok(Client {
+            conn: BufReader::new(conn),
+            addr: addr.to_owned(),
+            path,
+            session: String::new(),
+            sse: false,
+            stateless: true,
+            next_id: 1,
+        })
+    }
+
     fn connect(addr: &str, path: &'static str, sse: bool) -> Res<Client> {
         let conn = TcpStream::connect(addr)?;
         conn.set_nodelay(true)?;
@@ -301,6 +329,7 @@ impl Client {
             path,
             session: String::new(),
             sse,
+            stateless: false,
             next_id: 1,
         };
         let (headers, _) = c.post(INIT)?;
@@ -327,7 +356,15 @@ impl Client {
                 }
                 next += p;
             }
-            let frame = call_frame(self.next_id);
+            let mut frame = call_frame(self.next_id);
+            if self.stateless {
+                // The envelope a 2026-07-28 request carries in place of a session.
+                frame = frame.replacen(
+                    "\"arguments\"",
+                    "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\",\"io.modelcontextprotocol/clientCapabilities\":{}},\"arguments\"",
+                    1,
+                );
+            }
             self.next_id += 1;
             let t = Instant::now();
             let (_, body) = self.post(&frame)?;
@@ -348,7 +385,10 @@ impl Client {
         } else {
             "application/json"
         };
-        let session = if self.session.is_empty() {
+        let session = if self.stateless {
+            "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: read\r\n"
+                .to_owned()
+        } else if self.session.is_empty() {
             String::new()
         } else {
             format!("Mcp-Session-Id: {}\r\n", self.session)
