@@ -607,8 +607,6 @@ impl Inspector {
             .collect()
     }
 
-    /// Whether `id` names a request this session waits on the client to answer: a server's
-    /// request, or mcpwall's own question about a held call.
     /// The arguments an offered tool's schema mirrors in `Mcp-Param-*` headers (2026-07-28);
     /// `None` for a tool not offered.
     pub(crate) fn param_headers(
@@ -622,6 +620,8 @@ impl Inspector {
         Some(s.param_headers.get(tool).cloned().unwrap_or_default())
     }
 
+    /// Whether `id` names a request this session waits on the client to answer: a server's
+    /// request, or mcpwall's own question about a held call.
     pub fn awaits_client(&self, id: &Id) -> bool {
         let s = self.session();
         s.from_server.contains_key(id) || s.asks.contains_key(id)

@@ -6,8 +6,28 @@
 use base64::Engine as _;
 use serde_json::Value;
 
-/// Schema nesting followed, at most: deeper annotations are not headers.
-const MAX_DEPTH: usize = 32;
+/// Keywords whose value is one subschema, a list of them, or a map of them (JSON Schema
+/// 2020-12 applicators): an annotation under one of them is off the `properties` chain.
+const SUBSCHEMA_ONE: [&str; 11] = [
+    "items",
+    "contains",
+    "unevaluatedItems",
+    "additionalProperties",
+    "propertyNames",
+    "unevaluatedProperties",
+    "not",
+    "if",
+    "then",
+    "else",
+    "contentSchema",
+];
+const SUBSCHEMA_LIST: [&str; 4] = ["allOf", "anyOf", "oneOf", "prefixItems"];
+const SUBSCHEMA_MAP: [&str; 4] = [
+    "patternProperties",
+    "dependentSchemas",
+    "$defs",
+    "definitions",
+];
 
 /// One mirrored argument.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,33 +40,72 @@ pub(crate) struct ParamHeader {
     pub(crate) integer: bool,
 }
 
-/// The mirrored arguments `schema` declares.
+/// The mirrored arguments `schema` declares; none when any annotation in it is invalid (off
+/// a `properties` chain, not a header token, on a property that is not a string, integer or
+/// boolean, or twice the same name): then, as the protocol says, clients send no such headers
+/// and servers check none.
 pub(crate) fn declared(schema: &Value) -> Vec<ParamHeader> {
-    let mut out = Vec::new();
-    walk(schema, &mut Vec::new(), &mut out);
+    let mut out: Vec<ParamHeader> = Vec::new();
+    // An explicit stack: any depth the parser let through is walked without recursion.
+    let mut stack: Vec<(Option<Vec<String>>, &Value)> = vec![(Some(Vec::new()), schema)];
+    while let Some((path, node)) = stack.pop() {
+        let Some(obj) = node.as_object() else {
+            continue;
+        };
+        if let Some(header) = obj.get("x-mcp-header") {
+            let Some(path) = path.as_ref().filter(|p| !p.is_empty()) else {
+                return Vec::new();
+            };
+            let Some(token) = header.as_str().filter(|t| is_token(t)) else {
+                return Vec::new();
+            };
+            let kind = obj.get("type").and_then(Value::as_str);
+            if !matches!(kind, Some("string" | "integer" | "boolean")) {
+                return Vec::new();
+            }
+            let token = token.to_ascii_lowercase();
+            if out.iter().any(|d| d.token == token) {
+                return Vec::new();
+            }
+            out.push(ParamHeader {
+                token,
+                path: path.clone(),
+                integer: kind == Some("integer"),
+            });
+        }
+        for (key, value) in obj {
+            if key == "properties" {
+                for (name, sub) in value.as_object().into_iter().flatten() {
+                    let deeper = path.as_ref().map(|p| {
+                        let mut p = p.clone();
+                        p.push(name.clone());
+                        p
+                    });
+                    stack.push((deeper, sub));
+                }
+            } else if SUBSCHEMA_ONE.contains(&key.as_str()) {
+                stack.push((None, value));
+            } else if SUBSCHEMA_LIST.contains(&key.as_str()) {
+                stack.extend(value.as_array().into_iter().flatten().map(|v| (None, v)));
+            } else if SUBSCHEMA_MAP.contains(&key.as_str()) {
+                stack.extend(
+                    value
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .map(|(_, v)| (None, v)),
+                );
+            }
+        }
+    }
     out
 }
 
-fn walk(schema: &Value, path: &mut Vec<String>, out: &mut Vec<ParamHeader>) {
-    if path.len() > MAX_DEPTH {
-        return;
-    }
-    if !path.is_empty()
-        && let Some(token) = schema.get("x-mcp-header").and_then(Value::as_str)
-    {
-        out.push(ParamHeader {
-            token: token.to_ascii_lowercase(),
-            path: path.clone(),
-            integer: schema.get("type").and_then(Value::as_str) == Some("integer"),
-        });
-    }
-    if let Some(props) = schema.get("properties").and_then(Value::as_object) {
-        for (name, sub) in props {
-            path.push(name.clone());
-            walk(sub, path, out);
-            path.pop();
-        }
-    }
+/// An HTTP field name (RFC 9110 token).
+fn is_token(t: &str) -> bool {
+    !t.is_empty()
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// The argument at `path`; `None` when absent or `null` (the same, for a header).
@@ -91,7 +150,8 @@ fn integral(value: &Value) -> Option<String> {
     }
     let f = n.as_f64()?;
     // Whole floats within the range where every integer is exact.
-    (f.fract() == 0.0 && f.abs() < 9.0e15).then(|| format!("{f:.0}"))
+    // `-0.0` is 0.
+    (f.fract() == 0.0 && f.abs() < 9.0e15).then(|| format!("{:.0}", f + 0.0))
 }
 
 /// A header's decimal (`42`, `-7`, `42.000`) as the digits of a whole number; `None` when it is
@@ -150,7 +210,7 @@ mod tests {
 
     #[test]
     fn only_properties_chains_declare_headers() {
-        let schema = json!({
+        let mut schema = json!({
             "type": "object",
             "properties": {
                 "region": {"type": "string", "x-mcp-header": "Region"},
@@ -158,10 +218,25 @@ mod tests {
                 "target": {"type": "object", "properties": {
                     "host": {"type": "string", "x-mcp-header": "Host"}
                 }},
-                "either": {"anyOf": [{"x-mcp-header": "Hidden"}]}
-            },
-            "x-mcp-header": "Root"
+                "either": {"anyOf": [{"type": "string"}]}
+            }
         });
+        // Any invalid annotation voids them all (clients then send none, servers check none).
+        for bad in [
+            json!({"anyOf": [{"type": "string", "x-mcp-header": "Hidden"}]}),
+            json!({"type": "number", "x-mcp-header": "Ratio"}),
+            json!({"type": ["string", "null"], "x-mcp-header": "Maybe"}),
+            json!({"type": "string", "x-mcp-header": "Two Words"}),
+            json!({"type": "string", "x-mcp-header": "REGION"}),
+        ] {
+            let mut s = schema.clone();
+            s["properties"]["extra"] = bad.clone();
+            assert!(declared(&s).is_empty(), "{bad}");
+        }
+        let mut rooted = schema.clone();
+        rooted["x-mcp-header"] = json!("Root");
+        assert!(declared(&rooted).is_empty());
+        schema["$defs"] = json!({"unused": {"type": "string"}});
         let mut d = declared(&schema);
         d.sort_by(|a, b| a.token.cmp(&b.token));
         let tokens: Vec<&str> = d.iter().map(|h| h.token.as_str()).collect();
@@ -184,6 +259,7 @@ mod tests {
         assert!(!matches(&int, &json!(42), "43"));
         assert!(!matches(&int, &json!(42), "42.5"));
         assert!(!matches(&int, &json!(42), "4e1"));
+        assert!(matches(&int, &json!(-0.0), "0"));
         let text = ParamHeader {
             integer: false,
             ..int

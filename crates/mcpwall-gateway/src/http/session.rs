@@ -389,7 +389,18 @@ impl HttpSession {
     /// client's streams: a member of an aggregated session hands them to the aggregate, so
     /// that what a server says before an answer reaches the client before it.
     pub(super) fn relay_to(&self, relay: Relay) {
-        let _ = self.relay.set(relay);
+        // What the server said before the relay was there (it started first) goes first.
+        let waiting: Vec<Vec<u8>> = {
+            let mut r = lock(&self.routes);
+            let _ = self.relay.set(relay);
+            r.backlog_bytes = 0;
+            r.backlog.drain(..).collect()
+        };
+        if let Some(relay) = self.relay.get() {
+            for f in waiting {
+                relay(f);
+            }
+        }
     }
 
     /// Opens the client's GET stream (replacing an earlier one) and gives it what waited.

@@ -543,6 +543,27 @@ fn remote_upstreams_over_streamable_http_and_legacy_sse() {
         (json!(3), json!(-32600)),
         "{m}"
     );
+    // Clients without sessions of a remote server: a slow call does not hold up another's.
+    let slow = {
+        let a = gw.addr.clone();
+        std::thread::spawn(move || {
+            let args = json!({"name": "slow", "arguments": {"seconds": 2}});
+            let r = modern(&a, p, json!(1), "tools/call", Some("slow"), args);
+            (std::time::Instant::now(), r)
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let args = json!({"name": "add", "arguments": {"a": 1, "b": 2}});
+    let add = modern(a, p, json!(1), "tools/call", Some("add"), args).message();
+    let added = std::time::Instant::now();
+    let (slowed, slow) = slow.join().expect("the slow call");
+    assert_eq!(add["result"]["content"][0]["text"], "3", "{add}");
+    assert_eq!(
+        slow.message()["result"]["content"][0]["text"],
+        "done",
+        "{slow:?}"
+    );
+    assert!(added < slowed, "the quick call waited for the slow one");
     // The endpoint elsewhere is not followed: the client's initialize is answered with an
     // error that says why.
     let (r, _) = initialize(&gw.addr, "/mcp/liar", &[]);

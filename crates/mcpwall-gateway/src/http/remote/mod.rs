@@ -10,7 +10,7 @@
 mod legacy;
 mod modern;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -57,7 +57,11 @@ impl RemoteUpstream {
         for (k, v) in &self.headers {
             let name = HeaderName::from_bytes(k.as_bytes())
                 .map_err(|_| format!("{:?} is not a valid header name", k))?;
-            if mcpwall_protocol::TRANSPORT_HEADERS.contains(&name.as_str()) {
+            // `Mcp-*` headers say what a message is (its method, name, mirrored arguments):
+            // mcpwall writes them from the body it sends.
+            if mcpwall_protocol::TRANSPORT_HEADERS.contains(&name.as_str())
+                || name.as_str().starts_with("mcp-")
+            {
                 return Err(format!("the header {k} is mcpwall's to set"));
             }
             HeaderValue::from_str(v).map_err(|_| {
@@ -96,6 +100,9 @@ struct State {
     listener: Option<JoinHandle<()>>,
     /// Tasks reading answers that stream.
     readers: JoinSet<()>,
+    /// At 2026-07-28: each request's task, by its id (JSON text), so that cancelling it can
+    /// drop its response (what cancels a request at that version).
+    in_flight: HashMap<String, tokio::task::AbortHandle>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -209,19 +216,17 @@ impl Remote {
         if self.transport == RemoteTransport::Sse {
             return self.run_legacy(session, queue).await;
         }
+        if self.modern {
+            return self.run_modern(session, queue).await;
+        }
         while let Some(frame) = queue.recv().await {
             let (ids, init) = requests(&frame);
             let had_session = lock(&self.state).session.is_some();
-            let mut sent = self
+            let sent = self
                 .request(reqwest::Method::POST)
                 .header("content-type", "application/json")
-                .header("accept", "application/json, text/event-stream");
-            if self.modern {
-                for (k, v) in modern::routing_headers(&session, &frame) {
-                    sent = sent.header(k, v);
-                }
-            }
-            let sent = sent.body(frame);
+                .header("accept", "application/json, text/event-stream")
+                .body(frame);
             let response = match tokio::time::timeout(CONNECT, sent.send()).await {
                 Ok(Ok(r)) => r,
                 Ok(Err(e)) => {
@@ -249,15 +254,7 @@ impl Remote {
                 session.close();
                 return;
             }
-            // At 2026-07-28 a request's error comes with a 4xx status, as JSON-RPC: read it.
-            let error_body = self.modern
-                && status.is_client_error()
-                && response
-                    .headers()
-                    .get("content-type")
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|c| c.to_ascii_lowercase().starts_with("application/json"));
-            if !status.is_success() && !error_body {
+            if !status.is_success() {
                 fail(&session, &ids, &format!("it answered HTTP {status}")).await;
                 continue;
             }
@@ -513,6 +510,8 @@ mod tests {
         };
         assert!(up("Authorization", "Bearer abc").check().is_ok());
         assert!(up("Mcp-Session-Id", "x").check().is_err());
+        assert!(up("Mcp-Method", "tools/list").check().is_err());
+        assert!(up("Mcp-Param-Region", "eu").check().is_err());
         assert!(up("Accept", "x").check().is_err());
         assert!(up("Bad Name", "x").check().is_err());
         assert!(up("X-Key", "abc\n").check().is_err());
