@@ -1465,23 +1465,29 @@ fn a_person_is_asked_through_the_client_in_both_faces() {
         "[[rule]]\ntool = \"add\"\naction = \"ask\"\n[[rule]]\ntool = \"echo\"\naction = \"ask\"\n",
     )
     .expect("write policy");
-    let check = |o: std::process::Output| {
+    // `questions`: how many the person was asked (the same call twice is asked about once,
+    // except where many clients share a pipeline).
+    let check_asked = |o: std::process::Output, questions: usize| {
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(o.status.success(), "client failed: {err}");
         let out: Value = serde_json::from_slice(&o.stdout).expect("the client prints JSON");
         // Approved by the person: the call runs.
         assert_eq!(out["add"], json!({"ok": true, "text": "5"}), "{out}");
-        // The same call a moment later is covered by that approval.
+        // The same call a moment later runs too (covered by that approval, or approved again).
         assert_eq!(out["add_again"], json!({"ok": true, "text": "5"}), "{out}");
         // Declined: refused, and the server never sees it.
         assert_eq!(out["echo"]["code"], -32051, "{out}");
         let asked = out["asked"].as_array().expect("questions");
-        assert_eq!(asked.len(), 2, "{out}");
+        assert_eq!(asked.len(), questions, "{out}");
         let first = asked[0].as_str().unwrap_or_default();
         assert!(
             first.contains("`add`") && first.contains("\"a\": 2"),
             "{out}"
         );
+        out
+    };
+    let check = |o: std::process::Output| {
+        check_asked(o, 2);
     };
 
     // mcpwall run: the question goes back up standard output.
@@ -1535,6 +1541,15 @@ fn a_person_is_asked_through_the_client_in_both_faces() {
         .output()
         .expect("the Python client runs");
     check(o);
+    // A 2026-07-28 client without a session, whose pipeline other such clients share: asked
+    // in the call's result, and about the same call again (a yes covers one call there).
+    let o = Command::new(python())
+        .arg(peers().join("ask_client.py"))
+        .args(["--modern-http", &gw.url("demo")])
+        .output()
+        .expect("the Python client runs");
+    let out = check_asked(o, 3);
+    assert_eq!(out["version"], "2026-07-28", "{out}");
 }
 
 #[test]

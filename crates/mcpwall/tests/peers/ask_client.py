@@ -4,6 +4,7 @@ mcpwall's questions about `add` and declines the others, and prints what happene
 Usage: ask_client.py --http URL | ask_client.py COMMAND [args...]
        ask_client.py --modern COMMAND [args...]   (the SDK's `Client`, protocol 2026-07-28: it
                                                   is asked in the call's result instead)
+       ask_client.py --modern-http URL            (the same, with `mcpwall serve`, no session)
 """
 
 import asyncio
@@ -38,7 +39,10 @@ async def modern(argv, out):
     from mcp.client.client import Client
     from mcp.client.stdio import StdioServerParameters
 
-    params = StdioServerParameters(command=argv[0], args=argv[1:])
+    if argv[0] == "--http":
+        params = argv[1]
+    else:
+        params = StdioServerParameters(command=argv[0], args=argv[1:])
     async with Client(params, elicitation_callback=on_elicit) as client:
         out["version"] = client.protocol_version
         await client.list_tools()
@@ -52,6 +56,8 @@ async def main():
     out = {}
     if sys.argv[1] == "--modern":
         await modern(sys.argv[2:], out)
+    elif sys.argv[1] == "--modern-http":
+        await modern(["--http", sys.argv[2]], out)
     else:
         await connected(sys.argv[1:], lambda read, write: run(read, write, out))
     print(json.dumps(out))
