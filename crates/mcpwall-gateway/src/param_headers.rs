@@ -102,7 +102,7 @@ pub(crate) fn declared(schema: &Value) -> Vec<ParamHeader> {
 }
 
 /// An HTTP field name (RFC 9110 token).
-fn is_token(t: &str) -> bool {
+pub(crate) fn is_token(t: &str) -> bool {
     !t.is_empty()
         && t.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))

@@ -650,6 +650,29 @@ async fn handle_aggregate(
     }
 }
 
+/// The headers a page may send: the transport's, and the `Mcp-Param-*` ones its preflight
+/// asks for (2026-07-28: which arguments a tool mirrors in headers is the tool's to say).
+fn allowed_headers(requested: Option<&HeaderValue>) -> HeaderValue {
+    const FIXED: &str = "content-type, accept, authorization, mcp-session-id, \
+                         mcp-protocol-version, last-event-id, mcp-method, mcp-name";
+    let params: Vec<String> = requested
+        .and_then(|v| v.to_str().ok())
+        .into_iter()
+        .flat_map(|v| v.split(','))
+        .map(|h| h.trim().to_ascii_lowercase())
+        .filter(|h| {
+            h.strip_prefix("mcp-param-")
+                .is_some_and(crate::param_headers::is_token)
+        })
+        .collect();
+    let all = if params.is_empty() {
+        FIXED.to_owned()
+    } else {
+        format!("{FIXED}, {}", params.join(", "))
+    };
+    HeaderValue::from_str(&all).unwrap_or_else(|_| HeaderValue::from_static(FIXED))
+}
+
 /// Host, Origin and token are checked before anything else, the body included: a stranger's
 /// request is turned away before it costs a read of up to `max_frame` bytes.
 ///
@@ -661,6 +684,10 @@ async fn guarded(State(app): State<Arc<App>>, request: Request, next: Next) -> R
         return rpc_error(r.status, codes::BLOCKED, &r.why);
     }
     let origin = request.headers().get(header::ORIGIN).cloned();
+    let request_headers = request
+        .headers()
+        .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+        .cloned();
     let mut response = if preflight {
         let mut r = StatusCode::NO_CONTENT.into_response();
         let h = r.headers_mut();
@@ -670,10 +697,7 @@ async fn guarded(State(app): State<Arc<App>>, request: Request, next: Next) -> R
         );
         h.insert(
             header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static(
-                "content-type, accept, authorization, mcp-session-id, mcp-protocol-version, \
-                 last-event-id, mcp-method, mcp-name",
-            ),
+            allowed_headers(request_headers.as_ref()),
         );
         h.insert(
             header::ACCESS_CONTROL_MAX_AGE,

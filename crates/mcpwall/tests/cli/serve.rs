@@ -808,14 +808,18 @@ fn http_transport_rules() {
         ("Access-Control-Request-Method", "POST"),
         (
             "Access-Control-Request-Headers",
-            "content-type, mcp-session-id",
+            "content-type, mcp-session-id, Mcp-Param-Region, mcp-param-bad name, x-other",
         ),
     ];
     let r = http(a, "OPTIONS", p, &pre, b"");
     assert_eq!(r.status, 204, "{r:?}");
+    // The transport's headers, and the mirrored arguments of 2026-07-28 a page asks for.
+    let allowed = r.header("access-control-allow-headers").unwrap_or_default();
+    assert!(allowed.contains("mcp-session-id"), "{allowed}");
+    assert!(allowed.contains("mcp-param-region"), "{allowed}");
     assert!(
-        r.header("access-control-allow-headers")
-            .is_some_and(|h| h.contains("mcp-session-id"))
+        !allowed.contains("bad") && !allowed.contains("x-other"),
+        "{allowed}"
     );
     let r = http(a, "OPTIONS", p, &[("Origin", "https://evil.example")], b"");
     assert_eq!(r.status, 403, "{r:?}");
