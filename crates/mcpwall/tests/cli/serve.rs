@@ -1114,7 +1114,16 @@ fn modern_with(
 #[test]
 fn stateless_clients_share_a_server_and_never_get_each_others_answers() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let gw = faults_demo(dir.path());
+    // The server's working directory, to see it end when idle.
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).expect("mkdir");
+    let config = format!(
+        "idle_timeout = 1\n{}{}cwd = {}\n",
+        allow_all(dir.path()),
+        poisoned("demo", &["--faults"]),
+        json!(work.display().to_string())
+    );
+    let gw = serve(dir.path(), &config, &[]);
     let (a, p) = (gw.addr.clone(), "/mcp/demo");
     let r = modern(&a, p, json!("d"), "server/discover", None, json!({}));
     let m = r.message();
@@ -1212,6 +1221,26 @@ fn stateless_clients_share_a_server_and_never_get_each_others_answers() {
         !audit.contains("\"tool\":\"echo\",\"verdict\":\"allow\""),
         "{audit}"
     );
+    // Without requests for `idle_timeout`, the shared server ends (idleness is checked every
+    // 10 s), and the next request starts another.
+    assert_eq!(
+        servers_in(&work),
+        1,
+        "one shared server in {}",
+        work.display()
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    while servers_in(&work) > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert_eq!(
+        servers_in(&work),
+        0,
+        "the shared server outlived its idle timeout"
+    );
+    let args = json!({"name": "add", "arguments": {"a": 1, "b": 1}});
+    let r = modern(&a, p, json!(8), "tools/call", Some("add"), args).message();
+    assert_eq!(r["result"]["content"][0]["text"], "2", "{r}");
 }
 
 #[test]
