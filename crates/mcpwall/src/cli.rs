@@ -181,7 +181,8 @@ another server's tool is withheld). A client's `initialize` starts a session (th
 Mcp-Session-Id header): a process of a stdio server for that session alone, or a session of its \
 own on a remote server (`url`). Clients of protocol 2026-07-28 without sessions share one \
 process of a stdio server per upstream (or one link to a remote one), and with it taint and \
-questions; the aggregated endpoint and HTTP+SSE upstreams send them to `initialize`. Every \
+questions; the aggregated endpoint merges those, and an upstream that does not speak \
+2026-07-28 sends them to `initialize`. Every \
 message both ways goes through the same checks as `mcpwall run`. The gateway listens on 127.0.0.1 by default and refuses requests whose Host or \
 Origin header is not local (DNS rebinding); on any other address a bearer token (token_env) is \
 required; tls_cert and tls_key turn on HTTPS. Without a policy, `serve` denies every tool: list \

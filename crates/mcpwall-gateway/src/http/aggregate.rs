@@ -40,6 +40,14 @@ const MAX_PAGES: usize = 100;
 const BACKLOG: usize = 256;
 const BACKLOG_BYTES: usize = 8 << 20;
 
+/// See [`Aggregate::answer_stateless`].
+pub(super) enum Answered {
+    Result(Value),
+    Error(i64, String),
+    /// To member `K`, as this request.
+    Forward(usize, Value),
+}
+
 pub(super) struct Member {
     pub(super) name: String,
     pub(super) session: Arc<HttpSession>,
@@ -57,6 +65,9 @@ pub(super) struct Aggregate {
     /// the logs of the members that answer them.
     logs: Logs,
     serials: AtomicU64,
+    /// The `_meta` every request of the aggregate's own carries (protocol 2026-07-28: the
+    /// aggregate of the servers shared by clients without sessions).
+    envelope: Option<Value>,
 }
 
 #[derive(Default)]
@@ -156,6 +167,7 @@ impl Aggregate {
         members: Vec<Member>,
         call_timeout: Duration,
         audit: Arc<dyn Audit>,
+        envelope: Option<Value>,
     ) -> Arc<Self> {
         let live = vec![true; members.len()];
         let agg = Arc::new(Aggregate {
@@ -171,6 +183,7 @@ impl Aggregate {
             audit,
             logs: Logs::default(),
             serials: AtomicU64::new(1),
+            envelope,
         });
         // What each member's server sends on its own goes to the client's streams, in the
         // order it was sent (a server's message before its answer comes before it).
@@ -389,6 +402,16 @@ impl Aggregate {
         params: Option<Value>,
     ) -> Result<Value, String> {
         let m = &self.members[k];
+        let params = match &self.envelope {
+            None => params,
+            Some(meta) => {
+                let mut p = params.unwrap_or_else(|| json!({}));
+                if let Some(o) = p.as_object_mut() {
+                    o.insert("_meta".to_owned(), meta.clone());
+                }
+                Some(p)
+            }
+        };
         m.session
             .ask(method, params, self.call_timeout)
             .await
@@ -401,10 +424,16 @@ impl Aggregate {
 
     /// `initialize`, asked of every member; members that fail are left out of the session.
     async fn initialize(&self, params: &Value) -> Result<Value, String> {
+        self.handshake("initialize", params).await
+    }
+
+    /// `initialize`, or protocol 2026-07-28's `server/discover` (for clients without
+    /// sessions): asked of every member, answered as one server.
+    async fn handshake(&self, method: &str, params: &Value) -> Result<Value, String> {
         let ks = self.live();
         let answers = futures_util::future::join_all(
             ks.iter()
-                .map(|&k| self.ask_member(k, "initialize", Some(params.clone()))),
+                .map(|&k| self.ask_member(k, method, Some(params.clone()))),
         )
         .await;
         let mut version: Option<String> = None;
@@ -422,7 +451,19 @@ impl Aggregate {
                     continue;
                 }
             };
-            if let Some(v) = r.get("protocolVersion").and_then(Value::as_str)
+            if method == "server/discover" {
+                let modern = r
+                    .get("supportedVersions")
+                    .and_then(Value::as_array)
+                    .is_some_and(|v| v.iter().any(|v| v == super::stateless::MODERN));
+                if modern {
+                    version = Some(super::stateless::MODERN.to_owned());
+                } else {
+                    lock(&self.state).live[k] = false;
+                    failed.push(format!("{} does not speak it", self.members[k].name));
+                    continue;
+                }
+            } else if let Some(v) = r.get("protocolVersion").and_then(Value::as_str)
                 && version.as_deref().is_none_or(|cur| v < cur)
             {
                 version = Some(v.to_owned());
@@ -459,11 +500,14 @@ impl Aggregate {
             NameLookup::new()
         } else {
             let live = self.live();
-            let note = encode(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
-            for &k in &live {
-                self.members[k].session.client_frame(&note, None).await;
+            if method == "initialize" {
+                let note =
+                    encode(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+                for &k in &live {
+                    self.members[k].session.client_frame(&note, None).await;
+                }
+                lock(&self.state).announced = true;
             }
-            lock(&self.state).announced = true;
             // Bounded as a restart's relisting is: instructions of a member that takes longer
             // are checked against what was listed by then.
             let limit = self.call_timeout.min(INSTRUCTIONS_LISTING);
@@ -515,14 +559,53 @@ impl Aggregate {
         };
         lock(&self.state).initialized = true;
         let mut result = json!({
-            "protocolVersion": version,
             "capabilities": caps,
             "serverInfo": { "name": "mcpwall-aggregate", "version": env!("CARGO_PKG_VERSION") }
         });
+        if method == "server/discover" {
+            result["supportedVersions"] = json!([version]);
+        } else {
+            result["protocolVersion"] = Value::String(version);
+        }
         if !instructions.is_empty() {
             result["instructions"] = Value::String(instructions.join("\n\n"));
         }
         Ok(result)
+    }
+
+    /// What a request of a client without a session (2026-07-28) gets: the aggregate's own
+    /// answer, or the member and the request as that member must see it.
+    pub(super) async fn answer_stateless(&self, method: &str, value: &Value) -> Answered {
+        let result = match method {
+            "server/discover" => {
+                let params = value.get("params").cloned().unwrap_or_else(|| json!({}));
+                match self.handshake(method, &params).await {
+                    Ok(r) => r,
+                    Err(why) => return Answered::Error(codes::SERVER_GONE, why),
+                }
+            }
+            "ping" => json!({}),
+            "tools/list" => self.list("tools/list", "tools").await,
+            "prompts/list" => self.list("prompts/list", "prompts").await,
+            "resources/list" => self.list("resources/list", "resources").await,
+            "resources/templates/list" => {
+                self.list("resources/templates/list", "resourceTemplates")
+                    .await
+            }
+            _ => {
+                return match self.target(method, value) {
+                    Ok((k, rewritten)) => Answered::Forward(k, rewritten),
+                    Err((code, why)) => Answered::Error(code, why),
+                };
+            }
+        };
+        Answered::Result(modern_result(result))
+    }
+
+    /// Lists the members' tools once, so that those naming another server's tools are
+    /// withheld before any call (a new aggregate of shared servers, before its first request).
+    pub(super) async fn list_tools(&self) {
+        self.list("tools/list", "tools").await;
     }
 
     /// One list method asked of every member, pages followed, names prefixed, merged.
@@ -962,6 +1045,23 @@ fn prefixed(members: &[Member], per: &[(usize, Vec<Value>)], field: &str) -> Vec
             })
         })
         .collect()
+}
+
+/// A result as protocol 2026-07-28 gives it: complete (not a question), not to be cached
+/// (mcpwall's answers follow the servers' current lists), and naming its server in `_meta`.
+fn modern_result(mut result: Value) -> Value {
+    if let Some(o) = result.as_object_mut() {
+        o.remove("serverInfo");
+        o.insert("resultType".to_owned(), json!("complete"));
+        o.insert("ttlMs".to_owned(), json!(0));
+        o.insert("cacheScope".to_owned(), json!("private"));
+        o.insert(
+            "_meta".to_owned(),
+            json!({"io.modelcontextprotocol/serverInfo":
+                {"name": "mcpwall-aggregate", "version": env!("CARGO_PKG_VERSION")}}),
+        );
+    }
+    result
 }
 
 /// One JSON-RPC answer, as an SSE event or a JSON body.

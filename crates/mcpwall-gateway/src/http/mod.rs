@@ -177,6 +177,8 @@ struct App {
     client: reqwest::Client,
     /// Per upstream, the server shared by its 2026-07-28 clients, which have no sessions.
     stateless: HashMap<String, stateless::Shared>,
+    /// The aggregated endpoint for those clients: an aggregate of those servers.
+    stateless_aggregate: tokio::sync::Mutex<Option<Arc<Aggregate>>>,
 }
 
 /// Whom a session's pipeline serves.
@@ -472,6 +474,7 @@ impl App {
             members,
             call_timeout,
             Arc::clone(&self.template.audit),
+            None,
         );
         lock(&self.aggregates).insert(id.clone(), Arc::clone(&agg));
         // Others may have been started meanwhile.
@@ -480,6 +483,24 @@ impl App {
             return Err(too_many());
         }
         Ok(agg)
+    }
+
+    /// The aggregate of the servers shared by clients without sessions, its tools listed.
+    async fn stateless_aggregate_of(&self, members: Vec<Member>) -> Arc<Aggregate> {
+        let call_timeout = self
+            .options
+            .call_timeout
+            .unwrap_or(Duration::from_secs(300));
+        let id = format!("stateless-{}", new_session_id().unwrap_or_default());
+        let agg = Aggregate::new(
+            id,
+            members,
+            call_timeout,
+            Arc::clone(&self.template.audit),
+            Some(stateless::envelope()),
+        );
+        agg.list_tools().await;
+        agg
     }
 
     fn aggregate_of(&self, headers: &HeaderMap) -> Option<Arc<Aggregate>> {
@@ -614,10 +635,7 @@ async fn handle_aggregate(
     if stateless::asked(&headers) {
         // Merging the upstreams (instructions, lists, shadowing) is done per session.
         return match method {
-            Method::POST => stateless::unsupported(
-                stateless::request_id(&body).as_ref(),
-                "the aggregated endpoint is served in sessions only",
-            ),
+            Method::POST => stateless::post_aggregate(&app, &headers, &body).await,
             _ => stateless::no_session(),
         };
     }
@@ -1159,6 +1177,7 @@ pub fn serve(
             limits,
             aggregates: Mutex::new(HashMap::new()),
             stateless,
+            stateless_aggregate: tokio::sync::Mutex::new(None),
             client,
             options: ServeOptions {
                 listen: local,

@@ -1,5 +1,5 @@
-//! Protocol 2026-07-28 clients of an upstream's endpoint (`/mcp/NAME`): no `initialize` and no
-//! session. Every POST is one request that carries its protocol version and its client's
+//! Protocol 2026-07-28 clients of an upstream's endpoint (`/mcp/NAME`) and of the aggregated
+//! one (`/mcp`): no `initialize` and no session. Every POST is one request that carries its protocol version and its client's
 //! capabilities in `_meta`, and the same version, method and name again in headers
 //! (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`), which must agree with the body: a proxy
 //! or load balancer in front may act on the headers while mcpwall inspects the body.
@@ -13,7 +13,8 @@
 //! place of results) is kept for those clients together: taint then errs on the safe side. Each
 //! request reaches the server under an id and progress token of mcpwall's, so that clients
 //! cannot collide or see each other's answers; a server message that belongs to no request in
-//! flight (the protocol has none) is dropped, never put on another client's stream.
+//! flight (the protocol has none) is dropped, never put on another client's stream. On `/mcp`
+//! an aggregate of those shared servers answers as one server (see `aggregate`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,6 +27,7 @@ use mcpwall_protocol::{Id, Message, Parsed, parse_message};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use super::aggregate::{Answered, Member};
 use super::remote::RemoteTransport;
 use super::session::{Asked, HttpSession, Out, Refused, STREAM_QUEUE};
 use super::{
@@ -225,7 +227,7 @@ fn start_failed(session: &HttpSession, why: &str) -> Start {
 }
 
 /// mcpwall's own `_meta` for what it asks the shared server.
-fn envelope() -> Value {
+pub(super) fn envelope() -> Value {
     json!({
         PROTOCOL_KEY: MODERN,
         CAPABILITIES_KEY: {},
@@ -303,14 +305,6 @@ pub(super) fn unsupported(id: Option<&Id>, why: &str) -> Response {
         &format!("protocol {MODERN} is not served here ({why}): start a session with initialize"),
         Some(json!({"supported": PROTOCOL_VERSIONS, "requested": MODERN})),
     )
-}
-
-/// The id of a POSTed request, if the body is one.
-pub(super) fn request_id(body: &[u8]) -> Option<Id> {
-    match parse_message(&one_line(body)) {
-        Ok(Parsed::Single(Message::Request { id, .. }, _)) => Some(id),
-        _ => None,
-    }
 }
 
 /// The one value of a header that must not come twice.
@@ -472,6 +466,61 @@ impl Renamed {
     }
 }
 
+/// A POSTed request of a client without a session, read and checked: its id, method and
+/// body, and whether the client takes SSE. `Err`: the answer it gets instead.
+fn read_request(headers: &HeaderMap, body: &[u8]) -> Result<(Id, String, Value, bool), Response> {
+    let sse = post_headers(headers)?;
+    let frame = one_line(body);
+    let (id, method, value) = match parse_message(&frame) {
+        Ok(Parsed::Single(Message::Request { id, method }, v)) => (id, method, v),
+        // The protocol has no notifications from client to server here (a client cancels by
+        // closing its stream): taken, and dropped.
+        Ok(Parsed::Single(Message::Notification { .. }, _)) => {
+            return Err(StatusCode::ACCEPTED.into_response());
+        }
+        Ok(_) => {
+            return Err(refuse(
+                StatusCode::BAD_REQUEST,
+                None,
+                codes::INVALID_REQUEST,
+                &format!("a {MODERN} POST carries one request: no batches, no responses"),
+                None,
+            ));
+        }
+        Err(e) => {
+            return Err(refuse(
+                StatusCode::BAD_REQUEST,
+                None,
+                codes::PARSE_ERROR,
+                &format!("the message is not strict JSON-RPC: {e}"),
+                None,
+            ));
+        }
+    };
+    if let Err((code, why)) = check_envelope(headers, &method, &value) {
+        return Err(refuse(StatusCode::BAD_REQUEST, Some(&id), code, &why, None));
+    }
+    if method == "initialize" {
+        // The shared server was set up for clients without sessions; one client's handshake
+        // would change it for all of them.
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            Some(&id),
+            codes::INVALID_REQUEST,
+            &format!("initialize starts a session: send it without MCP-Protocol-Version {MODERN}"),
+            None,
+        ));
+    }
+    Ok((id, method, value, sse))
+}
+
+fn speaks_modern(upstream: &Upstream) -> bool {
+    !upstream
+        .remote
+        .as_ref()
+        .is_some_and(|r| r.transport == RemoteTransport::Sse)
+}
+
 /// A stateless POST to an upstream's endpoint.
 pub(super) async fn post(
     app: &Arc<App>,
@@ -479,59 +528,39 @@ pub(super) async fn post(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Response {
-    let sse = match post_headers(headers) {
-        Ok(sse) => sse,
+    let (id, _, value, sse) = match read_request(headers, body) {
+        Ok(r) => r,
         Err(r) => return r,
     };
-    let frame = one_line(body);
-    let (id, method, mut value) = match parse_message(&frame) {
-        Ok(Parsed::Single(Message::Request { id, method }, v)) => (id, method, v),
-        // The protocol has no notifications from client to server here (a client cancels by
-        // closing its stream): taken, and dropped.
-        Ok(Parsed::Single(Message::Notification { .. }, _)) => {
-            return StatusCode::ACCEPTED.into_response();
-        }
-        Ok(_) => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                None,
-                codes::INVALID_REQUEST,
-                &format!("a {MODERN} POST carries one request: no batches, no responses"),
-                None,
-            );
-        }
-        Err(e) => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                None,
-                codes::PARSE_ERROR,
-                &format!("the message is not strict JSON-RPC: {e}"),
-                None,
-            );
-        }
-    };
-    if let Err((code, why)) = check_envelope(headers, &method, &value) {
-        return refuse(StatusCode::BAD_REQUEST, Some(&id), code, &why, None);
-    }
-    if method == "initialize" {
-        // The shared server was set up for clients without sessions; one client's handshake
-        // would change it for all of them.
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            Some(&id),
-            codes::INVALID_REQUEST,
-            &format!("initialize starts a session: send it without MCP-Protocol-Version {MODERN}"),
-            None,
-        );
-    }
-    if upstream
-        .remote
-        .as_ref()
-        .is_some_and(|r| r.transport == RemoteTransport::Sse)
-    {
+    if !speaks_modern(upstream) {
         return unsupported(Some(&id), "an HTTP+SSE server speaks protocol 2024-11-05");
     }
-    let shared = &app.stateless[&upstream.name];
+    send(app, To::Upstream(upstream), headers, &id, value, sse).await
+}
+
+/// The shared server a request goes to.
+enum To<'a> {
+    /// An upstream's: started if need be, and again if it ends before the request is in.
+    Upstream(&'a Upstream),
+    /// This one (of the aggregated endpoint's), named.
+    Member(&'a str, Arc<HttpSession>),
+}
+
+/// Sends a request to a shared server under an id and progress token of mcpwall's, and
+/// answers the client with what comes back, under its own.
+async fn send(
+    app: &Arc<App>,
+    to: To<'_>,
+    headers: &HeaderMap,
+    id: &Id,
+    mut value: Value,
+    sse: bool,
+) -> Response {
+    let name = match &to {
+        To::Upstream(u) => u.name.as_str(),
+        To::Member(name, _) => name,
+    };
+    let shared = &app.stateless[name];
     let n = shared.next.fetch_add(1, Ordering::Relaxed);
     let internal = Id::Number(n.to_string());
     let renamed = Renamed {
@@ -548,24 +577,27 @@ pub(super) async fn post(
     }
     let tokens: Vec<Value> = renamed.token.iter().map(|(_, t)| t.clone()).collect();
     let (tx, rx) = mpsc::channel(STREAM_QUEUE);
-    // Twice at most: the shared server may end (idle, crashed) between being found and the
-    // request's registration; then another is started.
+    // An upstream's twice at most: its shared server may end (idle, crashed) between being
+    // found and the request's registration; then another is started.
     let mut tries = 0;
     let (session, serial) = loop {
-        let session = match shared.session(app, upstream).await {
-            Ok(s) => s,
-            Err(Start::Unsupported) => {
-                return unsupported(Some(&id), "the server does not speak it");
-            }
-            Err(Start::Failed(r)) => return r,
+        let session = match &to {
+            To::Member(_, s) => Arc::clone(s),
+            To::Upstream(upstream) => match shared.session(app, upstream).await {
+                Ok(s) => s,
+                Err(Start::Unsupported) => {
+                    return unsupported(Some(id), "the server does not speak it");
+                }
+                Err(Start::Failed(r)) => return r,
+            },
         };
-        if method == "tools/call" {
+        if value.get("method").and_then(Value::as_str) == Some("tools/call") {
             let tool = value.pointer("/params/name").and_then(Value::as_str);
             let declared = tool.and_then(|t| session.inspector.param_headers(t));
             if let Err(why) = check_param_headers(headers, declared, &value) {
                 return refuse(
                     StatusCode::BAD_REQUEST,
-                    Some(&id),
+                    Some(id),
                     HEADER_MISMATCH,
                     &why,
                     None,
@@ -575,7 +607,7 @@ pub(super) async fn post(
         let serial = session.next_serial();
         match session.expect(serial, std::slice::from_ref(&internal), &tokens, &tx, !sse) {
             Ok(()) => break (session, serial),
-            Err(Refused::Closed) if tries == 0 => tries += 1,
+            Err(Refused::Closed) if tries == 0 && matches!(to, To::Upstream(_)) => tries += 1,
             Err(e) => {
                 let why = match e {
                     Refused::Closed => "the server is gone",
@@ -583,7 +615,7 @@ pub(super) async fn post(
                 };
                 return refuse(
                     StatusCode::BAD_GATEWAY,
-                    Some(&id),
+                    Some(id),
                     codes::SERVER_GONE,
                     why,
                     None,
@@ -620,11 +652,77 @@ pub(super) async fn post(
     }
     refuse(
         StatusCode::BAD_GATEWAY,
-        Some(&id),
+        Some(id),
         codes::SERVER_GONE,
         "the server ended before it answered",
         None,
     )
+}
+
+/// A stateless POST to the aggregated endpoint: answered by the aggregate of the upstreams'
+/// shared servers (built again when one of them was replaced), which merges lists and
+/// `server/discover` as for a session and sends calls on to the server whose prefix they
+/// carry.
+pub(super) async fn post_aggregate(app: &Arc<App>, headers: &HeaderMap, body: &[u8]) -> Response {
+    let (id, method, value, sse) = match read_request(headers, body) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let mut members = Vec::with_capacity(app.order.len());
+    for name in &app.order {
+        let Some(upstream) = app.upstreams.get(name) else {
+            continue;
+        };
+        if !speaks_modern(upstream) {
+            let why = format!("the upstream {name} speaks protocol 2024-11-05");
+            return unsupported(Some(&id), &why);
+        }
+        match app.stateless[name].session(app, upstream).await {
+            Ok(s) => members.push(Member {
+                name: name.clone(),
+                session: s,
+            }),
+            Err(Start::Unsupported) => {
+                let why = format!("the upstream {name} does not speak it");
+                return unsupported(Some(&id), &why);
+            }
+            Err(Start::Failed(r)) => return r,
+        }
+    }
+    let agg = {
+        let mut slot = app.stateless_aggregate.lock().await;
+        let current = slot.as_ref().filter(|a| {
+            a.members.len() == members.len()
+                && a.members
+                    .iter()
+                    .zip(&members)
+                    .all(|(m, n)| Arc::ptr_eq(&m.session, &n.session))
+        });
+        match current {
+            Some(a) => Arc::clone(a),
+            None => {
+                let a = app.stateless_aggregate_of(members).await;
+                *slot = Some(Arc::clone(&a));
+                a
+            }
+        }
+    };
+    let result = match agg.answer_stateless(&method, &value).await {
+        Answered::Result(r) => json!({"jsonrpc": "2.0", "id": id.to_value(), "result": r}),
+        Answered::Error(code, why) => json!({"jsonrpc": "2.0", "id": id.to_value(),
+            "error": {"code": code, "message": format!("mcpwall: {why}")}}),
+        Answered::Forward(k, rewritten) => {
+            let m = &agg.members[k];
+            let to = To::Member(&m.name, Arc::clone(&m.session));
+            return send(app, to, headers, &id, rewritten, sse).await;
+        }
+    };
+    let frame = serde_json::to_vec(&result).unwrap_or_default();
+    if sse {
+        let events = futures_util::stream::iter([sse_event(&frame, None)]);
+        return Sse::new(events).into_response();
+    }
+    json_response(StatusCode::OK, frame)
 }
 
 /// A GET or DELETE without a session at 2026-07-28: there are no streams or sessions to have.

@@ -1117,9 +1117,14 @@ fn stateless_clients_share_a_server_and_never_get_each_others_answers() {
     // The server's working directory, to see it end when idle.
     let work = dir.path().join("work");
     std::fs::create_dir(&work).expect("mkdir");
+    let shadow = [
+        python().display().to_string(),
+        peers().join("shadow_server.py").display().to_string(),
+    ];
     let config = format!(
-        "idle_timeout = 1\n{}{}cwd = {}\n",
+        "idle_timeout = 1\n{}{}{}cwd = {}\n",
         allow_all(dir.path()),
+        upstream("shadow", &shadow),
         poisoned("demo", &["--faults"]),
         json!(work.display().to_string())
     );
@@ -1190,17 +1195,33 @@ fn stateless_clients_share_a_server_and_never_get_each_others_answers() {
     let r = modern(&a, p, json!(5), "initialize", None, init);
     assert_eq!(r.status, 400, "{r:?}");
     assert_eq!(r.message()["error"]["code"], -32600, "{r:?}");
-    // The aggregated endpoint merges servers per session: such clients are sent to one.
-    let r = modern(&a, "/mcp", json!(4), "server/discover", None, json!({}));
-    assert_eq!(r.status, 400, "{r:?}");
-    let m = r.message();
-    assert_eq!(m["error"]["code"], -32022, "{m}");
-    assert_eq!(m["id"], 4, "{m}");
-    assert!(
-        m["error"]["data"]["supported"]
-            .as_array()
-            .is_some_and(|v| v.contains(&json!("2025-11-25"))),
-        "{m}"
+    // The aggregated endpoint, of the same shared servers, with the SDK's `Client`: names
+    // prefixed, instructions and a tool that name another server's tools withheld, a poisoned
+    // tool withheld, a mirrored argument carried through.
+    let o = Command::new(python())
+        .arg(peers().join("aggregate_client.py"))
+        .args(["--modern", &format!("http://{a}/mcp")])
+        .output()
+        .expect("the Python client runs");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "client failed: {err}\n{}", gw.log());
+    let out: Value = serde_json::from_slice(&o.stdout).expect("the client prints JSON");
+    assert_eq!(out["version"], "2026-07-28", "{out}");
+    let tools = out["tools"].as_array().expect("tools");
+    assert!(tools.contains(&json!("demo__add")) && tools.contains(&json!("shadow__word_count")));
+    assert!(!tools.contains(&json!("shadow__summarize")), "{out}");
+    assert!(!tools.contains(&json!("demo__fetch_weather")), "{out}");
+    let instructions = out["instructions"].as_str().unwrap_or_default();
+    assert!(instructions.contains("Server demo"), "{out}");
+    assert!(!instructions.contains("get_config"), "{out}");
+    assert_eq!(out["add"], json!({"ok": true, "text": "5"}), "{out}");
+    assert_eq!(out["count"]["ok"], true, "{out}");
+    assert_eq!(out["shadowing"]["code"], -32051, "{out}");
+    assert_eq!(out["poisoned"]["code"], -32051, "{out}");
+    assert_eq!(
+        out["region"],
+        json!({"ok": true, "text": "eu-west-1: up"}),
+        "{out}"
     );
     // No streams and no sessions to open or end.
     let r = http(

@@ -2,6 +2,8 @@
 front of several servers, whose tools are named SERVER__TOOL. Prints what it saw as JSON.
 
 Usage: aggregate_client.py URL
+       aggregate_client.py --modern URL   (the SDK's `Client`, protocol 2026-07-28 without a
+                                          session, against `demo` and `shadow` only)
 """
 
 import asyncio
@@ -52,4 +54,23 @@ async def main():
     print(json.dumps(out))
 
 
-asyncio.run(main())
+async def modern(url):
+    from mcp.client.client import Client
+
+    out = {}
+    async with Client(url) as client:
+        out["version"] = client.protocol_version
+        out["instructions"] = client.instructions
+        out["tools"] = sorted(t.name for t in (await client.list_tools()).tools)
+        out["add"] = await call(client, "demo__add", {"a": 2, "b": 3})
+        out["poisoned"] = await call(client, "demo__fetch_weather", {"city": "Paris"})
+        out["shadowing"] = await call(client, "shadow__summarize", {"text": "hello"})
+        out["count"] = await call(client, "shadow__word_count", {"text": "one two three"})
+        out["region"] = await call(client, "demo__region_status", {"region": "eu-west-1"})
+    print(json.dumps(out))
+
+
+if sys.argv[1] == "--modern":
+    asyncio.run(modern(sys.argv[2]))
+else:
+    asyncio.run(main())
