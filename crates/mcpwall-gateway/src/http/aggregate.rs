@@ -68,6 +68,9 @@ pub(super) struct Aggregate {
     /// The `_meta` every request of the aggregate's own carries (protocol 2026-07-28: the
     /// aggregate of the servers shared by clients without sessions).
     envelope: Option<Value>,
+    /// The tools of the last merged listing (prefixed): for clients without sessions, only
+    /// these may be called (a member whose listing failed had its tools checked by nobody).
+    listed: Mutex<HashSet<String>>,
 }
 
 #[derive(Default)]
@@ -184,10 +187,17 @@ impl Aggregate {
             logs: Logs::default(),
             serials: AtomicU64::new(1),
             envelope,
+            listed: Mutex::default(),
         });
         // What each member's server sends on its own goes to the client's streams, in the
-        // order it was sent (a server's message before its answer comes before it).
-        for (k, m) in agg.members.iter().enumerate() {
+        // order it was sent (a server's message before its answer comes before it). Clients
+        // without sessions have no stream for it: their shared servers keep their own sink.
+        for (k, m) in agg
+            .members
+            .iter()
+            .enumerate()
+            .filter(|_| agg.envelope.is_none())
+        {
             let weak = Arc::downgrade(&agg);
             m.session.relay_to(Box::new(move |f| {
                 if let Some(agg) = weak.upgrade() {
@@ -446,7 +456,11 @@ impl Aggregate {
             let r = match answer {
                 Ok(r) => r,
                 Err(e) => {
-                    lock(&self.state).live[k] = false;
+                    // A session's member that does not initialize is left out of it; a shared
+                    // server's failed `server/discover` only of this answer.
+                    if method == "initialize" {
+                        lock(&self.state).live[k] = false;
+                    }
                     failed.push(e);
                     continue;
                 }
@@ -459,7 +473,6 @@ impl Aggregate {
                 if modern {
                     version = Some(super::stateless::MODERN.to_owned());
                 } else {
-                    lock(&self.state).live[k] = false;
                     failed.push(format!("{} does not speak it", self.members[k].name));
                     continue;
                 }
@@ -564,6 +577,13 @@ impl Aggregate {
         });
         if method == "server/discover" {
             result["supportedVersions"] = json!([version]);
+            // No stream carries list changes or resource updates to these clients here.
+            if let Some(caps) = result["capabilities"].as_object_mut() {
+                for cap in caps.values_mut().filter_map(Value::as_object_mut) {
+                    cap.remove("listChanged");
+                    cap.remove("subscribe");
+                }
+            }
         } else {
             result["protocolVersion"] = Value::String(version);
         }
@@ -592,6 +612,25 @@ impl Aggregate {
                 self.list("resources/templates/list", "resourceTemplates")
                     .await
             }
+            // Nothing to deliver them on here.
+            "subscriptions/listen"
+            | "resources/subscribe"
+            | "resources/unsubscribe"
+            | "logging/setLevel" => {
+                let why =
+                    format!("{method} is not served on the aggregated endpoint at 2026-07-28");
+                return Answered::Error(-32601, why);
+            }
+            "tools/call"
+                if !value
+                    .pointer("/params/name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| lock(&self.listed).contains(n)) =>
+            {
+                let why = "the tool is not in the last listing of the aggregated endpoint: list \
+                           the tools";
+                return Answered::Error(codes::BLOCKED, why.to_owned());
+            }
             _ => {
                 return match self.target(method, value) {
                     Ok((k, rewritten)) => Answered::Forward(k, rewritten),
@@ -602,10 +641,15 @@ impl Aggregate {
         Answered::Result(modern_result(result))
     }
 
-    /// Lists the members' tools once, so that those naming another server's tools are
-    /// withheld before any call (a new aggregate of shared servers, before its first request).
-    pub(super) async fn list_tools(&self) {
+    /// Lists the members' tools, prompts, resources and templates once, so that those naming
+    /// another server's tools are withheld and URIs routed before any request (a new aggregate
+    /// of shared servers, before its first request).
+    pub(super) async fn list_everything(&self) {
         self.list("tools/list", "tools").await;
+        self.list("prompts/list", "prompts").await;
+        self.list("resources/list", "resources").await;
+        self.list("resources/templates/list", "resourceTemplates")
+            .await;
     }
 
     /// One list method asked of every member, pages followed, names prefixed, merged.
@@ -620,7 +664,15 @@ impl Aggregate {
         .await;
         let per: Vec<(usize, Vec<Value>)> = ks.into_iter().zip(lists).collect();
         let items = match key {
-            "tools" => self.merge_tools(&per),
+            "tools" => {
+                let tools = self.merge_tools(&per);
+                *lock(&self.listed) = tools
+                    .iter()
+                    .filter_map(|t| t.get("name").and_then(Value::as_str))
+                    .map(str::to_owned)
+                    .collect();
+                tools
+            }
             "prompts" => self.merge_prompts(&per),
             "resources" => self.merge_resources(&per),
             "resourceTemplates" => self.merge_templates(&per),

@@ -179,6 +179,8 @@ struct App {
     stateless: HashMap<String, stateless::Shared>,
     /// The aggregated endpoint for those clients: an aggregate of those servers.
     stateless_aggregate: tokio::sync::Mutex<Option<Arc<Aggregate>>>,
+    /// Those servers' taint, one for all (see [`Serves::Stateless`]).
+    stateless_taint: Arc<Mutex<Option<String>>>,
 }
 
 /// Whom a session's pipeline serves.
@@ -332,7 +334,12 @@ impl App {
         match serves {
             Serves::One => {}
             Serves::Aggregated(taint) => inspector = inspector.with_shared_taint(Arc::clone(taint)),
-            Serves::Stateless => inspector = inspector.shared_by_clients(),
+            // One taint for all of them, across upstreams: their aggregate is one server.
+            Serves::Stateless => {
+                inspector = inspector
+                    .shared_by_clients()
+                    .with_shared_taint(Arc::clone(&self.stateless_taint));
+            }
         }
         if let Some(store) = &t.quarantine {
             inspector = inspector.with_quarantine_store(Arc::clone(store));
@@ -499,7 +506,9 @@ impl App {
             Arc::clone(&self.template.audit),
             Some(stateless::envelope()),
         );
-        agg.list_tools().await;
+        // Bounded as a server's start is: what a slow member did not list by then is not
+        // callable until a client lists it.
+        let _ = tokio::time::timeout(Duration::from_secs(30), agg.list_everything()).await;
         agg
     }
 
@@ -566,6 +575,11 @@ impl App {
             if let Some(s) = shared.take_idle(self.options.idle_timeout) {
                 self.retire(s);
             }
+        }
+        // Clients without sessions have no session whose end clears their taint: it lasts
+        // while any of their servers runs.
+        if self.stateless.values().all(|s| !s.is_running()) {
+            *lock(&self.stateless_taint) = None;
         }
         let aggregates: Vec<Arc<Aggregate>> = lock(&self.aggregates).values().cloned().collect();
         for agg in aggregates {
@@ -1178,6 +1192,7 @@ pub fn serve(
             aggregates: Mutex::new(HashMap::new()),
             stateless,
             stateless_aggregate: tokio::sync::Mutex::new(None),
+            stateless_taint: Arc::default(),
             client,
             options: ServeOptions {
                 listen: local,

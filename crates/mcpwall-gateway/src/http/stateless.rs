@@ -27,7 +27,7 @@ use mcpwall_protocol::{Id, Message, Parsed, parse_message};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::aggregate::{Answered, Member};
+use super::aggregate::{Aggregate, Answered, Member};
 use super::remote::RemoteTransport;
 use super::session::{Asked, HttpSession, Out, Refused, STREAM_QUEUE};
 use super::{
@@ -122,6 +122,12 @@ impl Shared {
             return s.running.take();
         }
         None
+    }
+
+    /// Whether a shared server runs (or is being started).
+    pub(super) fn is_running(&self) -> bool {
+        let s = lock(&self.slots);
+        s.running.as_ref().is_some_and(|r| !r.is_closed()) || s.starting.is_some()
     }
 
     /// The running session, touched under the lock so that it is not taken as idle before
@@ -668,53 +674,31 @@ pub(super) async fn post_aggregate(app: &Arc<App>, headers: &HeaderMap, body: &[
         Ok(r) => r,
         Err(r) => return r,
     };
-    let mut members = Vec::with_capacity(app.order.len());
-    for name in &app.order {
-        let Some(upstream) = app.upstreams.get(name) else {
-            continue;
+    // Twice at most: a server may end (idle, crashed) between the aggregate's answer and the
+    // call's registration; then the aggregate is built again with its successor.
+    let mut tries = 0;
+    let result = loop {
+        let agg = match stateless_aggregate(app, &id).await {
+            Ok(a) => a,
+            Err(r) => return r,
         };
-        if !speaks_modern(upstream) {
-            let why = format!("the upstream {name} speaks protocol 2024-11-05");
-            return unsupported(Some(&id), &why);
-        }
-        match app.stateless[name].session(app, upstream).await {
-            Ok(s) => members.push(Member {
-                name: name.clone(),
-                session: s,
-            }),
-            Err(Start::Unsupported) => {
-                let why = format!("the upstream {name} does not speak it");
-                return unsupported(Some(&id), &why);
+        match agg.answer_stateless(&method, &value).await {
+            Answered::Result(r) => {
+                break json!({"jsonrpc": "2.0", "id": id.to_value(), "result": r});
             }
-            Err(Start::Failed(r)) => return r,
-        }
-    }
-    let agg = {
-        let mut slot = app.stateless_aggregate.lock().await;
-        let current = slot.as_ref().filter(|a| {
-            a.members.len() == members.len()
-                && a.members
-                    .iter()
-                    .zip(&members)
-                    .all(|(m, n)| Arc::ptr_eq(&m.session, &n.session))
-        });
-        match current {
-            Some(a) => Arc::clone(a),
-            None => {
-                let a = app.stateless_aggregate_of(members).await;
-                *slot = Some(Arc::clone(&a));
-                a
+            Answered::Error(code, why) => {
+                break json!({"jsonrpc": "2.0", "id": id.to_value(),
+                    "error": {"code": code, "message": format!("mcpwall: {why}")}});
             }
-        }
-    };
-    let result = match agg.answer_stateless(&method, &value).await {
-        Answered::Result(r) => json!({"jsonrpc": "2.0", "id": id.to_value(), "result": r}),
-        Answered::Error(code, why) => json!({"jsonrpc": "2.0", "id": id.to_value(),
-            "error": {"code": code, "message": format!("mcpwall: {why}")}}),
-        Answered::Forward(k, rewritten) => {
-            let m = &agg.members[k];
-            let to = To::Member(&m.name, Arc::clone(&m.session));
-            return send(app, to, headers, &id, rewritten, sse).await;
+            Answered::Forward(k, rewritten) => {
+                let m = &agg.members[k];
+                if m.session.is_closed() && tries == 0 {
+                    tries += 1;
+                    continue;
+                }
+                let to = To::Member(&m.name, Arc::clone(&m.session));
+                return send(app, to, headers, &id, rewritten, sse).await;
+            }
         }
     };
     let frame = serde_json::to_vec(&result).unwrap_or_default();
@@ -723,6 +707,46 @@ pub(super) async fn post_aggregate(app: &Arc<App>, headers: &HeaderMap, body: &[
         return Sse::new(events).into_response();
     }
     json_response(StatusCode::OK, frame)
+}
+
+/// The aggregate of the upstreams' shared servers (each started if need be), built again
+/// when one of them was replaced; under one lock, so that concurrent requests build it once.
+async fn stateless_aggregate(app: &Arc<App>, id: &Id) -> Result<Arc<Aggregate>, Response> {
+    let mut slot = app.stateless_aggregate.lock().await;
+    let mut members = Vec::with_capacity(app.order.len());
+    for name in &app.order {
+        let Some(upstream) = app.upstreams.get(name) else {
+            continue;
+        };
+        if !speaks_modern(upstream) {
+            let why = format!("the upstream {name} speaks protocol 2024-11-05");
+            return Err(unsupported(Some(id), &why));
+        }
+        match app.stateless[name].session(app, upstream).await {
+            Ok(s) => members.push(Member {
+                name: name.clone(),
+                session: s,
+            }),
+            Err(Start::Unsupported) => {
+                let why = format!("the upstream {name} does not speak it");
+                return Err(unsupported(Some(id), &why));
+            }
+            Err(Start::Failed(r)) => return Err(r),
+        }
+    }
+    let current = slot.as_ref().filter(|a| {
+        a.members.len() == members.len()
+            && a.members
+                .iter()
+                .zip(&members)
+                .all(|(m, n)| Arc::ptr_eq(&m.session, &n.session))
+    });
+    if let Some(a) = current {
+        return Ok(Arc::clone(a));
+    }
+    let a = app.stateless_aggregate_of(members).await;
+    *slot = Some(Arc::clone(&a));
+    Ok(a)
 }
 
 /// A GET or DELETE without a session at 2026-07-28: there are no streams or sessions to have.

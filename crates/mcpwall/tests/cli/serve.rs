@@ -1121,9 +1121,16 @@ fn stateless_clients_share_a_server_and_never_get_each_others_answers() {
         python().display().to_string(),
         peers().join("shadow_server.py").display().to_string(),
     ];
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "default = \"allow\"\n[[label]]\nserver = \"shadow\"\ntool = \"word_count\"\n\
+         labels = [\"sink\"]\n",
+    )
+    .expect("write policy");
     let config = format!(
-        "idle_timeout = 1\n{}{}{}cwd = {}\n",
-        allow_all(dir.path()),
+        "idle_timeout = 1\npolicy = {}\n{}{}cwd = {}\n",
+        json!(policy.display().to_string()),
         upstream("shadow", &shadow),
         poisoned("demo", &["--faults"]),
         json!(work.display().to_string())
@@ -1223,6 +1230,9 @@ fn stateless_clients_share_a_server_and_never_get_each_others_answers() {
         json!({"ok": true, "text": "eu-west-1: up"}),
         "{out}"
     );
+    // Taint crosses servers there as in a session.
+    assert_eq!(out["page"]["ok"], false, "{out}");
+    assert_eq!(out["count_after"]["code"], -32051, "{out}");
     // No streams and no sessions to open or end.
     let r = http(
         &a,

@@ -67,6 +67,10 @@ async def modern(url):
         out["shadowing"] = await call(client, "shadow__summarize", {"text": "hello"})
         out["count"] = await call(client, "shadow__word_count", {"text": "one two three"})
         out["region"] = await call(client, "demo__region_status", {"region": "eu-west-1"})
+        # An injection blocked in one server's result taints them all: a sink of another
+        # server may not be called after it.
+        out["page"] = await call(client, "demo__read_page", {"url": "https://example.com"})
+        out["count_after"] = await call(client, "shadow__word_count", {"text": "a b"})
     print(json.dumps(out))
 
 
