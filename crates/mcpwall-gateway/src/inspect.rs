@@ -2851,6 +2851,14 @@ mod tests {
         );
     }
 
+    /// The key of the one question an `input_required` result asks.
+    fn question_key(r: &Value) -> String {
+        r["result"]["inputRequests"]
+            .as_object()
+            .and_then(|m| m.keys().next().cloned())
+            .expect("a key")
+    }
+
     #[test]
     fn ask_in_a_2026_session_goes_through_the_result() {
         // One call an hour: the call asked about and its retry with the answer are one call.
@@ -2917,10 +2925,7 @@ mod tests {
         };
         // The answer applies to that call only: other arguments are refused.
         let r = io(call(10, "prod", None)).1.expect("asked");
-        let key = r["result"]["inputRequests"]
-            .as_object()
-            .and_then(|m| m.keys().next().cloned())
-            .expect("a key");
+        let key = question_key(&r);
         let (fwd, r) = io(call(11, "staging", Some(json!({key.clone(): yes.clone()}))));
         assert!(fwd.is_none());
         assert_eq!(r.expect("refused")["error"]["code"], codes::BLOCKED);
@@ -2938,10 +2943,7 @@ mod tests {
         // Another call is asked, and approved: the retry goes on, without mcpwall's answer
         // but with the server's own.
         let r = io(call(3, "preprod", None)).1.expect("asked");
-        let key = r["result"]["inputRequests"]
-            .as_object()
-            .and_then(|m| m.keys().next().cloned())
-            .expect("a key");
+        let key = question_key(&r);
         let answers = json!({key.clone(): yes.clone(), "server-q": {"action": "decline"}});
         let fwd = io(call(4, "preprod", Some(answers))).0.expect("forwarded");
         assert_eq!(
@@ -2951,10 +2953,7 @@ mod tests {
         assert_eq!(fwd["params"]["arguments"]["env"], "preprod");
         // Only mcpwall's answer: none is left to forward.
         let r = io(call(5, "qa", None)).1.expect("asked");
-        let key = r["result"]["inputRequests"]
-            .as_object()
-            .and_then(|m| m.keys().next().cloned())
-            .expect("a key");
+        let key = question_key(&r);
         let no = json!({"action": "accept", "content": {"approve": false}});
         let r = io(call(6, "qa", Some(json!({key.clone(): no}))))
             .1
@@ -3000,10 +2999,7 @@ mod tests {
             (o.forward.map(|f| json_of(&f)), o.reply.map(|r| json_of(&r)))
         };
         let r = io(call(20, "prod", None)).1.expect("asked");
-        let key = r["result"]["inputRequests"]
-            .as_object()
-            .and_then(|m| m.keys().next().cloned())
-            .expect("a key");
+        let key = question_key(&r);
         assert!(io(call(21, "prod", Some(json!({key: yes})))).0.is_some());
         let r = io(call(22, "prod", None)).1.expect("asked again");
         assert_eq!(r["result"]["resultType"], "input_required", "{r}");

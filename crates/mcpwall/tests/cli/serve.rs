@@ -1554,37 +1554,30 @@ fn a_person_is_asked_through_the_client_in_both_faces() {
         check_asked(o, 2);
     };
 
+    // The client (`mode`: its arguments first) through `mcpwall run`, auditing to `audit`.
+    let through_run = |mode: &[&str], audit: &str| {
+        Command::new(python())
+            .arg(peers().join("ask_client.py"))
+            .args(mode)
+            .arg(env!("CARGO_BIN_EXE_mcpwall"))
+            .args(["run", "--no-pins", "--policy"])
+            .arg(&policy)
+            .arg("--audit")
+            .arg(dir.path().join(audit))
+            .arg("--")
+            .args(server_cmd())
+            .output()
+            .expect("the Python client runs")
+    };
     // mcpwall run: the question goes back up standard output.
-    let o = Command::new(python())
-        .arg(peers().join("ask_client.py"))
-        .arg(env!("CARGO_BIN_EXE_mcpwall"))
-        .args(["run", "--no-pins", "--policy"])
-        .arg(&policy)
-        .arg("--audit")
-        .arg(dir.path().join("run-audit.jsonl"))
-        .arg("--")
-        .args(server_cmd())
-        .output()
-        .expect("the Python client runs");
-    check(o);
+    check(through_run(&[], "run-audit.jsonl"));
     let audit = std::fs::read_to_string(dir.path().join("run-audit.jsonl")).expect("audit");
     assert!(audit.contains("\"verdict\":\"ask\""), "{audit}");
     assert!(audit.contains("policy.ask_declined"), "{audit}");
 
     // mcpwall run with a 2026-07-28 client (no requests from server to client): the question
     // comes back as the call's result, and the client retries the call with the answer.
-    let o = Command::new(python())
-        .arg(peers().join("ask_client.py"))
-        .arg("--modern")
-        .arg(env!("CARGO_BIN_EXE_mcpwall"))
-        .args(["run", "--no-pins", "--policy"])
-        .arg(&policy)
-        .arg("--audit")
-        .arg(dir.path().join("modern-audit.jsonl"))
-        .arg("--")
-        .args(server_cmd())
-        .output()
-        .expect("the Python client runs");
+    let o = through_run(&["--modern"], "modern-audit.jsonl");
     let out: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
     assert_eq!(out["version"], "2026-07-28", "{out}");
     check(o);
