@@ -68,9 +68,11 @@ pub(super) struct Aggregate {
     /// The `_meta` every request of the aggregate's own carries (protocol 2026-07-28: the
     /// aggregate of the servers shared by clients without sessions).
     envelope: Option<Value>,
-    /// The tools of the last merged listing (prefixed): for clients without sessions, only
-    /// these may be called (a member whose listing failed had its tools checked by nobody).
+    /// The tools and prompts of the last merged listings (prefixed): for clients without
+    /// sessions, only these may be called or fetched (a member whose listing failed had its
+    /// definitions checked by nobody).
     listed: Mutex<HashSet<String>>,
+    listed_prompts: Mutex<HashSet<String>>,
 }
 
 #[derive(Default)]
@@ -188,6 +190,7 @@ impl Aggregate {
             serials: AtomicU64::new(1),
             envelope,
             listed: Mutex::default(),
+            listed_prompts: Mutex::default(),
         });
         // What each member's server sends on its own goes to the client's streams, in the
         // order it was sent (a server's message before its answer comes before it). Clients
@@ -577,8 +580,10 @@ impl Aggregate {
         });
         if method == "server/discover" {
             result["supportedVersions"] = json!([version]);
-            // No stream carries list changes or resource updates to these clients here.
+            // No stream carries list changes, resource updates or log messages to these
+            // clients here.
             if let Some(caps) = result["capabilities"].as_object_mut() {
+                caps.remove("logging");
                 for cap in caps.values_mut().filter_map(Value::as_object_mut) {
                     cap.remove("listChanged");
                     cap.remove("subscribe");
@@ -631,6 +636,11 @@ impl Aggregate {
                            the tools";
                 return Answered::Error(codes::BLOCKED, why.to_owned());
             }
+            "prompts/get" | "completion/complete" if !self.prompt_listed(method, value) => {
+                let why = "the prompt is not in the last listing of the aggregated endpoint: \
+                           list the prompts";
+                return Answered::Error(codes::BLOCKED, why.to_owned());
+            }
             _ => {
                 return match self.target(method, value) {
                     Ok((k, rewritten)) => Answered::Forward(k, rewritten),
@@ -639,6 +649,20 @@ impl Aggregate {
             }
         };
         Answered::Result(modern_result(result))
+    }
+
+    /// Whether the prompt a request names (`prompts/get`, or `completion/complete` about a
+    /// prompt) is in the last merged listing; a completion about a resource needs none.
+    fn prompt_listed(&self, method: &str, value: &Value) -> bool {
+        let name = if method == "prompts/get" {
+            value.pointer("/params/name")
+        } else if value.pointer("/params/ref/type").and_then(Value::as_str) == Some("ref/prompt") {
+            value.pointer("/params/ref/name")
+        } else {
+            return true;
+        };
+        name.and_then(Value::as_str)
+            .is_some_and(|n| lock(&self.listed_prompts).contains(n))
     }
 
     /// Lists the members' tools, prompts, resources and templates once, so that those naming
@@ -655,9 +679,15 @@ impl Aggregate {
     /// One list method asked of every member, pages followed, names prefixed, merged.
     async fn list(&self, method: &str, key: &str) -> Value {
         let ks = self.live();
-        // One deadline for a whole list, pages included: a slow server costs one call timeout.
+        // One deadline for a whole list, pages included: a slow server costs one call timeout
+        // (for clients without sessions, whose aggregate lists before answering, 30 s at most).
+        let limit = if self.envelope.is_some() {
+            self.call_timeout.min(INSTRUCTIONS_LISTING)
+        } else {
+            self.call_timeout
+        };
         let lists = futures_util::future::join_all(ks.iter().map(|&k| async move {
-            tokio::time::timeout(self.call_timeout, self.list_member(k, method, key))
+            tokio::time::timeout(limit, self.list_member(k, method, key))
                 .await
                 .unwrap_or_default()
         }))
@@ -673,7 +703,15 @@ impl Aggregate {
                     .collect();
                 tools
             }
-            "prompts" => self.merge_prompts(&per),
+            "prompts" => {
+                let prompts = self.merge_prompts(&per);
+                *lock(&self.listed_prompts) = prompts
+                    .iter()
+                    .filter_map(|p| p.get("name").and_then(Value::as_str))
+                    .map(str::to_owned)
+                    .collect();
+                prompts
+            }
             "resources" => self.merge_resources(&per),
             "resourceTemplates" => self.merge_templates(&per),
             _ => per.into_iter().flat_map(|(_, items)| items).collect(),

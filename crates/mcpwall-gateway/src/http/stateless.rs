@@ -541,7 +541,17 @@ pub(super) async fn post(
     if !speaks_modern(upstream) {
         return unsupported(Some(&id), "an HTTP+SSE server speaks protocol 2024-11-05");
     }
-    send(app, To::Upstream(upstream), headers, &id, value, sse).await
+    send(app, To::Upstream(upstream), headers, &id, value, sse)
+        .await
+        .unwrap_or_else(gone_server)
+}
+
+fn gone_server() -> Response {
+    rpc_error(
+        StatusCode::BAD_GATEWAY,
+        codes::SERVER_GONE,
+        "the server is gone",
+    )
 }
 
 /// The shared server a request goes to.
@@ -553,7 +563,8 @@ enum To<'a> {
 }
 
 /// Sends a request to a shared server under an id and progress token of mcpwall's, and
-/// answers the client with what comes back, under its own.
+/// answers the client with what comes back, under its own. `None`: the aggregated endpoint's
+/// member had ended before the request was in (its aggregate is to be built again).
 async fn send(
     app: &Arc<App>,
     to: To<'_>,
@@ -561,7 +572,7 @@ async fn send(
     id: &Id,
     mut value: Value,
     sse: bool,
-) -> Response {
+) -> Option<Response> {
     let name = match &to {
         To::Upstream(u) => u.name.as_str(),
         To::Member(name, _) => name,
@@ -592,40 +603,42 @@ async fn send(
             To::Upstream(upstream) => match shared.session(app, upstream).await {
                 Ok(s) => s,
                 Err(Start::Unsupported) => {
-                    return unsupported(Some(id), "the server does not speak it");
+                    return Some(unsupported(Some(id), "the server does not speak it"));
                 }
-                Err(Start::Failed(r)) => return r,
+                Err(Start::Failed(r)) => return Some(r),
             },
         };
         if value.get("method").and_then(Value::as_str) == Some("tools/call") {
             let tool = value.pointer("/params/name").and_then(Value::as_str);
             let declared = tool.and_then(|t| session.inspector.param_headers(t));
             if let Err(why) = check_param_headers(headers, declared, &value) {
-                return refuse(
+                let r = refuse(
                     StatusCode::BAD_REQUEST,
                     Some(id),
                     HEADER_MISMATCH,
                     &why,
                     None,
                 );
+                return Some(r);
             }
         }
         let serial = session.next_serial();
         match session.expect(serial, std::slice::from_ref(&internal), &tokens, &tx, !sse) {
             Ok(()) => break (session, serial),
             Err(Refused::Closed) if tries == 0 && matches!(to, To::Upstream(_)) => tries += 1,
+            Err(Refused::Closed) if matches!(to, To::Member(..)) => return None,
             Err(e) => {
                 let why = match e {
                     Refused::Closed => "the server is gone",
                     Refused::Duplicate(_) => "mcpwall's request id is in flight already",
                 };
-                return refuse(
+                return Some(refuse(
                     StatusCode::BAD_GATEWAY,
                     Some(id),
                     codes::SERVER_GONE,
                     why,
                     None,
-                );
+                ));
             }
         }
     };
@@ -646,23 +659,25 @@ async fn send(
             let (Out::Answer(frame) | Out::Other(frame)) = s.next().await?;
             Some((sse_event(&r.restore(frame), None), (s, r)))
         });
-        return Sse::new(events)
-            .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
-            .into_response();
+        return Some(
+            Sse::new(events)
+                .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+                .into_response(),
+        );
     }
     let mut stream = stream;
     while let Some(out) = stream.next().await {
         if let Out::Answer(frame) = out {
-            return json_response(StatusCode::OK, renamed.restore(frame));
+            return Some(json_response(StatusCode::OK, renamed.restore(frame)));
         }
     }
-    refuse(
+    Some(refuse(
         StatusCode::BAD_GATEWAY,
         Some(id),
         codes::SERVER_GONE,
         "the server ended before it answered",
         None,
-    )
+    ))
 }
 
 /// A stateless POST to the aggregated endpoint: answered by the aggregate of the upstreams'
@@ -692,12 +707,12 @@ pub(super) async fn post_aggregate(app: &Arc<App>, headers: &HeaderMap, body: &[
             }
             Answered::Forward(k, rewritten) => {
                 let m = &agg.members[k];
-                if m.session.is_closed() && tries == 0 {
-                    tries += 1;
-                    continue;
-                }
                 let to = To::Member(&m.name, Arc::clone(&m.session));
-                return send(app, to, headers, &id, rewritten, sse).await;
+                match send(app, to, headers, &id, rewritten, sse).await {
+                    Some(r) => return r,
+                    None if tries == 0 => tries += 1,
+                    None => return gone_server(),
+                }
             }
         }
     };

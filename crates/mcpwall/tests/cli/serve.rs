@@ -1230,6 +1230,10 @@ fn stateless_clients_share_a_server_and_never_get_each_others_answers() {
         json!({"ok": true, "text": "eu-west-1: up"}),
         "{out}"
     );
+    // A prompt that names another server's tool is withheld, and cannot be fetched.
+    assert_eq!(out["prompts"], json!(["shadow__haiku"]), "{out}");
+    assert_eq!(out["haiku"], 1, "{out}");
+    assert_eq!(out["digest"], -32051, "{out}");
     // Taint crosses servers there as in a session.
     assert_eq!(out["page"]["ok"], false, "{out}");
     assert_eq!(out["count_after"]["code"], -32051, "{out}");

@@ -67,6 +67,13 @@ async def modern(url):
         out["shadowing"] = await call(client, "shadow__summarize", {"text": "hello"})
         out["count"] = await call(client, "shadow__word_count", {"text": "one two three"})
         out["region"] = await call(client, "demo__region_status", {"region": "eu-west-1"})
+        out["prompts"] = sorted(p.name for p in (await client.list_prompts()).prompts)
+        out["haiku"] = len((await client.get_prompt("shadow__haiku")).messages)
+        try:
+            await client.get_prompt("shadow__digest")
+            out["digest"] = "fetched"
+        except Exception as e:
+            out["digest"] = getattr(getattr(e, "error", None), "code", str(e))
         # An injection blocked in one server's result taints them all: a sink of another
         # server may not be called after it.
         out["page"] = await call(client, "demo__read_page", {"url": "https://example.com"})
