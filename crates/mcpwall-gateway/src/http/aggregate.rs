@@ -651,6 +651,19 @@ impl Aggregate {
         Answered::Result(modern_result(result))
     }
 
+    /// Keeps the names of a merged listing in `into`, where clients without sessions are
+    /// served (only they are held to it).
+    fn remember_listed(&self, into: &Mutex<HashSet<String>>, items: &[Value]) {
+        if self.envelope.is_none() {
+            return;
+        }
+        *lock(into) = items
+            .iter()
+            .filter_map(|i| i.get("name").and_then(Value::as_str))
+            .map(str::to_owned)
+            .collect();
+    }
+
     /// Whether the prompt a request names (`prompts/get`, or `completion/complete` about a
     /// prompt) is in the last merged listing; a completion about a resource needs none.
     fn prompt_listed(&self, method: &str, value: &Value) -> bool {
@@ -696,20 +709,12 @@ impl Aggregate {
         let items = match key {
             "tools" => {
                 let tools = self.merge_tools(&per);
-                *lock(&self.listed) = tools
-                    .iter()
-                    .filter_map(|t| t.get("name").and_then(Value::as_str))
-                    .map(str::to_owned)
-                    .collect();
+                self.remember_listed(&self.listed, &tools);
                 tools
             }
             "prompts" => {
                 let prompts = self.merge_prompts(&per);
-                *lock(&self.listed_prompts) = prompts
-                    .iter()
-                    .filter_map(|p| p.get("name").and_then(Value::as_str))
-                    .map(str::to_owned)
-                    .collect();
+                self.remember_listed(&self.listed_prompts, &prompts);
                 prompts
             }
             "resources" => self.merge_resources(&per),
