@@ -180,6 +180,13 @@ impl Shared {
             }
             s.starting = Some(Arc::clone(&session));
         }
+        // The client may go away while the server starts (its request future is dropped):
+        // the half-started server is then retired and its slot freed, not left "starting".
+        let mut abandoned = Abandoned {
+            shared: self,
+            app,
+            session: Some(Arc::clone(&session)),
+        };
         // What the server sends apart from any request has nowhere to go.
         let (tx, mut rx) = mpsc::channel::<Out>(STREAM_QUEUE);
         if session.open_standalone(session.next_serial(), tx) {
@@ -193,6 +200,7 @@ impl Shared {
                     "it did not answer server/discover and list its tools within 30 s",
                 ))
             });
+        abandoned.session = None;
         let outcome = {
             let mut s = lock(&self.slots);
             s.starting = None;
@@ -210,6 +218,36 @@ impl Shared {
             *lock(&self.refused_until) = Some(Instant::now() + REFUSED_FOR);
         }
         outcome
+    }
+}
+
+/// Retires a server whose start was abandoned half-way, unless defused.
+struct Abandoned<'a> {
+    shared: &'a Shared,
+    app: &'a Arc<App>,
+    session: Option<Arc<HttpSession>>,
+}
+
+impl Drop for Abandoned<'_> {
+    fn drop(&mut self) {
+        let Some(session) = self.session.take() else {
+            return;
+        };
+        // When it is no longer in the slot, a shutdown took it and retires it.
+        let ours = {
+            let mut s = lock(&self.shared.slots);
+            let ours = s
+                .starting
+                .as_ref()
+                .is_some_and(|x| Arc::ptr_eq(x, &session));
+            if ours {
+                s.starting = None;
+            }
+            ours
+        };
+        if ours && tokio::runtime::Handle::try_current().is_ok() {
+            self.app.retire(session);
+        }
     }
 }
 

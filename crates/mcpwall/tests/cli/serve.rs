@@ -1411,6 +1411,54 @@ fn upstream_faults_and_shutdown_in_serve() {
     assert_eq!(servers_in(&work), 0, "servers outlived mcpwall serve");
 }
 
+#[test]
+fn a_server_started_for_a_client_that_left_does_not_stay() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).expect("mkdir");
+    // A server that never answers: the shared server of clients without sessions is still
+    // starting when the first one gives up.
+    let mute = ["sleep".to_owned(), "600".to_owned()];
+    let config = format!(
+        "{}{}cwd = {}\n",
+        allow_all(dir.path()),
+        upstream("mute", &mute),
+        json!(work.display().to_string())
+    );
+    let gw = serve(dir.path(), &config, &[]);
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {
+        "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                  "io.modelcontextprotocol/clientCapabilities": {}}}})
+    .to_string();
+    let mut s = TcpStream::connect(&gw.addr).expect("connect");
+    write!(
+        s,
+        "POST /mcp/mute HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2026-07-28\r\n\
+         Mcp-Method: server/discover\r\nContent-Length: {}\r\n\r\n{body}",
+        gw.addr,
+        body.len()
+    )
+    .expect("send");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while servers_in(&work) == 0 {
+        assert!(Instant::now() < deadline, "the server is started");
+        thread::sleep(Duration::from_millis(50));
+    }
+    drop(s);
+    // Its start is abandoned: the server is stopped (killed after the 3 s grace period), not
+    // left until the 30 s start limit or the next client.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while servers_in(&work) > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the abandoned server still runs\n{}",
+            gw.log()
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Processes whose working directory is `dir` (the upstream servers of a test).
 fn servers_in(dir: &Path) -> usize {
     let Ok(procs) = std::fs::read_dir("/proc") else {
