@@ -142,13 +142,17 @@ impl ChainedFile {
 }
 
 impl ChainState {
-    /// Re-reads the end of the file if someone else appended since our last write.
+    /// Re-reads the end of the file if someone else appended since our last write. A file
+    /// shorter than our last write left it was cut (records removed from its end, or emptied):
+    /// the chain goes on from our last record, not from what is left, so that the cut shows as
+    /// a break where the next record is written.
     fn catch_up(&mut self) -> io::Result<()> {
         let len = self.file.metadata()?.len();
         if len == self.len {
             return Ok(());
         }
-        self.prev = GENESIS.to_owned();
+        let cut = self.len != u64::MAX && len < self.len;
+        let ours = std::mem::replace(&mut self.prev, GENESIS.to_owned());
         if len > 0 {
             // The last line: records are short, so the tail holds it.
             let tail = len.min(1 << 20);
@@ -167,6 +171,9 @@ impl ChainState {
                 .rposition(|&b| b == b'\n')
                 .map_or(body, |k| &body[k + 1..]);
             self.prev = sha256_hex(last);
+        }
+        if cut {
+            self.prev = ours;
         }
         self.len = self.file.metadata()?.len();
         Ok(())
@@ -203,6 +210,9 @@ pub struct Verification {
     pub records: usize,
     /// The first break: its line number (from 1) and what is wrong.
     pub broken: Option<(usize, String)>,
+    /// The hash of the last intact record ([`GENESIS`] when there is none): kept elsewhere,
+    /// it lets a later check notice records cut from the end, which the chain alone cannot.
+    pub head: String,
 }
 
 /// Checks a chained audit file: every line a JSON object whose `prev` is the hash of the line
@@ -217,6 +227,7 @@ pub fn verify(input: impl BufRead) -> io::Result<Verification> {
             Ok(Verification {
                 records,
                 broken: Some((no, why)),
+                head: prev.clone(),
             })
         };
         let value: serde_json::Value = match serde_json::from_slice(&line) {
@@ -240,7 +251,22 @@ pub fn verify(input: impl BufRead) -> io::Result<Verification> {
     Ok(Verification {
         records,
         broken: None,
+        head: prev,
     })
+}
+
+/// Whether the record whose hash is `head` is in the chain (the first `records` lines of the
+/// file verified): a head noted earlier that is no longer there means the file was cut.
+pub fn holds(input: impl BufRead, head: &str, records: usize) -> io::Result<bool> {
+    if head == GENESIS {
+        return Ok(true);
+    }
+    for line in input.split(b'\n').take(records) {
+        if sha256_hex(&line?) == head {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -305,13 +331,8 @@ mod tests {
         let b = ChainedFile::open(&path).expect("open");
         b.record(&event("two")).expect("write");
         a.record(&event("three")).expect("write");
-        assert_eq!(
-            check(&path),
-            Verification {
-                records: 3,
-                broken: None
-            }
-        );
+        let v = check(&path);
+        assert_eq!((v.records, v.broken), (3, None));
         let text = std::fs::read_to_string(&path).expect("read");
         assert!(
             text.starts_with(&format!("{{\"prev\":\"{GENESIS}\"")),
@@ -332,6 +353,38 @@ mod tests {
         // A record inserted.
         write(&owned(&[lines[0], lines[0], lines[1], lines[2]]));
         assert_eq!(check(&path).broken.map(|b| b.0), Some(2));
+    }
+
+    #[test]
+    fn records_cut_from_the_end_show() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("audit.jsonl");
+        let a = ChainedFile::open(&path).expect("open");
+        for d in ["one", "two", "three"] {
+            a.record(&event(d)).expect("write");
+        }
+        let v = check(&path);
+        assert_eq!((v.records, v.broken.clone()), (3, None));
+        let head = v.head;
+        let text = std::fs::read_to_string(&path).expect("read");
+        let holds_head = || {
+            let v = check(&path);
+            let f = io::BufReader::new(File::open(&path).expect("open"));
+            holds(f, &head, v.records).expect("read")
+        };
+        assert!(holds_head());
+        // The last record cut: the chain alone is intact, the head noted before is gone.
+        let cut: String = text.lines().take(2).map(|l| format!("{l}\n")).collect();
+        std::fs::write(&path, &cut).expect("write");
+        assert_eq!(check(&path).broken, None);
+        assert!(!holds_head());
+        // mcpwall, still writing, goes on from its own last record: the cut shows.
+        a.record(&event("four")).expect("write");
+        assert_eq!(check(&path).broken.map(|b| b.0), Some(3));
+        // Emptied: the same.
+        std::fs::write(&path, "").expect("write");
+        a.record(&event("five")).expect("write");
+        assert_eq!(check(&path).broken.map(|b| b.0), Some(1));
     }
 
     #[test]

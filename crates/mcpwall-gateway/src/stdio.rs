@@ -85,6 +85,8 @@ const QUEUE: usize = 256;
 
 /// What a pipe takes in one write without splitting it, or blocking when it has room (POSIX).
 const PIPE_BUF: usize = 4096;
+/// How often mcpwall looks whether the server has exited.
+const EXIT_POLL: Duration = Duration::from_millis(100);
 
 /// A peer's stream, and a duplicate of its descriptor to ask whether its pipe has room.
 struct Stream {
@@ -335,13 +337,30 @@ where
                     ),
                 }
             }
-            // The client is gone: closing the server's input asks it to exit.
+            // The client is gone: closing the server's input asks it to exit. After the grace
+            // period the group goes, whether the server is still running or exited and left
+            // something behind that holds its output (which mcpwall would read for ever).
             server_in.close();
             thread::sleep(grace);
-            let mut c = lock(&child);
-            if matches!(c.try_wait(), Ok(None)) {
-                let _ = kill_process_group(group, Signal::KILL);
+            let _ = kill_process_group(group, Signal::KILL);
+        });
+    }
+    {
+        // The server may exit while something it started keeps its output open: its output
+        // never ends, and the calls it left would wait for the call timeout. Once it exited
+        // (and had the grace period to finish writing), its group is killed, which ends the
+        // output and the session.
+        let child = Arc::clone(&child);
+        let grace = config.grace;
+        thread::spawn(move || {
+            loop {
+                thread::sleep(EXIT_POLL);
+                if !matches!(lock(&child).try_wait(), Ok(None)) {
+                    break;
+                }
             }
+            thread::sleep(grace);
+            let _ = kill_process_group(group, Signal::KILL);
         });
     }
 

@@ -223,10 +223,20 @@ pub(crate) struct AuditArgs {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum AuditCommand {
-    /// Verify the hash chain of an audit file.
+    /// Verify the hash chain of an audit file, and print its head (the last record's hash).
+    #[command(
+        after_help = "The chain shows a record changed, removed or inserted, but not records cut \
+                      from the end: note the head printed now somewhere the writer of the file \
+                      cannot change, and pass it with --head later.\n\n\
+                      Exit status: 0 intact, 1 broken (or the head is not in the file), 2 the \
+                      file cannot be read."
+    )]
     Verify {
         /// The audit file.
         file: PathBuf,
+        /// A head printed by an earlier verification: it must still be a record of the chain.
+        #[arg(long, value_name = "HASH")]
+        head: Option<String>,
     },
 }
 

@@ -14,6 +14,7 @@
 mod aggregate;
 mod child;
 mod guard;
+mod listen;
 mod remote;
 mod restart;
 mod resume;
@@ -24,7 +25,6 @@ mod tls;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::ffi::OsString;
-use std::future::IntoFuture as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -74,6 +74,8 @@ pub struct ServeOptions {
     pub token: Option<String>,
     /// Sessions at once; more are refused (503) until one ends.
     pub max_sessions: usize,
+    /// Client connections at once; more wait in the system's accept queue until one closes.
+    pub max_connections: usize,
     /// A session without requests or open streams for this long is ended.
     pub idle_timeout: Duration,
     /// How long a request may wait for its answer; `None`: forever.
@@ -101,6 +103,7 @@ impl Default for ServeOptions {
             allowed_hosts: Vec::new(),
             token: None,
             max_sessions: 64,
+            max_connections: 64 * 4 + 64,
             idle_timeout: Duration::from_secs(30 * 60),
             call_timeout: Some(Duration::from_secs(300)),
             max_frame: mcpwall_protocol::DEFAULT_MAX_FRAME,
@@ -1209,10 +1212,15 @@ pub fn serve(
                 }
             });
         }
+        let connections = listen::Limits::new(app.options.max_connections);
         let router = Router::new()
             .route("/mcp/{name}", axum::routing::any(handle))
             .route("/mcp", axum::routing::any(handle_aggregate))
             .layer(DefaultBodyLimit::max(app.options.max_frame))
+            .layer(axum::middleware::from_fn_with_state(
+                connections.body,
+                listen::body_deadline,
+            ))
             .route_layer(axum::middleware::from_fn_with_state(
                 Arc::clone(&app),
                 guarded,
@@ -1249,25 +1257,24 @@ pub fn serve(
                 let _ = stopping.send(());
             }
         };
-        type Served = std::pin::Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>;
+        type Served = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
         let server: Served = match acceptor {
-            Some(acceptor) => Box::pin(
-                axum::serve(tls::TlsListener::new(listener, acceptor), router)
-                    .with_graceful_shutdown(shutdown)
-                    .into_future(),
-            ),
+            Some(acceptor) => Box::pin(listen::serve(
+                tls::TlsListener::new(listener, acceptor),
+                router,
+                connections,
+                shutdown,
+            )),
             // Without TCP_NODELAY, the end of a chunked response waits for the client's
             // delayed ACK: 40 ms per call.
-            None => Box::pin(
-                axum::serve(
-                    listener.tap_io(|tcp| {
-                        let _ = tcp.set_nodelay(true);
-                    }),
-                    router,
-                )
-                .with_graceful_shutdown(shutdown)
-                .into_future(),
-            ),
+            None => Box::pin(listen::serve(
+                listener.tap_io(|tcp| {
+                    let _ = tcp.set_nodelay(true);
+                }),
+                router,
+                connections,
+                shutdown,
+            )),
         };
         // A client that never finishes reading its response must not keep mcpwall running:
         // after the first signal, connections get SHUTDOWN_LIMIT to finish, or none after a
@@ -1282,13 +1289,10 @@ pub fn serve(
                 std::future::pending::<()>().await;
             }
         };
-        let served = tokio::select! {
-            r = server => r.map_err(|source| GatewayError::Io {
-                what: "serving HTTP",
-                source,
-            }),
-            () = forced => Ok(()),
-        };
+        tokio::select! {
+            () = server => {}
+            () = forced => {}
+        }
         // The servers had their input closed; give them the grace period, then kill what is
         // left of them (a server that exited had its group killed as it was reaped).
         let mut left: Vec<Arc<HttpSession>> = lock(&app.stopped).drain(..).collect();
@@ -1304,7 +1308,7 @@ pub fn serve(
         // connections.
         let farewells = futures_util::future::join_all(left.iter().map(|s| s.farewell()));
         let _ = tokio::time::timeout(SHUTDOWN_LIMIT, farewells).await;
-        served
+        Ok(())
     })
 }
 

@@ -10,29 +10,41 @@ use crate::Status;
 use crate::cli::{AuditArgs, AuditCommand};
 
 pub(crate) fn run(args: AuditArgs) -> anyhow::Result<Status> {
-    let AuditCommand::Verify { file } = args.command;
-    let f = File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
-    let v = audit::verify(BufReader::new(f))
+    let AuditCommand::Verify { file, head } = args.command;
+    let open = || File::open(&file).with_context(|| format!("cannot open {}", file.display()));
+    let v = audit::verify(BufReader::new(open()?))
         .with_context(|| format!("cannot read {}", file.display()))?;
     let mut out = anstream::stdout();
-    match v.broken {
-        None => {
+    if let Some((line, why)) = &v.broken {
+        writeln!(
+            out,
+            "{}: chain broken at line {line} ({} intact records before it): {why}",
+            file.display(),
+            v.records
+        )?;
+        return Ok(Status::Findings);
+    }
+    if let Some(h) = head {
+        let h = h.trim().to_ascii_lowercase();
+        let held = audit::holds(BufReader::new(open()?), &h, v.records)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        if !held {
             writeln!(
                 out,
-                "{}: {} records, chain intact",
+                "{}: {} records, chain intact, but the record {h} is not in it: records were \
+                 cut from the end (or this is another file)",
                 file.display(),
                 v.records
             )?;
-            Ok(Status::Clean)
-        }
-        Some((line, why)) => {
-            writeln!(
-                out,
-                "{}: chain broken at line {line} ({} intact records before it): {why}",
-                file.display(),
-                v.records
-            )?;
-            Ok(Status::Findings)
+            return Ok(Status::Findings);
         }
     }
+    writeln!(
+        out,
+        "{}: {} records, chain intact; head {}",
+        file.display(),
+        v.records,
+        v.head
+    )?;
+    Ok(Status::Clean)
 }

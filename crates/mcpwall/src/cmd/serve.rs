@@ -282,9 +282,13 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
             options.listen
         );
     }
-    // Each stdio session holds about four descriptors (its connection, three pipes).
+    // A session's client may hold a few connections (its stream, calls in flight, kept-alive
+    // ones); more wait in the accept queue. Each connection is a descriptor, and each stdio
+    // session's server three pipes.
+    options.max_connections = options.max_sessions.saturating_mul(4).saturating_add(64);
     let needed = (options.max_sessions as u64)
-        .saturating_mul(5)
+        .saturating_mul(3)
+        .saturating_add(options.max_connections as u64)
         .saturating_add(64);
     let files = open_files_limit(needed);
     if files < needed {
@@ -292,7 +296,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
             std::io::stderr(),
             "mcpwall serve: warning: this process may open {files} files (the system allows no \
              more): about {} sessions fit, not max_sessions = {}",
-            files.saturating_sub(64) / 5,
+            files.saturating_sub(128) / 7,
             options.max_sessions
         );
     }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -170,13 +170,15 @@ fn python_sdk_session_through_run() {
     assert!(lock.contains("[servers.demo.tools.add]"), "{lock}");
     assert!(!lock.contains("fetch_weather"), "{lock}");
     // The audit file is hash-chained: intact as written, broken once a record is removed.
-    let verify = || {
+    let verify_with = |extra: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_mcpwall"))
             .args(["audit", "verify"])
             .arg(&audit)
+            .args(extra)
             .output()
             .expect("mcpwall runs")
     };
+    let verify = || verify_with(&[]);
     let ok = verify();
     let said = String::from_utf8_lossy(&ok.stdout);
     assert_eq!(ok.status.code(), Some(0), "{said}");
@@ -184,6 +186,15 @@ fn python_sdk_session_through_run() {
         said.contains(&format!("{} records, chain intact", events.len())),
         "{said}"
     );
+    // The head it prints finds the last record gone, which the chain alone does not show.
+    let head = said.trim().rsplit(' ').next().expect("a head").to_owned();
+    assert_eq!(verify_with(&["--head", &head]).status.code(), Some(0));
+    let all_but_last: Vec<&str> = log.lines().take(events.len() - 1).collect();
+    std::fs::write(&audit, all_but_last.join("\n") + "\n").expect("write");
+    assert_eq!(verify().status.code(), Some(0));
+    let cut = verify_with(&["--head", &head]);
+    assert_eq!(cut.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&cut.stdout).contains("cut from the end"));
     let without_one: Vec<&str> = log
         .lines()
         .enumerate()
@@ -602,6 +613,59 @@ fn a_server_that_stops_reading_does_not_freeze_the_gateway() {
         }
         assert!(started.elapsed() < Duration::from_secs(30), "mcpwall hangs");
         thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_server_that_exits_leaving_its_output_open_does_not_hang_mcpwall() {
+    // The server exits; what it started holds its standard output. With the client still
+    // there (its input open) and with the client gone, mcpwall exits with the server's
+    // status, and what the server left is killed.
+    let marker = "613.25";
+    let left = || -> Vec<String> {
+        std::fs::read_dir("/proc")
+            .expect("/proc")
+            .filter_map(Result::ok)
+            .filter(|e| {
+                std::fs::read(e.path().join("cmdline"))
+                    .is_ok_and(|c| c == format!("sleep\0{marker}\0").as_bytes())
+            })
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    // On failure, what holds the test's output must not outlive it.
+    let clean_up = || {
+        let _ = Command::new("kill").arg("-9").args(left()).status();
+    };
+    for client_stays in [true, false] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mcpwall"))
+            .args(["run", "--no-pins", "--", "sh", "-c"])
+            .arg(format!("sleep {marker} & exit 7"))
+            .stdin(if client_stays {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("mcpwall runs");
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break status;
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                let _ = child.kill();
+                clean_up();
+                panic!("mcpwall hangs (client stays: {client_stays})");
+            }
+            thread::sleep(Duration::from_millis(50));
+        };
+        assert_eq!(status.code(), Some(7));
+        drop(child.stdin.take());
+        let left = left();
+        clean_up();
+        assert!(left.is_empty(), "what the server started outlived mcpwall");
     }
 }
 
