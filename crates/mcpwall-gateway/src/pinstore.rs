@@ -15,11 +15,41 @@ pub struct PinStore {
     path: PathBuf,
 }
 
+/// `path` with symbolic links resolved: a lockfile reached through a link is written where
+/// the link points (a rename would replace the link), and every process reaching the same file
+/// takes the same guard. A file not there yet: its directory resolved.
+fn resolved(mut path: PathBuf) -> PathBuf {
+    // A link to a file not written yet: followed by hand (canonicalize needs the file).
+    for _ in 0..40 {
+        let Ok(to) = fs::read_link(&path) else { break };
+        path = match path.parent() {
+            Some(dir) if to.is_relative() => dir.join(to),
+            _ => to,
+        };
+    }
+    if let Ok(p) = fs::canonicalize(&path) {
+        return p;
+    }
+    match (path.parent(), path.file_name()) {
+        (Some(dir), Some(name)) => {
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
+            fs::canonicalize(dir).map_or(path.clone(), |d| d.join(name))
+        }
+        _ => path,
+    }
+}
+
 impl PinStore {
     /// The lockfile at `path` (created on first write, with its directory). An existing file
     /// that cannot be read is an error now, not at the first `tools/list`.
     pub fn open(path: impl Into<PathBuf>) -> Result<PinStore, GatewayError> {
-        let store = PinStore { path: path.into() };
+        let store = PinStore {
+            path: resolved(path.into()),
+        };
         store.load()?;
         Ok(store)
     }
@@ -79,15 +109,29 @@ impl PinStore {
             || "mcpwall.lock".into(),
             |n| n.to_string_lossy().into_owned(),
         );
-        let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        // A name nobody can foresee, created only if nothing is there (not even a symlink):
+        // in a directory others may write to, a planted file or link must not receive the pins.
+        let mut nonce = [0u8; 8];
+        getrandom::fill(&mut nonce).map_err(|e| self.io_error(io::Error::other(e.to_string())))?;
+        let tmp = dir.join(format!(
+            ".{name}.{}.{:016x}.tmp",
+            std::process::id(),
+            u64::from_le_bytes(nonce)
+        ));
+        let mut created = false;
         let result = (|| {
-            let mut f = File::create(&tmp)?;
+            let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+            created = true;
             f.write_all(lock.to_text().as_bytes())?;
             f.sync_all()?;
-            fs::rename(&tmp, &self.path)
+            fs::rename(&tmp, &self.path)?;
+            // The rename itself, on disk.
+            File::open(dir).and_then(|d| d.sync_all())
         })();
         if let Err(e) = result {
-            let _ = fs::remove_file(&tmp);
+            if created {
+                let _ = fs::remove_file(&tmp);
+            }
             return Err(self.io_error(e));
         }
         Ok(())
@@ -98,5 +142,49 @@ impl PinStore {
             path: self.path.clone(),
             source,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mcpwall_policy::Listing;
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_linked_lockfile_is_written_where_the_link_points() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let real = dir.path().join("real");
+        fs::create_dir(&real).expect("mkdir");
+        let target = real.join("mcpwall.lock");
+        let link = dir.path().join("mcpwall.lock");
+        std::os::unix::fs::symlink(&target, &link).expect("symlink");
+        let store = PinStore::open(&link).expect("open");
+        let tool = json!({"name": "add", "description": "Adds."});
+        store
+            .update(|lock| lock.check("s", &[("add", &tool)], Listing::Whole, false))
+            .expect("update");
+        assert!(
+            fs::symlink_metadata(&link)
+                .expect("link")
+                .file_type()
+                .is_symlink(),
+            "the link was replaced"
+        );
+        let text = fs::read_to_string(&target).expect("the target holds the pins");
+        assert!(text.contains("[servers.s.tools.add]"), "{text}");
+        // Another process reaching the file directly takes the same guard and sees the pins.
+        let direct = PinStore::open(&target).expect("open");
+        assert_eq!(direct.path(), store.path());
+        assert!(direct.load().expect("load").servers.contains_key("s"));
+        // No temporary file is left beside it.
+        let left: Vec<_> = fs::read_dir(&real)
+            .expect("list")
+            .filter_map(Result::ok)
+            .map(|e| e.file_name())
+            .filter(|n| n.to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 }

@@ -318,7 +318,6 @@ where
         let inspector = Arc::clone(&inspector);
         let server_in = Arc::clone(&server_in);
         let client_out = Arc::clone(&client_out);
-        let child = Arc::clone(&child);
         let (max, grace) = (config.max_frame, config.grace);
         thread::spawn(move || {
             let mut frames = FrameReader::new(BufReader::new(client_in), max);

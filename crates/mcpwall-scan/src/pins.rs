@@ -51,7 +51,8 @@ pub fn diff(lock: &Lock, server: &str, tools: &[Value]) -> (PinState, Vec<Issue>
                     "tool `{name}` is not the definition that was approved: it changed since it was pinned (`mcpwall pins list` shows the difference)"
                 ),
                 fix: format!(
-                    "review the change; `mcpwall pins approve --server {server} --tool {name}` if it is meant, else remove the server"
+                    "review the change; `{}` if it is meant, else remove the server",
+                    mcpwall_policy::approve_command(server, name)
                 ),
                 excerpt: None,
             }),
@@ -61,7 +62,10 @@ pub fn diff(lock: &Lock, server: &str, tools: &[Value]) -> (PinState, Vec<Issue>
                 message: format!(
                     "tool `{name}` appeared since the server was pinned: the gateway withholds it until a person approves it"
                 ),
-                fix: format!("review it; `mcpwall pins approve --server {server} --tool {name}`"),
+                fix: format!(
+                    "review it; `{}`",
+                    mcpwall_policy::approve_command(server, name)
+                ),
                 excerpt: None,
             }),
         }

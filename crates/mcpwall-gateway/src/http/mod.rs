@@ -867,7 +867,10 @@ async fn post(app: &Arc<App>, upstream: &Upstream, headers: &HeaderMap, body: &[
     }
     let serial = session.next_serial();
     let (tx, rx) = mpsc::channel(STREAM_QUEUE);
-    match session.expect(serial, &ids, &tokens, &tx, !sse) {
+    // The stream of an `initialize` has no log (and so no bound on the bytes it holds for a
+    // slow reader): it carries the answer only; what the server sends meanwhile waits in the
+    // session's bounded backlog for the client's GET stream.
+    match session.expect(serial, &ids, &tokens, &tx, !sse || new) {
         Ok(()) => {}
         Err(Refused::Closed) => {
             return app

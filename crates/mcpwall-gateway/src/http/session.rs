@@ -432,6 +432,11 @@ impl HttpSession {
         answers: Option<&mpsc::Sender<Out>>,
     ) {
         let _gate = self.gate.read().await;
+        // Ended (DELETE, reaped) while the request waited: it must not reach the server, whose
+        // answer nobody would take (the client is told the session ended, and may try again).
+        if self.is_closed() {
+            return;
+        }
         self.client_frame_ungated(frame, answers).await;
     }
 
@@ -572,7 +577,7 @@ impl HttpSession {
             }
         };
         let mut stdin = stdin.lock().await;
-        let Some(pipe) = stdin.as_mut() else {
+        let Some(pipe) = stdin.as_mut().filter(|_| !self.is_closed()) else {
             return;
         };
         frame.push(b'\n');

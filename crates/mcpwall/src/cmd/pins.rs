@@ -159,6 +159,8 @@ fn approve(
         }
         Ok(lock.approve(server, &names)?)
     })??;
-    writeln!(out, "approved: {}", approved.join(", "))?;
+    // The names are the server's: shown as they are seen elsewhere, never as terminal input.
+    let shown: Vec<String> = approved.iter().map(|n| visible(n)).collect();
+    writeln!(out, "approved: {}", shown.join(", "))?;
     Ok(Status::Clean)
 }
