@@ -116,6 +116,9 @@ struct ChainState {
     /// The file's length after our last append, and the hash of its last line then.
     len: u64,
     prev: String,
+    /// The file was emptied while we wrote to it (rotated by copying and truncating, or
+    /// wiped): the head of the chain it held, for the record that starts the new one.
+    emptied: Option<String>,
 }
 
 impl ChainedFile {
@@ -130,6 +133,7 @@ impl ChainedFile {
             file,
             len: u64::MAX,
             prev: String::new(),
+            emptied: None,
         };
         state.file.lock()?;
         let caught_up = state.catch_up();
@@ -143,9 +147,10 @@ impl ChainedFile {
 
 impl ChainState {
     /// Re-reads the end of the file if someone else appended since our last write. A file
-    /// shorter than our last write left it was cut (records removed from its end, or emptied):
-    /// the chain goes on from our last record, not from what is left, so that the cut shows as
-    /// a break where the next record is written.
+    /// shorter than our last write left it was cut (records removed from its end): the chain
+    /// goes on from our last record, not from what is left, so that the cut shows as a break
+    /// where the next record is written. An emptied file (a rotation that copies and
+    /// truncates) starts a new chain, whose first record says where the old one ended.
     fn catch_up(&mut self) -> io::Result<()> {
         let len = self.file.metadata()?.len();
         if len == self.len {
@@ -172,9 +177,27 @@ impl ChainState {
                 .map_or(body, |k| &body[k + 1..]);
             self.prev = sha256_hex(last);
         }
-        if cut {
+        if cut && len == 0 {
+            self.emptied = Some(ours);
+        } else if cut {
             self.prev = ours;
         }
+        self.len = self.file.metadata()?.len();
+        Ok(())
+    }
+}
+
+impl ChainState {
+    fn append(&mut self, event: &Event) -> io::Result<()> {
+        let mut line = serde_json::to_vec(&Chained {
+            prev: &self.prev,
+            event,
+        })
+        .map_err(io::Error::other)?;
+        let hash = sha256_hex(&line);
+        line.push(b'\n');
+        self.file.write_all(&line)?;
+        self.prev = hash;
         self.len = self.file.metadata()?.len();
         Ok(())
     }
@@ -186,17 +209,21 @@ impl Audit for ChainedFile {
         st.file.lock()?;
         let result = (|| {
             st.catch_up()?;
-            let mut line = serde_json::to_vec(&Chained {
-                prev: &st.prev,
-                event,
-            })
-            .map_err(io::Error::other)?;
-            let hash = sha256_hex(&line);
-            line.push(b'\n');
-            st.file.write_all(&line)?;
-            st.prev = hash;
-            st.len = st.file.metadata()?.len();
-            Ok(())
+            if let Some(head) = st.emptied.take() {
+                let note = Event {
+                    verdict: Verdict::Fail,
+                    rules: Vec::new(),
+                    method: None,
+                    tool: None,
+                    detail: format!(
+                        "the audit file was emptied while mcpwall wrote to it (rotated, or \
+                         wiped): its chain ended at head {head}"
+                    ),
+                    ..event.clone()
+                };
+                st.append(&note)?;
+            }
+            st.append(event)
         })();
         let unlocked = st.file.unlock();
         result.and(unlocked)
@@ -381,10 +408,21 @@ mod tests {
         // mcpwall, still writing, goes on from its own last record: the cut shows.
         a.record(&event("four")).expect("write");
         assert_eq!(check(&path).broken.map(|b| b.0), Some(3));
-        // Emptied: the same.
+        // Emptied (a rotation by copy and truncate): a new chain, whose first record names the
+        // old one's head.
+        let old_head = {
+            let text = std::fs::read_to_string(&path).expect("read");
+            sha256_hex(text.lines().last().expect("a record").as_bytes())
+        };
         std::fs::write(&path, "").expect("write");
         a.record(&event("five")).expect("write");
-        assert_eq!(check(&path).broken.map(|b| b.0), Some(1));
+        let v = check(&path);
+        assert_eq!((v.records, v.broken), (2, None));
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(
+            text.lines().next().is_some_and(|l| l.contains(&old_head)),
+            "{text}"
+        );
     }
 
     #[test]

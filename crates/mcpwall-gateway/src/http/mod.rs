@@ -716,7 +716,13 @@ fn allowed_headers(requested: Option<&HeaderValue>) -> HeaderValue {
 async fn guarded(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
     let preflight = request.method() == Method::OPTIONS;
     if let Err(r) = guard::check(&app.options, request.headers(), preflight) {
-        return rpc_error(r.status, codes::BLOCKED, &r.why);
+        // The connection goes with the refusal: one that never gets past the guard must not
+        // keep holding one of the connections mcpwall serves at once.
+        let mut refused = rpc_error(r.status, codes::BLOCKED, &r.why);
+        refused
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return refused;
     }
     let origin = request.headers().get(header::ORIGIN).cloned();
     let request_headers = request

@@ -282,15 +282,22 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
             options.listen
         );
     }
-    // A session's client may hold a few connections (its stream, calls in flight, kept-alive
-    // ones); more wait in the accept queue. Each connection is a descriptor, and each stdio
-    // session's server three pipes.
-    options.max_connections = options.max_sessions.saturating_mul(4).saturating_add(64);
-    let needed = (options.max_sessions as u64)
+    // Each stdio session's server holds three pipes, and each client connection one
+    // descriptor. Connections may use every descriptor the servers of `max_sessions` sessions
+    // do not need (at least four a session: a stream, calls in flight, answers to the server's
+    // questions); beyond that they wait in the accept queue, so that connections can never
+    // take the descriptors a session needs to start its server.
+    let servers = (options.max_sessions as u64)
         .saturating_mul(3)
-        .saturating_add(options.max_connections as u64)
         .saturating_add(64);
+    let least = (options.max_sessions as u64)
+        .saturating_mul(4)
+        .saturating_add(64);
+    let needed = servers.saturating_add(least);
     let files = open_files_limit(needed);
+    // (Less the TLS handshakes in progress, which are not connections served yet.)
+    let spare = files.saturating_sub(servers).saturating_sub(256);
+    options.max_connections = usize::try_from(spare.clamp(64, 1 << 20)).unwrap_or(1 << 20);
     if files < needed {
         let _ = writeln!(
             std::io::stderr(),
