@@ -25,7 +25,7 @@ pub(crate) struct Budget {
 }
 
 impl Budget {
-    fn take(&mut self, n: usize) -> bool {
+    pub(crate) fn take(&mut self, n: usize) -> bool {
         if self.segments == 0 || self.bytes < n {
             return false;
         }

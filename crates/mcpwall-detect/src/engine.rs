@@ -1,6 +1,7 @@
 //! The engine: compiled rules and the scanning and redaction entry points.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -270,7 +271,7 @@ impl Engine {
         let doc = Doc::single(text);
         let mut s = self.scanner(surface, opts);
         let raws = s.scan_doc(&doc, 0, &[]);
-        s.finish(&|_| text, raws, &|_| None)
+        s.finish(&|_| text, raws, &|_| HashMap::new())
     }
 
     /// Scans every string (object keys included) of a JSON value; each finding carries the JSON
@@ -301,8 +302,8 @@ impl Engine {
                     .flat_map(|r| places.of(r.seg).iter().map(|&seg| Raw { seg, ..r.clone() }))
                     .collect()
             };
-            s.finish(&|seg| strings[seg].text, raws, &|seg| {
-                json::path_of(value, seg)
+            s.finish(&|seg| strings[seg].text, raws, &|segs| {
+                json::paths_of(value, segs)
             })
         };
         if too_deep {
@@ -521,8 +522,8 @@ mod tests {
         let opts = ScanOptions::default();
         let mut s = engine.scanner(surface, &opts);
         let raws = s.scan_doc(&doc, 0, &[]);
-        s.finish(&|seg| strings[seg].text, raws, &|seg| {
-            json::path_of(value, seg)
+        s.finish(&|seg| strings[seg].text, raws, &|segs| {
+            json::paths_of(value, segs)
         })
     }
 

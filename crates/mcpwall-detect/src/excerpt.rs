@@ -107,14 +107,12 @@ pub(crate) fn excerpt(text: &str, span: Range<usize>, masks: &[Range<usize>]) ->
         out.push('…');
     }
     push_masked(&mut out, text, from..start, masks);
+    // The match itself is cut at MAX_MATCH too when it holds a masked value: a finding merged
+    // over megabytes must not become a megabyte excerpt.
     let shown_end = ceil_boundary(text, end.min(start + MAX_MATCH));
-    if masks.iter().any(|m| m.start < end && m.end > start) {
-        push_masked(&mut out, text, start..end, masks);
-    } else {
-        push_visible_str(&mut out, &text[start..shown_end]);
-        if shown_end < end {
-            out.push('…');
-        }
+    push_masked(&mut out, text, start..shown_end, masks);
+    if shown_end < end {
+        out.push('…');
     }
     push_masked(&mut out, text, end..to, masks);
     if to < text.len() {
@@ -126,10 +124,16 @@ pub(crate) fn excerpt(text: &str, span: Range<usize>, masks: &[Range<usize>]) ->
 /// Writes `text[range]` visibly, with the parts inside `masks` masked: a value wholly inside
 /// shows its first characters ([`mask`]), a value cut by the range shows none (`****`).
 /// `masks` are sorted and disjoint.
+/// `masks` are disjoint and sorted: those before `range` are skipped by a search, and the walk
+/// stops at the first after it.
 fn push_masked(out: &mut String, text: &str, range: Range<usize>, masks: &[Range<usize>]) {
     let mut at = range.start;
-    for m in masks {
-        if m.end <= at || m.start >= range.end {
+    let first = masks.partition_point(|m| m.end <= range.start);
+    for m in &masks[first..] {
+        if m.start >= range.end {
+            break;
+        }
+        if m.end <= at {
             continue;
         }
         let (ms, me) = (
@@ -166,6 +170,15 @@ mod tests {
         assert!(!e.contains("ABCDEFGH"), "{e}");
         let e = excerpt(t, 31..t.len(), &[0..23, 31..t.len()]);
         assert!(!e.contains("KLMNOP"), "{e}");
+        // A long match that holds a masked value is cut as any long match is.
+        let t = format!(
+            "{} KEY=AKIAABCDEFGHIJKLMNOP {}",
+            "x".repeat(100_000),
+            "y".repeat(100_000)
+        );
+        let k = t.find("AKIA").unwrap_or_default();
+        let e = excerpt(&t, 0..t.len(), std::slice::from_ref(&(k..k + 20)));
+        assert!(e.len() < 1_000, "{}", e.len());
         let t = "a\u{200B}b";
         assert_eq!(excerpt(t, 0..t.len(), &[]), "a⟨U+200B⟩b");
         let t = "é\tline\r\nnext\u{E0041}~";

@@ -204,11 +204,20 @@ fn render(elems: &[Elem<'_>]) -> String {
 }
 
 /// The path of the `index`-th string of the walk order of [`strings`].
+#[cfg(test)]
 pub(crate) fn path_of(v: &Value, index: usize) -> Option<String> {
+    paths_of(v, &[index]).remove(&index)
+}
+
+/// The paths of the strings `wanted` (indices in the walk order of [`strings`], sorted), in
+/// one walk that stops at the last of them.
+pub(crate) fn paths_of(v: &Value, wanted: &[usize]) -> std::collections::HashMap<usize, String> {
     enum F<'v> {
         Obj(serde_json::map::Iter<'v>),
         Arr(std::slice::Iter<'v, Value>, usize),
     }
+    let mut out = std::collections::HashMap::with_capacity(wanted.len());
+    let mut next = wanted.iter().copied().peekable();
     let mut n = 0usize;
     let mut stack: Vec<F<'_>> = Vec::new();
     let mut elems: Vec<Elem<'_>> = Vec::new();
@@ -217,8 +226,9 @@ pub(crate) fn path_of(v: &Value, index: usize) -> Option<String> {
         if let Some(v) = pending.take() {
             match v {
                 Value::String(_) => {
-                    if n == index {
-                        return Some(render(&elems));
+                    if next.peek() == Some(&n) {
+                        next.next();
+                        out.insert(n, render(&elems));
                     }
                     n += 1;
                     elems.pop();
@@ -230,15 +240,25 @@ pub(crate) fn path_of(v: &Value, index: usize) -> Option<String> {
                 }
             }
         }
-        let top = stack.last_mut()?;
+        while next.peek().is_some_and(|&w| w < n) {
+            // Not a string of this walk (out of order, or past a depth cut): skipped.
+            next.next();
+        }
+        if next.peek().is_none() {
+            return out;
+        }
+        let Some(top) = stack.last_mut() else {
+            return out;
+        };
         match top {
             F::Obj(it) => match it.next() {
                 Some((k, v)) => {
-                    if n == index {
+                    if next.peek() == Some(&n) {
+                        next.next();
                         let mut p = render(&elems);
                         push_key(&mut p, k);
                         p.push_str("@key");
-                        return Some(p);
+                        out.insert(n, p);
                     }
                     n += 1;
                     elems.push(Elem::Key(k));
@@ -398,6 +418,12 @@ mod tests {
         let texts: Vec<&str> = out.iter().map(|s| s.text).collect();
         assert_eq!(texts, vec!["a", "x", "b c", "y", "d"]);
         assert_eq!(path_of(&v, 0).unwrap(), "$.a@key");
+        // Several at once, in one walk, as one by one.
+        let all = paths_of(&v, &[0, 3, 4, 9]);
+        assert_eq!(all.len(), 3);
+        for k in [0, 3, 4] {
+            assert_eq!(all.get(&k).cloned(), path_of(&v, k));
+        }
         assert_eq!(path_of(&v, 1).unwrap(), "$.a[0]");
         assert_eq!(path_of(&v, 2).unwrap(), "$.a[1][\"b c\"]@key");
         assert_eq!(path_of(&v, 3).unwrap(), "$.a[1][\"b c\"]");

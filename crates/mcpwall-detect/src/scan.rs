@@ -2,6 +2,7 @@
 //! built-in detectors, bounded decoding of embedded encodings, then findings.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::LazyLock;
 
@@ -442,7 +443,12 @@ impl Scanner<'_> {
                 if m.confirmed && !has_hit(&confirm_hits, matcher, h.seg, lo..hi) {
                     continue;
                 }
-                if !m.may_match_near(hay, h.start..h.end, lo..hi) {
+                // A hit inside the window already taken only stretches it: its own check (a
+                // search of up to `back` bytes) would make dense hits cost hits × back.
+                let inside = windows
+                    .last()
+                    .is_some_and(|(s, w)| *s == h.seg && h.start < w.end);
+                if !inside && !m.may_match_near(hay, h.start..h.end, lo..hi) {
                     continue;
                 }
                 match windows.last_mut() {
@@ -529,13 +535,27 @@ impl Scanner<'_> {
                 .map(|r| (r.seg, r.span.clone())),
         );
         if !hidden.is_empty() {
+            // Merged into disjoint, sorted regions per segment, so that each finding is looked
+            // up (not compared with every region: thousands of short hidden comments and
+            // thousands of findings after them would be quadratic).
+            hidden.sort_unstable_by_key(|(s, h)| (*s, h.start));
+            let mut merged: Vec<(usize, Range<usize>)> = Vec::with_capacity(hidden.len());
+            for (s, h) in hidden {
+                match merged.last_mut() {
+                    Some((ls, lh)) if *ls == s && h.start <= lh.end => lh.end = lh.end.max(h.end),
+                    _ => merged.push((s, h)),
+                }
+            }
             for r in raws.iter_mut() {
                 let rule = &set.rules[r.rule];
-                if raisable(rule.category)
-                    && !rule.hidden_region
-                    && hidden
-                        .iter()
-                        .any(|(s, h)| *s == r.seg && h.start < r.span.end && r.span.start < h.end)
+                if !raisable(rule.category) || rule.hidden_region {
+                    continue;
+                }
+                // The first region of the segment that ends after the finding starts.
+                let at = merged.partition_point(|(s, h)| (*s, h.end) <= (r.seg, r.span.start));
+                if merged
+                    .get(at)
+                    .is_some_and(|(s, h)| *s == r.seg && h.start < r.span.end)
                 {
                     r.raised = true;
                 }
@@ -926,9 +946,13 @@ impl Scanner<'_> {
             .into_iter()
             .map(|(seg, d)| (seg, doc.to_original(seg, d.range), d.via, d.text))
             .collect();
-        // Bytes smuggled in variation selectors (already in original coordinates).
+        // Bytes smuggled in variation selectors (already in original coordinates), within
+        // the decoding budget as every decoded text is.
         for (i, seg) in doc.segs.iter().enumerate() {
             for s in &seg.info.smuggled {
+                if !self.budget.take(s.bytes.len()) {
+                    break;
+                }
                 if let Ok(text) = String::from_utf8(s.bytes.clone()) {
                     children.push((i, s.span.clone(), Via::VariationSelectors, text));
                 }
@@ -941,12 +965,20 @@ impl Scanner<'_> {
         // What the text says without decoding. A decoder that leaves part of its input as it
         // was (a line read for leetspeak or cut words is mostly unchanged) finds those findings
         // again: they are neither hidden nor raised.
-        let mut direct: Vec<(usize, usize, usize, usize)> = raws
-            .iter()
-            .filter(|r| r.via.is_none())
-            .map(|r| (r.rule, r.seg, r.span.start, r.span.end))
-            .collect();
-        direct.sort_unstable();
+        // By rule, segment and words, the starts of those findings: a decoded finding is looked
+        // up, not compared with every direct one of its rule.
+        let mut direct: HashMap<(usize, usize, &[u8]), Vec<usize>> = HashMap::new();
+        for r in raws.iter().filter(|r| r.via.is_none()) {
+            if let Some(words) = doc.segs[r.seg].orig.as_bytes().get(r.span.clone()) {
+                direct
+                    .entry((r.rule, r.seg, words))
+                    .or_default()
+                    .push(r.span.start);
+            }
+        }
+        for starts in direct.values_mut() {
+            starts.sort_unstable();
+        }
         for (seg, span, via, text) in children {
             let child = Doc::single(&text);
             let found = self.scan_doc(&child, depth + 1, &[]);
@@ -958,14 +990,13 @@ impl Scanner<'_> {
                     continue;
                 }
                 // The same rule, inside the decoded range, on the same words.
-                let first = direct.partition_point(|d| (d.0, d.1, d.2) < (c.rule, seg, span.start));
-                let seen = direct[first..]
-                    .iter()
-                    .take_while(|d| d.0 == c.rule && d.1 == seg && d.2 < span.end)
-                    .any(|d| {
-                        d.3 <= span.end
-                            && doc.segs[seg].orig.get(d.2..d.3) == text.get(c.span.clone())
-                    });
+                let words = text.as_bytes().get(c.span.clone()).unwrap_or_default();
+                let seen = direct.get(&(c.rule, seg, words)).is_some_and(|starts| {
+                    let first = starts.partition_point(|&st| st < span.start);
+                    starts
+                        .get(first)
+                        .is_some_and(|&st| st + words.len() <= span.end)
+                });
                 if seen {
                     continue;
                 }
@@ -1015,7 +1046,7 @@ impl Scanner<'_> {
         &mut self,
         orig: &dyn Fn(usize) -> &'t str,
         mut raws: Vec<Raw>,
-        path: &dyn Fn(usize) -> Option<String>,
+        paths: &dyn Fn(&[usize]) -> HashMap<usize, String>,
     ) -> Report {
         let engine = self.engine;
         let set = &engine.set;
@@ -1109,6 +1140,18 @@ impl Scanner<'_> {
             same
         });
         let mask_ranges: Vec<Range<usize>> = masks.iter().map(|(_, v)| v.clone()).collect();
+        // The JSON paths of the findings reported, in one walk of the document (a walk per
+        // finding would be findings × strings).
+        let mut segs: Vec<usize> = merged
+            .iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .take(self.opts.max_findings)
+            .map(|(r, _)| r.seg)
+            .collect();
+        segs.sort_unstable();
+        segs.dedup();
+        let paths = paths(&segs);
         let mut findings = Vec::with_capacity(merged.len());
         for (r, k) in merged.into_iter().zip(keep) {
             if !k {
@@ -1145,7 +1188,7 @@ impl Scanner<'_> {
                 severity,
                 confidence: (confidence * 1000.0).round() / 1000.0,
                 span: r.span,
-                path: path(r.seg),
+                path: paths.get(&r.seg).cloned(),
                 excerpt,
                 message: rule.message.clone(),
                 via: r.via,

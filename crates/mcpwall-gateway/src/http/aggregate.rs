@@ -34,6 +34,10 @@ pub(crate) const SEP: &str = "__";
 
 /// Pages of one list followed per member, at most.
 const MAX_PAGES: usize = 100;
+/// Entries of one member's listing, at most (as many as a session's tools may be).
+const MAX_LISTED: usize = crate::inspect::MAX_TOOLS;
+/// Bytes of one member's listing, at most.
+const MAX_LISTED_BYTES: usize = 16 << 20;
 
 /// Server messages kept for a GET stream that is not open yet: at most this many, and this many
 /// bytes.
@@ -73,6 +77,8 @@ pub(super) struct Aggregate {
     /// definitions checked by nobody).
     listed: Mutex<HashSet<String>>,
     listed_prompts: Mutex<HashSet<String>>,
+    /// Whether the members' tools were listed (what prompts are checked against).
+    tools_listed: AtomicBool,
 }
 
 #[derive(Default)]
@@ -191,6 +197,7 @@ impl Aggregate {
             envelope,
             listed: Mutex::default(),
             listed_prompts: Mutex::default(),
+            tools_listed: AtomicBool::new(false),
         });
         // What each member's server sends on its own goes to the client's streams, in the
         // order it was sent (a server's message before its answer comes before it). Clients
@@ -284,6 +291,18 @@ impl Aggregate {
             v["id"] = Value::String(format!("{k}/{id}"));
         }
         match method.as_deref() {
+            // Progress for a call of its own went to that call's stream by its token: what
+            // comes here names no call of this member's, and would pass for another's.
+            Some("notifications/progress") => return,
+            // An update about a resource that routes to another member would pass for that
+            // member's.
+            Some("notifications/resources/updated")
+                if v.pointer("/params/uri")
+                    .and_then(Value::as_str)
+                    .is_none_or(|uri| self.owner_of(uri) != Ok(k)) =>
+            {
+                return;
+            }
             // The server cancels its own request: by the id the client knows it by.
             Some("notifications/cancelled") => {
                 if let Some(id) = v.pointer("/params/requestId").cloned() {
@@ -479,10 +498,21 @@ impl Aggregate {
                     failed.push(format!("{} does not speak it", self.members[k].name));
                     continue;
                 }
-            } else if let Some(v) = r.get("protocolVersion").and_then(Value::as_str)
-                && version.as_deref().is_none_or(|cur| v < cur)
-            {
-                version = Some(v.to_owned());
+            } else {
+                // The session's version is the lowest its members speak; one that answers a
+                // version nobody knows (or none) must not set it for everyone: it is left out.
+                let v = r.get("protocolVersion").and_then(Value::as_str);
+                let Some(v) = v.filter(|v| super::PROTOCOL_VERSIONS.contains(v)) else {
+                    lock(&self.state).live[k] = false;
+                    failed.push(format!(
+                        "{} answered an unknown protocol version",
+                        self.members[k].name
+                    ));
+                    continue;
+                };
+                if version.as_deref().is_none_or(|cur| v < cur) {
+                    version = Some(v.to_owned());
+                }
             }
             if let Some(c) = r.get("capabilities").and_then(Value::as_object) {
                 for (key, val) in c {
@@ -530,26 +560,28 @@ impl Aggregate {
             let per = futures_util::future::join_all(live.iter().map(|&k| async move {
                 let tools = tokio::time::timeout(limit, self.list_member(k, "tools/list", "tools"))
                     .await
-                    .unwrap_or_default();
+                    .ok()
+                    .flatten();
                 (k, tools)
             }))
             .await;
+            let missing: Vec<usize> = per
+                .iter()
+                .filter(|(_, t)| t.is_none())
+                .map(|&(k, _)| k)
+                .collect();
+            let per: Vec<(usize, Vec<Value>)> = per
+                .into_iter()
+                .map(|(k, t)| (k, t.unwrap_or_default()))
+                .collect();
             // The withheld tools are known from now on, before the client lists them.
-            self.merge_tools(&per);
+            self.merge_tools(&per, &missing);
+            self.tools_listed.store(true, Ordering::Relaxed);
             lock(&self.state).tool_names.clone()
         };
         for (k, i) in said {
             let name = &self.members[k].name;
-            let text = mcpwall_detect::normalize(&i).as_str().to_ascii_lowercase();
-            let mut others: Vec<String> = self
-                .members
-                .iter()
-                .enumerate()
-                .filter(|&(j, m)| {
-                    j != k && text.contains(&format!("{}{SEP}", m.name.to_ascii_lowercase()))
-                })
-                .map(|(_, m)| format!("{}{SEP}...", m.name))
-                .collect();
+            let mut others = self.prefixes_of_others(k, &i);
             others.extend(names_of_others(&lookup, k, &i));
             if others.is_empty() {
                 instructions.push(format!(
@@ -626,21 +658,6 @@ impl Aggregate {
                     format!("{method} is not served on the aggregated endpoint at 2026-07-28");
                 return Answered::Error(-32601, why);
             }
-            "tools/call"
-                if !value
-                    .pointer("/params/name")
-                    .and_then(Value::as_str)
-                    .is_some_and(|n| lock(&self.listed).contains(n)) =>
-            {
-                let why = "the tool is not in the last listing of the aggregated endpoint: list \
-                           the tools";
-                return Answered::Error(codes::BLOCKED, why.to_owned());
-            }
-            "prompts/get" | "completion/complete" if !self.prompt_listed(method, value) => {
-                let why = "the prompt is not in the last listing of the aggregated endpoint: \
-                           list the prompts";
-                return Answered::Error(codes::BLOCKED, why.to_owned());
-            }
             _ => {
                 return match self.target(method, value) {
                     Ok((k, rewritten)) => Answered::Forward(k, rewritten),
@@ -651,12 +668,10 @@ impl Aggregate {
         Answered::Result(modern_result(result))
     }
 
-    /// Keeps the names of a merged listing in `into`, where clients without sessions are
-    /// served (only they are held to it).
+    /// Keeps the names of a merged listing in `into`: only those may be called or fetched.
+    /// (A tool withheld at one listing must not become callable because its server did not
+    /// answer the next one in time, which leaves it out of that listing's shadowing check.)
     fn remember_listed(&self, into: &Mutex<HashSet<String>>, items: &[Value]) {
-        if self.envelope.is_none() {
-            return;
-        }
         *lock(into) = items
             .iter()
             .filter_map(|i| i.get("name").and_then(Value::as_str))
@@ -702,17 +717,33 @@ impl Aggregate {
         let lists = futures_util::future::join_all(ks.iter().map(|&k| async move {
             tokio::time::timeout(limit, self.list_member(k, method, key))
                 .await
-                .unwrap_or_default()
+                .ok()
+                .flatten()
         }))
         .await;
-        let per: Vec<(usize, Vec<Value>)> = ks.into_iter().zip(lists).collect();
+        let missing: Vec<usize> = ks
+            .iter()
+            .zip(&lists)
+            .filter(|(_, l)| l.is_none())
+            .map(|(&k, _)| k)
+            .collect();
+        let per: Vec<(usize, Vec<Value>)> = ks
+            .into_iter()
+            .zip(lists.into_iter().map(Option::unwrap_or_default))
+            .collect();
         let items = match key {
             "tools" => {
-                let tools = self.merge_tools(&per);
+                let tools = self.merge_tools(&per, &missing);
+                self.tools_listed.store(true, Ordering::Relaxed);
                 self.remember_listed(&self.listed, &tools);
                 tools
             }
             "prompts" => {
+                // Prompts are checked against the members' tool names: a client that lists
+                // prompts before tools must not find that check empty.
+                if !self.tools_listed.load(Ordering::Relaxed) {
+                    Box::pin(self.list("tools/list", "tools")).await;
+                }
                 let prompts = self.merge_prompts(&per);
                 self.remember_listed(&self.listed_prompts, &prompts);
                 prompts
@@ -809,9 +840,11 @@ impl Aggregate {
                     continue;
                 }
                 let prefix = t.split('{').next().unwrap_or_default();
-                // A template that starts with a variable could expand to any URI: it routes
-                // nothing (its URIs must be listed to be read).
-                if prefix.contains("://") {
+                // A template that starts with a variable could expand to any URI, and one whose
+                // fixed part is only a scheme (`https://{x}`) to any URI of that scheme: they
+                // route nothing (their URIs must be listed to be read).
+                let place = prefix.split_once("://").map(|(_, rest)| rest);
+                if place.is_some_and(|p| !p.trim_start_matches('/').is_empty()) {
                     routes.push((prefix.to_owned(), *k));
                 }
                 out.push(item.clone());
@@ -821,23 +854,41 @@ impl Aggregate {
         out
     }
 
-    async fn list_member(&self, k: usize, method: &str, key: &str) -> Vec<Value> {
+    /// `None` when its first page did not come.
+    async fn list_member(&self, k: usize, method: &str, key: &str) -> Option<Vec<Value>> {
         let mut items = Vec::new();
         let mut cursor: Option<Value> = None;
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut bytes = 0;
         for _ in 0..MAX_PAGES {
+            let first = cursor.is_none();
             let params = cursor.take().map(|c| json!({ "cursor": c }));
             let Ok(r) = self.ask_member(k, method, params).await else {
+                if first {
+                    return None;
+                }
                 break;
             };
             if let Some(list) = r.get(key).and_then(Value::as_array) {
-                items.extend(list.iter().cloned());
+                // A member's listing is bounded in entries, whatever its pages say: one
+                // server must not make every client's listing hold gigabytes.
+                for item in list {
+                    bytes += encode(item).len();
+                    if items.len() >= MAX_LISTED || bytes > MAX_LISTED_BYTES {
+                        break;
+                    }
+                    items.push(item.clone());
+                }
             }
+            let full = items.len() >= MAX_LISTED || bytes > MAX_LISTED_BYTES;
             match r.get("nextCursor") {
-                Some(c) if !c.is_null() => cursor = Some(c.clone()),
+                Some(c) if !c.is_null() && !full && seen.insert(c.to_string()) => {
+                    cursor = Some(c.clone());
+                }
                 _ => break,
             }
         }
-        items
+        Some(items)
     }
 
     /// Each name (lower-cased) a definition could mention, with the full name it stands for:
@@ -868,8 +919,16 @@ impl Aggregate {
     }
 
     /// Tools, prefixed; a tool whose definition names another server's tool is withheld.
-    fn merge_tools(&self, per: &[(usize, Vec<Value>)]) -> Vec<Value> {
-        let lookup = self.name_lookup(per);
+    fn merge_tools(&self, per: &[(usize, Vec<Value>)], missing: &[usize]) -> Vec<Value> {
+        let mut lookup = self.name_lookup(per);
+        // A member whose listing did not come (in time) keeps the names it had: a definition
+        // that names them must not pass because that member was slow.
+        let before = lock(&self.state).tool_names.clone();
+        for (word, owners) in before {
+            for (k, full) in owners.into_iter().filter(|(k, _)| missing.contains(k)) {
+                lookup.entry(word.clone()).or_default().push((k, full));
+            }
+        }
         let mut shadowing = HashSet::new();
         let mut out = Vec::new();
         for (k, tools) in per {
@@ -920,8 +979,25 @@ impl Aggregate {
         out
     }
 
+    /// The other members whose tools' prefix (`NAME__`) `text` holds: orders about them, even
+    /// about a tool not listed yet.
+    fn prefixes_of_others(&self, k: usize, text: &str) -> Vec<String> {
+        let text = mcpwall_detect::normalize(text)
+            .as_str()
+            .to_ascii_lowercase();
+        self.members
+            .iter()
+            .enumerate()
+            .filter(|&(j, m)| {
+                j != k && text.contains(&format!("{}{SEP}", m.name.to_ascii_lowercase()))
+            })
+            .map(|(_, m)| format!("{}{SEP}...", m.name))
+            .collect()
+    }
+
     /// Prompts, prefixed; a prompt whose description or arguments name another server's tool
-    /// (as the last tool listing named them) is withheld: it would give orders about them.
+    /// (as the last tool listing named them, or by its prefix) is withheld: it would give
+    /// orders about them.
     fn merge_prompts(&self, per: &[(usize, Vec<Value>)]) -> Vec<Value> {
         let lookup = lock(&self.state).tool_names.clone();
         let mut withheld = HashSet::new();
@@ -936,7 +1012,8 @@ impl Aggregate {
                             mcpwall_detect::names::strings(v, &mut text);
                         }
                     }
-                    let named = names_of_others(&lookup, *k, &text);
+                    let mut named = self.prefixes_of_others(*k, &text);
+                    named.extend(names_of_others(&lookup, *k, &text));
                     if named.is_empty() {
                         return true;
                     }
@@ -965,6 +1042,39 @@ impl Aggregate {
         prefixed(&self.members, &kept, "name")
     }
 
+    /// The member a resource URI belongs to: the one that listed it, or whose template it
+    /// fits.
+    fn owner_of(&self, uri: &str) -> Result<usize, String> {
+        let state = lock(&self.state);
+        // The server whose templates it fits; when it fits two servers' (at any length: a
+        // longer prefix must not take another's URIs), nobody's.
+        let owners: HashSet<usize> = state
+            .templates
+            .iter()
+            .filter(|(p, _)| uri.starts_with(p.as_str()))
+            .map(|&(_, k)| k)
+            .collect();
+        if let Some(&k) = state.resources.get(uri) {
+            // Listed by one server inside another's template: whose it is cannot be told.
+            if owners.iter().any(|&j| j != k) {
+                return Err(format!(
+                    "resource {uri:?} is listed by one server and fits another's template"
+                ));
+            }
+            return Ok(k);
+        }
+        match owners.iter().next() {
+            Some(&k) if owners.len() == 1 => Ok(k),
+            Some(_) => Err(format!(
+                "resource {uri:?} matches templates of more than one server"
+            )),
+            None => Err(format!(
+                "resource {uri:?} was not listed, nor does it match a listed template (list \
+                 resources or templates first)"
+            )),
+        }
+    }
+
     /// The member a request goes to, and the request as that member must see it.
     fn target(&self, method: &str, value: &Value) -> Result<(usize, Value), (i64, String)> {
         self.target_of(method, value).map_err(|why| {
@@ -991,30 +1101,7 @@ impl Aggregate {
                 .ok_or_else(|| format!("no server is named {server:?}"))?;
             Ok((k, rest.to_owned()))
         };
-        let by_uri = |uri: &str| -> Result<usize, String> {
-            let state = lock(&self.state);
-            if let Some(&k) = state.resources.get(uri) {
-                return Ok(k);
-            }
-            // The server whose templates it fits; when it fits two servers' (at any length: a
-            // longer prefix must not take another's URIs), nobody's.
-            let owners: HashSet<usize> = state
-                .templates
-                .iter()
-                .filter(|(p, _)| uri.starts_with(p.as_str()))
-                .map(|&(_, k)| k)
-                .collect();
-            match owners.iter().next() {
-                Some(&k) if owners.len() == 1 => Ok(k),
-                Some(_) => Err(format!(
-                    "resource {uri:?} matches templates of more than one server"
-                )),
-                None => Err(format!(
-                    "resource {uri:?} was not listed, nor does it match a listed template (list \
-                     resources or templates first)"
-                )),
-            }
-        };
+        let by_uri = |uri: &str| self.owner_of(uri);
         let mut v = value.clone();
         let k = match method {
             "tools/call" | "prompts/get" => {
@@ -1022,6 +1109,8 @@ impl Aggregate {
                     .pointer("/params/name")
                     .and_then(Value::as_str)
                     .ok_or("a name is required")?;
+                // A name of no server is the client's mistake, told as such.
+                let (k, rest) = by_name(name)?;
                 if method == "tools/call" && lock(&self.state).shadowing.contains(name) {
                     return Err(format!(
                         "tool `{name}` was withheld: its definition names another server's tools"
@@ -1032,7 +1121,18 @@ impl Aggregate {
                         "prompt `{name}` was withheld: it names another server's tools"
                     ));
                 }
-                let (k, rest) = by_name(name)?;
+                if method == "tools/call" && !lock(&self.listed).contains(name) {
+                    return Err(format!(
+                        "tool `{name}` was withheld, or not listed: only the tools of the last \
+                         listing of the aggregated endpoint may be called (list the tools)"
+                    ));
+                }
+                if method == "prompts/get" && !self.prompt_listed(method, value) {
+                    return Err(format!(
+                        "prompt `{name}` was withheld, or not listed: only the prompts of the \
+                         last listing of the aggregated endpoint may be fetched (list the prompts)"
+                    ));
+                }
                 v["params"]["name"] = Value::String(rest);
                 k
             }
@@ -1050,6 +1150,11 @@ impl Aggregate {
                             .pointer("/params/ref/name")
                             .and_then(Value::as_str)
                             .ok_or("a prompt name is required")?;
+                        if !self.prompt_listed(method, value) {
+                            return Err(format!(
+                                "prompt `{name}` was withheld, or not listed (list the prompts)"
+                            ));
+                        }
                         if lock(&self.state).shadowing_prompts.contains(name) {
                             return Err(format!(
                                 "prompt `{name}` was withheld: it names another server's tools"
@@ -1105,11 +1210,26 @@ impl Aggregate {
         }
     }
 
-    /// A client notification: a cancellation to the member that has the request, anything
-    /// else to every member.
+    /// A client notification: a cancellation to the member that has the request (or that
+    /// asked it, for a member's own request `K/ID`), progress to nobody (a client reports
+    /// none the members asked for here), anything else to every member.
     async fn notify(&self, method: &str, value: &Value) {
         let frame = encode(value);
+        if method == "notifications/progress" {
+            return;
+        }
         if method == "notifications/cancelled" {
+            if let Some(Value::String(s)) = value.pointer("/params/requestId")
+                && let Some((k, orig)) = s.split_once('/')
+                && let Ok(k) = k.parse::<usize>()
+                && let Some(m) = self.members.get(k)
+                && let Ok(orig) = serde_json::from_str::<Value>(orig)
+            {
+                let mut v = value.clone();
+                v["params"]["requestId"] = orig;
+                m.session.client_frame(&encode(&v), None).await;
+                return;
+            }
             if let Some(Ok(id)) = value.pointer("/params/requestId").map(Id::from_json)
                 && let Some(m) = self
                     .members

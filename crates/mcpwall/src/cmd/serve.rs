@@ -81,8 +81,11 @@ fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
         && name != "."
         && name != ".."
-        // `__` separates a server's name from its tools' on the aggregated endpoint.
+        // `__` separates a server's name from its tools' on the aggregated endpoint: a name
+        // that holds it, or ends with `_` (`a_` + `__` + `x` reads as `a` + `__` + `_x`), would
+        // let one server's names pass for another's.
         && !name.contains("__")
+        && !name.ends_with('_')
 }
 
 fn load_config(path: &Path) -> anyhow::Result<Config> {
@@ -426,7 +429,17 @@ mod tests {
         for ok in ["notes", "fs-1", "github_mcp", "a.b"] {
             assert!(valid_name(ok), "{ok}");
         }
-        for bad in ["", ".", "..", "a/b", "a b", "é", "a__b", &"x".repeat(65)] {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "a b",
+            "é",
+            "a__b",
+            "a_",
+            &"x".repeat(65),
+        ] {
             assert!(!valid_name(bad), "{bad}");
         }
     }
