@@ -876,6 +876,22 @@ impl Scanner<'_> {
 
     fn decode_and_scan(&mut self, doc: &Doc<'_>, runs: &Runs, depth: usize, raws: &mut Vec<Raw>) {
         let t = &*doc.norm;
+        // Bytes smuggled in variation selectors (already in original coordinates) come first
+        // out of the decoding budget: they are hidden on purpose, and decoys (short base64
+        // tokens) must not use the budget up before them. What the budget leaves unscanned
+        // marks the report truncated.
+        let mut smuggled: Vec<(usize, Range<usize>, Via, String)> = Vec::new();
+        for (i, seg) in doc.segs.iter().enumerate() {
+            for s in &seg.info.smuggled {
+                if !self.budget.take(s.bytes.len()) {
+                    self.truncated = true;
+                    break;
+                }
+                if let Ok(text) = String::from_utf8(s.bytes.clone()) {
+                    smuggled.push((i, s.span.clone(), Via::VariationSelectors, text));
+                }
+            }
+        }
         let mut decoded: Vec<(usize, Decoded)> = Vec::new();
         for run in &runs.tokens {
             let d = decode::base64_or_hex(t, run, &mut self.budget)
@@ -946,18 +962,7 @@ impl Scanner<'_> {
             .into_iter()
             .map(|(seg, d)| (seg, doc.to_original(seg, d.range), d.via, d.text))
             .collect();
-        // Bytes smuggled in variation selectors (already in original coordinates), within
-        // the decoding budget as every decoded text is.
-        for (i, seg) in doc.segs.iter().enumerate() {
-            for s in &seg.info.smuggled {
-                if !self.budget.take(s.bytes.len()) {
-                    break;
-                }
-                if let Ok(text) = String::from_utf8(s.bytes.clone()) {
-                    children.push((i, s.span.clone(), Via::VariationSelectors, text));
-                }
-            }
-        }
+        children.extend(smuggled);
         if children.is_empty() {
             return;
         }

@@ -79,6 +79,10 @@ pub(super) struct Aggregate {
     listed_prompts: Mutex<HashSet<String>>,
     /// Whether the members' tools were listed (what prompts are checked against).
     tools_listed: AtomicBool,
+    /// Whether a merged listing of tools, and of prompts, was made (`listed`,
+    /// `listed_prompts` hold them).
+    tools_listed_to_client: AtomicBool,
+    prompts_listed: AtomicBool,
 }
 
 #[derive(Default)]
@@ -102,6 +106,9 @@ struct State {
     /// member that lists it: a URI not listed as such goes to the member whose template
     /// prefix it has (when it has only that member's).
     templates: Vec<(String, usize)>,
+    /// Templates whose fixed part is only a scheme (`file:///{path}`): they route a URI of
+    /// that scheme only when no other member lists a resource or template in it.
+    broad_templates: Vec<(String, usize)>,
     /// Tools and prompts withheld for naming another server's tools (prefixed names): not
     /// callable, not to be fetched.
     shadowing: HashSet<String>,
@@ -198,6 +205,8 @@ impl Aggregate {
             listed: Mutex::default(),
             listed_prompts: Mutex::default(),
             tools_listed: AtomicBool::new(false),
+            tools_listed_to_client: AtomicBool::new(false),
+            prompts_listed: AtomicBool::new(false),
         });
         // What each member's server sends on its own goes to the client's streams, in the
         // order it was sent (a server's message before its answer comes before it). Clients
@@ -456,7 +465,16 @@ impl Aggregate {
 
     /// `initialize`, asked of every member; members that fail are left out of the session.
     async fn initialize(&self, params: &Value) -> Result<Value, String> {
-        self.handshake("initialize", params).await
+        // A version mcpwall does not know would come back from the members that speak it, and
+        // leave them out: they are asked for the newest mcpwall knows instead.
+        let mut params = params.clone();
+        let asked = params.get("protocolVersion").and_then(Value::as_str);
+        if asked.is_none_or(|v| !super::PROTOCOL_VERSIONS.contains(&v))
+            && let Some(newest) = super::PROTOCOL_VERSIONS.last()
+        {
+            params["protocolVersion"] = json!(newest);
+        }
+        self.handshake("initialize", &params).await
     }
 
     /// `initialize`, or protocol 2026-07-28's `server/discover` (for clients without
@@ -679,6 +697,22 @@ impl Aggregate {
             .collect();
     }
 
+    /// Lists tools (for `tools/call`) or prompts (for `prompts/get` and `completion/complete`)
+    /// when this aggregate never did, so that a call is checked against a merged listing.
+    async fn listed_before(&self, method: &str) {
+        match method {
+            "tools/call" if !self.tools_listed_to_client.load(Ordering::Relaxed) => {
+                self.list("tools/list", "tools").await;
+            }
+            "prompts/get" | "completion/complete"
+                if !self.prompts_listed.load(Ordering::Relaxed) =>
+            {
+                self.list("prompts/list", "prompts").await;
+            }
+            _ => {}
+        }
+    }
+
     /// Whether the prompt a request names (`prompts/get`, or `completion/complete` about a
     /// prompt) is in the last merged listing; a completion about a resource needs none.
     fn prompt_listed(&self, method: &str, value: &Value) -> bool {
@@ -735,6 +769,7 @@ impl Aggregate {
             "tools" => {
                 let tools = self.merge_tools(&per, &missing);
                 self.tools_listed.store(true, Ordering::Relaxed);
+                self.tools_listed_to_client.store(true, Ordering::Relaxed);
                 self.remember_listed(&self.listed, &tools);
                 tools
             }
@@ -745,6 +780,7 @@ impl Aggregate {
                     Box::pin(self.list("tools/list", "tools")).await;
                 }
                 let prompts = self.merge_prompts(&per);
+                self.prompts_listed.store(true, Ordering::Relaxed);
                 self.remember_listed(&self.listed_prompts, &prompts);
                 prompts
             }
@@ -818,6 +854,7 @@ impl Aggregate {
             }
         }
         let mut routes = Vec::new();
+        let mut broad = Vec::new();
         let mut out = Vec::new();
         let mut reported = HashSet::new();
         for (k, items) in per {
@@ -846,11 +883,15 @@ impl Aggregate {
                 let place = prefix.split_once("://").map(|(_, rest)| rest);
                 if place.is_some_and(|p| !p.trim_start_matches('/').is_empty()) {
                     routes.push((prefix.to_owned(), *k));
+                } else if place.is_some() {
+                    broad.push((prefix.to_owned(), *k));
                 }
                 out.push(item.clone());
             }
         }
-        lock(&self.state).templates = routes;
+        let mut state = lock(&self.state);
+        state.templates = routes;
+        state.broad_templates = broad;
         out
     }
 
@@ -1063,6 +1104,31 @@ impl Aggregate {
             }
             return Ok(k);
         }
+        if owners.is_empty() {
+            let broad: HashSet<usize> = state
+                .broad_templates
+                .iter()
+                .filter(|(p, _)| uri.starts_with(p.as_str()))
+                .map(|&(_, k)| k)
+                .collect();
+            if let (Some(&k), 1) = (broad.iter().next(), broad.len())
+                && let Some((scheme, _)) = uri.split_once("://")
+            {
+                let scheme = format!("{scheme}://");
+                let shared = state
+                    .resources
+                    .iter()
+                    .any(|(u, &j)| j != k && u.starts_with(&scheme))
+                    || state
+                        .templates
+                        .iter()
+                        .chain(&state.broad_templates)
+                        .any(|(t, j)| *j != k && t.starts_with(&scheme));
+                if !shared {
+                    return Ok(k);
+                }
+            }
+        }
         match owners.iter().next() {
             Some(&k) if owners.len() == 1 => Ok(k),
             Some(_) => Err(format!(
@@ -1219,17 +1285,6 @@ impl Aggregate {
             return;
         }
         if method == "notifications/cancelled" {
-            if let Some(Value::String(s)) = value.pointer("/params/requestId")
-                && let Some((k, orig)) = s.split_once('/')
-                && let Ok(k) = k.parse::<usize>()
-                && let Some(m) = self.members.get(k)
-                && let Ok(orig) = serde_json::from_str::<Value>(orig)
-            {
-                let mut v = value.clone();
-                v["params"]["requestId"] = orig;
-                m.session.client_frame(&encode(&v), None).await;
-                return;
-            }
             if let Some(Ok(id)) = value.pointer("/params/requestId").map(Id::from_json)
                 && let Some(m) = self
                     .members
@@ -1237,6 +1292,19 @@ impl Aggregate {
                     .find(|m| m.session.inspector.has_client_request(&id))
             {
                 m.session.client_frame(&frame, None).await;
+                return;
+            }
+            if let Some(Value::String(s)) = value.pointer("/params/requestId")
+                && let Some((k, orig)) = s.split_once('/')
+                && let Ok(k) = k.parse::<usize>()
+                && let Some(m) = self.members.get(k)
+                && let Ok(orig) = serde_json::from_str::<Value>(orig)
+                && let Ok(orig_id) = Id::from_json(&orig)
+                && m.session.inspector.awaits_client(&orig_id)
+            {
+                let mut v = value.clone();
+                v["params"]["requestId"] = orig;
+                m.session.client_frame(&encode(&v), None).await;
             }
             return;
         }
@@ -1414,6 +1482,9 @@ async fn forward(
     value: &Value,
     sse: bool,
 ) -> Response {
+    // A client that calls before it lists (its tools cached from an earlier session) gets
+    // the listing made for it first: what may be called is what a listing merged and checked.
+    agg.listed_before(method).await;
     let (k, rewritten) = match agg.target(method, value) {
         Ok(t) => t,
         Err((code, why)) => return answer(sse, &error_body(id, code, &why)),

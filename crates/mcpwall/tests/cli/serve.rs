@@ -1730,6 +1730,25 @@ fn the_aggregated_endpoint_merges_servers_and_catches_shadowing() {
     assert_eq!(out["resource_read"], 1, "{out}");
     assert_eq!(out["template_read"], 1, "{out}");
     assert_eq!(out["ping"], true);
+    // A client that calls before it lists (tools it knew from an earlier session) gets the
+    // listing made for it first: what it may call is what a merged listing checked.
+    let (a, p) = (gw.addr.as_str(), "/mcp");
+    let (_, sid) = initialize(a, p, &[]);
+    post(
+        a,
+        p,
+        &sid,
+        &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    );
+    let r = post(a, p, &sid, &call(1, "demo__add", json!({"a": 2, "b": 3})));
+    assert_eq!(r.message()["result"]["content"][0]["text"], "5", "{r:?}");
+    let r = post(
+        a,
+        p,
+        &sid,
+        &call(2, "shadow__summarize", json!({"text": "x"})),
+    );
+    assert_eq!(r.message()["error"]["code"], -32051, "{r:?}");
     // Taint is the session's, across servers.
     assert_eq!(out["page"]["ok"], false, "{out}");
     assert_eq!(out["count_after"]["code"], -32051, "{out}");
