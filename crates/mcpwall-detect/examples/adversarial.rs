@@ -49,6 +49,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "id_dsa id_r-sa ".repeat(66_000),
         ),
         (
+            "findings after a long run of invisible characters",
+            format!("{}{}", "\u{200B}".repeat(330_000), "id_rsa ".repeat(18)),
+        ),
+        (
             "text in variation selectors",
             "a\u{FE00}\u{FE00}\u{FE00}\u{FE00}".repeat(80_000),
         ),

@@ -83,7 +83,9 @@ pub(crate) struct NormInfo {
     /// The copy is byte-for-byte the original.
     pub(crate) identity: bool,
     /// `(normalised offset, original offset)` at unit boundaries, at least every
-    /// [`CHECKPOINT_EVERY`] normalised bytes; offsets are relative to the text's own start.
+    /// [`CHECKPOINT_EVERY`] normalised bytes and every [`CHECKPOINT_EVERY`] original bytes
+    /// (a long run of dropped characters produces no normalised bytes, and each span mapped
+    /// past it would walk all of it); offsets are relative to the text's own start.
     checkpoints: Vec<(usize, usize)>,
     pub(crate) signals: Vec<Signal>,
     pub(crate) smuggled: Vec<Smuggled>,
@@ -412,6 +414,7 @@ pub(crate) fn normalize_into(text: &str, out: &mut String) -> NormInfo {
     let mut mark_run: Option<Range<usize>> = None;
     let mut marks_in_run = 0u32;
     let mut last_cp = 0usize;
+    let mut last_cp_orig = 0usize;
     let bytes = text.as_bytes();
     let mut i = 0usize;
     while i < text.len() {
@@ -429,15 +432,17 @@ pub(crate) fn normalize_into(text: &str, out: &mut String) -> NormInfo {
                 }
                 checkpoints.push((at, i + (at - produced)));
                 last_cp = at;
+                last_cp_orig = i + (at - produced);
             }
             word.step_ascii_run(&bytes[i..i + run], i, &mut signals);
             out.push_str(&text[i..i + run]);
             i += run;
             continue;
         }
-        if produced - last_cp >= CHECKPOINT_EVERY {
+        if produced - last_cp >= CHECKPOINT_EVERY || i - last_cp_orig >= CHECKPOINT_EVERY {
             checkpoints.push((produced, i));
             last_cp = produced;
+            last_cp_orig = i;
         }
         let (mut next, u) = unit(text, i, out, &mut cache);
         if matches!(u, Unit::Kept { alnum: true, .. }) && bytes[i] >= 0x80 {
@@ -1073,5 +1078,18 @@ mod tests {
         let n = normalize(&s);
         let at = n.as_str().find("TARGET").unwrap();
         assert_eq!(&s[n.original_span(at..at + 6)], "TARGET");
+        // Past a long run of characters that produce nothing (checkpoints every 128 original
+        // bytes too), around a character of it, and with text on both sides.
+        for (before, after) in [
+            ("", "TARGET"),
+            ("ab ", "TARGET cd"),
+            ("é", "TARGET\u{200B}x"),
+        ] {
+            let s = format!("{before}{}{after}", "\u{200B}".repeat(5_000));
+            let n = normalize(&s);
+            let at = n.as_str().find("TARGET").unwrap();
+            assert_eq!(&s[n.original_span(at..at + 6)], "TARGET", "{before:?}");
+            assert_eq!(n.original_span(0..n.as_str().len()).end, s.len());
+        }
     }
 }
