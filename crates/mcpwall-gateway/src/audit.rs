@@ -240,45 +240,52 @@ pub struct Verification {
     /// The hash of the last intact record ([`GENESIS`] when there is none): kept elsewhere,
     /// it lets a later check notice records cut from the end, which the chain alone cannot.
     pub head: String,
+    /// Lines that break the chain, in the whole file (the chain is followed on past each).
+    pub breaks: usize,
 }
 
 /// Checks a chained audit file: every line a JSON object whose `prev` is the hash of the line
-/// before it. Stops at the first break.
+/// before it. Reports the first break, and counts every one.
 pub fn verify(input: impl BufRead) -> io::Result<Verification> {
     let mut prev = GENESIS.to_owned();
     let mut records = 0;
+    let mut broken: Option<(usize, String)> = None;
+    let mut breaks = 0;
+    let mut head = prev.clone();
     for (k, line) in input.split(b'\n').enumerate() {
         let line = line?;
-        let no = k + 1;
-        let broken = |why: String| {
-            Ok(Verification {
-                records,
-                broken: Some((no, why)),
-                head: prev.clone(),
-            })
-        };
-        let value: serde_json::Value = match serde_json::from_slice(&line) {
-            Ok(v) => v,
-            Err(e) => return broken(format!("not a JSON record ({e})")),
-        };
-        match value.get("prev").and_then(serde_json::Value::as_str) {
-            Some(p) if p == prev => {}
-            Some(_) => {
-                return broken(
+        let why = match serde_json::from_slice::<serde_json::Value>(&line) {
+            Err(e) => Some(format!("not a JSON record ({e})")),
+            Ok(value) => match value.get("prev").and_then(serde_json::Value::as_str) {
+                Some(p) if p == prev => None,
+                Some(_) => Some(
                     "its `prev` is not the hash of the line before it: a record was removed, \
                      changed or inserted"
                         .to_owned(),
-                );
-            }
-            None => return broken("no `prev` hash".to_owned()),
-        }
+                ),
+                None => Some("no `prev` hash".to_owned()),
+            },
+        };
+        // After a break the chain is followed on from the breaking line, so that a later
+        // break (a record removed after a torn line that was let pass) still shows.
         prev = sha256_hex(&line);
-        records += 1;
+        match why {
+            Some(why) => {
+                breaks += 1;
+                broken.get_or_insert((k + 1, why));
+            }
+            None if broken.is_none() => {
+                records += 1;
+                head.clone_from(&prev);
+            }
+            None => {}
+        }
     }
     Ok(Verification {
         records,
-        broken: None,
-        head: prev,
+        broken,
+        head,
+        breaks,
     })
 }
 
@@ -438,11 +445,20 @@ mod tests {
             .and_then(|a| a.record(&event("two")))
             .expect("write");
         let v = check(&path);
-        assert_eq!(v.records, 1);
+        assert_eq!((v.records, v.breaks), (1, 1));
         assert!(
             v.broken
                 .is_some_and(|(line, why)| line == 2 && why.contains("JSON"))
         );
+        // A record removed after the torn line is a second break, not hidden by the first.
+        ChainedFile::open(&path)
+            .and_then(|a| a.record(&event("three")))
+            .expect("write");
+        let text = std::fs::read_to_string(&path).expect("read");
+        let lines: Vec<&str> = text.lines().collect();
+        let without = [lines[0], lines[1], lines[3]].join("\n") + "\n";
+        std::fs::write(&path, without).expect("write");
+        assert_eq!(check(&path).breaks, 2);
         let text = std::fs::read_to_string(&path).expect("read");
         assert_eq!(text.lines().count(), 3, "{text}");
     }

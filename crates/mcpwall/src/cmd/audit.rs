@@ -16,9 +16,13 @@ pub(crate) fn run(args: AuditArgs) -> anyhow::Result<Status> {
         .with_context(|| format!("cannot read {}", file.display()))?;
     let mut out = anstream::stdout();
     if let Some((line, why)) = &v.broken {
+        let more = match v.breaks {
+            0 | 1 => String::new(),
+            n => format!(" ({} more breaks after it)", n - 1),
+        };
         writeln!(
             out,
-            "{}: chain broken at line {line} ({} intact records before it): {why}",
+            "{}: chain broken at line {line} ({} intact records before it): {why}{more}",
             file.display(),
             v.records
         )?;
