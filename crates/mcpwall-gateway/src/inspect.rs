@@ -985,16 +985,8 @@ impl Inspector {
                 ));
             }
         }
-        if let Some(why) = task_augmented(method, value) {
-            return self.refuse(
-                dir,
-                id,
-                method,
-                None,
-                codes::INVALID_REQUEST,
-                Vec::new(),
-                why,
-            );
+        if let Some(refused) = self.refuse_tasks(dir, id, method, value) {
+            return refused;
         }
         // Protocol 2026-07-28: a request retried with the answers to the server's questions
         // (what the client's model wrote, or its user typed) sends them to the server, as a
@@ -1184,18 +1176,33 @@ impl Inspector {
         }
     }
 
+    /// Tasks (protocol 2025-11-25, experimental): a task-augmented request is answered with a
+    /// task handle, and its result comes later as the answer to `tasks/result`, apart from the
+    /// call it belongs to (its tool, labels, taint, result scan). Refused, either way, until
+    /// mcpwall follows tasks to their calls.
+    fn refuse_tasks(&self, dir: Direction, id: &Id, method: &str, value: &Value) -> Option<Step> {
+        if !method.starts_with("tasks/") && value.pointer("/params/task").is_none() {
+            return None;
+        }
+        let why = format!(
+            "mcpwall refused the {method} request: tasks (protocol 2025-11-25) are not \
+             inspected yet; make the request without `task`"
+        );
+        Some(self.refuse(
+            dir,
+            id,
+            method,
+            None,
+            codes::INVALID_REQUEST,
+            Vec::new(),
+            why,
+        ))
+    }
+
     fn server_request(&self, id: &Id, method: &str, value: &Value) -> Step {
         let dir = Direction::ServerToClient;
-        if let Some(why) = task_augmented(method, value) {
-            return self.refuse(
-                dir,
-                id,
-                method,
-                None,
-                codes::INVALID_REQUEST,
-                Vec::new(),
-                why,
-            );
+        if let Some(refused) = self.refuse_tasks(dir, id, method, value) {
+            return refused;
         }
         if matches!(method, "sampling/createMessage" | "elicitation/create")
             && let Some(params) = value.get("params")
@@ -2668,19 +2675,6 @@ fn compile_schema(schema: &Value) -> Result<Arc<jsonschema::Validator>, String> 
 }
 
 /// At most 1,024 bytes of `s`, cut at a character boundary.
-/// Tasks (protocol 2025-11-25, experimental): a task-augmented request is answered with a task
-/// handle, and its result comes later as the answer to `tasks/result`, apart from the call it
-/// belongs to (its tool, labels, taint, result scan). Refused, either way, until mcpwall
-/// follows tasks to their calls.
-fn task_augmented(method: &str, value: &Value) -> Option<String> {
-    (method.starts_with("tasks/") || value.pointer("/params/task").is_some()).then(|| {
-        format!(
-            "mcpwall refused the {method} request: tasks (protocol 2025-11-25) are not \
-             inspected yet; make the request without `task`"
-        )
-    })
-}
-
 /// The longest name or detail an audit record keeps, in bytes.
 const BOUND: usize = 1024;
 
