@@ -1852,7 +1852,14 @@ impl Inspector {
     /// A list result without its array: what it holds cannot be judged entry by entry, so
     /// the client gets an error instead (a client might still find entries in it).
     fn misshapen(&self, id: &Id, key: &str) -> Step {
-        let why = format!("mcpwall refused the server's answer: its `{key}` is not a list");
+        self.refused_answer(
+            id,
+            format!("mcpwall refused the server's answer: its `{key}` is not a list"),
+        )
+    }
+
+    /// The server's answer to `id` refused whole: the client gets an error instead.
+    fn refused_answer(&self, id: &Id, why: String) -> Step {
         self.event(
             Direction::ServerToClient,
             None,
@@ -1902,19 +1909,13 @@ impl Inspector {
                 // past the bound its lists are refused whole (an entry withheld must stay so).
                 if s.withheld_entries.len() >= MAX_TOOLS {
                     drop(s);
-                    let why = format!(
-                        "mcpwall refused the server's answer: more than {MAX_TOOLS} of its \
-                         entries were withheld in this session"
+                    return self.refused_answer(
+                        id,
+                        format!(
+                            "mcpwall refused the server's answer: more than {MAX_TOOLS} of its \
+                             entries were withheld in this session"
+                        ),
                     );
-                    self.event(
-                        Direction::ServerToClient,
-                        None,
-                        None,
-                        Verdict::Block,
-                        Vec::new(),
-                        why.clone(),
-                    );
-                    return Step::Replace(error_response(Some(id), codes::BLOCKED, &why, &[]));
                 }
                 s.withheld_entries.insert(format!("{prefix}:{n}"));
             }

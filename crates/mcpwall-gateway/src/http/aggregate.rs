@@ -77,11 +77,9 @@ pub(super) struct Aggregate {
     /// definitions checked by nobody).
     listed: Mutex<HashSet<String>>,
     listed_prompts: Mutex<HashSet<String>>,
-    /// Whether the members' tools were listed (what prompts are checked against).
+    /// Whether a merged listing of tools, and of prompts, was made (`listed` and
+    /// `listed_prompts` hold them; prompts are checked against the tools).
     tools_listed: AtomicBool,
-    /// Whether a merged listing of tools, and of prompts, was made (`listed`,
-    /// `listed_prompts` hold them).
-    tools_listed_to_client: AtomicBool,
     prompts_listed: AtomicBool,
 }
 
@@ -205,7 +203,6 @@ impl Aggregate {
             listed: Mutex::default(),
             listed_prompts: Mutex::default(),
             tools_listed: AtomicBool::new(false),
-            tools_listed_to_client: AtomicBool::new(false),
             prompts_listed: AtomicBool::new(false),
         });
         // What each member's server sends on its own goes to the client's streams, in the
@@ -592,8 +589,10 @@ impl Aggregate {
                 .into_iter()
                 .map(|(k, t)| (k, t.unwrap_or_default()))
                 .collect();
-            // The withheld tools are known from now on, before the client lists them.
-            self.merge_tools(&per, &missing);
+            // The withheld tools are known from now on, before the client lists them, and what
+            // may be called is this checked listing until the client lists again.
+            let tools = self.merge_tools(&per, &missing);
+            self.remember_listed(&self.listed, &tools);
             self.tools_listed.store(true, Ordering::Relaxed);
             lock(&self.state).tool_names.clone()
         };
@@ -701,7 +700,7 @@ impl Aggregate {
     /// when this aggregate never did, so that a call is checked against a merged listing.
     async fn listed_before(&self, method: &str) {
         match method {
-            "tools/call" if !self.tools_listed_to_client.load(Ordering::Relaxed) => {
+            "tools/call" if !self.tools_listed.load(Ordering::Relaxed) => {
                 self.list("tools/list", "tools").await;
             }
             "prompts/get" | "completion/complete"
@@ -769,7 +768,6 @@ impl Aggregate {
             "tools" => {
                 let tools = self.merge_tools(&per, &missing);
                 self.tools_listed.store(true, Ordering::Relaxed);
-                self.tools_listed_to_client.store(true, Ordering::Relaxed);
                 self.remember_listed(&self.listed, &tools);
                 tools
             }
