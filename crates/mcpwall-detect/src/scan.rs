@@ -266,6 +266,7 @@ impl Scanner<'_> {
         // 1. One pass for every term and anchor (see `rules::literals`).
         let mut seg = 0usize;
         let finder = set.finder(self.surface);
+        let surface = self.surface;
         if !finder.complete {
             self.truncated = true;
         }
@@ -275,6 +276,9 @@ impl Scanner<'_> {
         let strings: Vec<Range<usize>> = doc.segs.iter().map(|s| s.norm.clone()).collect();
         let mut runs = Runs::default();
         finder.find_with_runs(hay, &strings, &mut runs, |s, e, slot| {
+            if !slot.serves.contains(surface) {
+                return;
+            }
             // Hits come in order of their start, then (the few literals found anywhere) of
             // their end: the segment is usually the last one or the next.
             let segs = &doc.segs;
@@ -291,15 +295,23 @@ impl Scanner<'_> {
             }
             let seg_end = seg_range.end;
             for (k, u) in slot.uses.iter().enumerate() {
+                if !slot.surfaces[k].contains(surface) {
+                    continue;
+                }
                 match u {
-                    // The surface's finder holds only uses of its rules and concepts: only the
-                    // category filter of the options is left to check.
+                    // Uses of this surface's rules and concepts: only the category filter of
+                    // the options is left to check.
                     AtomUse::Term { concepts, term } => {
                         if let Some((start, end)) = term.verify(hay, s, e)
                             && end <= seg_end
                             && start >= seg_range.start
                         {
-                            for &c in concepts {
+                            // A term shared by concepts of other surfaces counts for this
+                            // surface's only.
+                            let here = concepts
+                                .iter()
+                                .filter(|&&c| set.concept_surfaces[c].contains(surface));
+                            for &c in here {
                                 concept_hits.push(Hit {
                                     seg,
                                     start,
@@ -1249,10 +1261,14 @@ impl Scanner<'_> {
             let p = slot.literal;
             // A literal with uses in both halves of the first stage: count the automaton's hits,
             // which are all of them.
+            if !slot.serves.contains(self.surface) {
+                return;
+            }
             if slot.anywhere || !finder.searched_anywhere(p) {
                 hits[p] += 1;
             }
-            for u in &slot.uses {
+            let here = slot.uses.iter().zip(&slot.surfaces);
+            for (u, _) in here.filter(|(_, on)| on.contains(self.surface)) {
                 match *u {
                     AtomUse::Anchor { matcher, word }
                         if self.matcher_applies(matcher)

@@ -124,6 +124,27 @@ impl SurfaceSet {
         Surface::ALL.into_iter().filter(move |s| self.contains(*s))
     }
 
+    /// The set with `s` added.
+    pub fn with(mut self, s: Surface) -> SurfaceSet {
+        self.insert(s);
+        self
+    }
+
+    /// The surfaces in both sets.
+    pub fn intersection(self, other: SurfaceSet) -> SurfaceSet {
+        SurfaceSet(self.0 & other.0)
+    }
+
+    /// The surfaces of this set that are not in `other`.
+    pub fn without(self, other: SurfaceSet) -> SurfaceSet {
+        SurfaceSet(self.0 & !other.0)
+    }
+
+    /// The surfaces in either set.
+    pub fn union(self, other: SurfaceSet) -> SurfaceSet {
+        SurfaceSet(self.0 | other.0)
+    }
+
     /// Whether the set holds every surface.
     pub fn is_all(self) -> bool {
         self == SurfaceSet::all()

@@ -23,6 +23,7 @@ use std::ops::Range;
 use super::trie::{SPACES, WordTrie, is_space};
 use super::{AtomUse, FollowCell};
 use crate::runs::{self, Runs};
+use crate::surface::SurfaceSet;
 
 /// The first stage's byte automaton. Its state is the previous byte's kind: 0 for a byte that
 /// is not part of a token (see [`runs::CLASS`]), then lower case, upper case, digit, and token
@@ -108,6 +109,10 @@ fn end_of_string(
 pub(crate) struct Slot {
     pub(crate) literal: usize,
     pub(crate) uses: Vec<AtomUse>,
+    /// Per use, the surfaces it serves; a scan skips the others' uses.
+    pub(crate) surfaces: Vec<SurfaceSet>,
+    /// The surfaces some use serves: a hit on any other is passed over at once.
+    pub(crate) serves: SurfaceSet,
     /// Found wherever it occurs, not only where a word starts.
     pub(crate) anywhere: bool,
     /// Per use, what may follow the literal in a match of an anchored pattern (see
@@ -212,7 +217,9 @@ fn holds_whitespace(lit: &[u8]) -> bool {
 }
 
 impl LiteralFinder {
-    /// The finder for the uses that `keep` selects (those of one surface). `ordered[m]`:
+    /// The finder for every use that serves some surface (`surfaces` tells which). One finder
+    /// serves every surface: the surfaces share most of their literals, and one each cost the
+    /// build time and the memory of ten (about 6 MB and 7 ms a surface). `ordered[m]`:
     /// pattern `m` is tried inline at each hit and needs its hits in text order: the word-start
     /// trie reports in order of the start, the automaton (and the walks it starts) in order of
     /// the end, so its anchors all go to one or the other.
@@ -220,8 +227,9 @@ impl LiteralFinder {
         literals: &[Vec<u8>],
         atoms: &[Vec<AtomUse>],
         ordered: &[bool],
-        keep: impl Fn(&AtomUse) -> bool,
+        surfaces: impl Fn(&AtomUse) -> SurfaceSet,
     ) -> LiteralFinder {
+        let keep = |u: &AtomUse| surfaces(u) != SurfaceSet::default();
         let natural = |lit: &[u8], u: &AtomUse| {
             let word = match *u {
                 AtomUse::Term { .. } | AtomUse::Confirm { .. } => true,
@@ -294,9 +302,14 @@ impl LiteralFinder {
                     }
                 }
                 searched_anywhere[id] |= p != Part::Words;
+                let served: Vec<SurfaceSet> = these.iter().map(&surfaces).collect();
                 slots.push(Slot {
                     literal: id,
                     follow: these.iter().map(|_| FollowCell::default()).collect(),
+                    serves: served
+                        .iter()
+                        .fold(SurfaceSet::default(), |a, &b| a.union(b)),
+                    surfaces: served,
                     uses: these,
                     anywhere: p != Part::Words,
                 });
@@ -750,7 +763,7 @@ mod tests {
     #[test]
     fn word_starts_and_anywhere() {
         let (lits, atoms, ordered) = sample();
-        let f = LiteralFinder::build(&lits, &atoms, &ordered, |_| true);
+        let f = LiteralFinder::build(&lits, &atoms, &ordered, |_| SurfaceSet::all());
         assert!(f.complete);
         let hay = b"Use the user's config. myconfig userConfig sk-abc xsk-1 data@x co-x";
         let got = found(&f, hay);
@@ -768,7 +781,11 @@ mod tests {
     fn keep_selects_uses() {
         let (lits, atoms, ordered) = sample();
         let f = LiteralFinder::build(&lits, &atoms, &ordered, |u| {
-            matches!(u, AtomUse::Term { .. })
+            if matches!(u, AtomUse::Term { .. }) {
+                SurfaceSet::all()
+            } else {
+                SurfaceSet::default()
+            }
         });
         let got = found(&f, b"user sk-1 config");
         assert_eq!(got, vec![(0, 3, 0, false), (0, 4, 1, false)]);
@@ -778,7 +795,7 @@ mod tests {
     fn spaces_in_literals_take_any_whitespace_run() {
         let lits = vec![b"i have a".to_vec(), b"turn off".to_vec()];
         let atoms = vec![vec![anchor(0, true)], vec![anchor(1, true)]];
-        let f = LiteralFinder::build(&lits, &atoms, &[false, false], |_| true);
+        let f = LiteralFinder::build(&lits, &atoms, &[false, false], |_| SurfaceSet::all());
         let hay = b"I  have\ta plan. Turn\r\n  off now. turnoff";
         assert_eq!(found(&f, hay), vec![(0, 9, 0, false), (16, 27, 1, false)]);
     }
@@ -786,7 +803,7 @@ mod tests {
     #[test]
     fn sub_word_literals_with_whitespace_take_runs() {
         let (lits, atoms, ordered) = sample();
-        let f = LiteralFinder::build(&lits, &atoms, &ordered, |_| true);
+        let f = LiteralFinder::build(&lits, &atoms, &ordered, |_| SurfaceSet::all());
         let hay = b"x' \t OR 1=1; turn\t\toff, return  on ~x";
         let got = found(&f, hay);
         assert_eq!(got, expected(&lits, &atoms, hay));
@@ -839,7 +856,7 @@ mod tests {
     #[test]
     fn literals_across_the_pieces_of_a_long_text() {
         let (lits, atoms, ordered) = sample();
-        let f = LiteralFinder::build(&lits, &atoms, &ordered, |_| true);
+        let f = LiteralFinder::build(&lits, &atoms, &ordered, |_| SurfaceSet::all());
         let texts: Vec<String> = lits
             .iter()
             .map(|l| String::from_utf8_lossy(l).into_owned())
@@ -884,7 +901,7 @@ mod tests {
             len in (LANES * MIN_LANE)..(LANES * MIN_LANE + 300),
         ) {
             let (lits, atoms, ordered) = sample();
-            let f = LiteralFinder::build(&lits, &atoms, &ordered, |_| true);
+            let f = LiteralFinder::build(&lits, &atoms, &ordered, |_| SurfaceSet::all());
             let hay: Vec<u8> = pieces.concat().into_bytes().into_iter().cycle().take(len).collect();
             prop_assert_eq!(found(&f, &hay), expected(&lits, &atoms, &hay));
             let [pieces, one] = exact_in_order(&f, &hay);
@@ -894,7 +911,7 @@ mod tests {
         #[test]
         fn same_as_brute_force(hay in "[a-zA-Z@ '\t.-]{0,80}") {
             let (lits, atoms, ordered) = sample();
-            let f = LiteralFinder::build(&lits, &atoms, &ordered, |_| true);
+            let f = LiteralFinder::build(&lits, &atoms, &ordered, |_| SurfaceSet::all());
             prop_assert_eq!(found(&f, hay.as_bytes()), expected(&lits, &atoms, hay.as_bytes()));
         }
 
@@ -906,7 +923,7 @@ mod tests {
             padding in 0usize..3,
         ) {
             let (lits, atoms, ordered) = sample();
-            let f = LiteralFinder::build(&lits, &atoms, &ordered, |_| true);
+            let f = LiteralFinder::build(&lits, &atoms, &ordered, |_| SurfaceSet::all());
             // Strings joined as a JSON value's are, some with long padding inside.
             let mut hay = String::new();
             let mut strings = Vec::new();

@@ -229,3 +229,86 @@ fn yara_files_without_the_feature_are_an_error_not_ignored() {
         .to_string();
     assert!(err.contains("x.yar") && err.contains("yara"), "{err}");
 }
+
+/// The surfaces share their first stage (one literal finder, tool arguments apart): a rule or
+/// concept of one surface must still fire only there, also where its literal is another's.
+#[test]
+fn rules_fire_only_on_their_surfaces_when_literals_are_shared() {
+    let e = build(
+        r#"
+[pack]
+id = "mine"
+
+[[concept]]
+id = "results_word"
+terms = ["quuxword"]
+
+[[concept]]
+id = "prompts_word"
+terms = ["quuxword"]
+
+[[rule]]
+id = "prompt_injection.in_results"
+category = "prompt_injection"
+severity = "high"
+message = "The word, in a tool result"
+match = ["say quuxword"]
+no_match = ["say quux"]
+all = ["results_word"]
+surfaces = ["tool_result"]
+
+[[rule]]
+id = "prompt_injection.in_prompts"
+category = "prompt_injection"
+severity = "high"
+message = "The word, in a prompt"
+match = ["say quuxword"]
+no_match = ["say quux"]
+all = ["prompts_word"]
+surfaces = ["user_prompt"]
+
+[[rule]]
+id = "tool_poisoning.in_descriptions"
+category = "tool_poisoning"
+severity = "high"
+message = "The name, in a description"
+match = ["say quuxword"]
+no_match = ["say quux"]
+pattern = '''\bquuxword\b'''
+surfaces = ["tool_description"]
+
+[[rule]]
+id = "command_injection.in_arguments"
+category = "command_injection"
+severity = "high"
+message = "The name, in arguments"
+match = ["say quuxword"]
+no_match = ["say quux"]
+pattern = '''\bquuxword\b'''
+surfaces = ["tool_arguments"]
+"#,
+    )
+    .expect("loads");
+    let fired = |s: Surface| {
+        let mut ids: Vec<String> = e
+            .scan(s, "say quuxword now")
+            .findings
+            .iter()
+            .map(|f| f.rule_id.to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(fired(Surface::ToolResult), ["prompt_injection.in_results"]);
+    assert_eq!(fired(Surface::UserPrompt), ["prompt_injection.in_prompts"]);
+    assert_eq!(
+        fired(Surface::ToolDescription),
+        ["tool_poisoning.in_descriptions"]
+    );
+    assert_eq!(
+        fired(Surface::ToolArguments),
+        ["command_injection.in_arguments"]
+    );
+    assert!(fired(Surface::Config).is_empty());
+    assert!(fired(Surface::Resource).is_empty());
+}
