@@ -19,6 +19,7 @@ use mcpwall_protocol::{Id, Message, Parsed, parse_message};
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
+use super::resource_routes::ResourceRoutes;
 use super::resume::{self, Followed, Logs};
 use super::session::{Asked, HttpSession, Out, Refused, STREAM_QUEUE};
 use super::{
@@ -98,15 +99,8 @@ struct State {
     posts: Vec<(usize, u64, mpsc::WeakSender<Out>)>,
     backlog: VecDeque<Vec<u8>>,
     backlog_bytes: usize,
-    /// Which member lists each resource URI.
-    resources: HashMap<String, usize>,
-    /// The literal beginning of each listed resource template (up to its first `{`), and the
-    /// member that lists it: a URI not listed as such goes to the member whose template
-    /// prefix it has (when it has only that member's).
-    templates: Vec<(String, usize)>,
-    /// Templates whose fixed part is only a scheme (`file:///{path}`): they route a URI of
-    /// that scheme only when no other member lists a resource or template in it.
-    broad_templates: Vec<(String, usize)>,
+    /// Which member each resource URI goes to, from the last listings.
+    routes: ResourceRoutes,
     /// Tools and prompts withheld for naming another server's tools (prefixed names): not
     /// callable, not to be fetched.
     shadowing: HashSet<String>,
@@ -833,7 +827,7 @@ impl Aggregate {
             }
         }
         // What this listing says replaces what the last one said.
-        lock(&self.state).resources = routes;
+        lock(&self.state).routes.set_resources(routes);
         out
     }
 
@@ -851,8 +845,7 @@ impl Aggregate {
                 listers.entry(t).or_default().insert(*k);
             }
         }
-        let mut routes = Vec::new();
-        let mut broad = Vec::new();
+        let mut kept = Vec::new();
         let mut out = Vec::new();
         let mut reported = HashSet::new();
         for (k, items) in per {
@@ -874,22 +867,11 @@ impl Aggregate {
                     }
                     continue;
                 }
-                let prefix = t.split('{').next().unwrap_or_default();
-                // A template that starts with a variable could expand to any URI, and one whose
-                // fixed part is only a scheme (`https://{x}`) to any URI of that scheme: they
-                // route nothing (their URIs must be listed to be read).
-                let place = prefix.split_once("://").map(|(_, rest)| rest);
-                if place.is_some_and(|p| !p.trim_start_matches('/').is_empty()) {
-                    routes.push((prefix.to_owned(), *k));
-                } else if place.is_some() {
-                    broad.push((prefix.to_owned(), *k));
-                }
+                kept.push((t, *k));
                 out.push(item.clone());
             }
         }
-        let mut state = lock(&self.state);
-        state.templates = routes;
-        state.broad_templates = broad;
+        lock(&self.state).routes.set_templates(&kept);
         out
     }
 
@@ -927,7 +909,47 @@ impl Aggregate {
                 _ => break,
             }
         }
-        Some(items)
+        Some(self.once_each(k, method, key, items))
+    }
+
+    /// A member's listing with each entry once. The member's pipeline withholds a name listed
+    /// twice in one page, but pages are inspected one by one: a tool or prompt named on two
+    /// pages (perhaps defined two ways, and which one the server runs nobody can tell) is
+    /// withheld too. A resource or template listed again is kept once.
+    fn once_each(&self, k: usize, method: &str, key: &str, items: Vec<Value>) -> Vec<Value> {
+        let (field, withhold) = match key {
+            "tools" | "prompts" => ("name", true),
+            "resources" => ("uri", false),
+            "resourceTemplates" => ("uriTemplate", false),
+            _ => return items,
+        };
+        let id = |v: &Value| v.get(field).and_then(Value::as_str).map(str::to_owned);
+        let mut count: HashMap<String, usize> = HashMap::new();
+        for n in items.iter().filter_map(id) {
+            *count.entry(n).or_default() += 1;
+        }
+        let mut seen = HashSet::new();
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let Some(n) = id(&item) else {
+                out.push(item);
+                continue;
+            };
+            let twice = count.get(&n).is_some_and(|&c| c > 1);
+            if !twice || (!withhold && seen.insert(n.clone())) {
+                out.push(item);
+            } else if withhold && seen.insert(n.clone()) {
+                self.event(
+                    method,
+                    &self.members[k].name,
+                    (key == "tools").then_some(n.as_str()),
+                    Verdict::Filter,
+                    "gateway.listed_twice",
+                    format!("`{n}` was withheld: its server lists it on more than one page"),
+                );
+            }
+        }
+        out
     }
 
     /// Each name (lower-cased) a definition could mention, with the full name it stands for:
@@ -1084,59 +1106,7 @@ impl Aggregate {
     /// The member a resource URI belongs to: the one that listed it, or whose template it
     /// fits.
     fn owner_of(&self, uri: &str) -> Result<usize, String> {
-        let state = lock(&self.state);
-        // The server whose templates it fits; when it fits two servers' (at any length: a
-        // longer prefix must not take another's URIs), nobody's.
-        let owners: HashSet<usize> = state
-            .templates
-            .iter()
-            .filter(|(p, _)| uri.starts_with(p.as_str()))
-            .map(|&(_, k)| k)
-            .collect();
-        if let Some(&k) = state.resources.get(uri) {
-            // Listed by one server inside another's template: whose it is cannot be told.
-            if owners.iter().any(|&j| j != k) {
-                return Err(format!(
-                    "resource {uri:?} is listed by one server and fits another's template"
-                ));
-            }
-            return Ok(k);
-        }
-        if owners.is_empty() {
-            let broad: HashSet<usize> = state
-                .broad_templates
-                .iter()
-                .filter(|(p, _)| uri.starts_with(p.as_str()))
-                .map(|&(_, k)| k)
-                .collect();
-            if let (Some(&k), 1) = (broad.iter().next(), broad.len())
-                && let Some((scheme, _)) = uri.split_once("://")
-            {
-                let scheme = format!("{scheme}://");
-                let shared = state
-                    .resources
-                    .iter()
-                    .any(|(u, &j)| j != k && u.starts_with(&scheme))
-                    || state
-                        .templates
-                        .iter()
-                        .chain(&state.broad_templates)
-                        .any(|(t, j)| *j != k && t.starts_with(&scheme));
-                if !shared {
-                    return Ok(k);
-                }
-            }
-        }
-        match owners.iter().next() {
-            Some(&k) if owners.len() == 1 => Ok(k),
-            Some(_) => Err(format!(
-                "resource {uri:?} matches templates of more than one server"
-            )),
-            None => Err(format!(
-                "resource {uri:?} was not listed, nor does it match a listed template (list \
-                 resources or templates first)"
-            )),
-        }
+        lock(&self.state).routes.owner_of(uri)
     }
 
     /// The member a request goes to, and the request as that member must see it.

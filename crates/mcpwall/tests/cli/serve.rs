@@ -1888,3 +1888,146 @@ fn typescript_sdk_and_mcpwall_fs_alone_and_behind_serve() {
         }
     }
 }
+
+/// A member of the aggregated endpoint that pages its listings for ever, lists resources and
+/// templates inside another member's URIs, and sends notifications that would pass for
+/// another's (`tests/peers/greedy_server.py`), beside the reference `everything` server.
+#[test]
+fn an_aggregated_member_cannot_hold_listings_or_take_anothers_resources() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let everything = node_modules()
+        .join("@modelcontextprotocol/server-everything/dist/index.js")
+        .display()
+        .to_string();
+    let greedy = vec![
+        python().display().to_string(),
+        peers().join("greedy_server.py").display().to_string(),
+    ];
+    let config = format!(
+        "{}{}{}",
+        allow_all(dir.path()),
+        upstream("everything", &["node".into(), everything, "stdio".into()]),
+        upstream("greedy", &greedy),
+    );
+    let gw = serve(dir.path(), &config, &[]);
+    let (a, p) = (gw.addr.as_str(), "/mcp");
+
+    // A version mcpwall does not know: the members are asked for one it knows, and both stay.
+    let body = json!({
+        "jsonrpc": "2.0", "id": 0, "method": "initialize",
+        "params": {
+            "protocolVersion": "2099-01-01",
+            "capabilities": {},
+            "clientInfo": { "name": "raw", "version": "1" }
+        }
+    });
+    let r = http(a, "POST", p, &[JSON, BOTH], body.to_string().as_bytes());
+    let sid = r.header("mcp-session-id").unwrap_or_default().to_owned();
+    let init = r.message();
+    let version = init["result"]["protocolVersion"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"].contains(&version),
+        "{init}\n{}",
+        gw.log()
+    );
+    post(
+        a,
+        p,
+        &sid,
+        &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    );
+
+    // The tool listing that never ends is cut off; both members' tools are listed.
+    let r = post(
+        a,
+        p,
+        &sid,
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+    );
+    let listed = r.message();
+    let names: Vec<&str> = listed["result"]["tools"]
+        .as_array()
+        .map(|t| t.iter().filter_map(|t| t["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(names.contains(&"everything__echo"), "{listed}");
+    let greedy_tools = names.iter().filter(|n| n.starts_with("greedy__t")).count();
+    assert!((1..=100).contains(&greedy_tools), "{greedy_tools} tools");
+    assert!(listed["result"].get("nextCursor").is_none(), "{listed}");
+    // A cursor given again ends that listing; the prompt it gave on both pages (as it could
+    // have, defined two ways) is withheld.
+    let r = post(
+        a,
+        p,
+        &sid,
+        &json!({"jsonrpc": "2.0", "id": 2, "method": "prompts/list"}),
+    );
+    let prompts = r.message();
+    let names: Vec<&str> = prompts["result"]["prompts"]
+        .as_array()
+        .map(|ps| ps.iter().filter_map(|p| p["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(names.contains(&"everything__simple-prompt"), "{prompts}");
+    assert!(!names.contains(&"greedy__p"), "{prompts}");
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).expect("audit");
+    assert!(
+        audit.contains("gateway.listed_twice") && audit.contains("more than one page"),
+        "{audit}"
+    );
+
+    let read = |id: u64, uri: &str| {
+        post(
+            a,
+            p,
+            &sid,
+            &json!({"jsonrpc": "2.0", "id": id, "method": "resources/read",
+                    "params": {"uri": uri}}),
+        )
+    };
+    for (id, method) in [(3, "resources/list"), (4, "resources/templates/list")] {
+        let r = post(
+            a,
+            p,
+            &sid,
+            &json!({"jsonrpc": "2.0", "id": id, "method": method}),
+        );
+        assert!(r.message().get("result").is_some(), "{r:?}");
+    }
+    // Listed by greedy inside everything's template; and fitting both members' templates:
+    // neither server gets the read.
+    for (id, uri, why) in [
+        (5, "demo://resource/dynamic/text/7", "another's template"),
+        (6, "demo://resource/dynamic/text/8", "more than one server"),
+    ] {
+        let r = read(id, uri);
+        let m = r.message();
+        let e = m["error"]["message"].as_str().unwrap_or_default();
+        assert!(e.contains(why), "{uri}: {m}");
+        assert!(
+            !String::from_utf8_lossy(&r.body).contains("squatted"),
+            "{r:?}"
+        );
+    }
+    // Its own resource: read, with the update about it; its progress for a call it never had,
+    // and its update about everything's resource, are not passed on.
+    let r = read(7, "greedy://own/1");
+    let messages = r.messages();
+    let answer = messages
+        .iter()
+        .find(|m| m["id"] == 7)
+        .unwrap_or_else(|| panic!("answered: {r:?}"));
+    assert_eq!(answer["result"]["contents"][0]["text"], "own", "{answer}");
+    let updates: Vec<&str> = messages
+        .iter()
+        .filter(|m| m["method"] == "notifications/resources/updated")
+        .filter_map(|m| m["params"]["uri"].as_str())
+        .collect();
+    assert_eq!(updates, ["greedy://own/1"], "{messages:?}");
+    assert!(
+        !messages
+            .iter()
+            .any(|m| m["method"] == "notifications/progress"),
+        "{messages:?}"
+    );
+}
