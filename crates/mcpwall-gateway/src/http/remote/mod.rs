@@ -25,6 +25,9 @@ use crate::inspect::codes;
 
 /// How long a request to the server may take to be answered (its body may stream for longer).
 const CONNECT: Duration = Duration::from_secs(30);
+/// How long `initialize`'s answer may take to arrive whole: the link sends nothing else
+/// meanwhile, so a server that opens the stream and never answers must not hold it for ever.
+const INITIALIZE: Duration = Duration::from_secs(30);
 
 /// Where a remote upstream is, and how to speak to it.
 #[derive(Clone, Debug)]
@@ -258,6 +261,7 @@ impl Remote {
                 fail(&session, &ids, &format!("it answered HTTP {status}")).await;
                 continue;
             }
+            let asked = ids.clone();
             let reader = {
                 let (remote, session) = (Arc::clone(&self), Arc::clone(&session));
                 async move {
@@ -270,7 +274,9 @@ impl Remote {
                 }
             };
             if init {
-                reader.await;
+                if tokio::time::timeout(INITIALIZE, reader).await.is_err() {
+                    fail(&session, &asked, "it did not answer initialize in time").await;
+                }
             } else {
                 let mut s = lock(&self.state);
                 if s.closed {
