@@ -93,11 +93,12 @@ pub struct EngineStats {
     pub rules: usize,
     pub concepts: usize,
     pub literals: usize,
-    /// Of the literals that `tool_result` scans look for, those looked up only where a word
-    /// starts (the rest are searched everywhere).
+    /// Of the literals that scans of every surface but `tool_arguments` look for (one first
+    /// stage serves them all), those looked up only where a word starts (the rest are
+    /// searched everywhere).
     pub word_start_literals: usize,
-    /// Memory of the first stage for `tool_result`: the word-start trie and the automaton.
-    /// Each surface builds its own on its first scan.
+    /// Memory of that first stage: the word-start trie and the automaton. It is built on the
+    /// first scan of one of those surfaces; `tool_arguments` builds its own on its first.
     pub literal_index_bytes: usize,
     pub patterns: usize,
     pub anchored_patterns: usize,

@@ -1264,7 +1264,7 @@ impl Scanner<'_> {
             if !slot.serves.contains(self.surface) {
                 return;
             }
-            if slot.anywhere || !finder.searched_anywhere(p) {
+            if slot.anywhere || !finder.searched_anywhere(p, self.surface) {
                 hits[p] += 1;
             }
             let here = slot.uses.iter().zip(&slot.surfaces);

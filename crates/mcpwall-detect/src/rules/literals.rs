@@ -23,7 +23,7 @@ use std::ops::Range;
 use super::trie::{SPACES, WordTrie, is_space};
 use super::{AtomUse, FollowCell};
 use crate::runs::{self, Runs};
-use crate::surface::SurfaceSet;
+use crate::surface::{Surface, SurfaceSet};
 
 /// The first stage's byte automaton. Its state is the previous byte's kind: 0 for a byte that
 /// is not part of a token (see [`runs::CLASS`]), then lower case, upper case, digit, and token
@@ -194,8 +194,8 @@ pub(crate) struct LiteralFinder {
     /// The slot of each pattern of `exact`, or [`HEAD`].
     exact_slots: Vec<u32>,
     slots: Vec<Slot>,
-    /// Per literal, whether some part looks for it wherever it occurs.
-    searched_anywhere: Vec<bool>,
+    /// Per literal, the surfaces for which some part looks for it wherever it occurs.
+    searched_anywhere: Vec<SurfaceSet>,
     /// False if the automaton could not be built: scans report themselves incomplete. The
     /// rule set's size limits ([`super::MAX_LITERAL_BYTES`]) keep that from happening.
     pub(crate) complete: bool,
@@ -275,7 +275,7 @@ impl LiteralFinder {
         let (mut word_lits, mut spaced_lits) = (Vec::new(), Vec::new());
         let mut exact_lits: Vec<Vec<u8>> = Vec::new();
         let mut exact_slots = Vec::new();
-        let mut searched_anywhere = vec![false; literals.len()];
+        let mut searched_anywhere = vec![SurfaceSet::default(); literals.len()];
         // Slot numbers fit: the rule set's literal count is bounded far below `u32::MAX`.
         let slot_id = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         for (id, (lit, uses)) in literals.iter().zip(atoms).enumerate() {
@@ -301,14 +301,17 @@ impl LiteralFinder {
                         }
                     }
                 }
-                searched_anywhere[id] |= p != Part::Words;
                 let served: Vec<SurfaceSet> = these.iter().map(&surfaces).collect();
+                let serves = served
+                    .iter()
+                    .fold(SurfaceSet::default(), |a, &b| a.union(b));
+                if p != Part::Words {
+                    searched_anywhere[id] = searched_anywhere[id].union(serves);
+                }
                 slots.push(Slot {
                     literal: id,
                     follow: these.iter().map(|_| FollowCell::default()).collect(),
-                    serves: served
-                        .iter()
-                        .fold(SurfaceSet::default(), |a, &b| a.union(b)),
+                    serves,
                     surfaces: served,
                     uses: these,
                     anywhere: p != Part::Words,
@@ -612,10 +615,10 @@ impl LiteralFinder {
         }
     }
 
-    /// Whether some part looks for the literal wherever it occurs: then that slot reports all
-    /// its occurrences, and the word-start slot a subset of them.
-    pub(crate) fn searched_anywhere(&self, literal: usize) -> bool {
-        self.searched_anywhere[literal]
+    /// Whether some part looks for the literal wherever it occurs, for a use on `surface`:
+    /// then that slot reports all its occurrences, and the word-start slot a subset of them.
+    pub(crate) fn searched_anywhere(&self, literal: usize, surface: Surface) -> bool {
+        self.searched_anywhere[literal].contains(surface)
     }
 
     /// Literals by where they are looked for: (at word starts, anywhere).
@@ -798,6 +801,20 @@ mod tests {
         let f = LiteralFinder::build(&lits, &atoms, &[false, false], |_| SurfaceSet::all());
         let hay = b"I  have\ta plan. Turn\r\n  off now. turnoff";
         assert_eq!(found(&f, hay), vec![(0, 9, 0, false), (16, 27, 1, false)]);
+    }
+
+    #[test]
+    fn a_literal_with_a_run_of_spaces_hides_no_other() {
+        // The second literal's two spaces must not take the run away from the first: both
+        // are found after any run, whatever surfaces they serve.
+        let lits = vec![b"set aside".to_vec(), b"set  aside".to_vec()];
+        let atoms = vec![vec![anchor(0, true)], vec![anchor(1, true)]];
+        let f = LiteralFinder::build(&lits, &atoms, &[false, false], |_| SurfaceSet::all());
+        for hay in [&b"set aside"[..], b"set  aside", b"set \t\n aside"] {
+            let got = found(&f, hay);
+            let end = hay.len();
+            assert_eq!(got, vec![(0, end, 0, false), (0, end, 1, false)], "{hay:?}");
+        }
     }
 
     #[test]

@@ -59,7 +59,15 @@ impl WordTrie {
         let mut ends: Vec<Vec<u32>> = vec![Vec::new(); 2];
         for &(lit, id) in literals {
             let mut state = ROOT as usize;
+            // A run of whitespace in a literal is one step: each whitespace step takes a run
+            // (below), and a literal with two in a row would give the state after the first a
+            // whitespace child, taking away its loop, so that a run of two would no longer
+            // reach the other literals through it ("set  aside" would hide "set aside").
+            let mut after_space = false;
             for &b in lit {
+                if std::mem::replace(&mut after_space, is_space(b)) && is_space(b) {
+                    continue;
+                }
                 let class = classes[usize::from(b)];
                 state = match children[state].iter().find(|(c, _)| *c == class) {
                     Some(&(_, s)) => s,

@@ -312,3 +312,47 @@ surfaces = ["tool_arguments"]
     assert!(fired(Surface::Config).is_empty());
     assert!(fired(Surface::Resource).is_empty());
 }
+
+/// `rules profile` counts a literal's hits for the surface profiled, also when another
+/// surface's rule looks for the same literal everywhere (not only where a word starts).
+#[test]
+fn a_profile_counts_a_literal_another_surface_searches_everywhere() {
+    let e = build(
+        r#"
+[pack]
+id = "mine"
+
+[[concept]]
+id = "the_word"
+terms = ["tokenword"]
+
+[[rule]]
+id = "prompt_injection.the_word"
+category = "prompt_injection"
+severity = "high"
+message = "The word, in a prompt"
+all = ["the_word"]
+surfaces = ["prompt"]
+match = ["say tokenword"]
+no_match = ["say token"]
+
+[[rule]]
+id = "secrets.tokenword_key"
+category = "secrets"
+severity = "high"
+message = "A key after the word, anywhere in a tool result"
+pattern = '''tokenword[0-9]{4}'''
+surfaces = ["tool_result"]
+match = ["x-tokenword1234"]
+no_match = ["tokenword"]
+"#,
+    )
+    .expect("loads");
+    let costs = e.profile(Surface::Prompt, "tokenword, then tokenword again");
+    let hits: usize = costs
+        .iter()
+        .filter(|c| c.literal == "tokenword" && c.kind == "term")
+        .map(|c| c.hits)
+        .sum();
+    assert_eq!(hits, 2, "{costs:?}");
+}
