@@ -9,6 +9,7 @@
 //! reach the client with ids that say which member asked.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::BuildHasher as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -19,7 +20,7 @@ use mcpwall_protocol::{Id, Message, Parsed, parse_message};
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
-use super::resource_routes::ResourceRoutes;
+use super::resource_routes::{ResourceRoutes, canonical};
 use super::resume::{self, Followed, Logs};
 use super::session::{Asked, HttpSession, Out, Refused, STREAM_QUEUE};
 use super::{
@@ -786,14 +787,15 @@ impl Aggregate {
     /// Resources, each owned by the one server that lists it. A URI two servers list is
     /// withheld: one of them would be answering for the other.
     fn merge_resources(&self, per: &[(usize, Vec<Value>)]) -> Vec<Value> {
-        let mut owner: HashMap<&str, Option<usize>> = HashMap::new();
+        // By canonical form: two spellings of one URI are one resource.
+        let mut owner: HashMap<String, Option<usize>> = HashMap::new();
         for (k, items) in per {
             for uri in items
                 .iter()
                 .filter_map(|r| r.get("uri").and_then(Value::as_str))
             {
                 owner
-                    .entry(uri)
+                    .entry(canonical(uri))
                     .and_modify(|o| {
                         if *o != Some(*k) {
                             *o = None;
@@ -810,11 +812,12 @@ impl Aggregate {
                 let Some(uri) = r.get("uri").and_then(Value::as_str) else {
                     continue;
                 };
-                match owner.get(uri) {
-                    Some(Some(o)) if o == k && routes.insert(uri.to_owned(), *k).is_none() => {
+                let key = canonical(uri);
+                match owner.get(&key) {
+                    Some(Some(o)) if o == k && routes.insert(key.clone(), *k).is_none() => {
                         out.push(r.clone());
                     }
-                    Some(None) if conflicts.insert(uri) => self.event(
+                    Some(None) if conflicts.insert(key) => self.event(
                         "resources/list",
                         &self.members[*k].name,
                         None,
@@ -879,7 +882,10 @@ impl Aggregate {
     async fn list_member(&self, k: usize, method: &str, key: &str) -> Option<Vec<Value>> {
         let mut items = Vec::new();
         let mut cursor: Option<Value> = None;
-        let mut seen: HashSet<String> = HashSet::new();
+        // Hashes of the cursors given: a cursor may be megabytes, and a hundred of them kept
+        // whole would be a listing's memory several times over.
+        let hasher = std::collections::hash_map::RandomState::new();
+        let mut seen: HashSet<u64> = HashSet::new();
         let mut bytes = 0;
         for _ in 0..MAX_PAGES {
             let first = cursor.is_none();
@@ -903,7 +909,7 @@ impl Aggregate {
             }
             let full = items.len() >= MAX_LISTED || bytes > MAX_LISTED_BYTES;
             match r.get("nextCursor") {
-                Some(c) if !c.is_null() && !full && seen.insert(c.to_string()) => {
+                Some(c) if !c.is_null() && !full && seen.insert(hasher.hash_one(c.to_string())) => {
                     cursor = Some(c.clone());
                 }
                 _ => break,

@@ -2,6 +2,10 @@
 //! listings: the URIs each member listed, and the fixed beginnings of the templates each
 //! listed. A URI two members could claim belongs to neither: a read sent to the wrong server
 //! would hand one server's request (and its answer) to another.
+//!
+//! URIs are compared in a canonical form ([`canonical`]): `DEMO://x/%74ext/./7` is
+//! `demo://x/text/7` to most clients and servers, and must not slip past another member's
+//! claim on it by its spelling.
 
 use std::collections::{HashMap, HashSet};
 
@@ -16,6 +20,9 @@ pub(super) struct ResourceRoutes {
     /// Templates whose fixed part is only a scheme (`file:///{path}`): they route a URI of
     /// that scheme only when no other member lists a resource or template in it.
     broad_templates: Vec<(String, usize)>,
+    /// Members with a template that starts with a variable (`{+uri}`): it may expand to a URI
+    /// of any scheme, so no other member's scheme-only template routes one.
+    anywhere: HashSet<usize>,
 }
 
 /// How a resource template routes the URIs it expands to.
@@ -43,26 +50,36 @@ pub(super) fn template_route(template: &str) -> TemplateRoute {
 }
 
 impl ResourceRoutes {
-    /// Replaces the listed resources (as the last resource listing gave them).
+    /// Replaces the listed resources (as the last resource listing gave them; each URI
+    /// listed by one member only).
     pub(super) fn set_resources(&mut self, resources: HashMap<String, usize>) {
-        self.resources = resources;
+        self.resources = resources
+            .into_iter()
+            .map(|(u, k)| (canonical(&u), k))
+            .collect();
     }
 
     /// Replaces the templates (as the last template listing gave them).
     pub(super) fn set_templates(&mut self, templates: &[(String, usize)]) {
         self.templates.clear();
         self.broad_templates.clear();
+        self.anywhere.clear();
         for (t, k) in templates {
             match template_route(t) {
-                TemplateRoute::Prefix(p) => self.templates.push((p, *k)),
-                TemplateRoute::Scheme(p) => self.broad_templates.push((p, *k)),
-                TemplateRoute::Nothing => {}
+                TemplateRoute::Prefix(p) => self.templates.push((canonical_prefix(&p), *k)),
+                TemplateRoute::Scheme(p) => self.broad_templates.push((canonical_prefix(&p), *k)),
+                TemplateRoute::Nothing => {
+                    self.anywhere.insert(*k);
+                }
             }
         }
     }
 
     /// The member that `uri` belongs to, or why none does.
     pub(super) fn owner_of(&self, uri: &str) -> Result<usize, String> {
+        let shown = uri;
+        let uri = canonical(uri);
+        let uri = uri.as_str();
         // The members whose templates it fits; when it fits two members' (at any length: a
         // longer prefix must not take another's URIs), nobody's.
         let owners: HashSet<usize> = self
@@ -75,7 +92,7 @@ impl ResourceRoutes {
             // Listed by one member inside another's template: whose it is cannot be told.
             if owners.iter().any(|&j| j != k) {
                 return Err(format!(
-                    "resource {uri:?} is listed by one server and fits another's template"
+                    "resource {shown:?} is listed by one server and fits another's template"
                 ));
             }
             return Ok(k);
@@ -88,10 +105,10 @@ impl ResourceRoutes {
         match owners.iter().next() {
             Some(&k) if owners.len() == 1 => Ok(k),
             Some(_) => Err(format!(
-                "resource {uri:?} matches templates of more than one server"
+                "resource {shown:?} matches templates of more than one server"
             )),
             None => Err(format!(
-                "resource {uri:?} was not listed, nor does it match a listed template (list \
+                "resource {shown:?} was not listed, nor does it match a listed template (list \
                  resources or templates first)"
             )),
         }
@@ -109,6 +126,9 @@ impl ResourceRoutes {
         let (Some(&k), 1) = (broad.iter().next(), broad.len()) else {
             return None;
         };
+        if self.anywhere.iter().any(|&j| j != k) {
+            return None;
+        }
         let (scheme, _) = uri.split_once("://")?;
         let scheme = format!("{scheme}://");
         let shared = self
@@ -122,6 +142,102 @@ impl ResourceRoutes {
                 .any(|(t, j)| *j != k && t.starts_with(&scheme));
         (!shared).then_some(k)
     }
+}
+
+/// `uri` as it is compared: the scheme and authority in lower case, percent-encoded
+/// unreserved characters decoded (and other escapes' hex digits in upper case), `.` and `..`
+/// segments of the path resolved (RFC 3986, 6.2.2).
+pub(super) fn canonical(uri: &str) -> String {
+    let scheme_end = uri.find(':').filter(|&i| {
+        let s = &uri[..i];
+        s.starts_with(|c: char| c.is_ascii_alphabetic())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    });
+    let (scheme, rest) = match scheme_end {
+        Some(i) => (uri[..=i].to_ascii_lowercase(), &uri[i + 1..]),
+        None => (String::new(), uri),
+    };
+    let (authority, rest) = match rest.strip_prefix("//") {
+        Some(r) => {
+            let end = r.find(['/', '?', '#']).unwrap_or(r.len());
+            (format!("//{}", r[..end].to_ascii_lowercase()), &r[end..])
+        }
+        None => (String::new(), rest),
+    };
+    let tail_at = rest.find(['?', '#']).unwrap_or(rest.len());
+    let (path, tail) = rest.split_at(tail_at);
+    let path = without_dot_segments(&unescaped(path));
+    format!("{scheme}{authority}{path}{}", unescaped(tail))
+}
+
+/// A template's fixed beginning in canonical form. Its last segment is cut short by the
+/// template's first variable: `x://h/.{name}` must keep its `.`, which as a whole segment would
+/// be resolved away and leave the prefix of every URI of `x://h/`.
+fn canonical_prefix(prefix: &str) -> String {
+    match prefix.rfind('/') {
+        // Unless that `/` ends the `//` before the authority: then the rest is the authority.
+        Some(i) if !prefix[..=i].ends_with("//") => {
+            format!(
+                "{}{}",
+                canonical(&prefix[..=i]),
+                unescaped(&prefix[i + 1..])
+            )
+        }
+        _ => canonical(prefix),
+    }
+}
+
+/// `s` with percent-encoded unreserved characters decoded, other escapes' hex in upper case.
+fn unescaped(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| char::from(c).to_digit(16);
+        if b[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                b.get(i + 1).copied().and_then(hex),
+                b.get(i + 2).copied().and_then(hex),
+            )
+        {
+            let c = char::from(u8::try_from(h * 16 + l).unwrap_or(0));
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~') {
+                out.push(c);
+            } else {
+                out.push_str(&format!("%{:02X}", h * 16 + l));
+            }
+            i += 3;
+            continue;
+        }
+        // Whole characters: `s` is valid UTF-8 and `%` is ASCII.
+        let len = s[i..].chars().next().map_or(1, char::len_utf8);
+        out.push_str(&s[i..i + len]);
+        i += len;
+    }
+    out
+}
+
+/// A path with its `.` and `..` segments resolved (RFC 3986, 5.2.4).
+fn without_dot_segments(path: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = path.split('/').collect();
+    let last = segments.len().saturating_sub(1);
+    for (i, seg) in segments.iter().enumerate() {
+        match *seg {
+            "." | ".." => {
+                if *seg == ".." && out.len() > 1 {
+                    out.pop();
+                }
+                // A dot segment at the end leaves the path ending with `/`.
+                if i == last {
+                    out.push("");
+                }
+            }
+            s => out.push(s),
+        }
+    }
+    out.join("/")
 }
 
 #[cfg(test)]
@@ -208,6 +324,48 @@ mod tests {
         // Two members with scheme-only templates of one scheme: neither.
         let r = routes(&[], &[("file:///{path}", 2), ("file:///{p}", 1)]);
         assert!(r.owner_of("file:///etc/hosts").is_err());
+    }
+
+    #[test]
+    fn a_template_that_may_expand_anywhere_stops_scheme_routes() {
+        let r = routes(&[], &[("file:///{path}", 2), ("{+uri}", 1)]);
+        assert!(r.owner_of("file:///home/u/a").is_err());
+        // Its own member's does not stop it.
+        let r = routes(&[], &[("file:///{path}", 2), ("{+uri}", 2)]);
+        assert_eq!(r.owner_of("file:///home/u/a"), Ok(2));
+    }
+
+    #[test]
+    fn uris_are_compared_as_the_same_resource_however_spelled() {
+        assert_eq!(
+            canonical("DEMO://Res.Example/dynamic/%74ext/./a/../7?q=%7e#F"),
+            "demo://res.example/dynamic/text/7?q=~#F"
+        );
+        assert_eq!(canonical("file:///a/b/../../../c"), "file:///c");
+        assert_eq!(canonical("x:a%2fb%zz"), "x:a%2Fb%zz");
+        assert_eq!(canonical("no scheme/./x"), "no scheme/x");
+        assert_eq!(canonical("a://h/p/."), "a://h/p/");
+        // A member cannot list another's resource under another spelling.
+        let r = routes(
+            &[("DEMO://resource/dynamic/tex%74/7", 0)],
+            &[("demo://resource/dynamic/text/{id}", 1)],
+        );
+        let e = r
+            .owner_of("DEMO://resource/dynamic/tex%74/7")
+            .expect_err("claimed by two");
+        assert!(e.contains("fits another's template"), "{e}");
+        assert_eq!(r.owner_of("demo://resource/./dynamic/text/8"), Ok(1));
+        // Nor climb out of another's template with dot segments.
+        assert!(
+            r.owner_of("demo://resource/dynamic/text/../../secret")
+                .is_err()
+        );
+        // A prefix cut inside a segment keeps it.
+        let r = routes(&[], &[("x://h/.{name}", 0)]);
+        assert_eq!(r.owner_of("x://h/.env"), Ok(0));
+        assert!(r.owner_of("x://h/other").is_err());
+        let r = routes(&[], &[("x://H{/path}", 0)]);
+        assert_eq!(r.owner_of("X://h/a"), Ok(0));
     }
 
     #[test]
