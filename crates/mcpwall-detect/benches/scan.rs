@@ -95,8 +95,8 @@ fn benches(c: &mut Criterion) {
     c.bench_function("engine_build", |b| {
         b.iter(|| black_box(Engine::builtin().expect("compiles")))
     });
-    // Each surface builds its literal index on its first scan: what a gateway's first tool
-    // result costs on top of start-up.
+    // The first scan builds the literal index (one serves every surface but tool arguments):
+    // what a gateway's first tool result costs on top of start-up.
     c.bench_function("engine_build_and_first_scan", |b| {
         b.iter(|| {
             let engine = Engine::builtin().expect("compiles");
