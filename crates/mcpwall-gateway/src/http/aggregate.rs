@@ -295,6 +295,15 @@ impl Aggregate {
             // Progress for a call of its own went to that call's stream by its token: what
             // comes here names no call of this member's, and would pass for another's.
             Some("notifications/progress") => return,
+            // Its tools (or prompts) changed: the next call is checked against a listing made
+            // after the change (pins, poisoning), not against the last one, which a client
+            // that calls before it lists again would otherwise still be held to.
+            Some("notifications/tools/list_changed") => {
+                self.tools_listed.store(false, Ordering::Relaxed);
+            }
+            Some("notifications/prompts/list_changed") => {
+                self.prompts_listed.store(false, Ordering::Relaxed);
+            }
             // An update about a resource that routes to another member would pass for that
             // member's.
             Some("notifications/resources/updated")

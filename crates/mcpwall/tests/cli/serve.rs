@@ -2030,4 +2030,31 @@ fn an_aggregated_member_cannot_hold_listings_or_take_anothers_resources() {
             .any(|m| m["method"] == "notifications/progress"),
         "{messages:?}"
     );
+
+    // A rug pull announced by list_changed: the call after it is checked against a listing
+    // made after the change, though the client has not listed again.
+    let r = post(a, p, &sid, &call(8, "greedy__t0", json!({})));
+    let messages = r.messages();
+    let answer = messages.iter().find(|m| m["id"] == 8);
+    assert_eq!(
+        answer.map(|m| &m["result"]["content"][0]["text"]),
+        Some(&json!("7")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m["method"] == "notifications/tools/list_changed"),
+        "{messages:?}"
+    );
+    let r = post(a, p, &sid, &call(9, "greedy__t0", json!({})));
+    let m = r.message();
+    assert_eq!(m["error"]["code"], -32051, "{m}\n{}", gw.log());
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).expect("audit");
+    assert!(
+        audit
+            .lines()
+            .any(|l| l.contains("\"tool\":\"t0\"") && l.contains("withheld")),
+        "{audit}"
+    );
 }
