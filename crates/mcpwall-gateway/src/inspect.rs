@@ -868,6 +868,13 @@ impl Inspector {
                     }
                 }
                 if dir == Direction::ServerToClient {
+                    if method == "notifications/tools/list_changed" {
+                        // Its tools changed: what the last listing checked (pins, poisoning,
+                        // policy) no longer says what a call reaches. Calls wait for the
+                        // client's next listing, which the notification asks it for.
+                        self.forget_tools();
+                        self.session().tools_changed = true;
+                    }
                     return self.server_notification(method, value);
                 }
                 Step::Pass
@@ -1061,10 +1068,18 @@ impl Inspector {
                 return self.refuse(dir, id, method, Some(name), codes::BLOCKED, Vec::new(), why);
             }
             if !self.session().offered.contains(name) {
-                let why = format!(
-                    "mcpwall blocked the call: tool `{name}` was not in the server's tool list \
-                     (list the tools first; a tool that was never listed was never inspected)"
-                );
+                let why = if self.session().tools_changed {
+                    format!(
+                        "mcpwall blocked the call: the server said its tools changed; list the \
+                         tools again before calling `{name}` (it is checked against its pins then)"
+                    )
+                } else {
+                    format!(
+                        "mcpwall blocked the call: tool `{name}` was not in the server's tool \
+                         list (list the tools first; a tool that was never listed was never \
+                         inspected)"
+                    )
+                };
                 let rules = vec!["gateway.unlisted_tool".to_owned()];
                 return self.refuse(dir, id, method, Some(name), codes::BLOCKED, rules, why);
             }
@@ -2124,6 +2139,7 @@ impl Inspector {
                 // Withheld names only keep a tool from being called: one not offered cannot be.
                 s.withheld.clear();
             }
+            s.tools_changed = false;
             // A tool that passes every check again (approved since) may be called again.
             for (_, n) in &passed {
                 s.withheld.remove(*n);
@@ -3211,6 +3227,29 @@ mod tests {
         // A notification without params passes as it is.
         let changed = br#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#;
         assert!(i.inspect(S2C, changed).forward.is_some());
+    }
+
+    #[test]
+    fn after_a_tools_list_changed_calls_wait_for_the_next_listing() {
+        let (i, _audit) = inspector();
+        offer(&i, &["add"]);
+        let call = |id: u64| {
+            encode(&json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                           "params": {"name": "add", "arguments": {}}}))
+        };
+        assert!(i.inspect(C2S, &call(1)).forward.is_some());
+        let changed = br#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#;
+        assert!(i.inspect(S2C, changed).forward.is_some());
+        // The tool may have changed since it was checked: refused, with what to do.
+        let second = call(2);
+        let o = i.inspect(C2S, &second);
+        assert!(o.forward.is_none());
+        let reply = json_of(&o.reply.expect("answered"));
+        let message = reply["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("tools changed"), "{reply}");
+        // Listed again (and checked again): callable.
+        offer(&i, &["add"]);
+        assert!(i.inspect(C2S, &call(3)).forward.is_some());
     }
 
     #[test]

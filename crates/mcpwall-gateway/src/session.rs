@@ -57,6 +57,9 @@ pub(crate) struct Session {
     /// Tools offered to the client in a `tools/list` (that passed every check): only these
     /// may be called. A tool the client never saw listed was never inspected.
     pub(crate) offered: HashSet<String>,
+    /// The server said its tools changed (`notifications/tools/list_changed`) since the last
+    /// listing: its tools were forgotten until the client lists them again.
+    pub(crate) tools_changed: bool,
     /// The last `tools/list` page was of the listing in which the server was first seen, and
     /// more pages follow: the tools on the next (asked for with its cursor) are first seen too.
     pub(crate) first_listing: bool,
