@@ -614,6 +614,7 @@ impl Inspector {
                     paged: false,
                     since: a.since,
                     progress: None,
+                    generation: 0,
                 };
                 (a.call_id, p)
             }));
@@ -689,11 +690,7 @@ impl Inspector {
     /// Forgets which tools the server offered: a new process of it offers only what it lists
     /// again. Until then its tools may not be called (they were never inspected as its).
     pub fn forget_tools(&self) {
-        let mut s = self.session();
-        s.offered.clear();
-        s.schemas.clear();
-        s.param_headers.clear();
-        s.hints.clear();
+        forget_tools_of(&mut self.session());
     }
 
     /// Records that the server exited on its own and was started again (or could not be).
@@ -872,8 +869,12 @@ impl Inspector {
                         // Its tools changed: what the last listing checked (pins, poisoning,
                         // policy) no longer says what a call reaches. Calls wait for the
                         // client's next listing, which the notification asks it for.
-                        self.forget_tools();
-                        self.session().tools_changed = true;
+                        // At once, so that no listing answer read meanwhile by another thread
+                        // is taken for one made after the change.
+                        let mut s = self.session();
+                        forget_tools_of(&mut s);
+                        s.tools_changed = true;
+                        s.tools_generation += 1;
                     }
                     return self.server_notification(method, value);
                 }
@@ -1175,7 +1176,9 @@ impl Inspector {
             );
             tool = Some(name.to_owned());
         }
-        self.session().from_client.insert(
+        let mut s = self.session();
+        let generation = s.tools_generation;
+        s.from_client.insert(
             id.clone(),
             Pending {
                 method: method.to_owned(),
@@ -1183,8 +1186,10 @@ impl Inspector {
                 paged,
                 since: Instant::now(),
                 progress: value.pointer("/params/_meta/progressToken").cloned(),
+                generation,
             },
         );
+        drop(s);
         match stripped {
             Some(v) => Step::Replace(v),
             None => Step::Pass,
@@ -1251,6 +1256,7 @@ impl Inspector {
                 paged: false,
                 since: Instant::now(),
                 progress: None,
+                generation: 0,
             },
         );
         Step::Pass
@@ -1271,7 +1277,9 @@ impl Inspector {
             "initialize" | "server/discover" => {
                 self.initialize_result(&pending.method, value, result)
             }
-            "tools/list" => self.tools_list_result(id, value, result, pending.paged),
+            "tools/list" => {
+                self.tools_list_result(id, value, result, pending.paged, pending.generation)
+            }
             "resources/list" => {
                 self.entries_result(id, value, result, "resources", "uri", "resource")
             }
@@ -1725,6 +1733,7 @@ impl Inspector {
                     paged: false,
                     since: Instant::now(),
                     progress: ask.call.pointer("/params/_meta/progressToken").cloned(),
+                    generation: 0,
                 },
             );
         }
@@ -2017,7 +2026,14 @@ impl Inspector {
         Step::Replace(v)
     }
 
-    fn tools_list_result(&self, id: &Id, value: &Value, result: &Value, paged: bool) -> Step {
+    fn tools_list_result(
+        &self,
+        id: &Id,
+        value: &Value,
+        result: &Value,
+        paged: bool,
+        generation: u64,
+    ) -> Step {
         let Some(tools) = result.get("tools").and_then(Value::as_array) else {
             return self.misshapen(id, "tools");
         };
@@ -2139,9 +2155,14 @@ impl Inspector {
                 // Withheld names only keep a tool from being called: one not offered cannot be.
                 s.withheld.clear();
             }
-            s.tools_changed = false;
+            // Asked for before the server last said its tools changed, the listing may show
+            // them as they were: it offers nothing, and calls wait for the next.
+            let current = generation == s.tools_generation;
+            if current {
+                s.tools_changed = false;
+            }
             // A tool that passes every check again (approved since) may be called again.
-            for (_, n) in &passed {
+            for (_, n) in passed.iter().filter(|_| current) {
                 s.withheld.remove(*n);
                 s.offered.insert((*n).to_owned());
             }
@@ -2683,6 +2704,14 @@ fn quarantine_strings(
 /// A tool's `inputSchema`, compiled. Patterns use a linear-time engine (a server chooses them,
 /// and the default backtracking one can be made to run for ever); `$ref`s outside the schema
 /// cannot be resolved (no HTTP or file retrieval is built in), which makes it an error.
+/// Forgets which tools the server offered (see [`Inspector::forget_tools`]).
+fn forget_tools_of(s: &mut Session) {
+    s.offered.clear();
+    s.schemas.clear();
+    s.param_headers.clear();
+    s.hints.clear();
+}
+
 fn compile_schema(schema: &Value) -> Result<Arc<jsonschema::Validator>, String> {
     jsonschema::options()
         .with_pattern_options(jsonschema::PatternOptions::regex())
@@ -3250,6 +3279,17 @@ mod tests {
         // Listed again (and checked again): callable.
         offer(&i, &["add"]);
         assert!(i.inspect(C2S, &call(3)).forward.is_some());
+        // A listing asked for before the change and answered after it shows the tools as they
+        // were: it offers nothing.
+        let req = json!({"jsonrpc": "2.0", "id": "old", "method": "tools/list"});
+        i.inspect(C2S, &encode(&req));
+        assert!(i.inspect(S2C, changed).forward.is_some());
+        let res = json!({"jsonrpc": "2.0", "id": "old", "result": {"tools": [
+            {"name": "add", "description": "A tool."}]}});
+        assert!(i.inspect(S2C, &encode(&res)).forward.is_some());
+        assert!(i.inspect(C2S, &call(4)).forward.is_none());
+        offer(&i, &["add"]);
+        assert!(i.inspect(C2S, &call(5)).forward.is_some());
     }
 
     #[test]

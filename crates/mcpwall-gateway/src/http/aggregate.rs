@@ -80,10 +80,23 @@ pub(super) struct Aggregate {
     listed: Mutex<HashSet<String>>,
     listed_prompts: Mutex<HashSet<String>>,
     /// Whether a merged listing of tools, and of prompts, was made (`listed` and
-    /// `listed_prompts` hold them; prompts are checked against the tools).
+    /// `listed_prompts` hold them; prompts are checked against the tools) since a member last
+    /// said its tools (or prompts) changed. Set as a listing starts: a change announced while
+    /// it runs asks for the next.
     tools_listed: AtomicBool,
     prompts_listed: AtomicBool,
+    /// Held while a listing made for a call runs: concurrent calls wait for that one rather
+    /// than each making its own.
+    relisting: tokio::sync::Mutex<()>,
+    /// When the last listing of tools, and of prompts, made for a call after a change began:
+    /// a member that announces changes without end gets one every [`RELIST_EVERY`] at most.
+    relisted: Mutex<[Option<Instant>; 2]>,
 }
+
+/// The least time between listings made for calls after members announced changes. In
+/// between, calls go by the last listing, and each member's own pipeline refuses calls to the
+/// tools of a member that announced a change until they are listed again.
+const RELIST_EVERY: Duration = Duration::from_secs(5);
 
 #[derive(Default)]
 struct State {
@@ -199,6 +212,8 @@ impl Aggregate {
             listed_prompts: Mutex::default(),
             tools_listed: AtomicBool::new(false),
             prompts_listed: AtomicBool::new(false),
+            relisting: tokio::sync::Mutex::new(()),
+            relisted: Mutex::new([None, None]),
         });
         // What each member's server sends on its own goes to the client's streams, in the
         // order it was sent (a server's message before its answer comes before it). Clients
@@ -703,17 +718,28 @@ impl Aggregate {
     /// Lists tools (for `tools/call`) or prompts (for `prompts/get` and `completion/complete`)
     /// when this aggregate never did, so that a call is checked against a merged listing.
     async fn listed_before(&self, method: &str) {
-        match method {
-            "tools/call" if !self.tools_listed.load(Ordering::Relaxed) => {
-                self.list("tools/list", "tools").await;
+        let (flag, which, list, key) = match method {
+            "tools/call" => (&self.tools_listed, 0, "tools/list", "tools"),
+            "prompts/get" | "completion/complete" => {
+                (&self.prompts_listed, 1, "prompts/list", "prompts")
             }
-            "prompts/get" | "completion/complete"
-                if !self.prompts_listed.load(Ordering::Relaxed) =>
-            {
-                self.list("prompts/list", "prompts").await;
-            }
-            _ => {}
+            _ => return,
+        };
+        if flag.load(Ordering::Relaxed) {
+            return;
         }
+        let _one = self.relisting.lock().await;
+        if flag.load(Ordering::Relaxed) {
+            return;
+        }
+        {
+            let mut at = lock(&self.relisted);
+            if at[which].is_some_and(|t| t.elapsed() < RELIST_EVERY) {
+                return;
+            }
+            at[which] = Some(Instant::now());
+        }
+        self.list(list, key).await;
     }
 
     /// Whether the prompt a request names (`prompts/get`, or `completion/complete` about a
@@ -751,6 +777,12 @@ impl Aggregate {
         } else {
             self.call_timeout
         };
+        // Set as the listing starts: a change a member announces while it runs asks for another.
+        match key {
+            "tools" => self.tools_listed.store(true, Ordering::Relaxed),
+            "prompts" => self.prompts_listed.store(true, Ordering::Relaxed),
+            _ => {}
+        }
         let lists = futures_util::future::join_all(ks.iter().map(|&k| async move {
             tokio::time::timeout(limit, self.list_member(k, method, key))
                 .await
@@ -771,7 +803,6 @@ impl Aggregate {
         let items = match key {
             "tools" => {
                 let tools = self.merge_tools(&per, &missing);
-                self.tools_listed.store(true, Ordering::Relaxed);
                 self.remember_listed(&self.listed, &tools);
                 tools
             }
@@ -782,7 +813,6 @@ impl Aggregate {
                     Box::pin(self.list("tools/list", "tools")).await;
                 }
                 let prompts = self.merge_prompts(&per);
-                self.prompts_listed.store(true, Ordering::Relaxed);
                 self.remember_listed(&self.listed_prompts, &prompts);
                 prompts
             }
