@@ -81,10 +81,12 @@ pub(super) struct Aggregate {
     listed_prompts: Mutex<HashSet<String>>,
     /// Whether a merged listing of tools, and of prompts, was made (`listed` and
     /// `listed_prompts` hold them; prompts are checked against the tools) since a member last
-    /// said its tools (or prompts) changed. Set as a listing starts: a change announced while
-    /// it runs asks for the next.
+    /// said its tools (or prompts) changed.
     tools_listed: AtomicBool,
     prompts_listed: AtomicBool,
+    /// How many times members said their tools, and their prompts, changed: a listing during
+    /// which one did does not count as made after it.
+    changes: [AtomicU64; 2],
     /// Held while a listing made for a call runs: concurrent calls wait for that one rather
     /// than each making its own.
     relisting: tokio::sync::Mutex<()>,
@@ -212,6 +214,7 @@ impl Aggregate {
             listed_prompts: Mutex::default(),
             tools_listed: AtomicBool::new(false),
             prompts_listed: AtomicBool::new(false),
+            changes: [AtomicU64::new(0), AtomicU64::new(0)],
             relisting: tokio::sync::Mutex::new(()),
             relisted: Mutex::new([None, None]),
         });
@@ -314,10 +317,12 @@ impl Aggregate {
             // after the change (pins, poisoning), not against the last one, which a client
             // that calls before it lists again would otherwise still be held to.
             Some("notifications/tools/list_changed") => {
-                self.tools_listed.store(false, Ordering::Relaxed);
+                self.changes[0].fetch_add(1, Ordering::SeqCst);
+                self.tools_listed.store(false, Ordering::SeqCst);
             }
             Some("notifications/prompts/list_changed") => {
-                self.prompts_listed.store(false, Ordering::Relaxed);
+                self.changes[1].fetch_add(1, Ordering::SeqCst);
+                self.prompts_listed.store(false, Ordering::SeqCst);
             }
             // An update about a resource that routes to another member would pass for that
             // member's.
@@ -777,12 +782,11 @@ impl Aggregate {
         } else {
             self.call_timeout
         };
-        // Set as the listing starts: a change a member announces while it runs asks for another.
-        match key {
-            "tools" => self.tools_listed.store(true, Ordering::Relaxed),
-            "prompts" => self.prompts_listed.store(true, Ordering::Relaxed),
-            _ => {}
-        }
+        // A change a member announces while the listing runs asks for another.
+        let changes_before = [
+            self.changes[0].load(Ordering::SeqCst),
+            self.changes[1].load(Ordering::SeqCst),
+        ];
         let lists = futures_util::future::join_all(ks.iter().map(|&k| async move {
             tokio::time::timeout(limit, self.list_member(k, method, key))
                 .await
@@ -804,6 +808,9 @@ impl Aggregate {
             "tools" => {
                 let tools = self.merge_tools(&per, &missing);
                 self.remember_listed(&self.listed, &tools);
+                if self.changes[0].load(Ordering::SeqCst) == changes_before[0] {
+                    self.tools_listed.store(true, Ordering::SeqCst);
+                }
                 tools
             }
             "prompts" => {
@@ -814,6 +821,9 @@ impl Aggregate {
                 }
                 let prompts = self.merge_prompts(&per);
                 self.remember_listed(&self.listed_prompts, &prompts);
+                if self.changes[1].load(Ordering::SeqCst) == changes_before[1] {
+                    self.prompts_listed.store(true, Ordering::SeqCst);
+                }
                 prompts
             }
             "resources" => self.merge_resources(&per),
