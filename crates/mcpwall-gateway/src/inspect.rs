@@ -614,7 +614,6 @@ impl Inspector {
                     paged: false,
                     since: a.since,
                     progress: None,
-                    generation: 0,
                 };
                 (a.call_id, p)
             }));
@@ -690,7 +689,11 @@ impl Inspector {
     /// Forgets which tools the server offered: a new process of it offers only what it lists
     /// again. Until then its tools may not be called (they were never inspected as its).
     pub fn forget_tools(&self) {
-        forget_tools_of(&mut self.session());
+        let mut s = self.session();
+        s.offered.clear();
+        s.schemas.clear();
+        s.param_headers.clear();
+        s.hints.clear();
     }
 
     /// Records that the server exited on its own and was started again (or could not be).
@@ -865,17 +868,6 @@ impl Inspector {
                     }
                 }
                 if dir == Direction::ServerToClient {
-                    if method == "notifications/tools/list_changed" {
-                        // Its tools changed: what the last listing checked (pins, poisoning,
-                        // policy) no longer says what a call reaches. Calls wait for the
-                        // client's next listing, which the notification asks it for.
-                        // At once, so that no listing answer read meanwhile by another thread
-                        // is taken for one made after the change.
-                        let mut s = self.session();
-                        forget_tools_of(&mut s);
-                        s.tools_changed = true;
-                        s.tools_generation += 1;
-                    }
                     return self.server_notification(method, value);
                 }
                 Step::Pass
@@ -1069,18 +1061,10 @@ impl Inspector {
                 return self.refuse(dir, id, method, Some(name), codes::BLOCKED, Vec::new(), why);
             }
             if !self.session().offered.contains(name) {
-                let why = if self.session().tools_changed {
-                    format!(
-                        "mcpwall blocked the call: the server said its tools changed; list the \
-                         tools again before calling `{name}` (it is checked against its pins then)"
-                    )
-                } else {
-                    format!(
-                        "mcpwall blocked the call: tool `{name}` was not in the server's tool \
-                         list (list the tools first; a tool that was never listed was never \
-                         inspected)"
-                    )
-                };
+                let why = format!(
+                    "mcpwall blocked the call: tool `{name}` was not in the server's tool list \
+                     (list the tools first; a tool that was never listed was never inspected)"
+                );
                 let rules = vec!["gateway.unlisted_tool".to_owned()];
                 return self.refuse(dir, id, method, Some(name), codes::BLOCKED, rules, why);
             }
@@ -1176,9 +1160,7 @@ impl Inspector {
             );
             tool = Some(name.to_owned());
         }
-        let mut s = self.session();
-        let generation = s.tools_generation;
-        s.from_client.insert(
+        self.session().from_client.insert(
             id.clone(),
             Pending {
                 method: method.to_owned(),
@@ -1186,10 +1168,8 @@ impl Inspector {
                 paged,
                 since: Instant::now(),
                 progress: value.pointer("/params/_meta/progressToken").cloned(),
-                generation,
             },
         );
-        drop(s);
         match stripped {
             Some(v) => Step::Replace(v),
             None => Step::Pass,
@@ -1256,7 +1236,6 @@ impl Inspector {
                 paged: false,
                 since: Instant::now(),
                 progress: None,
-                generation: 0,
             },
         );
         Step::Pass
@@ -1277,9 +1256,7 @@ impl Inspector {
             "initialize" | "server/discover" => {
                 self.initialize_result(&pending.method, value, result)
             }
-            "tools/list" => {
-                self.tools_list_result(id, value, result, pending.paged, pending.generation)
-            }
+            "tools/list" => self.tools_list_result(id, value, result, pending.paged),
             "resources/list" => {
                 self.entries_result(id, value, result, "resources", "uri", "resource")
             }
@@ -1733,7 +1710,6 @@ impl Inspector {
                     paged: false,
                     since: Instant::now(),
                     progress: ask.call.pointer("/params/_meta/progressToken").cloned(),
-                    generation: 0,
                 },
             );
         }
@@ -2026,14 +2002,7 @@ impl Inspector {
         Step::Replace(v)
     }
 
-    fn tools_list_result(
-        &self,
-        id: &Id,
-        value: &Value,
-        result: &Value,
-        paged: bool,
-        generation: u64,
-    ) -> Step {
+    fn tools_list_result(&self, id: &Id, value: &Value, result: &Value, paged: bool) -> Step {
         let Some(tools) = result.get("tools").and_then(Value::as_array) else {
             return self.misshapen(id, "tools");
         };
@@ -2155,14 +2124,8 @@ impl Inspector {
                 // Withheld names only keep a tool from being called: one not offered cannot be.
                 s.withheld.clear();
             }
-            // Asked for before the server last said its tools changed, the listing may show
-            // them as they were: it offers nothing, and calls wait for the next.
-            let current = generation == s.tools_generation;
-            if current {
-                s.tools_changed = false;
-            }
             // A tool that passes every check again (approved since) may be called again.
-            for (_, n) in passed.iter().filter(|_| current) {
+            for (_, n) in &passed {
                 s.withheld.remove(*n);
                 s.offered.insert((*n).to_owned());
             }
@@ -2704,14 +2667,6 @@ fn quarantine_strings(
 /// A tool's `inputSchema`, compiled. Patterns use a linear-time engine (a server chooses them,
 /// and the default backtracking one can be made to run for ever); `$ref`s outside the schema
 /// cannot be resolved (no HTTP or file retrieval is built in), which makes it an error.
-/// Forgets which tools the server offered (see [`Inspector::forget_tools`]).
-fn forget_tools_of(s: &mut Session) {
-    s.offered.clear();
-    s.schemas.clear();
-    s.param_headers.clear();
-    s.hints.clear();
-}
-
 fn compile_schema(schema: &Value) -> Result<Arc<jsonschema::Validator>, String> {
     jsonschema::options()
         .with_pattern_options(jsonschema::PatternOptions::regex())
@@ -3256,40 +3211,6 @@ mod tests {
         // A notification without params passes as it is.
         let changed = br#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#;
         assert!(i.inspect(S2C, changed).forward.is_some());
-    }
-
-    #[test]
-    fn after_a_tools_list_changed_calls_wait_for_the_next_listing() {
-        let (i, _audit) = inspector();
-        offer(&i, &["add"]);
-        let call = |id: u64| {
-            encode(&json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
-                           "params": {"name": "add", "arguments": {}}}))
-        };
-        assert!(i.inspect(C2S, &call(1)).forward.is_some());
-        let changed = br#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#;
-        assert!(i.inspect(S2C, changed).forward.is_some());
-        // The tool may have changed since it was checked: refused, with what to do.
-        let second = call(2);
-        let o = i.inspect(C2S, &second);
-        assert!(o.forward.is_none());
-        let reply = json_of(&o.reply.expect("answered"));
-        let message = reply["error"]["message"].as_str().unwrap_or_default();
-        assert!(message.contains("tools changed"), "{reply}");
-        // Listed again (and checked again): callable.
-        offer(&i, &["add"]);
-        assert!(i.inspect(C2S, &call(3)).forward.is_some());
-        // A listing asked for before the change and answered after it shows the tools as they
-        // were: it offers nothing.
-        let req = json!({"jsonrpc": "2.0", "id": "old", "method": "tools/list"});
-        i.inspect(C2S, &encode(&req));
-        assert!(i.inspect(S2C, changed).forward.is_some());
-        let res = json!({"jsonrpc": "2.0", "id": "old", "result": {"tools": [
-            {"name": "add", "description": "A tool."}]}});
-        assert!(i.inspect(S2C, &encode(&res)).forward.is_some());
-        assert!(i.inspect(C2S, &call(4)).forward.is_none());
-        offer(&i, &["add"]);
-        assert!(i.inspect(C2S, &call(5)).forward.is_some());
     }
 
     #[test]

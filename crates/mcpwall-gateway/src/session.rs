@@ -16,8 +16,6 @@ pub(crate) struct Pending {
     pub(crate) since: Instant,
     /// The `progressToken` the client gave it, if any.
     pub(crate) progress: Option<serde_json::Value>,
-    /// [`Session::tools_generation`] when it was sent (for `tools/list`).
-    pub(crate) generation: u64,
 }
 
 /// A tool call held while a person is asked about it (through the client's elicitation).
@@ -59,12 +57,6 @@ pub(crate) struct Session {
     /// Tools offered to the client in a `tools/list` (that passed every check): only these
     /// may be called. A tool the client never saw listed was never inspected.
     pub(crate) offered: HashSet<String>,
-    /// The server said its tools changed (`notifications/tools/list_changed`) since the last
-    /// listing: its tools were forgotten until the client lists them again.
-    pub(crate) tools_changed: bool,
-    /// How many times the server said its tools changed: a listing asked for before the last
-    /// time may show the tools as they were, and offers none of them.
-    pub(crate) tools_generation: u64,
     /// The last `tools/list` page was of the listing in which the server was first seen, and
     /// more pages follow: the tools on the next (asked for with its cursor) are first seen too.
     pub(crate) first_listing: bool,

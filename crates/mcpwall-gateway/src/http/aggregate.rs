@@ -79,14 +79,16 @@ pub(super) struct Aggregate {
     /// definitions checked by nobody).
     listed: Mutex<HashSet<String>>,
     listed_prompts: Mutex<HashSet<String>>,
-    /// Whether a merged listing of tools, and of prompts, was made (`listed` and
-    /// `listed_prompts` hold them; prompts are checked against the tools) since a member last
-    /// said its tools (or prompts) changed.
-    tools_listed: AtomicBool,
-    prompts_listed: AtomicBool,
-    /// How many times members said their tools, and their prompts, changed: a listing during
-    /// which one did does not count as made after it.
+    /// How many times (from 1) members said their tools, and their prompts, changed; and
+    /// the count the last merged listing of each (`listed` and `listed_prompts` hold them;
+    /// prompts are checked against the tools) started from (0: none yet). A listing is
+    /// current while the two are equal: one during which a member announced a change is not.
     changes: [AtomicU64; 2],
+    listed_at: [AtomicU64; 2],
+    /// Merged listings started so far, and the last of each kind that was committed: a
+    /// listing that finishes after a later one does not replace it.
+    listings: AtomicU64,
+    committed: Mutex<[u64; 2]>,
     /// Held while a listing made for a call runs: concurrent calls wait for that one rather
     /// than each making its own.
     relisting: tokio::sync::Mutex<()>,
@@ -95,9 +97,18 @@ pub(super) struct Aggregate {
     relisted: Mutex<[Option<Instant>; 2]>,
 }
 
-/// The least time between listings made for calls after members announced changes. In
-/// between, calls go by the last listing, and each member's own pipeline refuses calls to the
-/// tools of a member that announced a change until they are listed again.
+/// Indices of [`Aggregate::changes`] and its kin.
+const TOOLS: usize = 0;
+const PROMPTS: usize = 1;
+
+/// A merged listing's place in order, and the change counts it started from.
+struct Started {
+    seq: u64,
+    changes: [u64; 2],
+}
+
+/// The least time between listings made for calls after members announced changes: in
+/// between, calls go by the last listing.
 const RELIST_EVERY: Duration = Duration::from_secs(5);
 
 #[derive(Default)]
@@ -212,9 +223,10 @@ impl Aggregate {
             envelope,
             listed: Mutex::default(),
             listed_prompts: Mutex::default(),
-            tools_listed: AtomicBool::new(false),
-            prompts_listed: AtomicBool::new(false),
-            changes: [AtomicU64::new(0), AtomicU64::new(0)],
+            changes: [AtomicU64::new(1), AtomicU64::new(1)],
+            listed_at: [AtomicU64::new(0), AtomicU64::new(0)],
+            listings: AtomicU64::new(0),
+            committed: Mutex::new([0, 0]),
             relisting: tokio::sync::Mutex::new(()),
             relisted: Mutex::new([None, None]),
         });
@@ -317,12 +329,10 @@ impl Aggregate {
             // after the change (pins, poisoning), not against the last one, which a client
             // that calls before it lists again would otherwise still be held to.
             Some("notifications/tools/list_changed") => {
-                self.changes[0].fetch_add(1, Ordering::SeqCst);
-                self.tools_listed.store(false, Ordering::SeqCst);
+                self.changes[TOOLS].fetch_add(1, Ordering::SeqCst);
             }
             Some("notifications/prompts/list_changed") => {
-                self.changes[1].fetch_add(1, Ordering::SeqCst);
-                self.prompts_listed.store(false, Ordering::SeqCst);
+                self.changes[PROMPTS].fetch_add(1, Ordering::SeqCst);
             }
             // An update about a resource that routes to another member would pass for that
             // member's.
@@ -596,6 +606,7 @@ impl Aggregate {
             // Bounded as a restart's relisting is: instructions of a member that takes longer
             // are checked against what was listed by then.
             let limit = self.call_timeout.min(INSTRUCTIONS_LISTING);
+            let started = self.start_listing();
             let per = futures_util::future::join_all(live.iter().map(|&k| async move {
                 let tools = tokio::time::timeout(limit, self.list_member(k, "tools/list", "tools"))
                     .await
@@ -615,9 +626,12 @@ impl Aggregate {
                 .collect();
             // The withheld tools are known from now on, before the client lists them, and what
             // may be called is this checked listing until the client lists again.
-            let tools = self.merge_tools(&per, &missing);
-            self.remember_listed(&self.listed, &tools);
-            self.tools_listed.store(true, Ordering::Relaxed);
+            self.commit(TOOLS, &started, |fresh| {
+                let tools = self.merge_tools(&per, &missing, fresh);
+                if fresh {
+                    self.remember_listed(&self.listed, &tools);
+                }
+            });
             lock(&self.state).tool_names.clone()
         };
         for (k, i) in said {
@@ -712,6 +726,39 @@ impl Aggregate {
     /// Keeps the names of a merged listing in `into`: only those may be called or fetched.
     /// (A tool withheld at one listing must not become callable because its server did not
     /// answer the next one in time, which leaves it out of that listing's shadowing check.)
+    /// A merged listing starts: its place in order, and the change counts it starts from.
+    fn start_listing(&self) -> Started {
+        Started {
+            seq: self.listings.fetch_add(1, Ordering::SeqCst) + 1,
+            changes: [
+                self.changes[TOOLS].load(Ordering::SeqCst),
+                self.changes[PROMPTS].load(Ordering::SeqCst),
+            ],
+        }
+    }
+
+    /// Merges a finished listing of tools or prompts (`which`) with `merge`, which is told
+    /// whether to commit it: not when a listing started later was committed already. One at a
+    /// time, so that two listings finishing together cannot each commit half.
+    fn commit<T>(&self, which: usize, started: &Started, merge: impl FnOnce(bool) -> T) -> T {
+        let mut committed = lock(&self.committed);
+        let fresh = started.seq > committed[which];
+        if fresh {
+            committed[which] = started.seq;
+        }
+        let out = merge(fresh);
+        if fresh {
+            self.listed_at[which].fetch_max(started.changes[which], Ordering::SeqCst);
+        }
+        out
+    }
+
+    /// Whether the last merged listing of tools or prompts (`which`) started after every
+    /// change announced so far.
+    fn is_listed(&self, which: usize) -> bool {
+        self.listed_at[which].load(Ordering::SeqCst) == self.changes[which].load(Ordering::SeqCst)
+    }
+
     fn remember_listed(&self, into: &Mutex<HashSet<String>>, items: &[Value]) {
         *lock(into) = items
             .iter()
@@ -723,23 +770,23 @@ impl Aggregate {
     /// Lists tools (for `tools/call`) or prompts (for `prompts/get` and `completion/complete`)
     /// when this aggregate never did, so that a call is checked against a merged listing.
     async fn listed_before(&self, method: &str) {
-        let (flag, which, list, key) = match method {
-            "tools/call" => (&self.tools_listed, 0, "tools/list", "tools"),
-            "prompts/get" | "completion/complete" => {
-                (&self.prompts_listed, 1, "prompts/list", "prompts")
-            }
+        let (which, list, key) = match method {
+            "tools/call" => (TOOLS, "tools/list", "tools"),
+            "prompts/get" | "completion/complete" => (PROMPTS, "prompts/list", "prompts"),
             _ => return,
         };
-        if flag.load(Ordering::Relaxed) {
+        if self.is_listed(which) {
             return;
         }
         let _one = self.relisting.lock().await;
-        if flag.load(Ordering::Relaxed) {
+        if self.is_listed(which) {
             return;
         }
         {
+            // Only after changes: a first listing is always made.
             let mut at = lock(&self.relisted);
-            if at[which].is_some_and(|t| t.elapsed() < RELIST_EVERY) {
+            let once = self.listed_at[which].load(Ordering::SeqCst) != 0;
+            if once && at[which].is_some_and(|t| t.elapsed() < RELIST_EVERY) {
                 return;
             }
             at[which] = Some(Instant::now());
@@ -782,11 +829,7 @@ impl Aggregate {
         } else {
             self.call_timeout
         };
-        // A change a member announces while the listing runs asks for another.
-        let changes_before = [
-            self.changes[0].load(Ordering::SeqCst),
-            self.changes[1].load(Ordering::SeqCst),
-        ];
+        let started = self.start_listing();
         let lists = futures_util::future::join_all(ks.iter().map(|&k| async move {
             tokio::time::timeout(limit, self.list_member(k, method, key))
                 .await
@@ -805,26 +848,26 @@ impl Aggregate {
             .zip(lists.into_iter().map(Option::unwrap_or_default))
             .collect();
         let items = match key {
-            "tools" => {
-                let tools = self.merge_tools(&per, &missing);
-                self.remember_listed(&self.listed, &tools);
-                if self.changes[0].load(Ordering::SeqCst) == changes_before[0] {
-                    self.tools_listed.store(true, Ordering::SeqCst);
+            "tools" => self.commit(TOOLS, &started, |fresh| {
+                let tools = self.merge_tools(&per, &missing, fresh);
+                if fresh {
+                    self.remember_listed(&self.listed, &tools);
                 }
                 tools
-            }
+            }),
             "prompts" => {
                 // Prompts are checked against the members' tool names: a client that lists
                 // prompts before tools must not find that check empty.
-                if !self.tools_listed.load(Ordering::Relaxed) {
+                if self.listed_at[TOOLS].load(Ordering::SeqCst) == 0 {
                     Box::pin(self.list("tools/list", "tools")).await;
                 }
-                let prompts = self.merge_prompts(&per);
-                self.remember_listed(&self.listed_prompts, &prompts);
-                if self.changes[1].load(Ordering::SeqCst) == changes_before[1] {
-                    self.prompts_listed.store(true, Ordering::SeqCst);
-                }
-                prompts
+                self.commit(PROMPTS, &started, |fresh| {
+                    let prompts = self.merge_prompts(&per, fresh);
+                    if fresh {
+                        self.remember_listed(&self.listed_prompts, &prompts);
+                    }
+                    prompts
+                })
             }
             "resources" => self.merge_resources(&per),
             "resourceTemplates" => self.merge_templates(&per),
@@ -1035,7 +1078,12 @@ impl Aggregate {
     }
 
     /// Tools, prefixed; a tool whose definition names another server's tool is withheld.
-    fn merge_tools(&self, per: &[(usize, Vec<Value>)], missing: &[usize]) -> Vec<Value> {
+    fn merge_tools(
+        &self,
+        per: &[(usize, Vec<Value>)],
+        missing: &[usize],
+        commit: bool,
+    ) -> Vec<Value> {
         let mut lookup = self.name_lookup(per);
         // A member whose listing did not come (in time) keeps the names it had: a definition
         // that names them must not pass because that member was slow.
@@ -1088,10 +1136,13 @@ impl Aggregate {
                 out.push(t);
             }
         }
-        // What this listing says replaces what the last one said.
-        let mut state = lock(&self.state);
-        state.shadowing = shadowing;
-        state.tool_names = lookup;
+        // What this listing says replaces what the last one said (unless a listing started
+        // later said it already).
+        if commit {
+            let mut state = lock(&self.state);
+            state.shadowing = shadowing;
+            state.tool_names = lookup;
+        }
         out
     }
 
@@ -1114,7 +1165,7 @@ impl Aggregate {
     /// Prompts, prefixed; a prompt whose description or arguments name another server's tool
     /// (as the last tool listing named them, or by its prefix) is withheld: it would give
     /// orders about them.
-    fn merge_prompts(&self, per: &[(usize, Vec<Value>)]) -> Vec<Value> {
+    fn merge_prompts(&self, per: &[(usize, Vec<Value>)], commit: bool) -> Vec<Value> {
         let lookup = lock(&self.state).tool_names.clone();
         let mut withheld = HashSet::new();
         let kept: Vec<(usize, Vec<Value>)> = per
@@ -1154,7 +1205,9 @@ impl Aggregate {
             })
             .collect();
         // What this listing says replaces what the last one said.
-        lock(&self.state).shadowing_prompts = withheld;
+        if commit {
+            lock(&self.state).shadowing_prompts = withheld;
+        }
         prefixed(&self.members, &kept, "name")
     }
 
