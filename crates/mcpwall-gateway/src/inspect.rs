@@ -612,6 +612,7 @@ impl Inspector {
                     method: "tools/call".to_owned(),
                     tool: Some(a.tool),
                     paged: false,
+                    page: 0,
                     since: a.since,
                     progress: None,
                 };
@@ -1013,10 +1014,11 @@ impl Inspector {
                 .is_some_and(Value::is_object);
         }
         let mut tool = None;
-        let paged = method == "tools/list"
-            && value
-                .pointer("/params/cursor")
-                .is_some_and(|c| !c.is_null());
+        let cursor = value
+            .pointer("/params/cursor")
+            .filter(|c| method == "tools/list" && !c.is_null());
+        let paged = cursor.is_some();
+        let page = cursor.map_or(0, |c| page_key(&c.to_string()));
         let entry = match method {
             "resources/read" => value
                 .pointer("/params/uri")
@@ -1166,6 +1168,7 @@ impl Inspector {
                 method: method.to_owned(),
                 tool,
                 paged,
+                page,
                 since: Instant::now(),
                 progress: value.pointer("/params/_meta/progressToken").cloned(),
             },
@@ -1234,6 +1237,7 @@ impl Inspector {
                 method: method.to_owned(),
                 tool: None,
                 paged: false,
+                page: 0,
                 since: Instant::now(),
                 progress: None,
             },
@@ -1256,7 +1260,7 @@ impl Inspector {
             "initialize" | "server/discover" => {
                 self.initialize_result(&pending.method, value, result)
             }
-            "tools/list" => self.tools_list_result(id, value, result, pending.paged),
+            "tools/list" => self.tools_list_result(id, value, result, pending.paged, pending.page),
             "resources/list" => {
                 self.entries_result(id, value, result, "resources", "uri", "resource")
             }
@@ -1708,6 +1712,7 @@ impl Inspector {
                     method: "tools/call".to_owned(),
                     tool: Some(ask.tool.clone()),
                     paged: false,
+                    page: 0,
                     since: Instant::now(),
                     progress: ask.call.pointer("/params/_meta/progressToken").cloned(),
                 },
@@ -2002,7 +2007,14 @@ impl Inspector {
         Step::Replace(v)
     }
 
-    fn tools_list_result(&self, id: &Id, value: &Value, result: &Value, paged: bool) -> Step {
+    fn tools_list_result(
+        &self,
+        id: &Id,
+        value: &Value,
+        result: &Value,
+        paged: bool,
+        page: u64,
+    ) -> Step {
         let Some(tools) = result.get("tools").and_then(Value::as_array) else {
             return self.misshapen(id, "tools");
         };
@@ -2021,6 +2033,30 @@ impl Inspector {
         for n in names.iter().flatten() {
             *listed.entry(n).or_default() += 1;
         }
+        // Named on another page of this listing already (a page asked for again is not
+        // another page).
+        let next_page = result
+            .get("nextCursor")
+            .filter(|c| !c.is_null())
+            .map(|c| page_key(&c.to_string()));
+        let again = {
+            let mut s = self.session();
+            let chain = s.listings.chain_of(if paged { page } else { 0 });
+            let again: HashSet<&str> = names
+                .iter()
+                .flatten()
+                .filter(|n| s.listings.named_elsewhere(chain, n, page))
+                .copied()
+                .collect();
+            s.listings.record(
+                chain,
+                page,
+                names.iter().flatten().copied(),
+                next_page,
+                MAX_TOOLS,
+            );
+            again
+        };
         // Withheld tools: (name, rules, why).
         let mut withheld: Vec<(Option<&str>, Vec<String>, String)> = Vec::new();
         // First the engine, on what each definition says.
@@ -2035,7 +2071,7 @@ impl Inspector {
                 withheld.push((Some(n), vec!["policy.deny".to_owned()], why));
                 continue;
             }
-            if listed.get(n).copied().unwrap_or(0) > 1 {
+            if listed.get(n).copied().unwrap_or(0) > 1 || again.contains(n) {
                 let why = format!("tool `{n}` was withheld: it is listed more than once");
                 withheld.push((Some(n), Vec::new(), why));
                 continue;
@@ -2675,6 +2711,16 @@ fn compile_schema(schema: &Value) -> Result<Arc<jsonschema::Validator>, String> 
         .map_err(|e| e.to_string())
 }
 
+/// The key of a `tools/list` page: its cursor (JSON text) hashed with keys drawn once per
+/// process, so that a server cannot pick two cursors that pass for one page.
+fn page_key(cursor: &str) -> u64 {
+    use std::hash::BuildHasher as _;
+    static KEYS: std::sync::OnceLock<std::collections::hash_map::RandomState> =
+        std::sync::OnceLock::new();
+    // 0 is the first page's.
+    KEYS.get_or_init(Default::default).hash_one(cursor).max(1)
+}
+
 /// At most 1,024 bytes of `s`, cut at a character boundary.
 /// The longest name or detail an audit record keeps, in bytes.
 const BOUND: usize = 1024;
@@ -3211,6 +3257,57 @@ mod tests {
         // A notification without params passes as it is.
         let changed = br#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#;
         assert!(i.inspect(S2C, changed).forward.is_some());
+    }
+
+    #[test]
+    fn a_tool_named_on_two_pages_of_one_listing_is_withheld() {
+        let (i, audit) = inspector();
+        let page = |id: &str, cursor: Option<&str>, tools: &[&str], next: Option<&str>| {
+            let mut req = json!({"jsonrpc": "2.0", "id": id, "method": "tools/list"});
+            if let Some(c) = cursor {
+                req["params"] = json!({"cursor": c});
+            }
+            assert!(i.inspect(C2S, &encode(&req)).forward.is_some());
+            let tools: Vec<Value> = tools
+                .iter()
+                .map(|n| json!({"name": n, "description": "A tool."}))
+                .collect();
+            let mut result = json!({"tools": tools});
+            if let Some(n) = next {
+                result["nextCursor"] = json!(n);
+            }
+            let res = json!({"jsonrpc": "2.0", "id": id, "result": result});
+            json_of(&i.inspect(S2C, &encode(&res)).forward.expect("answered"))
+        };
+        let callable = |name: &str| {
+            let call = encode(
+                &json!({"jsonrpc": "2.0", "id": name, "method": "tools/call",
+                                      "params": {"name": name, "arguments": {}}}),
+            );
+            i.inspect(C2S, &call).forward.is_some()
+        };
+        page("a1", None, &["x", "y"], Some("c1"));
+        // Another listing under way at once, with cursors of its own: not the same listing.
+        page("b1", None, &["z"], Some("d1"));
+        page("b2", Some("d1"), &["x"], None);
+        assert!(callable("x"));
+        // A page asked for again is not another page.
+        page("a2", Some("c1"), &["z"], Some("c2"));
+        page("a2-again", Some("c1"), &["z"], Some("c2"));
+        assert!(callable("z"));
+        // The same name on a later page of the same listing: withheld, and no longer callable.
+        let last = page("a3", Some("c2"), &["x", "w"], None);
+        let names: Vec<&str> = last["result"]["tools"]
+            .as_array()
+            .map(|t| t.iter().filter_map(|t| t["name"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(names, ["w"]);
+        assert!(!callable("x"));
+        assert!(callable("y") && callable("w"));
+        assert!(audit.events().iter().any(|e| {
+            e.detail
+                .contains("`x` was withheld: it is listed more than once")
+        }));
     }
 
     #[test]

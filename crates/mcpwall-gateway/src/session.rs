@@ -12,6 +12,9 @@ pub(crate) struct Pending {
     pub(crate) tool: Option<String>,
     /// A `tools/list` for a page after the first (it had a cursor).
     pub(crate) paged: bool,
+    /// Which page of a `tools/list` it asked for: a keyed hash of its cursor (0 for the first
+    /// page, and for other requests).
+    pub(crate) page: u64,
     /// When it was sent, or when the server last reported progress on it.
     pub(crate) since: Instant,
     /// The `progressToken` the client gave it, if any.
@@ -42,6 +45,77 @@ pub(crate) struct Question {
     pub(crate) since: std::time::Instant,
 }
 
+/// The tools each `tools/list` listing named so far, with the page each was first named on:
+/// a name given again on another page of the same listing is withheld, as one given twice in
+/// one page is (which of its definitions the server runs cannot be told). A listing is the
+/// chain of pages its cursors lead to, so that two listings under way at once (a client's
+/// and the aggregated endpoint's, with cursors of their own) are never taken for one.
+#[derive(Debug, Default)]
+pub(crate) struct Listings {
+    /// Chains by number, oldest first; at most [`Listings::CHAINS`].
+    chains: Vec<(u64, HashMap<String, u64>)>,
+    /// The chain each cursor handed out continues (by the cursor's page key).
+    next: HashMap<u64, u64>,
+    started: u64,
+}
+
+impl Listings {
+    const CHAINS: usize = 8;
+
+    /// The chain a page belongs to: a new one for a first page (`page` 0) or a cursor not
+    /// handed out by a listing known here.
+    pub(crate) fn chain_of(&mut self, page: u64) -> u64 {
+        if page != 0
+            && let Some(&c) = self.next.get(&page)
+            && self.chains.iter().any(|(k, _)| *k == c)
+        {
+            return c;
+        }
+        self.started += 1;
+        if self.chains.len() >= Self::CHAINS {
+            let (old, _) = self.chains.remove(0);
+            self.next.retain(|_, c| *c != old);
+        }
+        self.chains.push((self.started, HashMap::new()));
+        self.started
+    }
+
+    /// Whether `name` was named on another page of `chain` than `page`.
+    pub(crate) fn named_elsewhere(&self, chain: u64, name: &str, page: u64) -> bool {
+        self.chains
+            .iter()
+            .find(|(k, _)| *k == chain)
+            .and_then(|(_, names)| names.get(name))
+            .is_some_and(|&p| p != page)
+    }
+
+    /// Records a page's names, and the cursor (page key) it hands out for the next page.
+    /// A chain keeps at most `max` names: past that it starts again.
+    pub(crate) fn record<'a>(
+        &mut self,
+        chain: u64,
+        page: u64,
+        names: impl Iterator<Item = &'a str>,
+        next: Option<u64>,
+        max: usize,
+    ) {
+        if let Some((_, seen)) = self.chains.iter_mut().find(|(k, _)| *k == chain) {
+            for n in names {
+                if seen.len() >= max {
+                    seen.clear();
+                }
+                seen.entry(n.to_owned()).or_insert(page);
+            }
+        }
+        if let Some(next) = next {
+            if self.next.len() >= Self::CHAINS * 4 {
+                self.next.clear();
+            }
+            self.next.insert(next, chain);
+        }
+    }
+}
+
 /// Bounds: a peer that sends requests without ever reading responses must not grow memory
 /// without limit.
 pub(crate) const MAX_PENDING: usize = 4096;
@@ -57,6 +131,8 @@ pub(crate) struct Session {
     /// Tools offered to the client in a `tools/list` (that passed every check): only these
     /// may be called. A tool the client never saw listed was never inspected.
     pub(crate) offered: HashSet<String>,
+    /// The `tools/list` listings under way, each a chain of pages (see [`Listings`]).
+    pub(crate) listings: Listings,
     /// The last `tools/list` page was of the listing in which the server was first seen, and
     /// more pages follow: the tools on the next (asked for with its cursor) are first seen too.
     pub(crate) first_listing: bool,
