@@ -612,7 +612,7 @@ impl Inspector {
                     method: "tools/call".to_owned(),
                     tool: Some(a.tool),
                     paged: false,
-                    page: 0,
+                    chain: 0,
                     since: a.since,
                     progress: None,
                 };
@@ -1018,7 +1018,13 @@ impl Inspector {
             .pointer("/params/cursor")
             .filter(|c| method == "tools/list" && !c.is_null());
         let paged = cursor.is_some();
-        let page = cursor.map_or(0, |c| page_key(&c.to_string()));
+        // The listing this page belongs to, as it stands when the page is asked for.
+        let chain = if method == "tools/list" {
+            let page = cursor.map_or(0, |c| keyed_hash(&c.to_string()));
+            self.session().listings.chain_of(page)
+        } else {
+            0
+        };
         let entry = match method {
             "resources/read" => value
                 .pointer("/params/uri")
@@ -1168,7 +1174,7 @@ impl Inspector {
                 method: method.to_owned(),
                 tool,
                 paged,
-                page,
+                chain,
                 since: Instant::now(),
                 progress: value.pointer("/params/_meta/progressToken").cloned(),
             },
@@ -1237,7 +1243,7 @@ impl Inspector {
                 method: method.to_owned(),
                 tool: None,
                 paged: false,
-                page: 0,
+                chain: 0,
                 since: Instant::now(),
                 progress: None,
             },
@@ -1260,7 +1266,7 @@ impl Inspector {
             "initialize" | "server/discover" => {
                 self.initialize_result(&pending.method, value, result)
             }
-            "tools/list" => self.tools_list_result(id, value, result, pending.paged, pending.page),
+            "tools/list" => self.tools_list_result(id, value, result, pending.paged, pending.chain),
             "resources/list" => {
                 self.entries_result(id, value, result, "resources", "uri", "resource")
             }
@@ -1712,7 +1718,7 @@ impl Inspector {
                     method: "tools/call".to_owned(),
                     tool: Some(ask.tool.clone()),
                     paged: false,
-                    page: 0,
+                    chain: 0,
                     since: Instant::now(),
                     progress: ask.call.pointer("/params/_meta/progressToken").cloned(),
                 },
@@ -2013,7 +2019,7 @@ impl Inspector {
         value: &Value,
         result: &Value,
         paged: bool,
-        page: u64,
+        chain: u64,
     ) -> Step {
         let Some(tools) = result.get("tools").and_then(Value::as_array) else {
             return self.misshapen(id, "tools");
@@ -2033,29 +2039,27 @@ impl Inspector {
         for n in names.iter().flatten() {
             *listed.entry(n).or_default() += 1;
         }
-        // Named on another page of this listing already (a page asked for again is not
-        // another page).
+        // Defined otherwise on an earlier page of this listing (the same definition again,
+        // on a page asked for again or after the tool set shifted, is no duplicate).
         let next_page = result
             .get("nextCursor")
             .filter(|c| !c.is_null())
-            .map(|c| page_key(&c.to_string()));
-        let again = {
-            let mut s = self.session();
-            let chain = s.listings.chain_of(if paged { page } else { 0 });
-            let again: HashSet<&str> = names
-                .iter()
-                .flatten()
-                .filter(|n| s.listings.named_elsewhere(chain, n, page))
-                .copied()
-                .collect();
-            s.listings.record(
-                chain,
-                page,
-                names.iter().flatten().copied(),
-                next_page,
-                MAX_TOOLS,
-            );
-            again
+            .map(|c| keyed_hash(&c.to_string()));
+        let hashed: Vec<(u64, u64)> = tools
+            .iter()
+            .zip(&names)
+            .filter_map(|(t, n)| n.map(|n| (keyed_hash(n), keyed_hash(&t.to_string()))))
+            .collect();
+        let redefined = self
+            .session()
+            .listings
+            .record(chain, &hashed, next_page, MAX_TOOLS);
+        let again: HashSet<&str> = {
+            let named: Vec<&str> = names.iter().flatten().copied().collect();
+            redefined
+                .into_iter()
+                .filter_map(|k| named.get(k).copied())
+                .collect()
         };
         // Withheld tools: (name, rules, why).
         let mut withheld: Vec<(Option<&str>, Vec<String>, String)> = Vec::new();
@@ -2711,14 +2715,13 @@ fn compile_schema(schema: &Value) -> Result<Arc<jsonschema::Validator>, String> 
         .map_err(|e| e.to_string())
 }
 
-/// The key of a `tools/list` page: its cursor (JSON text) hashed with keys drawn once per
-/// process, so that a server cannot pick two cursors that pass for one page.
-fn page_key(cursor: &str) -> u64 {
+/// A text (a cursor, a tool's name or definition) hashed with keys drawn once per process, so
+/// that a server cannot pick two texts that pass for one. Never 0 (a first page's key).
+fn keyed_hash(text: &str) -> u64 {
     use std::hash::BuildHasher as _;
     static KEYS: std::sync::OnceLock<std::collections::hash_map::RandomState> =
         std::sync::OnceLock::new();
-    // 0 is the first page's.
-    KEYS.get_or_init(Default::default).hash_one(cursor).max(1)
+    KEYS.get_or_init(Default::default).hash_one(text).max(1)
 }
 
 /// At most 1,024 bytes of `s`, cut at a character boundary.
@@ -3260,54 +3263,95 @@ mod tests {
     }
 
     #[test]
-    fn a_tool_named_on_two_pages_of_one_listing_is_withheld() {
+    fn a_tool_defined_otherwise_on_two_pages_of_one_listing_is_withheld() {
         let (i, audit) = inspector();
-        let page = |id: &str, cursor: Option<&str>, tools: &[&str], next: Option<&str>| {
+        let ask = |id: &str, cursor: Option<&str>| {
             let mut req = json!({"jsonrpc": "2.0", "id": id, "method": "tools/list"});
             if let Some(c) = cursor {
                 req["params"] = json!({"cursor": c});
             }
             assert!(i.inspect(C2S, &encode(&req)).forward.is_some());
+        };
+        // Tools as (name, description).
+        let answer = |id: &str, tools: &[(&str, &str)], next: Option<&str>| {
             let tools: Vec<Value> = tools
                 .iter()
-                .map(|n| json!({"name": n, "description": "A tool."}))
+                .map(|(n, d)| json!({"name": n, "description": d}))
                 .collect();
             let mut result = json!({"tools": tools});
             if let Some(n) = next {
                 result["nextCursor"] = json!(n);
             }
             let res = json!({"jsonrpc": "2.0", "id": id, "result": result});
-            json_of(&i.inspect(S2C, &encode(&res)).forward.expect("answered"))
+            let out = json_of(&i.inspect(S2C, &encode(&res)).forward.expect("answered"));
+            out["result"]["tools"]
+                .as_array()
+                .map(|t| {
+                    t.iter()
+                        .filter_map(|t| t["name"].as_str().map(str::to_owned))
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
         };
+        let page = |id: &str, cursor: Option<&str>, tools: &[(&str, &str)], next: Option<&str>| {
+            ask(id, cursor);
+            answer(id, tools, next)
+        };
+        let calls = std::cell::Cell::new(0);
         let callable = |name: &str| {
+            // Each call its own id: a call still in flight may not be made again.
+            calls.set(calls.get() + 1);
             let call = encode(
-                &json!({"jsonrpc": "2.0", "id": name, "method": "tools/call",
+                &json!({"jsonrpc": "2.0", "id": calls.get(), "method": "tools/call",
                                       "params": {"name": name, "arguments": {}}}),
             );
             i.inspect(C2S, &call).forward.is_some()
         };
-        page("a1", None, &["x", "y"], Some("c1"));
+        page("a1", None, &[("x", "One."), ("y", "Two.")], Some("c1"));
         // Another listing under way at once, with cursors of its own: not the same listing.
-        page("b1", None, &["z"], Some("d1"));
-        page("b2", Some("d1"), &["x"], None);
+        page("b1", None, &[("z", "Three.")], Some("d1"));
+        page("b2", Some("d1"), &[("x", "Other.")], None);
         assert!(callable("x"));
-        // A page asked for again is not another page.
-        page("a2", Some("c1"), &["z"], Some("c2"));
-        page("a2-again", Some("c1"), &["z"], Some("c2"));
-        assert!(callable("z"));
-        // The same name on a later page of the same listing: withheld, and no longer callable.
-        let last = page("a3", Some("c2"), &["x", "w"], None);
-        let names: Vec<&str> = last["result"]["tools"]
-            .as_array()
-            .map(|t| t.iter().filter_map(|t| t["name"].as_str()).collect())
-            .unwrap_or_default();
-        assert_eq!(names, ["w"]);
+        // A page asked for again, and the same definition on another page (the tool set
+        // shifted): no duplicate.
+        page("a2", Some("c1"), &[("z", "Three.")], Some("c2"));
+        page(
+            "a2-again",
+            Some("c1"),
+            &[("z", "Three."), ("y", "Two.")],
+            Some("c2"),
+        );
+        assert!(callable("z") && callable("y"));
+        // Defined otherwise on a later page of the same listing: withheld, no longer callable.
+        let last = page(
+            "a3",
+            Some("c2"),
+            &[("x", "Changed."), ("w", "Four.")],
+            Some("c1"),
+        );
+        assert_eq!(last, ["w"]);
         assert!(!callable("x"));
         assert!(callable("y") && callable("w"));
+        // Back to an earlier cursor with yet another definition: still the same listing.
+        assert_eq!(
+            page("a4", Some("c1"), &[("z", "Three, changed.")], None),
+            Vec::<String>::new()
+        );
+        assert!(!callable("z"));
         assert!(audit.events().iter().any(|e| {
             e.detail
                 .contains("`x` was withheld: it is listed more than once")
         }));
+        // One cursor handed out by two listings, the first's next page held back: the page
+        // counts for the listing that asked for it.
+        page("e1", None, &[("v", "Five.")], Some("k"));
+        ask("e2", Some("k"));
+        page("f1", None, &[("u", "Six.")], Some("k"));
+        assert_eq!(
+            answer("e2", &[("v", "Five, changed.")], None),
+            Vec::<String>::new()
+        );
+        assert!(!callable("v"));
     }
 
     #[test]

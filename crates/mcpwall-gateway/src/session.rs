@@ -12,9 +12,9 @@ pub(crate) struct Pending {
     pub(crate) tool: Option<String>,
     /// A `tools/list` for a page after the first (it had a cursor).
     pub(crate) paged: bool,
-    /// Which page of a `tools/list` it asked for: a keyed hash of its cursor (0 for the first
-    /// page, and for other requests).
-    pub(crate) page: u64,
+    /// For a `tools/list`: the listing (chain of pages) it belongs to (see [`Listings`]); 0
+    /// for other requests.
+    pub(crate) chain: u64,
     /// When it was sent, or when the server last reported progress on it.
     pub(crate) since: Instant,
     /// The `progressToken` the client gave it, if any.
@@ -45,16 +45,20 @@ pub(crate) struct Question {
     pub(crate) since: std::time::Instant,
 }
 
-/// The tools each `tools/list` listing named so far, with the page each was first named on:
-/// a name given again on another page of the same listing is withheld, as one given twice in
-/// one page is (which of its definitions the server runs cannot be told). A listing is the
-/// chain of pages its cursors lead to, so that two listings under way at once (a client's
-/// and the aggregated endpoint's, with cursors of their own) are never taken for one.
+/// The tools each `tools/list` listing defined so far: a name defined again otherwise on
+/// another page of the same listing is withheld, as one named twice in one page is (which of
+/// its definitions the server runs cannot be told). The same definition again (a page asked
+/// for again, or a tool set that shifted between pages) is no duplicate. A listing is the
+/// chain of pages its cursors lead to, resolved when a page is asked for, so that two listings
+/// under way at once (a client's and the aggregated endpoint's, or a restart's) are never taken
+/// for one, whatever cursors the server hands out. Names and definitions are kept as keyed
+/// hashes: a chain costs 16 bytes a tool, whatever their size.
 #[derive(Debug, Default)]
 pub(crate) struct Listings {
-    /// Chains by number, oldest first; at most [`Listings::CHAINS`].
-    chains: Vec<(u64, HashMap<String, u64>)>,
-    /// The chain each cursor handed out continues (by the cursor's page key).
+    /// Chains by number, oldest first; at most [`Listings::CHAINS`]. Per chain, each name's
+    /// hash and that of its first definition.
+    chains: Vec<(u64, HashMap<u64, u64>)>,
+    /// The chain each cursor handed out continues (by the cursor's key).
     next: HashMap<u64, u64>,
     started: u64,
 }
@@ -62,8 +66,9 @@ pub(crate) struct Listings {
 impl Listings {
     const CHAINS: usize = 8;
 
-    /// The chain a page belongs to: a new one for a first page (`page` 0) or a cursor not
-    /// handed out by a listing known here.
+    /// The chain a page asked for now belongs to: that of the listing that handed out its
+    /// cursor (`page`, its key), or a new one for a first page (`page` 0) or a cursor no
+    /// listing known here handed out.
     pub(crate) fn chain_of(&mut self, page: u64) -> u64 {
         if page != 0
             && let Some(&c) = self.next.get(&page)
@@ -80,31 +85,29 @@ impl Listings {
         self.started
     }
 
-    /// Whether `name` was named on another page of `chain` than `page`.
-    pub(crate) fn named_elsewhere(&self, chain: u64, name: &str, page: u64) -> bool {
-        self.chains
-            .iter()
-            .find(|(k, _)| *k == chain)
-            .and_then(|(_, names)| names.get(name))
-            .is_some_and(|&p| p != page)
-    }
-
-    /// Records a page's names, and the cursor (page key) it hands out for the next page.
-    /// A chain keeps at most `max` names: past that it starts again.
-    pub(crate) fn record<'a>(
+    /// Records a page's tools as (name, definition) hashes, and the cursor key it hands out
+    /// for the next page; returns the indices of the tools whose name the chain already had
+    /// with another definition. A chain keeps at most `max` names: past that it starts again.
+    pub(crate) fn record(
         &mut self,
         chain: u64,
-        page: u64,
-        names: impl Iterator<Item = &'a str>,
+        tools: &[(u64, u64)],
         next: Option<u64>,
         max: usize,
-    ) {
+    ) -> Vec<usize> {
+        let mut redefined = Vec::new();
         if let Some((_, seen)) = self.chains.iter_mut().find(|(k, _)| *k == chain) {
-            for n in names {
+            for (k, &(name, definition)) in tools.iter().enumerate() {
                 if seen.len() >= max {
                     seen.clear();
                 }
-                seen.entry(n.to_owned()).or_insert(page);
+                match seen.get(&name) {
+                    Some(&d) if d != definition => redefined.push(k),
+                    Some(_) => {}
+                    None => {
+                        seen.insert(name, definition);
+                    }
+                }
             }
         }
         if let Some(next) = next {
@@ -113,6 +116,7 @@ impl Listings {
             }
             self.next.insert(next, chain);
         }
+        redefined
     }
 }
 
