@@ -2077,7 +2077,7 @@ impl Inspector {
             }
             if listed.get(n).copied().unwrap_or(0) > 1 || again.contains(n) {
                 let why = format!("tool `{n}` was withheld: it is listed more than once");
-                withheld.push((Some(n), Vec::new(), why));
+                withheld.push((Some(n), vec!["gateway.listed_twice".to_owned()], why));
                 continue;
             }
             let report = self.tool_report(tool);
@@ -3341,6 +3341,7 @@ mod tests {
         assert!(audit.events().iter().any(|e| {
             e.detail
                 .contains("`x` was withheld: it is listed more than once")
+                && e.rules == ["gateway.listed_twice"]
         }));
         // One cursor handed out by two listings, the first's next page held back: the page
         // counts for the listing that asked for it.
