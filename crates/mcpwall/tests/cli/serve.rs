@@ -44,10 +44,18 @@ fn poisoned(name: &str, extra: &[&str]) -> String {
 fn serve(dir: &Path, config: &str, args: &[&str]) -> Gateway {
     let path = dir.join("mcpwall.toml");
     std::fs::write(&path, config).expect("write config");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mcpwall"))
-        .arg("serve")
-        .arg("--config")
-        .arg(&path)
+    start_serve(dir, Some(&path), args)
+}
+
+/// Starts `mcpwall serve` with the configuration at `config` (without one: the built-in demo),
+/// its lockfile and audit file in `dir`, on a free port.
+fn start_serve(dir: &Path, config: Option<&Path>, args: &[&str]) -> Gateway {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcpwall"));
+    cmd.arg("serve");
+    if let Some(path) = config {
+        cmd.arg("--config").arg(path);
+    }
+    let mut child = cmd
         .args(["--listen", "127.0.0.1:0", "--lock"])
         .arg(dir.join("mcpwall.lock"))
         .arg("--audit")
@@ -2057,4 +2065,55 @@ fn an_aggregated_member_cannot_hold_listings_or_take_anothers_resources() {
             .any(|l| l.contains("\"tool\":\"t0\"") && l.contains("withheld")),
         "{audit}"
     );
+}
+
+/// The README's first command, `mcpwall serve` without a configuration: the built-in demo
+/// server at /mcp/demo, as docs/serve.md's curl walk-through shows it.
+#[test]
+fn serve_without_a_configuration_serves_the_built_in_demo() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let gw = start_serve(dir.path(), None, &[]);
+    let (a, p) = (gw.addr.as_str(), "/mcp/demo");
+    let (r, sid) = initialize(a, p, &[]);
+    assert_eq!(r.status, 200, "{r:?}\n{}", gw.log());
+    initialized_and_listed(a, p, &sid);
+    let r = post(
+        a,
+        p,
+        &sid,
+        &json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+    );
+    let listed = r.message();
+    let names: Vec<&str> = listed["result"]["tools"]
+        .as_array()
+        .map(|t| t.iter().filter_map(|t| t["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        names.contains(&"get_config") && names.contains(&"read_page"),
+        "{listed}"
+    );
+    // Its description tells the model to read ~/.ssh/id_rsa.
+    assert!(!names.contains(&"fetch_weather"), "{listed}");
+    let r = post(a, p, &sid, &call(3, "get_config", json!({"name": "prod"})));
+    let text = r.message()["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(text.contains("[REDACTED:aws_access_key_id]"), "{text}");
+    assert!(!text.contains("AKIA"), "{text}");
+    let r = post(
+        a,
+        p,
+        &sid,
+        &call(4, "read_page", json!({"url": "https://example.com"})),
+    );
+    let m = r.message();
+    assert_eq!(m["result"]["isError"], true, "{m}");
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).expect("audit");
+    for verdict in ["filter", "redact", "block"] {
+        assert!(
+            audit.contains(&format!("\"verdict\":\"{verdict}\"")),
+            "{verdict}: {audit}"
+        );
+    }
 }
