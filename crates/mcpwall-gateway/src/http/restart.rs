@@ -92,6 +92,10 @@ pub(super) async fn supervise(
                 let session = Arc::clone(&session);
                 tokio::spawn(async move {
                     relist(&session, attempts).await;
+                    // The new process's tools need not be the old one's: the client (or the
+                    // aggregated endpoint, which then lists its members again before a call)
+                    // is told to list them again.
+                    session.route(TOOLS_CHANGED.to_vec());
                     drop(gate);
                 });
             }
@@ -155,6 +159,9 @@ async fn restart(
     *stdin = Some(pipe);
     Ok(out)
 }
+
+/// What the client is told once a restarted server's tools are listed again.
+const TOOLS_CHANGED: &[u8] = br#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#;
 
 /// Answers, with errors, what the session's server left unanswered, and withdraws the
 /// questions it had put to the client.

@@ -1386,12 +1386,34 @@ fn upstream_faults_and_shutdown_in_serve() {
     // rug pull, withheld.
     let r = post(&a, p, &sid, &call(3, "crash", json!({"code": 3})));
     assert_eq!(r.message()["error"]["code"], -32053, "{r:?}");
+    // (Its stream may carry, before the answer, the notification that the tools changed: the
+    // client is told to list them again once the new server's are listed.)
     let r = post(&a, p, &sid, &call(4, "echo", json!({"text": "still here"})));
+    let messages = r.messages();
+    let answer = messages.iter().find(|m| m["id"] == 4);
     assert_eq!(
-        r.message()["result"]["content"][0]["text"],
-        "still here",
+        answer.map(|m| &m["result"]["content"][0]["text"]),
+        Some(&json!("still here")),
         "{r:?}"
     );
+    assert!(
+        messages
+            .iter()
+            .all(|m| m["id"] == 4 || m["method"] == "notifications/tools/list_changed"),
+        "{messages:?}"
+    );
+    // If not on that stream, the notification waits for the client's GET stream.
+    if messages.len() == 1 {
+        let get = format!(
+            "GET {p} HTTP/1.1\r\nHost: {a}\r\nAccept: text/event-stream\r\n\
+             Mcp-Session-Id: {sid}\r\n\r\n"
+        );
+        let (_, event) = read_event(&a, &get, true);
+        assert_eq!(
+            event["method"], "notifications/tools/list_changed",
+            "{event}"
+        );
+    }
     let r = post(&a, p, &sid, &call(5, "add", json!({"a": 2, "b": 3})));
     assert_eq!(r.message()["error"]["code"], -32051, "{r:?}");
     let text = r.message()["error"]["message"].to_string();
