@@ -1010,10 +1010,10 @@ impl Aggregate {
         Some(self.once_each(k, method, key, items))
     }
 
-    /// A member's listing with each entry once. The member's pipeline withholds a name listed
-    /// twice in one page, but pages are inspected one by one: a tool or prompt named on two
-    /// pages (perhaps defined two ways, and which one the server runs nobody can tell) is
-    /// withheld too. A resource or template listed again is kept once.
+    /// A member's listing with each entry once. A tool or prompt the member's listing defines
+    /// two ways (on two pages: which one the server runs nobody can tell) is withheld, as the
+    /// member's pipeline withholds tools; the same entry again, and a resource or template
+    /// listed again, is kept once.
     fn once_each(&self, k: usize, method: &str, key: &str, items: Vec<Value>) -> Vec<Value> {
         let (field, withhold) = match key {
             "tools" | "prompts" => ("name", true),
@@ -1022,9 +1022,13 @@ impl Aggregate {
             _ => return items,
         };
         let id = |v: &Value| v.get(field).and_then(Value::as_str).map(str::to_owned);
-        let mut count: HashMap<String, usize> = HashMap::new();
-        for n in items.iter().filter_map(id) {
-            *count.entry(n).or_default() += 1;
+        // Per name, its first entry and whether another entry differs from it.
+        let mut first: HashMap<String, (usize, bool)> = HashMap::new();
+        for (k, item) in items.iter().enumerate() {
+            if let Some(n) = id(item) {
+                let e = first.entry(n).or_insert((k, false));
+                e.1 |= items[e.0] != *item;
+            }
         }
         let mut seen = HashSet::new();
         let mut out = Vec::with_capacity(items.len());
@@ -1033,17 +1037,20 @@ impl Aggregate {
                 out.push(item);
                 continue;
             };
-            let twice = count.get(&n).is_some_and(|&c| c > 1);
-            if !twice || (!withhold && seen.insert(n.clone())) {
-                out.push(item);
-            } else if withhold && seen.insert(n.clone()) {
+            // The same entry again (a page asked for again, a set that shifted) is kept once.
+            let redefined = first.get(&n).is_some_and(|&(_, differs)| differs);
+            if !(withhold && redefined) {
+                if seen.insert(n) {
+                    out.push(item);
+                }
+            } else if seen.insert(n.clone()) {
                 self.event(
                     method,
                     &self.members[k].name,
                     (key == "tools").then_some(n.as_str()),
                     Verdict::Filter,
                     "gateway.listed_twice",
-                    format!("`{n}` was withheld: its server lists it on more than one page"),
+                    format!("`{n}` was withheld: its server defines it two ways on its pages"),
                 );
             }
         }
