@@ -9,7 +9,8 @@
 //! period, so the server (and anything it started) does not outlive mcpwall.
 
 use std::ffi::OsString;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, Write};
+use std::ops::ControlFlow;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::CommandExt as _;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -19,13 +20,16 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use mcpwall_protocol::{Frame, FrameReader};
+use mcpwall_protocol::Frame;
 use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::process::{Pid, Signal, kill_process_group};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::GatewayError;
+use pump::{Deadline, Seen, Side, pump};
+
+mod pump;
 use crate::inspect::{Direction, Inspector, Outcome};
 
 /// How to run the server.
@@ -78,6 +82,8 @@ struct Outbox {
     stall: Option<Duration>,
     /// What to do about a stuck peer (kill the server: everything then winds down).
     on_stall: Box<dyn Fn() + Send + Sync>,
+    /// The pump's deadline for polling without sleeping, moved on by each frame sent.
+    eager: Option<Arc<Deadline>>,
 }
 
 /// Frames waiting for a peer, beyond what its pipe holds.
@@ -85,6 +91,11 @@ const QUEUE: usize = 256;
 
 /// What a pipe takes in one write without splitting it, or blocking when it has room (POSIX).
 const PIPE_BUF: usize = 4096;
+/// How long, after a frame is written to either peer, the pump polls without sleeping (see
+/// [`pump`]): a quick server answers, and a client in a hurry sends its next request, within
+/// it; a peer that takes longer costs this much CPU per message.
+const EAGER_WINDOW: Duration = Duration::from_micros(200);
+
 /// How often mcpwall looks whether the server has exited.
 const EXIT_POLL: Duration = Duration::from_millis(100);
 
@@ -128,9 +139,10 @@ impl Outbox {
         out: impl Write + AsFd + Send + 'static,
         stall: Option<Duration>,
         on_stall: impl Fn() + Send + Sync + 'static,
+        eager: Arc<Deadline>,
     ) -> Arc<Outbox> {
         let fd = out.as_fd().try_clone_to_owned().ok();
-        Self::with_stream(Box::new(out), fd, stall, on_stall)
+        Self::with_stream(Box::new(out), fd, stall, on_stall, Some(eager))
     }
 
     /// An outbox to a stream that is not a descriptor (always through the writer thread).
@@ -139,7 +151,7 @@ impl Outbox {
         stall: Option<Duration>,
         on_stall: impl Fn() + Send + Sync + 'static,
     ) -> Arc<Outbox> {
-        Self::with_stream(Box::new(out), None, stall, on_stall)
+        Self::with_stream(Box::new(out), None, stall, on_stall, None)
     }
 
     fn with_stream(
@@ -147,6 +159,7 @@ impl Outbox {
         fd: Option<OwnedFd>,
         stall: Option<Duration>,
         on_stall: impl Fn() + Send + Sync + 'static,
+        eager: Option<Arc<Deadline>>,
     ) -> Arc<Outbox> {
         let (tx, rx) = sync_channel::<Vec<u8>>(QUEUE);
         let out = Arc::new(Mutex::new(Some(Stream { out, fd })));
@@ -177,6 +190,7 @@ impl Outbox {
             writer: Mutex::new(Some(writer)),
             stall,
             on_stall: Box::new(on_stall),
+            eager,
         })
     }
 
@@ -186,6 +200,10 @@ impl Outbox {
         let Some(tx) = lock(&self.tx).clone() else {
             return;
         };
+        // An answer (or the next request) is due: the pump polls for it without sleeping.
+        if let Some(eager) = &self.eager {
+            eager.extend(EAGER_WINDOW);
+        }
         if self.write_now(&frame) {
             return;
         }
@@ -288,9 +306,16 @@ pub fn run<I, O>(
     client_out: O,
 ) -> Result<ExitStatus, GatewayError>
 where
-    I: Read + Send + 'static,
+    I: AsFd,
     O: Write + AsFd + Send + 'static,
 {
+    let client_in = client_in
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|source| GatewayError::Io {
+            what: "duplicating the client's input",
+            source,
+        })?;
     // Registered before the child exists: a signal in between is not lost.
     let mut signals =
         Signals::new([SIGTERM, SIGINT, SIGHUP]).map_err(|source| GatewayError::Io {
@@ -330,49 +355,27 @@ where
             }
         });
     }
-    let server_out = child.stdout.take();
+    let Some(server_out) = child.stdout.take() else {
+        let _ = kill_process_group(group, Signal::KILL);
+        let _ = child.wait();
+        return Err(GatewayError::Io {
+            what: "reading the server's output",
+            source: io::Error::other("the server's output is not a pipe"),
+        });
+    };
     // A peer that leaves its queue full for a whole call timeout is stuck: the server is
     // killed, and the session winds down as when it exits.
     let stuck = move || {
         let _ = kill_process_group(group, Signal::KILL);
     };
+    let eager = Arc::<Deadline>::default();
     let server_in = match child.stdin.take() {
-        Some(stdin) => Outbox::new(stdin, config.call_timeout, stuck),
+        Some(stdin) => Outbox::new(stdin, config.call_timeout, stuck, Arc::clone(&eager)),
         None => Outbox::unfiled(io::sink(), None, || {}),
     };
     let child: Shared<Child> = Arc::new(Mutex::new(child));
-    let client_out = Outbox::new(client_out, config.call_timeout, stuck);
+    let client_out = Outbox::new(client_out, config.call_timeout, stuck, Arc::clone(&eager));
 
-    {
-        let inspector = Arc::clone(&inspector);
-        let server_in = Arc::clone(&server_in);
-        let client_out = Arc::clone(&client_out);
-        let (max, grace) = (config.max_frame, config.grace);
-        thread::spawn(move || {
-            let mut frames = FrameReader::new(BufReader::new(client_in), max);
-            // A read error is the client going away, as the end of the stream is.
-            while let Ok(Some(frame)) = frames.next_frame() {
-                match frame {
-                    Frame::Data(bytes) => deliver(
-                        inspector.inspect(Direction::ClientToServer, &bytes),
-                        &server_in,
-                        &client_out,
-                    ),
-                    Frame::Oversize { len, head } => deliver(
-                        inspector.oversize(Direction::ClientToServer, len, max, &head),
-                        &server_in,
-                        &client_out,
-                    ),
-                }
-            }
-            // The client is gone: closing the server's input asks it to exit. After the grace
-            // period the group goes, whether the server is still running or exited and left
-            // something behind that holds its output (which mcpwall would read for ever).
-            server_in.close();
-            thread::sleep(grace);
-            kill_unless_reaped(group);
-        });
-    }
     {
         // The server may exit while something it started keeps its output open: its output
         // never ends, and the calls it left would wait for the call timeout. Once it exited
@@ -416,23 +419,34 @@ where
         });
     }
 
-    if let Some(out) = server_out {
-        let mut frames = FrameReader::new(BufReader::new(out), config.max_frame);
-        loop {
-            match frames.next_frame() {
-                Ok(Some(Frame::Data(bytes))) => {
-                    let o = inspector.inspect(Direction::ServerToClient, &bytes);
-                    deliver(o, &client_out, &server_in);
-                }
-                Ok(Some(Frame::Oversize { len, head })) => {
-                    let max = config.max_frame;
-                    let o = inspector.oversize(Direction::ServerToClient, len, max, &head);
-                    deliver(o, &client_out, &server_in);
-                }
-                Ok(None) | Err(_) => break,
+    let max = config.max_frame;
+    pump(client_in, server_out, max, &eager, |seen| {
+        let (dir, onward, back, frame) = match seen {
+            Seen::Frame(Side::Client, f) => (Direction::ClientToServer, &server_in, &client_out, f),
+            Seen::Frame(Side::Server, f) => (Direction::ServerToClient, &client_out, &server_in, f),
+            Seen::Closed(Side::Client) => {
+                // The client is gone: closing the server's input asks it to exit. After the
+                // grace period the group goes, whether the server is still running or exited
+                // and left something behind that holds its output (which mcpwall would read
+                // for ever).
+                server_in.close();
+                let grace = config.grace;
+                thread::spawn(move || {
+                    thread::sleep(grace);
+                    kill_unless_reaped(group);
+                });
+                return ControlFlow::Continue(());
+            }
+            Seen::Closed(Side::Server) => return ControlFlow::Break(()),
+        };
+        match frame {
+            Frame::Data(bytes) => deliver(inspector.inspect(dir, &bytes), onward, back),
+            Frame::Oversize { len, head } => {
+                deliver(inspector.oversize(dir, len, max, &head), onward, back);
             }
         }
-    }
+        ControlFlow::Continue(())
+    });
     // The server closed its output: it is exiting, or must be made to. What it left
     // unanswered is answered now, so that no client waits for ever.
     done.store(true, Ordering::Relaxed);
