@@ -8,6 +8,7 @@
 //! mcpwall are passed on to that group, which is killed if it is still there after the grace
 //! period, so the server (and anything it started) does not outlive mcpwall.
 
+use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io::{self, Write};
 use std::ops::ControlFlow;
@@ -30,7 +31,7 @@ use crate::GatewayError;
 use pump::{Deadline, Seen, Side, pump};
 
 mod pump;
-use crate::inspect::{Direction, Inspector, Outcome};
+use crate::inspect::{Direction, Inspector};
 
 /// How to run the server.
 #[derive(Clone, Debug)]
@@ -82,8 +83,9 @@ struct Outbox {
     stall: Option<Duration>,
     /// What to do about a stuck peer (kill the server: everything then winds down).
     on_stall: Box<dyn Fn() + Send + Sync>,
-    /// The pump's deadline for polling without sleeping, moved on by each frame sent.
-    eager: Option<Arc<Deadline>>,
+    /// The pump's deadline for polling without sleeping, moved on by each frame sent, and by
+    /// how much.
+    eager: Option<(Arc<Deadline>, Duration)>,
 }
 
 /// Frames waiting for a peer, beyond what its pipe holds.
@@ -139,7 +141,7 @@ impl Outbox {
         out: impl Write + AsFd + Send + 'static,
         stall: Option<Duration>,
         on_stall: impl Fn() + Send + Sync + 'static,
-        eager: Arc<Deadline>,
+        eager: (Arc<Deadline>, Duration),
     ) -> Arc<Outbox> {
         let fd = out.as_fd().try_clone_to_owned().ok();
         Self::with_stream(Box::new(out), fd, stall, on_stall, Some(eager))
@@ -159,7 +161,7 @@ impl Outbox {
         fd: Option<OwnedFd>,
         stall: Option<Duration>,
         on_stall: impl Fn() + Send + Sync + 'static,
-        eager: Option<Arc<Deadline>>,
+        eager: Option<(Arc<Deadline>, Duration)>,
     ) -> Arc<Outbox> {
         let (tx, rx) = sync_channel::<Vec<u8>>(QUEUE);
         let out = Arc::new(Mutex::new(Some(Stream { out, fd })));
@@ -197,32 +199,51 @@ impl Outbox {
     /// Writes a small frame at once if nothing waits before it and the pipe has room;
     /// otherwise queues it, waiting while the queue is full, at most the stall time.
     fn send(&self, frame: Vec<u8>) {
-        let Some(tx) = lock(&self.tx).clone() else {
-            return;
-        };
-        // An answer (or the next request) is due: the pump polls for it without sleeping.
-        if let Some(eager) = &self.eager {
-            eager.extend(EAGER_WINDOW);
-        }
-        if self.write_now(&frame) {
-            return;
-        }
-        self.queued.fetch_add(1, Ordering::AcqRel);
         let started = Instant::now();
         let mut frame = frame;
-        loop {
-            match tx.try_send(frame) {
-                Ok(()) => return,
-                Err(TrySendError::Disconnected(_)) => break,
-                Err(TrySendError::Full(back)) => frame = back,
+        while let Err(back) = self.try_send(frame) {
+            if self.stalled(started) {
+                return;
             }
-            if self.stall.is_some_and(|s| started.elapsed() >= s) {
-                (self.on_stall)();
-                break;
-            }
+            frame = back;
             thread::sleep(Duration::from_millis(2));
         }
-        self.queued.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// [`Outbox::send`] without waiting: a frame the full queue has no room for comes back.
+    fn try_send(&self, frame: Vec<u8>) -> Result<(), Vec<u8>> {
+        let Some(tx) = lock(&self.tx).clone() else {
+            return Ok(());
+        };
+        if !self.write_now(&frame) {
+            self.queued.fetch_add(1, Ordering::AcqRel);
+            match tx.try_send(frame) {
+                Ok(()) => {}
+                Err(TrySendError::Disconnected(_)) => {
+                    self.queued.fetch_sub(1, Ordering::AcqRel);
+                    return Ok(());
+                }
+                Err(TrySendError::Full(back)) => {
+                    self.queued.fetch_sub(1, Ordering::AcqRel);
+                    return Err(back);
+                }
+            }
+        }
+        // An answer (or the next request) is due: the pump polls for it without sleeping.
+        if let Some((eager, window)) = &self.eager {
+            eager.extend(*window);
+        }
+        Ok(())
+    }
+
+    /// Whether a queue full since `since` has been full for the stall time; if so, the stall
+    /// is dealt with (the server killed).
+    fn stalled(&self, since: Instant) -> bool {
+        let stalled = self.stall.is_some_and(|s| since.elapsed() >= s);
+        if stalled {
+            (self.on_stall)();
+        }
+        stalled
     }
 
     /// The direct path: true when the frame was written (or its peer is gone).
@@ -287,13 +308,96 @@ impl Outbox {
     }
 }
 
-/// Delivers an outcome: `forward` onward, `reply` back to the sender.
-fn deliver(outcome: Outcome<'_>, onward: &Outbox, back: &Outbox) {
-    if let Some(f) = outcome.forward {
-        onward.send(f.into_owned());
+/// Frames that came from one side and wait for room on their way (to the other side, or back).
+#[derive(Default)]
+struct Held {
+    frames: VecDeque<(Side, Vec<u8>)>,
+    /// Since when the first of them has waited.
+    since: Option<Instant>,
+}
+
+/// The pump's handler: each frame through the inspector, its outcome to the outboxes. A frame
+/// that finds its outbox full is held, and its side is read no further until it went: the
+/// pump never waits on one peer, so that the other keeps flowing (a server answering while
+/// the client sends more than its input holds).
+struct Relay<'a> {
+    inspector: &'a Inspector,
+    /// By the side they write to.
+    outboxes: [&'a Outbox; 2],
+    /// By the side the frames came from.
+    held: [Held; 2],
+    max: usize,
+    grace: Duration,
+    group: Pid,
+}
+
+fn index(side: Side) -> usize {
+    usize::from(side == Side::Server)
+}
+
+fn other(side: Side) -> Side {
+    match side {
+        Side::Client => Side::Server,
+        Side::Server => Side::Client,
     }
-    if let Some(r) = outcome.reply {
-        back.send(r);
+}
+
+impl pump::Handler for Relay<'_> {
+    fn seen(&mut self, seen: Seen) -> ControlFlow<()> {
+        let (side, frame) = match seen {
+            Seen::Frame(side, frame) => (side, frame),
+            Seen::Closed(Side::Client) => {
+                // The client is gone: closing the server's input asks it to exit. After the
+                // grace period the group goes, whether the server is still running or exited
+                // and left something behind that holds its output (which mcpwall would read
+                // for ever).
+                self.outboxes[index(Side::Server)].close();
+                let (grace, group) = (self.grace, self.group);
+                thread::spawn(move || {
+                    thread::sleep(grace);
+                    kill_unless_reaped(group);
+                });
+                return ControlFlow::Continue(());
+            }
+            Seen::Closed(Side::Server) => return ControlFlow::Break(()),
+        };
+        let dir = match side {
+            Side::Client => Direction::ClientToServer,
+            Side::Server => Direction::ServerToClient,
+        };
+        let outcome = match &frame {
+            Frame::Data(bytes) => self.inspector.inspect(dir, bytes),
+            Frame::Oversize { len, head } => self.inspector.oversize(dir, *len, self.max, head),
+        };
+        let held = &mut self.held[index(side)].frames;
+        if let Some(f) = outcome.forward {
+            held.push_back((other(side), f.into_owned()));
+        }
+        if let Some(r) = outcome.reply {
+            held.push_back((side, r));
+        }
+        self.ready(side);
+        ControlFlow::Continue(())
+    }
+
+    fn ready(&mut self, side: Side) -> bool {
+        let held = &mut self.held[index(side)];
+        while let Some((to, frame)) = held.frames.pop_front() {
+            let outbox = self.outboxes[index(to)];
+            if let Err(back) = outbox.try_send(frame) {
+                let since = *held.since.get_or_insert_with(Instant::now);
+                if outbox.stalled(since) {
+                    // The server was killed: what waited for it is dropped, as it was.
+                    held.frames.clear();
+                    held.since = None;
+                    return true;
+                }
+                held.frames.push_front((to, back));
+                return false;
+            }
+            held.since = None;
+        }
+        true
     }
 }
 
@@ -369,12 +473,30 @@ where
         let _ = kill_process_group(group, Signal::KILL);
     };
     let eager = Arc::<Deadline>::default();
+    // With one CPU (an affinity mask, a container's quota) polling would take it from the
+    // very server whose answer is awaited.
+    let cpus = thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let window = if cpus >= 2 {
+        EAGER_WINDOW
+    } else {
+        Duration::ZERO
+    };
     let server_in = match child.stdin.take() {
-        Some(stdin) => Outbox::new(stdin, config.call_timeout, stuck, Arc::clone(&eager)),
+        Some(stdin) => Outbox::new(
+            stdin,
+            config.call_timeout,
+            stuck,
+            (Arc::clone(&eager), window),
+        ),
         None => Outbox::unfiled(io::sink(), None, || {}),
     };
     let child: Shared<Child> = Arc::new(Mutex::new(child));
-    let client_out = Outbox::new(client_out, config.call_timeout, stuck, Arc::clone(&eager));
+    let client_out = Outbox::new(
+        client_out,
+        config.call_timeout,
+        stuck,
+        (Arc::clone(&eager), window),
+    );
 
     {
         // The server may exit while something it started keeps its output open: its output
@@ -419,34 +541,15 @@ where
         });
     }
 
-    let max = config.max_frame;
-    pump(client_in, server_out, max, &eager, |seen| {
-        let (dir, onward, back, frame) = match seen {
-            Seen::Frame(Side::Client, f) => (Direction::ClientToServer, &server_in, &client_out, f),
-            Seen::Frame(Side::Server, f) => (Direction::ServerToClient, &client_out, &server_in, f),
-            Seen::Closed(Side::Client) => {
-                // The client is gone: closing the server's input asks it to exit. After the
-                // grace period the group goes, whether the server is still running or exited
-                // and left something behind that holds its output (which mcpwall would read
-                // for ever).
-                server_in.close();
-                let grace = config.grace;
-                thread::spawn(move || {
-                    thread::sleep(grace);
-                    kill_unless_reaped(group);
-                });
-                return ControlFlow::Continue(());
-            }
-            Seen::Closed(Side::Server) => return ControlFlow::Break(()),
-        };
-        match frame {
-            Frame::Data(bytes) => deliver(inspector.inspect(dir, &bytes), onward, back),
-            Frame::Oversize { len, head } => {
-                deliver(inspector.oversize(dir, len, max, &head), onward, back);
-            }
-        }
-        ControlFlow::Continue(())
-    });
+    let mut relay = Relay {
+        inspector: &inspector,
+        outboxes: [&client_out, &server_in],
+        held: Default::default(),
+        max: config.max_frame,
+        grace: config.grace,
+        group,
+    };
+    pump(client_in, server_out, config.max_frame, &eager, &mut relay);
     // The server closed its output: it is exiting, or must be made to. What it left
     // unanswered is answered now, so that no client waits for ever.
     done.store(true, Ordering::Relaxed);

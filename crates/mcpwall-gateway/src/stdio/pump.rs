@@ -59,95 +59,175 @@ pub(super) enum Seen {
     Closed(Side),
 }
 
+/// What the pump hands its frames to.
+pub(super) trait Handler {
+    /// A frame, or the end of a stream; `Break` stops the pump.
+    fn seen(&mut self, seen: Seen) -> ControlFlow<()>;
+    /// Whether more may be taken from `side` now: false while what came from it before waits
+    /// for room on the way onward. The pump then reads nothing more from that side (its peer
+    /// waits, as it would for a slow reader), keeps reading the other, and asks again.
+    fn ready(&mut self, side: Side) -> bool;
+}
+
+/// How often a side held back is asked again whether it may go on.
+const HELD_RETRY: Duration = Duration::from_millis(2);
+
+/// The size of each side's read buffer.
+const READ_BUF: usize = 64 * 1024;
+
 struct Input {
     side: Side,
     file: File,
     splitter: FrameSplitter,
+    /// Bytes read and not yet split into frames: `buf[at..]`.
+    buf: Vec<u8>,
+    at: usize,
+    /// Still being read (its end not yet seen).
     open: bool,
+    /// Its end was handed on (after everything that came before it).
+    ended: bool,
 }
 
 impl Input {
+    fn new(side: Side, fd: OwnedFd, max: usize) -> Self {
+        Input {
+            side,
+            file: File::from(fd),
+            splitter: FrameSplitter::new(max),
+            buf: Vec::with_capacity(READ_BUF),
+            at: 0,
+            open: true,
+            ended: false,
+        }
+    }
+
+    /// Hands on the frames of what was read, while the handler takes them.
+    fn split(&mut self, h: &mut impl Handler) -> ControlFlow<()> {
+        while self.at < self.buf.len() {
+            if !h.ready(self.side) {
+                return ControlFlow::Continue(());
+            }
+            let (used, frame) = self.splitter.feed(&self.buf[self.at..]);
+            self.at += used;
+            if let Some(f) = frame {
+                h.seen(Seen::Frame(self.side, f))?;
+            }
+        }
+        self.buf.clear();
+        self.at = 0;
+        ControlFlow::Continue(())
+    }
+
+    /// Everything read was handed on, and the handler takes more: time to read again.
+    fn wants_reading(&self, h: &mut impl Handler) -> bool {
+        self.open && self.at == self.buf.len() && h.ready(self.side)
+    }
+
     /// One read (the descriptor polled readable, so it does not block), its frames handed on.
-    fn read(
-        &mut self,
-        buf: &mut [u8],
-        on: &mut impl FnMut(Seen) -> ControlFlow<()>,
-    ) -> ControlFlow<()> {
-        let n = match self.file.read(buf) {
+    fn read(&mut self, h: &mut impl Handler) -> ControlFlow<()> {
+        self.buf.resize(READ_BUF, 0);
+        let n = match self.file.read(&mut self.buf) {
             Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => return ControlFlow::Continue(()),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return ControlFlow::Continue(()),
+            // A signal, or a descriptor another process also reads: poll again.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock
+                ) =>
+            {
+                self.buf.clear();
+                return ControlFlow::Continue(());
+            }
             // A read error is the peer going away, as the end of its stream is.
             Err(_) => 0,
         };
+        self.buf.truncate(n);
         if n == 0 {
             self.open = false;
-            if let Some(last) = self.splitter.finish() {
-                on(Seen::Frame(self.side, last))?;
-            }
-            return on(Seen::Closed(self.side));
+            return self.finish(h);
         }
-        let mut chunk = &buf[..n];
-        while !chunk.is_empty() {
-            let (used, frame) = self.splitter.feed(chunk);
-            chunk = &chunk[used..];
-            if let Some(f) = frame {
-                on(Seen::Frame(self.side, f))?;
-            }
+        self.split(h)
+    }
+
+    fn finish(&mut self, h: &mut impl Handler) -> ControlFlow<()> {
+        match self.splitter.finish() {
+            Some(last) => h.seen(Seen::Frame(self.side, last)),
+            None => ControlFlow::Continue(()),
         }
-        ControlFlow::Continue(())
     }
 }
 
-/// Reads frames of at most `max` bytes from the client and the server until `on` breaks or
-/// both streams have ended, polling without sleeping until `eager` has passed.
+/// Reads frames of at most `max` bytes from the client and the server until the handler
+/// breaks or both streams have ended, polling without sleeping until `eager` has passed.
 pub(super) fn pump(
     client: impl Into<OwnedFd>,
     server: impl Into<OwnedFd>,
     max: usize,
     eager: &Deadline,
-    mut on: impl FnMut(Seen) -> ControlFlow<()>,
+    h: &mut impl Handler,
 ) {
-    let input = |side, fd: OwnedFd| Input {
-        side,
-        file: File::from(fd),
-        splitter: FrameSplitter::new(max),
-        open: true,
-    };
     let mut inputs = [
-        input(Side::Client, client.into()),
-        input(Side::Server, server.into()),
+        Input::new(Side::Client, client.into(), max),
+        Input::new(Side::Server, server.into(), max),
     ];
-    let mut buf = vec![0; 64 * 1024];
     let zero = Timespec::default();
+    let retry = Timespec::try_from(HELD_RETRY).unwrap_or_default();
     loop {
+        let mut waiting = false;
+        let mut wanted = [false; 2];
+        for (input, wanted) in inputs.iter_mut().zip(&mut wanted) {
+            // What was read and held back goes on first; an end goes on after it.
+            if input.split(h).is_break() {
+                return;
+            }
+            if !input.open && !input.ended && input.at == input.buf.len() && h.ready(input.side) {
+                input.ended = true;
+                if h.seen(Seen::Closed(input.side)).is_break() {
+                    return;
+                }
+            }
+            *wanted = input.wants_reading(h);
+            waiting |= !input.ended && !*wanted;
+        }
+        if inputs.iter().all(|i| i.ended) {
+            return;
+        }
         let ready = {
             let [c, s] = &inputs;
             let mut fds = [c, s].map(|i| PollFd::new(&i.file, PollFlags::IN));
-            let polled = match (c.open, s.open) {
-                (true, true) => &mut fds[..],
-                (true, false) => &mut fds[..1],
-                (false, true) => &mut fds[1..],
-                (false, false) => return,
+            let polled = match wanted {
+                [true, true] => &mut fds[..],
+                [true, false] => &mut fds[..1],
+                [false, true] => &mut fds[1..],
+                [false, false] => &mut [],
             };
             let hot = !eager.passed();
-            match rustix::event::poll(polled, hot.then_some(&zero)) {
+            let timeout = if hot {
+                Some(&zero)
+            } else if waiting {
+                Some(&retry)
+            } else {
+                None
+            };
+            match rustix::event::poll(polled, timeout) {
                 Ok(0) => {
-                    std::thread::yield_now();
+                    if hot {
+                        std::thread::yield_now();
+                    }
                     continue;
                 }
                 Ok(_) => {}
                 Err(rustix::io::Errno::INTR) => continue,
                 // Polling two valid descriptors fails only for want of memory: try again soon.
                 Err(_) => {
-                    std::thread::sleep(Duration::from_millis(1));
+                    std::thread::sleep(HELD_RETRY);
                     continue;
                 }
             }
             fds.map(|p| !p.revents().is_empty())
         };
         for (input, ready) in inputs.iter_mut().zip(ready) {
-            if ready && input.read(&mut buf, &mut on).is_break() {
+            if ready && input.read(h).is_break() {
                 return;
             }
         }
@@ -160,38 +240,57 @@ mod tests {
 
     use super::*;
 
-    /// What the pump saw of each side, in order, until both streams ended.
-    fn pumped(window: Duration) -> [Vec<String>; 2] {
-        let (client, mut to_client) = std::io::pipe().unwrap();
-        let (server, mut to_server) = std::io::pipe().unwrap();
-        let writer = std::thread::spawn(move || {
-            to_client.write_all(b"first\n{\"split").unwrap();
-            to_server.write_all(b"x\n\ny").unwrap();
-            drop(to_server);
-            std::thread::sleep(Duration::from_millis(20));
-            to_client.write_all(b"\":1}\r\nlast").unwrap();
-        });
-        let eager = Deadline::default();
-        eager.extend(window);
-        let mut seen: [Vec<String>; 2] = Default::default();
-        pump(client, server, 1 << 20, &eager, |s| {
+    /// Records what it sees; holds back the sides marked in `closed_to`.
+    #[derive(Default)]
+    struct Record {
+        seen: [Vec<String>; 2],
+        stop_at: Option<&'static str>,
+        closed_to: [bool; 2],
+        asked: [usize; 2],
+    }
+
+    impl Handler for Record {
+        fn seen(&mut self, s: Seen) -> ControlFlow<()> {
             let (side, what) = match s {
                 Seen::Frame(side, Frame::Data(d)) => (side, String::from_utf8(d).unwrap()),
                 Seen::Frame(side, Frame::Oversize { len, .. }) => (side, format!("oversize {len}")),
                 Seen::Closed(side) => (side, "closed".to_owned()),
             };
-            seen[usize::from(side == Side::Server)].push(what);
-            ControlFlow::Continue(())
-        });
-        writer.join().unwrap();
-        seen
+            let stop = self.stop_at == Some(what.as_str());
+            self.seen[usize::from(side == Side::Server)].push(what);
+            if stop {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        }
+
+        fn ready(&mut self, side: Side) -> bool {
+            let k = usize::from(side == Side::Server);
+            self.asked[k] += 1;
+            !self.closed_to[k]
+        }
     }
 
     #[test]
     fn frames_of_both_sides_cross_reads_and_end_with_their_streams() {
         // Sleeping in poll, and polling without sleeping throughout.
         for window in [Duration::ZERO, Duration::from_secs(5)] {
-            let [client, server] = pumped(window);
+            let (client, mut to_client) = std::io::pipe().unwrap();
+            let (server, mut to_server) = std::io::pipe().unwrap();
+            let writer = std::thread::spawn(move || {
+                to_client.write_all(b"first\n{\"split").unwrap();
+                to_server.write_all(b"x\n\ny").unwrap();
+                drop(to_server);
+                std::thread::sleep(Duration::from_millis(20));
+                to_client.write_all(b"\":1}\r\nlast").unwrap();
+            });
+            let eager = Deadline::default();
+            eager.extend(window);
+            let mut r = Record::default();
+            pump(client, server, 1 << 20, &eager, &mut r);
+            writer.join().unwrap();
+            let [client, server] = r.seen;
             assert_eq!(
                 client,
                 ["first", "{\"split\":1}", "last", "closed"],
@@ -207,23 +306,32 @@ mod tests {
         let (server, _to_server) = std::io::pipe().unwrap();
         to_client.write_all(&[b'a'; 100]).unwrap();
         to_client.write_all(b"\nok\nnever\n").unwrap();
-        let mut seen = Vec::new();
-        pump(client, server, 10, &Deadline::default(), |s| {
-            let Seen::Frame(Side::Client, f) = s else {
-                panic!("unexpected {s:?}");
-            };
-            let stop = f == Frame::Data(b"ok".to_vec());
-            seen.push(f);
-            if stop {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
-        });
-        assert!(
-            matches!(seen[0], Frame::Oversize { len: 100, .. }),
-            "{seen:?}"
-        );
-        assert_eq!(seen[1..], [Frame::Data(b"ok".to_vec())]);
+        let mut r = Record {
+            stop_at: Some("ok"),
+            ..Record::default()
+        };
+        pump(client, server, 10, &Deadline::default(), &mut r);
+        assert_eq!(r.seen[0], ["oversize 100", "ok"]);
+    }
+
+    #[test]
+    fn a_side_held_back_is_not_read_while_the_other_flows() {
+        let (client, mut to_client) = std::io::pipe().unwrap();
+        let (server, mut to_server) = std::io::pipe().unwrap();
+        // The client's frames cannot go on; the server's can, and its end stops the pump.
+        to_client.write_all(b"c1\nc2\n").unwrap();
+        drop(to_client);
+        to_server.write_all(b"s1\ns2\n").unwrap();
+        drop(to_server);
+        let mut r = Record {
+            stop_at: Some("closed"),
+            closed_to: [true, false],
+            ..Record::default()
+        };
+        pump(client, server, 1 << 20, &Deadline::default(), &mut r);
+        assert_eq!(r.seen[1], ["s1", "s2", "closed"]);
+        // Nothing of the client's was taken, not even its end.
+        assert!(r.seen[0].is_empty(), "{:?}", r.seen[0]);
+        assert!(r.asked[0] > 0);
     }
 }

@@ -617,6 +617,65 @@ fn a_server_that_stops_reading_does_not_freeze_the_gateway() {
 }
 
 #[test]
+fn a_client_that_sends_faster_than_the_server_reads_is_answered_throughout() {
+    // A server that reads one request at a time and answers each with more than a pipe holds.
+    // The client writes more small requests than the server's input and mcpwall's queue hold,
+    // while it reads the answers: mcpwall must keep taking the server's answers while the
+    // server's input is full (were it to wait for that room, the server would block on its
+    // full output before it read again, and nothing would move).
+    let server = "import sys\n\
+                  for line in sys.stdin:\n\
+                  \x20   i = line.index('\"id\":') + 5\n\
+                  \x20   id = line[i:line.index(',', i)]\n\
+                  \x20   sys.stdout.write('{\"jsonrpc\":\"2.0\",\"id\":' + id + ',\"result\":{\"pad\":\"' + 'y' * 66000 + '\"}}\\n')\n\
+                  \x20   sys.stdout.flush()\n";
+    let mut mcpwall = Command::new(env!("CARGO_BIN_EXE_mcpwall"))
+        .args(["run", "--no-pins", "--audit", "/dev/null", "--"])
+        .arg(python())
+        .args(["-c", server])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mcpwall starts");
+    let mut input = mcpwall.stdin.take().expect("piped");
+    let output = mcpwall.stdout.take().expect("piped");
+    let (tx, answers) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(output).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // The server's input holds about 60 of them, mcpwall's queue 256.
+    const PINGS: usize = 600;
+    // The input stays open until every answer came (its end would give the server only the
+    // grace period to finish).
+    let writer = thread::spawn(move || {
+        let padding = "x".repeat(1_000);
+        for id in 0..PINGS {
+            let ping = format!(
+                r#"{{"jsonrpc":"2.0","id":{id},"method":"ping","params":{{"_meta":{{"pad":"{padding}"}}}}}}"#
+            );
+            if writeln!(input, "{ping}").is_err() {
+                break;
+            }
+        }
+        input
+    });
+    for n in 0..PINGS {
+        let line = answers
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("no answer after {n} of {PINGS}: the traffic stopped"));
+        let answer: Value = serde_json::from_str(&line).expect("JSON");
+        assert_eq!(answer["id"], json!(n), "{line:.200}");
+        assert!(answer.get("result").is_some(), "{line:.200}");
+    }
+    drop(writer.join());
+    let _ = mcpwall.kill();
+    let _ = mcpwall.wait();
+}
+
+#[test]
 fn a_server_that_exits_leaving_its_output_open_does_not_hang_mcpwall() {
     // The server exits; what it started holds its standard output. With the client still
     // there (its input open) and with the client gone, mcpwall exits with the server's
