@@ -555,11 +555,31 @@ fn a_signal_reaches_the_server_and_nothing_it_started_outlives_mcpwall() {
     }
 }
 
+/// Starts `mcpwall run` with piped standard input and output; its output lines arrive on the
+/// receiver as they come.
+fn run_lines(cmd: &mut Command) -> (Child, ChildStdin, mpsc::Receiver<String>) {
+    let mut mcpwall = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mcpwall starts");
+    let input = mcpwall.stdin.take().expect("piped");
+    let output = mcpwall.stdout.take().expect("piped");
+    let (tx, lines) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(output).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (mcpwall, input, lines)
+}
+
 #[test]
 fn a_server_that_stops_reading_does_not_freeze_the_gateway() {
     // It never reads its input and never answers.
-    let mut mcpwall = Command::new(env!("CARGO_BIN_EXE_mcpwall"))
-        .args([
+    let (mut mcpwall, mut input, answers) =
+        run_lines(Command::new(env!("CARGO_BIN_EXE_mcpwall")).args([
             "run",
             "--no-pins",
             "--call-timeout",
@@ -568,20 +588,7 @@ fn a_server_that_stops_reading_does_not_freeze_the_gateway() {
             "sh",
             "-c",
             "sleep 60",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("mcpwall starts");
-    let mut input = mcpwall.stdin.take().expect("piped");
-    let output = mcpwall.stdout.take().expect("piped");
-    let (tx, answers) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(output).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+        ]));
     // A flood of pings, far more than the server's pipe and mcpwall's queue hold.
     thread::spawn(move || {
         let padding = "x".repeat(30_000);
@@ -629,23 +636,12 @@ fn a_client_that_sends_faster_than_the_server_reads_is_answered_throughout() {
                   \x20   id = line[i:line.index(',', i)]\n\
                   \x20   sys.stdout.write('{\"jsonrpc\":\"2.0\",\"id\":' + id + ',\"result\":{\"pad\":\"' + 'y' * 66000 + '\"}}\\n')\n\
                   \x20   sys.stdout.flush()\n";
-    let mut mcpwall = Command::new(env!("CARGO_BIN_EXE_mcpwall"))
-        .args(["run", "--no-pins", "--audit", "/dev/null", "--"])
-        .arg(python())
-        .args(["-c", server])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("mcpwall starts");
-    let mut input = mcpwall.stdin.take().expect("piped");
-    let output = mcpwall.stdout.take().expect("piped");
-    let (tx, answers) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(output).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let (mut mcpwall, mut input, answers) = run_lines(
+        Command::new(env!("CARGO_BIN_EXE_mcpwall"))
+            .args(["run", "--no-pins", "--audit", "/dev/null", "--"])
+            .arg(python())
+            .args(["-c", server]),
+    );
     // The server's input holds about 60 of them, mcpwall's queue 256.
     const PINGS: usize = 600;
     // The input stays open until every answer came (its end would give the server only the
