@@ -709,19 +709,23 @@ impl Inspector {
         );
     }
 
-    /// A frame longer than the transport's cap. `head` is the frame's beginning: when it shows
-    /// the frame's id and whether it is a request or an answer, the request concerned gets its
-    /// error now, from whichever side waits for it.
+    /// A frame longer than the transport's cap. `head` is the frame's beginning and `tail` its
+    /// end (empty when unknown): when the head shows whether it is a request or an answer, and
+    /// the head or the tail shows its id, the request concerned gets its error now, from
+    /// whichever side waits for it.
     pub fn oversize(
         &self,
         dir: Direction,
         len: usize,
         max: usize,
         head: &[u8],
+        tail: &[u8],
     ) -> Outcome<'static> {
         let why = format!("a frame of {len} bytes exceeds the {max}-byte limit");
         let invalid = || ProtocolError::Invalid(why.clone());
-        match (dir, leading_member(head)) {
+        let (id, lead) = leading(head);
+        let member = lead.and_then(|l| id.or_else(|| trailing_id(tail)).map(|i| (i, l)));
+        match (dir, member) {
             // A client's request, or a server's answer: as any unreadable frame with its id.
             (Direction::ClientToServer, Some((id, Lead::Request)))
             | (Direction::ServerToClient, Some((id, Lead::Answer))) => {
@@ -2598,7 +2602,79 @@ enum Lead {
 /// The top-level `id` of the JSON object `head` begins, and whether the object is a request or
 /// an answer, when both show before the head ends or a nested value is passed (all a truncated
 /// frame can show for sure). An escaped key is not read as any of these.
+#[cfg(test)]
 fn leading_member(head: &[u8]) -> Option<(Id, Lead)> {
+    let (id, lead) = leading(head);
+    id.zip(lead)
+}
+
+/// The `id` of a JSON object whose last member it is, from the object's last bytes: `tail`
+/// must end with `,"id":` and a number or a string, then the closing brace. A member nested
+/// deeper would be followed by more than one brace; an escaped key is not read.
+fn trailing_id(tail: &[u8]) -> Option<Id> {
+    let trim = |mut end: usize| {
+        while end > 0 && tail[end - 1].is_ascii_whitespace() {
+            end -= 1;
+        }
+        end
+    };
+    let mut end = trim(tail.len());
+    if end == 0 || tail[end - 1] != b'}' {
+        return None;
+    }
+    end = trim(end - 1);
+    let value_end = end;
+    let last = *tail.get(end.checked_sub(1)?)?;
+    if last == b'"' {
+        // Back to the opening quote: one not escaped (preceded by an even number of
+        // backslashes).
+        let mut i = end - 1;
+        loop {
+            i = i.checked_sub(1)?;
+            if tail[i] == b'"' {
+                let slashes = tail[..i].iter().rev().take_while(|&&b| b == b'\\').count();
+                if slashes % 2 == 0 {
+                    break;
+                }
+            }
+        }
+        end = i;
+    } else {
+        while end > 0
+            && matches!(
+                tail[end - 1],
+                b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'
+            )
+        {
+            end -= 1;
+        }
+    }
+    let value = &tail[end..value_end];
+    end = trim(end);
+    if end == 0 || tail[end - 1] != b':' {
+        return None;
+    }
+    end = trim(end - 1);
+    if !tail[..end].ends_with(br#""id""#) {
+        return None;
+    }
+    end = trim(end - 4);
+    if end == 0 || tail[end - 1] != b',' {
+        return None;
+    }
+    let v: Value = serde_json::from_slice(value).ok()?;
+    Id::from_json(&v).ok()
+}
+
+/// What [`leading_member`] reads, each part as far as it is sure.
+fn leading(head: &[u8]) -> (Option<Id>, Option<Lead>) {
+    let (mut id, mut lead) = (None, None);
+    // Stops where the head ends, goes wrong or nests: what was read so far stands.
+    let _ = read_leading(head, &mut id, &mut lead);
+    (id, lead)
+}
+
+fn read_leading(head: &[u8], id: &mut Option<Id>, lead: &mut Option<Lead>) -> Option<()> {
     let ws = |mut i: usize| {
         while head.get(i).is_some_and(u8::is_ascii_whitespace) {
             i += 1;
@@ -2619,20 +2695,16 @@ fn leading_member(head: &[u8]) -> Option<(Id, Lead)> {
             }
         }
     };
-    let (mut id, mut lead) = (None, None);
     let mut i = ws(0);
     if head.get(i) != Some(&b'{') {
         return None;
     }
     i += 1;
-    loop {
-        if let (Some(_), Some(_)) = (&id, &lead) {
-            return id.zip(lead);
-        }
+    while id.is_none() || lead.is_none() {
         let (next, key) = string(ws(i))?;
         match key {
-            b"method" | b"params" => lead = Some(Lead::Request),
-            b"result" | b"error" => lead = Some(Lead::Answer),
+            b"method" | b"params" => *lead = Some(Lead::Request),
+            b"result" | b"error" => *lead = Some(Lead::Answer),
             _ => {}
         }
         i = ws(next);
@@ -2644,7 +2716,7 @@ fn leading_member(head: &[u8]) -> Option<(Id, Lead)> {
         match head.get(i)? {
             b'"' => i = string(i)?.0,
             // Past a nested value nothing more is sure.
-            b'{' | b'[' => return id.zip(lead),
+            b'{' | b'[' => return None,
             _ => {
                 while head
                     .get(i)
@@ -2658,14 +2730,15 @@ fn leading_member(head: &[u8]) -> Option<(Id, Lead)> {
         }
         if key == b"id" {
             let v: Value = serde_json::from_slice(&head[start..i]).ok()?;
-            id = Some(Id::from_json(&v).ok()?);
+            *id = Some(Id::from_json(&v).ok()?);
         }
         i = ws(i);
-        match head.get(i) {
-            Some(b',') => i += 1,
-            _ => return id.zip(lead),
+        if head.get(i) != Some(&b',') {
+            return None;
         }
+        i += 1;
     }
+    Some(())
 }
 
 /// Parts of a result (items, strings of its structured content) quarantined one by one, at
@@ -3718,18 +3791,22 @@ mod tests {
             br#"{"jsonrpc":"2.0","id":9,"method":"resources/read","params":{"uri":"file:///big"}}"#,
         );
         let head = br#"{"jsonrpc":"2.0","id":9,"result":{"contents":[{"text":"aaaa"#;
-        let o = i.oversize(S2C, 5 << 20, 4 << 20, head);
+        let o = i.oversize(S2C, 5 << 20, 4 << 20, head, b"");
         let e = json_of(&o.forward.expect("answered"));
         assert_eq!(
             (e["id"].clone(), e["error"]["code"].clone()),
             (json!(9), json!(codes::INVALID_REQUEST))
         );
         // Answered once: a second such frame names nobody.
-        assert!(i.oversize(S2C, 5 << 20, 4 << 20, head).forward.is_none());
+        assert!(
+            i.oversize(S2C, 5 << 20, 4 << 20, head, b"")
+                .forward
+                .is_none()
+        );
         // A server's oversize question is refused to the server, and fails no client request.
         i.inspect(C2S, br#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#);
         let ask = br#"{"jsonrpc":"2.0","id":3,"method":"sampling/createMessage","params":{"#;
-        let o = i.oversize(S2C, 5 << 20, 4 << 20, ask);
+        let o = i.oversize(S2C, 5 << 20, 4 << 20, ask, b"");
         assert!(o.forward.is_none());
         assert_eq!(json_of(&o.reply.expect("refused"))["id"], 3);
         assert!(i.has_client_request(&Id::Number("3".to_owned())));
@@ -3740,9 +3817,47 @@ mod tests {
                 .is_some()
         );
         let answer = br#"{"jsonrpc":"2.0","id":"q","result":{"roots":["#;
-        let o = i.oversize(C2S, 5 << 20, 4 << 20, answer);
+        let o = i.oversize(C2S, 5 << 20, 4 << 20, answer, b"");
         assert_eq!(json_of(&o.forward.expect("to the server"))["id"], "q");
         assert!(o.reply.is_none());
+        // The TypeScript SDK writes the id last: it is read from the frame's end.
+        i.inspect(C2S, br#"{"jsonrpc":"2.0","id":"t\"1","method":"ping"}"#);
+        let head = br#"{"result":{"content":[{"type":"text","text":"aaaa"#;
+        let tail = br#"aaaa"}]},"jsonrpc":"2.0","id":"t\"1"}"#;
+        assert!(
+            i.oversize(S2C, 5 << 20, 4 << 20, head, b"")
+                .forward
+                .is_none()
+        );
+        let e = json_of(
+            &i.oversize(S2C, 5 << 20, 4 << 20, head, tail)
+                .forward
+                .expect("answered"),
+        );
+        assert_eq!(
+            (e["id"].clone(), e["error"]["code"].clone()),
+            (json!("t\"1"), json!(codes::INVALID_REQUEST))
+        );
+    }
+
+    #[test]
+    fn the_end_of_a_cut_frame_gives_its_id_only_when_it_is_the_last_member() {
+        let id = |t: &str| trailing_id(t.as_bytes()).map(|i| i.to_value());
+        assert_eq!(id(r#"aaa"]},"jsonrpc":"2.0","id":12}"#), Some(json!(12)));
+        assert_eq!(id("xx\" , \"id\" : -3 }\r"), Some(json!(-3)));
+        assert_eq!(id(r#"x","id":"a\"b"}"#), Some(json!("a\"b")));
+        assert_eq!(id(r#"x","id":"a\\"}"#), Some(json!("a\\")));
+        // Nested deeper, not last, escaped, cut or not an id.
+        assert_eq!(id(r#"x","id":1}}"#), None);
+        assert_eq!(id(r#"x","id":1,"jsonrpc":"2.0"}"#), None);
+        assert_eq!(id(r#"x\",\"id\":1}"#), None);
+        assert_eq!(id(r#"{"id":1}"#), None);
+        assert_eq!(id(r#""id":1}"#), None);
+        assert_eq!(id(r#"x","id":true}"#), None);
+        assert_eq!(id(r#"x","id":"open}"#), None);
+        assert_eq!(id(r#"x","uid":1}"#), None);
+        assert_eq!(id(""), None);
+        assert_eq!(id("}"), None);
     }
 
     #[test]
@@ -4196,8 +4311,8 @@ mod tests {
     fn oversize_and_invalid_frames_from_the_server_reach_nobody() {
         let (i, audit) = inspector();
         assert_eq!(i.inspect(S2C, b"not json"), Outcome::default());
-        assert_eq!(i.oversize(S2C, 10, 5, b""), Outcome::default());
-        let o = i.oversize(C2S, 10, 5, b"");
+        assert_eq!(i.oversize(S2C, 10, 5, b"", b""), Outcome::default());
+        let o = i.oversize(C2S, 10, 5, b"", b"");
         assert_eq!(
             json_of(&o.reply.expect("told"))["error"]["code"],
             codes::INVALID_REQUEST

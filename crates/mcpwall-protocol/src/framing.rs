@@ -17,11 +17,30 @@ pub enum Frame {
         len: usize,
         /// Its first bytes (at most [`OVERSIZE_HEAD`]), where its id may still be read.
         head: Vec<u8>,
+        /// Its last bytes (at most [`OVERSIZE_TAIL`], a `\r` before the newline included), where a sender
+        /// that writes the id last (the TypeScript SDK: `{"result":...,"jsonrpc":"2.0","id":1}`)
+        /// put it.
+        tail: Vec<u8>,
     },
 }
 
-/// How much of an oversize frame is kept: enough for `{"jsonrpc":"2.0","id":...`.
+/// How much of an oversize frame's start is kept: enough for `{"jsonrpc":"2.0","id":...`.
 pub const OVERSIZE_HEAD: usize = 256;
+/// How much of an oversize frame's end is kept: enough for `..."jsonrpc":"2.0","id":...}`.
+pub const OVERSIZE_TAIL: usize = 256;
+
+/// Appends `bytes` to `tail`, keeping its last [`OVERSIZE_TAIL`] bytes.
+fn keep_tail(tail: &mut Vec<u8>, bytes: &[u8]) {
+    if bytes.len() >= OVERSIZE_TAIL {
+        tail.clear();
+        tail.extend_from_slice(&bytes[bytes.len() - OVERSIZE_TAIL..]);
+        return;
+    }
+    tail.extend_from_slice(bytes);
+    if tail.len() > OVERSIZE_TAIL {
+        tail.drain(..tail.len() - OVERSIZE_TAIL);
+    }
+}
 
 /// The framing rules, fed by whatever reads the bytes (a blocking reader or an async one):
 /// newline-delimited frames, never more than `max` bytes of one held, blank lines skipped, a
@@ -30,6 +49,8 @@ pub const OVERSIZE_HEAD: usize = 256;
 pub struct FrameSplitter {
     max: usize,
     buf: Vec<u8>,
+    /// The last bytes of an oversize frame.
+    tail: Vec<u8>,
     /// Bytes of the current frame seen so far.
     len: usize,
     oversize: bool,
@@ -41,6 +62,7 @@ impl FrameSplitter {
         FrameSplitter {
             max,
             buf: Vec::new(),
+            tail: Vec::new(),
             len: 0,
             oversize: false,
         }
@@ -60,6 +82,9 @@ impl FrameSplitter {
                 // The head is kept (the rest is released): the frame's id may be in it.
                 let held = std::mem::take(&mut self.buf);
                 let mut head = held[..held.len().min(OVERSIZE_HEAD)].to_vec();
+                self.tail.clear();
+                keep_tail(&mut self.tail, &held);
+                keep_tail(&mut self.tail, &chunk[..take]);
                 drop(held);
                 let room = OVERSIZE_HEAD - head.len();
                 head.extend_from_slice(&chunk[..take.min(room)]);
@@ -67,9 +92,12 @@ impl FrameSplitter {
             } else {
                 self.buf.extend_from_slice(&chunk[..take]);
             }
-        } else if self.buf.len() < OVERSIZE_HEAD {
-            let room = OVERSIZE_HEAD - self.buf.len();
-            self.buf.extend_from_slice(&chunk[..take.min(room)]);
+        } else {
+            if self.buf.len() < OVERSIZE_HEAD {
+                let room = OVERSIZE_HEAD - self.buf.len();
+                self.buf.extend_from_slice(&chunk[..take.min(room)]);
+            }
+            keep_tail(&mut self.tail, &chunk[..take]);
         }
         let frame = if done { self.complete() } else { None };
         (take + usize::from(done), frame)
@@ -84,7 +112,12 @@ impl FrameSplitter {
         let len = std::mem::take(&mut self.len);
         let mut buf = std::mem::take(&mut self.buf);
         if std::mem::take(&mut self.oversize) {
-            return Some(Frame::Oversize { len, head: buf });
+            let tail = std::mem::take(&mut self.tail);
+            return Some(Frame::Oversize {
+                len,
+                head: buf,
+                tail,
+            });
         }
         if buf.last() == Some(&b'\r') {
             buf.pop();
@@ -162,9 +195,27 @@ mod tests {
             vec![
                 Frame::Oversize {
                     len: 10,
-                    head: b"0123456789".to_vec()
+                    head: b"0123456789".to_vec(),
+                    tail: b"0123456789".to_vec()
                 },
                 Frame::Data(b"abc".to_vec())
+            ]
+        );
+        // A long frame keeps its first and its last bytes, read three at a time.
+        let long: Vec<u8> = (0..1000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        let mut input = long.clone();
+        input.extend_from_slice(b"\r\nnext\n");
+        let mut with_cr = long[long.len() - OVERSIZE_TAIL + 1..].to_vec();
+        with_cr.push(b'\r');
+        assert_eq!(
+            frames(&input, 100),
+            vec![
+                Frame::Oversize {
+                    len: 1001,
+                    head: long[..OVERSIZE_HEAD].to_vec(),
+                    tail: with_cr
+                },
+                Frame::Data(b"next".to_vec())
             ]
         );
         assert_eq!(frames(b"12345\n", 5), vec![Frame::Data(b"12345".to_vec())]);

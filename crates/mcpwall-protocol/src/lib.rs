@@ -16,7 +16,9 @@ mod sse;
 mod strict;
 
 pub use error::ProtocolError;
-pub use framing::{DEFAULT_MAX_FRAME, Frame, FrameReader, FrameSplitter, OVERSIZE_HEAD};
+pub use framing::{
+    DEFAULT_MAX_FRAME, Frame, FrameReader, FrameSplitter, OVERSIZE_HEAD, OVERSIZE_TAIL,
+};
 pub use message::{Id, MAX_BATCH, Message, Parsed, parse_message};
 pub use sse::{SseEvent, SseReader};
 pub use strict::{MAX_DEPTH, parse_strict};

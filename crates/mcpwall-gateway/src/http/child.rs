@@ -126,7 +126,8 @@ mod tests {
                 Frame::Data(b"{\"a\":1}".to_vec()),
                 Frame::Oversize {
                     len: 10,
-                    head: b"0123456789".to_vec()
+                    head: b"0123456789".to_vec(),
+                    tail: b"0123456789".to_vec()
                 },
                 Frame::Data(b"{\"b\":2}".to_vec()),
             ]

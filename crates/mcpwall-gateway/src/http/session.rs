@@ -614,10 +614,10 @@ impl HttpSession {
     pub(super) async fn server_frame(self: &Arc<Self>, frame: Frame, max: usize) {
         let (forward, reply) = match &frame {
             Frame::Data(bytes) => self.inspect(Direction::ServerToClient, bytes),
-            Frame::Oversize { len, head } => {
+            Frame::Oversize { len, head, tail } => {
                 let o = self
                     .inspector
-                    .oversize(Direction::ServerToClient, *len, max, head);
+                    .oversize(Direction::ServerToClient, *len, max, head, tail);
                 (o.forward.map(Cow::into_owned), o.reply)
             }
         };

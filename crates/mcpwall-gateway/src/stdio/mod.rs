@@ -367,7 +367,9 @@ impl pump::Handler for Relay<'_> {
         };
         let outcome = match &frame {
             Frame::Data(bytes) => self.inspector.inspect(dir, bytes),
-            Frame::Oversize { len, head } => self.inspector.oversize(dir, *len, self.max, head),
+            Frame::Oversize { len, head, tail } => {
+                self.inspector.oversize(dir, *len, self.max, head, tail)
+            }
         };
         let held = &mut self.held[index(side)].frames;
         if let Some(f) = outcome.forward {

@@ -479,6 +479,15 @@ fn a_silent_server_times_out_and_a_crash_answers_pending_calls() {
         (json!(5), json!(-32600)),
         "{e}"
     );
+    // The same from a server that writes the id last, as the TypeScript SDK does: the id is
+    // read from the frame's end (were it not, the timeout would answer, -32052).
+    s.send(r#"{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"big_last","arguments":{"size":20000}}}"#);
+    let e = s.recv();
+    assert_eq!(
+        (e["id"].clone(), e["error"]["code"].clone()),
+        (json!(6), json!(-32600)),
+        "{e}"
+    );
     // A call the server sits on: mcpwall answers after the timeout and cancels it upstream.
     s.send(r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"slow","arguments":{"seconds":30}}}"#);
     let e = s.recv();

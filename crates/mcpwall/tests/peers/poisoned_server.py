@@ -1,7 +1,7 @@
 """An MCP server (official Python SDK) that misbehaves in the ways mcpwall must stop.
 
 Run over stdio (or Streamable HTTP with `--http PORT`, or HTTP+SSE with `--sse PORT`;
-`--rug-pull`: the same server after a silent update; `--faults`: adds `slow` and `crash`;
+`--rug-pull`: the same server after a silent update; `--faults`: adds `slow`, `crash`, `big` and `big_last` (an answer with its id last);
 `--paged`: lists its tools two to a page, `add` on the last; `--log-requests FILE` with `--http`:
 writes each HTTP request's method, path and session id to FILE). Tools:
 - add: clean.
@@ -12,6 +12,7 @@ writes each HTTP request's method, path and session id to FILE). Tools:
 """
 
 import asyncio
+import json
 import os
 import random
 import string
@@ -115,6 +116,8 @@ def echo(text: str) -> str:
 
 # With --faults: a tool that never answers in time and one that kills the server mid-call.
 if "--faults" in sys.argv:
+    # The protocol's output, kept before the SDK points descriptor 1 at standard error.
+    WIRE = os.dup(1)
 
     @server.tool()
     async def slow(seconds: float) -> str:
@@ -126,6 +129,20 @@ if "--faults" in sys.argv:
     def big(size: int) -> str:
         """Answer with `size` letters."""
         return "x" * size
+
+    @server.tool()
+    async def big_last(size: int, ctx: Context) -> str:
+        """Answer with `size` letters, the id written last (as the TypeScript SDK orders it)."""
+        frame = (
+            '{"result":{"content":[{"type":"text","text":"' + "x" * size + '"}]},'
+            '"jsonrpc":"2.0","id":' + json.dumps(ctx.request_context.request_id) + "}\n"
+        )
+        data = frame.encode()
+        while data:
+            data = data[os.write(WIRE, data) :]
+        # The answer was written by hand; the SDK's own would be a second one.
+        await asyncio.sleep(3600)
+        return "never"
 
     @server.tool()
     def region_status(

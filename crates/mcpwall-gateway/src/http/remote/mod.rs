@@ -352,7 +352,15 @@ impl Remote {
                 let len = body.len();
                 body.truncate(mcpwall_protocol::OVERSIZE_HEAD);
                 session
-                    .server_frame(Frame::Oversize { len, head: body }, self.max)
+                    .server_frame(
+                        Frame::Oversize {
+                            len,
+                            head: body,
+                            // The body was not read to its end.
+                            tail: Vec::new(),
+                        },
+                        self.max,
+                    )
                     .await;
                 return seen;
             }
@@ -477,7 +485,11 @@ impl Remote {
 
 /// What an SSE event over the size cap becomes: its first bytes are all that was kept.
 fn cut(len: usize, head: Vec<u8>) -> Frame {
-    Frame::Oversize { len, head }
+    Frame::Oversize {
+        len,
+        head,
+        tail: Vec::new(),
+    }
 }
 
 /// The protocol version an `initialize` result names.
