@@ -378,6 +378,17 @@ impl Raw {
         w.flush().expect("flush");
     }
 
+    /// Sends `frame` and checks that the answer is an error with `id` and `code`.
+    fn expect_error(&mut self, frame: &str, id: Value, code: i64) {
+        self.send(frame);
+        let e = self.recv();
+        assert_eq!(
+            (e["id"].clone(), e["error"]["code"].clone()),
+            (id, json!(code)),
+            "{e}"
+        );
+    }
+
     fn recv(&self) -> Value {
         let line = self
             .lines
@@ -426,13 +437,7 @@ fn bad_frames_are_refused_and_the_session_goes_on() {
     let e = s.recv();
     assert_eq!(e["error"]["code"], -32600, "{e}");
     // A tools/call whose arguments are not an object cannot slip past the argument checks.
-    s.send(r#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo","arguments":"; rm -rf /"}}"#);
-    let e = s.recv();
-    assert_eq!(
-        (e["id"].clone(), e["error"]["code"].clone()),
-        (json!(5), json!(-32602)),
-        "{e}"
-    );
+    s.expect_error(r#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo","arguments":"; rm -rf /"}}"#, json!(5), -32602);
 
     // The session is intact.
     s.send(r#"{"jsonrpc":"2.0","id":6,"method":"tools/list"}"#);
@@ -472,42 +477,18 @@ fn a_silent_server_times_out_and_a_crash_answers_pending_calls() {
     assert_eq!(s.recv()["id"], 10);
     // An answer over the size cap is refused, and its call answered at once (its id is read
     // in the frame's first bytes), not left to the timeout (which would answer -32052).
-    s.send(r#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"big","arguments":{"size":20000}}}"#);
-    let e = s.recv();
-    assert_eq!(
-        (e["id"].clone(), e["error"]["code"].clone()),
-        (json!(5), json!(-32600)),
-        "{e}"
-    );
+    s.expect_error(r#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"big","arguments":{"size":20000}}}"#, json!(5), -32600);
     // The same from a server that writes the id last, as the TypeScript SDK does: the id is
     // read from the frame's end (were it not, the timeout would answer, -32052).
-    s.send(r#"{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"big_last","arguments":{"size":20000}}}"#);
-    let e = s.recv();
-    assert_eq!(
-        (e["id"].clone(), e["error"]["code"].clone()),
-        (json!(6), json!(-32600)),
-        "{e}"
-    );
+    s.expect_error(r#"{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"big_last","arguments":{"size":20000}}}"#, json!(6), -32600);
     // A call the server sits on: mcpwall answers after the timeout and cancels it upstream.
-    s.send(r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"slow","arguments":{"seconds":30}}}"#);
-    let e = s.recv();
-    assert_eq!(
-        (e["id"].clone(), e["error"]["code"].clone()),
-        (json!(2), json!(-32052)),
-        "{e}"
-    );
+    s.expect_error(r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"slow","arguments":{"seconds":30}}}"#, json!(2), -32052);
     // The session goes on.
     s.send(r#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#);
     assert_eq!(s.recv()["id"], 3);
     // The server dies mid-call: the call is answered, and mcpwall exits with the server's
     // status.
-    s.send(r#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"crash","arguments":{"code":3}}}"#);
-    let e = s.recv();
-    assert_eq!(
-        (e["id"].clone(), e["error"]["code"].clone()),
-        (json!(4), json!(-32053)),
-        "{e}"
-    );
+    s.expect_error(r#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"crash","arguments":{"code":3}}}"#, json!(4), -32053);
     let status = s.child.wait().expect("mcpwall exits");
     assert_eq!(status.code(), Some(3));
 }
