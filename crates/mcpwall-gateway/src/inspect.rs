@@ -724,7 +724,9 @@ impl Inspector {
         let why = format!("a frame of {len} bytes exceeds the {max}-byte limit");
         let invalid = || ProtocolError::Invalid(why.clone());
         let (id, lead) = leading(head);
-        let member = lead.and_then(|l| id.or_else(|| trailing_id(tail)).map(|i| (i, l)));
+        // An id member the head shows whole settles it, readable or not.
+        let id = id.unwrap_or_else(|| trailing_id(tail));
+        let member = lead.and_then(|l| id.map(|i| (i, l)));
         match (dir, member) {
             // A client's request, or a server's answer: as any unreadable frame with its id.
             (Direction::ClientToServer, Some((id, Lead::Request)))
@@ -2605,7 +2607,7 @@ enum Lead {
 #[cfg(test)]
 fn leading_member(head: &[u8]) -> Option<(Id, Lead)> {
     let (id, lead) = leading(head);
-    id.zip(lead)
+    id.flatten().zip(lead)
 }
 
 /// The `id` of a JSON object whose last member it is, from the object's last bytes: `tail`
@@ -2666,15 +2668,17 @@ fn trailing_id(tail: &[u8]) -> Option<Id> {
     Id::from_json(&v).ok()
 }
 
-/// What [`leading_member`] reads, each part as far as it is sure.
-fn leading(head: &[u8]) -> (Option<Id>, Option<Lead>) {
+/// What [`leading_member`] reads, each part as far as it is sure: the `id` member when its
+/// value shows whole (`Some(None)`: it is no valid id), and the kind once a `method`, `params`,
+/// `result` or `error` key and its colon show.
+fn leading(head: &[u8]) -> (Option<Option<Id>>, Option<Lead>) {
     let (mut id, mut lead) = (None, None);
     // Stops where the head ends, goes wrong or nests: what was read so far stands.
     let _ = read_leading(head, &mut id, &mut lead);
     (id, lead)
 }
 
-fn read_leading(head: &[u8], id: &mut Option<Id>, lead: &mut Option<Lead>) -> Option<()> {
+fn read_leading(head: &[u8], id: &mut Option<Option<Id>>, lead: &mut Option<Lead>) -> Option<()> {
     let ws = |mut i: usize| {
         while head.get(i).is_some_and(u8::is_ascii_whitespace) {
             i += 1;
@@ -2702,14 +2706,14 @@ fn read_leading(head: &[u8], id: &mut Option<Id>, lead: &mut Option<Lead>) -> Op
     i += 1;
     while id.is_none() || lead.is_none() {
         let (next, key) = string(ws(i))?;
+        i = ws(next);
+        if head.get(i) != Some(&b':') {
+            return None;
+        }
         match key {
             b"method" | b"params" => *lead = Some(Lead::Request),
             b"result" | b"error" => *lead = Some(Lead::Answer),
             _ => {}
-        }
-        i = ws(next);
-        if head.get(i) != Some(&b':') {
-            return None;
         }
         i = ws(i + 1);
         let start = i;
@@ -2729,8 +2733,8 @@ fn read_leading(head: &[u8], id: &mut Option<Id>, lead: &mut Option<Lead>) -> Op
             }
         }
         if key == b"id" {
-            let v: Value = serde_json::from_slice(&head[start..i]).ok()?;
-            *id = Some(Id::from_json(&v).ok()?);
+            let v: Option<Value> = serde_json::from_slice(&head[start..i]).ok();
+            *id = Some(v.and_then(|v| Id::from_json(&v).ok()));
         }
         i = ws(i);
         if head.get(i) != Some(&b',') {
@@ -3781,6 +3785,13 @@ mod tests {
         assert_eq!(lead(r#"{"\u0069d":1,"result":{"#), None);
         assert_eq!(lead(r#"[{"id":1}]"#), None);
         assert_eq!(lead(""), None);
+        // The kind shows with its key and colon, whatever follows.
+        assert_eq!(
+            lead(r#"{"jsonrpc":"2.0","id":7,"result":"xx"#),
+            Some((json!(7), Lead::Answer))
+        );
+        let seven = Some(Some(Id::Number("7".to_owned())));
+        assert_eq!(leading(br#"{"id":7,"result""#), (seven, None));
     }
 
     #[test]
@@ -3826,6 +3837,13 @@ mod tests {
         let tail = br#"aaaa"}]},"jsonrpc":"2.0","id":"t\"1"}"#;
         assert!(
             i.oversize(S2C, 5 << 20, 4 << 20, head, b"")
+                .forward
+                .is_none()
+        );
+        // An id the head shows, even one that is no id, is not looked for at the end.
+        let nulled = br#"{"result":"x","id":null,"more":{"#;
+        assert!(
+            i.oversize(S2C, 5 << 20, 4 << 20, nulled, tail)
                 .forward
                 .is_none()
         );

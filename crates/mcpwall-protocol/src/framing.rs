@@ -17,9 +17,9 @@ pub enum Frame {
         len: usize,
         /// Its first bytes (at most [`OVERSIZE_HEAD`]), where its id may still be read.
         head: Vec<u8>,
-        /// Its last bytes (at most [`OVERSIZE_TAIL`], a `\r` before the newline included), where a sender
-        /// that writes the id last (the TypeScript SDK: `{"result":...,"jsonrpc":"2.0","id":1}`)
-        /// put it.
+        /// Its last bytes (at most [`OVERSIZE_TAIL`], a `\r` before the newline included),
+        /// where a sender that writes the id last (the TypeScript SDK:
+        /// `{"result":...,"jsonrpc":"2.0","id":1}`) put it.
         tail: Vec<u8>,
     },
 }
@@ -172,7 +172,11 @@ mod tests {
 
     fn frames(input: &[u8], max: usize) -> Vec<Frame> {
         // A tiny buffer: frames cross buffer edges.
-        let mut r = FrameReader::new(io::BufReader::with_capacity(3, input), max);
+        frames_read(input, max, 3)
+    }
+
+    fn frames_read(input: &[u8], max: usize, capacity: usize) -> Vec<Frame> {
+        let mut r = FrameReader::new(io::BufReader::with_capacity(capacity, input), max);
         let mut out = Vec::new();
         while let Some(f) = r.next_frame().unwrap() {
             out.push(f);
@@ -207,17 +211,20 @@ mod tests {
         input.extend_from_slice(b"\r\nnext\n");
         let mut with_cr = long[long.len() - OVERSIZE_TAIL + 1..].to_vec();
         with_cr.push(b'\r');
-        assert_eq!(
-            frames(&input, 100),
-            vec![
-                Frame::Oversize {
-                    len: 1001,
-                    head: long[..OVERSIZE_HEAD].to_vec(),
-                    tail: with_cr
-                },
-                Frame::Data(b"next".to_vec())
-            ]
-        );
+        // Three bytes at a time, and in reads longer than what is kept.
+        for capacity in [3, 700] {
+            assert_eq!(
+                frames_read(&input, 100, capacity),
+                vec![
+                    Frame::Oversize {
+                        len: 1001,
+                        head: long[..OVERSIZE_HEAD].to_vec(),
+                        tail: with_cr.clone()
+                    },
+                    Frame::Data(b"next".to_vec())
+                ]
+            );
+        }
         assert_eq!(frames(b"12345\n", 5), vec![Frame::Data(b"12345".to_vec())]);
         assert_eq!(frames(b"", 5), vec![]);
         assert_eq!(frames(b"\n\n", 5), vec![]);

@@ -1,8 +1,9 @@
 """An MCP server (official Python SDK) that misbehaves in the ways mcpwall must stop.
 
 Run over stdio (or Streamable HTTP with `--http PORT`, or HTTP+SSE with `--sse PORT`;
-`--rug-pull`: the same server after a silent update; `--faults`: adds `slow`, `crash`, `big` and `big_last` (an answer with its id last);
-`--paged`: lists its tools two to a page, `add` on the last; `--log-requests FILE` with `--http`:
+`--rug-pull`: the same server after a silent update; `--faults`: adds `slow`, `crash`, `big`
+and `big_last` (an answer with its id last); `--paged`: lists its tools two to a page, `add` on
+the last; `--log-requests FILE` with `--http`:
 writes each HTTP request's method, path and session id to FILE). Tools:
 - add: clean.
 - fetch_weather: a poisoned description (hidden instructions to read an SSH key).
