@@ -1,7 +1,9 @@
 //! Server-sent events (`text/event-stream`) read chunk by chunk, with a size cap: how MCP's
 //! HTTP transports carry messages from a server.
 
-use crate::framing::OVERSIZE_HEAD;
+use std::collections::VecDeque;
+
+use crate::framing::{OVERSIZE_HEAD, OVERSIZE_TAIL, keep_tail};
 
 /// One event: its type (empty for the default, `message`) and its data, lines joined.
 #[derive(Debug, PartialEq, Eq)]
@@ -13,6 +15,9 @@ pub struct SseEvent {
     /// Set when the event was larger than the cap: its data was dropped but for its first
     /// bytes (where its id may be read), and this says how many bytes of its lines were seen.
     pub oversize: Option<usize>,
+    /// Of an oversize event, the last bytes of its data (at most [`OVERSIZE_TAIL`]), where a
+    /// sender that writes the id last put it; otherwise empty.
+    pub tail: Vec<u8>,
 }
 
 impl SseEvent {
@@ -36,6 +41,12 @@ pub struct SseReader {
     id: Option<String>,
     /// The first bytes of the current event's data, once it is over the cap.
     head: Vec<u8>,
+    /// The last bytes of the current event's data.
+    tail: Vec<u8>,
+    /// The last bytes of the current line past what `line` holds (a line over the cap).
+    line_end: VecDeque<u8>,
+    /// Whether the current event had a data line.
+    has_data: bool,
     /// The last event id the stream gave (events without data count: a priming event is
     /// how a server makes a stream resumable), to resume it with `Last-Event-ID`.
     pub last_id: Option<String>,
@@ -68,13 +79,20 @@ impl SseReader {
                 // A line longer than any event may be is not kept: its event is dropped.
                 if self.line.len() > max.saturating_add(16) {
                     self.over = true;
+                    if self.line_end.len() == OVERSIZE_TAIL {
+                        self.line_end.pop_front();
+                    }
+                    self.line_end.push_back(b);
                 } else {
                     self.line.push(b);
                 }
                 continue;
             }
             let mut line = std::mem::take(&mut self.line);
-            if line.last() == Some(&b'\r') {
+            let mut line_end = Vec::from(std::mem::take(&mut self.line_end));
+            if line_end.last() == Some(&b'\r') {
+                line_end.pop();
+            } else if line_end.is_empty() && line.last() == Some(&b'\r') {
                 line.pop();
             }
             if line.is_empty() {
@@ -85,17 +103,21 @@ impl SseReader {
                     self.last_id = Some(id);
                 }
                 let head = std::mem::take(&mut self.head);
+                let tail = std::mem::take(&mut self.tail);
+                self.has_data = false;
                 if std::mem::take(&mut self.over) {
                     out.push(SseEvent {
                         kind,
                         data: head,
                         oversize: Some(seen),
+                        tail,
                     });
                 } else if !data.is_empty() {
                     out.push(SseEvent {
                         kind,
                         data,
                         oversize: None,
+                        tail: Vec::new(),
                     });
                 }
             } else if let Some(rest) = line.strip_prefix(b"data:") {
@@ -103,6 +125,11 @@ impl SseReader {
                 if !self.data.is_empty() {
                     self.data.push(b'\n');
                 }
+                if std::mem::replace(&mut self.has_data, true) {
+                    keep_tail(&mut self.tail, b"\n");
+                }
+                keep_tail(&mut self.tail, rest);
+                keep_tail(&mut self.tail, &line_end);
                 self.data.extend_from_slice(rest);
                 if self.data.len() > max {
                     if self.head.is_empty() {
@@ -175,5 +202,33 @@ mod tests {
         );
         assert!(out[0].oversize.is_some());
         assert!(out[0].data.starts_with(b"{\"id\":5"), "{:?}", out[0]);
+        assert!(out[0].tail.ends_with(b"aaa\"}"), "{:?}", out[0]);
+    }
+
+    #[test]
+    fn an_oversize_event_keeps_the_end_of_its_data() {
+        // One long line (the id last, as the TypeScript SDK writes it), and data over two
+        // lines whose end is in the second; CRLF endings; fed a byte, and 1 KB, at a time.
+        let body = "x".repeat(5000);
+        let one = format!("data: {{\"result\":\"{body}\",\"jsonrpc\":\"2.0\",\"id\":42}}\r\n\r\n");
+        let two = format!("data: {{\"result\":\"{body}\",\r\ndata: \"id\":\"q\"}}\r\n\r\n");
+        for chunk in [1, 1024] {
+            let mut r = SseReader::default();
+            let mut out = Vec::new();
+            for c in format!("{one}{two}data: {{\"small\":1}}\n\n")
+                .as_bytes()
+                .chunks(chunk)
+            {
+                r.feed(c, 100, &mut out);
+            }
+            assert_eq!(out.len(), 3, "chunks of {chunk}");
+            assert_eq!(out[0].tail.len(), OVERSIZE_TAIL);
+            assert!(
+                out[0].tail.ends_with(br#"x","jsonrpc":"2.0","id":42}"#),
+                "{chunk}"
+            );
+            assert!(out[1].tail.ends_with(b"x\",\n\"id\":\"q\"}"), "{chunk}");
+            assert!(out[2].tail.is_empty() && out[2].oversize.is_none());
+        }
     }
 }

@@ -126,7 +126,9 @@ impl Remote {
                         let _ = tx.send(event.data);
                     }
                 } else if let Some(len) = event.oversize.filter(|_| event.is_message()) {
-                    session.server_frame(cut(len, event.data), self.max).await;
+                    session
+                        .server_frame(cut(len, event.data, event.tail), self.max)
+                        .await;
                 } else if event.is_message() {
                     session
                         .server_frame(Frame::Data(event.data), self.max)

@@ -319,7 +319,11 @@ impl Remote {
                     for event in frames.drain(..).filter(SseEvent::is_message) {
                         tries = 0;
                         match event.oversize {
-                            Some(len) => session.server_frame(cut(len, event.data), self.max).await,
+                            Some(len) => {
+                                session
+                                    .server_frame(cut(len, event.data, event.tail), self.max)
+                                    .await
+                            }
                             None => {
                                 let track = !ids.is_empty();
                                 self.deliver(session, event.data, init, &mut seen, track)
@@ -483,13 +487,10 @@ impl Remote {
     }
 }
 
-/// What an SSE event over the size cap becomes: its first bytes are all that was kept.
-fn cut(len: usize, head: Vec<u8>) -> Frame {
-    Frame::Oversize {
-        len,
-        head,
-        tail: Vec::new(),
-    }
+/// What an SSE event over the size cap becomes: its first and last bytes are all that was
+/// kept.
+fn cut(len: usize, head: Vec<u8>, tail: Vec<u8>) -> Frame {
+    Frame::Oversize { len, head, tail }
 }
 
 /// The protocol version an `initialize` result names.
