@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, Write};
 
-use mcpwall_protocol::{Frame, FrameReader, parse_strict};
+use mcpwall_protocol::{Cut, Frame, FrameReader, cut_member, parse_strict};
 use serde_json::{Value, json};
 
 use crate::tools::{self, Fs};
@@ -74,11 +74,22 @@ pub(crate) fn serve(
     let mut conv = Conversation::default();
     while let Some(frame) = frames.next_frame()? {
         let reply = match frame {
-            Frame::Oversize { len, .. } => Some(error(
-                Value::Null,
-                -32600,
-                &format!("a message of {len} bytes is over the {max_frame}-byte limit"),
-            )),
+            Frame::Oversize { len, head, tail } => {
+                let why = format!("a message of {len} bytes is over the {max_frame}-byte limit");
+                match cut_member(&head, &tail) {
+                    // Refused under its own id: the client is not left waiting for an answer.
+                    Some((id, Cut::Request)) => Some(error(id.to_value(), -32600, &why)),
+                    // The client's answer to `roots/list`, unread: as an error answer, the
+                    // roots stay as they were.
+                    Some((id, Cut::Answer)) => {
+                        if conv.waiting.as_ref() == Some(&id.to_value()) {
+                            conv.waiting = None;
+                        }
+                        None
+                    }
+                    None => Some(error(Value::Null, -32600, &why)),
+                }
+            }
             Frame::Data(bytes) => match parse_strict(&bytes) {
                 Err(e) => Some(error(Value::Null, -32700, &e.to_string())),
                 Ok(msg) => {
@@ -186,4 +197,46 @@ fn answer(fs: &mut Fs, msg: &Value) -> Option<Value> {
         _ => return Some(error(id, -32601, &format!("method {method:?} not found"))),
     };
     Some(json!({"jsonrpc": "2.0", "id": id, "result": result}))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Caps, Server};
+
+    #[test]
+    fn a_request_over_the_cap_is_refused_under_its_own_id() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let mut server = Server::open(&[root.path().to_path_buf()], Caps::default()).expect("open");
+        let pad = "x".repeat(500);
+        // Id first (Python SDK), id last (TypeScript SDK), no id to be read, then a small one.
+        let input = format!(
+            "{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{{\"p\":\"{pad}\"}}}}\n\
+             {{\"method\":\"tools/call\",\"params\":{{\"p\":\"{pad}\"}},\"jsonrpc\":\"2.0\",\"id\":\"b\"}}\n\
+             {{\"params\":{{\"p\":\"{pad}\"}},\"id\":3,\"method\":\"tools/call\",\"jsonrpc\":\"2.0\"}}\n\
+             {{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"ping\"}}\n"
+        );
+        let mut out = Vec::new();
+        server
+            .serve(input.as_bytes(), &mut out, std::io::sink(), 200)
+            .expect("served");
+        let answers: Vec<serde_json::Value> = String::from_utf8(out)
+            .expect("UTF-8")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON"))
+            .collect();
+        let ids: Vec<_> = answers.iter().map(|a| a["id"].clone()).collect();
+        assert_eq!(
+            ids,
+            [
+                serde_json::json!(1),
+                "b".into(),
+                serde_json::Value::Null,
+                4.into()
+            ]
+        );
+        assert!(
+            answers[..3].iter().all(|a| a["error"]["code"] == -32600),
+            "{answers:?}"
+        );
+    }
 }

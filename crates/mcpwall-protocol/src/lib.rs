@@ -6,15 +6,18 @@
 //!   JSON-RPC's rules, so that a malformed message cannot pass as something it is not.
 //! - [`FrameReader`]: newline-delimited stdio frames with a size cap.
 //! - [`SseReader`]: server-sent events (MCP's HTTP transports), with a size cap.
+//! - [`cut_member`]: the id and kind of a frame over the cap, from its kept ends.
 //!
 //! It makes no policy decisions: that is the gateway's job.
 
+mod cut;
 mod error;
 mod framing;
 mod message;
 mod sse;
 mod strict;
 
+pub use cut::{Cut, cut_member};
 pub use error::ProtocolError;
 pub use framing::{
     DEFAULT_MAX_FRAME, Frame, FrameReader, FrameSplitter, OVERSIZE_HEAD, OVERSIZE_TAIL,
