@@ -30,7 +30,7 @@ pub const OVERSIZE_HEAD: usize = 256;
 pub const OVERSIZE_TAIL: usize = 256;
 
 /// Appends `bytes` to `tail`, keeping its last [`OVERSIZE_TAIL`] bytes.
-pub(crate) fn keep_tail(tail: &mut Vec<u8>, bytes: &[u8]) {
+pub fn keep_tail(tail: &mut Vec<u8>, bytes: &[u8]) {
     if bytes.len() >= OVERSIZE_TAIL {
         tail.clear();
         tail.extend_from_slice(&bytes[bytes.len() - OVERSIZE_TAIL..]);

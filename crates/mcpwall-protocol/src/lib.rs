@@ -20,7 +20,7 @@ mod strict;
 pub use cut::{Cut, cut_member};
 pub use error::ProtocolError;
 pub use framing::{
-    DEFAULT_MAX_FRAME, Frame, FrameReader, FrameSplitter, OVERSIZE_HEAD, OVERSIZE_TAIL,
+    DEFAULT_MAX_FRAME, Frame, FrameReader, FrameSplitter, OVERSIZE_HEAD, OVERSIZE_TAIL, keep_tail,
 };
 pub use message::{Id, MAX_BATCH, Message, Parsed, parse_message};
 pub use sse::{SseEvent, SseReader};

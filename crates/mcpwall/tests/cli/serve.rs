@@ -596,6 +596,42 @@ fn remote_upstreams_over_streamable_http_and_legacy_sse() {
 }
 
 #[test]
+fn a_remote_answer_over_the_cap_fails_its_call_at_once_whatever_its_key_order() {
+    // A remote server that writes ids last, as the TypeScript SDK does: the id of an answer
+    // over the cap is read from its end, as one JSON body and as an SSE event, and the call
+    // fails saying why (were it not, it would fail as one the server never answered, -32053).
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let _server = http_test_server("id_last_server.py", &[&port.to_string()], port);
+    let config = format!(
+        "{}[[upstream]]\nname = \"tail\"\nurl = \"http://127.0.0.1:{port}/mcp\"\n",
+        allow_all(dir.path())
+    );
+    let gw = serve(
+        dir.path(),
+        &config,
+        &["--max-frame", "4096", "--call-timeout", "20"],
+    );
+    let (a, p) = (gw.addr.as_str(), "/mcp/tail");
+    let (r, sid) = initialize(a, p, &[]);
+    assert_eq!(r.status, 200, "{r:?}\n{}", gw.log());
+    initialized_and_listed(a, p, &sid);
+    for (id, tool) in [(2, "big_json"), (3, "big_sse")] {
+        let started = Instant::now();
+        let m = post(a, p, &sid, &call(id, tool, json!({"size": 100_000}))).message();
+        assert_eq!(
+            (m["id"].clone(), m["error"]["code"].clone()),
+            (json!(id), json!(-32600)),
+            "{tool}: {m}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(10), "{tool}");
+    }
+    // The session goes on.
+    let m = post(a, p, &sid, &call(4, "small", json!({}))).message();
+    assert_eq!(m["result"]["content"][0]["text"], "ok", "{m}");
+}
+
+#[test]
 fn typescript_sdk_and_reference_servers_through_serve() {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = filesystem_root(dir.path());

@@ -14,7 +14,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use mcpwall_protocol::{Frame, SseEvent, SseReader};
+use mcpwall_protocol::{Frame, OVERSIZE_HEAD, SseEvent, SseReader, keep_tail};
 use reqwest::header::{HeaderName, HeaderValue};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -353,19 +353,8 @@ impl Remote {
         while let Ok(Some(chunk)) = response.chunk().await {
             body.extend_from_slice(&chunk);
             if body.len() > self.max {
-                let len = body.len();
-                body.truncate(mcpwall_protocol::OVERSIZE_HEAD);
-                session
-                    .server_frame(
-                        Frame::Oversize {
-                            len,
-                            head: body,
-                            // The body was not read to its end.
-                            tail: Vec::new(),
-                        },
-                        self.max,
-                    )
-                    .await;
+                let frame = drain_oversize(body, &mut response).await;
+                session.server_frame(frame, self.max).await;
                 return seen;
             }
         }
@@ -484,6 +473,39 @@ impl Remote {
         if let Some(task) = task {
             let _ = task.await;
         }
+    }
+}
+
+/// How much more of a body over the size cap is read, and for how long, to find its end (where
+/// a sender that writes the id last put it); past either, only its beginning is looked at.
+const DRAIN_BYTES: usize = 64 << 20;
+const DRAIN_TIME: Duration = Duration::from_secs(10);
+
+/// A JSON body over the size cap, `body` its first bytes read: the rest is read and dropped,
+/// within bounds, keeping its last bytes.
+async fn drain_oversize(mut body: Vec<u8>, response: &mut reqwest::Response) -> Frame {
+    let mut tail = Vec::new();
+    keep_tail(&mut tail, &body);
+    let mut len = body.len();
+    body.truncate(OVERSIZE_HEAD);
+    let deadline = tokio::time::Instant::now() + DRAIN_TIME;
+    let ended = loop {
+        if len > DRAIN_BYTES {
+            break false;
+        }
+        match tokio::time::timeout_at(deadline, response.chunk()).await {
+            Ok(Ok(Some(chunk))) => {
+                len += chunk.len();
+                keep_tail(&mut tail, &chunk);
+            }
+            Ok(Ok(None)) => break true,
+            Ok(Err(_)) | Err(_) => break false,
+        }
+    };
+    Frame::Oversize {
+        len,
+        head: body,
+        tail: if ended { tail } else { Vec::new() },
     }
 }
 
