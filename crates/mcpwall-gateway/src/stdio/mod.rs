@@ -28,10 +28,10 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::GatewayError;
+use crate::inspect::{Direction, Inspector};
 use pump::{Deadline, Seen, Side, pump};
 
 mod pump;
-use crate::inspect::{Direction, Inspector};
 
 /// How to run the server.
 #[derive(Clone, Debug)]
