@@ -18,6 +18,13 @@ pub fn cut_member(head: &[u8], tail: &[u8]) -> Option<(Id, Cut)> {
     lead.and_then(|l| id.map(|i| (i, l)))
 }
 
+/// Whether the end of the frame that `head` begins is worth reading: the head shows what the
+/// frame is but not its id (a sender that writes the id last).
+pub fn needs_tail(head: &[u8]) -> bool {
+    let (id, lead) = leading(head);
+    lead.is_some() && id.is_none()
+}
+
 /// What the beginning of a cut frame shows it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cut {
@@ -207,6 +214,15 @@ mod tests {
         );
         let seven = Some(Some(Id::Number("7".to_owned())));
         assert_eq!(leading(br#"{"id":7,"result""#), (seven, None));
+    }
+
+    #[test]
+    fn the_end_is_needed_only_when_the_head_shows_the_kind_and_no_id() {
+        assert!(needs_tail(br#"{"result":{"content":["#));
+        assert!(!needs_tail(br#"{"jsonrpc":"2.0","id":1,"result":{"#));
+        assert!(!needs_tail(br#"{"jsonrpc":"2.0","id":null,"result":{"#));
+        assert!(!needs_tail(br#"{"jsonrpc":"2.0","x":{"#));
+        assert!(!needs_tail(b"[{"));
     }
 
     #[test]

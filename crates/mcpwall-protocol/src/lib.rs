@@ -17,7 +17,7 @@ mod message;
 mod sse;
 mod strict;
 
-pub use cut::{Cut, cut_member};
+pub use cut::{Cut, cut_member, needs_tail};
 pub use error::ProtocolError;
 pub use framing::{
     DEFAULT_MAX_FRAME, Frame, FrameReader, FrameSplitter, OVERSIZE_HEAD, OVERSIZE_TAIL, keep_tail,

@@ -3,11 +3,13 @@ TypeScript SDK orders its keys (`{"result":...,"jsonrpc":"2.0","id":1}`).
 
 `id_last_server.py PORT`: serves `/mcp`. Tools: `big_json` answers with `size` letters in one
 JSON body, `big_sse` the same as an SSE event; `small` answers "ok". A gateway with a size cap
-under `size` must fail such a call at once, reading its id from the message's end.
+under `size` must fail such a call at once, reading its id from the message's end. `big_first`
+writes its id first, then trickles the rest of a body too large for the cap for 30 s.
 """
 
 import json
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 TOOLS = [
@@ -16,7 +18,7 @@ TOOLS = [
         "description": "Answer with some letters.",
         "inputSchema": {"type": "object", "properties": {"size": {"type": "integer"}}},
     }
-    for name in ("big_json", "big_sse", "small")
+    for name in ("big_json", "big_sse", "big_first", "small")
 ]
 
 
@@ -39,6 +41,24 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def trickle(self, rid):
+        # The id first, then a body that takes its time: a gateway that has the id from the
+        # first bytes need not wait for the end.
+        head = ('{"jsonrpc":"2.0","id":' + json.dumps(rid) + ',"result":{"content":[').encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(head) + 10_000_000))
+        self.end_headers()
+        self.wfile.write(head + b" " * 8192)
+        try:
+            for _ in range(300):
+                time.sleep(0.1)
+                self.wfile.write(b" " * 100)
+                self.wfile.flush()
+        except OSError:
+            pass
+        self.close_connection = True
+
     def do_GET(self):
         self.reply(405)
 
@@ -60,6 +80,9 @@ class Handler(BaseHTTPRequestHandler):
             }
         elif method == "tools/list":
             result = {"tools": TOOLS}
+        elif method == "tools/call" and msg["params"]["name"] == "big_first":
+            self.trickle(rid)
+            return
         elif method == "tools/call":
             name = msg["params"]["name"]
             size = msg["params"].get("arguments", {}).get("size", 2)

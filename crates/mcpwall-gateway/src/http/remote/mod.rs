@@ -14,7 +14,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use mcpwall_protocol::{Frame, OVERSIZE_HEAD, SseEvent, SseReader, keep_tail};
+use mcpwall_protocol::{Frame, OVERSIZE_HEAD, SseEvent, SseReader, keep_tail, needs_tail};
 use reqwest::header::{HeaderName, HeaderValue};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -481,22 +481,33 @@ impl Remote {
 const DRAIN_BYTES: usize = 64 << 20;
 const DRAIN_TIME: Duration = Duration::from_secs(10);
 
-/// A JSON body over the size cap, `body` its first bytes read: the rest is read and dropped,
-/// within bounds, keeping its last bytes.
+/// A JSON body over the size cap, `body` its first bytes read: when they show what it is but
+/// not its id, the rest is read and dropped, within bounds, keeping its last bytes.
 async fn drain_oversize(mut body: Vec<u8>, response: &mut reqwest::Response) -> Frame {
     let mut tail = Vec::new();
     keep_tail(&mut tail, &body);
     let mut len = body.len();
     body.truncate(OVERSIZE_HEAD);
-    let deadline = tokio::time::Instant::now() + DRAIN_TIME;
+    body.shrink_to_fit();
+    if !needs_tail(&body) {
+        return Frame::Oversize {
+            len,
+            head: body,
+            tail: Vec::new(),
+        };
+    }
+    let (limit, deadline) = (
+        len.saturating_add(DRAIN_BYTES),
+        tokio::time::Instant::now() + DRAIN_TIME,
+    );
     let ended = loop {
-        if len > DRAIN_BYTES {
-            break false;
-        }
         match tokio::time::timeout_at(deadline, response.chunk()).await {
             Ok(Ok(Some(chunk))) => {
                 len += chunk.len();
                 keep_tail(&mut tail, &chunk);
+                if len > limit {
+                    break false;
+                }
             }
             Ok(Ok(None)) => break true,
             Ok(Err(_)) | Err(_) => break false,
