@@ -2,8 +2,11 @@
 //! first), TLS 1.2 and 1.3, HTTP/1.1.
 //!
 //! Handshakes run beside the accept loop, each with a deadline, so that a client that opens a
-//! connection and says nothing holds up nobody else.
+//! connection and says nothing holds up nobody else. With every handshake place taken, a new
+//! connection takes the place of the oldest handshake: a client that opened that many silent
+//! connections every deadline would otherwise keep everyone else out.
 
+use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -13,7 +16,7 @@ use std::time::Duration;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
@@ -21,7 +24,7 @@ use crate::GatewayError;
 
 /// How long a client may take to finish its handshake.
 const HANDSHAKE: Duration = Duration::from_secs(10);
-/// Handshakes in progress at once, at most; more connections are closed at once.
+/// Handshakes in progress at once, at most; the oldest gives way to a new connection.
 const MAX_HANDSHAKES: usize = 256;
 
 fn tls_error(what: &'static str, e: impl std::fmt::Display) -> GatewayError {
@@ -60,6 +63,8 @@ pub(super) struct TlsListener {
     tcp: TcpListener,
     acceptor: TlsAcceptor,
     pending: JoinSet<Option<(TlsStream<TcpStream>, SocketAddr)>>,
+    /// The handshakes of `pending`, oldest first.
+    started: VecDeque<AbortHandle>,
 }
 
 impl TlsListener {
@@ -68,6 +73,7 @@ impl TlsListener {
             tcp,
             acceptor,
             pending: JoinSet::new(),
+            started: VecDeque::new(),
         }
     }
 }
@@ -79,18 +85,23 @@ impl axum::serve::Listener for TlsListener {
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
             tokio::select! {
-                // With every handshake slot taken, new connections wait in the kernel's
-                // backlog rather than being dropped.
-                accepted = self.tcp.accept(), if self.pending.len() < MAX_HANDSHAKES => match accepted {
+                accepted = self.tcp.accept() => match accepted {
                     Ok((tcp, addr)) => {
                         let _ = tcp.set_nodelay(true);
+                        self.started.retain(|h| !h.is_finished());
+                        if self.started.len() >= MAX_HANDSHAKES
+                            && let Some(oldest) = self.started.pop_front()
+                        {
+                            oldest.abort();
+                        }
                         let acceptor = self.acceptor.clone();
-                        self.pending.spawn(async move {
+                        let handshake = self.pending.spawn(async move {
                             match tokio::time::timeout(HANDSHAKE, acceptor.accept(tcp)).await {
                                 Ok(Ok(tls)) => Some((tls, addr)),
                                 _ => None,
                             }
                         });
+                        self.started.push_back(handshake);
                     }
                     // Out of file descriptors, or the like: wait a little rather than spin.
                     Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,

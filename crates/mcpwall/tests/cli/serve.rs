@@ -1876,7 +1876,24 @@ fn serve_over_tls() {
     );
     let gw = serve(dir.path(), &config, &[]);
     assert!(gw.log().contains("listening on https://"), "{}", gw.log());
-    // A whole session with the Python SDK over HTTPS, trusting only this certificate.
+    // Connections that never start their handshake. Once every handshake place (256) is
+    // taken, each new one takes the place of the oldest: without that, the first ones would
+    // hold their places for the handshake deadline (10 s), and the client below would wait.
+    let silent: Vec<TcpStream> = (0..300)
+        .map(|_| TcpStream::connect(&gw.addr).expect("connect"))
+        .collect();
+    let mut oldest = &silent[0];
+    oldest
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut byte = [0u8; 1];
+    let gave_way = match oldest.read(&mut byte) {
+        Ok(n) => n == 0,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    };
+    assert!(gave_way, "the oldest silent connection kept its place");
+    // A whole session with the Python SDK over HTTPS, trusting only this certificate, while
+    // the other silent connections stay open.
     let o = Command::new(python())
         .arg(peers().join("tls_client.py"))
         .arg("session")
@@ -1890,6 +1907,7 @@ fn serve_over_tls() {
     assert_eq!(out["server"], "poisoned-demo", "{out}");
     assert!(!out["tools"].to_string().contains("fetch_weather"), "{out}");
     assert_eq!(out["add"], json!({"ok": true, "text": "5"}));
+    drop(silent);
     // Plain HTTP on the TLS port gets no HTTP answer.
     let mut s = TcpStream::connect(&gw.addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(15)))
