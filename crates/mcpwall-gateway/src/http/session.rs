@@ -689,7 +689,14 @@ impl HttpSession {
         {
             return;
         }
-        if let Some(listen) = params.meta.and_then(|m| m.subscription)
+        // A notification of a subscription (2026-07-28) goes to the stream of the request it
+        // names. Never a server's request (the protocol sends none that way), and never in a
+        // member of an aggregate: there the key would let a server's messages past the
+        // aggregate's checks (ids marked with the asking member, updates about another
+        // member's resources dropped, questions labelled with the asking server).
+        if peek.id.is_none()
+            && self.relay.get().is_none()
+            && let Some(listen) = params.meta.and_then(|m| m.subscription)
             && let Ok(id) = Id::from_json(&listen)
             && let Some(s) = r.waiting.get(&id)
             && !s.answers_only

@@ -2101,7 +2101,8 @@ fn an_aggregated_member_cannot_hold_listings_or_take_anothers_resources() {
         );
     }
     // Its own resource: read, with the update about it; its progress for a call it never had,
-    // and its update about everything's resource, are not passed on.
+    // and its updates about everything's resources, are not passed on, not even when they
+    // name the read as their subscription.
     let r = read(7, "greedy://own/1");
     let messages = r.messages();
     let answer = messages
