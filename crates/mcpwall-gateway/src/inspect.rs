@@ -1157,6 +1157,10 @@ impl Inspector {
                     None => {
                         forwarded = "call forwarded: a person approved it (this call, or the \
                                      same call within ten minutes)";
+                        // The approval binds to the call as parsed, so that is what goes on:
+                        // its text could say more (an integer past what a double holds, a
+                        // longer decimal) and still match the approval of another call.
+                        stripped.get_or_insert_with(|| value.clone());
                     }
                 }
             }
@@ -2949,6 +2953,29 @@ mod tests {
         assert!(i.inspect(S2C, res).forward.is_some());
         // The same call again, soon: covered by the approval.
         assert!(io(&i, C2S, call(2, "prod\u{202e}")).0.is_some());
+        // The approval binds to the call as parsed: a call that differs only where a double
+        // cannot tell (integers past 2^53) goes on as the approved call, not as its text says.
+        let big = |id: u64, n: &str| {
+            format!(
+                r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"deploy","arguments":{{"env":"prod","n":{n}}}}}}}"#
+            )
+            .into_bytes()
+        };
+        let q = io(&i, C2S, big(20, "100000000000000000000001"))
+            .1
+            .expect("a question");
+        assert!(
+            io(&i, C2S, answer(&q, true)).0.is_some(),
+            "the held call goes on"
+        );
+        let replay = big(21, "100000000000000000000002");
+        let fwd = i
+            .inspect(C2S, &replay)
+            .forward
+            .expect("covered by the approval");
+        let sent = String::from_utf8_lossy(&fwd).into_owned();
+        assert!(!sent.contains("100000000000000000000002"), "{sent}");
+        assert_eq!(json_of(&fwd)["id"], 21);
         // Other arguments: asked again; a no refuses it.
         let q = io(&i, C2S, call(3, "staging")).1.expect("a question");
         let (fwd, r) = io(&i, C2S, answer(&q, false));
