@@ -335,6 +335,22 @@ impl Policy {
         self.taint
     }
 
+    /// The server globs other than `*` that the policy's rules, labels and server entries
+    /// name, in order, without repeats: a policy that names servers means nothing to a server
+    /// that has no name.
+    pub fn named_servers(&self) -> Vec<&str> {
+        let globs = self.rules.iter().map(|r| r.server.as_str());
+        let globs = globs.chain(self.labels.iter().map(|l| l.server.as_str()));
+        let globs = globs.chain(self.servers.iter().map(ServerRule::name));
+        let mut named: Vec<&str> = Vec::new();
+        for g in globs {
+            if g != "*" && !named.contains(&g) {
+                named.push(g);
+            }
+        }
+        named
+    }
+
     /// Whether calls that no rule matches are denied.
     pub fn default_denies(&self) -> bool {
         self.default_deny
@@ -406,11 +422,7 @@ impl Policy {
             };
         }
         for (name, c) in &rule.arguments {
-            let value = match args {
-                Some(a) if name.starts_with('/') => a.pointer(name),
-                Some(a) => a.get(name),
-                None => None,
-            };
+            let value = args.and_then(|a| argument(a, name));
             if let Err(why) = c.check(value) {
                 return Decision::Deny {
                     rule: "policy.argument",
@@ -496,6 +508,44 @@ impl Constraint {
         }
         Ok(())
     }
+}
+
+/// The argument a constraint names: a top-level name, or a JSON pointer when it starts with
+/// `/`. A key that differs from the name only in case counts as it: servers that decode
+/// arguments without regard to case take `Path` for `path`, and a constraint on `path` must
+/// not be stepped around so. (The gateway's parser refuses objects with two such keys.)
+fn argument<'a>(args: &'a Value, name: &str) -> Option<&'a Value> {
+    let exact = match name.strip_prefix('/') {
+        Some(_) => args.pointer(name),
+        None => args.get(name),
+    };
+    if exact.is_some() {
+        return exact;
+    }
+    let steps: Vec<String> = match name.strip_prefix('/') {
+        Some(path) => path
+            .split('/')
+            .map(|s| s.replace("~1", "/").replace("~0", "~"))
+            .collect(),
+        None => vec![name.to_owned()],
+    };
+    let mut at = args;
+    for step in &steps {
+        at = match at {
+            Value::Object(m) => match m.get(step) {
+                Some(v) => v,
+                None => {
+                    let folded = mcpwall_protocol::fold_key(step);
+                    m.iter()
+                        .find(|(k, _)| mcpwall_protocol::fold_key(k) == folded)
+                        .map(|(_, v)| v)?
+                }
+            },
+            Value::Array(items) => items.get(step.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(at)
 }
 
 /// `path` with `.` and `..` resolved lexically (no filesystem access: symbolic links are the
@@ -700,6 +750,36 @@ mod tests {
         let d = decide(&p, "x", "delete_all", json!({}));
         assert!(
             matches!(d, Decision::Deny { rule: "policy.deny", ref why } if why.contains("ask a person"))
+        );
+    }
+
+    #[test]
+    fn a_constraint_holds_for_a_key_that_differs_only_in_case() {
+        let p = Policy::parse(
+            "[[rule]]\ntool = \"read\"\n[rule.arguments.path]\nwithin = [\"/home/me/notes\"]\n\
+             required = false\n[rule.arguments.\"/target/host\"]\none_of = [\"a.example\"]\n\
+             required = false\n",
+        )
+        .expect("valid");
+        let read = |args: Value| decide(&p, "any", "read", args);
+        assert_eq!(read(json!({"path": "/home/me/notes/a"})), Decision::Allow);
+        assert_eq!(read(json!({})), Decision::Allow);
+        // Servers that decode keys without regard to case read these as `path` and `host`.
+        for args in [
+            json!({"Path": "/etc/shadow"}),
+            json!({"PATH": "/etc/shadow"}),
+            json!({"target": {"ho\u{17f}t": "evil.example"}}),
+            json!({"TARGET": {"Host": "evil.example"}}),
+        ] {
+            assert_eq!(
+                denied_by(&read(args.clone())),
+                Some("policy.argument"),
+                "{args}"
+            );
+        }
+        assert_eq!(
+            read(json!({"Target": {"HOST": "a.example"}})),
+            Decision::Allow
         );
     }
 

@@ -212,6 +212,13 @@ impl ServerFile {
 
 /// How `server`'s process is confined: the first section whose name matches says, and without
 /// a `[server.sandbox]` there it is not.
+impl ServerRule {
+    /// The glob of server names this entry applies to.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+}
+
 pub(crate) fn sandbox_for<'r>(
     rules: &'r [ServerRule],
     server: &str,

@@ -24,7 +24,7 @@ pub use framing::{
 };
 pub use message::{Id, MAX_BATCH, Message, Parsed, parse_message};
 pub use sse::{SseEvent, SseReader};
-pub use strict::{MAX_DEPTH, parse_strict};
+pub use strict::{MAX_DEPTH, fold_key, parse_strict};
 
 /// HTTP headers a client of MCP's HTTP transports sets itself, or that belong to the
 /// connection (lower case): configuration that names one is refused, or it could steer the

@@ -105,7 +105,7 @@ impl<'de> Visitor<'de> for Strict {
             if m.contains_key(&k) {
                 return Err(de::Error::custom(format_args!("duplicate key `{k}`")));
             }
-            if let Some(first) = folded.insert(fold(&k), k.clone()) {
+            if let Some(first) = folded.insert(fold_key(&k), k.clone()) {
                 return Err(de::Error::custom(format_args!(
                     "keys `{first}` and `{k}` differ only in case"
                 )));
@@ -117,8 +117,9 @@ impl<'de> Visitor<'de> for Strict {
     }
 }
 
-/// A key folded as case-insensitive JSON decoders compare keys.
-fn fold(key: &str) -> String {
+/// A key folded as case-insensitive JSON decoders compare keys (Go's `encoding/json`, .NET
+/// with case-insensitive options): two keys that fold alike reach such a server as one.
+pub fn fold_key(key: &str) -> String {
     if key.is_ascii() {
         return key.to_ascii_lowercase();
     }

@@ -45,6 +45,21 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut inspector = Inspector::new(engine, settings, audit);
     if let Some(path) = &g.policy {
         let policy = super::policy::load(path)?;
+        let named = policy.named_servers();
+        // Rules for named servers would silently apply to none: the server's name would be
+        // its whole command line.
+        if args.name.is_none() && !named.is_empty() {
+            anyhow::bail!(
+                "{} has rules for servers by name ({}), but this server has none: give it one \
+                 with --name NAME (before --)",
+                path.display(),
+                named
+                    .iter()
+                    .map(|g| format!("`{g}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
         if let Some(sandbox) = policy.sandbox_for(&name) {
             launch = super::sandbox::wrap(sandbox, command, rest, &[])?;
         }

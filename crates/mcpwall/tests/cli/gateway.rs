@@ -916,6 +916,22 @@ fn a_policy_narrows_what_the_filesystem_server_may_do() {
     assert_eq!(out["escape"]["code"], -32051, "{out}");
     let rules = |rule: &str| events.iter().any(|e| e["rules"] == json!([rule]));
     assert!(rules("policy.deny") && rules("policy.rate_limit") && rules("policy.argument"));
+    // The same policy for a server without --name: its rules would apply to nothing (the
+    // name would be the command line), so the server is not even started.
+    let started = dir.path().join("started");
+    let o = Command::new(env!("CARGO_BIN_EXE_mcpwall"))
+        .args(["run", "--no-pins", "--policy", &policy, "--", "touch"])
+        .arg(&started)
+        .stdin(Stdio::null())
+        .output()
+        .expect("mcpwall runs");
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--name") && err.contains("`filesystem`"),
+        "{err}"
+    );
+    assert!(!started.exists(), "the server was started");
 }
 
 #[test]
