@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use mcpwall_detect::names::{distinctive, identifiers, strings};
+use mcpwall_detect::names::{lookup_keys, mentions, strings};
 use mcpwall_detect::{Engine, Severity, Surface};
 use serde_json::Value;
 
@@ -117,11 +117,21 @@ pub fn across(servers: &[(&str, &Listing)]) -> Vec<Vec<Issue>> {
         }
     }
     // Definitions that name another server's tool.
-    let distinct: BTreeMap<&str, Vec<usize>> = owners
-        .iter()
-        .filter(|(n, _)| distinctive(n))
-        .map(|(n, ks)| (n.as_str(), ks.clone()))
-        .collect();
+    // Each key a definition could name a distinctive tool by (its name as given: `createIssue`
+    // is distinctive by its case), with the tool's name and owners.
+    let mut distinct: BTreeMap<String, (String, Vec<usize>)> = BTreeMap::new();
+    for (k, (_, l)) in servers.iter().enumerate() {
+        for n in l.tools.iter().filter_map(|t| t["name"].as_str()) {
+            for key in lookup_keys(n) {
+                let (_, ks) = distinct
+                    .entry(key)
+                    .or_insert_with(|| (n.to_ascii_lowercase(), Vec::new()));
+                if !ks.contains(&k) {
+                    ks.push(k);
+                }
+            }
+        }
+    }
     for (k, (_, l)) in servers.iter().enumerate() {
         // (what, the text a model reads of it, what to show)
         let mut defs: Vec<(String, String, String)> = Vec::new();
@@ -146,10 +156,10 @@ pub fn across(servers: &[(&str, &Listing)]) -> Vec<Vec<Issue>> {
             }
         }
         for (what, text, shown) in defs {
-            let ids = identifiers(mcpwall_detect::normalize(&text).as_str());
+            let ids = mentions(mcpwall_detect::normalize(&text).as_str());
             let named: BTreeSet<String> = ids
                 .iter()
-                .filter_map(|w| distinct.get(w.as_str()).map(|ks| (w, ks)))
+                .filter_map(|w| distinct.get(w.as_str()))
                 .filter(|(_, ks)| ks.iter().any(|&o| o != k))
                 .map(|(w, ks)| {
                     let s: Vec<&str> = ks

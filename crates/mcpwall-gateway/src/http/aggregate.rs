@@ -153,14 +153,15 @@ impl State {
 /// How long the tool listing made to check instructions at `initialize` may take.
 const INSTRUCTIONS_LISTING: Duration = Duration::from_secs(30);
 
-/// Each name (lower-cased) a text could mention, with the members' full names it stands for.
+/// Each key a text could mention a name by (`mcpwall_detect::names::lookup_keys`), with the
+/// members' full names it stands for.
 type NameLookup = HashMap<String, Vec<(usize, String)>>;
 
 /// The other members' tools that `text`, of member `k`, names (read as the model would:
 /// invisible characters gone, look-alike letters folded).
 fn names_of_others(lookup: &NameLookup, k: usize, text: &str) -> Vec<String> {
     let mut named: Vec<String> =
-        mcpwall_detect::names::identifiers(mcpwall_detect::normalize(text).as_str())
+        mcpwall_detect::names::mentions(mcpwall_detect::normalize(text).as_str())
             .iter()
             .filter_map(|word| lookup.get(word))
             .flatten()
@@ -1069,15 +1070,11 @@ impl Aggregate {
                 .filter_map(|t| t.get("name").and_then(Value::as_str))
             {
                 let full = format!("{}{SEP}{n}", self.members[*k].name);
-                lookup
-                    .entry(full.to_ascii_lowercase())
-                    .or_default()
-                    .push((*k, full.clone()));
-                if mcpwall_detect::names::distinctive(n) {
-                    lookup
-                        .entry(n.to_ascii_lowercase())
-                        .or_default()
-                        .push((*k, full));
+                let mut keys = mcpwall_detect::names::lookup_keys(&full);
+                keys.extend(mcpwall_detect::names::lookup_keys(n));
+                keys.dedup();
+                for key in keys {
+                    lookup.entry(key).or_default().push((*k, full.clone()));
                 }
             }
         }
