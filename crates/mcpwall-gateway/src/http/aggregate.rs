@@ -92,7 +92,7 @@ pub(super) struct Aggregate {
     /// Held while a listing made for a call runs: concurrent calls wait for that one rather
     /// than each making its own.
     relisting: tokio::sync::Mutex<()>,
-    /// When the last listing of tools, and of prompts, made for a call after a change began:
+    /// When the last listing of tools, and of prompts, made for a call after a change ended:
     /// a member that announces changes without end gets one every [`RELIST_EVERY`] at most.
     relisted: Mutex<[Option<Instant>; 2]>,
 }
@@ -110,6 +110,10 @@ struct Started {
 /// The least time between listings made for calls after members announced changes: in
 /// between, calls go by the last listing.
 const RELIST_EVERY: Duration = Duration::from_secs(5);
+/// How long a call waits for a listing made for it after a change. A member that announced a
+/// change and then answers slowly, or never, must not hold up every call to the others: its
+/// tools go by its last listing (the names it had are kept for the shadowing checks).
+const RELIST_WAIT: Duration = Duration::from_secs(10);
 
 #[derive(Default)]
 struct State {
@@ -792,7 +796,9 @@ impl Aggregate {
             }
             at[which] = Some(Instant::now());
         }
-        self.list(list, key).await;
+        let limit = self.listing_limit().min(RELIST_WAIT);
+        self.list_within(list, key, limit).await;
+        lock(&self.relisted)[which] = Some(Instant::now());
     }
 
     /// Whether the prompt a request names (`prompts/get`, or `completion/complete` about a
@@ -820,16 +826,24 @@ impl Aggregate {
             .await;
     }
 
-    /// One list method asked of every member, pages followed, names prefixed, merged.
-    async fn list(&self, method: &str, key: &str) -> Value {
-        let ks = self.live();
-        // One deadline for a whole list, pages included: a slow server costs one call timeout
-        // (for clients without sessions, whose aggregate lists before answering, 30 s at most).
-        let limit = if self.envelope.is_some() {
+    /// One deadline for a whole list, pages included: a slow server costs one call timeout
+    /// (for clients without sessions, whose aggregate lists before answering, 30 s at most).
+    fn listing_limit(&self) -> Duration {
+        if self.envelope.is_some() {
             self.call_timeout.min(INSTRUCTIONS_LISTING)
         } else {
             self.call_timeout
-        };
+        }
+    }
+
+    /// One list method asked of every member, pages followed, names prefixed, merged.
+    async fn list(&self, method: &str, key: &str) -> Value {
+        self.list_within(method, key, self.listing_limit()).await
+    }
+
+    /// [`Aggregate::list`], each member given `limit` for its pages.
+    async fn list_within(&self, method: &str, key: &str, limit: Duration) -> Value {
+        let ks = self.live();
         let started = self.start_listing();
         let lists = futures_util::future::join_all(ks.iter().map(|&k| async move {
             tokio::time::timeout(limit, self.list_member(k, method, key))

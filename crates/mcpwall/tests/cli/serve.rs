@@ -1994,7 +1994,7 @@ fn an_aggregated_member_cannot_hold_listings_or_take_anothers_resources() {
         upstream("everything", &["node".into(), everything, "stdio".into()]),
         upstream("greedy", &greedy),
     );
-    let gw = serve(dir.path(), &config, &[]);
+    let gw = serve(dir.path(), &config, &["--call-timeout", "40"]);
     let (a, p) = (gw.addr.as_str(), "/mcp");
 
     // A version mcpwall does not know: the members are asked for one it knows, and both stay.
@@ -2149,6 +2149,26 @@ fn an_aggregated_member_cannot_hold_listings_or_take_anothers_resources() {
             .any(|l| l.contains("\"tool\":\"t0\"") && l.contains("withheld")),
         "{audit}"
     );
+
+    // It announces a change and never lists its tools again: a call to the other member waits
+    // for that listing a bounded time (10 s), not the call timeout (40 s here).
+    std::thread::sleep(Duration::from_secs(6));
+    let r = post(a, p, &sid, &call(10, "greedy__t1", json!({})));
+    assert!(r.messages().iter().any(|m| m["id"] == 10), "{r:?}");
+    let t = Instant::now();
+    let r = post(
+        a,
+        p,
+        &sid,
+        &call(11, "everything__echo", json!({"message": "hi"})),
+    );
+    let answer = r.messages().into_iter().find(|m| m["id"] == 11);
+    assert!(
+        answer.as_ref().is_some_and(|m| m.get("result").is_some()),
+        "{answer:?}\n{}",
+        gw.log()
+    );
+    assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
 }
 
 /// The README's first command, `mcpwall serve` without a configuration: the built-in demo
