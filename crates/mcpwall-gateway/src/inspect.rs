@@ -19,7 +19,7 @@ use mcpwall_policy::{Decision, Labels, Listing, Policy, RateLimits, ToolStatus};
 use crate::PinStore;
 use crate::audit::{Audit, Event, Verdict};
 use crate::quarantine::QuarantineStore;
-use crate::session::{Ask, MAX_PENDING, Pending, Question, Session};
+use crate::session::{Ask, MAX_LINKS, MAX_PENDING, Pending, Question, Session};
 
 /// Tools in one `tools/list` result, at most.
 pub const MAX_TOOLS: usize = 10_000;
@@ -1257,6 +1257,37 @@ impl Inspector {
         Step::Pass
     }
 
+    /// Remembers the URIs a tool result's content items, or a prompt's messages, point to
+    /// (`resource_link`, an embedded `resource`): the server may serve resources it does not
+    /// list, and the aggregated endpoint routes reads of these to it ([`Inspector::take_links`]).
+    fn note_links(&self, result: &Value) {
+        let items: Vec<&Value> = match (result.get("content"), result.get("messages")) {
+            (Some(Value::Array(c)), _) => c.iter().collect(),
+            (_, Some(Value::Array(m))) => m.iter().filter_map(|m| m.get("content")).collect(),
+            _ => return,
+        };
+        let uris = items.into_iter().filter_map(|item| {
+            match item.get("type").and_then(Value::as_str)? {
+                "resource_link" => item.get("uri"),
+                "resource" => item.pointer("/resource/uri"),
+                _ => None,
+            }?
+            .as_str()
+        });
+        let mut s = self.session();
+        for uri in uris {
+            if s.links.len() >= MAX_LINKS {
+                s.links.pop_front();
+            }
+            s.links.push_back(uri.to_owned());
+        }
+    }
+
+    /// The URIs the server's results pointed to since the last call (see `note_links`).
+    pub(crate) fn take_links(&self) -> Vec<String> {
+        self.session().links.drain(..).collect()
+    }
+
     /// A server's result for the client's request `pending`.
     fn server_result(&self, id: &Id, pending: &Pending, value: &mut Value) -> Step {
         let Some(result) = value.get("result") else {
@@ -1288,6 +1319,9 @@ impl Inspector {
             method => {
                 if let Some(step) = self.input_requests(id, pending, result) {
                     return step;
+                }
+                if matches!(method, "tools/call" | "prompts/get") {
+                    self.note_links(result);
                 }
                 let surface = match method {
                     "resources/read" => Surface::Resource,
@@ -2739,6 +2773,26 @@ mod tests {
         assert_eq!(o.forward.as_deref(), Some(&res[..]));
         assert!(o.reply.is_none());
         assert!(audit.events().is_empty());
+    }
+
+    #[test]
+    fn resources_a_result_points_to_are_remembered_for_routing() {
+        let (i, _) = inspector();
+        offer(&i, &["fetch"]);
+        let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                          "params": {"name": "fetch", "arguments": {}}});
+        assert!(i.inspect(C2S, &encode(&call)).forward.is_some());
+        let res = json!({"jsonrpc": "2.0", "id": 1, "result": {"content": [
+            {"type": "text", "text": "See the report."},
+            {"type": "resource_link", "uri": "notes://b/report-42", "name": "report"},
+            {"type": "resource", "resource": {"uri": "notes://b/embedded", "text": "hello"}}
+        ]}});
+        assert!(i.inspect(S2C, &encode(&res)).forward.is_some());
+        assert_eq!(
+            i.take_links(),
+            ["notes://b/report-42", "notes://b/embedded"]
+        );
+        assert!(i.take_links().is_empty());
     }
 
     #[test]

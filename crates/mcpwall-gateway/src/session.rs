@@ -161,4 +161,10 @@ pub(crate) struct Session {
     pub(crate) schemas: HashMap<String, Result<std::sync::Arc<jsonschema::Validator>, String>>,
     /// The arguments each offered tool's schema mirrors in `Mcp-Param-*` headers.
     pub(crate) param_headers: HashMap<String, Vec<crate::param_headers::ParamHeader>>,
+    /// URIs the server's results pointed to (resource links, embedded resources) not yet
+    /// taken by the aggregated endpoint, oldest first, at most [`MAX_LINKS`].
+    pub(crate) links: std::collections::VecDeque<String>,
 }
+
+/// Resource links remembered per session until taken, at most: the oldest go first.
+pub(crate) const MAX_LINKS: usize = 1024;

@@ -884,8 +884,8 @@ impl Aggregate {
                     prompts
                 })
             }
-            "resources" => self.merge_resources(&per),
-            "resourceTemplates" => self.merge_templates(&per),
+            "resources" => self.merge_resources(&per, &missing),
+            "resourceTemplates" => self.merge_templates(&per, &missing),
             _ => per.into_iter().flat_map(|(_, items)| items).collect(),
         };
         json!({ key: items })
@@ -893,7 +893,7 @@ impl Aggregate {
 
     /// Resources, each owned by the one server that lists it. A URI two servers list is
     /// withheld: one of them would be answering for the other.
-    fn merge_resources(&self, per: &[(usize, Vec<Value>)]) -> Vec<Value> {
+    fn merge_resources(&self, per: &[(usize, Vec<Value>)], missing: &[usize]) -> Vec<Value> {
         // By canonical form: two spellings of one URI are one resource.
         let mut owner: HashMap<String, Option<usize>> = HashMap::new();
         for (k, items) in per {
@@ -936,14 +936,14 @@ impl Aggregate {
                 }
             }
         }
-        // What this listing says replaces what the last one said.
-        lock(&self.state).routes.set_resources(routes);
+        // What this listing says replaces what the last one said (of those who answered).
+        lock(&self.state).routes.set_resources(routes, missing);
         out
     }
 
     /// Resource templates, each owned by the one server that lists it (one two servers list
     /// is withheld, as a resource is); their literal prefixes route the URIs they expand to.
-    fn merge_templates(&self, per: &[(usize, Vec<Value>)]) -> Vec<Value> {
+    fn merge_templates(&self, per: &[(usize, Vec<Value>)], missing: &[usize]) -> Vec<Value> {
         let template = |t: &Value| {
             t.get("uriTemplate")
                 .and_then(Value::as_str)
@@ -981,7 +981,7 @@ impl Aggregate {
                 out.push(item.clone());
             }
         }
-        lock(&self.state).routes.set_templates(&kept);
+        lock(&self.state).routes.set_templates(&kept, missing);
         out
     }
 
@@ -1232,7 +1232,18 @@ impl Aggregate {
     /// The member a resource URI belongs to: the one that listed it, or whose template it
     /// fits.
     fn owner_of(&self, uri: &str) -> Result<usize, String> {
-        lock(&self.state).routes.owner_of(uri)
+        let links: Vec<Vec<String>> = self
+            .members
+            .iter()
+            .map(|m| m.session.inspector.take_links())
+            .collect();
+        let mut state = lock(&self.state);
+        for (k, uris) in links.into_iter().enumerate() {
+            for uri in uris {
+                state.routes.link(&uri, k);
+            }
+        }
+        state.routes.owner_of(uri)
     }
 
     /// The member a request goes to, and the request as that member must see it.

@@ -1,13 +1,18 @@
 //! Which member of the aggregated endpoint a resource URI belongs to, from the merged
-//! listings: the URIs each member listed, and the fixed beginnings of the templates each
-//! listed. A URI two members could claim belongs to neither: a read sent to the wrong server
-//! would hand one server's request (and its answer) to another.
+//! listings: the URIs each member listed, the fixed beginnings of the templates each listed,
+//! and the URIs each member's results pointed to (resource links, embedded resources: a
+//! server may serve resources it does not list). A URI two members could claim belongs to
+//! neither: a read sent to the wrong server would hand one server's request (and its answer)
+//! to another.
 //!
 //! URIs are compared in a canonical form ([`canonical`]): `DEMO://x/%74ext/./7` is
 //! `demo://x/text/7` to most clients and servers, and must not slip past another member's
 //! claim on it by its spelling.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
+
+/// Links remembered per member, at most: a member's oldest go first (never another's).
+const MAX_LINKED: usize = 1024;
 
 #[derive(Debug, Default)]
 pub(super) struct ResourceRoutes {
@@ -23,6 +28,10 @@ pub(super) struct ResourceRoutes {
     /// Members with a template that starts with a variable (`{+uri}`): it may expand to a URI
     /// of any scheme, so no other member's scheme-only template routes one.
     anywhere: HashSet<usize>,
+    /// The members whose results pointed to each URI.
+    linked: HashMap<String, Vec<usize>>,
+    /// Each member's links, oldest first.
+    links_of: HashMap<usize, VecDeque<String>>,
 }
 
 /// How a resource template routes the URIs it expands to.
@@ -51,19 +60,48 @@ pub(super) fn template_route(template: &str) -> TemplateRoute {
 
 impl ResourceRoutes {
     /// Replaces the listed resources (as the last resource listing gave them; each URI
-    /// listed by one member only).
-    pub(super) fn set_resources(&mut self, resources: HashMap<String, usize>) {
+    /// listed by one member only). The members in `missing`, whose listing did not come,
+    /// keep theirs: their URIs must not lose their route (and fall to another's template)
+    /// because they were slow. A kept URI that another member now lists belongs to neither.
+    pub(super) fn set_resources(&mut self, resources: HashMap<String, usize>, missing: &[usize]) {
+        let kept: Vec<(String, usize)> = self
+            .resources
+            .drain()
+            .filter(|(_, k)| missing.contains(k))
+            .collect();
         self.resources = resources
             .into_iter()
             .map(|(u, k)| (canonical(&u), k))
             .collect();
+        for (uri, k) in kept {
+            match self.resources.get(&uri) {
+                None => {
+                    self.resources.insert(uri, k);
+                }
+                Some(&j) if j != k => {
+                    self.resources.remove(&uri);
+                }
+                Some(_) => {}
+            }
+        }
     }
 
-    /// Replaces the templates (as the last template listing gave them).
-    pub(super) fn set_templates(&mut self, templates: &[(String, usize)]) {
-        self.templates.clear();
-        self.broad_templates.clear();
-        self.anywhere.clear();
+    /// Replaces the templates (as the last template listing gave them); the members in
+    /// `missing` keep theirs.
+    pub(super) fn set_templates(&mut self, templates: &[(String, usize)], missing: &[usize]) {
+        let mine = |(_, k): &(String, usize)| missing.contains(k);
+        let kept_prefixes: Vec<(String, usize)> =
+            self.templates.drain(..).filter(|t| mine(t)).collect();
+        let kept_broad: Vec<(String, usize)> =
+            self.broad_templates.drain(..).filter(|t| mine(t)).collect();
+        let kept_anywhere: Vec<usize> = self
+            .anywhere
+            .drain()
+            .filter(|k| missing.contains(k))
+            .collect();
+        self.templates = kept_prefixes;
+        self.broad_templates = kept_broad;
+        self.anywhere.extend(kept_anywhere);
         for (t, k) in templates {
             match template_route(t) {
                 TemplateRoute::Prefix(p) => self.templates.push((canonical_prefix(&p), *k)),
@@ -73,6 +111,26 @@ impl ResourceRoutes {
                 }
             }
         }
+    }
+
+    /// Member `k`'s result pointed to `uri`.
+    pub(super) fn link(&mut self, uri: &str, k: usize) {
+        let uri = canonical(uri);
+        let mine = self.links_of.entry(k).or_default();
+        if mine.contains(&uri) {
+            return;
+        }
+        if mine.len() >= MAX_LINKED
+            && let Some(old) = mine.pop_front()
+            && let Some(members) = self.linked.get_mut(&old)
+        {
+            members.retain(|&j| j != k);
+            if members.is_empty() {
+                self.linked.remove(&old);
+            }
+        }
+        mine.push_back(uri.clone());
+        self.linked.entry(uri).or_default().push(k);
     }
 
     /// The member that `uri` belongs to, or why none does.
@@ -88,6 +146,7 @@ impl ResourceRoutes {
             .filter(|(p, _)| uri.starts_with(p.as_str()))
             .map(|&(_, k)| k)
             .collect();
+        let linkers = self.linked.get(uri).map_or(&[][..], Vec::as_slice);
         if let Some(&k) = self.resources.get(uri) {
             // Listed by one member inside another's template: whose it is cannot be told.
             if owners.iter().any(|&j| j != k) {
@@ -95,7 +154,28 @@ impl ResourceRoutes {
                     "resource {shown:?} is listed by one server and fits another's template"
                 ));
             }
+            if linkers.iter().any(|&j| j != k) {
+                return Err(format!(
+                    "resource {shown:?} is listed by one server and pointed to by another"
+                ));
+            }
             return Ok(k);
+        }
+        // Pointed to by one member's results: its, unless another's template claims it too
+        // (a scheme-only template is a weaker claim than a link).
+        match linkers {
+            [] => {}
+            [k] if owners.iter().all(|j| j == k) => return Ok(*k),
+            [_] => {
+                return Err(format!(
+                    "resource {shown:?} was pointed to by one server and fits another's template"
+                ));
+            }
+            _ => {
+                return Err(format!(
+                    "resource {shown:?} was pointed to by more than one server"
+                ));
+            }
         }
         if owners.is_empty()
             && let Some(k) = self.broad_owner(uri)
@@ -246,10 +326,70 @@ mod tests {
 
     fn routes(resources: &[(&str, usize)], templates: &[(&str, usize)]) -> ResourceRoutes {
         let mut r = ResourceRoutes::default();
-        r.set_resources(resources.iter().map(|&(u, k)| (u.to_owned(), k)).collect());
+        r.set_resources(
+            resources.iter().map(|&(u, k)| (u.to_owned(), k)).collect(),
+            &[],
+        );
         let t: Vec<(String, usize)> = templates.iter().map(|&(t, k)| (t.to_owned(), k)).collect();
-        r.set_templates(&t);
+        r.set_templates(&t, &[]);
         r
+    }
+
+    #[test]
+    fn a_uri_a_member_pointed_to_is_its_unless_another_claims_it() {
+        // Member 1 lists a template inside member 0's URIs, and a scheme-only one.
+        let mut r = routes(
+            &[("notes://c/listed", 0)],
+            &[("notes://b/{id}", 1), ("x:///{p}", 1)],
+        );
+        // Member 0 links one of its resources it does not list: the template claims it too.
+        r.link("notes://b/report-42", 0);
+        let e = r.owner_of("notes://b/report-42").unwrap_err();
+        assert!(e.contains("another's template"), "{e}");
+        // A link of member 0's outside any template, even in member 1's scheme-only one.
+        r.link("notes://a/7", 0);
+        r.link("X:///%70", 0);
+        assert_eq!(r.owner_of("notes://a/7"), Ok(0));
+        assert_eq!(r.owner_of("x:///p"), Ok(0));
+        // Two members point to it: neither gets it; a link to another's listed URI spoils it.
+        r.link("notes://a/7", 1);
+        assert!(r.owner_of("notes://a/7").is_err());
+        r.link("notes://c/listed", 1);
+        let e = r.owner_of("notes://c/listed").unwrap_err();
+        assert!(e.contains("pointed to by another"), "{e}");
+        // A member's flood of links evicts only its own: member 0's stay, and what member 1
+        // no longer points to is member 0's again.
+        for n in 0..MAX_LINKED + 10 {
+            r.link(&format!("junk://{n}"), 1);
+        }
+        assert_eq!(r.owner_of("notes://a/7"), Ok(0));
+        assert_eq!(r.owner_of("notes://c/listed"), Ok(0));
+        assert_eq!(r.owner_of("x:///p"), Ok(0));
+    }
+
+    #[test]
+    fn a_member_whose_listing_did_not_come_keeps_its_routes() {
+        let mut r = routes(
+            &[("demo://x/1", 0), ("mine://1", 1)],
+            &[("demo://x/t/{id}", 0), ("demo:///{p}", 0)],
+        );
+        // Member 0 did not answer: member 1's new scheme-only template routes none of its URIs.
+        r.set_resources(HashMap::from([("mine://2".to_owned(), 1)]), &[0]);
+        r.set_templates(&[("demo:///{q}".to_owned(), 1)], &[0]);
+        assert_eq!(r.owner_of("demo://x/1"), Ok(0));
+        assert_eq!(r.owner_of("demo://x/t/5"), Ok(0));
+        assert!(r.owner_of("demo:///other").is_err());
+        assert!(
+            r.owner_of("mine://1").is_err(),
+            "member 1 answered: its old URI is gone"
+        );
+        // A kept URI that another member now lists belongs to neither.
+        r.set_resources(HashMap::from([("demo://x/1".to_owned(), 1)]), &[0]);
+        assert!(r.owner_of("demo://x/1").is_err());
+        // Once member 0 answers, what it says replaces what it had.
+        r.set_resources(HashMap::new(), &[]);
+        r.set_templates(&[], &[]);
+        assert!(r.owner_of("demo://x/t/5").is_err());
     }
 
     #[test]
@@ -371,8 +511,8 @@ mod tests {
     #[test]
     fn a_new_listing_replaces_the_last() {
         let mut r = routes(&[("memo://a", 0)], &[("docs://x/{page}", 0)]);
-        r.set_resources(HashMap::from([("memo://b".to_owned(), 1)]));
-        r.set_templates(&[]);
+        r.set_resources(HashMap::from([("memo://b".to_owned(), 1)]), &[]);
+        r.set_templates(&[], &[]);
         assert!(r.owner_of("memo://a").is_err());
         assert!(r.owner_of("docs://x/1").is_err());
         assert_eq!(r.owner_of("memo://b"), Ok(1));
