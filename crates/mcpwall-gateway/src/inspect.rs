@@ -2003,9 +2003,12 @@ impl Inspector {
             if s.reported.contains(&why) {
                 return;
             }
-            if s.reported.len() < MAX_REPORTED {
-                s.reported.insert(why.clone());
+            // Full, the memory starts again rather than stop remembering: a server with more
+            // withheld entries than that would otherwise have each recorded at every listing.
+            if s.reported.len() >= MAX_REPORTED {
+                s.reported.clear();
             }
+            s.reported.insert(why.clone());
         }
         self.event(
             Direction::ServerToClient,

@@ -95,7 +95,14 @@ pub(super) struct Aggregate {
     /// When the last listing of tools, and of prompts, made for a call after a change ended:
     /// a member that announces changes without end gets one every [`RELIST_EVERY`] at most.
     relisted: Mutex<[Option<Instant>; 2]>,
+    /// The decisions about listings already on record (hashes of what each event says): a
+    /// member with thousands of tools that are withheld, and that makes the aggregate list
+    /// again and again, must not write thousands of events each time.
+    reported: Mutex<HashSet<u64>>,
 }
+
+/// Decisions about listings remembered, at most; then the memory starts again.
+const MAX_REPORTED: usize = 16_384;
 
 /// Indices of [`Aggregate::changes`] and its kin.
 const TOOLS: usize = 0;
@@ -234,6 +241,7 @@ impl Aggregate {
             committed: Mutex::new([0, 0]),
             relisting: tokio::sync::Mutex::new(()),
             relisted: Mutex::new([None, None]),
+            reported: Mutex::new(HashSet::new()),
         });
         // What each member's server sends on its own goes to the client's streams, in the
         // order it was sent (a server's message before its answer comes before it). Clients
@@ -301,6 +309,22 @@ impl Aggregate {
         rule: &str,
         detail: String,
     ) {
+        {
+            use std::hash::BuildHasher as _;
+            // Keyed per process: a server cannot craft two sentences that collide.
+            static KEYS: std::sync::OnceLock<std::collections::hash_map::RandomState> =
+                std::sync::OnceLock::new();
+            let key = KEYS
+                .get_or_init(Default::default)
+                .hash_one((method, server, tool, rule, &detail));
+            let mut reported = lock(&self.reported);
+            if reported.len() >= MAX_REPORTED {
+                reported.clear();
+            }
+            if !reported.insert(key) {
+                return;
+            }
+        }
         let _ = self.audit.record(&Event {
             ts_ms: Event::now(),
             direction: "server_to_client",

@@ -2061,11 +2061,17 @@ fn an_aggregated_member_cannot_hold_listings_or_take_anothers_resources() {
         1,
         "{prompts}"
     );
-    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).expect("audit");
-    assert!(
-        audit.contains("gateway.listed_twice") && audit.contains("defines it two ways"),
-        "{audit}"
+    // Listed again: the same decision is on record once.
+    let r = post(
+        a,
+        p,
+        &sid,
+        &json!({"jsonrpc": "2.0", "id": 30, "method": "prompts/list"}),
     );
+    assert!(r.message().get("result").is_some(), "{r:?}");
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).expect("audit");
+    assert!(audit.contains("gateway.listed_twice"), "{audit}");
+    assert_eq!(audit.matches("defines it two ways").count(), 1, "{audit}");
 
     let read = |id: u64, uri: &str| {
         post(
