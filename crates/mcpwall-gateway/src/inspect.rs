@@ -18,6 +18,7 @@ use mcpwall_policy::{Decision, Labels, Listing, Policy, RateLimits, ToolStatus};
 
 use crate::PinStore;
 use crate::audit::{Audit, Event, Verdict};
+use crate::http::resource_routes::canonical;
 use crate::quarantine::QuarantineStore;
 use crate::session::{Ask, MAX_LINKS, MAX_PENDING, Pending, Question, Session};
 
@@ -1044,6 +1045,9 @@ impl Inspector {
             let why = format!("mcpwall blocked the request: {e} was withheld from its list");
             return self.refuse(dir, id, method, None, codes::BLOCKED, Vec::new(), why);
         }
+        if let Some(refusal) = self.entry_policy(dir, id, method, value) {
+            return refusal;
+        }
         // The call without what mcpwall takes out of it, when it takes something.
         let mut stripped: Option<Value> = None;
         if method == "tools/call" {
@@ -1255,6 +1259,51 @@ impl Inspector {
             },
         );
         Step::Pass
+    }
+
+    /// The policy's word on reading a resource, fetching a prompt, or completing an argument
+    /// of either (`[[resource]]`, `[[prompt]]` and the default): `Some` refusal, or `None` to
+    /// go on. A request that does not say what it reads is refused: what the policy cannot
+    /// see, it cannot allow.
+    fn entry_policy(&self, dir: Direction, id: &Id, method: &str, value: &Value) -> Option<Step> {
+        let text = |p: &str| value.pointer(p).and_then(Value::as_str);
+        let server = &self.settings.server;
+        let decision = match method {
+            "resources/read" => {
+                text("/params/uri").map(|u| self.policy.decide_resource(server, &canonical(u)))
+            }
+            "prompts/get" => text("/params/name").map(|n| self.policy.decide_prompt(server, n)),
+            "completion/complete" => match text("/params/ref/type") {
+                Some("ref/prompt") => {
+                    text("/params/ref/name").map(|n| self.policy.decide_prompt(server, n))
+                }
+                Some("ref/resource") => text("/params/ref/uri")
+                    .map(|u| self.policy.decide_resource(server, &canonical(u))),
+                _ => None,
+            },
+            _ => return None,
+        };
+        let (rule, why) = match decision {
+            Some(Decision::Allow) => return None,
+            Some(Decision::Deny { rule, why }) => {
+                (rule, format!("mcpwall blocked the request: {why}"))
+            }
+            // Sections of resources and prompts allow or deny; nobody is asked.
+            Some(Decision::Ask { why }) => ("policy.deny", why),
+            None => (
+                "policy.argument",
+                format!("mcpwall refused the {method} request: it does not name what it reads"),
+            ),
+        };
+        Some(self.refuse(
+            dir,
+            id,
+            method,
+            None,
+            codes::BLOCKED,
+            vec![rule.to_owned()],
+            why,
+        ))
     }
 
     /// Remembers the URIs a tool result's content items, or a prompt's messages, point to
@@ -1939,7 +1988,24 @@ impl Inspector {
         };
         let mut keep = Vec::with_capacity(entries.len());
         let mut removed = false;
+        let server = &self.settings.server;
         for entry in entries {
+            // What the policy does not allow is not offered (as a tool denied outright is not).
+            let name = entry.get(name_key).and_then(Value::as_str);
+            let decision = match (kind, name) {
+                ("resource", Some(u)) => self.policy.decide_resource(server, &canonical(u)),
+                ("prompt", Some(n)) => self.policy.decide_prompt(server, n),
+                _ => Decision::Allow,
+            };
+            if let Decision::Deny { rule, .. } = decision {
+                removed = true;
+                let why = format!(
+                    "{kind} `{}` was not listed: the policy does not allow it",
+                    name.unwrap_or("?")
+                );
+                self.withheld_event(None, None, vec![rule.to_owned()], why);
+                continue;
+            }
             let report = self
                 .engine
                 .scan_json_with(Surface::ToolDescription, entry, &self.threats);
@@ -2776,6 +2842,78 @@ mod tests {
         assert_eq!(o.forward.as_deref(), Some(&res[..]));
         assert!(o.reply.is_none());
         assert!(audit.events().is_empty());
+    }
+
+    #[test]
+    fn the_policy_decides_which_resources_and_prompts_are_read_and_listed() {
+        let policy = Policy::parse(
+            "default = \"deny\"\n[[resource]]\nuri = \"file:///notes/*\"\n\
+             [[prompt]]\nname = \"summarize\"\n",
+        )
+        .expect("valid");
+        let (i, audit) = inspector();
+        let i = i.with_policy(Arc::new(policy));
+        // (forwarded, replied), parsed.
+        let io = |dir: Direction, v: &Value| {
+            let frame = encode(v);
+            let o = i.inspect(dir, &frame);
+            (o.forward.map(|f| json_of(&f)), o.reply.map(|r| json_of(&r)))
+        };
+        let ask = |id: u64, method: &str, params: Value| {
+            io(
+                C2S,
+                &json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}),
+            )
+        };
+        let read = |uri: &str| json!({ "uri": uri });
+        assert!(
+            ask(1, "resources/read", read("file:///notes/a.md"))
+                .0
+                .is_some()
+        );
+        let res = json!({"jsonrpc": "2.0", "id": 1, "result": {"contents": []}});
+        assert!(io(S2C, &res).0.is_some());
+        let complete = json!({"ref": {"type": "ref/prompt", "name": "x"},
+                              "argument": {"name": "a", "value": ""}});
+        for (id, method, params) in [
+            (2, "resources/read", read("file:///notes/../etc/passwd")),
+            (
+                3,
+                "resources/read",
+                read("FILE:///notes/%2e%2e/.ssh/id_rsa"),
+            ),
+            (4, "resources/read", read("file:///notes/..%2Fetc%2Fshadow")),
+            (5, "resources/read", json!({})),
+            (6, "prompts/get", json!({"name": "leak_everything"})),
+            (7, "completion/complete", complete),
+        ] {
+            let (fwd, reply) = ask(id, method, params.clone());
+            assert!(fwd.is_none(), "{method} {params}");
+            let r = reply.expect("refused");
+            assert_eq!(r["error"]["code"], codes::BLOCKED, "{r}");
+        }
+        assert!(
+            ask(8, "prompts/get", json!({"name": "summarize"}))
+                .0
+                .is_some()
+        );
+        // What the policy does not allow is not listed.
+        assert!(ask(9, "resources/list", json!({})).0.is_some());
+        let listed = json!({"jsonrpc": "2.0", "id": 9, "result": {"resources": [
+            {"uri": "file:///notes/a.md", "name": "a"},
+            {"uri": "file:///etc/passwd", "name": "passwd"}]}});
+        let kept = io(S2C, &listed).0.expect("the list");
+        let names: Vec<&Value> = kept["result"]["resources"]
+            .as_array()
+            .map(|r| r.iter().map(|e| &e["name"]).collect())
+            .unwrap_or_default();
+        assert_eq!(names, [&json!("a")], "{kept}");
+        let events = audit.events();
+        assert!(
+            events
+                .iter()
+                .any(|e| e.detail.contains("`file:///etc/passwd` was not listed"))
+        );
     }
 
     #[test]

@@ -30,6 +30,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::PolicyError;
+use crate::access::{self, EntryRule, Kind, PromptFile, ResourceFile};
 use crate::labels::{LabelFile, LabelRule, Labels, Taint, TaintFile};
 use crate::servers::{
     SandboxSettings, ServerFile, ServerRule, ServerSettings, any_quarantines, sandbox_for,
@@ -46,6 +47,8 @@ pub struct Policy {
     /// Replace only the parts of a result that carry instructions, rather than block it.
     quarantine: bool,
     servers: Vec<ServerRule>,
+    /// `[[resource]]` and `[[prompt]]` sections, in order.
+    entries: Vec<EntryRule>,
 }
 
 #[derive(Debug)]
@@ -94,6 +97,10 @@ struct File {
     results: ResultsFile,
     #[serde(default)]
     server: Vec<ServerFile>,
+    #[serde(default)]
+    resource: Vec<ResourceFile>,
+    #[serde(default)]
+    prompt: Vec<PromptFile>,
 }
 
 /// `[results]`: what becomes of content that carries instructions for the model.
@@ -165,6 +172,7 @@ impl Policy {
             taint: Taint::default(),
             quarantine: false,
             servers: Vec::new(),
+            entries: Vec::new(),
         }
     }
 
@@ -293,6 +301,12 @@ impl Policy {
             .map(|s| s.parse(text))
             .collect::<Result<Vec<_>, _>>()
             .map_err(PolicyError::Policy)?;
+        let resources = file.resource.iter().enumerate().map(|(k, r)| r.parse(k));
+        let prompts = file.prompt.iter().enumerate().map(|(k, p)| p.parse(k));
+        let entries = resources
+            .chain(prompts)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(PolicyError::Policy)?;
         Ok(Policy {
             default_deny,
             rules,
@@ -300,6 +314,7 @@ impl Policy {
             taint,
             quarantine,
             servers,
+            entries,
         })
     }
 
@@ -342,6 +357,7 @@ impl Policy {
         let globs = self.rules.iter().map(|r| r.server.as_str());
         let globs = globs.chain(self.labels.iter().map(|l| l.server.as_str()));
         let globs = globs.chain(self.servers.iter().map(ServerRule::name));
+        let globs = globs.chain(self.entries.iter().map(|e| e.server.as_str()));
         let mut named: Vec<&str> = Vec::new();
         for g in globs {
             if g != "*" && !named.contains(&g) {
@@ -349,6 +365,25 @@ impl Policy {
             }
         }
         named
+    }
+
+    /// Whether `server`'s resource `uri` may be read: the first `[[resource]]` section whose
+    /// globs match decides, else the default. `uri` must be in the gateway's canonical form
+    /// (dot segments resolved, escaped unreserved characters decoded).
+    pub fn decide_resource(&self, server: &str, uri: &str) -> Decision {
+        access::decide(
+            &self.entries,
+            self.default_deny,
+            Kind::Resource,
+            server,
+            uri,
+        )
+    }
+
+    /// Whether `server`'s prompt `name` may be fetched (or completed): the first `[[prompt]]`
+    /// section whose globs match decides, else the default.
+    pub fn decide_prompt(&self, server: &str, name: &str) -> Decision {
+        access::decide(&self.entries, self.default_deny, Kind::Prompt, server, name)
     }
 
     /// Whether calls that no rule matches are denied.

@@ -185,8 +185,8 @@ questions; the aggregated endpoint merges those, and an upstream that does not s
 2026-07-28 sends them to `initialize`. Every \
 message both ways goes through the same checks as `mcpwall run`. The gateway listens on 127.0.0.1 by default and refuses requests whose Host or \
 Origin header is not local (DNS rebinding); on any other address a bearer token (token_env) is \
-required; tls_cert and tls_key turn on HTTPS. Without a policy, `serve` denies every tool: list \
-what may be called.\n\nWithout --config, a built-in \
+required; tls_cert and tls_key turn on HTTPS. Without a policy, `serve` denies every tool, resource \
+and prompt: list what may be used.\n\nWithout --config, a built-in \
 demo server with a poisoned tool, an injected result and a leaked key is served at /mcp/demo.\n\n\
 Exit status: 0 after SIGINT or SIGTERM, 2 when it cannot start (bad configuration, address in \
 use).",
@@ -301,9 +301,9 @@ pub(crate) struct ServeArgs {
 /// What `run` and `serve` share: how the pipeline decides and where it reports.
 #[derive(Debug, Args)]
 pub(crate) struct GatewayArgs {
-    /// A policy file: which tools may be called, with which arguments, how often (see
-    /// docs/policy.example.toml). Without it, `run` lets every call go on to the engine's
-    /// checks, and `serve` denies every tool.
+    /// A policy file: which tools may be called, with which arguments, how often, and which
+    /// resources and prompts may be read (see docs/policy.example.toml). Without it, `run`
+    /// lets every call go on to the engine's checks, and `serve` denies everything.
     #[arg(long, value_name = "FILE")]
     pub(crate) policy: Option<PathBuf>,
     /// The lockfile of tool pins (default: $XDG_STATE_HOME/mcpwall/mcpwall.lock).

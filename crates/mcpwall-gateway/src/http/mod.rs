@@ -16,7 +16,7 @@ mod child;
 mod guard;
 mod listen;
 mod remote;
-mod resource_routes;
+pub(crate) mod resource_routes;
 mod restart;
 mod resume;
 mod session;

@@ -227,7 +227,7 @@ impl ResourceRoutes {
 /// `uri` as it is compared: the scheme and authority in lower case, percent-encoded
 /// unreserved characters decoded (and other escapes' hex digits in upper case), `.` and `..`
 /// segments of the path resolved (RFC 3986, 6.2.2).
-pub(super) fn canonical(uri: &str) -> String {
+pub(crate) fn canonical(uri: &str) -> String {
     let scheme_end = uri.find(':').filter(|&i| {
         let s = &uri[..i];
         s.starts_with(|c: char| c.is_ascii_alphabetic())

@@ -318,8 +318,9 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         None => {
             let _ = writeln!(
                 std::io::stderr(),
-                "mcpwall serve: no policy: every tool is denied (add rules with --policy FILE \
-                 or `policy` in the configuration; see docs/policy.example.toml)"
+                "mcpwall serve: no policy: every tool, resource and prompt is denied (add rules \
+                 with --policy FILE or `policy` in the configuration; see \
+                 docs/policy.example.toml)"
             );
             Policy::parse("default = \"deny\"\n").context("the built-in deny-all policy")?
         }

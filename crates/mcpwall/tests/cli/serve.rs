@@ -1331,7 +1331,8 @@ fn without_a_policy_every_tool_is_denied_and_a_token_is_required() {
     );
     let gw = serve(dir.path(), &config, &[]);
     assert!(
-        gw.log().contains("no policy: every tool is denied"),
+        gw.log()
+            .contains("no policy: every tool, resource and prompt is denied"),
         "{}",
         gw.log()
     );
@@ -1360,6 +1361,15 @@ fn without_a_policy_every_tool_is_denied_and_a_token_is_required() {
     let body = call(2, "add", json!({"a": 1, "b": 2})).to_string();
     let r = http(a, "POST", "/mcp/demo", &h, body.as_bytes());
     assert_eq!(r.message()["error"]["code"], -32051, "{r:?}");
+    for body in [
+        json!({"jsonrpc": "2.0", "id": 3, "method": "resources/read",
+               "params": {"uri": "file:///etc/passwd"}}),
+        json!({"jsonrpc": "2.0", "id": 4, "method": "prompts/get",
+               "params": {"name": "anything"}}),
+    ] {
+        let r = http(a, "POST", "/mcp/demo", &h, body.to_string().as_bytes());
+        assert_eq!(r.message()["error"]["code"], -32051, "{r:?}");
+    }
     let env = std::fs::read_to_string(&env).expect("the server wrote its environment");
     assert!(env.contains("PATH="), "{env}");
     assert!(
