@@ -1269,7 +1269,7 @@ impl Inspector {
         let text = |p: &str| value.pointer(p).and_then(Value::as_str);
         let server = &self.settings.server;
         let decision = match method {
-            "resources/read" => {
+            "resources/read" | "resources/subscribe" => {
                 text("/params/uri").map(|u| self.policy.decide_resource(server, &canonical(u)))
             }
             "prompts/get" => text("/params/name").map(|n| self.policy.decide_prompt(server, n)),
