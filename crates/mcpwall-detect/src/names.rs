@@ -49,9 +49,10 @@ fn spelling(name: &str) -> String {
 
 /// What `text` could name a tool by: its identifiers (runs of letters, digits, `_`, `-`, `.`
 /// and `/`, without the dots and dashes that end a sentence or phrase) lower-cased, and the
-/// parts of those with dots or slashes (`mail.send_email()`, `send_email.v2`); for the
-/// distinctive ones also their [`spelling`]. A plain word (`resend`) meets only a name
-/// written the same way, never `re_send`.
+/// parts of those with dots or slashes (`mail.send_email()`, `send_email.v2`); for those
+/// written as identifiers are (an underscore, a digit, or a capital inside) also their
+/// [`spelling`]. A plain word (`resend`) meets only a name written the same way, never
+/// `re_send`; nor does a hyphenated one (`follow-up` is English before it is `follow_up`).
 pub fn mentions(text: &str) -> HashSet<String> {
     let mut out = HashSet::new();
     let mut add = |w: &str| {
@@ -59,7 +60,12 @@ pub fn mentions(text: &str) -> HashSet<String> {
             return;
         }
         out.insert(w.to_ascii_lowercase());
-        if distinctive(w) {
+        let b = w.as_bytes();
+        let coded = w.contains('_')
+            || b.iter().any(u8::is_ascii_digit)
+            || b.windows(2)
+                .any(|p| p[0].is_ascii_lowercase() && p[1].is_ascii_uppercase());
+        if coded && distinctive(w) {
             out.insert(spelling(w));
         }
     };
@@ -119,7 +125,6 @@ mod tests {
             "use mail.send_email() instead",
             "prefer send_email.v2",
             "then sendEmail",
-            "the send-email tool",
             "see tools/send_email",
             "send\u{200b}_email",
             "\u{455}end_email",
@@ -133,9 +138,12 @@ mod tests {
             "resend_email_later send_emails",
             "send an email",
             "sendemail",
+            "the send-email tool",
         ] {
             assert!(!found(text, "send_email"), "{text:?}");
         }
+        assert!(!found("Creates a follow-up task.", "follow_up"));
+        assert!(found("then call follow_up", "follow-up"));
         // A plain word meets only a name written the same way.
         assert!(!found("Resend the message", "re_send"));
         assert!(lookup_keys("search").is_empty());

@@ -18,7 +18,7 @@ use mcpwall_policy::{Decision, Labels, Listing, Policy, RateLimits, ToolStatus};
 
 use crate::PinStore;
 use crate::audit::{Audit, Event, Verdict};
-use crate::http::resource_routes::canonical;
+use crate::http::resource_routes::policy_uri;
 use crate::quarantine::QuarantineStore;
 use crate::session::{Ask, MAX_LINKS, MAX_PENDING, Pending, Question, Session};
 
@@ -1270,15 +1270,14 @@ impl Inspector {
         let server = &self.settings.server;
         let decision = match method {
             "resources/read" | "resources/subscribe" => {
-                text("/params/uri").map(|u| self.policy.decide_resource(server, &canonical(u)))
+                text("/params/uri").map(|u| self.resource_decision(u))
             }
             "prompts/get" => text("/params/name").map(|n| self.policy.decide_prompt(server, n)),
             "completion/complete" => match text("/params/ref/type") {
                 Some("ref/prompt") => {
                     text("/params/ref/name").map(|n| self.policy.decide_prompt(server, n))
                 }
-                Some("ref/resource") => text("/params/ref/uri")
-                    .map(|u| self.policy.decide_resource(server, &canonical(u))),
+                Some("ref/resource") => text("/params/ref/uri").map(|u| self.resource_decision(u)),
                 _ => None,
             },
             _ => return None,
@@ -1304,6 +1303,25 @@ impl Inspector {
             vec![rule.to_owned()],
             why,
         ))
+    }
+
+    /// The policy's word on resource `uri` (`[[resource]]` sections and the default), the URI
+    /// seen as servers read it; one they could read as another is refused whenever the policy
+    /// has a word on resources at all.
+    fn resource_decision(&self, uri: &str) -> Decision {
+        if !self.policy.governs_resources() {
+            return Decision::Allow;
+        }
+        match policy_uri(uri) {
+            Ok(seen) => self.policy.decide_resource(&self.settings.server, &seen),
+            Err(why) => Decision::Deny {
+                rule: "policy.argument",
+                why: format!(
+                    "resource `{}` {why}: a server could read it as another than the policy sees",
+                    mcpwall_detect::visible(uri)
+                ),
+            },
+        }
     }
 
     /// Remembers the URIs a tool result's content items, or a prompt's messages, point to
@@ -1993,7 +2011,7 @@ impl Inspector {
             // What the policy does not allow is not offered (as a tool denied outright is not).
             let name = entry.get(name_key).and_then(Value::as_str);
             let decision = match (kind, name) {
-                ("resource", Some(u)) => self.policy.decide_resource(server, &canonical(u)),
+                ("resource", Some(u)) => self.resource_decision(u),
                 ("prompt", Some(n)) => self.policy.decide_prompt(server, n),
                 _ => Decision::Allow,
             };
@@ -2914,6 +2932,32 @@ mod tests {
                 .iter()
                 .any(|e| e.detail.contains("`file:///etc/passwd` was not listed"))
         );
+
+        // A deny section under a default of allow: the URI is matched as servers read it.
+        let policy =
+            Policy::parse("[[resource]]\nuri = \"file://*\"\naction = \"deny\"\n").expect("valid");
+        let (i, _) = inspector();
+        let i = i.with_policy(Arc::new(policy));
+        let ask = |id: u64, method: &str, params: Value| {
+            let frame =
+                encode(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+            i.inspect(C2S, &frame).forward.is_some()
+        };
+        for (id, method, params) in [
+            (1, "resources/read", read("file:/home/me/.ssh/id_rsa")),
+            (2, "resources/read", read("file://localhost/etc/passwd")),
+            (3, "resources/read", read(" file:///etc/passwd")),
+            (4, "resources/subscribe", read("file:///etc/passwd")),
+            (
+                5,
+                "completion/complete",
+                json!({"ref": {"type": "ref/resource", "uri": "file:///{path}"},
+                                             "argument": {"name": "path", "value": "/"}}),
+            ),
+        ] {
+            assert!(!ask(id, method, params.clone()), "{method} {params}");
+        }
+        assert!(ask(6, "resources/read", read("demo://x/1")));
     }
 
     #[test]

@@ -2,10 +2,11 @@
 //! may be read or fetched, per server. The first section whose globs match decides; without
 //! one, the policy's `default` does, as for tools.
 //!
-//! A URI is matched as the gateway gives it: in a canonical form, its dot segments resolved
+//! A URI is matched as the gateway gives it: as servers read it, its dot segments resolved
 //! and its escaped unreserved characters decoded, so that `file:///notes/../etc/passwd` is
-//! `file:///etc/passwd` to these globs. A URI that still holds an escaped `/` or `\`, a
-//! backslash or a NUL is refused by any section that would allow it: a server that decodes
+//! `file:///etc/passwd` to these globs (the gateway refuses what servers could read as
+//! another URI before it asks). A URI that still holds an escaped `/` or `\`, a backslash or a
+//! NUL is refused here too by any section that would allow it but `*`: a server that decodes
 //! it would read a path the glob did not see.
 
 use serde::Deserialize;
@@ -103,6 +104,12 @@ fn parse(
         deny,
         reason: reason.cloned(),
     })
+}
+
+impl EntryRule {
+    pub(crate) fn is_resource(&self) -> bool {
+        self.kind == Kind::Resource
+    }
 }
 
 impl ResourceFile {

@@ -380,6 +380,12 @@ impl Policy {
         )
     }
 
+    /// Whether the policy has a word on resources at all: a `[[resource]]` section, or a
+    /// default of deny.
+    pub fn governs_resources(&self) -> bool {
+        self.default_deny || self.entries.iter().any(EntryRule::is_resource)
+    }
+
     /// Whether `server`'s prompt `name` may be fetched (or completed): the first `[[prompt]]`
     /// section whose globs match decides, else the default.
     pub fn decide_prompt(&self, server: &str, name: &str) -> Decision {

@@ -658,7 +658,7 @@ impl Aggregate {
             self.commit(TOOLS, &started, |fresh| {
                 let tools = self.merge_tools(&per, &missing, fresh);
                 if fresh {
-                    self.remember_listed(&self.listed, &tools);
+                    self.remember_listed(&self.listed, &tools, &missing);
                 }
             });
             lock(&self.state).tool_names.clone()
@@ -788,12 +788,26 @@ impl Aggregate {
         self.listed_at[which].load(Ordering::SeqCst) == self.changes[which].load(Ordering::SeqCst)
     }
 
-    fn remember_listed(&self, into: &Mutex<HashSet<String>>, items: &[Value]) {
-        *lock(into) = items
+    /// Records what a merged listing offered. The members in `missing`, whose listing did
+    /// not come in time (a slow server, one busy with a long call), keep what they had: their
+    /// tools must not become uncallable until the next listing because one was slow.
+    fn remember_listed(&self, into: &Mutex<HashSet<String>>, items: &[Value], missing: &[usize]) {
+        let prefixes: Vec<String> = missing
             .iter()
-            .filter_map(|i| i.get("name").and_then(Value::as_str))
-            .map(str::to_owned)
+            .map(|&k| format!("{}{SEP}", self.members[k].name))
             .collect();
+        let mut listed = lock(into);
+        let kept: Vec<String> = listed
+            .drain()
+            .filter(|n| prefixes.iter().any(|p| n.starts_with(p.as_str())))
+            .collect();
+        listed.extend(
+            items
+                .iter()
+                .filter_map(|i| i.get("name").and_then(Value::as_str))
+                .map(str::to_owned),
+        );
+        listed.extend(kept);
     }
 
     /// Lists tools (for `tools/call`) or prompts (for `prompts/get` and `completion/complete`)
@@ -890,7 +904,7 @@ impl Aggregate {
             "tools" => self.commit(TOOLS, &started, |fresh| {
                 let tools = self.merge_tools(&per, &missing, fresh);
                 if fresh {
-                    self.remember_listed(&self.listed, &tools);
+                    self.remember_listed(&self.listed, &tools, &missing);
                 }
                 tools
             }),
@@ -903,7 +917,7 @@ impl Aggregate {
                 self.commit(PROMPTS, &started, |fresh| {
                     let prompts = self.merge_prompts(&per, fresh);
                     if fresh {
-                        self.remember_listed(&self.listed_prompts, &prompts);
+                        self.remember_listed(&self.listed_prompts, &prompts, &missing);
                     }
                     prompts
                 })
@@ -961,7 +975,10 @@ impl Aggregate {
             }
         }
         // What this listing says replaces what the last one said (of those who answered).
-        lock(&self.state).routes.set_resources(routes, missing);
+        let listed: HashSet<String> = owner.into_keys().collect();
+        lock(&self.state)
+            .routes
+            .set_resources(routes, missing, &listed);
         out
     }
 

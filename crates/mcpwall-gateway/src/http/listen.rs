@@ -120,12 +120,19 @@ pub(super) async fn serve<L>(
                 .keep_alive(true);
             let conn = builder.serve_connection(TokioIo::new(io), service);
             let mut conn = std::pin::pin!(conn);
-            // Asked to close, a connection without a request in flight closes at once; one
-            // whose request came meanwhile answers it, then closes.
             tokio::select! {
                 _ = conn.as_mut() => return,
                 _ = stopping.wait_for(|s| *s) => conn.as_mut().graceful_shutdown(),
-                () = tracker.close.notified() => conn.as_mut().graceful_shutdown(),
+                // Asked to give way: a connection without a request in flight is dropped (a
+                // graceful close would wait for a request that a client which sent a byte of
+                // headers never finishes); one whose request came meanwhile answers it, then
+                // closes. (Bytes of a request not yet read in full are lost with the first.)
+                () = tracker.close.notified() => {
+                    if tracker.busy.load(Ordering::Acquire) == 0 {
+                        return;
+                    }
+                    conn.as_mut().graceful_shutdown();
+                }
             }
             let _ = conn.await;
         });
@@ -422,13 +429,17 @@ mod tests {
         s.read_exact(&mut head).map(|()| head)
     }
 
-    /// Whether the server closed the connection within a second.
+    /// Whether the server closed the connection within a second (a reset counts; a read that
+    /// times out does not).
     fn closed(s: &mut TcpStream) -> bool {
         s.set_read_timeout(Some(Duration::from_secs(1)))
             .expect("timeout");
         let mut rest = Vec::new();
         // An idle connection has no answer left to read: only the close ends this read.
-        s.read_to_end(&mut rest).is_ok()
+        match s.read_to_end(&mut rest) {
+            Ok(_) => true,
+            Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+        }
     }
 
     #[test]
@@ -455,6 +466,18 @@ mod tests {
         assert!(
             !closed(&mut b),
             "a connection idle for less time was closed"
+        );
+        // A connection that sent a byte of its headers and stops there gives way too (it would
+        // otherwise keep its place until the header deadline).
+        b.write_all(b"P").expect("send");
+        std::thread::sleep(Duration::from_millis(50));
+        let mut d = connect(addr);
+        d.set_read_timeout(Some(Duration::from_secs(2)))
+            .expect("timeout");
+        assert_eq!(&ask(&mut d, REQUEST).expect("served"), b"HTTP/1.1 200");
+        assert!(
+            closed(&mut b),
+            "a connection with part of its headers kept its place"
         );
     }
 

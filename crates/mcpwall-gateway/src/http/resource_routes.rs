@@ -62,8 +62,14 @@ impl ResourceRoutes {
     /// Replaces the listed resources (as the last resource listing gave them; each URI
     /// listed by one member only). The members in `missing`, whose listing did not come,
     /// keep theirs: their URIs must not lose their route (and fall to another's template)
-    /// because they were slow. A kept URI that another member now lists belongs to neither.
-    pub(super) fn set_resources(&mut self, resources: HashMap<String, usize>, missing: &[usize]) {
+    /// because they were slow. A kept URI that another member now lists (`listed`: every URI,
+    /// in canonical form, that the members who answered listed) belongs to nobody.
+    pub(super) fn set_resources(
+        &mut self,
+        resources: HashMap<String, usize>,
+        missing: &[usize],
+        listed: &HashSet<String>,
+    ) {
         let kept: Vec<(String, usize)> = self
             .resources
             .drain()
@@ -74,14 +80,10 @@ impl ResourceRoutes {
             .map(|(u, k)| (canonical(&u), k))
             .collect();
         for (uri, k) in kept {
-            match self.resources.get(&uri) {
-                None => {
-                    self.resources.insert(uri, k);
-                }
-                Some(&j) if j != k => {
-                    self.resources.remove(&uri);
-                }
-                Some(_) => {}
+            if listed.contains(&uri) {
+                self.resources.remove(&uri);
+            } else {
+                self.resources.insert(uri, k);
             }
         }
     }
@@ -251,6 +253,54 @@ pub(crate) fn canonical(uri: &str) -> String {
     format!("{scheme}{authority}{path}{}", unescaped(tail))
 }
 
+/// `uri` as the policy's `[[resource]]` globs see it: [`canonical`], and a `file:` URI in the
+/// form servers read it in (the WHATWG URL parser of Node's `fileURLToPath`, Python's
+/// `urlsplit`): `file:/p`, `file://localhost/p` and `file:////p` are `file:///p`. `Err`, saying
+/// why, for a URI that a server could read as another than the globs see: one with control
+/// characters (parsers delete tabs and line breaks), spaces at its ends, backslashes, escaped
+/// `/`, `\`, `%` or NUL, or a `..` segment left in its query or fragment.
+pub(crate) fn policy_uri(uri: &str) -> Result<String, &'static str> {
+    if uri.chars().any(|c| c.is_control() || c == '\\') {
+        return Err("holds control characters or backslashes");
+    }
+    if uri.trim() != uri {
+        return Err("begins or ends with spaces");
+    }
+    let lower = uri.to_ascii_lowercase();
+    if ["%2f", "%5c", "%25", "%00"]
+        .iter()
+        .any(|e| lower.contains(e))
+    {
+        return Err("holds an escaped slash, backslash, percent sign or NUL");
+    }
+    let mut c = canonical(uri);
+    if let Some(rest) = c.strip_prefix("file:") {
+        let (authority, rest) = match rest.strip_prefix("//") {
+            Some(r) => r.split_at(r.find(['/', '?', '#']).unwrap_or(r.len())),
+            None => ("", rest),
+        };
+        let authority = if authority == "localhost" {
+            ""
+        } else {
+            authority
+        };
+        let (path, tail) = rest.split_at(rest.find(['?', '#']).unwrap_or(rest.len()));
+        let mut single = String::with_capacity(path.len());
+        for ch in path.chars() {
+            if !(ch == '/' && single.ends_with('/')) {
+                single.push(ch);
+            }
+        }
+        c = format!("file://{authority}{single}{tail}");
+    }
+    if c.split(['/', '?', '#', '&', '='])
+        .any(|segment| segment == "..")
+    {
+        return Err("holds a `..` segment in its query or fragment");
+    }
+    Ok(c)
+}
+
 /// A template's fixed beginning in canonical form. Its last segment is cut short by the
 /// template's first variable: `x://h/.{name}` must keep its `.`, which as a whole segment would
 /// be resolved away and leave the prefix of every URI of `x://h/`.
@@ -329,10 +379,38 @@ mod tests {
         r.set_resources(
             resources.iter().map(|&(u, k)| (u.to_owned(), k)).collect(),
             &[],
+            &HashSet::new(),
         );
         let t: Vec<(String, usize)> = templates.iter().map(|&(t, k)| (t.to_owned(), k)).collect();
         r.set_templates(&t, &[]);
         r
+    }
+
+    #[test]
+    fn the_policy_sees_a_uri_as_servers_read_it() {
+        for (given, seen) in [
+            ("file:///home/me/notes/a.md", "file:///home/me/notes/a.md"),
+            ("file:/home/me/.ssh/id_rsa", "file:///home/me/.ssh/id_rsa"),
+            ("FILE://LOCALHOST/etc/passwd", "file:///etc/passwd"),
+            ("file:////etc//passwd", "file:///etc/passwd"),
+            ("file:///notes/%2e%2E/etc/x", "file:///etc/x"),
+            ("file://server/share/x", "file://server/share/x"),
+            ("demo://x/a%20b", "demo://x/a%20b"),
+        ] {
+            assert_eq!(policy_uri(given).as_deref(), Ok(seen), "{given}");
+        }
+        for bad in [
+            "file:///home/me/notes/.\t./.\t./etc/passwd",
+            "file:///notes/x\n",
+            " file:///etc/passwd",
+            "file:///notes/..%2Fetc",
+            "file:///notes/a\\..\\b",
+            "file:///notes/%252e%252e/x",
+            "file:///notes/x?/../../../etc/passwd",
+            "file:///notes/x#/../etc/passwd",
+        ] {
+            assert!(policy_uri(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
@@ -374,7 +452,12 @@ mod tests {
             &[("demo://x/t/{id}", 0), ("demo:///{p}", 0)],
         );
         // Member 0 did not answer: member 1's new scheme-only template routes none of its URIs.
-        r.set_resources(HashMap::from([("mine://2".to_owned(), 1)]), &[0]);
+        let listed = |uris: &[&str]| uris.iter().map(|u| (*u).to_owned()).collect();
+        r.set_resources(
+            HashMap::from([("mine://2".to_owned(), 1)]),
+            &[0],
+            &listed(&["mine://2"]),
+        );
         r.set_templates(&[("demo:///{q}".to_owned(), 1)], &[0]);
         assert_eq!(r.owner_of("demo://x/1"), Ok(0));
         assert_eq!(r.owner_of("demo://x/t/5"), Ok(0));
@@ -384,10 +467,19 @@ mod tests {
             "member 1 answered: its old URI is gone"
         );
         // A kept URI that another member now lists belongs to neither.
-        r.set_resources(HashMap::from([("demo://x/1".to_owned(), 1)]), &[0]);
+        r.set_resources(
+            HashMap::from([("demo://x/1".to_owned(), 1)]),
+            &[0],
+            &listed(&["demo://x/1"]),
+        );
         assert!(r.owner_of("demo://x/1").is_err());
+        // Two members that answered list it (so it is in neither's routes): nobody's either.
+        let mut r = routes(&[("demo://x/1", 0)], &[]);
+        r.set_resources(HashMap::new(), &[0], &listed(&["demo://x/1"]));
+        assert!(r.owner_of("demo://x/1").is_err());
+        let mut r = routes(&[("demo://x/1", 0)], &[("demo://x/t/{id}", 0)]);
         // Once member 0 answers, what it says replaces what it had.
-        r.set_resources(HashMap::new(), &[]);
+        r.set_resources(HashMap::new(), &[], &HashSet::new());
         r.set_templates(&[], &[]);
         assert!(r.owner_of("demo://x/t/5").is_err());
     }
@@ -511,7 +603,11 @@ mod tests {
     #[test]
     fn a_new_listing_replaces_the_last() {
         let mut r = routes(&[("memo://a", 0)], &[("docs://x/{page}", 0)]);
-        r.set_resources(HashMap::from([("memo://b".to_owned(), 1)]), &[]);
+        r.set_resources(
+            HashMap::from([("memo://b".to_owned(), 1)]),
+            &[],
+            &HashSet::new(),
+        );
         r.set_templates(&[], &[]);
         assert!(r.owner_of("memo://a").is_err());
         assert!(r.owner_of("docs://x/1").is_err());
