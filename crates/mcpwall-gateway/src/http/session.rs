@@ -142,7 +142,8 @@ pub(super) struct HttpSession {
     serials: AtomicU64,
     last_seen: Mutex<Instant>,
     closed: AtomicBool,
-    /// How long a full queue to the server may stay full before the server counts as stuck.
+    /// How long a full queue to the server may stay full before the server counts as stuck
+    /// (the call timeout).
     stall: Duration,
 }
 
@@ -252,6 +253,11 @@ impl HttpSession {
             .waiting
             .values()
             .any(|s| !s.tx.is_closed())
+    }
+
+    /// The call timeout (300 s when there is none).
+    pub(super) fn call_timeout(&self) -> Duration {
+        self.stall
     }
 
     pub(super) fn next_serial(&self) -> u64 {
@@ -566,15 +572,23 @@ impl HttpSession {
 
     /// Writes a frame to the server. A server that leaves its input full for the stall time
     /// is stuck: it is killed, and the session winds down as when it exits.
-    pub(super) async fn send_to_server(self: &Arc<Self>, mut frame: Vec<u8>) {
-        let stdin = match &self.link {
-            Link::Stdio(stdin) => stdin,
-            Link::Remote(remote) => {
-                if !self.is_closed() {
-                    remote.send(frame).await;
-                }
-                return;
+    pub(super) async fn send_to_server(self: &Arc<Self>, frame: Vec<u8>) {
+        if let Link::Remote(remote) = &self.link {
+            if !self.is_closed() {
+                remote.send(frame).await;
             }
+            return;
+        }
+        // A stdio write runs to its end apart from whoever asked for it: one cut short (its
+        // client gone, its handler dropped) would leave part of a frame in the pipe, and the
+        // next frame, another client's perhaps, would be glued to it and lost.
+        let session = Arc::clone(self);
+        let _ = tokio::spawn(async move { session.write_to_stdio(frame).await }).await;
+    }
+
+    async fn write_to_stdio(&self, mut frame: Vec<u8>) {
+        let Link::Stdio(stdin) = &self.link else {
+            return;
         };
         let mut stdin = stdin.lock().await;
         let Some(pipe) = stdin.as_mut().filter(|_| !self.is_closed()) else {

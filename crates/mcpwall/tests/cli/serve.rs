@@ -602,7 +602,8 @@ fn a_remote_answer_over_the_cap_fails_its_call_at_once_whatever_its_key_order() 
     // fails saying why (were it not, it would fail as one the server never answered, -32053).
     let dir = tempfile::tempdir().expect("temp dir");
     let port = free_port();
-    let _server = http_test_server("id_last_server.py", &[&port.to_string()], port);
+    let marks = dir.path().display().to_string();
+    let _server = http_test_server("id_last_server.py", &[&port.to_string(), &marks], port);
     let config = format!(
         "{}[[upstream]]\nname = \"tail\"\nurl = \"http://127.0.0.1:{port}/mcp\"\n",
         allow_all(dir.path())
@@ -630,6 +631,29 @@ fn a_remote_answer_over_the_cap_fails_its_call_at_once_whatever_its_key_order() 
     // The session goes on.
     let m = post(a, p, &sid, &call(4, "small", json!({}))).message();
     assert_eq!(m["result"]["content"][0]["text"], "ok", "{m}");
+
+    // A server that keeps a call's stream open and never answers: the call times out, and
+    // mcpwall stops reading (and closes) that stream soon after, not when the session ends.
+    let quick = tempfile::tempdir().expect("temp dir");
+    let config = format!(
+        "{}[[upstream]]\nname = \"tail\"\nurl = \"http://127.0.0.1:{port}/mcp\"\n",
+        allow_all(quick.path())
+    );
+    let gw = serve(quick.path(), &config, &["--call-timeout", "2"]);
+    let a = gw.addr.as_str();
+    let (_, sid) = initialize(a, p, &[]);
+    initialized_and_listed(a, p, &sid);
+    let m = post(a, p, &sid, &call(2, "mute", json!({}))).message();
+    assert_eq!(m["error"]["code"], -32052, "{m}");
+    let closed = dir.path().join("mute-closed");
+    let started = Instant::now();
+    while !closed.exists() && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        closed.exists(),
+        "the stream of an unanswered call is still read"
+    );
 }
 
 #[test]
@@ -2185,6 +2209,50 @@ fn an_aggregated_member_cannot_hold_listings_or_take_anothers_resources() {
         gw.log()
     );
     assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
+}
+
+/// A client that leaves while its request is being written to a stdio server that is not
+/// reading must not leave part of it in the server's input: the next request would be glued to
+/// it, and never answered.
+#[test]
+fn a_client_that_leaves_mid_write_does_not_garble_the_server_input() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stall = [
+        python().display().to_string(),
+        peers().join("stall_server.py").display().to_string(),
+    ];
+    let config = format!("{}{}", allow_all(dir.path()), upstream("stall", &stall));
+    let gw = serve(dir.path(), &config, &["--call-timeout", "20"]);
+    let (a, p) = (gw.addr.as_str(), "/mcp/stall");
+    let (_, sid) = initialize(a, p, &[]);
+    initialized_and_listed(a, p, &sid);
+    let text = |r: &Reply, id: u64| -> Value {
+        r.messages()
+            .into_iter()
+            .find(|m| m["id"] == id)
+            .map(|m| m["result"]["content"][0]["text"].clone())
+            .unwrap_or(Value::Null)
+    };
+    // The server stops reading for 4 s.
+    let r = post(a, p, &sid, &call(2, "freeze", json!({"seconds": 4})));
+    assert_eq!(text(&r, 2), "frozen", "{r:?}");
+    // Far more than a pipe holds (64 KiB): the write waits; the client leaves meanwhile.
+    let words = "the quick brown fox jumps over the lazy dog ".repeat(6000);
+    let body = call(3, "size", json!({ "text": words })).to_string();
+    let mut s = TcpStream::connect(a).expect("connect");
+    let head = format!(
+        "POST {p} HTTP/1.1\r\nHost: {a}\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\nMcp-Session-Id: {sid}\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).expect("send");
+    s.write_all(body.as_bytes()).expect("send");
+    std::thread::sleep(Duration::from_millis(1500));
+    drop(s);
+    // Once the server reads again, the next request reaches it whole and is answered.
+    let r = post(a, p, &sid, &call(4, "echo", json!({"text": "garbled?"})));
+    assert_eq!(text(&r, 4), "garbled lines: 0", "{r:?}\n{}", gw.log());
 }
 
 /// The README's first command, `mcpwall serve` without a configuration: the built-in demo

@@ -4,7 +4,9 @@ TypeScript SDK orders its keys (`{"result":...,"jsonrpc":"2.0","id":1}`).
 `id_last_server.py PORT`: serves `/mcp`. Tools: `big_json` answers with `size` letters in one
 JSON body, `big_sse` the same as an SSE event; `small` answers "ok". A gateway with a size cap
 under `size` must fail such a call at once, reading its id from the message's end. `big_first`
-writes its id first, then trickles the rest of a body too large for the cap for 30 s.
+writes its id first, then trickles the rest of a body too large for the cap for 30 s. `mute`
+opens an event stream and never answers, only sends keep-alive comments; `id_last_server.py
+PORT DIR` writes DIR/mute-closed when the client closes that stream.
 """
 
 import json
@@ -18,7 +20,7 @@ TOOLS = [
         "description": "Answer with some letters.",
         "inputSchema": {"type": "object", "properties": {"size": {"type": "integer"}}},
     }
-    for name in ("big_json", "big_sse", "big_first", "small")
+    for name in ("big_json", "big_sse", "big_first", "small", "mute")
 ]
 
 
@@ -59,6 +61,21 @@ class Handler(BaseHTTPRequestHandler):
             pass
         self.close_connection = True
 
+    def mute(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        try:
+            while True:
+                self.wfile.write(b": still thinking\n\n")
+                self.wfile.flush()
+                time.sleep(0.2)
+        except OSError:
+            if len(sys.argv) > 2:
+                open(f"{sys.argv[2]}/mute-closed", "w").close()
+        self.close_connection = True
+
     def do_GET(self):
         self.reply(405)
 
@@ -82,6 +99,9 @@ class Handler(BaseHTTPRequestHandler):
             result = {"tools": TOOLS}
         elif method == "tools/call" and msg["params"]["name"] == "big_first":
             self.trickle(rid)
+            return
+        elif method == "tools/call" and msg["params"]["name"] == "mute":
+            self.mute()
             return
         elif method == "tools/call":
             name = msg["params"]["name"]

@@ -28,6 +28,10 @@ const CONNECT: Duration = Duration::from_secs(30);
 /// How long `initialize`'s answer may take to arrive whole: the link sends nothing else
 /// meanwhile, so a server that opens the stream and never answers must not hold it for ever.
 const INITIALIZE: Duration = Duration::from_secs(30);
+/// How long the response to a POST that asked nothing (notifications, answers) is read.
+const QUIET_RESPONSE: Duration = Duration::from_secs(30);
+/// How long past the call timeout a response to requests is read.
+const LATE_GRACE: Duration = Duration::from_secs(5);
 
 /// Where a remote upstream is, and how to speak to it.
 #[derive(Clone, Debug)]
@@ -278,6 +282,18 @@ impl Remote {
                     fail(&session, &asked, "it did not answer initialize in time").await;
                 }
             } else {
+                // Every response is read for a bounded time: a server that keeps a stream
+                // open without answering must not hold a connection and a task for each call
+                // it was sent for as long as the session lasts. An answer that came after the
+                // call timeout is refused by the pipeline anyway.
+                let limit = if asked.is_empty() {
+                    QUIET_RESPONSE
+                } else {
+                    session.call_timeout().saturating_add(LATE_GRACE)
+                };
+                let reader = async move {
+                    let _ = tokio::time::timeout(limit, reader).await;
+                };
                 let mut s = lock(&self.state);
                 if s.closed {
                     return;
@@ -374,7 +390,9 @@ impl Remote {
         mut tries: u32,
         listening: bool,
     ) -> Option<reqwest::Response> {
-        let base = Duration::from_millis(reader.retry.unwrap_or(1000).clamp(10, 30_000));
+        // A server may ask for a short wait, not for none: one that closes its stream after
+        // every event would otherwise be asked again a hundred times a second.
+        let base = Duration::from_millis(reader.retry.unwrap_or(1000).clamp(250, 30_000));
         loop {
             if !listening && (reader.last_id.is_none() || tries >= 5) {
                 return None;
