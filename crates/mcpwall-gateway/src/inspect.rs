@@ -184,6 +184,10 @@ pub struct Inspector {
     /// A person's yes to a call is remembered for the same call a while; not where the
     /// pipeline serves many clients, whose people did not say yes.
     remember_approvals: bool,
+    /// The protocol versions a server may choose at `initialize`, when the transport
+    /// depends on them (`serve` checks every request's `MCP-Protocol-Version` against them);
+    /// `None`: any (`run` relays the client's and the server's choice).
+    versions: Option<&'static [&'static str]>,
     /// Everything but secrets and personal data: what blocks.
     threats: ScanOptions,
     /// Every category: results are scanned once for what blocks and what is redacted.
@@ -227,6 +231,7 @@ impl Inspector {
                     .finish()
             }),
             remember_approvals: true,
+            versions: None,
             pins: None,
             policy: Arc::new(Policy::allow_all()),
             limits: Arc::default(),
@@ -289,6 +294,13 @@ impl Inspector {
     /// covers the one call it was given about, not the same call by another client later.
     pub fn shared_by_clients(mut self) -> Self {
         self.remember_approvals = false;
+        self
+    }
+
+    /// Refuses an `initialize` result that chooses a protocol version not in `versions`:
+    /// the client's next requests would carry a version its transport refuses.
+    pub fn with_protocol_versions(mut self, versions: &'static [&'static str]) -> Self {
+        self.versions = Some(versions);
         self
     }
 
@@ -1368,6 +1380,19 @@ impl Inspector {
             // `server/discover` is protocol 2026-07-28's `initialize`, and carries the same
             // instructions.
             "initialize" | "server/discover" => {
+                let chosen = result.get("protocolVersion").and_then(Value::as_str);
+                if pending.method == "initialize"
+                    && let Some(known) = self.versions
+                    && !chosen.is_some_and(|v| known.contains(&v))
+                {
+                    let why = format!(
+                        "mcpwall refused the server's answer to initialize: it chose protocol \
+                         version {}, which mcpwall does not serve here (it serves {})",
+                        chosen.map_or_else(|| "none".to_owned(), |v| format!("{v:?}")),
+                        known.join(", ")
+                    );
+                    return self.refused_answer(id, why);
+                }
                 self.initialize_result(&pending.method, value, result)
             }
             "tools/list" => self.tools_list_result(id, value, result, pending.paged, pending.chain),
@@ -2958,6 +2983,47 @@ mod tests {
             assert!(!ask(id, method, params.clone()), "{method} {params}");
         }
         assert!(ask(6, "resources/read", read("demo://x/1")));
+    }
+
+    #[test]
+    fn serve_refuses_a_protocol_version_its_transport_would_refuse() {
+        let init = |i: &Inspector, chosen: &str| {
+            let req = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                           "clientInfo": {"name": "t", "version": "1"}}});
+            assert!(i.inspect(C2S, &encode(&req)).forward.is_some());
+            let res = encode(&json!({"jsonrpc": "2.0", "id": 0, "result": {
+                "protocolVersion": chosen, "capabilities": {},
+                "serverInfo": {"name": "s", "version": "1"}}}));
+            i.inspect(S2C, &res).forward.map(|f| json_of(&f))
+        };
+        let versions: &'static [&'static str] = &["2025-03-26", "2025-06-18"];
+        let (i, _) = inspector();
+        let i = i.with_protocol_versions(versions);
+        let answer = init(&i, "2099-01-01").expect("an answer");
+        assert_eq!(answer["error"]["code"], codes::BLOCKED, "{answer}");
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("2099-01-01")
+        );
+        let (i, _) = inspector();
+        let i = i.with_protocol_versions(versions);
+        assert!(
+            init(&i, "2025-03-26")
+                .expect("an answer")
+                .get("result")
+                .is_some()
+        );
+        // `run` relays whatever the two sides agree on.
+        let (i, _) = inspector();
+        assert!(
+            init(&i, "2099-01-01")
+                .expect("an answer")
+                .get("result")
+                .is_some()
+        );
     }
 
     #[test]

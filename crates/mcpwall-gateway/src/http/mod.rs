@@ -328,7 +328,8 @@ impl App {
             audit_fail_open: t.audit_fail_open,
         };
         let mut inspector = Inspector::new(Arc::clone(&t.engine), settings, Arc::clone(&t.audit))
-            .with_policy(Arc::clone(&t.policy));
+            .with_policy(Arc::clone(&t.policy))
+            .with_protocol_versions(&PROTOCOL_VERSIONS);
         if let Some(limits) = self.limits.get(&upstream.name) {
             inspector = inspector.with_shared_limits(Arc::clone(limits));
         }
