@@ -124,10 +124,17 @@ struct ChainState {
 impl ChainedFile {
     /// Opens (or creates) the file for appending and reads where its chain ends.
     pub fn open(path: &Path) -> io::Result<ChainedFile> {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        // Not through a symbolic link (one planted where the file is expected would have the
+        // records appended to whatever it names), and readable by its owner only: records
+        // name tools, arguments' rules and sessions.
+        let nofollow = i32::try_from(rustix::fs::OFlags::NOFOLLOW.bits()).unwrap_or(0);
         let file = OpenOptions::new()
             .create(true)
             .read(true)
             .append(true)
+            .mode(0o600)
+            .custom_flags(nofollow)
             .open(path)?;
         let mut state = ChainState {
             file,
@@ -387,6 +394,26 @@ mod tests {
         // A record inserted.
         write(&owned(&[lines[0], lines[0], lines[1], lines[2]]));
         assert_eq!(check(&path).broken.map(|b| b.0), Some(2));
+    }
+
+    #[test]
+    fn the_file_is_its_owners_and_never_reached_through_a_link() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("audit.jsonl");
+        ChainedFile::open(&path).expect("opens");
+        let mode = std::fs::metadata(&path)
+            .expect("created")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+        let target = dir.path().join("bashrc");
+        std::fs::write(&target, "# the user's file\n").expect("write");
+        let link = dir.path().join("planted.jsonl");
+        std::os::unix::fs::symlink(&target, &link).expect("symlink");
+        assert!(ChainedFile::open(&link).is_err());
+        let kept = std::fs::read_to_string(&target).expect("read");
+        assert_eq!(kept, "# the user's file\n");
     }
 
     #[test]

@@ -115,6 +115,39 @@ enum Step {
     Ask(Value),
 }
 
+/// Dropped messages recorded one by one per session in each [`DROP_PERIOD`], at most: a peer
+/// that sends unreadable lines without end must not turn each into an audit record (about a
+/// hundred times its size) until the disk is full, which would then stop all traffic.
+const DROPS_RECORDED: u32 = 100;
+const DROP_PERIOD: Duration = Duration::from_secs(10);
+
+/// See [`Inspector::drops`].
+#[derive(Debug, Default)]
+struct DropBudget {
+    since: Option<Instant>,
+    recorded: u32,
+    unrecorded: u64,
+}
+
+impl DropBudget {
+    /// `None`: not recorded (counted); `Some(n)`: recorded, `n` not recorded before it.
+    fn take(&mut self, now: Instant) -> Option<u64> {
+        if self
+            .since
+            .is_none_or(|t| now.duration_since(t) >= DROP_PERIOD)
+        {
+            self.since = Some(now);
+            self.recorded = 0;
+        }
+        if self.recorded >= DROPS_RECORDED {
+            self.unrecorded += 1;
+            return None;
+        }
+        self.recorded += 1;
+        Some(std::mem::take(&mut self.unrecorded))
+    }
+}
+
 /// Withholding decisions remembered per session (so as to record each once), at most.
 const MAX_REPORTED: usize = 4096;
 /// Questions waiting for a person, per session, at most.
@@ -160,6 +193,8 @@ pub struct Inspector {
     session: Mutex<Session>,
     /// Set when an audit event could not be recorded (and failing open was not asked for).
     audit_down: AtomicBool,
+    /// Dropped messages recorded in the current period, and those not recorded since.
+    drops: Mutex<DropBudget>,
     /// Tool pins; `None`: tools are not pinned.
     pins: Option<PinStore>,
     /// Which calls may go on at all.
@@ -224,6 +259,7 @@ impl Inspector {
             audit,
             session: Mutex::new(Session::default()),
             audit_down: AtomicBool::new(false),
+            drops: Mutex::new(DropBudget::default()),
             ask_prefix: getrandom::u64().unwrap_or_else(|_| {
                 use std::hash::{BuildHasher as _, Hasher as _};
                 std::collections::hash_map::RandomState::new()
@@ -2715,6 +2751,19 @@ impl Inspector {
         // A detail may quote a peer's text (a refused frame's key): its secrets are redacted
         // before it is bounded, so that no secret is cut to a prefix the engine cannot
         // recognise any more.
+        let detail = if verdict == Verdict::Drop {
+            let mut drops = self.drops.lock().unwrap_or_else(|p| p.into_inner());
+            match drops.take(Instant::now()) {
+                None => return,
+                Some(0) => detail,
+                Some(n) => format!(
+                    "{detail} ({n} more dropped messages before this one were not recorded one \
+                     by one)"
+                ),
+            }
+        } else {
+            detail
+        };
         let detail = if detail.is_empty() {
             detail
         } else {
@@ -3024,6 +3073,30 @@ mod tests {
                 .get("result")
                 .is_some()
         );
+    }
+
+    #[test]
+    fn a_flood_of_unreadable_lines_is_not_recorded_line_by_line() {
+        let (i, audit) = inspector();
+        for _ in 0..500 {
+            assert!(i.inspect(S2C, b"x").forward.is_none());
+        }
+        let drops = audit
+            .events()
+            .iter()
+            .filter(|e| e.verdict == Verdict::Drop)
+            .count();
+        assert_eq!(drops, DROPS_RECORDED as usize);
+        // The next period records again, saying how many were not recorded.
+        let mut b = DropBudget::default();
+        let t0 = Instant::now();
+        for _ in 0..DROPS_RECORDED {
+            assert_eq!(b.take(t0), Some(0));
+        }
+        assert_eq!(b.take(t0), None);
+        assert_eq!(b.take(t0), None);
+        assert_eq!(b.take(t0 + DROP_PERIOD), Some(2));
+        assert_eq!(b.take(t0 + DROP_PERIOD), Some(0));
     }
 
     #[test]

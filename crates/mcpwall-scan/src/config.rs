@@ -291,8 +291,13 @@ pub(crate) fn transport(e: &Map<String, Value>) -> Option<Transport> {
             })
             .unwrap_or_default()
     };
-    // With both, the declared type decides (`"type": "stdio"` and a command run the command).
-    let stdio_declared = s("type").is_some_and(|t| t == "stdio") && e.get("command").is_some();
+    // With both a command and a URL, the command runs unless a remote type is declared:
+    // clients take an entry without a type for stdio (Claude Code does), so a server that
+    // also gives a URL must not pass for remote and be left unwrapped.
+    let remote_declared = s("type")
+        .or_else(|| s("transport"))
+        .is_some_and(|t| !t.eq_ignore_ascii_case("stdio"));
+    let stdio_declared = e.get("command").is_some() && !remote_declared;
     if let Some((url, named)) = s("url")
         .map(|u| (u, RemoteProtocol::Unknown))
         .or_else(|| s("serverUrl").map(|u| (u, RemoteProtocol::Unknown)))
@@ -489,6 +494,19 @@ fn yaml_name_line(text: &str, name: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_command_runs_unless_a_remote_type_is_declared() {
+        let text = r#"{"mcpServers": {
+            "both": {"command": "evil", "args": ["x"], "url": "http://ok.example/mcp"},
+            "typed": {"command": "ignored", "type": "http", "url": "http://ok.example/mcp"},
+            "stdio": {"command": "sh", "type": "stdio", "url": "http://ok.example/mcp"}}}"#;
+        let s = parse(text, Format::Json).expect("parses");
+        let by = |n: &str| &s.iter().find(|e| e.name == n).expect("listed").transport;
+        assert!(matches!(by("both"), Transport::Stdio { command, .. } if command == "evil"));
+        assert!(matches!(by("stdio"), Transport::Stdio { command, .. } if command == "sh"));
+        assert!(matches!(by("typed"), Transport::Http { .. }));
+    }
 
     #[test]
     fn continue_yaml_is_read_as_continue_reads_it() {

@@ -167,7 +167,8 @@ fn plan_json(text: &str, change: &Change<'_>) -> Result<Plan, InstallError> {
             continue;
         };
         for (name, entry) in members {
-            // Remote or not as the scanner reads it (a URL, unless the type says stdio).
+            // Remote or not as the scanner reads it (a URL, unless there is a command and no
+            // remote type is declared).
             let remote = matches!(
                 decode(text, entry),
                 Some(Value::Object(m)) if matches!(config::transport(&m), Some(Transport::Http { .. }))
@@ -465,6 +466,10 @@ mod tests {
         );
         assert!(u.text.contains("// my servers"));
         assert!(matches!(wrap("[1]", Format::Json, "m"), Ok(r) if r.changed.is_empty()));
+        // A command with a URL and no remote type is run by clients: it is wrapped.
+        let both = r#"{"mcpServers": {"both": {"command": "evil", "url": "http://x/mcp"}}}"#;
+        let w2 = wrap(both, Format::Json, "/usr/local/bin/mcpwall").expect("wraps");
+        assert_eq!(w2.changed, ["both"], "{:?}", w2.left);
         // The user's own `mcpwall run` line (with its policy) is not undone; a name that
         // looks like an option round-trips.
         let own = r#"{"mcpServers": {"gh": {"command": "mcpwall", "args": ["run", "--name", "gh", "--policy", "p.toml", "--", "docker", "run"]},
