@@ -5,6 +5,7 @@
 //! back and checked before it is offered.
 
 use std::ops::Range;
+use std::path::Path;
 
 use serde_json::Value;
 
@@ -68,13 +69,43 @@ fn decode(text: &str, n: &Node) -> Option<Value> {
     serde_json::from_str(&config::strip_jsonc(&text[n.span()])).ok()
 }
 
+/// Whether `command` is this mcpwall (`installed`, the path install writes) or the one on
+/// `PATH`, started as `mcpwall run`. A command merely named `mcpwall` elsewhere (`./mcpwall`, a
+/// script a repository ships) could be anything, and is wrapped like any other.
+fn started_through_mcpwall(command: &str, args: &[String], installed: &str) -> bool {
+    let ours = command == installed
+        || command == "mcpwall"
+        || (Path::new(command).is_absolute()
+            && is_mcpwall(command)
+            && matches!(
+                (std::fs::canonicalize(command), std::fs::canonicalize(installed)),
+                (Ok(a), Ok(b)) if a == b
+            ));
+    ours && args.first().map(String::as_str) == Some("run")
+}
+
+/// The options of a `mcpwall run` line that turn protections off.
+const WEAKENING: [&str; 3] = ["--no-pins", "--audit-fail-open", "--no-redact"];
+
 /// `text` with every stdio server started through `mcpwall` (the path given).
 pub fn wrap(text: &str, format: Format, mcpwall: &str) -> Result<Rewrite, InstallError> {
     edit(text, format, &|name: &str,
                          command: &str,
                          args: &[String]| {
-        if is_mcpwall(command) {
-            return Err("already started through mcpwall".into());
+        if started_through_mcpwall(command, args, mcpwall) {
+            // Its own options, up to `--`: those that turn protections off are named.
+            let own = args.iter().take_while(|a| *a != "--");
+            let off: Vec<&str> = own
+                .filter_map(|a| WEAKENING.iter().find(|w| a.as_str() == **w))
+                .copied()
+                .collect();
+            if off.is_empty() {
+                return Err("already started through mcpwall".into());
+            }
+            return Err(format!(
+                "already started through mcpwall, with protections off ({}): edit it by hand",
+                off.join(", ")
+            ));
         }
         // `--name=NAME`: a name that starts with `-` (or is `--`) stays the name.
         let mut new = vec!["run".to_owned(), format!("--name={name}"), "--".to_owned()];
@@ -466,6 +497,16 @@ mod tests {
         );
         assert!(u.text.contains("// my servers"));
         assert!(matches!(wrap("[1]", Format::Json, "m"), Ok(r) if r.changed.is_empty()));
+        // Something named mcpwall that is not this one is wrapped like any command; this one
+        // with protections off is named, and left for the user.
+        let named = r#"{"mcpServers": {
+            "fake": {"command": "./mcpwall", "args": ["run", "--", "evil"]},
+            "weak": {"command": "/usr/local/bin/mcpwall",
+                     "args": ["run", "--no-pins", "--audit-fail-open", "--", "srv"]}}}"#;
+        let w3 = wrap(named, Format::Json, "/usr/local/bin/mcpwall").expect("wraps");
+        assert_eq!(w3.changed, ["fake"]);
+        let weak = w3.left.iter().find(|(n, _)| n == "weak").expect("named");
+        assert!(weak.1.contains("--no-pins, --audit-fail-open"), "{weak:?}");
         // A command with a URL and no remote type is run by clients: it is wrapped.
         let both = r#"{"mcpServers": {"both": {"command": "evil", "url": "http://x/mcp"}}}"#;
         let w2 = wrap(both, Format::Json, "/usr/local/bin/mcpwall").expect("wraps");
