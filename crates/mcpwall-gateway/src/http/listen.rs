@@ -492,7 +492,8 @@ mod tests {
         let mut b = connect(addr);
         a.write_all(HOLD).expect("send");
         b.write_all(HOLD).expect("send");
-        std::thread::sleep(Duration::from_millis(200));
+        // Time for both requests to be read (until then the connections count as idle).
+        std::thread::sleep(Duration::from_millis(500));
         let mut c = connect(addr);
         c.set_read_timeout(Some(Duration::from_millis(800)))
             .expect("timeout");
@@ -538,7 +539,7 @@ mod tests {
         // The connection with a request in flight is the older one.
         let mut a = connect(addr);
         a.write_all(HOLD).expect("send");
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(500));
         let mut b = connect(addr);
         std::thread::sleep(Duration::from_millis(20));
         let mut c = connect(addr);
