@@ -850,6 +850,48 @@ fn the_reference_everything_server_passes_untouched() {
     assert_eq!(out["ping"], true, "{out}");
 }
 
+#[test]
+fn a_policy_says_which_resources_and_prompts_of_the_everything_server_may_be_used() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = node_modules().join("@modelcontextprotocol/server-everything/dist/index.js");
+    let server = server.display().to_string();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "default = \"deny\"\n[[resource]]\nuri = \"demo://resource/static/*\"\n\
+         [[prompt]]\nname = \"simple-prompt\"\n",
+    )
+    .expect("write");
+    let policy = policy.display().to_string();
+    let (out, events) = node_session_with(
+        dir.path(),
+        "policed",
+        &[],
+        &["--policy", &policy],
+        &[&server, "stdio"],
+    );
+    let listed = out["resources"].as_array().expect("resources");
+    assert!(!listed.is_empty(), "{out}");
+    assert!(
+        listed.iter().all(|u| u
+            .as_str()
+            .is_some_and(|u| u.starts_with("demo://resource/static/"))),
+        "{out}"
+    );
+    assert_eq!(out["listed"]["ok"], true, "{out}");
+    // Not allowed, and a URI a server could read as another (an escaped slash): refused.
+    for refused in ["dynamic", "climbing", "args"] {
+        assert_eq!(out[refused]["code"], -32051, "{refused}: {out}");
+    }
+    assert_eq!(out["prompts"], json!(["simple-prompt"]), "{out}");
+    assert_eq!(out["simple"]["ok"], true, "{out}");
+    let rules = |rule: &str| events.iter().any(|e| e["rules"] == json!([rule]));
+    assert!(
+        rules("policy.default_deny") && rules("policy.argument"),
+        "{events:?}"
+    );
+}
+
 /// A root for the filesystem server: a note, credentials and a page carrying an injection.
 pub(super) fn filesystem_root(dir: &Path) -> String {
     let root = dir.join("root");

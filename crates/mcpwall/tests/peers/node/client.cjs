@@ -1,7 +1,7 @@
 // An MCP client on the official TypeScript SDK that runs one session through `mcpwall run`
 // against a real npm server and prints what it saw as JSON, for the Rust tests to check.
 //
-// Usage: node client.cjs everything|filesystem [ROOT] -- COMMAND [ARGS...]
+// Usage: node client.cjs everything|filesystem|policed [ROOT] -- COMMAND [ARGS...]
 //        node client.cjs everything|filesystem [ROOT] -- http://HOST:PORT/mcp/NAME
 // (NODE_PATH must point at the node_modules that scripts/test installs.)
 
@@ -54,6 +54,31 @@ async function everything(client, out) {
   out.ping = await client.ping().then(() => true);
 }
 
+// What an error answer says, or that there was none.
+async function attempt(what) {
+  try {
+    await what();
+    return { ok: true };
+  } catch (e) {
+    if (e instanceof McpError) return { ok: false, code: e.code, error: e.message };
+    throw e;
+  }
+}
+
+// The everything server under a policy that allows only some resources and prompts.
+async function policed(client, out) {
+  out.resources = (await client.listResources()).resources.map((r) => r.uri);
+  const read = (uri) => attempt(() => client.readResource({ uri }));
+  out.listed = await read(out.resources[0]);
+  out.dynamic = await read("demo://resource/dynamic/text/1");
+  out.climbing = await read("demo://resource/static/document/..%2F..%2Fdynamic%2Ftext%2F1");
+  out.prompts = (await client.listPrompts()).prompts.map((p) => p.name).sort();
+  out.simple = await attempt(() => client.getPrompt({ name: "simple-prompt" }));
+  out.args = await attempt(() =>
+    client.getPrompt({ name: "args-prompt", arguments: { city: "Paris" } }),
+  );
+}
+
 async function filesystem(client, out) {
   out.tools = (await client.listTools()).tools.map((t) => t.name).sort();
   out.allowed = await call(client, "list_allowed_directories", {});
@@ -73,7 +98,8 @@ async function main() {
   const client = new Client({ name: "mcpwall-test", version: "1.0.0" });
   await client.connect(transport);
   const out = { server: client.getServerVersion().name };
-  await (mode === "everything" ? everything : filesystem)(client, out);
+  const modes = { everything, filesystem, policed };
+  await modes[mode](client, out);
   await client.close();
   process.stdout.write(JSON.stringify(out) + "\n");
 }
