@@ -4,7 +4,7 @@
 
 use mcpwall_detect::Severity;
 use mcpwall_policy::Lock;
-use mcpwall_policy::pins::Pin;
+use mcpwall_policy::pins::{MAX_DEFINITION, MAX_FIRST_SIGHT, MAX_SERVER_BYTES, Pin};
 use serde_json::Value;
 
 use crate::checks::Issue;
@@ -88,14 +88,31 @@ pub fn diff(lock: &Lock, server: &str, tools: &[Value]) -> (PinState, Vec<Issue>
 }
 
 /// Records `server`'s tools as they are now as its approved pins (`--update-pins`): what
-/// was pending for it is dropped.
+/// was pending for it is dropped. Within the gateway's bounds: a definition larger than
+/// [`MAX_DEFINITION`] is not pinned (the gateway withholds it whatever its pin), and no more
+/// than [`MAX_SERVER_BYTES`] of definitions or [`MAX_FIRST_SIGHT`] tools are kept for one
+/// server, so that a server listing without end cannot grow the lockfile every mcpwall
+/// process re-reads.
 pub fn record(lock: &mut Lock, server: &str, tools: &[Value]) {
     let pins = lock.servers.entry(server.to_owned()).or_default();
     pins.tools.clear();
     pins.pending.clear();
+    let mut stored = 0usize;
     for t in tools {
-        if let Some(name) = t["name"].as_str() {
-            pins.tools.insert(name.to_owned(), Pin::of(t));
+        let Some(name) = t["name"].as_str() else {
+            continue;
+        };
+        let pin = Pin::of(t);
+        let size = pin.definition.len();
+        if size > MAX_DEFINITION
+            || stored.saturating_add(size) > MAX_SERVER_BYTES
+            || pins.tools.len() >= MAX_FIRST_SIGHT
+        {
+            continue;
+        }
+        stored += size;
+        if let Some(old) = pins.tools.insert(name.to_owned(), pin) {
+            stored = stored.saturating_sub(old.definition.len());
         }
     }
 }
@@ -104,6 +121,24 @@ pub fn record(lock: &mut Lock, server: &str, tools: &[Value]) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn recorded_pins_keep_the_gateways_bounds() {
+        let mut lock = Lock::new();
+        let huge = json!({"name": "huge", "description": "x".repeat(MAX_DEFINITION + 1)});
+        let big = |k: usize| json!({"name": format!("t{k}"), "description": "y".repeat(100_000)});
+        let mut tools = vec![huge];
+        tools.extend((0..200).map(big));
+        record(&mut lock, "s", &tools);
+        let pins = &lock.servers["s"].tools;
+        assert!(!pins.contains_key("huge"));
+        let kept: usize = pins.values().map(|p| p.definition.len()).sum();
+        assert!(
+            kept <= MAX_SERVER_BYTES && pins.len() > 50,
+            "{kept} in {}",
+            pins.len()
+        );
+    }
 
     #[test]
     fn changes_additions_and_removals() {
