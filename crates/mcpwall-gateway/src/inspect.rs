@@ -223,6 +223,9 @@ pub struct Inspector {
     /// depends on them (`serve` checks every request's `MCP-Protocol-Version` against them);
     /// `None`: any (`run` relays the client's and the server's choice).
     versions: Option<&'static [&'static str]>,
+    /// Whether the URIs results point to are remembered ([`Inspector::take_links`]): only a
+    /// member of an aggregate has anyone to take them.
+    links: bool,
     /// Everything but secrets and personal data: what blocks.
     threats: ScanOptions,
     /// Every category: results are scanned once for what blocks and what is redacted.
@@ -268,6 +271,7 @@ impl Inspector {
             }),
             remember_approvals: true,
             versions: None,
+            links: false,
             pins: None,
             policy: Arc::new(Policy::allow_all()),
             limits: Arc::default(),
@@ -330,6 +334,13 @@ impl Inspector {
     /// covers the one call it was given about, not the same call by another client later.
     pub fn shared_by_clients(mut self) -> Self {
         self.remember_approvals = false;
+        self
+    }
+
+    /// Remembers the URIs this server's results point to, for the aggregate that routes reads
+    /// of them ([`Inspector::take_links`]).
+    pub fn remembering_links(mut self) -> Self {
+        self.links = true;
         self
     }
 
@@ -1448,7 +1459,7 @@ impl Inspector {
                 if let Some(step) = self.input_requests(id, pending, result) {
                     return step;
                 }
-                if matches!(method, "tools/call" | "prompts/get") {
+                if self.links && matches!(method, "tools/call" | "prompts/get") {
                     self.note_links(result);
                 }
                 let surface = match method {
@@ -3102,6 +3113,7 @@ mod tests {
     #[test]
     fn resources_a_result_points_to_are_remembered_for_routing() {
         let (i, _) = inspector();
+        let i = i.remembering_links();
         offer(&i, &["fetch"]);
         let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
                           "params": {"name": "fetch", "arguments": {}}});

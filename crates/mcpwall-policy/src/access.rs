@@ -195,14 +195,8 @@ pub(crate) fn decide(
 
 #[cfg(test)]
 mod tests {
+    use crate::rules::tests::denied_by;
     use crate::{Decision, Policy};
-
-    fn denied_by(d: &Decision) -> Option<&'static str> {
-        match d {
-            Decision::Deny { rule, .. } => Some(rule),
-            Decision::Allow | Decision::Ask { .. } => None,
-        }
-    }
 
     #[test]
     fn resources_and_prompts_are_allowed_or_denied_by_their_sections() {

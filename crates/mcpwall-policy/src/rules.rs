@@ -685,7 +685,7 @@ impl RateLimits {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use serde_json::json;
 
     use super::*;
@@ -700,7 +700,8 @@ mod tests {
         )
     }
 
-    fn denied_by(d: &Decision) -> Option<&'static str> {
+    /// The rule that denies, if the decision is a denial (shared by the policy's tests).
+    pub(crate) fn denied_by(d: &Decision) -> Option<&'static str> {
         match d {
             Decision::Deny { rule, .. } => Some(rule),
             Decision::Allow | Decision::Ask { .. } => None,

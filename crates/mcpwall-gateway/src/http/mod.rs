@@ -338,12 +338,18 @@ impl App {
         }
         match serves {
             Serves::One => {}
-            Serves::Aggregated(taint) => inspector = inspector.with_shared_taint(Arc::clone(taint)),
-            // One taint for all of them, across upstreams: their aggregate is one server.
+            Serves::Aggregated(taint) => {
+                inspector = inspector
+                    .with_shared_taint(Arc::clone(taint))
+                    .remembering_links();
+            }
+            // One taint for all of them, across upstreams: their aggregate is one server (and
+            // routes reads of what their results point to).
             Serves::Stateless => {
                 inspector = inspector
                     .shared_by_clients()
-                    .with_shared_taint(Arc::clone(&self.stateless_taint));
+                    .with_shared_taint(Arc::clone(&self.stateless_taint))
+                    .remembering_links();
             }
         }
         if let Some(store) = &t.quarantine {
