@@ -13,6 +13,8 @@ use std::io::{self, Write as _};
 use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// The store's default cap.
 pub const DEFAULT_MAX_BYTES: u64 = 256 << 20;
@@ -22,6 +24,17 @@ const BLOCK: u64 = 4096;
 
 /// Files in the store, at most (inodes are a resource too).
 const MAX_FILES: u64 = 65_536;
+
+/// Age after which a temporary file is a crash's leftover, removed when a store opens.
+const STALE_TEMPORARY: Duration = Duration::from_secs(3600);
+
+/// Temporary files this process made: with its id, a name no other writer uses.
+static TEMPORARIES: AtomicU64 = AtomicU64::new(0);
+
+fn is_temporary(name: &std::ffi::OsStr) -> bool {
+    name.to_str()
+        .is_some_and(|n| n.starts_with('.') && n.ends_with(".tmp"))
+}
 
 /// A directory of quarantined originals.
 #[derive(Debug)]
@@ -55,10 +68,21 @@ impl QuarantineStore {
         let mut used = (0, 0);
         for entry in fs::read_dir(dir)? {
             let entry = entry?;
-            if entry.file_type()?.is_file() {
-                used.0 += cost(entry.metadata()?.len());
-                used.1 += 1;
+            if !entry.file_type()?.is_file() {
+                continue;
             }
+            let meta = entry.metadata()?;
+            // A temporary file left by a crash; one of a live writer is seconds old.
+            let stale = meta
+                .modified()
+                .ok()
+                .and_then(|m| m.elapsed().ok())
+                .is_some_and(|age| age > STALE_TEMPORARY);
+            if stale && is_temporary(&entry.file_name()) && fs::remove_file(entry.path()).is_ok() {
+                continue;
+            }
+            used.0 += cost(meta.len());
+            used.1 += 1;
         }
         Ok(QuarantineStore {
             dir: dir.to_path_buf(),
@@ -89,10 +113,14 @@ impl QuarantineStore {
                 self.max_bytes
             )));
         }
-        let tmp = self.dir.join(format!(".{hash}.tmp"));
-        // A leftover of a crash goes; then the file must be new (O_EXCL: a link planted in
-        // its place is not followed).
-        let _ = fs::remove_file(&tmp);
+        // A name of this writer's own: other processes (every `mcpwall run` of a machine
+        // shares the store) may be keeping the same bytes at the same moment, and a shared
+        // name would let one rename the other's half-written file into place. The file must
+        // be new (O_EXCL: a link planted in its place is not followed).
+        let n = TEMPORARIES.fetch_add(1, Ordering::Relaxed);
+        let tmp = self
+            .dir
+            .join(format!(".{hash}.{}-{n}.tmp", std::process::id()));
         let written = (|| {
             let mut f = OpenOptions::new()
                 .write(true)
@@ -103,10 +131,14 @@ impl QuarantineStore {
             f.sync_all()?;
             fs::rename(&tmp, &path)
         })();
-        if written.is_err() {
+        if let Err(e) = written {
             let _ = fs::remove_file(&tmp);
+            // Another process kept the same bytes first: they are there, whole.
+            if !path.exists() {
+                return Err(e);
+            }
+            return Ok(hash);
         }
-        written?;
         used.0 += charge;
         used.1 += 1;
         Ok(hash)
@@ -144,5 +176,48 @@ mod tests {
         fs::set_permissions(&store_dir, fs::Permissions::from_mode(0o755)).expect("chmod");
         QuarantineStore::open(&store_dir, 1).expect("opens");
         assert_eq!(mode(&store_dir), 0o700);
+    }
+
+    /// Two writers (two `mcpwall run`s sharing the store) keeping the same original at the same
+    /// moment: both succeed, and the file holds it whole.
+    #[test]
+    fn writers_keeping_the_same_bytes_at_once_do_not_spoil_each_other() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let stores: Vec<QuarantineStore> = (0..2)
+            .map(|_| QuarantineStore::open(dir.path(), u64::MAX).expect("opens"))
+            .collect();
+        for round in 0..24u8 {
+            let bytes = vec![b'a' + round % 26; 512 * 1024];
+            let barrier = std::sync::Barrier::new(2);
+            let results: Vec<io::Result<String>> = std::thread::scope(|s| {
+                let handles: Vec<_> = stores
+                    .iter()
+                    .map(|store| {
+                        s.spawn(|| {
+                            barrier.wait();
+                            store.keep(&bytes)
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("no panic"))
+                    .collect()
+            });
+            for r in &results {
+                let hash = r.as_ref().expect("kept");
+                let file = dir.path().join(format!("{hash}.json"));
+                assert!(
+                    fs::read(&file).expect("file") == bytes,
+                    "round {round}: spoilt"
+                );
+            }
+        }
+        // No temporary file is left.
+        assert!(
+            fs::read_dir(dir.path())
+                .expect("dir")
+                .all(|e| !is_temporary(&e.expect("entry").file_name()))
+        );
     }
 }
