@@ -72,13 +72,16 @@ project's file) and counts toward --fail-on like any other."
 \"npx\", \"-y\", \"pkg\"]` (JSON, JSONC, Codex's TOML, Zed's older command object). The files \
 are those `mcpwall scan` finds (or --config ones). Only the command and args values change, in \
 place: comments, order and indentation stay. Each change is shown as a diff; each file, as it \
-was before the change, is kept beside it (FILE.mcpwall-backup). Servers already started \
+was before the change, is kept in $XDG_STATE_HOME/mcpwall/backups (~/.local/state/mcpwall/backups, \
+the owner's alone; never beside it, where a project's copy could be committed), named by its path \
+and the time. Servers already started \
 through mcpwall, remote servers and entries in shapes it does not rewrite (Continue's lists) \
 are left and named. Running it again changes nothing. `mcpwall uninstall` undoes it.",
         after_help = "Examples:\n  mcpwall install --dry-run           # show what would change\n  \
 mcpwall install --client claude-desktop\n  mcpwall uninstall\n\nRestart the clients \
 afterwards. Exit status: 0 done (or nothing to do), 2 a --config file could not be read, or a \
-file could not be rewritten (a symlink, a planted backup, a change while it was rewritten)."
+file could not be rewritten (a symlink, no state directory for the backup, a change while it \
+was rewritten)."
     )]
     Install(InstallArgs),
     /// Undo `mcpwall install`: each server started directly again.

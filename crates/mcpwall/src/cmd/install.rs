@@ -76,7 +76,10 @@ pub(crate) fn run(args: InstallArgs, undo: bool) -> anyhow::Result<Status> {
         if !undo && files > 0 {
             writeln!(
                 out,
-                "each file as it was is kept beside it (*.mcpwall-backup); restart the clients to use the change; `mcpwall uninstall` undoes it"
+                "each file as it was is kept in {} (the owner's alone); restart the clients to use the change; `mcpwall uninstall` undoes it",
+                super::pins::state_dir()
+                    .map(|d| d.join("backups").display().to_string())
+                    .unwrap_or_default()
             )?;
         }
     }
@@ -122,7 +125,8 @@ fn one_file(
     }
     if !dry_run {
         if !undo {
-            backup(path, &old)?;
+            let kept = backup(path, &old)?;
+            writeln!(out, "{}: as it was: {}", path.display(), kept.display())?;
         }
         write_whole(path, &r.text, &old)
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -165,24 +169,114 @@ fn mcpwall_path() -> anyhow::Result<String> {
         .context("the mcpwall binary's path is not UTF-8")
 }
 
-/// `FILE.mcpwall-backup`: the file as it was before this install changed it (readable by its
-/// owner only). Something other than a regular file there (a planted symlink) stops the
-/// install of this file.
-fn backup(path: &Path, old: &str) -> anyhow::Result<()> {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".mcpwall-backup");
-    let backup = PathBuf::from(name);
-    match std::fs::symlink_metadata(&backup) {
-        Ok(m) if !m.file_type().is_file() => {
-            bail!(
-                "{} is not a regular file: not replaced, and the file not changed",
-                backup.display()
-            );
+/// Keeps the file as it was before this install changed it, in mcpwall's state directory
+/// (`backups/`, the owner's alone): never beside it, where a project's copy (of a file the
+/// repository ignores, credentials and all) could be committed, and never over an earlier
+/// backup (the first holds the file as it was before mcpwall ever touched it). Named by the
+/// file's path and the time; returns where it went.
+fn backup(path: &Path, old: &str) -> anyhow::Result<PathBuf> {
+    let dir = super::pins::state_dir()
+        .context("no home directory to keep a backup in (set HOME or XDG_STATE_HOME): not changed")?
+        .join("backups");
+    private_dir(&dir)?;
+    let stem = backup_stem(path);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    for k in 1..100 {
+        let name = if k == 1 {
+            format!("{stem}.{secs}")
+        } else {
+            format!("{stem}.{secs}-{k}")
+        };
+        let backup = dir.join(name);
+        match write_new(&backup, old) {
+            Ok(()) => return Ok(backup),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("cannot keep a backup at {}", backup.display()));
+            }
         }
-        _ => {}
     }
-    replace(&backup, old, Some(0o600))
-        .with_context(|| format!("cannot keep a backup at {}", backup.display()))
+    bail!(
+        "too many backups of this file in {} this second",
+        dir.display()
+    )
+}
+
+/// The file's absolute path as one name (`%2F` for each `/`), or, when that is too long for
+/// a file name, its own name after a hash of the whole path.
+fn backup_stem(path: &Path) -> String {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let full = dir
+        .and_then(|d| std::fs::canonicalize(d).ok())
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_default()
+        .join(path.file_name().unwrap_or_default());
+    let full = full.to_string_lossy();
+    let encoded = full.replace('%', "%25").replace('/', "%2F");
+    if encoded.len() <= 180 {
+        return encoded;
+    }
+    let own: String = path
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .chars()
+        .take(100)
+        .collect();
+    format!(
+        "{}-{own}",
+        &mcpwall_policy::sha256_hex(full.as_bytes())[..16]
+    )
+}
+
+/// Creates `dir` (and its parents) for the owner alone; one that exists must be a directory,
+/// not a link, and is made the owner's alone.
+fn private_dir(dir: &Path) -> anyhow::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        b.mode(0o700);
+    }
+    b.create(dir)
+        .with_context(|| format!("cannot create {}", dir.display()))?;
+    let meta = std::fs::symlink_metadata(dir)?;
+    if !meta.is_dir() {
+        bail!(
+            "{} is not a directory: no backup kept, not changed",
+            dir.display()
+        );
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        if meta.permissions().mode() & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes a new file (O_EXCL: nothing that exists, a planted link included, is written
+/// through), the owner's alone, whole or not at all.
+fn write_new(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    let written = f.write_all(text.as_bytes()).and_then(|()| f.sync_all());
+    if written.is_err() {
+        let _ = std::fs::remove_file(path);
+    }
+    written
 }
 
 /// Replaces the file whole, keeping its permissions, unless it changed since it was read as

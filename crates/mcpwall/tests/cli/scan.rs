@@ -1023,9 +1023,43 @@ fn install_and_uninstall_rewrite_in_place() {
     // In place: the comments of VS Code's settings are still there; the file as it was is kept.
     let text = std::fs::read_to_string(&settings).expect("read");
     assert!(text.contains("// comments and trailing commas"), "{text}");
-    let mut backup = settings.clone().into_os_string();
-    backup.push(".mcpwall-backup");
-    assert_eq!(std::fs::read_to_string(&backup).expect("backup"), original);
+    // In the state directory, the owner's alone, named by the file's path; none beside the
+    // files (a project's would sit in its working tree).
+    let backups = f.path("home/.local/state/mcpwall/backups");
+    let kept = |of: &Path| -> Vec<PathBuf> {
+        let stem = of.to_str().expect("utf-8").replace('/', "%2F");
+        let mut v: Vec<PathBuf> = std::fs::read_dir(&backups)
+            .expect("backups")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&format!("{stem}.")))
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let settings_real = std::fs::canonicalize(&settings).expect("path");
+    let [backup] = &kept(&settings_real)[..] else {
+        panic!("one backup of {}", settings.display());
+    };
+    assert_eq!(std::fs::read_to_string(backup).expect("backup"), original);
+    assert!(out.contains(&backup.display().to_string()), "{out}");
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode(&backups), 0o700);
+        assert_eq!(mode(backup), 0o600);
+    }
+    assert!(
+        std::fs::read_dir(f.path("proj")).expect("proj").all(|e| !e
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .contains("backup")),
+        "a backup in the project"
+    );
     // Again: nothing to do.
     let o = install(&["install"]);
     assert!(
@@ -1040,21 +1074,47 @@ fn install_and_uninstall_rewrite_in_place() {
     assert_eq!(servers(&f), before);
     assert_eq!(std::fs::read_to_string(&settings).expect("read"), original);
     assert_eq!(std::fs::read_to_string(&codex).expect("read"), codex_before);
-    // A backup path planted as a symlink (a repository can ship one next to its .mcp.json):
-    // nothing is written through it, and the file is not changed.
+    // Installed again after a server was added: a second backup; the first (the file as it was
+    // before mcpwall ever changed it) stays.
+    let mcp = f.path("proj/.mcp.json");
+    let mcp_real = std::fs::canonicalize(&mcp).expect("path");
+    let first = kept(&mcp_real);
+    assert_eq!(first.len(), 1, "{first:?}");
+    let first_text = std::fs::read_to_string(&first[0]).expect("read");
+    let grown = std::fs::read_to_string(&mcp).expect("read").replacen(
+        "{\"mcpServers\": {",
+        "{\"mcpServers\": {\"added\": {\"command\": \"uvx\", \"args\": [\"x==1\"]},",
+        1,
+    );
+    assert!(grown.contains("added"));
+    std::fs::write(&mcp, &grown).expect("write");
+    let o = install(&["install"]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    let both = kept(&mcp_real);
+    assert_eq!(both.len(), 2, "{both:?} {}", stdout(&o));
+    assert!(both.contains(&first[0]));
+    assert_eq!(
+        std::fs::read_to_string(&first[0]).expect("read"),
+        first_text
+    );
+    let second = both.iter().find(|p| **p != first[0]).expect("second");
+    assert_eq!(std::fs::read_to_string(second).expect("read"), grown);
+    // A state directory that is a link (planted, or a mistake): nothing is written through
+    // it, and the file is not changed.
+    std::fs::write(&mcp, &grown).expect("write");
     let victim = f.path("victim");
-    // (The install above left a real backup there.)
-    std::fs::remove_file(f.path("proj/.mcp.json.mcpwall-backup")).expect("rm");
-    std::os::unix::fs::symlink(&victim, f.path("proj/.mcp.json.mcpwall-backup")).expect("symlink");
-    let mcp = std::fs::read_to_string(f.path("proj/.mcp.json")).expect("read");
+    std::fs::create_dir(&victim).expect("mkdir");
+    std::fs::rename(&backups, f.path("backups-moved")).expect("mv");
+    std::os::unix::fs::symlink(&victim, &backups).expect("symlink");
     let o = install(&["install"]);
     assert_eq!(code(&o), 2, "{}", stdout(&o));
-    assert!(!victim.exists());
-    assert_eq!(
-        std::fs::read_to_string(f.path("proj/.mcp.json")).expect("read"),
-        mcp
-    );
-    std::fs::remove_file(f.path("proj/.mcp.json.mcpwall-backup")).expect("rm");
+    assert!(stdout(&o).contains("not a directory"), "{}", stdout(&o));
+    assert_eq!(std::fs::read_dir(&victim).expect("victim").count(), 0);
+    assert_eq!(std::fs::read_to_string(&mcp).expect("read"), grown);
+    std::fs::remove_file(&backups).expect("rm");
+    std::fs::rename(f.path("backups-moved"), &backups).expect("mv");
+    let o = install(&["uninstall"]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
     // A configuration that is a symlink is not replaced by a file.
     std::fs::rename(f.path("proj/.mcp.json"), f.path("dotfiles-mcp.json")).expect("mv");
     std::os::unix::fs::symlink(f.path("dotfiles-mcp.json"), f.path("proj/.mcp.json"))
