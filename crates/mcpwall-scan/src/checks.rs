@@ -52,6 +52,9 @@ pub fn describe(id: &str) -> &'static str {
         "config.shell_command" => "A server started through a shell command line",
         "config.world_writable_executable" => "A server program that any user may replace",
         "config.code_loading_env" => "A server environment variable that loads or finds code",
+        "config.lockfile_env" => {
+            "A server started through mcpwall whose environment chooses mcpwall's lockfile"
+        }
         "scan.toxic_flow" => {
             "One client's tools can read untrusted content, reach private data and send data out"
         }
@@ -83,6 +86,7 @@ pub fn check(engine: &Engine, entry: &ServerEntry, path_var: Option<&str>) -> Ve
             out.extend(shell(&runner, args));
             out.extend(writable(command, path_var));
             out.extend(loader_env(env.keys()));
+            out.extend(lockfile_env(command, args, env.keys()));
             for (k, v) in env {
                 out.extend(secrets(engine, &format!("env.{k}"), &format!("{k}={v}")));
             }
@@ -180,6 +184,40 @@ fn loader_env<'a>(names: impl Iterator<Item = &'a String>) -> Vec<Issue> {
                     "the server's environment sets {n}, which makes the program load or find code it names: whoever edits this file chooses what runs"
                 ),
                 "remove the variable; install what the server needs instead",
+            )
+        })
+        .collect()
+}
+
+/// Variables that choose the lockfile `mcpwall run` reads its pins from: `MCPWALL_LOCK` names
+/// it; `XDG_STATE_HOME` and `HOME` move the default. A client starts the server's command with
+/// the entry's environment, so through `mcpwall run` they are mcpwall's own.
+pub const LOCKFILE_ENV: [&str; 3] = ["MCPWALL_LOCK", "XDG_STATE_HOME", "HOME"];
+
+/// A server started through `mcpwall run` whose environment chooses the lockfile (its line
+/// does not name one): whoever wrote the entry chose the pins, and could approve the server's
+/// changes in a lockfile of their own (a repository's).
+fn lockfile_env<'a>(
+    command: &str,
+    args: &[String],
+    names: impl Iterator<Item = &'a String>,
+) -> Vec<Issue> {
+    let through_mcpwall = crate::install::is_mcpwall(command)
+        && args.first().is_some_and(|a| a == "run")
+        && !crate::install::chooses_lockfile(args);
+    if !through_mcpwall {
+        return Vec::new();
+    }
+    names
+        .filter(|n| LOCKFILE_ENV.contains(&n.as_str()))
+        .map(|n| {
+            Issue::new(
+                "config.lockfile_env",
+                Severity::High,
+                format!(
+                    "the server is started through `mcpwall run`, and its environment sets {n}, which chooses the lockfile mcpwall checks its tools against: whoever edits this file chooses which tool changes count as approved"
+                ),
+                "remove the variable, or name the lockfile on the line: `mcpwall run --lock FILE`",
             )
         })
         .collect()
@@ -644,6 +682,22 @@ mod tests {
             .collect();
         assert_eq!(found.len(), 3, "{found:?}");
         assert!(!found.iter().any(|m| m.contains("API_KEY")));
+    }
+
+    #[test]
+    fn variables_that_choose_mcpwalls_lockfile() {
+        let env: Vec<String> = ["MCPWALL_LOCK", "HOME", "TZ", "xdg_state_home"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        let n = |command: &str, a: &[&str]| lockfile_env(command, &args(a), env.iter()).len();
+        assert_eq!(n("/usr/bin/mcpwall", &["run", "--name=x", "--", "srv"]), 2);
+        assert_eq!(n("mcpwall", &["run", "--", "srv"]), 2);
+        // The line names its lockfile, or the server is not started through mcpwall.
+        assert_eq!(n("mcpwall", &["run", "--lock", "/l", "--", "srv"]), 0);
+        assert_eq!(n("mcpwall", &["run", "--lock=/l", "--", "srv"]), 0);
+        assert_eq!(n("mcpwall", &["run", "--", "srv", "--lock=/l"]), 2);
+        assert_eq!(n("node", &["run", "--", "srv"]), 0);
     }
 
     #[test]

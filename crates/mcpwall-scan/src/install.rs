@@ -56,7 +56,7 @@ fn sections(root: &Node) -> Vec<(String, &Node)> {
 }
 
 /// Whether `command` is mcpwall (any path to it).
-fn is_mcpwall(command: &str) -> bool {
+pub(crate) fn is_mcpwall(command: &str) -> bool {
     let base = command
         .rsplit(['/', '\\'])
         .next()
@@ -87,18 +87,42 @@ fn started_through_mcpwall(command: &str, args: &[String], installed: &str) -> b
 /// The options of a `mcpwall run` line that turn protections off.
 const WEAKENING: [&str; 3] = ["--no-pins", "--audit-fail-open", "--no-redact"];
 
-/// `text` with every stdio server started through `mcpwall` (the path given).
-pub fn wrap(text: &str, format: Format, mcpwall: &str) -> Result<Rewrite, InstallError> {
+/// Whether a `mcpwall run` line's own options (before `--`) choose the lockfile.
+pub(crate) fn chooses_lockfile(args: &[String]) -> bool {
+    args.iter()
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--lock" || a.starts_with("--lock="))
+}
+
+/// `text` with every stdio server started through `mcpwall` (the path given). `lock`: the
+/// lockfile to name on the line of a server whose environment would choose another (see
+/// [`crate::checks::LOCKFILE_ENV`]); without it such a server is left, and named.
+pub fn wrap(
+    text: &str,
+    format: Format,
+    mcpwall: &str,
+    lock: Option<&str>,
+) -> Result<Rewrite, InstallError> {
     edit(text, format, &|name: &str,
                          command: &str,
-                         args: &[String]| {
+                         args: &[String],
+                         env: &[String]| {
+        let moving: Vec<&str> = env
+            .iter()
+            .map(String::as_str)
+            .filter(|v| crate::checks::LOCKFILE_ENV.contains(v))
+            .collect();
         if started_through_mcpwall(command, args, mcpwall) {
-            // Its own options, up to `--`: those that turn protections off are named.
+            // Its own options, up to `--`: those that turn protections off are named, and so
+            // are variables that choose another lockfile.
             let own = args.iter().take_while(|a| *a != "--");
-            let off: Vec<&str> = own
+            let mut off: Vec<String> = own
                 .filter_map(|a| WEAKENING.iter().find(|w| a.as_str() == **w))
-                .copied()
+                .map(|w| (*w).to_owned())
                 .collect();
+            if !chooses_lockfile(args) {
+                off.extend(moving.iter().map(|v| format!("env {v}")));
+            }
             if off.is_empty() {
                 return Err("already started through mcpwall".into());
             }
@@ -108,7 +132,19 @@ pub fn wrap(text: &str, format: Format, mcpwall: &str) -> Result<Rewrite, Instal
             ));
         }
         // `--name=NAME`: a name that starts with `-` (or is `--`) stays the name.
-        let mut new = vec!["run".to_owned(), format!("--name={name}"), "--".to_owned()];
+        let mut new = vec!["run".to_owned(), format!("--name={name}")];
+        if !moving.is_empty() {
+            // The environment is mcpwall's too: it would read the server's pins from a file
+            // whoever wrote this entry chose, where they could approve its changes.
+            let Some(lock) = lock else {
+                return Err(format!(
+                    "its environment sets {}, which would choose mcpwall's lockfile: start it through `mcpwall run --lock FILE` by hand",
+                    moving.join(", ")
+                ));
+            };
+            new.push(format!("--lock={lock}"));
+        }
+        new.push("--".to_owned());
         new.push(command.to_owned());
         new.extend(args.iter().cloned());
         Ok((mcpwall.to_owned(), new))
@@ -121,13 +157,22 @@ pub fn wrap(text: &str, format: Format, mcpwall: &str) -> Result<Rewrite, Instal
 pub fn unwrap(text: &str, format: Format) -> Result<Rewrite, InstallError> {
     edit(text, format, &|name: &str,
                          command: &str,
-                         args: &[String]| {
+                         args: &[String],
+                         _env: &[String]| {
         if !is_mcpwall(command) || args.first().map(String::as_str) != Some("run") {
             return Err("not started through `mcpwall run`".into());
         }
         let rest = match args {
             [_, n, dash, rest @ ..] if *n == format!("--name={name}") && dash == "--" => rest,
             [_, opt, n, dash, rest @ ..] if opt == "--name" && n == name && dash == "--" => rest,
+            // With the lockfile install named (the server's environment would choose another).
+            [_, n, lock, dash, rest @ ..]
+                if *n == format!("--name={name}")
+                    && lock.starts_with("--lock=")
+                    && dash == "--" =>
+            {
+                rest
+            }
             _ => {
                 return Err(
                     "started through `mcpwall run` with options of its own: not mcpwall install's"
@@ -142,7 +187,18 @@ pub fn unwrap(text: &str, format: Format) -> Result<Rewrite, InstallError> {
     })
 }
 
-type Change<'a> = dyn Fn(&str, &str, &[String]) -> Result<(String, Vec<String>), String> + 'a;
+/// Name, command, args and the names of the variables its environment sets → new command and
+/// args, or why not.
+type Change<'a> =
+    dyn Fn(&str, &str, &[String], &[String]) -> Result<(String, Vec<String>), String> + 'a;
+
+/// The names of the variables an entry's `env` sets.
+fn env_names(entry: Option<&serde_json::Map<String, Value>>) -> Vec<String> {
+    match entry.and_then(config::transport) {
+        Some(Transport::Stdio { env, .. }) => env.into_keys().collect(),
+        _ => Vec::new(),
+    }
+}
 
 /// What to change in a file: text spans to replace, and what the servers should read as after.
 #[derive(Default)]
@@ -200,9 +256,14 @@ fn plan_json(text: &str, change: &Change<'_>) -> Result<Plan, InstallError> {
         for (name, entry) in members {
             // Remote or not as the scanner reads it (a URL, unless there is a command and no
             // remote type is declared).
+            let decoded = decode(text, entry);
+            let object = match &decoded {
+                Some(Value::Object(m)) => Some(m),
+                _ => None,
+            };
             let remote = matches!(
-                decode(text, entry),
-                Some(Value::Object(m)) if matches!(config::transport(&m), Some(Transport::Http { .. }))
+                object.and_then(config::transport),
+                Some(Transport::Http { .. })
             );
             if remote {
                 left.push((name.clone(), "a remote server".into()));
@@ -250,7 +311,8 @@ fn plan_json(text: &str, change: &Change<'_>) -> Result<Plan, InstallError> {
                     continue;
                 }
             };
-            let (new_command, new_args) = match change(name, &command, &args) {
+            let env = env_names(object);
+            let (new_command, new_args) = match change(name, &command, &args, &env) {
                 Ok(c) => c,
                 Err(why) => {
                     left.push((name.clone(), why));
@@ -313,9 +375,10 @@ fn plan_toml(text: &str, change: &Change<'_>) -> Result<Plan, InstallError> {
         let DeValue::Table(fields) = entry.get_ref() else {
             continue;
         };
-        let remote = json["mcp_servers"][&name]
-            .as_object()
-            .is_some_and(|m| matches!(config::transport(m), Some(Transport::Http { .. })));
+        let object = json["mcp_servers"][&name].as_object();
+        let remote =
+            object.is_some_and(|m| matches!(config::transport(m), Some(Transport::Http { .. })));
+        let env = env_names(object);
         if remote {
             plan.left.push((name, "a remote server".into()));
             continue;
@@ -342,7 +405,7 @@ fn plan_toml(text: &str, change: &Change<'_>) -> Result<Plan, InstallError> {
                 .push((name, "its args are not a list of strings".into()));
             continue;
         };
-        let (new_command, new_args) = match change(&name, command, &args) {
+        let (new_command, new_args) = match change(&name, command, &args, &env) {
             Ok(c) => c,
             Err(why) => {
                 plan.left.push((name, why));
@@ -474,7 +537,7 @@ mod tests {
     #[test]
     fn wrapped_in_place_and_back() {
         let text = "{\n  // my servers\n  \"mcpServers\": {\n    \"notes\": {\n      \"command\": \"npx\",\n      \"args\": [\"-y\", \"notes-mcp@1.0.0\"],\n      \"env\": {\"K\": \"v\"}\n    },\n    \"bare\": {\"command\": \"uvx\"},\n    \"remote\": {\"url\": \"https://x/mcp\"},\n  }\n}\n";
-        let w = wrap(text, Format::Json, "/usr/local/bin/mcpwall").expect("wraps");
+        let w = wrap(text, Format::Json, "/usr/local/bin/mcpwall", None).expect("wraps");
         assert_eq!(w.changed, ["notes", "bare"]);
         assert!(w.text.contains("// my servers"), "{}", w.text);
         assert!(w.text.contains("\"env\": {\"K\": \"v\"}"));
@@ -485,7 +548,7 @@ mod tests {
             "{\"command\": \"/usr/local/bin/mcpwall\", \"args\": [\"run\", \"--name=bare\", \"--\", \"uvx\"]}"
         ));
         // Again: nothing to do.
-        let again = wrap(&w.text, Format::Json, "/usr/local/bin/mcpwall").expect("wraps");
+        let again = wrap(&w.text, Format::Json, "/usr/local/bin/mcpwall", None).expect("wraps");
         assert!(again.changed.is_empty());
         assert_eq!(again.text, w.text);
         // And back, to the same servers.
@@ -496,20 +559,20 @@ mod tests {
             config::parse(text, Format::Json).expect("parses")
         );
         assert!(u.text.contains("// my servers"));
-        assert!(matches!(wrap("[1]", Format::Json, "m"), Ok(r) if r.changed.is_empty()));
+        assert!(matches!(wrap("[1]", Format::Json, "m", None), Ok(r) if r.changed.is_empty()));
         // Something named mcpwall that is not this one is wrapped like any command; this one
         // with protections off is named, and left for the user.
         let named = r#"{"mcpServers": {
             "fake": {"command": "./mcpwall", "args": ["run", "--", "evil"]},
             "weak": {"command": "/usr/local/bin/mcpwall",
                      "args": ["run", "--no-pins", "--audit-fail-open", "--", "srv"]}}}"#;
-        let w3 = wrap(named, Format::Json, "/usr/local/bin/mcpwall").expect("wraps");
+        let w3 = wrap(named, Format::Json, "/usr/local/bin/mcpwall", None).expect("wraps");
         assert_eq!(w3.changed, ["fake"]);
         let weak = w3.left.iter().find(|(n, _)| n == "weak").expect("named");
         assert!(weak.1.contains("--no-pins, --audit-fail-open"), "{weak:?}");
         // A command with a URL and no remote type is run by clients: it is wrapped.
         let both = r#"{"mcpServers": {"both": {"command": "evil", "url": "http://x/mcp"}}}"#;
-        let w2 = wrap(both, Format::Json, "/usr/local/bin/mcpwall").expect("wraps");
+        let w2 = wrap(both, Format::Json, "/usr/local/bin/mcpwall", None).expect("wraps");
         assert_eq!(w2.changed, ["both"], "{:?}", w2.left);
         // The user's own `mcpwall run` line (with its policy) is not undone; a name that
         // looks like an option round-trips.
@@ -517,7 +580,7 @@ mod tests {
             "--": {"command": "npx", "args": ["x@1.0.0"]}}}"#;
         let u = unwrap(own, Format::Json).expect("unwraps");
         assert!(u.changed.is_empty() && u.text == own);
-        let w = wrap(own, Format::Json, "/usr/bin/mcpwall").expect("wraps");
+        let w = wrap(own, Format::Json, "/usr/bin/mcpwall", None).expect("wraps");
         assert_eq!(w.changed, ["--"]);
         let back = unwrap(&w.text, Format::Json).expect("unwraps");
         assert_eq!(back.changed, ["--"]);
@@ -527,7 +590,7 @@ mod tests {
         );
         // Zed's older shape: the path and args inside the command object.
         let zed = "{\"context_servers\": {\"old\": {\"command\": {\"path\": \"/usr/bin/node\", \"args\": [\"s.js\"], \"env\": {}}},\n  \"bare\": {\"command\": {\"path\": \"srv\"}}}}";
-        let w = wrap(zed, Format::Json, "/usr/bin/mcpwall").expect("wraps");
+        let w = wrap(zed, Format::Json, "/usr/bin/mcpwall", None).expect("wraps");
         assert_eq!(w.changed, ["old", "bare"], "{:?}", w.left);
         assert!(w.text.contains("{\"path\": \"/usr/bin/mcpwall\", \"args\": [\"run\", \"--name=old\", \"--\", \"/usr/bin/node\", \"s.js\"], \"env\": {}}"), "{}", w.text);
         let back = unwrap(&w.text, Format::Json).expect("unwraps");
@@ -535,14 +598,81 @@ mod tests {
             config::parse(&back.text, Format::Json).expect("parses"),
             config::parse(zed, Format::Json).expect("parses")
         );
-        assert!(wrap("{", Format::Json, "m").is_err());
-        assert!(matches!(wrap("", Format::Toml, "m"), Ok(r) if r.changed.is_empty()));
+        assert!(wrap("{", Format::Json, "m", None).is_err());
+        assert!(matches!(wrap("", Format::Toml, "m", None), Ok(r) if r.changed.is_empty()));
+    }
+
+    /// The entry's environment is mcpwall's too: variables that would choose its lockfile
+    /// (a repository's lockfile, pinning what it likes) are overridden by `--lock`, or the
+    /// entry is left and named.
+    #[test]
+    fn an_environment_that_would_choose_the_lockfile_is_overridden() {
+        let text = r#"{"mcpServers": {
+            "moved": {"command": "npx", "args": ["srv@1"], "env": {"MCPWALL_LOCK": "./pins.lock", "TZ": "UTC"}},
+            "home": {"command": "srv", "env": {"HOME": "."}},
+            "plain": {"command": "srv", "env": {"TZ": "UTC"}},
+            "wrapped": {"command": "/usr/bin/mcpwall", "args": ["run", "--", "srv"], "env": {"XDG_STATE_HOME": "."}},
+            "locked": {"command": "/usr/bin/mcpwall", "args": ["run", "--lock=/l", "--", "srv"], "env": {"HOME": "."}}}}"#;
+        let w = wrap(
+            text,
+            Format::Json,
+            "/usr/bin/mcpwall",
+            Some("/home/u/.local/state/mcpwall/mcpwall.lock"),
+        )
+        .expect("wraps");
+        assert_eq!(w.changed, ["moved", "home", "plain"], "{:?}", w.left);
+        let servers = config::parse(&w.text, Format::Json).expect("parses");
+        let args = |name: &str| match &servers
+            .iter()
+            .find(|s| s.name == name)
+            .expect("server")
+            .transport
+        {
+            Transport::Stdio { args, .. } => args.clone(),
+            Transport::Http { .. } => unreachable!(),
+        };
+        let locked = [
+            "run",
+            "--name=moved",
+            "--lock=/home/u/.local/state/mcpwall/mcpwall.lock",
+            "--",
+            "npx",
+            "srv@1",
+        ];
+        assert_eq!(args("moved"), locked);
+        assert_eq!(
+            args("home")[2],
+            "--lock=/home/u/.local/state/mcpwall/mcpwall.lock"
+        );
+        assert_eq!(args("plain"), ["run", "--name=plain", "--", "srv"]);
+        let why = |name: &str| &w.left.iter().find(|(n, _)| n == name).expect("left").1;
+        assert!(
+            why("wrapped").contains("env XDG_STATE_HOME"),
+            "{}",
+            why("wrapped")
+        );
+        assert_eq!(why("locked"), "already started through mcpwall");
+        // Undone as written.
+        let back = unwrap(&w.text, Format::Json).expect("unwraps");
+        assert_eq!(back.changed, ["moved", "home", "plain"], "{:?}", back.left);
+        assert_eq!(
+            config::parse(&back.text, Format::Json).expect("parses"),
+            config::parse(text, Format::Json).expect("parses")
+        );
+        // No lockfile to name: left, and why.
+        let w = wrap(text, Format::Json, "/usr/bin/mcpwall", None).expect("wraps");
+        assert_eq!(w.changed, ["plain"]);
+        let why = &w.left.iter().find(|(n, _)| n == "moved").expect("left").1;
+        assert!(
+            why.contains("sets MCPWALL_LOCK") && why.contains("--lock"),
+            "{why}"
+        );
     }
 
     #[test]
     fn codex_toml_wrapped_in_place_and_back() {
         let text = "# Codex\nmodel = \"o3\"\n\n[mcp_servers.docs]\ncommand = \"npx\" # the docs\nargs = [\"-y\", \"docs-mcp@1.2.0\"]\nenv = { KEY = \"v\" }\n\n[mcp_servers.bare]\n  command = 'uvx'\n\n[mcp_servers.web]\nurl = \"https://x/mcp\"\n\n[mcp_servers]\ninline = { command = \"node\", env = { A = \"b\" } }\n";
-        let w = wrap(text, Format::Toml, "/usr/local/bin/mcpwall").expect("wraps");
+        let w = wrap(text, Format::Toml, "/usr/local/bin/mcpwall", None).expect("wraps");
         assert_eq!(w.changed, ["bare", "docs", "inline"], "{}", w.text);
         assert_eq!(w.left, [("web".to_owned(), "a remote server".to_owned())]);
         assert!(
@@ -565,7 +695,7 @@ mod tests {
             "{}",
             w.text
         );
-        let again = wrap(&w.text, Format::Toml, "/usr/local/bin/mcpwall").expect("wraps");
+        let again = wrap(&w.text, Format::Toml, "/usr/local/bin/mcpwall", None).expect("wraps");
         assert!(again.changed.is_empty());
         let u = unwrap(&w.text, Format::Toml).expect("unwraps");
         // The same servers (an added `args` line stays, as `args = []`).
@@ -585,7 +715,7 @@ mod tests {
         assert_eq!(lines, [9, 4, 16, 12]);
         // Dotted keys, a command that is not a string, odd characters that must stay escaped.
         let odd = "mcp_servers.a.command = \"npx\"\n[mcp_servers.b]\ncommand = 3\n[mcp_servers.c]\ncommand = \"run\\u007F\\\"me\"\nargs = [\"a\\nb\"]\n";
-        let w = wrap(odd, Format::Toml, "/x/mcpwall").expect("wraps");
+        let w = wrap(odd, Format::Toml, "/x/mcpwall", None).expect("wraps");
         assert_eq!(w.changed, ["c"], "{:?}", w.left);
         assert_eq!(w.left.len(), 2, "{:?}", w.left);
         let back = unwrap(&w.text, Format::Toml).expect("unwraps");
@@ -593,6 +723,6 @@ mod tests {
             config::parse(&back.text, Format::Toml).expect("parses"),
             config::parse(odd, Format::Toml).expect("parses")
         );
-        assert!(wrap("[mcp_servers.x\n", Format::Toml, "m").is_err());
+        assert!(wrap("[mcp_servers.x\n", Format::Toml, "m", None).is_err());
     }
 }

@@ -22,6 +22,12 @@ pub(crate) fn run(args: InstallArgs, undo: bool) -> anyhow::Result<Status> {
     };
     sources.extend(mcpwall_scan::discover_files(&args.configs));
     let exe = mcpwall_path()?;
+    // Named on the line of a server whose environment would choose another lockfile: this
+    // user's, as `mcpwall run` started from this shell would find it.
+    let lock = super::pins::lock_path(std::env::var_os("MCPWALL_LOCK").map(PathBuf::from))
+        .ok()
+        .and_then(|p| std::path::absolute(p).ok())
+        .and_then(|p| p.to_str().map(str::to_owned));
     // The diffs show unchanged lines around each change: credentials there are redacted.
     let engine = super::engine(&[])?;
     let mut out = anstream::stdout().lock();
@@ -43,7 +49,15 @@ pub(crate) fn run(args: InstallArgs, undo: bool) -> anyhow::Result<Status> {
         if !done.insert(std::fs::canonicalize(path).unwrap_or_else(|_| path.clone())) {
             continue;
         }
-        match one_file(path, undo, &exe, args.dry_run, &engine, &mut out) {
+        match one_file(
+            path,
+            undo,
+            &exe,
+            lock.as_deref(),
+            args.dry_run,
+            &engine,
+            &mut out,
+        ) {
             Ok(n) => {
                 if n > 0 {
                     servers += n;
@@ -91,6 +105,7 @@ fn one_file(
     path: &Path,
     undo: bool,
     exe: &str,
+    lock: Option<&str>,
     dry_run: bool,
     engine: &mcpwall_detect::Engine,
     out: &mut impl std::io::Write,
@@ -110,7 +125,7 @@ fn one_file(
     let r: Rewrite = if undo {
         install::unwrap(&old, format)?
     } else {
-        install::wrap(&old, format, exe)?
+        install::wrap(&old, format, exe, lock)?
     };
     for (name, why) in &r.left {
         writeln!(

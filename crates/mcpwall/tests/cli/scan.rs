@@ -1083,13 +1083,25 @@ fn install_and_uninstall_rewrite_in_place() {
     let first_text = std::fs::read_to_string(&first[0]).expect("read");
     let grown = std::fs::read_to_string(&mcp).expect("read").replacen(
         "{\"mcpServers\": {",
-        "{\"mcpServers\": {\"added\": {\"command\": \"uvx\", \"args\": [\"x==1\"]},",
+        "{\"mcpServers\": {\"added\": {\"command\": \"uvx\", \"args\": [\"x==1\"], \"env\": {\"HOME\": \".\"}},",
         1,
     );
     assert!(grown.contains("added"));
     std::fs::write(&mcp, &grown).expect("write");
     let o = install(&["install"]);
     assert_eq!(code(&o), 0, "{}", stdout(&o));
+    // Its environment would move mcpwall's lockfile into the project: the line names the
+    // installing user's.
+    let added = servers(&f);
+    let added = added
+        .iter()
+        .find(|s| s.0.ends_with(":added"))
+        .expect("added");
+    let lock = format!(
+        "--lock={}",
+        f.path("home/.local/state/mcpwall/mcpwall.lock").display()
+    );
+    assert_eq!(added.2[..4], ["run", "--name=added", lock.as_str(), "--"]);
     let both = kept(&mcp_real);
     assert_eq!(both.len(), 2, "{both:?} {}", stdout(&o));
     assert!(both.contains(&first[0]));
