@@ -58,6 +58,42 @@ pub(super) fn template_route(template: &str) -> TemplateRoute {
     }
 }
 
+/// Whether `template` (RFC 6570) may expand to `uri` (canonical): its fixed parts in order,
+/// ASCII case aside, each expression standing for any text. Looser than the RFC (an expression
+/// may expand to anything, `/` included): it serves to refuse reads of a withheld template's
+/// URIs, where matching too much refuses too much and matching too little lets one through.
+pub(crate) fn template_may_expand_to(template: &str, uri: &str) -> bool {
+    let template = template.to_ascii_lowercase();
+    let uri = uri.to_ascii_lowercase();
+    // The fixed parts: before the first expression, between expressions, after the last.
+    let mut parts: Vec<&str> = Vec::new();
+    let mut rest = template.as_str();
+    while let Some(open) = rest.find('{') {
+        parts.push(&rest[..open]);
+        rest = match rest[open..].find('}') {
+            Some(close) => &rest[open + close + 1..],
+            // An expression never closed: it stands for the rest.
+            None => "",
+        };
+    }
+    let last = rest;
+    if parts.is_empty() {
+        return canonical(&template) == uri;
+    }
+    let first = parts[0];
+    if uri.len() < first.len() + last.len() || !uri.starts_with(first) || !uri.ends_with(last) {
+        return false;
+    }
+    let mut middle = &uri[first.len()..uri.len() - last.len()];
+    for part in &parts[1..] {
+        match middle.find(part) {
+            Some(at) => middle = &middle[at + part.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
 impl ResourceRoutes {
     /// Replaces the listed resources (as the last resource listing gave them; each URI
     /// listed by one member only). The members in `missing`, whose listing did not come,
@@ -482,6 +518,32 @@ mod tests {
         r.set_resources(HashMap::new(), &[], &HashSet::new());
         r.set_templates(&[], &[]);
         assert!(r.owner_of("demo://x/t/5").is_err());
+    }
+
+    #[test]
+    fn a_template_may_expand_to_the_uris_its_fixed_parts_allow() {
+        let t = template_may_expand_to;
+        assert!(t("notes://{id}", "notes://7"));
+        assert!(t("Notes://{id}", "notes://7"));
+        assert!(t("file:///docs/{+path}", "file:///docs/a/b.md"));
+        assert!(t(
+            "repo://{owner}/{repo}/issues{?state}",
+            "repo://a/b/issues?state=open"
+        ));
+        assert!(t(
+            "repo://{owner}/{repo}/issues{?state}",
+            "repo://a/b/issues"
+        ));
+        assert!(t("{+uri}", "https://x.example/"));
+        assert!(t("db://{table}/rows", "db://users/rows"));
+        assert!(t("db://fixed", "db://fixed"));
+        assert!(t("a://{x", "a://anything"));
+        assert!(!t("notes://{id}", "other://7"));
+        assert!(!t("db://{table}/rows", "db://users/cols"));
+        assert!(!t("repo://{owner}/{repo}/issues", "repo://a/pulls"));
+        assert!(!t("db://fixed", "db://fixed2"));
+        // The fixed parts do not overlap: `ab{x}ba` is not `aba`.
+        assert!(!t("ab{x}ba", "aba"));
     }
 
     #[test]
