@@ -165,23 +165,34 @@ const ELICITS_META: &str = "/params/_meta/io.modelcontextprotocol~1clientCapabil
 const QUESTION_TTL: Duration = Duration::from_secs(600);
 
 /// Why a call cannot be put to a person, if it cannot: arguments too long to show in full, or
-/// a client that cannot ask (`askable` false).
-fn unaskable(tool: &str, why: &str, shown: &str, askable: bool) -> Option<String> {
+/// a client that cannot ask (`askable` false). `what`: the call, as [`asked_what`] names it.
+fn unaskable(what: &str, why: &str, shown: &str, askable: bool) -> Option<String> {
     let len = shown.chars().count();
     if len > ASK_ARGS_SHOWN {
         Some(format!(
-            "mcpwall blocked the call to `{tool}`: {why}, and its arguments are too long to \
+            "mcpwall blocked {what}: {why}, and its arguments are too long to \
              show a person in full ({len} characters; at most {ASK_ARGS_SHOWN})"
         ))
     } else if !askable {
         Some(format!(
-            "mcpwall blocked the call to `{tool}`: {why}, and this client cannot be asked \
+            "mcpwall blocked {what}: {why}, and this client cannot be asked \
              (it did not declare the elicitation capability, or too many questions wait). \
-             To let such calls through, change the policy: `action = \"allow\"` for the \
-             rule, or [taint] action = \"allow\""
+             To let such requests through, change the policy: `action = \"allow\"` for the \
+             rule or section, or [taint] action = \"allow\""
         ))
     } else {
         None
+    }
+}
+
+/// What a held request is, for people: `the call to `t``, `the read of resource `u``, ...
+fn asked_what(method: &str, subject: &str) -> String {
+    let subject = mcpwall_detect::visible(subject);
+    match method {
+        "resources/read" => format!("the read of resource `{subject}`"),
+        "resources/subscribe" => format!("the subscription to resource `{subject}`"),
+        "prompts/get" => format!("prompt `{subject}`"),
+        _ => format!("the call to `{subject}`"),
     }
 }
 
@@ -594,14 +605,15 @@ impl Inspector {
         };
         for ask in unanswered {
             let why = format!(
-                "mcpwall: nobody approved the call to `{}` within {} s; it was not made",
-                ask.tool,
+                "mcpwall: nobody approved {} within {} s; it was not made",
+                asked_what(&ask.method, &ask.tool),
                 timeout.as_secs_f32()
             );
+            let tool = (ask.method == "tools/call").then_some(ask.tool.as_str());
             self.event(
                 Direction::ClientToServer,
-                Some("tools/call"),
-                Some(&ask.tool),
+                Some(&ask.method),
+                tool,
                 Verdict::Block,
                 vec!["policy.ask_declined".to_owned()],
                 why.clone(),
@@ -1090,11 +1102,14 @@ impl Inspector {
         if let Some(why) = self.withheld_entry(method, value) {
             return self.refuse(dir, id, method, None, codes::BLOCKED, Vec::new(), why);
         }
-        if let Some(refusal) = self.entry_policy(dir, id, method, value) {
-            return refusal;
-        }
         // The call without what mcpwall takes out of it, when it takes something.
         let mut stripped: Option<Value> = None;
+        match self.entry_policy(dir, id, method, value) {
+            Err(refusal) => return refusal,
+            // As parsed, as an approved tool call goes on (the approval binds to that).
+            Ok(true) => stripped = Some(value.clone()),
+            Ok(false) => {}
+        }
         if method == "tools/call" {
             let params = value.get("params");
             let name = params.and_then(|p| p.get("name")).and_then(Value::as_str);
@@ -1194,6 +1209,7 @@ impl Inspector {
                 } else {
                     self.ask(
                         id,
+                        method,
                         name,
                         args,
                         stripped.as_ref().unwrap_or(value),
@@ -1310,36 +1326,83 @@ impl Inspector {
     /// of either (`[[resource]]`, `[[prompt]]` and the default): `Some` refusal, or `None` to
     /// go on. A request that does not say what it reads is refused: what the policy cannot
     /// see, it cannot allow.
-    fn entry_policy(&self, dir: Direction, id: &Id, method: &str, value: &Value) -> Option<Step> {
+    fn entry_policy(
+        &self,
+        dir: Direction,
+        id: &Id,
+        method: &str,
+        value: &Value,
+    ) -> Result<bool, Step> {
         let text = |p: &str| value.pointer(p).and_then(Value::as_str);
         let server = &self.settings.server;
-        let decision = match method {
-            "resources/read" | "resources/subscribe" => {
-                text("/params/uri").map(|u| self.resource_decision(u))
-            }
-            "prompts/get" => text("/params/name").map(|n| self.policy.decide_prompt(server, n)),
+        let subject = match method {
+            "resources/read" | "resources/subscribe" => text("/params/uri"),
+            "prompts/get" => text("/params/name"),
             "completion/complete" => match text("/params/ref/type") {
-                Some("ref/prompt") => {
-                    text("/params/ref/name").map(|n| self.policy.decide_prompt(server, n))
-                }
-                Some("ref/resource") => text("/params/ref/uri").map(|u| self.resource_decision(u)),
+                Some("ref/prompt") => text("/params/ref/name"),
+                Some("ref/resource") => text("/params/ref/uri"),
                 _ => None,
             },
-            _ => return None,
+            _ => return Ok(false),
         };
+        let decision = subject.map(|n| match (method, text("/params/ref/type")) {
+            ("prompts/get", _) | ("completion/complete", Some("ref/prompt")) => {
+                self.policy.decide_prompt(server, n)
+            }
+            _ => self.resource_decision(n),
+        });
         let (rule, why) = match decision {
-            Some(Decision::Allow) => return None,
+            Some(Decision::Allow) => return Ok(false),
             Some(Decision::Deny { rule, why }) => {
                 (rule, format!("mcpwall blocked the request: {why}"))
             }
-            // Sections of resources and prompts allow or deny; nobody is asked.
-            Some(Decision::Ask { why }) => ("policy.deny", why),
+            // Completions are typed one keystroke at a time: nobody is asked about each.
+            Some(Decision::Ask { why }) if method == "completion/complete" => (
+                "policy.ask",
+                format!(
+                    "mcpwall blocked the request: completions are not offered for what the \
+                     policy asks a person about ({why})"
+                ),
+            ),
+            // A 2026-07-28 client is asked in a call's result, which only tool calls have here.
+            Some(Decision::Ask { why }) if value.pointer(PROTOCOL_META).is_some() => (
+                "policy.ask",
+                format!(
+                    "mcpwall blocked {}: {why}, and a client of protocol 2026-07-28 can be \
+                     asked about tool calls only. To let such requests through, change the \
+                     policy: `action = \"allow\"` for the section",
+                    asked_what(method, subject.unwrap_or_default())
+                ),
+            ),
+            Some(Decision::Ask { why }) => {
+                let subject = subject.unwrap_or_default();
+                let args = match method {
+                    "prompts/get" => value.pointer("/params/arguments"),
+                    _ => None,
+                };
+                return match self.ask(id, method, subject, args, value, "policy.ask", why) {
+                    Some(step) => Err(step),
+                    None => {
+                        self.event(
+                            dir,
+                            Some(method),
+                            None,
+                            Verdict::Allow,
+                            Vec::new(),
+                            "request forwarded: a person approved it (this request, or the \
+                             same within ten minutes)"
+                                .to_owned(),
+                        );
+                        Ok(true)
+                    }
+                };
+            }
             None => (
                 "policy.argument",
                 format!("mcpwall refused the {method} request: it does not name what it reads"),
             ),
         };
-        Some(self.refuse(
+        Err(self.refuse(
             dir,
             id,
             method,
@@ -1350,9 +1413,6 @@ impl Inspector {
         ))
     }
 
-    /// The policy's word on resource `uri` (`[[resource]]` sections and the default), the URI
-    /// seen as servers read it; one they could read as another is refused whenever the policy
-    /// has a word on resources at all.
     /// Why a request for a resource or prompt withheld from its list is refused: a resource
     /// listed with a poisoned description, by its URI in any spelling; one of a withheld
     /// template's URIs; a withheld prompt.
@@ -1396,6 +1456,9 @@ impl Inspector {
         }
     }
 
+    /// The policy's word on resource `uri` (`[[resource]]` sections and the default), the URI
+    /// seen as servers read it; one they could read as another is refused whenever the policy
+    /// has a word on resources at all.
     fn resource_decision(&self, uri: &str) -> Decision {
         if !self.policy.governs_resources() {
             return Decision::Allow;
@@ -1612,12 +1675,15 @@ impl Inspector {
         self.tainted().clone()
     }
 
-    /// Holds the call `id` and asks the client's user about it (`None`: the same call was
-    /// approved a moment ago, go on). A client that cannot be asked gets a refusal that says
-    /// how to allow such calls.
+    /// Holds the call `id` (`method`: `tools/call`, or a read of resource or prompt `tool`)
+    /// and asks the client's user about it (`None`: the same call was approved a moment ago,
+    /// go on). A client that cannot be asked gets a refusal that says how to allow such calls.
+    // The call's parts and the question's reason, as the policy gave them.
+    #[allow(clippy::too_many_arguments)]
     fn ask(
         &self,
         id: &Id,
+        method: &str,
         tool: &str,
         args: Option<&Value>,
         call: &Value,
@@ -1627,26 +1693,27 @@ impl Inspector {
         let dir = Direction::ClientToServer;
         let empty = json!({});
         let args = args.unwrap_or(&empty);
-        let (key, now, mut s) = self.approval(tool, args);
+        let (key, now, mut s) = self.approval(method, tool, args);
         if s.approvals.contains_key(&key) {
             return None;
         }
         let rules = vec![rule.to_owned()];
+        let what = asked_what(method, tool);
+        let named_tool = (method == "tools/call").then_some(tool);
         // What the person sees is what the server will get: the arguments in full, invisible
         // and control characters shown, so that nothing hides in them. Arguments too long to
         // show are not asked about: a yes to what was cut off would be no yes.
         let shown =
             mcpwall_detect::visible(&serde_json::to_string_pretty(args).unwrap_or_default());
         let cannot_ask = unaskable(
-            tool,
+            &what,
             &why,
             &shown,
             s.client_elicits && s.asks.len() < MAX_ASKS,
         );
         if let Some(why) = cannot_ask {
             drop(s);
-            let tool = Some(tool);
-            return Some(self.refuse(dir, id, "tools/call", tool, codes::BLOCKED, rules, why));
+            return Some(self.refuse(dir, id, method, named_tool, codes::BLOCKED, rules, why));
         }
         s.asked += 1;
         let ask_id = Id::String(format!("mcpwall-ask-{:016x}-{}", self.ask_prefix, s.asked));
@@ -1655,6 +1722,7 @@ impl Inspector {
             Ask {
                 call_id: id.clone(),
                 call: call.clone(),
+                method: method.to_owned(),
                 tool: tool.to_owned(),
                 key,
                 since: now,
@@ -1663,8 +1731,8 @@ impl Inspector {
         drop(s);
         self.event(
             dir,
-            Some("tools/call"),
-            Some(tool),
+            Some(method),
+            named_tool,
             Verdict::Ask,
             rules,
             format!("held while a person is asked: {why}"),
@@ -1673,17 +1741,26 @@ impl Inspector {
             "jsonrpc": "2.0",
             "id": ask_id.to_value(),
             "method": "elicitation/create",
-            "params": self.question(tool, &why, &shown),
+            "params": self.question(method, tool, &why, &shown),
         })))
     }
 
-    /// What an approval of this call binds to (this server, the tool and its arguments), the
-    /// time, and the session locked with its lapsed approvals gone.
-    fn approval(&self, tool: &str, args: &Value) -> (String, Instant, MutexGuard<'_, Session>) {
-        let key = mcpwall_policy::pins::Pin::of(&json!({
-            "server": self.settings.server, "tool": tool, "arguments": args
-        }))
-        .sha256;
+    /// What an approval of this call binds to (this server, the tool and its arguments; for
+    /// a read, the method and the resource's URI or prompt's name, so that no tool's approval
+    /// is one), the time, and the session locked with its lapsed approvals gone.
+    fn approval(
+        &self,
+        method: &str,
+        tool: &str,
+        args: &Value,
+    ) -> (String, Instant, MutexGuard<'_, Session>) {
+        let server = &self.settings.server;
+        let bound = if method == "tools/call" {
+            json!({"server": server, "tool": tool, "arguments": args})
+        } else {
+            json!({"server": server, "method": method, "name": tool, "arguments": args})
+        };
+        let key = mcpwall_policy::pins::Pin::of(&bound).sha256;
         let now = Instant::now();
         let mut s = self.session();
         s.approvals.retain(|_, until| *until > now);
@@ -1739,7 +1816,7 @@ impl Inspector {
         let dir = Direction::ClientToServer;
         let empty = json!({});
         let args = args.unwrap_or(&empty);
-        let (key, now, mut s) = self.approval(tool, args);
+        let (key, now, mut s) = self.approval("tools/call", tool, args);
         s.questions
             .retain(|_, q| now.duration_since(q.since) < QUESTION_TTL);
         if s.approvals.contains_key(&key) {
@@ -1797,7 +1874,7 @@ impl Inspector {
         let shown =
             mcpwall_detect::visible(&serde_json::to_string_pretty(args).unwrap_or_default());
         let elicits = call.pointer(ELICITS_META).is_some_and(Value::is_object);
-        let cannot_ask = unaskable(tool, &why, &shown, elicits);
+        let cannot_ask = unaskable(&asked_what("tools/call", tool), &why, &shown, elicits);
         // Questions nobody answers (a model made to call an asked-about tool again and again)
         // must not stop the next one from being asked: the oldest goes.
         while cannot_ask.is_none() && s.questions.len() >= MAX_ASKS {
@@ -1841,7 +1918,7 @@ impl Inspector {
             vec![rule.to_owned()],
             format!("a person is asked in the call's result: {why}"),
         );
-        let mut question = self.question(tool, &why, &shown);
+        let mut question = self.question("tools/call", tool, &why, &shown);
         question["mode"] = json!("form");
         Some(Step::Refuse(json!({
             "jsonrpc": "2.0",
@@ -1856,11 +1933,21 @@ impl Inspector {
     }
 
     /// What a person is asked about a call: the message and the form of one yes-or-no.
-    fn question(&self, tool: &str, why: &str, shown: &str) -> Value {
-        let message = format!(
-            "mcpwall: may tool `{}` of server `{}` run?\n\nWhy you are asked: {}.\n\nArguments:\n{}",
+    fn question(&self, method: &str, tool: &str, why: &str, shown: &str) -> Value {
+        let (tool, server) = (
             mcpwall_detect::visible(tool),
             mcpwall_detect::visible(&self.settings.server),
+        );
+        let asked = match method {
+            "resources/read" => format!("may resource `{tool}` of server `{server}` be read?"),
+            "resources/subscribe" => {
+                format!("may resource `{tool}` of server `{server}` be followed (subscribed to)?")
+            }
+            "prompts/get" => format!("may prompt `{tool}` of server `{server}` be fetched?"),
+            _ => format!("may tool `{tool}` of server `{server}` run?"),
+        };
+        let message = format!(
+            "mcpwall: {asked}\n\nWhy you are asked: {}.\n\nArguments:\n{}",
             mcpwall_detect::visible(why),
             shown
         );
@@ -1871,8 +1958,8 @@ impl Inspector {
                 "properties": {
                     "approve": {
                         "type": "boolean",
-                        "title": "Allow this call",
-                        "description": "Yes only if you expect this tool to run with these arguments."
+                        "title": "Allow this request",
+                        "description": "Yes only if you expect this request, with these arguments."
                     }
                 },
                 "required": ["approve"]
@@ -1887,29 +1974,27 @@ impl Inspector {
         let approved = !is_error
             && value.pointer("/result/action").and_then(Value::as_str) == Some("accept")
             && value.pointer("/result/content/approve") == Some(&Value::Bool(true));
-        let still_offered = {
+        let call = ask.method == "tools/call";
+        let still_offered = if call {
             let s = self.session();
             s.offered.contains(&ask.tool) && !s.withheld.contains(&ask.tool)
+        } else {
+            self.withheld_entry(&ask.method, &ask.call).is_none()
         };
+        let what = asked_what(&ask.method, &ask.tool);
+        let named_tool = call.then_some(ask.tool.as_str());
         if !approved || !still_offered {
             let why = if approved {
-                format!(
-                    "mcpwall blocked the call to `{}`: the tool was withheld while the person \
-                     was asked",
-                    ask.tool
-                )
+                format!("mcpwall blocked {what}: it was withheld while the person was asked")
             } else {
-                format!(
-                    "mcpwall blocked the call to `{}`: the person asked did not approve it",
-                    ask.tool
-                )
+                format!("mcpwall blocked {what}: the person asked did not approve it")
             };
             let rules = vec!["policy.ask_declined".to_owned()];
             return self.refuse(
                 dir,
                 &ask.call_id,
-                "tools/call",
-                Some(&ask.tool),
+                &ask.method,
+                named_tool,
                 codes::BLOCKED,
                 rules,
                 why,
@@ -1923,8 +2008,8 @@ impl Inspector {
             s.from_client.insert(
                 ask.call_id.clone(),
                 Pending {
-                    method: "tools/call".to_owned(),
-                    tool: Some(ask.tool.clone()),
+                    method: ask.method.clone(),
+                    tool: named_tool.map(str::to_owned),
                     paged: false,
                     chain: 0,
                     since: Instant::now(),
@@ -1934,11 +2019,11 @@ impl Inspector {
         }
         self.event(
             dir,
-            Some("tools/call"),
-            Some(&ask.tool),
+            Some(&ask.method),
+            named_tool,
             Verdict::Allow,
             Vec::new(),
-            "call forwarded: a person approved it".to_owned(),
+            "request forwarded: a person approved it".to_owned(),
         );
         // Checked before the person was asked; it goes on as it was.
         Step::Replace(ask.call)
@@ -3305,6 +3390,121 @@ mod tests {
         i.inspect(S2C, &encode(&list));
         i.taint("test".to_owned());
         assert!(round_trip(&i, 1, "send_http", "ok")["result"].is_object());
+    }
+
+    /// `action = "ask"` in `[[resource]]` and `[[prompt]]` sections: the read is held while a
+    /// person is asked, an approval binds to that read, and what cannot be asked is refused.
+    #[test]
+    fn ask_holds_a_read_of_a_resource_or_prompt_until_the_person_answers() {
+        let policy = Arc::new(
+            Policy::parse(
+                "[[resource]]\nuri = \"file:///home/*\"\naction = \"ask\"\n\
+                 [[prompt]]\nname = \"deploy\"\naction = \"ask\"\n",
+            )
+            .expect("valid"),
+        );
+        let setup = |elicits: bool| {
+            let (i, _) = inspector();
+            let i = i.with_policy(Arc::clone(&policy));
+            let caps = if elicits {
+                json!({"elicitation": {}})
+            } else {
+                json!({})
+            };
+            i.inspect(
+                C2S,
+                &encode(&json!({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                "params": {"protocolVersion": "2025-06-18", "capabilities": caps,
+                           "clientInfo": {"name": "t", "version": "1"}}})),
+            );
+            i.inspect(
+                S2C,
+                &encode(&json!({"jsonrpc": "2.0", "id": 0, "result": {
+                "protocolVersion": "2025-06-18", "capabilities": {},
+                "serverInfo": {"name": "s", "version": "1"}}})),
+            );
+            i
+        };
+        let io = |i: &Inspector, frame: Value| {
+            let frame = encode(&frame);
+            let o = i.inspect(C2S, &frame);
+            (o.forward.map(|f| json_of(&f)), o.reply.map(|r| json_of(&r)))
+        };
+        let read = |id: u64, uri: &str| json!({"jsonrpc": "2.0", "id": id, "method": "resources/read", "params": {"uri": uri}});
+        let answer = |q: &Value, approve: bool| {
+            json!({"jsonrpc": "2.0", "id": q["id"],
+                   "result": {"action": "accept", "content": {"approve": approve}}})
+        };
+        let i = setup(true);
+        // Outside the section: as before.
+        assert!(io(&i, read(1, "file:///etc/hosts")).0.is_some());
+        // Held, and asked about by its URI.
+        let (fwd, q) = io(&i, read(2, "file:///home/a.md"));
+        assert!(fwd.is_none());
+        let q = q.expect("a question");
+        let message = q["params"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("resource `file:///home/a.md`") && message.contains("be read"),
+            "{message}"
+        );
+        // A yes: the read goes on, and its answer is inspected as a read's.
+        let fwd = io(&i, answer(&q, true)).0.expect("the held read");
+        assert_eq!(fwd["id"], 2);
+        assert_eq!(fwd["method"], "resources/read");
+        let res = br#"{"jsonrpc":"2.0","id":2,"result":{"contents":[{"uri":"file:///home/a.md","text":"notes"}]}}"#;
+        assert!(i.inspect(S2C, res).forward.is_some());
+        // The same read again soon: approved; another URI: asked again, and a no refuses it.
+        assert!(io(&i, read(3, "file:///home/a.md")).0.is_some());
+        let q = io(&i, read(4, "file:///home/b.md")).1.expect("a question");
+        let no = io(&i, answer(&q, false)).1.expect("refused");
+        assert_eq!(no["id"], 4);
+        assert_eq!(no["error"]["code"], codes::BLOCKED);
+        // A tool named like the read is not covered by the read's approval (nor the reverse).
+        let get = |id: u64, args: Value| {
+            json!({"jsonrpc": "2.0", "id": id, "method": "prompts/get",
+                   "params": {"name": "deploy", "arguments": args}})
+        };
+        let q = io(&i, get(5, json!({"env": "prod"})))
+            .1
+            .expect("a question");
+        let message = q["params"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("prompt `deploy`") && message.contains("prod"),
+            "{message}"
+        );
+        assert!(io(&i, answer(&q, true)).0.is_some());
+        assert!(io(&i, get(6, json!({"env": "prod"}))).0.is_some());
+        assert!(
+            io(&i, get(7, json!({"env": "dev"})))
+                .1
+                .is_some_and(|q| q["method"] == "elicitation/create")
+        );
+        // Completions of what is asked about are not offered.
+        let complete = json!({"jsonrpc": "2.0", "id": 8, "method": "completion/complete",
+            "params": {"ref": {"type": "ref/prompt", "name": "deploy"},
+                       "argument": {"name": "env", "value": "p"}}});
+        let r = io(&i, complete).1.expect("refused");
+        assert_eq!(r["error"]["code"], codes::BLOCKED);
+        // A client that cannot be asked: refused, saying how to allow it.
+        let i = setup(false);
+        let r = io(&i, read(1, "file:///home/a.md")).1.expect("refused");
+        let text = r["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            text.contains("read of resource `file:///home/a.md`")
+                && text.contains("cannot be asked"),
+            "{text}"
+        );
+        // A 2026-07-28 request (no requests from mcpwall to that client): refused.
+        let mut r = read(2, "file:///home/a.md");
+        r["params"]["_meta"] = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}}});
+        let r = io(&i, r).1.expect("refused");
+        assert!(
+            r["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("2026-07-28")),
+            "{r}"
+        );
     }
 
     #[test]

@@ -21,13 +21,18 @@ pub(crate) struct Pending {
     pub(crate) progress: Option<serde_json::Value>,
 }
 
-/// A tool call held while a person is asked about it (through the client's elicitation).
+/// A tool call (or a read of a resource or prompt) held while a person is asked about it
+/// (through the client's elicitation).
 #[derive(Clone, Debug)]
 pub(crate) struct Ask {
     /// The call's own id.
     pub(crate) call_id: Id,
     /// The call, as it will be forwarded once approved.
     pub(crate) call: serde_json::Value,
+    /// `tools/call`, or a read of a resource or prompt (`resources/read`,
+    /// `resources/subscribe`, `prompts/get`).
+    pub(crate) method: String,
+    /// The tool; for a read, the resource's URI or the prompt's name.
     pub(crate) tool: String,
     /// What an approval binds to: the server, the tool and its arguments (a hash).
     pub(crate) key: String,

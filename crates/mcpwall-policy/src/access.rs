@@ -29,6 +29,15 @@ impl Kind {
     }
 }
 
+/// What a section does with what it matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Access {
+    Allow,
+    Deny,
+    /// A person is asked (through the client) before each read or fetch.
+    Ask,
+}
+
 /// `[[resource]]` as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,7 +71,7 @@ pub(crate) struct EntryRule {
     pub(crate) server: String,
     /// A URI glob, or a prompt name glob.
     pattern: String,
-    deny: bool,
+    action: Access,
     reason: Option<String>,
 }
 
@@ -74,12 +83,13 @@ fn parse(
     action: Option<&str>,
     reason: Option<&String>,
 ) -> Result<EntryRule, String> {
-    let deny = match action {
-        None | Some("allow") => false,
-        Some("deny") => true,
+    let action = match action {
+        None | Some("allow") => Access::Allow,
+        Some("deny") => Access::Deny,
+        Some("ask") => Access::Ask,
         Some(other) => {
             return Err(format!(
-                "[[{}]] {} ({pattern:?}): `action` must be \"allow\" or \"deny\", not {other:?}",
+                "[[{}]] {} ({pattern:?}): `action` must be \"allow\", \"deny\" or \"ask\", not {other:?}",
                 kind.noun(),
                 k + 1
             ));
@@ -101,7 +111,7 @@ fn parse(
         kind,
         server: server.cloned().unwrap_or_else(|| "*".to_owned()),
         pattern: pattern.to_owned(),
-        deny,
+        action,
         reason: reason.cloned(),
     })
 }
@@ -166,7 +176,7 @@ pub(crate) fn decide(
         .iter()
         .find(|r| r.kind == kind && glob(&r.server, server) && glob(&r.pattern, key));
     match rule {
-        Some(r) if r.deny => Decision::Deny {
+        Some(r) if r.action == Access::Deny => Decision::Deny {
             rule: "policy.deny",
             why: r
                 .reason
@@ -180,6 +190,14 @@ pub(crate) fn decide(
                 "resource `{key}` holds an escaped slash or backslash, a backslash or a NUL: a \
                  server could read it as a path the policy did not allow"
             ),
+        },
+        Some(r) if r.action == Access::Ask => Decision::Ask {
+            why: r.reason.clone().unwrap_or_else(|| {
+                format!(
+                    "the policy asks a person before {} `{key}` is used",
+                    kind.noun()
+                )
+            }),
         },
         Some(_) => Decision::Allow,
         None if default_deny => Decision::Deny {
@@ -256,13 +274,36 @@ mod tests {
         );
         let closed = Policy::parse("default = \"deny\"").expect("valid");
         assert!(denied_by(&closed.decide_prompt("x", "p")).is_some());
+        // A person may be asked; what a server could read as another URI is still refused.
+        let ask = Policy::parse(
+            "[[resource]]\nuri = \"file:///home/*\"\naction = \"ask\"\n\
+             [[prompt]]\nname = \"deploy\"\naction = \"ask\"\nreason = \"It ships.\"\n",
+        )
+        .expect("valid");
+        assert!(matches!(
+            ask.decide_resource("x", "file:///home/a"),
+            Decision::Ask { ref why } if why.contains("file:///home/a")
+        ));
+        assert_eq!(
+            denied_by(&ask.decide_resource("x", "file:///home/a%2F..")),
+            Some("policy.argument")
+        );
+        assert_eq!(
+            ask.decide_prompt("x", "deploy"),
+            Decision::Ask {
+                why: "It ships.".into()
+            }
+        );
+        let e =
+            Policy::parse("[[prompt]]\nname = \"x\"\naction = \"maybe\"\n").expect_err("invalid");
+        assert!(e.to_string().contains("\"ask\""), "{e}");
     }
 
     #[test]
     fn bad_sections_are_refused_at_load() {
         for (text, says) in [
             (
-                "[[resource]]\nuri = \"x://*\"\naction = \"ask\"\n",
+                "[[resource]]\nuri = \"x://*\"\naction = \"redact\"\n",
                 "`action` must be",
             ),
             ("[[prompt]]\nname = \"\"\n", "glob is empty"),

@@ -892,6 +892,51 @@ fn a_policy_says_which_resources_and_prompts_of_the_everything_server_may_be_use
     );
 }
 
+/// `action = "ask"` for resources and prompts, with the TypeScript SDK's client answering
+/// mcpwall's questions: a yes lets the read go on (and covers the same read a moment later),
+/// a no refuses it before the server sees it.
+#[test]
+fn a_person_is_asked_before_resources_and_prompts_of_the_everything_server_are_used() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = node_modules().join("@modelcontextprotocol/server-everything/dist/index.js");
+    let server = server.display().to_string();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[[resource]]\nuri = \"demo://resource/*\"\naction = \"ask\"\n\
+         [[prompt]]\nname = \"*\"\naction = \"ask\"\n",
+    )
+    .expect("write");
+    let policy = policy.display().to_string();
+    let (out, events) = node_session_with(
+        dir.path(),
+        "asked",
+        &[],
+        &["--policy", &policy],
+        &[&server, "stdio"],
+    );
+    assert_eq!(out["approved"]["ok"], true, "{out}");
+    assert_eq!(out["again"]["ok"], true, "{out}");
+    assert_eq!(out["declined"]["code"], -32051, "{out}");
+    assert_eq!(out["simple"]["ok"], true, "{out}");
+    let questions = out["questions"].as_array().expect("questions");
+    assert_eq!(questions.len(), 3, "{out}");
+    assert!(
+        questions[0].as_str().is_some_and(
+            |q| q.contains("demo://resource/static/document/") && q.contains("be read")
+        ),
+        "{out}"
+    );
+    let verdicts = |v: &str| events.iter().filter(|e| e["verdict"] == v).count();
+    assert_eq!(verdicts("ask"), 3, "{events:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["rules"] == json!(["policy.ask_declined"])),
+        "{events:?}"
+    );
+}
+
 /// A root for the filesystem server: a note, credentials and a page carrying an injection.
 pub(super) fn filesystem_root(dir: &Path) -> String {
     let root = dir.join("root");

@@ -1,7 +1,7 @@
 // An MCP client on the official TypeScript SDK that runs one session through `mcpwall run`
 // against a real npm server and prints what it saw as JSON, for the Rust tests to check.
 //
-// Usage: node client.cjs everything|filesystem|policed [ROOT] -- COMMAND [ARGS...]
+// Usage: node client.cjs everything|filesystem|policed|asked [ROOT] -- COMMAND [ARGS...]
 //        node client.cjs everything|filesystem [ROOT] -- http://HOST:PORT/mcp/NAME
 // (NODE_PATH must point at the node_modules that scripts/test installs.)
 
@@ -10,7 +10,7 @@ const { StdioClientTransport } = require("@modelcontextprotocol/sdk/client/stdio
 const {
   StreamableHTTPClientTransport,
 } = require("@modelcontextprotocol/sdk/client/streamableHttp.js");
-const { McpError } = require("@modelcontextprotocol/sdk/types.js");
+const { McpError, ElicitRequestSchema } = require("@modelcontextprotocol/sdk/types.js");
 
 const argv = process.argv.slice(2);
 const dash = argv.indexOf("--");
@@ -79,6 +79,21 @@ async function policed(client, out) {
   );
 }
 
+// mcpwall's questions (mode `asked`): a yes to those about the static documents and the
+// simple prompt, a no to the others.
+const questions = [];
+
+async function asked(client, out) {
+  const listed = (await client.listResources()).resources.map((r) => r.uri);
+  const doc = listed.find((u) => u.startsWith("demo://resource/static/document/"));
+  const read = (uri) => attempt(() => client.readResource({ uri }));
+  out.approved = await read(doc);
+  out.again = await read(doc);
+  out.declined = await read("demo://resource/dynamic/text/1");
+  out.simple = await attempt(() => client.getPrompt({ name: "simple-prompt" }));
+  out.questions = questions;
+}
+
 async function filesystem(client, out) {
   out.tools = (await client.listTools()).tools.map((t) => t.name).sort();
   out.allowed = await call(client, "list_allowed_directories", {});
@@ -95,10 +110,21 @@ async function main() {
   const transport = /^https?:\/\//.test(command)
     ? new StreamableHTTPClientTransport(new URL(command))
     : new StdioClientTransport({ command, args, stderr: "inherit" });
-  const client = new Client({ name: "mcpwall-test", version: "1.0.0" });
+  const client =
+    mode === "asked"
+      ? new Client({ name: "mcpwall-test", version: "1.0.0" }, { capabilities: { elicitation: {} } })
+      : new Client({ name: "mcpwall-test", version: "1.0.0" });
+  if (mode === "asked") {
+    client.setRequestHandler(ElicitRequestSchema, async (request) => {
+      const message = request.params.message;
+      questions.push(message);
+      const approve = /static\/document\/|`simple-prompt`/.test(message);
+      return { action: "accept", content: { approve } };
+    });
+  }
   await client.connect(transport);
   const out = { server: client.getServerVersion().name };
-  const modes = { everything, filesystem, policed };
+  const modes = { everything, filesystem, policed, asked };
   await modes[mode](client, out);
   await client.close();
   process.stdout.write(JSON.stringify(out) + "\n");
