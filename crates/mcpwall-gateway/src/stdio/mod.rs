@@ -423,11 +423,10 @@ where
             source,
         })?;
     // Registered before the child exists: a signal in between is not lost.
-    let mut signals =
-        Signals::new([SIGTERM, SIGINT, SIGHUP]).map_err(|source| GatewayError::Io {
-            what: "registering signal handlers",
-            source,
-        })?;
+    let signals = Signals::new([SIGTERM, SIGINT, SIGHUP]).map_err(|source| GatewayError::Io {
+        what: "registering signal handlers",
+        source,
+    })?;
     let mut child = Command::new(&config.command)
         .args(&config.args)
         .stdin(Stdio::piped())
@@ -443,6 +442,7 @@ where
     {
         let grace = config.grace;
         thread::spawn(move || {
+            let mut signals = signals;
             let first = signals.forever().next();
             if let Some(sig) = first {
                 let forward = match sig {
@@ -458,6 +458,13 @@ where
                     thread::sleep(Duration::from_millis(20));
                 }
                 kill_unless_reaped(group);
+            }
+            // Still here after that: the session is winding down. A signal more means now,
+            // as it would for a program without handlers (the handlers stay installed, so
+            // doing nothing here would leave only SIGKILL to stop mcpwall).
+            for sig in signals.forever() {
+                kill_unless_reaped(group);
+                let _ = signal_hook::low_level::emulate_default_handler(sig);
             }
         });
     }
@@ -500,13 +507,21 @@ where
         (Arc::clone(&eager), window),
     );
 
+    // Ends the pump when the server has exited and its output still has not: something it
+    // started holds the output open (one that left its process group, with `setsid`, is out of
+    // the kill's reach), and the session would otherwise never end.
+    let (stop, stop_writer) = io::pipe().map_err(|source| GatewayError::Io {
+        what: "starting the session",
+        source,
+    })?;
     {
         // The server may exit while something it started keeps its output open: its output
         // never ends, and the calls it left would wait for the call timeout. Once it exited
         // (and had the grace period to finish writing), its group is killed, which ends the
-        // output and the session.
+        // output and the session; if the output still does not end, the pump is stopped.
         let grace = config.grace;
         thread::spawn(move || {
+            let mut stop_writer = stop_writer;
             loop {
                 thread::sleep(EXIT_POLL);
                 match server_state(group) {
@@ -517,6 +532,9 @@ where
             }
             thread::sleep(grace);
             kill_unless_reaped(group);
+            // The output's end, if the kill brought it, is read first.
+            thread::sleep(EXIT_POLL);
+            let _ = stop_writer.write_all(b"x");
         });
     }
 
@@ -551,7 +569,14 @@ where
         grace: config.grace,
         group,
     };
-    pump(client_in, server_out, config.max_frame, &eager, &mut relay);
+    pump(
+        client_in,
+        server_out,
+        &stop,
+        config.max_frame,
+        &eager,
+        &mut relay,
+    );
     // The server closed its output: it is exiting, or must be made to. What it left
     // unanswered is answered now, so that no client waits for ever.
     done.store(true, Ordering::Relaxed);

@@ -12,7 +12,7 @@
 use std::fs::File;
 use std::io::{self, Read as _};
 use std::ops::ControlFlow;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -158,10 +158,12 @@ impl Input {
 }
 
 /// Reads frames of at most `max` bytes from the client and the server until the handler
-/// breaks or both streams have ended, polling without sleeping until `eager` has passed.
+/// breaks, both streams have ended, or `stop` becomes readable (or its writer goes), polling
+/// without sleeping until `eager` has passed.
 pub(super) fn pump(
     client: impl Into<OwnedFd>,
     server: impl Into<OwnedFd>,
+    stop: impl AsFd,
     max: usize,
     eager: &Deadline,
     h: &mut impl Handler,
@@ -194,13 +196,17 @@ pub(super) fn pump(
         }
         let ready = {
             let [c, s] = &inputs;
-            let mut fds = [c, s].map(|i| PollFd::new(&i.file, PollFlags::IN));
-            let polled = match wanted {
-                [true, true] => &mut fds[..],
-                [true, false] => &mut fds[..1],
-                [false, true] => &mut fds[1..],
-                [false, false] => &mut [],
-            };
+            // The stop first, then the sides wanted (a side not wanted is not polled: its
+            // data waits where it is).
+            let mut fds = vec![PollFd::new(&stop, PollFlags::IN)];
+            let mut at = [None; 2];
+            for (k, (input, wanted)) in [c, s].into_iter().zip(wanted).enumerate() {
+                if wanted {
+                    at[k] = Some(fds.len());
+                    fds.push(PollFd::new(&input.file, PollFlags::IN));
+                }
+            }
+            let polled = &mut fds[..];
             let hot = !eager.passed();
             let timeout = if hot {
                 Some(&zero)
@@ -224,7 +230,10 @@ pub(super) fn pump(
                     continue;
                 }
             }
-            fds.map(|p| !p.revents().is_empty())
+            if !fds[0].revents().is_empty() {
+                return;
+            }
+            at.map(|k| k.is_some_and(|k| !fds[k].revents().is_empty()))
         };
         for (input, ready) in inputs.iter_mut().zip(ready) {
             if ready && input.read(h).is_break() {
@@ -288,7 +297,7 @@ mod tests {
             let eager = Deadline::default();
             eager.extend(window);
             let mut r = Record::default();
-            pump(client, server, 1 << 20, &eager, &mut r);
+            pump(client, server, &never_stop().0, 1 << 20, &eager, &mut r);
             writer.join().unwrap();
             let [client, server] = r.seen;
             assert_eq!(
@@ -298,6 +307,31 @@ mod tests {
             );
             assert_eq!(server, ["x", "y", "closed"], "{window:?}");
         }
+    }
+
+    /// A stop that never comes (its writer lives as long as the pair).
+    fn never_stop() -> (std::io::PipeReader, std::io::PipeWriter) {
+        std::io::pipe().unwrap()
+    }
+
+    /// The stop ends the pump though both peers' streams are still open (a server that
+    /// exited, leaving something that holds its output).
+    #[test]
+    fn the_stop_ends_the_pump_while_the_streams_stay_open() {
+        let (client, _to_client) = std::io::pipe().unwrap();
+        let (server, mut to_server) = std::io::pipe().unwrap();
+        let (stop, mut stop_writer) = std::io::pipe().unwrap();
+        to_server.write_all(b"s1\n").unwrap();
+        let stopper = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            stop_writer.write_all(b"x").unwrap();
+            stop_writer
+        });
+        let mut r = Record::default();
+        pump(client, server, &stop, 1 << 20, &Deadline::default(), &mut r);
+        // What came before the stop was read.
+        assert_eq!(r.seen[1], ["s1"]);
+        drop(stopper.join().unwrap());
     }
 
     #[test]
@@ -310,7 +344,14 @@ mod tests {
             stop_at: Some("ok"),
             ..Record::default()
         };
-        pump(client, server, 10, &Deadline::default(), &mut r);
+        pump(
+            client,
+            server,
+            &never_stop().0,
+            10,
+            &Deadline::default(),
+            &mut r,
+        );
         assert_eq!(r.seen[0], ["oversize 100", "ok"]);
     }
 
@@ -328,7 +369,14 @@ mod tests {
             closed_to: [true, false],
             ..Record::default()
         };
-        pump(client, server, 1 << 20, &Deadline::default(), &mut r);
+        pump(
+            client,
+            server,
+            &never_stop().0,
+            1 << 20,
+            &Deadline::default(),
+            &mut r,
+        );
         assert_eq!(r.seen[1], ["s1", "s2", "closed"]);
         // Nothing of the client's was taken, not even its end.
         assert!(r.seen[0].is_empty(), "{:?}", r.seen[0]);

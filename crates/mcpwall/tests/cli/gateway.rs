@@ -686,10 +686,13 @@ fn a_server_that_exits_leaving_its_output_open_does_not_hang_mcpwall() {
             let _ = Command::new("kill").arg("-9").args(left).status();
         }
     };
-    for client_stays in [true, false] {
+    // Last: what the server started left its process group (`setsid`), out of reach of the
+    // kill; its output never ends, and mcpwall must still end the session.
+    for (client_stays, escapes) in [(true, false), (false, false), (true, true)] {
+        let setsid = if escapes { "setsid " } else { "" };
         let mut child = Command::new(env!("CARGO_BIN_EXE_mcpwall"))
             .args(["run", "--no-pins", "--", "sh", "-c"])
-            .arg(format!("sleep {marker} & exit 7"))
+            .arg(format!("{setsid}sleep {marker} & exit 7"))
             .stdin(if client_stays {
                 Stdio::piped()
             } else {
@@ -714,7 +717,11 @@ fn a_server_that_exits_leaving_its_output_open_does_not_hang_mcpwall() {
         drop(child.stdin.take());
         let left = left();
         clean_up();
-        assert!(left.is_empty(), "what the server started outlived mcpwall");
+        // (A process that left the group outlives mcpwall: see docs/gateway.md.)
+        assert!(
+            escapes || left.is_empty(),
+            "what the server started outlived mcpwall"
+        );
     }
 }
 
