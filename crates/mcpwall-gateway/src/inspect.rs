@@ -673,6 +673,12 @@ impl Inspector {
             .collect()
     }
 
+    /// Whether the client's request `id` still waits for the server's answer (not timed out,
+    /// cancelled or answered).
+    pub(crate) fn awaits_answer(&self, id: &Id) -> bool {
+        self.session().from_client.contains_key(id)
+    }
+
     /// Every client request still waiting, answered with an error: the server is gone.
     pub fn abandon(&self) -> Vec<Vec<u8>> {
         let pending: Vec<(Id, Pending)> = {

@@ -277,16 +277,6 @@ impl Outbox {
         true
     }
 
-    /// Queues a frame if there is room at once (advisory frames: cancellations).
-    fn offer(&self, frame: Vec<u8>) {
-        if let Some(tx) = lock(&self.tx).as_ref() {
-            self.queued.fetch_add(1, Ordering::AcqRel);
-            if tx.try_send(frame).is_err() {
-                self.queued.fetch_sub(1, Ordering::AcqRel);
-            }
-        }
-    }
-
     /// No more frames: the writer writes what is queued, then closes the peer's stream.
     fn close(&self) {
         lock(&self.tx).take();
@@ -311,7 +301,8 @@ impl Outbox {
 /// Frames that came from one side and wait for room on their way (to the other side, or back).
 #[derive(Default)]
 struct Held {
-    frames: VecDeque<(Side, Vec<u8>)>,
+    /// Where each goes, the frame, and whether it already found its way full once.
+    frames: VecDeque<(Side, Vec<u8>, bool)>,
     /// Since when the first of them has waited.
     since: Option<Instant>,
 }
@@ -322,6 +313,8 @@ struct Held {
 /// the client sends more than its input holds).
 struct Relay<'a> {
     inspector: &'a Inspector,
+    /// See `order` in [`run`].
+    order: &'a Mutex<()>,
     /// By the side they write to.
     outboxes: [&'a Outbox; 2],
     /// By the side the frames came from.
@@ -373,10 +366,10 @@ impl pump::Handler for Relay<'_> {
         };
         let held = &mut self.held[index(side)].frames;
         if let Some(f) = outcome.forward {
-            held.push_back((other(side), f.into_owned()));
+            held.push_back((other(side), f.into_owned(), false));
         }
         if let Some(r) = outcome.reply {
-            held.push_back((side, r));
+            held.push_back((side, r, false));
         }
         self.ready(side);
         ControlFlow::Continue(())
@@ -384,9 +377,26 @@ impl pump::Handler for Relay<'_> {
 
     fn ready(&mut self, side: Side) -> bool {
         let held = &mut self.held[index(side)];
-        while let Some((to, frame)) = held.frames.pop_front() {
+        while let Some((to, frame, waited)) = held.frames.pop_front() {
             let outbox = self.outboxes[index(to)];
-            if let Err(back) = outbox.try_send(frame) {
+            // A request that waited may have timed out meanwhile (its client answered that it
+            // was cancelled): it must not reach the server after all. Checked and sent under
+            // the order lock, so that a timeout's cancellation cannot slip in before it.
+            let order = (waited && to == Side::Server).then(|| lock(self.order));
+            let frame = if order.is_some() {
+                match still_due(self.inspector, frame) {
+                    Some(f) => f,
+                    None => {
+                        held.since = None;
+                        continue;
+                    }
+                }
+            } else {
+                frame
+            };
+            let sent = outbox.try_send(frame);
+            drop(order);
+            if let Err(back) = sent {
                 let since = *held.since.get_or_insert_with(Instant::now);
                 if outbox.stalled(since) {
                     // The server was killed: what waited for it is dropped, as it was.
@@ -394,12 +404,43 @@ impl pump::Handler for Relay<'_> {
                     held.since = None;
                     return true;
                 }
-                held.frames.push_front((to, back));
+                held.frames.push_front((to, back, true));
                 return false;
             }
             held.since = None;
         }
         true
+    }
+}
+
+/// `frame` (from the client) without the requests its client was answered for while it
+/// waited (timed out, or cancelled by the client), or `None` when nothing of it is left.
+fn still_due(inspector: &Inspector, frame: Vec<u8>) -> Option<Vec<u8>> {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(&frame) else {
+        // mcpwall's own encoding of what it inspected: parses. Sent as it is otherwise.
+        return Some(frame);
+    };
+    let due = |m: &serde_json::Value| {
+        let request = m.get("method").is_some();
+        match m
+            .get("id")
+            .and_then(|id| mcpwall_protocol::Id::from_json(id).ok())
+        {
+            Some(id) if request => inspector.awaits_answer(&id),
+            _ => true,
+        }
+    };
+    match value {
+        serde_json::Value::Array(items) => {
+            let n = items.len();
+            let kept: Vec<serde_json::Value> = items.into_iter().filter(|m| due(m)).collect();
+            match kept.len() {
+                0 => None,
+                k if k == n => Some(frame),
+                _ => serde_json::to_vec(&serde_json::Value::Array(kept)).ok(),
+            }
+        }
+        m => due(&m).then_some(frame),
     }
 }
 
@@ -539,23 +580,42 @@ where
     }
 
     let done = Arc::new(AtomicBool::new(false));
+    // Taken by whoever puts a request, or a timeout's cancellation of one, on the way to the
+    // server: a cancellation goes after its request, never before.
+    let order = Arc::new(Mutex::new(()));
     if let Some(timeout) = config.call_timeout {
         let (inspector, server_in, client_out) = (
             Arc::clone(&inspector),
             Arc::clone(&server_in),
             Arc::clone(&client_out),
         );
-        let done = Arc::clone(&done);
+        let (done, order) = (Arc::clone(&done), Arc::clone(&order));
         // Checked a few times per timeout period, at least every 100 ms.
         let tick = (timeout / 4).clamp(Duration::from_millis(10), Duration::from_millis(100));
         thread::spawn(move || {
+            // Cancellations the server's full queue had no room for yet, oldest first: each
+            // follows a request already on its way, and must reach the server after it.
+            let mut cancels: VecDeque<Vec<u8>> = VecDeque::new();
             while !done.load(Ordering::Relaxed) {
                 thread::sleep(tick);
-                for (to_client, to_server) in inspector.expire(timeout) {
-                    client_out.send(to_client);
-                    if let Some(f) = to_server {
-                        server_in.offer(f);
+                let expired = {
+                    let _order = lock(&order);
+                    let expired = inspector.expire(timeout);
+                    cancels.extend(expired.iter().filter_map(|(_, c)| c.clone()));
+                    while let Some(c) = cancels.pop_front() {
+                        if let Err(back) = server_in.try_send(c) {
+                            cancels.push_front(back);
+                            break;
+                        }
                     }
+                    // One per request in flight at most; past that the oldest go.
+                    while cancels.len() > crate::session::MAX_PENDING {
+                        cancels.pop_front();
+                    }
+                    expired
+                };
+                for (to_client, _) in expired {
+                    client_out.send(to_client);
                 }
             }
         });
@@ -563,6 +623,7 @@ where
 
     let mut relay = Relay {
         inspector: &inspector,
+        order: &order,
         outboxes: [&client_out, &server_in],
         held: Default::default(),
         max: config.max_frame,

@@ -613,6 +613,90 @@ fn a_server_that_stops_reading_does_not_freeze_the_gateway() {
     }
 }
 
+/// A server that reads slowly and never answers: requests wait in mcpwall's queue longer
+/// than the call timeout, and the client is told each was cancelled. None may then reach the
+/// server without its cancellation after it (the client may retry it: it would run twice).
+#[test]
+fn a_request_that_timed_out_in_the_queue_reaches_the_server_only_with_its_cancellation() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join("seen.log");
+    let server = format!(
+        "import json, sys, time\n\
+         log = open({log:?}, 'w', buffering=1)\n\
+         for line in sys.stdin:\n\
+         \x20   m = json.loads(line)\n\
+         \x20   if m.get('method') == 'notifications/cancelled':\n\
+         \x20       log.write('cancel %s\\n' % m['params']['requestId'])\n\
+         \x20   elif 'id' in m:\n\
+         \x20       log.write('request %s\\n' % m['id'])\n\
+         \x20   time.sleep(0.004)\n",
+        log = log.display().to_string()
+    );
+    let (mut mcpwall, mut input, answers) = run_lines(
+        Command::new(env!("CARGO_BIN_EXE_mcpwall"))
+            .args(["run", "--no-pins", "--call-timeout", "1", "--"])
+            .arg(python())
+            .args(["-c", &server]),
+    );
+    const PINGS: usize = 500;
+    let writer = thread::spawn(move || {
+        let padding = "x".repeat(20_000);
+        for id in 0..PINGS {
+            let ping = format!(
+                r#"{{"jsonrpc":"2.0","id":{id},"method":"ping","params":{{"_meta":{{"pad":"{padding}"}}}}}}"#
+            );
+            if writeln!(input, "{ping}").is_err() {
+                break;
+            }
+        }
+        input
+    });
+    // Every ping is answered by mcpwall: timed out (the server never answers).
+    let mut timed_out = 0;
+    while timed_out < PINGS {
+        let line = answers
+            .recv_timeout(Duration::from_secs(60))
+            .expect("an answer for every ping");
+        let answer: Value = serde_json::from_str(&line).expect("JSON");
+        assert_eq!(answer["error"]["code"], -32052, "{line:.200}");
+        timed_out += 1;
+    }
+    // The server reads on until what reached it stops growing.
+    let input = writer.join().expect("writer");
+    let mut last = String::new();
+    let started = std::time::Instant::now();
+    loop {
+        thread::sleep(Duration::from_millis(2500));
+        let now = std::fs::read_to_string(&log).unwrap_or_default();
+        if now == last || started.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+        last = now;
+    }
+    drop(input);
+    let _ = mcpwall.wait();
+    let mut pending = std::collections::BTreeSet::new();
+    for line in last.lines() {
+        match line.split_once(' ') {
+            Some(("request", id)) => {
+                pending.insert(id.to_owned());
+            }
+            Some(("cancel", id)) => {
+                assert!(
+                    pending.remove(id),
+                    "a cancellation before its request: {id}"
+                );
+            }
+            _ => panic!("{line}"),
+        }
+    }
+    assert!(
+        pending.is_empty(),
+        "requests the client was told were cancelled reached the server without their cancellation: {pending:?}"
+    );
+    assert!(!last.is_empty());
+}
+
 #[test]
 fn a_client_that_sends_faster_than_the_server_reads_is_answered_throughout() {
     // A server that reads one request at a time and answers each with more than a pipe holds.
