@@ -441,7 +441,9 @@ pub(crate) struct ScanArgs {
     /// $XDG_STATE_HOME/mcpwall/mcpwall.lock).
     #[arg(long, value_name = "FILE", env = "MCPWALL_LOCK")]
     pub(crate) lock: Option<PathBuf>,
-    /// Record the listed servers' tools, as they are now, as their approved pins.
+    /// Record the listed servers' tools as the gateway would: a server never pinned is pinned
+    /// as it is now; changes to one already pinned wait for `mcpwall pins approve`, which
+    /// shows each.
     #[arg(long, conflicts_with = "offline")]
     pub(crate) update_pins: bool,
 }

@@ -335,24 +335,26 @@ fn compare_pins(
         let (state, issues) = mcpwall_scan::pins::diff(&lock, &entries[i].name, &l.tools);
         let srv = &mut report.servers[i];
         if let Some(inspection) = srv.inspection.as_mut() {
-            inspection.pins = Some(if args.update_pins {
-                "recorded"
-            } else {
-                state.as_str()
-            });
+            inspection.pins = Some(state.as_str());
         }
-        if !args.update_pins {
-            srv.issues.extend(issues);
-        }
+        srv.issues.extend(issues);
     }
     if args.update_pins {
+        // As the gateway would: first sight pinned, changes recorded for `pins approve`.
+        let mut recorded = vec![None; listings.len()];
         store.update(|lock| {
             for (i, listing) in listings.iter().enumerate() {
                 if let Some(l) = listing {
-                    mcpwall_scan::pins::record(lock, &entries[i].name, &l.tools);
+                    recorded[i] =
+                        Some(mcpwall_scan::pins::record(lock, &entries[i].name, &l.tools));
                 }
             }
         })?;
+        for (srv, r) in report.servers.iter_mut().zip(recorded) {
+            if let (Some(inspection), Some(r)) = (srv.inspection.as_mut(), r) {
+                inspection.pins = Some(r.as_str());
+            }
+        }
     }
     report.finish();
     Ok(())

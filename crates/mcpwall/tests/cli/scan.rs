@@ -928,6 +928,29 @@ fn pins_show_what_changed_since_approval() {
     );
     // The lockfile was only read.
     assert_eq!(std::fs::read_to_string(lock).expect("lock"), text);
+    // --update-pins does not approve the change (nobody was shown it): the approved pins stay,
+    // the change waits for `pins approve`, and the report still names it.
+    let r = run(&["--update-pins"]);
+    assert_eq!(demo(&r)["inspection"]["pins"], "pending approval");
+    assert!(ids(&r).iter().any(|i| i == "scan.rug_pull"));
+    let after = std::fs::read_to_string(lock).expect("lock");
+    let approved = |t: &str| -> String {
+        let lock: toml::Value = toml::from_str(t).expect("TOML");
+        lock["servers"]["demo"]["tools"].to_string()
+    };
+    assert_eq!(approved(&after), approved(&text));
+    assert!(after.contains("[servers.demo.pending.add]"), "{after}");
+    let r = run(&[]);
+    assert_eq!(demo(&r)["inspection"]["pins"], "changed");
+    // Approved by a person, who is shown the change: pinned.
+    let o = Command::new(env!("CARGO_BIN_EXE_mcpwall"))
+        .args(["pins", "approve", "--server", "demo", "--yes", "--lock", lock])
+        .output()
+        .expect("runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("add"), "{}", stdout(&o));
+    let r = run(&[]);
+    assert_eq!(demo(&r)["inspection"]["pins"], "pinned", "{}", demo(&r));
 }
 
 /// `mcpwall install` rewrites each stdio server to start through `mcpwall run`, in place
