@@ -76,8 +76,12 @@ struct Outbox {
     /// time; `None` once closed (the writer thread drops it after the last queued frame, so
     /// that the peer sees the end of its input).
     out: Arc<Mutex<Option<Stream>>>,
-    /// Frames handed to the writer thread and not yet written.
+    /// Frames handed to the writer thread and not yet written, and their bytes.
     queued: Arc<AtomicUsize>,
+    queued_bytes: Arc<AtomicUsize>,
+    /// Set once the peer was found stuck: what is sent to it from then on is dropped at once
+    /// (each frame would otherwise wait out the stall time again).
+    stuck: AtomicBool,
     writer: Mutex<Option<thread::JoinHandle<()>>>,
     /// How long a full queue may stay full before the peer counts as stuck; `None`: wait.
     stall: Option<Duration>,
@@ -90,6 +94,10 @@ struct Outbox {
 
 /// Frames waiting for a peer, beyond what its pipe holds.
 const QUEUE: usize = 256;
+
+/// Bytes waiting for a peer, at most (a frame larger than that alone is let in): 256 frames
+/// of up to `--max-frame` each would be a gigabyte per peer.
+const QUEUE_BYTES: usize = 16 << 20;
 
 /// What a pipe takes in one write without splitting it, or blocking when it has room (POSIX).
 const PIPE_BUF: usize = 4096;
@@ -166,8 +174,13 @@ impl Outbox {
         let (tx, rx) = sync_channel::<Vec<u8>>(QUEUE);
         let out = Arc::new(Mutex::new(Some(Stream { out, fd })));
         let queued = Arc::new(AtomicUsize::new(0));
+        let queued_bytes = Arc::new(AtomicUsize::new(0));
         let writer = {
-            let (out, queued) = (Arc::clone(&out), Arc::clone(&queued));
+            let (out, queued, queued_bytes) = (
+                Arc::clone(&out),
+                Arc::clone(&queued),
+                Arc::clone(&queued_bytes),
+            );
             thread::spawn(move || {
                 for frame in rx {
                     // A peer that went away is noticed by its reader; a failed write only
@@ -176,6 +189,7 @@ impl Outbox {
                         Some(s) => write_frame(&mut *s.out, &frame),
                         None => Ok(()),
                     };
+                    queued_bytes.fetch_sub(frame.len(), Ordering::AcqRel);
                     queued.fetch_sub(1, Ordering::AcqRel);
                     if written.is_err() {
                         break;
@@ -188,6 +202,8 @@ impl Outbox {
         Arc::new(Outbox {
             out,
             queued,
+            queued_bytes,
+            stuck: AtomicBool::new(false),
             tx: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(writer)),
             stall,
@@ -199,10 +215,19 @@ impl Outbox {
     /// Writes a small frame at once if nothing waits before it and the pipe has room;
     /// otherwise queues it, waiting while the queue is full, at most the stall time.
     fn send(&self, frame: Vec<u8>) {
+        self.send_until(frame, None);
+    }
+
+    /// [`Outbox::send`], giving up (the peer then counts as stuck) at `deadline` too.
+    fn send_until(&self, frame: Vec<u8>, deadline: Option<Instant>) {
         let started = Instant::now();
         let mut frame = frame;
         while let Err(back) = self.try_send(frame) {
-            if self.stalled(started) {
+            if self.stuck.load(Ordering::Relaxed) || self.stalled(started) {
+                return;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                self.stuck.store(true, Ordering::Relaxed);
                 return;
             }
             frame = back;
@@ -216,14 +241,22 @@ impl Outbox {
             return Ok(());
         };
         if !self.write_now(&frame) {
+            let len = frame.len();
+            let waiting = self.queued_bytes.load(Ordering::Acquire);
+            if waiting > 0 && waiting.saturating_add(len) > QUEUE_BYTES {
+                return Err(frame);
+            }
             self.queued.fetch_add(1, Ordering::AcqRel);
+            self.queued_bytes.fetch_add(len, Ordering::AcqRel);
             match tx.try_send(frame) {
                 Ok(()) => {}
                 Err(TrySendError::Disconnected(_)) => {
+                    self.queued_bytes.fetch_sub(len, Ordering::AcqRel);
                     self.queued.fetch_sub(1, Ordering::AcqRel);
                     return Ok(());
                 }
                 Err(TrySendError::Full(back)) => {
+                    self.queued_bytes.fetch_sub(len, Ordering::AcqRel);
                     self.queued.fetch_sub(1, Ordering::AcqRel);
                     return Err(back);
                 }
@@ -241,6 +274,7 @@ impl Outbox {
     fn stalled(&self, since: Instant) -> bool {
         let stalled = self.stall.is_some_and(|s| since.elapsed() >= s);
         if stalled {
+            self.stuck.store(true, Ordering::Relaxed);
             (self.on_stall)();
         }
         stalled
@@ -642,8 +676,11 @@ where
     // unanswered is answered now, so that no client waits for ever.
     done.store(true, Ordering::Relaxed);
     server_in.close();
+    // Within the grace period in all: a client that stopped reading must not keep mcpwall
+    // here for a call timeout per request it left.
+    let deadline = Instant::now() + config.grace;
     for frame in inspector.abandon() {
-        client_out.send(frame);
+        client_out.send_until(frame, Some(deadline));
     }
     // What the client is owed is written before mcpwall exits.
     client_out.close_and_flush(config.grace);
@@ -671,5 +708,45 @@ where
         }
         drop(c);
         thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A peer that reads nothing: its queue takes no more than [`QUEUE_BYTES`] of frames
+    /// (though far fewer than [`QUEUE`]); one frame larger than that alone is let in.
+    #[test]
+    fn a_queue_is_bounded_by_bytes_as_well_as_frames() {
+        let (_reader, writer) = io::pipe().expect("pipe");
+        let outbox = Outbox::unfiled(writer, None, || {});
+        let mib = vec![b'x'; 1 << 20];
+        let mut taken = 0;
+        while outbox.try_send(mib.clone()).is_ok() {
+            taken += 1;
+            assert!(taken < QUEUE, "no bound");
+        }
+        // The pipe's 64 KiB and the frame the writer thread holds aside, at most.
+        assert!(
+            (QUEUE_BYTES >> 20..=(QUEUE_BYTES >> 20) + 2).contains(&taken),
+            "{taken}"
+        );
+        let (_reader, writer) = io::pipe().expect("pipe");
+        let outbox = Outbox::unfiled(writer, None, || {});
+        assert!(outbox.try_send(vec![b'y'; QUEUE_BYTES * 2]).is_ok());
+        // A peer found stuck: what follows is dropped at once (without a stall time, a send
+        // would otherwise wait for room for ever).
+        while outbox.try_send(mib.clone()).is_ok() {}
+        outbox.stuck.store(true, Ordering::Relaxed);
+        let (done, finished) = std::sync::mpsc::channel();
+        thread::spawn(move || {
+            outbox.send(mib);
+            let _ = done.send(());
+        });
+        assert!(
+            finished.recv_timeout(Duration::from_secs(10)).is_ok(),
+            "send waits"
+        );
     }
 }

@@ -944,7 +944,9 @@ fn pins_show_what_changed_since_approval() {
     assert_eq!(demo(&r)["inspection"]["pins"], "changed");
     // Approved by a person, who is shown the change: pinned.
     let o = Command::new(env!("CARGO_BIN_EXE_mcpwall"))
-        .args(["pins", "approve", "--server", "demo", "--yes", "--lock", lock])
+        .args([
+            "pins", "approve", "--server", "demo", "--yes", "--lock", lock,
+        ])
         .output()
         .expect("runs");
     assert!(o.status.success(), "{}", stderr(&o));
