@@ -96,7 +96,12 @@ pub(crate) fn ruleset(spec: &Spec) -> Result<RulesetCreated, SandboxError> {
         .map_err(landlock)?;
     let mut created = ruleset.create().map_err(landlock)?;
     let read = AccessFs::from_read(WANTED);
-    let write = AccessFs::from_all(WANTED) & !AccessFs::Execute;
+    // No device nodes either: a process with the capability (root's) would make one for the
+    // disk in a writable tree and read around every rule.
+    let write = AccessFs::from_all(WANTED)
+        & !AccessFs::Execute
+        & !AccessFs::MakeChar
+        & !AccessFs::MakeBlock;
     let mut rules: Vec<(Handle, BitFlags<AccessFs>)> = Vec::new();
     if spec.system {
         for p in SYSTEM {

@@ -14,6 +14,8 @@
 //! thread (and what it execs), and the kernel here may lack the flag that restricts them all.
 
 #[cfg(target_os = "linux")]
+mod caps;
+#[cfg(target_os = "linux")]
 mod env;
 #[cfg(target_os = "linux")]
 mod fds;
@@ -185,6 +187,7 @@ fn confine(
         return Err(SandboxError::ParentGone);
     }
     rustix::thread::set_no_new_privs(true).map_err(process("set no_new_privs"))?;
+    caps::drop_all()?;
     let enforced = match ruleset.map(fs::restrict) {
         Some(Err(SandboxError::Landlock(why))) if spec.allow_degraded => {
             notice(&degraded(&why));
@@ -232,6 +235,7 @@ pub fn restrict_self(read_only: &[PathBuf], read_write: &[PathBuf]) -> Result<bo
         what: "set no_new_privs",
         source: e.into(),
     })?;
+    caps::drop_all()?;
     // The system calls are refused whatever becomes of Landlock: a caller that goes on
     // without it (`--allow-unconfined`) keeps that much.
     let landlock = fs::ruleset(&spec).and_then(fs::restrict);

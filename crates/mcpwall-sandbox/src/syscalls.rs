@@ -4,8 +4,10 @@
 //! io_uring (whose operations seccomp cannot see) and bpf, kernel modules and keyrings, typing
 //! into the terminal it inherited (`TIOCSTI`), and sockets of every family but those allowed
 //! (an allow-list: Internet and netlink with network, Unix when asked; Unix sockets reach the
-//! user's session bus, which starts programs outside any sandbox). Refused calls fail with
-//! `EPERM`; the process goes on.
+//! user's session bus, which starts programs outside any sandbox; without them, datagram
+//! socket pairs too, which can be pointed at any named socket), System V IPC (which Landlock
+//! does not cover) and taking other processes' descriptors. Refused calls fail with `EPERM`;
+//! the process goes on.
 
 use std::collections::BTreeMap;
 
@@ -58,7 +60,39 @@ const DENIED: &[libc::c_long] = &[
     libc::SYS_clock_settime,
     libc::SYS_adjtimex,
     libc::SYS_clock_adjtime,
+    // Taking another process's descriptors, or comparing them (`--allow-degraded` leaves
+    // only the kernel's ptrace setting between the command and its parent's).
+    libc::SYS_pidfd_getfd,
+    libc::SYS_kcmp,
+    // System V IPC: Landlock does not cover it, so shared memory, queues and semaphores are
+    // the user's other processes' (and another sandboxed server's: a channel around
+    // `network = false`).
+    libc::SYS_shmget,
+    libc::SYS_shmat,
+    libc::SYS_shmdt,
+    libc::SYS_shmctl,
+    libc::SYS_msgget,
+    libc::SYS_msgsnd,
+    libc::SYS_msgrcv,
+    libc::SYS_msgctl,
+    libc::SYS_semget,
+    libc::SYS_semop,
+    libc::SYS_semtimedop,
+    libc::SYS_semctl,
 ];
+
+/// Unix socket types of a `socketpair` that can still send to a named socket elsewhere
+/// (`sendto` with an address, or `connect` again): refused without Unix sockets.
+const ADDRESSED_TYPES: &[libc::c_int] = &[
+    libc::SOCK_DGRAM,
+    libc::SOCK_RAW,
+    libc::SOCK_RDM,
+    // SOCK_PACKET (deprecated in `libc`, still a type the kernel takes).
+    10,
+];
+
+/// The type bits of `socket`'s and `socketpair`'s type argument (without the flags).
+const SOCK_TYPE_MASK: u64 = 0xf;
 
 /// `clone` flags that make new namespaces.
 const NEW_NAMESPACES: &[libc::c_int] = &[
@@ -150,6 +184,20 @@ pub(crate) fn filters_for(network: bool, unix: bool, exec: bool) -> Result<Filte
         vec![SeccompRule::new(others).map_err(bad)?]
     };
     rules.insert(libc::SYS_socket, socket);
+    if !unix {
+        // A pair of datagram sockets is a Unix socket all the same: any rule matches.
+        let pairs = ADDRESSED_TYPES
+            .iter()
+            .map(|&t| {
+                rule(
+                    1,
+                    SeccompCmpOp::MaskedEq(SOCK_TYPE_MASK),
+                    u64::from(t.unsigned_abs()),
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        rules.insert(libc::SYS_socketpair, pairs);
+    }
     // The request number is 32 bits wide for the kernel, whatever the register holds.
     let tty = TTY_INPUT
         .iter()

@@ -594,7 +594,8 @@ fn readable(p: &Path, home: &Path) -> bool {
         ".volta",
         ".bun",
         ".deno",
-        ".cargo",
+        // Its programs only: ~/.cargo also holds credentials.toml, the registry token.
+        ".cargo/bin",
         ".rustup",
         ".pyenv",
         ".rbenv",
@@ -662,6 +663,10 @@ mod tests {
             ("/home/me/.nvm/versions/node/v20", true),
             ("/home/me/.local/share/uv/tools/x", true),
             ("/home/me/projects/app", true),
+            // Cargo's programs, not its directory (credentials.toml holds the registry token).
+            ("/home/me/.cargo/bin", true),
+            ("/home/me/.cargo", false),
+            ("/root/.cargo/bin/server", true),
             ("/home/other/app", false),
             ("/etc", false),
             ("/etc/ssl", false),

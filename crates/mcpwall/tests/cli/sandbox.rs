@@ -122,6 +122,40 @@ fn environment_descriptors_and_limits() {
     assert!(row("Max core file size").contains("0 0"), "{limits}");
 }
 
+/// Run as root (a container, a service), the command keeps no capability: no device node in a
+/// tree it may write (one for the disk would read around every rule), no raised limits.
+#[test]
+fn root_keeps_no_capabilities() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let node = dir.path().join("disk");
+    // capget (effective, permitted, inheritable; two words each), the bounding set by
+    // PR_CAPBSET_READ, then mknod.
+    let probe = format!(
+        "import ctypes, os\n\
+         libc = ctypes.CDLL(None, use_errno=True)\n\
+         hdr = (ctypes.c_uint32 * 2)(0x20080522, 0)\n\
+         data = (ctypes.c_uint32 * 6)()\n\
+         assert libc.syscall(125, hdr, data) == 0\n\
+         bounding = [c for c in range(64) if libc.prctl(23, c, 0, 0, 0) == 1]\n\
+         try:\n    os.mknod({:?}, 0o600 | 0o020000, os.makedev(1, 5)); made = 'made'\n\
+         except OSError as e:\n    made = e.strerror\n\
+         print(list(data), bounding, made)\n",
+        path(&node)
+    );
+    let o = sandbox(
+        &["--rw", path(dir.path())],
+        &["/usr/bin/python3", "-c", &probe],
+    );
+    let out = stdout(&o);
+    assert!(
+        out.starts_with("[0, 0, 0, 0, 0, 0] [] "),
+        "{out}{}",
+        stderr(&o)
+    );
+    assert!(!out.contains("made"), "{out}");
+    assert!(!node.exists());
+}
+
 #[test]
 fn no_network_no_namespaces_unless_asked() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
@@ -151,14 +185,15 @@ fn no_network_no_namespaces_unless_asked() {
          def unix():\n    s = socket.socket(socket.AF_UNIX); s.connect({:?})\n\
          print(tries(unix), tries(lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW)),\n\
          tries(lambda: socket.socket(socket.AF_VSOCK)), tries(lambda: socket.socketpair()),\n\
-         tries(lambda: fcntl.ioctl(0, termios.TIOCSTI, b'x')))\n",
+         tries(lambda: fcntl.ioctl(0, termios.TIOCSTI, b'x')),\n\
+         tries(lambda: socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)))\n",
         path(&socket)
     );
     let python = ["/usr/bin/python3", "-c", &probe];
     let o = sandbox(&[], &python);
     assert_eq!(
         stdout(&o).trim(),
-        "EPERM EPERM EPERM ok EPERM",
+        "EPERM EPERM EPERM ok EPERM EPERM",
         "{}",
         stderr(&o)
     );
@@ -403,11 +438,16 @@ fn the_system_calls_that_escape_are_refused() {
           sys(165, 0, 0, 0, 0, 0),\n\
           sys(321, 0, 0, 0),\n\
           sys(304, 0, 0, 0),\n\
+          sys(29, 0, 4096, 0o1600),\n\
+          sys(68, 0, 0o1600),\n\
+          sys(64, 0, 1, 0o1600),\n\
+          sys(438, 0, 0, 0),\n\
+          sys(312, 0, 0, 0, 0, 0),\n\
         ]))\n";
     let o = sandbox(&[], &["/usr/bin/python3", "-c", probe]);
     assert_eq!(
         stdout(&o).trim(),
-        "EPERM EPERM EPERM ENOSYS EPERM EPERM EPERM EPERM EPERM",
+        "EPERM EPERM EPERM ENOSYS EPERM EPERM EPERM EPERM EPERM EPERM EPERM EPERM EPERM EPERM",
         "{}",
         stderr(&o)
     );
