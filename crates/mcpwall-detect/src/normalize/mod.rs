@@ -785,7 +785,9 @@ fn fold<S: Sink>(c: char, out: &mut S) -> Unit {
             return;
         } else if let Some(a) = confusable_ascii(d) {
             out.byte(a);
-            confusable = true;
+            // Turkish and Azerbaijani write the dotless ı among Latin letters: folded to `i`
+            // like any look-alike, but no sign of a mixed word.
+            confusable |= d != '\u{0131}';
             produced_alnum = true;
         } else {
             match classify(d) {
@@ -815,11 +817,46 @@ fn fold<S: Sink>(c: char, out: &mut S) -> Unit {
 }
 
 fn confusable_ascii(c: char) -> Option<u8> {
-    confusables::CONFUSABLES
-        .binary_search_by_key(&c, |&(k, _)| k)
-        .ok()
-        .map(|i| confusables::CONFUSABLES[i].1)
+    let find = |table: &[(char, u8)]| {
+        table
+            .binary_search_by_key(&c, |&(k, _)| k)
+            .ok()
+            .map(|i| table[i].1)
+    };
+    find(confusables::CONFUSABLES).or_else(|| find(SMALL_CAPITALS))
 }
+
+/// Latin small capitals (`ɪɢɴᴏʀᴇ`): letters a reader takes for lower-case ones, which
+/// `confusables.txt` does not map to them (its skeletons keep most of them apart). Sorted by
+/// code point.
+static SMALL_CAPITALS: &[(char, u8)] = &[
+    ('\u{0262}', b'g'),
+    ('\u{026A}', b'i'),
+    ('\u{0274}', b'n'),
+    ('\u{0276}', b'e'),
+    ('\u{0280}', b'r'),
+    ('\u{028F}', b'y'),
+    ('\u{0299}', b'b'),
+    ('\u{029C}', b'h'),
+    ('\u{029F}', b'l'),
+    ('\u{1D00}', b'a'),
+    ('\u{1D04}', b'c'),
+    ('\u{1D05}', b'd'),
+    ('\u{1D07}', b'e'),
+    ('\u{1D0A}', b'j'),
+    ('\u{1D0B}', b'k'),
+    ('\u{1D0D}', b'm'),
+    ('\u{1D0F}', b'o'),
+    ('\u{1D18}', b'p'),
+    ('\u{1D1B}', b't'),
+    ('\u{1D1C}', b'u'),
+    ('\u{1D20}', b'v'),
+    ('\u{1D21}', b'w'),
+    ('\u{1D22}', b'z'),
+    ('\u{A730}', b'f'),
+    ('\u{A731}', b's'),
+    ('\u{A7AF}', b'q'),
+];
 
 /// End of the terminal escape sequence starting with ESC at `i`. Only ASCII bytes are consumed,
 /// so the result is a character boundary.
@@ -974,6 +1011,21 @@ mod tests {
         let span = n.original_span(0..6);
         assert_eq!(&s[span], "ig\u{200B}nore");
         assert_eq!(&s[n.original_span(7..11)], "this");
+    }
+
+    #[test]
+    fn small_capitals_fold_and_dotless_i_is_no_homoglyph() {
+        let n = normalize("\u{26A}\u{262}\u{274}\u{1D0F}\u{280}\u{1D07} \u{1D00}\u{29F}\u{29F}");
+        assert_eq!(n.as_str(), "ignore all");
+        assert!(SMALL_CAPITALS.windows(2).all(|w| w[0].0 < w[1].0));
+        // Turkish: folded, not flagged.
+        let n = normalize("Dosyay\u{131} okur");
+        assert_eq!(n.as_str(), "Dosyayi okur");
+        assert!(
+            !kinds(&n).contains(&SignalKind::MixedScript),
+            "{:?}",
+            kinds(&n)
+        );
     }
 
     #[test]
