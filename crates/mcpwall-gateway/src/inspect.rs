@@ -1423,6 +1423,12 @@ impl Inspector {
     /// listed with a poisoned description, by its URI in any spelling; one of a withheld
     /// template's URIs; a withheld prompt.
     fn withheld_entry(&self, method: &str, value: &Value) -> Option<String> {
+        if !matches!(
+            method,
+            "resources/read" | "resources/subscribe" | "prompts/get"
+        ) {
+            return None;
+        }
         let s = self.session();
         if s.withheld_entries.is_empty() {
             return None;

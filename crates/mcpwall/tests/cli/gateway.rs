@@ -547,6 +547,23 @@ fn a_signal_reaches_the_server_and_nothing_it_started_outlives_mcpwall() {
 
 /// Starts `mcpwall run` with piped standard input and output; its output lines arrive on the
 /// receiver as they come.
+/// Writes `n` pings (ids 0 to n-1), each padded to about `pad` bytes, from a thread of its
+/// own; the input comes back when they are written (or the reader went).
+fn send_pings(mut input: ChildStdin, n: usize, pad: usize) -> thread::JoinHandle<ChildStdin> {
+    thread::spawn(move || {
+        let padding = "x".repeat(pad);
+        for id in 0..n {
+            let ping = format!(
+                r#"{{"jsonrpc":"2.0","id":{id},"method":"ping","params":{{"_meta":{{"pad":"{padding}"}}}}}}"#
+            );
+            if writeln!(input, "{ping}").is_err() {
+                break;
+            }
+        }
+        input
+    })
+}
+
 fn run_lines(cmd: &mut Command) -> (Child, ChildStdin, mpsc::Receiver<String>) {
     let mut mcpwall = cmd
         .stdin(Stdio::piped())
@@ -568,7 +585,7 @@ fn run_lines(cmd: &mut Command) -> (Child, ChildStdin, mpsc::Receiver<String>) {
 #[test]
 fn a_server_that_stops_reading_does_not_freeze_the_gateway() {
     // It never reads its input and never answers.
-    let (mut mcpwall, mut input, answers) =
+    let (mut mcpwall, input, answers) =
         run_lines(Command::new(env!("CARGO_BIN_EXE_mcpwall")).args([
             "run",
             "--no-pins",
@@ -580,17 +597,7 @@ fn a_server_that_stops_reading_does_not_freeze_the_gateway() {
             "sleep 60",
         ]));
     // A flood of pings, far more than the server's pipe and mcpwall's queue hold.
-    thread::spawn(move || {
-        let padding = "x".repeat(30_000);
-        for id in 0..2_000 {
-            let ping = format!(
-                r#"{{"jsonrpc":"2.0","id":{id},"method":"ping","params":{{"_meta":{{"pad":"{padding}"}}}}}}"#
-            );
-            if writeln!(input, "{ping}").is_err() {
-                break;
-            }
-        }
-    });
+    let _writer = send_pings(input, 2_000, 30_000);
     // The client is answered while the server's pipe is full: a timeout (-32052), or, when
     // the stall is noticed first (both take one call timeout), "the server is gone" (-32053).
     // Which comes first depends on scheduling; that an answer comes is what must hold.
@@ -632,25 +639,14 @@ fn a_request_that_timed_out_in_the_queue_reaches_the_server_only_with_its_cancel
          \x20   time.sleep(0.004)\n",
         log = log.display().to_string()
     );
-    let (mut mcpwall, mut input, answers) = run_lines(
+    let (mut mcpwall, input, answers) = run_lines(
         Command::new(env!("CARGO_BIN_EXE_mcpwall"))
             .args(["run", "--no-pins", "--call-timeout", "1", "--"])
             .arg(python())
             .args(["-c", &server]),
     );
     const PINGS: usize = 500;
-    let writer = thread::spawn(move || {
-        let padding = "x".repeat(20_000);
-        for id in 0..PINGS {
-            let ping = format!(
-                r#"{{"jsonrpc":"2.0","id":{id},"method":"ping","params":{{"_meta":{{"pad":"{padding}"}}}}}}"#
-            );
-            if writeln!(input, "{ping}").is_err() {
-                break;
-            }
-        }
-        input
-    });
+    let writer = send_pings(input, PINGS, 20_000);
     // Every ping is answered by mcpwall: timed out (the server never answers).
     let mut timed_out = 0;
     while timed_out < PINGS {
@@ -710,7 +706,7 @@ fn a_client_that_sends_faster_than_the_server_reads_is_answered_throughout() {
                   \x20   id = line[i:line.index(',', i)]\n\
                   \x20   sys.stdout.write('{\"jsonrpc\":\"2.0\",\"id\":' + id + ',\"result\":{\"pad\":\"' + 'y' * 66000 + '\"}}\\n')\n\
                   \x20   sys.stdout.flush()\n";
-    let (mut mcpwall, mut input, answers) = run_lines(
+    let (mut mcpwall, input, answers) = run_lines(
         Command::new(env!("CARGO_BIN_EXE_mcpwall"))
             .args(["run", "--no-pins", "--audit", "/dev/null", "--"])
             .arg(python())
@@ -720,18 +716,7 @@ fn a_client_that_sends_faster_than_the_server_reads_is_answered_throughout() {
     const PINGS: usize = 600;
     // The input stays open until every answer came (its end would give the server only the
     // grace period to finish).
-    let writer = thread::spawn(move || {
-        let padding = "x".repeat(1_000);
-        for id in 0..PINGS {
-            let ping = format!(
-                r#"{{"jsonrpc":"2.0","id":{id},"method":"ping","params":{{"_meta":{{"pad":"{padding}"}}}}}}"#
-            );
-            if writeln!(input, "{ping}").is_err() {
-                break;
-            }
-        }
-        input
-    });
+    let writer = send_pings(input, PINGS, 1_000);
     for n in 0..PINGS {
         let line = answers
             .recv_timeout(Duration::from_secs(20))
