@@ -926,25 +926,30 @@ fn the_reference_everything_server_passes_untouched() {
     assert_eq!(out["ping"], true, "{out}");
 }
 
-#[test]
-fn a_policy_says_which_resources_and_prompts_of_the_everything_server_may_be_used() {
+/// The npm everything server through `mcpwall run` under `policy`, driven by the node client
+/// in `mode`: what the client printed, and the audit events.
+fn everything_under_policy(mode: &str, policy: &str) -> (Value, Vec<Value>) {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = node_modules().join("@modelcontextprotocol/server-everything/dist/index.js");
     let server = server.display().to_string();
-    let policy = dir.path().join("policy.toml");
-    std::fs::write(
-        &policy,
+    let path = dir.path().join("policy.toml");
+    std::fs::write(&path, policy).expect("write");
+    let path = path.display().to_string();
+    node_session_with(
+        dir.path(),
+        mode,
+        &[],
+        &["--policy", &path],
+        &[&server, "stdio"],
+    )
+}
+
+#[test]
+fn a_policy_says_which_resources_and_prompts_of_the_everything_server_may_be_used() {
+    let (out, events) = everything_under_policy(
+        "policed",
         "default = \"deny\"\n[[resource]]\nuri = \"demo://resource/static/*\"\n\
          [[prompt]]\nname = \"simple-prompt\"\n",
-    )
-    .expect("write");
-    let policy = policy.display().to_string();
-    let (out, events) = node_session_with(
-        dir.path(),
-        "policed",
-        &[],
-        &["--policy", &policy],
-        &[&server, "stdio"],
     );
     let listed = out["resources"].as_array().expect("resources");
     assert!(!listed.is_empty(), "{out}");
@@ -973,23 +978,10 @@ fn a_policy_says_which_resources_and_prompts_of_the_everything_server_may_be_use
 /// a no refuses it before the server sees it.
 #[test]
 fn a_person_is_asked_before_resources_and_prompts_of_the_everything_server_are_used() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let server = node_modules().join("@modelcontextprotocol/server-everything/dist/index.js");
-    let server = server.display().to_string();
-    let policy = dir.path().join("policy.toml");
-    std::fs::write(
-        &policy,
+    let (out, events) = everything_under_policy(
+        "asked",
         "[[resource]]\nuri = \"demo://resource/*\"\naction = \"ask\"\n\
          [[prompt]]\nname = \"*\"\naction = \"ask\"\n",
-    )
-    .expect("write");
-    let policy = policy.display().to_string();
-    let (out, events) = node_session_with(
-        dir.path(),
-        "asked",
-        &[],
-        &["--policy", &policy],
-        &[&server, "stdio"],
     );
     assert_eq!(out["approved"]["ok"], true, "{out}");
     assert_eq!(out["again"]["ok"], true, "{out}");
