@@ -10,6 +10,9 @@
 //! typing into a terminal, and sockets but those allowed). What was asked and cannot be
 //! enforced stops the launch: the command does not run.
 //!
+//! [`reaper`] is the other half of keeping a server in bounds: what it leaves running when it
+//! exits is collected and killed.
+//!
 //! The calling process must have a single thread: Landlock and seccomp restrict the calling
 //! thread (and what it execs), and the kernel here may lack the flag that restricts them all.
 
@@ -23,6 +26,7 @@ mod fds;
 mod fs;
 #[cfg(target_os = "linux")]
 mod limits;
+pub mod reaper;
 #[cfg(target_os = "linux")]
 mod syscalls;
 

@@ -13,7 +13,6 @@ pub mod inspect;
 pub mod install;
 pub mod introspect;
 pub mod pins;
-pub mod reaper;
 pub mod remote;
 pub mod report;
 pub mod spans;

@@ -1,15 +1,23 @@
 //! An upstream stdio server started for one HTTP session: its process, and its frames.
 
+use std::collections::BTreeSet;
 use std::io;
 use std::process::Stdio;
+use std::sync::Mutex;
 
 use mcpwall_protocol::{Frame, FrameSplitter};
 use rustix::process::{Pid, Signal, kill_process_group};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
-use super::Upstream;
+use super::{Upstream, lock};
 use crate::GatewayError;
+use mcpwall_sandbox::reaper::Reaper;
+
+/// The servers started and not yet known to be collected (their process ids): mcpwall's
+/// children that are not orphans handed to it. Held while a server starts, so that a look for
+/// orphans never takes a server just started for one.
+static SERVERS: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
 
 /// A started server: its pipes, and its process group (the server and whatever it starts).
 pub(super) struct Started {
@@ -36,6 +44,7 @@ pub(super) fn start(upstream: &Upstream, scrub: &[String]) -> Result<Started, Ga
     if let Some(dir) = &upstream.cwd {
         cmd.current_dir(dir);
     }
+    let mut servers = lock(&SERVERS);
     let mut child = cmd.spawn().map_err(|source| GatewayError::Spawn {
         command: upstream.command.to_string_lossy().into_owned(),
         source,
@@ -44,6 +53,10 @@ pub(super) fn start(upstream: &Upstream, scrub: &[String]) -> Result<Started, Ga
         .id()
         .and_then(|id| i32::try_from(id).ok())
         .and_then(Pid::from_raw);
+    if let Some(g) = group {
+        servers.insert(g.as_raw_nonzero().get());
+    }
+    drop(servers);
     let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
         kill_group(group);
         return Err(GatewayError::Io {
@@ -63,6 +76,25 @@ pub(super) fn start(upstream: &Upstream, scrub: &[String]) -> Result<Started, Ga
 pub(super) fn kill_group(group: Option<Pid>) {
     if let Some(g) = group {
         let _ = kill_process_group(g, Signal::KILL);
+    }
+}
+
+/// Orphans handed to mcpwall (what a server's descendants left running outside its group as
+/// their parent exited): their exits are collected, and with `kill` those still running are
+/// killed; returns how many were killed. The servers themselves are left to the code that
+/// started them. Blocks (reads `/proc`, waits for what it kills): not on an async worker.
+pub(super) fn tend_orphans(reaper: &Reaper, kill: bool) -> usize {
+    if !reaper.is_active() {
+        return 0;
+    }
+    let mut servers = lock(&SERVERS);
+    let children = reaper.children();
+    servers.retain(|pid| children.iter().any(|c| c.pid == *pid));
+    if kill {
+        reaper.sweep_except(|pid| servers.contains(&pid))
+    } else {
+        reaper.collect_ended(|pid| servers.contains(&pid));
+        0
     }
 }
 

@@ -43,6 +43,7 @@ use axum::serve::ListenerExt as _;
 use mcpwall_detect::Engine;
 use mcpwall_policy::{Policy, RateLimits};
 use mcpwall_protocol::{Id, Message, Parsed, parse_message};
+use mcpwall_sandbox::reaper::Reaper;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -94,6 +95,10 @@ pub struct ServeOptions {
     /// Environment variables the servers must not inherit (the one holding the token: a
     /// server must not hold the credential for every other server).
     pub scrub_env: Vec<String>,
+    /// mcpwall as the parent of what the servers leave behind (see
+    /// [`mcpwall_sandbox::reaper`]): orphans handed to it are collected as they end, and
+    /// killed when the gateway stops. `None`: left to the system.
+    pub reaper: Option<Arc<Reaper>>,
 }
 
 impl Default for ServeOptions {
@@ -112,6 +117,7 @@ impl Default for ServeOptions {
             max_restarts: 5,
             tls: None,
             scrub_env: Vec::new(),
+            reaper: None,
         }
     }
 }
@@ -1226,6 +1232,10 @@ pub fn serve(
                 loop {
                     clock.tick().await;
                     app.reap_idle();
+                    if let Some(r) = app.options.reaper.clone() {
+                        let _ = tokio::task::spawn_blocking(move || child::tend_orphans(&r, false))
+                            .await;
+                    }
                 }
             });
         }
@@ -1325,6 +1335,11 @@ pub fn serve(
         // connections.
         let farewells = futures_util::future::join_all(left.iter().map(|s| s.farewell()));
         let _ = tokio::time::timeout(SHUTDOWN_LIMIT, farewells).await;
+        // Last, what the servers' descendants left running outside their groups: nothing a
+        // server started outlives the gateway.
+        if let Some(r) = app.options.reaper.clone() {
+            let _ = tokio::task::spawn_blocking(move || child::tend_orphans(&r, true)).await;
+        }
         Ok(())
     })
 }

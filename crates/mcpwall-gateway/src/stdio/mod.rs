@@ -29,6 +29,7 @@ use signal_hook::iterator::Signals;
 
 use crate::GatewayError;
 use crate::inspect::{Direction, Inspector};
+use mcpwall_sandbox::reaper::Reaper;
 use pump::{Deadline, Seen, Side, pump};
 
 mod pump;
@@ -47,6 +48,10 @@ pub struct RunConfig {
     /// How long a request may wait for its answer (progress reports restart the clock);
     /// `None`: forever.
     pub call_timeout: Option<Duration>,
+    /// mcpwall as the parent of what the server leaves behind (see
+    /// [`mcpwall_sandbox::reaper`]): orphans handed to it are collected as they end, and
+    /// killed once the server's exit is collected. `None`: left to the system.
+    pub reaper: Option<Arc<Reaper>>,
 }
 
 type Shared<T> = Arc<Mutex<T>>;
@@ -108,6 +113,9 @@ const EAGER_WINDOW: Duration = Duration::from_micros(200);
 
 /// How often mcpwall looks whether the server has exited.
 const EXIT_POLL: Duration = Duration::from_millis(100);
+/// Every how many [`EXIT_POLL`]s the exits of orphans handed to mcpwall are collected (a look
+/// through `/proc`).
+const COLLECT_EVERY: u32 = 50;
 
 #[derive(Debug, PartialEq, Eq)]
 enum State {
@@ -595,14 +603,22 @@ where
         // (and had the grace period to finish writing), its group is killed, which ends the
         // output and the session; if the output still does not end, the pump is stopped.
         let grace = config.grace;
+        let reaper = config.reaper.clone();
         thread::spawn(move || {
             let mut stop_writer = stop_writer;
+            let server = group.as_raw_nonzero().get();
+            let mut tick = 0u32;
             loop {
                 thread::sleep(EXIT_POLL);
+                tick = tick.wrapping_add(1);
                 match server_state(group) {
                     State::Running => {}
                     State::Exited => break,
                     State::Reaped => return,
+                }
+                // Orphans the server's descendants left, once they end: not kept as zombies.
+                if let Some(r) = reaper.as_ref().filter(|_| tick.is_multiple_of(COLLECT_EVERY)) {
+                    r.collect_ended(|pid| pid == server);
                 }
             }
             thread::sleep(grace);
@@ -685,12 +701,27 @@ where
     // What the client is owed is written before mcpwall exits.
     client_out.close_and_flush(config.grace);
     let deadline = Instant::now() + config.grace;
+    let status = collect_server(&child, group, deadline);
+    // Last, what the server's descendants left running outside its group: nothing the
+    // server started outlives the session.
+    if let Some(r) = &config.reaper {
+        r.sweep();
+    }
+    status
+}
+
+/// Waits for the server until `deadline`, then kills its group; its exit status.
+fn collect_server(
+    child: &Shared<Child>,
+    group: Pid,
+    deadline: Instant,
+) -> Result<ExitStatus, GatewayError> {
     let failed = |source| GatewayError::Io {
         what: "waiting for the server",
         source,
     };
     loop {
-        let mut c = lock(&child);
+        let mut c = lock(child);
         match server_state(group) {
             // What the server started and left behind goes with it, killed while the server's
             // exit is not yet collected: until then its group's number is nobody else's.

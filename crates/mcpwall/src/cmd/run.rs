@@ -80,6 +80,8 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         max_frame: g.max_frame,
         grace: GRACE,
         call_timeout: (g.call_timeout > 0).then(|| Duration::from_secs(g.call_timeout)),
+        // Before the server starts: what it leaves behind comes to mcpwall, not to init.
+        reaper: Some(Arc::new(mcpwall_sandbox::reaper::Reaper::adopt())),
     };
     let status = stdio::run(&config, inspector, io::stdin(), io::stdout())?;
     let code = match (status.code(), status.signal()) {

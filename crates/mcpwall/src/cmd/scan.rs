@@ -276,7 +276,7 @@ fn inspect(
     };
     // What a server starts in a session of its own leaves its process group: it comes to
     // this process instead, and is ended once every server is.
-    let reaper = mcpwall_scan::reaper::Reaper::adopt();
+    let reaper = mcpwall_sandbox::reaper::Reaper::adopt();
     let listings = mcpwall_scan::inspect_servers(engine, report, sources, &decide, &starter);
     let left = reaper.sweep();
     if left > 0 {

@@ -207,6 +207,8 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut options = ServeOptions {
         call_timeout: (g.call_timeout > 0).then(|| Duration::from_secs(g.call_timeout)),
         max_frame: g.max_frame,
+        // Before any server starts: what they leave behind comes to mcpwall, not to init.
+        reaper: Some(std::sync::Arc::new(mcpwall_sandbox::reaper::Reaper::adopt())),
         ..ServeOptions::default()
     };
     let demo = args.config.is_none();

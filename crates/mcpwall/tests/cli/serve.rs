@@ -1560,6 +1560,45 @@ fn a_server_started_for_a_client_that_left_does_not_stay() {
     }
 }
 
+#[test]
+fn what_a_server_leaves_outside_its_group_does_not_outlive_serve() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).expect("mkdir");
+    // Before it becomes the server, the shell starts a process in a session of its own
+    // through a subshell that exits at once (a daemon's double fork): out of the server's
+    // process group, and handed to mcpwall.
+    let mut command = vec![
+        "sh".to_owned(),
+        "-c".to_owned(),
+        "(setsid sleep 600 </dev/null >/dev/null 2>&1 &); exec \"$@\"".to_owned(),
+        "sh".to_owned(),
+        env!("CARGO_BIN_EXE_mcpwall").to_owned(),
+    ];
+    command.push("demo-server".to_owned());
+    let config = format!(
+        "{}{}cwd = {}\n",
+        allow_all(dir.path()),
+        upstream("leaver", &command),
+        json!(work.display().to_string())
+    );
+    let mut gw = serve(dir.path(), &config, &[]);
+    let (r, _) = initialize(&gw.addr, "/mcp/leaver", &[]);
+    assert_eq!(r.status, 200, "{r:?}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while servers_in(&work) < 2 {
+        assert!(Instant::now() < deadline, "the server and what it left run");
+        thread::sleep(Duration::from_millis(50));
+    }
+    let status = gw.stop();
+    assert_eq!(status.code(), Some(0), "{}", gw.log());
+    assert_eq!(
+        servers_in(&work),
+        0,
+        "what the server left outlived mcpwall serve"
+    );
+}
+
 /// Processes whose working directory is `dir` (the upstream servers of a test).
 fn servers_in(dir: &Path) -> usize {
     let Ok(procs) = std::fs::read_dir("/proc") else {
