@@ -205,7 +205,10 @@ impl ChainState {
         line.push(b'\n');
         self.file.write_all(&line)?;
         self.prev = hash;
-        self.len = self.file.metadata()?.len();
+        // Appended under the lock, to the length `catch_up` just read: no need to ask again
+        // (a writer that ignores the lock shows as a length the next `catch_up` does not
+        // expect).
+        self.len = self.len.saturating_add(line.len() as u64);
         Ok(())
     }
 }

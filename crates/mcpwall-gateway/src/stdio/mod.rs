@@ -617,7 +617,10 @@ where
                     State::Reaped => return,
                 }
                 // Orphans the server's descendants left, once they end: not kept as zombies.
-                if let Some(r) = reaper.as_ref().filter(|_| tick.is_multiple_of(COLLECT_EVERY)) {
+                if let Some(r) = reaper
+                    .as_ref()
+                    .filter(|_| tick.is_multiple_of(COLLECT_EVERY))
+                {
                     r.collect_ended(|pid| pid == server);
                 }
             }
