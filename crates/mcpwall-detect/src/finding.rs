@@ -415,15 +415,23 @@ pub(crate) fn score_of(findings: &[Finding]) -> f32 {
         // findings decoded from one blob are distinct evidence.
         strongest[i] = findings[i].via.is_some() || k == 0 || key(order[k - 1]) != key(i);
     }
+    // And strongest of all sensitive-path findings: naming ~/.ssh/config and id_rsa is one
+    // sign (a text about sensitive files), not two; what makes it an attack (an order to read
+    // or send them) is other rules' evidence.
     let mut best: Vec<(&str, f32)> = Vec::new();
     for (i, f) in findings.iter().enumerate() {
         let w = f.weight();
         if w <= 0.0 || !strongest[i] {
             continue;
         }
-        match best.iter_mut().find(|(id, _)| *id == &*f.rule_id) {
+        let group = if f.category == Category::SensitivePath {
+            "sensitive_path"
+        } else {
+            &f.rule_id
+        };
+        match best.iter_mut().find(|(id, _)| *id == group) {
             Some((_, b)) => *b = b.max(w),
-            None => best.push((&f.rule_id, w)),
+            None => best.push((group, w)),
         }
     }
     let miss: f32 = best.iter().map(|(_, w)| 1.0 - w).product();

@@ -168,6 +168,11 @@ fn word_before(hay: &[u8], end: usize) -> Option<(&[u8], usize)> {
         .iter()
         .rposition(|&b| !(b.is_ascii_alphabetic() || b == b'\''))
         .map_or(0, |p| p + 1);
+    // The ASCII tail of a word in another script (the homoglyph fold leaves Russian
+    // "Сначала" as "Cнaчaлa") is no English word: its last letter is not the article "a".
+    if start > 0 && before[start - 1] >= 0x80 {
+        return None;
+    }
     let word = &before[start..stop];
     (!word.is_empty() && word.len() <= MAX_WORD).then_some((word, start))
 }
@@ -247,7 +252,7 @@ pub(crate) fn quoted_example(hay: &[u8], start: usize, end: usize) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{negated_around, negated_before, quoted_example};
+    use super::{after_article, negated_around, negated_before, quoted_example};
 
     /// [`negated_around`] on the first occurrence of `verb` in `text`.
     fn around(text: &str, verb: &str) -> bool {
@@ -302,6 +307,16 @@ mod tests {
         assert!(at("you DONT override the defaults", "override"));
         assert!(at("do not simply ignore the warnings", "ignore"));
         assert!(at("never\tever ignore them", "ignore"));
+    }
+
+    #[test]
+    fn the_tail_of_a_word_in_another_script_is_no_article() {
+        // Russian "Сначала прочитай" as the homoglyph fold leaves it ("Cнaчaлa пpoчитaи"):
+        // the word before the verb ends in a Latin "a" but is no English article.
+        let folded = "C\u{043d}a\u{0447}a\u{043b}a \u{043f}po\u{0447}\u{0438}\u{0442}a\u{0438}";
+        let start = folded.find('\u{043f}').expect("verb");
+        assert!(!after_article(folded.as_bytes(), start));
+        assert!(after_article(b"read a file", 7));
     }
 
     #[test]
