@@ -484,6 +484,27 @@ mod tests {
     }
 
     #[test]
+    fn sensitive_paths_count_once_however_many_rules_name_them() {
+        let path = |id: &str, at: usize| {
+            let mut f = finding(id, Severity::Medium, 0.9);
+            f.category = Category::SensitivePath;
+            f.span = at..at + 4;
+            f
+        };
+        let one = [path("sensitive_path.ssh_directory", 0)];
+        let two = [
+            path("sensitive_path.ssh_directory", 0),
+            path("sensitive_path.ssh_private_key", 20),
+        ];
+        assert_eq!(score_of(&two), score_of(&one));
+        // Other evidence still adds up with them.
+        let mut order = finding("tool_poisoning.sensitive_file_access", Severity::High, 0.85);
+        order.span = 30..40;
+        let with_order = [two[0].clone(), two[1].clone(), order];
+        assert!(score_of(&with_order) > score_of(&one) + 0.3);
+    }
+
+    #[test]
     fn low_findings_do_not_score() {
         let lows: Vec<_> = (0..20)
             .map(|i| finding(&format!("r{i}"), Severity::Low, 1.0))
