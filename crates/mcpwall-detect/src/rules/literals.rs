@@ -196,8 +196,9 @@ pub(crate) struct LiteralFinder {
     slots: Vec<Slot>,
     /// Per literal, the surfaces for which some part looks for it wherever it occurs.
     searched_anywhere: Vec<SurfaceSet>,
-    /// False if the automaton could not be built: scans report themselves incomplete. The
-    /// rule set's size limits ([`super::MAX_LITERAL_BYTES`]) keep that from happening.
+    /// False if the automaton or a trie could not be built whole: scans report themselves
+    /// incomplete. The rule set's size limits ([`super::MAX_LITERAL_BYTES`]) keep the
+    /// automaton from that; a trie of millions of literals could still be.
     pub(crate) complete: bool,
 }
 
@@ -327,7 +328,9 @@ impl LiteralFinder {
             exact_lits.push(h.to_vec());
             exact_slots.push(HEAD);
         }
-        let mut complete = true;
+        let words = WordTrie::build(&word_lits);
+        let spaced = WordTrie::build(&spaced_lits);
+        let mut complete = words.complete && spaced.complete;
         let exact = if exact_lits.is_empty() {
             None
         } else {
@@ -348,8 +351,8 @@ impl LiteralFinder {
                 .ok()
         };
         LiteralFinder {
-            words: WordTrie::build(&word_lits),
-            spaced: WordTrie::build(&spaced_lits),
+            words,
+            spaced,
             exact,
             exact_slots,
             slots,
