@@ -1,8 +1,8 @@
 //! Descriptors the caller inherited (a terminal, a socket, a file a parent left open): marked
 //! close-on-exec, so that the command starts with standard input, output and error only.
 //!
-//! The one place in mcpwall with `unsafe`: a descriptor number read from `/proc/self/fd` has no
-//! safe handle.
+//! One of the two places in mcpwall with `unsafe` (the other is `parent.rs`): a descriptor
+//! number read from `/proc/self/fd` has no safe handle.
 
 #![allow(unsafe_code)]
 

@@ -26,11 +26,28 @@ mod fds;
 mod fs;
 #[cfg(target_os = "linux")]
 mod limits;
+#[cfg(target_os = "linux")]
+mod parent;
 pub mod reaper;
 #[cfg(target_os = "linux")]
 mod syscalls;
 
 use std::path::PathBuf;
+use std::process::Command;
+
+/// Makes the process that `command` spawns receive SIGKILL when the thread that spawns it
+/// exits, and fail to start if that thread's process is already gone. For a server that must
+/// not outlive the gateway even when the gateway is killed with SIGKILL. The signal follows
+/// the spawning *thread*: spawn from one that lives as long as the child should (the caller of
+/// a function that waits for the child, the main thread); not from a thread pool's, whose
+/// threads come and go. A child spawned so is forked and exec'd rather than `posix_spawn`ed.
+/// Does nothing off Linux.
+pub fn dies_with_parent(command: &mut Command) {
+    #[cfg(target_os = "linux")]
+    parent::dies_with_parent(command);
+    #[cfg(not(target_os = "linux"))]
+    let _ = command;
+}
 
 /// What a sandboxed command may do.
 #[derive(Clone, Debug, Default)]

@@ -510,17 +510,20 @@ where
         what: "registering signal handlers",
         source,
     })?;
-    let mut child = Command::new(&config.command)
+    let mut command = Command::new(&config.command);
+    command
         .args(&config.args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
-        .process_group(0)
-        .spawn()
-        .map_err(|source| GatewayError::Spawn {
-            command: config.command.to_string_lossy().into_owned(),
-            source,
-        })?;
+        .process_group(0);
+    // Killed with mcpwall even by SIGKILL. This thread waits for the server's end below, so
+    // it outlives the server, as the parent-death signal needs.
+    mcpwall_sandbox::dies_with_parent(&mut command);
+    let mut child = command.spawn().map_err(|source| GatewayError::Spawn {
+        command: config.command.to_string_lossy().into_owned(),
+        source,
+    })?;
     let group = Pid::from_child(&child);
     {
         let grace = config.grace;

@@ -794,6 +794,57 @@ fn a_server_that_exits_leaving_its_output_open_does_not_hang_mcpwall() {
     }
 }
 
+/// The server dies with mcpwall even when mcpwall is killed with SIGKILL and cannot stop it:
+/// here a server that neither reads its input nor minds its end.
+#[test]
+fn a_server_does_not_outlive_mcpwall_killed_with_sigkill() {
+    let marker = "617.5";
+    let running = || -> Vec<String> {
+        std::fs::read_dir("/proc")
+            .expect("/proc")
+            .filter_map(Result::ok)
+            .filter(|e| {
+                std::fs::read(e.path().join("cmdline"))
+                    .is_ok_and(|c| c == format!("sleep\0{marker}\0").as_bytes())
+            })
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mcpwall"))
+        .args(["run", "--no-pins", "--", "sh", "-c"])
+        .arg(format!("exec sleep {marker}"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("mcpwall runs");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while running().is_empty() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the server never started");
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = running();
+        if left.is_empty() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = Command::new("kill").arg("-9").args(&left).status();
+            panic!("the server outlived mcpwall killed with SIGKILL");
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    // The client's end of mcpwall's input stays open throughout: the server was not ended by
+    // the end of its input either (it does not read it).
+    drop(child.stdin.take());
+}
+
 /// A process the server's descendants leave outside its group is handed to mcpwall when its
 /// parent exits; one that then ends is collected, not kept as a zombie for the session.
 #[test]
