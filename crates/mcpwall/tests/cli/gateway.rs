@@ -730,23 +730,27 @@ fn a_client_that_sends_faster_than_the_server_reads_is_answered_throughout() {
     let _ = mcpwall.wait();
 }
 
+/// The pids of the running `sleep SECONDS` processes: a number of seconds no other process
+/// uses marks those of one test.
+fn sleeping(seconds: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(Result::ok)
+        .filter(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .is_ok_and(|c| c == format!("sleep\0{seconds}\0").as_bytes())
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
 #[test]
 fn a_server_that_exits_leaving_its_output_open_does_not_hang_mcpwall() {
     // The server exits; what it started holds its standard output. With the client still
     // there (its input open) and with the client gone, mcpwall exits with the server's
     // status, and what the server left is killed.
     let marker = "613.25";
-    let left = || -> Vec<String> {
-        std::fs::read_dir("/proc")
-            .expect("/proc")
-            .filter_map(Result::ok)
-            .filter(|e| {
-                std::fs::read(e.path().join("cmdline"))
-                    .is_ok_and(|c| c == format!("sleep\0{marker}\0").as_bytes())
-            })
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect()
-    };
+    let left = || sleeping(marker);
     // On failure, what holds the test's output must not outlive it.
     let clean_up = || {
         let left = left();
@@ -799,17 +803,7 @@ fn a_server_that_exits_leaving_its_output_open_does_not_hang_mcpwall() {
 #[test]
 fn a_server_does_not_outlive_mcpwall_killed_with_sigkill() {
     let marker = "617.5";
-    let running = || -> Vec<String> {
-        std::fs::read_dir("/proc")
-            .expect("/proc")
-            .filter_map(Result::ok)
-            .filter(|e| {
-                std::fs::read(e.path().join("cmdline"))
-                    .is_ok_and(|c| c == format!("sleep\0{marker}\0").as_bytes())
-            })
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect()
-    };
+    let running = || sleeping(marker);
     let mut child = Command::new(env!("CARGO_BIN_EXE_mcpwall"))
         .args(["run", "--no-pins", "--", "sh", "-c"])
         .arg(format!("exec sleep {marker}"))
