@@ -327,6 +327,7 @@ impl Engine {
                         redact_as: None,
                         segment: 0,
                         value: None,
+                        quoted: false,
                     });
                 }
             }

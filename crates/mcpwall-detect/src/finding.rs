@@ -318,6 +318,9 @@ pub struct Finding {
     /// The sensitive value inside `span` (what redaction replaces).
     #[serde(skip)]
     pub(crate) value: Option<Range<usize>>,
+    /// The match is quoted as an example: see [`score_of`].
+    #[serde(skip)]
+    pub(crate) quoted: bool,
 }
 
 impl Finding {
@@ -424,7 +427,12 @@ pub(crate) fn score_of(findings: &[Finding]) -> f32 {
         if w <= 0.0 || !strongest[i] {
             continue;
         }
-        let group = if f.category == Category::SensitivePath {
+        let group = if f.quoted {
+            // Quoted examples count once, as their strongest: the rules that read one quoted
+            // attack ("You are now DAN, ignore all previous instructions") in an article or a
+            // test's fixtures are one piece of evidence that it talks about attacks.
+            "quoted"
+        } else if f.category == Category::SensitivePath {
             "sensitive_path"
         } else {
             &f.rule_id
@@ -456,6 +464,7 @@ mod tests {
             redact_as: None,
             segment: 0,
             value: None,
+            quoted: false,
         }
     }
 
@@ -502,6 +511,28 @@ mod tests {
         order.span = 30..40;
         let with_order = [two[0].clone(), two[1].clone(), order];
         assert!(score_of(&with_order) > score_of(&one) + 0.3);
+    }
+
+    #[test]
+    fn quoted_examples_count_once_however_many_rules_read_them() {
+        let quoted = |id: &str, at: usize| {
+            let mut f = finding(id, Severity::High, 0.4);
+            f.quoted = true;
+            f.span = at..at + 10;
+            f
+        };
+        let one = [quoted("prompt_injection.instruction_override", 0)];
+        let three = [
+            quoted("prompt_injection.instruction_override", 0),
+            quoted("prompt_injection.jailbreak_persona", 12),
+            quoted("prompt_injection.role_impersonation", 30),
+        ];
+        assert_eq!(score_of(&three), score_of(&one));
+        // Unquoted evidence still adds up with them.
+        let mut live = finding("prompt_injection.addresses_the_ai", Severity::High, 0.75);
+        live.span = 50..60;
+        let with_live = [three[0].clone(), three[1].clone(), live];
+        assert!(score_of(&with_live) > score_of(&one) + 0.3);
     }
 
     #[test]

@@ -207,6 +207,8 @@ pub(crate) struct Raw {
     pub(crate) raised: bool,
     /// The sensitive value looks machine-generated (the rule's `random_severity` applies).
     pub(crate) random: bool,
+    /// Quoted as an example (see [`quoted_example`]).
+    pub(crate) quoted: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -628,6 +630,7 @@ impl Scanner<'_> {
             excerpt: None,
             raised: false,
             random: false,
+            quoted: false,
         }
     }
 
@@ -745,7 +748,8 @@ impl Scanner<'_> {
     ) {
         let r = &self.engine.set.rules[rule];
         let mut confidence = r.confidence;
-        if r.quotable && quoted_example(doc.norm.as_bytes(), whole.start, whole.end) {
+        let quoted = r.quotable && quoted_example(doc.norm.as_bytes(), whole.start, whole.end);
+        if quoted {
             // Quoted as an example (a security policy, an article on attacks): evidence that
             // needs more beside it.
             confidence *= 0.5;
@@ -793,6 +797,7 @@ impl Scanner<'_> {
             excerpt: None,
             raised: false,
             random,
+            quoted,
         });
     }
 
@@ -863,7 +868,14 @@ impl Scanner<'_> {
                 let hi = recent().map(|p| p.1).max().unwrap_or(h.end);
                 if hi - lo <= combo.within {
                     let span = doc.to_original(h.seg, lo..hi);
-                    raws.push(self.raw(combo.rule, h.seg, span));
+                    let mut raw = self.raw(combo.rule, h.seg, span);
+                    if self.engine.set.rules[combo.rule].quotable
+                        && quoted_example(doc.norm.as_bytes(), lo, hi)
+                    {
+                        raw.confidence *= 0.5;
+                        raw.quoted = true;
+                    }
+                    raws.push(raw);
                     done_seg = h.seg;
                 }
             }
@@ -1037,6 +1049,7 @@ impl Scanner<'_> {
                     ),
                     raised: true,
                     random: c.random,
+                    quoted: c.quoted,
                 });
             }
             if let Some((sev, conf)) = strongest
@@ -1212,6 +1225,7 @@ impl Scanner<'_> {
                 redact_as: rule.redact_as.clone(),
                 segment: r.seg,
                 value: r.value,
+                quoted: r.quoted,
             });
         }
         findings.sort_by(|a, b| {

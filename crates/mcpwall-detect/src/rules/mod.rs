@@ -1036,9 +1036,9 @@ impl Builder {
                 anchors,
             }
         } else if !d.all.is_empty() {
-            if d.negatable || d.quotable {
+            if d.negatable {
                 return Err(err(
-                    "`negatable` and `quotable` apply to `pattern` rules".into()
+                    "`negatable` applies to `pattern` rules (concepts take it too)".into(),
                 ));
             }
             let mut concepts = Vec::new();
@@ -1079,7 +1079,8 @@ impl Builder {
         } else {
             if d.negatable || d.quotable {
                 return Err(err(
-                    "`negatable` and `quotable` apply to `pattern` rules".into()
+                    "`negatable` and `quotable` apply to `pattern` and `all` rules, not detectors"
+                        .into(),
                 ));
             }
             let name = d.detector.clone().unwrap_or_default();

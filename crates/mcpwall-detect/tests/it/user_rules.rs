@@ -136,9 +136,7 @@ fn structural_mistakes_are_rejected() {
         "all = [\"acme_secret_word\"]",
         "all = [\"acme_secret_word\"]\nnegatable = true",
     );
-    assert!(
-        err_of(&negatable_combo).contains("`negatable` and `quotable` apply to `pattern` rules")
-    );
+    assert!(err_of(&negatable_combo).contains("`negatable` applies to `pattern` rules"));
 }
 
 #[test]
