@@ -465,12 +465,20 @@ fn b64_json_object(part: &str) -> bool {
 }
 
 /// A JSON Web Token: a header that decodes to a JSON object naming an algorithm or type, and a
-/// payload that decodes to a JSON object.
+/// payload that decodes to a JSON object; and a signature that is not text. A test's fixture
+/// signs with words ("test-signature-not-real" in base64): a real signature is random bytes,
+/// and 8 or more of them all printable has odds under one in 2,500.
 fn jwt(s: &str) -> bool {
     let mut parts = s.split('.');
     let (Some(h), Some(p)) = (parts.next(), parts.next()) else {
         return false;
     };
+    if let Some(sig) = parts.next().and_then(decode_b64)
+        && sig.len() >= 8
+        && sig.iter().all(|b| (0x20..0x7f).contains(b))
+    {
+        return false;
+    }
     let header_ok = decode_b64(h)
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
         .is_some_and(|v| {
@@ -872,6 +880,12 @@ mod tests {
             Check::Fail
         );
         assert_eq!(Validator::Jwt.check("eyJhbGciOiJIUzI1NiJ9"), Check::Fail);
+        // A signature made of words is a fixture's.
+        let words = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0In0.dGVzdC1zaWduYXR1cmUtbm90LXJlYWw";
+        assert_eq!(Validator::Jwt.check(words), Check::Fail);
+        let random =
+            "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0In0.8kQ2vX9pLm3RtY7wZc1NbA";
+        assert_eq!(Validator::Jwt.check(random), Check::Pass);
     }
 
     #[test]
