@@ -219,6 +219,10 @@ struct Hit {
     id: usize,
 }
 
+/// The share of its rule's confidence a match quoted as an example keeps (a security policy, an
+/// article on attacks): evidence that needs more beside it.
+const QUOTED_SHARE: f32 = 0.5;
+
 /// Per-scan working state.
 pub(crate) struct Scanner<'e> {
     pub(crate) engine: &'e Inner,
@@ -619,6 +623,13 @@ impl Scanner<'_> {
         self.engine.set.concept_surfaces[concept].contains(self.surface)
     }
 
+    /// Whether the match of `rule` at `span` (in the normalised text) is quoted as an example;
+    /// only rules marked `quotable` ask.
+    fn quoted(&self, rule: usize, doc: &Doc<'_>, span: Range<usize>) -> bool {
+        self.engine.set.rules[rule].quotable
+            && quoted_example(doc.norm.as_bytes(), span.start, span.end)
+    }
+
     pub(crate) fn raw(&self, rule: usize, seg: usize, span: Range<usize>) -> Raw {
         Raw {
             rule,
@@ -748,11 +759,9 @@ impl Scanner<'_> {
     ) {
         let r = &self.engine.set.rules[rule];
         let mut confidence = r.confidence;
-        let quoted = r.quotable && quoted_example(doc.norm.as_bytes(), whole.start, whole.end);
+        let quoted = self.quoted(rule, doc, whole.clone());
         if quoted {
-            // Quoted as an example (a security policy, an article on attacks): evidence that
-            // needs more beside it.
-            confidence *= 0.5;
+            confidence *= QUOTED_SHARE;
         }
         let mut random = false;
         if let Some(v) = &value
@@ -869,10 +878,8 @@ impl Scanner<'_> {
                 if hi - lo <= combo.within {
                     let span = doc.to_original(h.seg, lo..hi);
                     let mut raw = self.raw(combo.rule, h.seg, span);
-                    if self.engine.set.rules[combo.rule].quotable
-                        && quoted_example(doc.norm.as_bytes(), lo, hi)
-                    {
-                        raw.confidence *= 0.5;
+                    if self.quoted(combo.rule, doc, lo..hi) {
+                        raw.confidence *= QUOTED_SHARE;
                         raw.quoted = true;
                     }
                     raws.push(raw);
