@@ -104,7 +104,7 @@ fn generated(set: &RuleSet) -> Vec<String> {
         .iter()
         .filter(|m| !CONTEXT_GATED.contains(&m.owner.as_str()))
     {
-        let mut top = &m.hir;
+        let Some(mut top) = m.hir() else { continue };
         while let HirKind::Capture(c) = top.kind() {
             top = &c.sub;
         }
