@@ -527,8 +527,6 @@ struct Builder {
     literal_ids: HashMap<Vec<u8>, usize>,
     atoms: Vec<Vec<AtomUse>>,
     by_id: HashMap<Arc<str>, usize>,
-    /// Patterns parsed ahead, on several threads (see [`preparse`]); taken as they are used.
-    preparsed: HashMap<String, regex_syntax::hir::Hir>,
 }
 
 impl RuleSet {
@@ -548,24 +546,11 @@ impl RuleSet {
             literal_ids: HashMap::new(),
             atoms: Vec::new(),
             by_id: HashMap::new(),
-            preparsed: HashMap::new(),
         };
         let parsed: Vec<_> = sources
             .iter()
             .map(|s| parse_pack(s).map(|p| (s, p, LineIndex::new(&s.text))))
             .collect::<Result<_, _>>()?;
-        let patterns: Vec<&str> = parsed
-            .iter()
-            .flat_map(|(_, pack, _)| {
-                let concepts = pack.concept.iter().flat_map(|c| &c.get_ref().patterns);
-                let rules = pack
-                    .rule
-                    .iter()
-                    .filter_map(|r| r.get_ref().pattern.as_ref());
-                concepts.chain(rules).map(String::as_str)
-            })
-            .collect();
-        b.preparsed = preparse(&patterns);
         // Concepts first: rules in any pack may use concepts of any pack.
         for (src, pack, lines) in &parsed {
             for c in &pack.concept {
@@ -648,42 +633,6 @@ impl RuleSet {
             LiteralFinder::build(&self.literals, &self.atoms, &self.ordered, surfaces)
         })
     }
-}
-
-/// Parses `patterns` on the machine's cores (at most four), for a faster start: parsing is
-/// half of compiling the rules, and each pattern parses on its own. Those that fail are left
-/// out (the builder parses them again, to report the error where the pattern is). One core:
-/// nothing done ahead.
-fn preparse(patterns: &[&str]) -> HashMap<String, regex_syntax::hir::Hir> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-    if threads < 2 || patterns.len() < 32 {
-        return HashMap::new();
-    }
-    let next = AtomicUsize::new(0);
-    let work = || {
-        let mut done = Vec::new();
-        loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(p) = patterns.get(i) else {
-                return done;
-            };
-            if let Ok(hir) = prefix::parse_bytes(p) {
-                done.push(((*p).to_owned(), hir));
-            }
-        }
-    };
-    std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
-        let mut all: HashMap<String, regex_syntax::hir::Hir> = work().into_iter().collect();
-        for h in helpers {
-            // A helper that panicked parsed nothing usable: the builder parses what is missing.
-            if let Ok(done) = h.join() {
-                all.extend(done);
-            }
-        }
-        all
-    })
 }
 
 fn rule_err(src: &PackSource, line: usize, rule: &str, message: impl Into<String>) -> Error {
@@ -836,11 +785,11 @@ impl Builder {
                 format!("window must be between 1 and {MAX_WINDOW}"),
             ));
         }
-        let hir = match self.preparsed.remove(pattern) {
-            Some(hir) => hir,
-            None => prefix::parse_bytes(pattern)
-                .map_err(|e| rule_err(src, line, owner, format!("invalid pattern: {e}")))?,
-        };
+        // Parsed here and dropped once the rule is planned (see [`Matcher::hir`]). Parsing all
+        // patterns ahead on helper threads once made start-up a few milliseconds faster, and kept
+        // about 12 MB resident: the helpers' freed pages stayed with the allocator.
+        let hir = prefix::parse_bytes(pattern)
+            .map_err(|e| rule_err(src, line, owner, format!("invalid pattern: {e}")))?;
         let captures = hir.properties().explicit_captures_len();
         if hir.properties().minimum_len() == Some(0) {
             return Err(rule_err(
