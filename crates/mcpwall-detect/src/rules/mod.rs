@@ -189,11 +189,9 @@ pub(crate) struct Matcher {
     pub(crate) owner: String,
     /// Compiled on first use (see [`Matcher::regex`]); `None` if it could not be.
     regex: std::sync::OnceLock<Option<meta::Regex>>,
-    /// The pattern's source, parsed again on first use (see [`Matcher::hir`]).
+    /// The pattern's source, parsed again for each structure built from it (see
+    /// [`Matcher::hir`]): the parsed forms of all patterns were most of a built engine's memory.
     pattern: Box<str>,
-    /// Parsed on first use: the parsed forms of all patterns were most of a built engine's
-    /// memory, and most patterns are never needed past planning.
-    hir: std::sync::OnceLock<Option<regex_syntax::hir::Hir>>,
     pub(crate) output: Output,
     /// Every match starts with one of the anchors (they are the pattern's literal prefixes), so
     /// the pattern runs anchored at each hit instead of over a window.
@@ -339,15 +337,14 @@ impl Matcher {
     /// test suite (see [`crate::Engine::warm_up`]), so `None` means a broken build.
     pub(crate) fn regex(&self) -> Option<&meta::Regex> {
         self.regex
-            .get_or_init(|| compile_pattern(self.hir()?).ok())
+            .get_or_init(|| compile_pattern(&self.hir()?).ok())
             .as_ref()
     }
 
-    /// The parsed pattern; `None` only if it no longer parses, which the build rules out.
-    pub(crate) fn hir(&self) -> Option<&regex_syntax::hir::Hir> {
-        self.hir
-            .get_or_init(|| prefix::parse_bytes(&self.pattern).ok())
-            .as_ref()
+    /// The parsed pattern, not kept: each of the structures built from it is built once.
+    /// `None` only if it no longer parses, which the build rules out.
+    pub(crate) fn hir(&self) -> Option<regex_syntax::hir::Hir> {
+        prefix::parse_bytes(&self.pattern).ok()
     }
 
     /// What may follow the anchor `lit` in a match starting with it (see
@@ -355,7 +352,7 @@ impl Matcher {
     pub(crate) fn follow(&self, lit: &[u8]) -> Option<Follow> {
         let dfa = self
             .follow_dfa
-            .get_or_init(|| follow::follow_dfa(self.hir()?))
+            .get_or_init(|| follow::follow_dfa(&self.hir()?))
             .as_ref()?;
         follow::follow(dfa, lit)
     }
@@ -365,7 +362,7 @@ impl Matcher {
     pub(crate) fn filter(&self) -> Option<&meta::Regex> {
         self.filter
             .get_or_init(|| {
-                let relaxed = relax(self.hir()?)?;
+                let relaxed = relax(&self.hir()?)?;
                 compile_pattern(&relaxed).ok()
             })
             .as_ref()
@@ -388,7 +385,7 @@ impl Matcher {
         bounds: Range<usize>,
     ) -> bool {
         if let Some(after) = self.near.end {
-            let Some(rev) = self.reverse.get_or_init(|| compile_reverse(self.hir()?)) else {
+            let Some(rev) = self.reverse.get_or_init(|| compile_reverse(&self.hir()?)) else {
                 return true;
             };
             let mut cache = rev.caches.get();
@@ -894,7 +891,6 @@ impl Builder {
             owner: owner.to_owned(),
             regex,
             pattern: pattern.into(),
-            hir: std::sync::OnceLock::new(),
             output,
             anchored,
             back,

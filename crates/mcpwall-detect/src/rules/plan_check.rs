@@ -104,7 +104,8 @@ fn generated(set: &RuleSet) -> Vec<String> {
         .iter()
         .filter(|m| !CONTEXT_GATED.contains(&m.owner.as_str()))
     {
-        let Some(mut top) = m.hir() else { continue };
+        let Some(hir) = m.hir() else { continue };
+        let mut top = &hir;
         while let HirKind::Capture(c) = top.kind() {
             top = &c.sub;
         }
